@@ -1,0 +1,60 @@
+"""Where a prediction's events live while it runs and for a while after, and how an
+abort reaches the process running it. The in-process backend is the default; a Redis
+backend implements the same interface for several processes."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Callable
+
+from canvasflow.events import Event
+
+
+class EventsExpired(Exception):
+    """The events asked for have left the log (ring buffer overflow or retention)."""
+
+
+class EventLog(ABC):
+    """The ordered events of one prediction. Ids count 1, 2, 3... within it."""
+
+    @property
+    @abstractmethod
+    def last_id(self) -> int: ...
+
+    @property
+    @abstractmethod
+    def closed(self) -> bool: ...
+
+    @abstractmethod
+    def append(self, event: Event) -> Event:
+        """Give the event the next id, store it and wake every follower."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """No more events: followers return after the last one."""
+
+    @abstractmethod
+    def follow(self, after: int = 0, ping: float | None = None) -> AsyncIterator[Event | None]:
+        """Events with id > ``after``, then live ones until closed. Yields ``None`` when
+        ``ping`` seconds pass with nothing new, so the caller can send a heartbeat."""
+
+
+class Bus(ABC):
+    @abstractmethod
+    def open_log(self, prediction_id: str) -> EventLog: ...
+
+    @abstractmethod
+    def get_log(self, prediction_id: str) -> EventLog | None: ...
+
+    @abstractmethod
+    def add_running(self, canvas_id: str, chat_id: str, abort: Callable[[], None]) -> None: ...
+
+    @abstractmethod
+    def remove_running(self, canvas_id: str, chat_id: str) -> None: ...
+
+    @abstractmethod
+    async def abort(self, canvas_id: str, chat_id: str) -> bool:
+        """Stop the prediction running for that chat. False when none runs."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        pass

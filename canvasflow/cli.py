@@ -1,0 +1,207 @@
+"""The ``canvasflow`` command."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+
+from canvasflow.config import Settings
+
+app = typer.Typer(help="canvasflow: run LLM flows and stream their answers.", no_args_is_help=True)
+canvas_app = typer.Typer(help="Manage canvases in the database.", no_args_is_help=True)
+app.add_typer(canvas_app, name="canvas")
+
+DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Where the SQLite file lives")]
+
+
+def _settings(data_dir: Path | None = None) -> Settings:
+    settings = Settings()
+    if data_dir is not None:
+        settings.data_dir = data_dir
+    return settings
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to bind")] = "",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 0,
+    data_dir: DataDir = None,
+    stream_format: Annotated[
+        str, typer.Option("--stream-format", help="Default stream format: canvasflow or flowise")
+    ] = "",
+    log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+) -> None:
+    """Start the HTTP server."""
+    import uvicorn
+
+    from canvasflow.server.app import create_app
+
+    settings = _settings(data_dir)
+    settings.host = host or settings.host
+    settings.port = port or settings.port
+    if stream_format:
+        if stream_format not in ("canvasflow", "flowise"):
+            raise typer.BadParameter("canvasflow or flowise", param_hint="--stream-format")
+        settings.stream_format = stream_format
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        http="httptools",
+        log_level=log_level,
+        timeout_graceful_shutdown=30,
+    )
+
+
+async def _with_store(data_dir: Path | None, fn: Any) -> Any:
+    from canvasflow.store.repo import Store
+
+    store = Store(_settings(data_dir).resolved_database_url())
+    try:
+        await store.migrate()
+        return await fn(store)
+    finally:
+        await store.close()
+
+
+@canvas_app.command("list")
+def canvas_list(data_dir: DataDir = None) -> None:
+    """List canvases: id, slug, name."""
+
+    async def go(store: Any) -> None:
+        for c in await store.list_canvases():
+            typer.echo(f"{c.id}  {c.slug:<24} {c.name}")
+
+    asyncio.run(_with_store(data_dir, go))
+
+
+@canvas_app.command("import")
+def canvas_import(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSON file")],
+    slug: Annotated[str | None, typer.Option(help="Slug for the new canvas")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Import a canvas: canvasflow's JSON, a Flowise chatflow export or a template."""
+    from canvasflow.engine.graph import CanvasError, parse
+    from canvasflow.importer import read_file
+
+    try:
+        doc = read_file(file)
+        parse(doc["flowData"])
+    except CanvasError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(2) from None
+
+    async def go(store: Any) -> None:
+        canvas = await store.create_canvas(
+            doc["name"], doc["flowData"], slug=slug or doc["slug"], settings=doc["settings"]
+        )
+        typer.echo(f"{canvas.id}  {canvas.slug}  {canvas.name}")
+
+    asyncio.run(_with_store(data_dir, go))
+
+
+@canvas_app.command("export")
+def canvas_export(
+    canvas: Annotated[str, typer.Argument(help="Canvas id or slug")],
+    data_dir: DataDir = None,
+) -> None:
+    """Print a canvas as a Flowise-shaped chatflow JSON."""
+    from canvasflow.importer import export
+
+    async def go(store: Any) -> None:
+        found = await store.get_canvas(canvas)
+        if found is None:
+            typer.echo(f"error: canvas {canvas} not found", err=True)
+            raise typer.Exit(1)
+        typer.echo(orjson.dumps(export(found), option=orjson.OPT_INDENT_2).decode())
+
+    asyncio.run(_with_store(data_dir, go))
+
+
+@app.command()
+def predict(
+    canvas: Annotated[str, typer.Argument(help="Canvas id or slug")],
+    question: Annotated[str, typer.Argument(help="The question")],
+    stream: Annotated[bool, typer.Option("--stream/--no-stream", help="Stream tokens")] = False,
+    url: Annotated[str, typer.Option(help="Server URL")] = "http://127.0.0.1:3000",
+    api_key: Annotated[str | None, typer.Option(envvar="CANVASFLOW_API_KEY")] = None,
+    chat_id: Annotated[str | None, typer.Option("--chat-id")] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print raw events / the JSON answer")
+    ] = False,
+) -> None:
+    """Ask a running server; with --stream, print tokens as they arrive."""
+    from canvasflow.sdk import Flowise, PredictionData
+    from canvasflow.sdk.errors import FlowiseError
+
+    data = PredictionData(canvasId=canvas, question=question, streaming=stream, chatId=chat_id)
+    with Flowise(base_url=url, api_key=api_key) as client:
+        try:
+            result = client.create_prediction(data)
+            if not stream:
+                if as_json:
+                    typer.echo(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
+                else:
+                    typer.echo(result.get("text", ""))
+                return
+            _print_stream(result, as_json)
+        except FlowiseError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
+
+
+def _print_stream(events: Any, as_json: bool) -> None:
+    out = sys.stdout
+    sources: list[Any] = []
+    steps: list[Any] = []
+    meta: dict[str, Any] = {}
+    failed = False
+    for ev in events:
+        if as_json:
+            out.write(orjson.dumps(ev).decode() + "\n")
+            out.flush()
+            continue
+        kind, data = ev.get("event"), ev.get("data")
+        if kind == "token":
+            out.write(data)
+            out.flush()
+        elif kind == "source":
+            sources = data or []
+        elif kind == "step":
+            steps.append(data)
+        elif kind == "metadata":
+            meta = data or {}
+        elif kind == "error":
+            failed = True
+            msg = data.get("message") if isinstance(data, dict) else data
+            typer.echo(f"\nerror: {msg}", err=True)
+    if as_json:
+        return
+    out.write("\n")
+    for step in steps:
+        typer.echo(f"[step] {step.get('step')}: {step.get('input')!r} -> {step.get('output')!r}")
+    for i, doc in enumerate(sources, 1):
+        title = (doc.get("metadata") or {}).get("title") or (doc.get("metadata") or {}).get(
+            "source"
+        )
+        typer.echo(f"[source {i}] {title or ''}: {str(doc.get('pageContent', ''))[:80]}")
+    if meta:
+        usage = meta.get("usage") or {}
+        typer.echo(
+            f"[model {meta.get('model')}, tokens {usage.get('prompt_tokens', 0)} in / "
+            f"{usage.get('completion_tokens', 0)} out, {meta.get('latency_ms')} ms]",
+            err=True,
+        )
+    if failed:
+        raise typer.Exit(1)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,36 @@
+"""Run a parsed canvas: build its nodes in dependency order, then stream the ending node."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from canvasflow.engine.context import RunContext
+from canvasflow.engine.graph import Graph, instantiate, resolve
+from canvasflow.events import Event
+from canvasflow.nodes.base import to_bool
+
+
+async def run(graph: Graph, ctx: RunContext, allowed: frozenset[str]) -> AsyncIterator[Event]:
+    """Yield the events of one run. Never awaits a client: the caller consumes freely."""
+    instances: dict[str, Any] = {}
+    ending = None
+    for node in instantiate(graph, ctx.overrides, allowed):
+        node.values = {k: resolve(v, instances) for k, v in node.values.items()}
+        if node.id == graph.ending:
+            ending = node
+        else:
+            instances[node.id] = await node.build(ctx)
+    assert ending is not None
+    async for event in ending.run(ctx):
+        yield event
+
+
+def can_stream(graph: Graph) -> bool:
+    """Flowise's isStreaming: the ending node streams and no model has streaming off."""
+    if not graph.ending_spec.cls.streams:
+        return False
+    for spec in graph.nodes.values():
+        if "streaming" in spec.inputs and not to_bool(spec.inputs["streaming"], True):
+            return False
+    return True

@@ -1,0 +1,87 @@
+"""Canvas files in and out: canvasflow's own shape, a Flowise chatflow export (whose
+flowData is a JSON string), or a Flowise marketplace template ({description, nodes,
+edges})."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from canvasflow.engine.graph import IGNORED_NODES, CanvasError, load_flow_data
+
+
+class ImportError_(CanvasError):
+    pass
+
+
+def normalise(doc: Any, fallback_name: str = "Imported canvas") -> dict[str, Any]:
+    """``{name, slug?, flowData (str), settings}`` from any of the accepted shapes."""
+    if not isinstance(doc, dict):
+        raise CanvasError("a canvas file must hold a JSON object")
+    if "flowData" in doc:
+        flow = load_flow_data(doc["flowData"])
+        name = doc.get("name") or fallback_name
+        slug = doc.get("slug")
+        settings = doc.get("settings") if isinstance(doc.get("settings"), dict) else {}
+    elif "nodes" in doc:
+        flow = {"nodes": doc.get("nodes") or [], "edges": doc.get("edges") or []}
+        name = doc.get("name") or doc.get("title") or fallback_name
+        slug = None
+        settings = {}
+        if doc.get("description"):
+            settings["description"] = doc["description"]
+    else:
+        raise CanvasError("not a canvas: expected flowData, or nodes and edges")
+    flow = strip_ignored(flow)
+    return {
+        "name": str(name),
+        "slug": slug,
+        "flowData": orjson.dumps(flow).decode(),
+        "settings": settings,
+    }
+
+
+def strip_ignored(flow: dict[str, Any]) -> dict[str, Any]:
+    """Drop sticky notes (and edges to them); move ``data.credential`` into inputs."""
+    nodes = []
+    dropped = set()
+    for node in flow.get("nodes") or []:
+        data = node.get("data") if isinstance(node, dict) else None
+        if isinstance(data, dict) and data.get("name") in IGNORED_NODES:
+            dropped.add(node.get("id"))
+            continue
+        if isinstance(data, dict) and data.get("credential"):
+            inputs = data.setdefault("inputs", {})
+            if isinstance(inputs, dict):
+                inputs.setdefault("credential", data["credential"])
+        nodes.append(node)
+    edges = [
+        e
+        for e in flow.get("edges") or []
+        if not (isinstance(e, dict) and (e.get("source") in dropped or e.get("target") in dropped))
+    ]
+    return {**flow, "nodes": nodes, "edges": edges}
+
+
+def read_file(path: Path) -> dict[str, Any]:
+    try:
+        doc = orjson.loads(path.read_bytes())
+    except orjson.JSONDecodeError as exc:
+        raise CanvasError(f"{path} is not valid JSON: {exc}") from None
+    return normalise(doc, fallback_name=path.stem)
+
+
+def export(canvas: Any) -> dict[str, Any]:
+    """A Flowise-shaped chatflow object (flowData as a JSON string)."""
+    return {
+        "id": canvas.id,
+        "name": canvas.name,
+        "slug": canvas.slug,
+        "flowData": canvas.flow_data,
+        "settings": canvas.settings or {},
+        "deployed": False,
+        "isPublic": False,
+        "type": "CHATFLOW",
+    }

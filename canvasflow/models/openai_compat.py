@@ -1,0 +1,115 @@
+"""Any OpenAI-compatible chat endpoint, through the official ``openai`` client.
+
+Clients are shared per (base URL, key, timeout) so connections are pooled and kept
+alive across predictions."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import openai
+
+from canvasflow.models.base import Message, ModelError, Usage
+
+_clients: dict[tuple[str | None, str, float], openai.AsyncOpenAI] = {}
+
+
+def client_for(
+    base_url: str | None, api_key: str | None, timeout: float = 600.0
+) -> openai.AsyncOpenAI:
+    key = (base_url or None, api_key or "", timeout)
+    client = _clients.get(key)
+    if client is None:
+        client = openai.AsyncOpenAI(
+            base_url=base_url or None,
+            # OpenAI-compatible servers that need no key still get a non-empty one
+            api_key=api_key or "no-key",
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            max_retries=int(os.environ.get("CANVASFLOW_UPSTREAM_RETRIES", "2")),
+            http_client=httpx.AsyncClient(
+                limits=httpx.Limits(max_connections=None, max_keepalive_connections=200),
+                timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            ),
+        )
+        _clients[key] = client
+    return client
+
+
+async def close_clients() -> None:
+    for client in _clients.values():
+        await client.close()
+    _clients.clear()
+
+
+class OpenAIChatModel:
+    def __init__(
+        self,
+        client: openai.AsyncOpenAI,
+        model_name: str,
+        params: dict[str, Any],
+        streaming: bool = True,
+    ) -> None:
+        self.client = client
+        self.model_name = model_name
+        self.params = {k: v for k, v in params.items() if v is not None}
+        self.streaming = streaming
+
+    async def stream(self, messages: list[Message], usage: Usage) -> AsyncIterator[str]:
+        try:
+            if not self.streaming:
+                resp = await self.client.chat.completions.create(
+                    model=self.model_name,
+                    messages=messages,
+                    **self.params,  # type: ignore[arg-type]
+                )
+                if resp.usage:
+                    usage.add(resp.usage.prompt_tokens, resp.usage.completion_tokens)
+                text = resp.choices[0].message.content if resp.choices else ""
+                if text:
+                    yield text
+                return
+            stream = await self.client.chat.completions.create(
+                model=self.model_name,
+                messages=messages,  # type: ignore[arg-type]
+                stream=True,
+                stream_options={"include_usage": True},
+                **self.params,
+            )
+            pieces = 0
+            reported = False
+            async with stream:
+                async for chunk in stream:
+                    if chunk.usage is not None:
+                        usage.add(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
+                        reported = True
+                    if chunk.choices:
+                        delta = chunk.choices[0].delta.content
+                        if delta:
+                            pieces += 1
+                            yield delta
+            if not reported:
+                usage.add(0, pieces)
+        except openai.APIStatusError as exc:
+            raise ModelError(
+                f"upstream model answered {exc.status_code}: {_message(exc)}",
+                "upstream_error",
+                exc.status_code,
+            ) from None
+        except openai.APITimeoutError:
+            raise ModelError("upstream model timed out", "upstream_timeout") from None
+        except openai.APIConnectionError as exc:
+            raise ModelError(f"upstream model unreachable: {exc}", "upstream_unreachable") from None
+        except (httpx.HTTPError, openai.APIError) as exc:
+            raise ModelError(f"upstream model stream failed: {exc}", "upstream_error") from None
+
+
+def _message(exc: openai.APIStatusError) -> str:
+    body = exc.body
+    if isinstance(body, dict):
+        err = body.get("error", body)
+        if isinstance(err, dict) and err.get("message"):
+            return str(err["message"])
+    return exc.message

@@ -1,0 +1,111 @@
+"""What a node is: its Flowise name, category, inputs, and how it builds or runs.
+
+A node module declares classes deriving from :class:`Node` and decorates them with
+:func:`register`. The engine only ever looks nodes up by name in :data:`REGISTRY`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from canvasflow.engine.context import RunContext
+    from canvasflow.events import Event
+
+
+@dataclass(frozen=True, slots=True)
+class Input:
+    """One input of a node, named as in Flowise.
+
+    ``type`` is either a primitive (``string``, ``number``, ``boolean``, ``options``,
+    ``json``, ``credential``...) or, when it starts with an upper-case letter, a
+    class name that another node's ``base_classes`` must contain (a connection).
+    """
+
+    name: str
+    type: str
+    optional: bool = False
+    default: Any = None
+    list: bool = False
+
+    @property
+    def is_anchor(self) -> bool:
+        return self.type[:1].isupper()
+
+
+class Node:
+    """Base class of every node. Subclasses set the class attributes and override
+    :meth:`build` (intermediate nodes) or :meth:`run` (ending nodes)."""
+
+    name: ClassVar[str]
+    label: ClassVar[str]
+    category: ClassVar[str]
+    base_classes: ClassVar[tuple[str, ...]] = ()
+    inputs: ClassVar[tuple[Input, ...]] = ()
+    # an ending node runs the prediction and yields its events
+    ending: ClassVar[bool] = False
+    # whether an ending node can stream tokens (Flowise's isStreaming)
+    streams: ClassVar[bool] = True
+
+    def __init__(self, node_id: str, values: dict[str, Any]) -> None:
+        self.id = node_id
+        self.values = values
+
+    @classmethod
+    def input(cls, name: str) -> Input | None:
+        for spec in cls.inputs:
+            if spec.name == name:
+                return spec
+        return None
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """The resolved value of an input, falling back to its declared default."""
+        value = self.values.get(name)
+        if value is None or value == "":
+            spec = self.input(name)
+            if spec is not None and spec.default is not None:
+                return spec.default
+            return default
+        return value
+
+    def can_stream(self) -> bool:
+        return self.streams
+
+    async def build(self, ctx: RunContext) -> Any:
+        """Return this node's instance, handed to the nodes connected downstream."""
+        return self
+
+    def run(self, ctx: RunContext) -> AsyncIterator[Event]:
+        raise NotImplementedError(f"{self.name} is not an ending node")
+
+
+REGISTRY: dict[str, type[Node]] = {}
+
+
+def register(cls: type[Node]) -> type[Node]:
+    if cls.name in REGISTRY:
+        raise ValueError(f"node {cls.name!r} registered twice")
+    REGISTRY[cls.name] = cls
+    return cls
+
+
+def to_float(value: Any, default: float | None = None) -> float | None:
+    if value is None or value == "":
+        return default
+    return float(value)
+
+
+def to_int(value: Any, default: int | None = None) -> int | None:
+    if value is None or value == "":
+        return default
+    return int(float(value))
+
+
+def to_bool(value: Any, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1", "yes", "on")
+    return bool(value)

@@ -1,0 +1,117 @@
+"""Chat models: any OpenAI-compatible endpoint, and the embedded local model."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+from canvasflow.models.base import ModelError
+from canvasflow.models.local import DEFAULT_NAME, LocalChatModel, LocalModel
+from canvasflow.models.openai_compat import OpenAIChatModel, client_for
+from canvasflow.nodes.base import Input, Node, register, to_bool, to_float, to_int
+
+if TYPE_CHECKING:
+    from canvasflow.engine.context import RunContext
+
+CHAT_BASES = ("BaseChatModel", "BaseLanguageModel", "Runnable")
+
+_OPENAI_INPUTS = (
+    Input("cache", "BaseCache", optional=True),
+    Input("credential", "credential", optional=True),
+    Input("temperature", "number", optional=True, default=0.9),
+    Input("streaming", "boolean", optional=True, default=True),
+    Input("maxTokens", "number", optional=True),
+    Input("topP", "number", optional=True),
+    Input("frequencyPenalty", "number", optional=True),
+    Input("presencePenalty", "number", optional=True),
+    Input("timeout", "number", optional=True),
+    Input("stopSequence", "string", optional=True),
+    Input("basepath", "string", optional=True),
+    Input("baseOptions", "json", optional=True),
+)
+
+
+async def credential_value(ctx: RunContext, ref: Any, field: str) -> str | None:
+    """A field of a stored credential, by id or name; None when there is none."""
+    if not ref or ctx.store is None:
+        return None
+    cred = await ctx.store.get_credential(str(ref))
+    if cred is None:
+        raise ModelError(f"credential {ref!r} not found", "credential_missing")
+    value = cred.data.get(field)
+    return str(value) if value else None
+
+
+class _OpenAIBase(Node):
+    category = "Chat Models"
+
+    async def build(self, ctx: RunContext) -> OpenAIChatModel:
+        api_key = await credential_value(ctx, self.get("credential"), "openAIApiKey")
+        api_key = api_key or os.environ.get("OPENAI_API_KEY")
+        base_url = self.get("basepath") or os.environ.get("OPENAI_BASE_URL")
+        timeout_ms = to_float(self.get("timeout"))
+        client = client_for(base_url, api_key, timeout_ms / 1000 if timeout_ms else 600.0)
+        stop = self.get("stopSequence")
+        params: dict[str, Any] = {
+            "temperature": to_float(self.get("temperature")),
+            "max_tokens": to_int(self.get("maxTokens")),
+            "top_p": to_float(self.get("topP")),
+            "frequency_penalty": to_float(self.get("frequencyPenalty")),
+            "presence_penalty": to_float(self.get("presencePenalty")),
+            "stop": [s for s in str(stop).split(",") if s] if stop else None,
+        }
+        return OpenAIChatModel(
+            client,
+            str(self.get("modelName")),
+            params,
+            streaming=to_bool(self.get("streaming"), True),
+        )
+
+
+@register
+class ChatOpenAI(_OpenAIBase):
+    name = "chatOpenAI"
+    label = "ChatOpenAI"
+    base_classes = ("ChatOpenAI", "BaseChatOpenAI", *CHAT_BASES)
+    inputs = (Input("modelName", "asyncOptions", default="gpt-4o-mini"), *_OPENAI_INPUTS)
+
+
+@register
+class ChatOpenAICustom(_OpenAIBase):
+    name = "chatOpenAICustom"
+    label = "ChatOpenAI Custom"
+    base_classes = ("ChatOpenAI-Custom", "BaseChatOpenAI", *CHAT_BASES)
+    inputs = (Input("modelName", "string"), *_OPENAI_INPUTS)
+
+
+@register
+class ChatLocal(Node):
+    """The embedded model (SmolLM2-135M-Instruct by default), no key, no network."""
+
+    name = "chatLocal"
+    label = "Embedded Local Model"
+    category = "Chat Models"
+    base_classes = ("ChatLocal", *CHAT_BASES)
+    inputs = (
+        Input("modelPath", "string", optional=True),
+        Input("temperature", "number", optional=True, default=0.2),
+        Input("topP", "number", optional=True, default=0.9),
+        Input("repeatPenalty", "number", optional=True, default=1.1),
+        Input("maxTokens", "number", optional=True, default=256),
+        Input("seed", "number", optional=True),
+    )
+
+    async def build(self, ctx: RunContext) -> LocalChatModel:
+        from pathlib import Path
+
+        path = self.get("modelPath")
+        model = LocalModel.get(Path(path) if path else None)
+        params = {
+            "temperature": to_float(self.get("temperature")),
+            "top_p": to_float(self.get("topP")),
+            "repeat_penalty": to_float(self.get("repeatPenalty")),
+            "max_tokens": to_int(self.get("maxTokens")),
+            "seed": to_int(self.get("seed")),
+        }
+        name = Path(path).stem if path else DEFAULT_NAME
+        return LocalChatModel(model, params, name)

@@ -1,0 +1,115 @@
+"""Prompt templates with ``{var}`` placeholders (``{{`` and ``}}`` for literal braces)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from canvasflow.models.base import Message
+from canvasflow.nodes.base import Input, Node, register
+
+if TYPE_CHECKING:
+    from canvasflow.engine.context import RunContext
+
+_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_QUESTION_REF = re.compile(r"\{\{\s*question\s*\}\}")
+
+
+def variables(template: str) -> list[str]:
+    return [m.group(1) for m in _PLACEHOLDER.finditer(template) if m.group(1)]
+
+
+def fill(template: str, values: dict[str, Any]) -> str:
+    def sub(m: re.Match[str]) -> str:
+        name = m.group(1)
+        if name is None:
+            return m.group(0)[0]
+        if name in values:
+            return str(values[name])
+        return m.group(0)
+
+    return _PLACEHOLDER.sub(sub, template)
+
+
+def parse_values(raw: Any) -> dict[str, Any]:
+    if raw is None or raw == "":
+        return {}
+    if isinstance(raw, str):
+        try:
+            raw = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return {}
+    return dict(raw) if isinstance(raw, dict) else {}
+
+
+@dataclass
+class Prompt:
+    """A prompt ready to turn a question into chat messages."""
+
+    human: str
+    system: str | None = None
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def _values(self, question: str, ctx: RunContext) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in self.values.items():
+            if isinstance(value, str):
+                value = _QUESTION_REF.sub(lambda _m: question, value)
+            out[key] = value
+        for name in variables(self.human) + variables(self.system or ""):
+            out.setdefault(name, ctx.vars.get(name, question))
+        return out
+
+    def messages(self, question: str, ctx: RunContext) -> list[Message]:
+        values = self._values(question, ctx)
+        out: list[Message] = []
+        if self.system:
+            out.append({"role": "system", "content": fill(self.system, values)})
+        out.append({"role": "user", "content": fill(self.human, values)})
+        return out
+
+
+@register
+class PromptTemplate(Node):
+    name = "promptTemplate"
+    label = "Prompt Template"
+    category = "Prompts"
+    base_classes = ("PromptTemplate", "BaseStringPromptTemplate", "BasePromptTemplate", "Runnable")
+    inputs = (
+        Input("template", "string"),
+        Input("promptValues", "json", optional=True, list=True),
+    )
+
+    async def build(self, ctx: RunContext) -> Prompt:
+        return Prompt(
+            human=str(self.get("template")), values=parse_values(self.get("promptValues"))
+        )
+
+
+@register
+class ChatPromptTemplate(Node):
+    name = "chatPromptTemplate"
+    label = "Chat Prompt Template"
+    category = "Prompts"
+    base_classes = (
+        "ChatPromptTemplate",
+        "BaseChatPromptTemplate",
+        "BasePromptTemplate",
+        "Runnable",
+    )
+    inputs = (
+        Input("systemMessagePrompt", "string"),
+        Input("humanMessagePrompt", "string"),
+        Input("promptValues", "json", optional=True, list=True),
+        Input("messageHistory", "tabs", optional=True),
+    )
+
+    async def build(self, ctx: RunContext) -> Prompt:
+        return Prompt(
+            human=str(self.get("humanMessagePrompt")),
+            system=str(self.get("systemMessagePrompt") or "") or None,
+            values=parse_values(self.get("promptValues")),
+        )

@@ -1,0 +1,1 @@
+"""The HTTP server: routes, request/response models, the wire formats."""

@@ -1,0 +1,146 @@
+"""Canvas CRUD (``/canvases``, alias ``/chatflows``) and the streaming check."""
+
+from __future__ import annotations
+
+import orjson
+from fastapi import APIRouter, Request, Response
+
+from canvasflow.engine.graph import CanvasError, load_flow_data, parse
+from canvasflow.engine.run import can_stream
+from canvasflow.server.deps import canvas_or_404, state
+from canvasflow.server.errors import ApiError
+from canvasflow.server.routes.predictions import ERRORS
+from canvasflow.server.schemas import CanvasIn, CanvasOut, CanvasUpdate, StreamingCheck
+from canvasflow.store.models import Canvas
+from canvasflow.store.repo import Conflict
+
+router = APIRouter(prefix="/api/v1", tags=["canvases"])
+
+
+def out(canvas: Canvas) -> CanvasOut:
+    try:
+        streaming: bool | None = can_stream(parse(canvas.flow_data))
+    except CanvasError:
+        streaming = None
+    return CanvasOut(
+        id=canvas.id,
+        slug=canvas.slug,
+        name=canvas.name,
+        flowData=canvas.flow_data,
+        settings=canvas.settings or {},
+        isStreaming=streaming,
+        createdDate=canvas.created_at,
+        updatedDate=canvas.updated_at,
+    )
+
+
+def validated_flow(flow_data: str | dict) -> str:  # type: ignore[type-arg]
+    """flowData as stored (a JSON string), after checking that the canvas can run."""
+    try:
+        data = load_flow_data(flow_data)
+        parse(data)
+    except CanvasError as exc:
+        raise ApiError(422, exc.message) from None
+    return flow_data if isinstance(flow_data, str) else orjson.dumps(data).decode()
+
+
+async def list_canvases(request: Request) -> list[CanvasOut]:
+    return [out(c) for c in await state(request).store.list_canvases()]
+
+
+async def create_canvas(body: CanvasIn, request: Request) -> CanvasOut:
+    flow = validated_flow(body.flowData)
+    try:
+        canvas = await state(request).store.create_canvas(
+            body.name, flow, slug=body.slug, settings=body.settings
+        )
+    except Conflict as exc:
+        raise ApiError(409, str(exc)) from None
+    return out(canvas)
+
+
+async def get_canvas(canvas_id: str, request: Request) -> CanvasOut:
+    return out(await canvas_or_404(state(request), canvas_id))
+
+
+async def update_canvas(canvas_id: str, body: CanvasUpdate, request: Request) -> CanvasOut:
+    flow = validated_flow(body.flowData) if body.flowData is not None else None
+    try:
+        canvas = await state(request).store.update_canvas(
+            canvas_id, name=body.name, slug=body.slug, flow_data=flow, settings=body.settings
+        )
+    except Conflict as exc:
+        raise ApiError(409, str(exc)) from None
+    if canvas is None:
+        raise ApiError(404, f"Canvas {canvas_id} not found")
+    return out(canvas)
+
+
+async def delete_canvas(canvas_id: str, request: Request) -> Response:
+    st = state(request)
+    canvas = await canvas_or_404(st, canvas_id)
+    await st.store.delete_canvas(canvas.id)
+    return Response(status_code=204)
+
+
+async def streaming_check(canvas_id: str, request: Request) -> StreamingCheck:
+    canvas = await canvas_or_404(state(request), canvas_id)
+    try:
+        return StreamingCheck(isStreaming=can_stream(state(request).graph_for(canvas)))
+    except CanvasError:
+        return StreamingCheck(isStreaming=False)
+
+
+for prefix in ("/canvases", "/chatflows"):
+    tag = "canvases" if prefix == "/canvases" else "canvases (Flowise alias)"
+    router.add_api_route(
+        prefix, list_canvases, methods=["GET"], response_model=list[CanvasOut], tags=[tag]
+    )
+    router.add_api_route(
+        prefix,
+        create_canvas,
+        methods=["POST"],
+        response_model=CanvasOut,
+        status_code=201,
+        responses=ERRORS,
+        tags=[tag],
+    )
+    router.add_api_route(
+        prefix + "/{canvas_id}",
+        get_canvas,
+        methods=["GET"],
+        response_model=CanvasOut,
+        responses=ERRORS,
+        tags=[tag],
+    )
+    router.add_api_route(
+        prefix + "/{canvas_id}",
+        update_canvas,
+        methods=["PUT"],
+        response_model=CanvasOut,
+        responses=ERRORS,
+        tags=[tag],
+    )
+    router.add_api_route(
+        prefix + "/{canvas_id}",
+        delete_canvas,
+        methods=["DELETE"],
+        status_code=204,
+        responses=ERRORS,
+        tags=[tag],
+    )
+
+router.add_api_route(
+    "/chatflows-streaming/{canvas_id}",
+    streaming_check,
+    methods=["GET"],
+    response_model=StreamingCheck,
+    responses=ERRORS,
+)
+router.add_api_route(
+    "/canvases/{canvas_id}/streaming",
+    streaming_check,
+    methods=["GET"],
+    response_model=StreamingCheck,
+    responses=ERRORS,
+)

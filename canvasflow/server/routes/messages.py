@@ -1,0 +1,64 @@
+"""Chat history of a canvas."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from fastapi import APIRouter, Query, Request
+
+from canvasflow.server.deps import canvas_or_404, state
+from canvasflow.server.routes.predictions import ERRORS
+from canvasflow.server.schemas import ChatMessageOut, DeleteResult
+from canvasflow.store.models import ChatMessage
+from canvasflow.store.repo import HistoryFilter
+
+router = APIRouter(prefix="/api/v1", tags=["chat messages"])
+
+
+def _out(m: ChatMessage) -> ChatMessageOut:
+    return ChatMessageOut(
+        id=m.id,
+        canvasId=m.canvas_id,
+        chatflowid=m.canvas_id,
+        chatId=m.chat_id,
+        sessionId=m.session_id,
+        role=m.role,
+        content=m.content,
+        sourceDocuments=m.source_documents,
+        usedTools=m.used_tools,
+        usage=m.usage,
+        status=m.status,
+        createdDate=m.created_at,
+    )
+
+
+@router.get("/chatmessage/{canvas_id}", response_model=list[ChatMessageOut], responses=ERRORS)
+async def list_messages(
+    canvas_id: str,
+    request: Request,
+    chat_id: str | None = Query(None, alias="chatId"),
+    session_id: str | None = Query(None, alias="sessionId"),
+    order: Literal["ASC", "DESC", "asc", "desc"] = Query("ASC"),
+    start_date: datetime | None = Query(None, alias="startDate"),
+    end_date: datetime | None = Query(None, alias="endDate"),
+) -> list[ChatMessageOut]:
+    st = state(request)
+    canvas = await canvas_or_404(st, canvas_id)
+    f = HistoryFilter(chat_id, session_id, start_date, end_date, order)
+    return [_out(m) for m in await st.store.messages(canvas.id, f)]
+
+
+@router.delete("/chatmessage/{canvas_id}", response_model=DeleteResult, responses=ERRORS)
+async def delete_messages(
+    canvas_id: str,
+    request: Request,
+    chat_id: str | None = Query(None, alias="chatId"),
+    session_id: str | None = Query(None, alias="sessionId"),
+    start_date: datetime | None = Query(None, alias="startDate"),
+    end_date: datetime | None = Query(None, alias="endDate"),
+) -> DeleteResult:
+    st = state(request)
+    canvas = await canvas_or_404(st, canvas_id)
+    f = HistoryFilter(chat_id, session_id, start_date, end_date)
+    return DeleteResult(deleted=await st.store.delete_messages(canvas.id, f))

@@ -1,0 +1,214 @@
+"""Predictions: run a canvas (JSON or a stream), re-attach to a stream, abort."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Header, Query, Request
+from pydantic import ValidationError
+from starlette.responses import Response
+
+from canvasflow.engine.context import RunContext
+from canvasflow.engine.graph import CanvasError, allowed_overrides
+from canvasflow.engine.prediction import Prediction
+from canvasflow.nodes.base import to_bool
+from canvasflow.server.deps import canvas_or_404, json_body, state
+from canvasflow.server.errors import ApiError, JSONBody, describe_validation
+from canvasflow.server.schemas import (
+    AbortResponse,
+    ErrorResponse,
+    PredictionRequest,
+    PredictionResponse,
+)
+from canvasflow.server.sse import EventStreamResponse, encoder_for
+
+router = APIRouter(prefix="/api/v1", tags=["predictions"])
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse}
+    for code in (400, 401, 403, 404, 413, 415, 422, 429, 500, 502, 503)
+}
+STREAM_DOC: dict[str, Any] = {
+    "description": "The answer as JSON, or a server-sent event stream when streaming",
+    "content": {"text/event-stream": {"schema": {"type": "string"}}},
+}
+
+
+def _request_body_doc() -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": PredictionRequest.model_json_schema()}},
+        }
+    }
+
+
+@router.post(
+    "/prediction/{canvas_id}",
+    response_model=PredictionResponse,
+    responses={200: STREAM_DOC, **ERRORS},
+    openapi_extra=_request_body_doc(),
+    summary="Run a canvas once",
+)
+async def predict(canvas_id: str, request: Request) -> Response:
+    st = state(request)
+    settings = st.settings
+    body = await json_body(request, settings.max_body_bytes)
+    if not isinstance(body, dict):
+        raise ApiError(400, "request body must be a JSON object")
+    try:
+        req = PredictionRequest.model_validate(body)
+    except ValidationError as exc:
+        raise ApiError(400, describe_validation(list(exc.errors()))) from None
+
+    canvas = await canvas_or_404(st, canvas_id)
+    try:
+        graph = st.graph_for(canvas)
+    except CanvasError as exc:
+        raise ApiError(422, f"Canvas {canvas.slug} cannot run: {exc.message}") from None
+
+    question = req.question or ""
+    if not question.strip():
+        raise ApiError(400, "question is required")
+    if len(question) > settings.max_question_chars:
+        raise ApiError(413, f"question is longer than {settings.max_question_chars} characters")
+
+    overrides = dict(req.overrideConfig or {})
+    session_override = overrides.get("sessionId")
+    chat_id = req.chatId or (str(session_override) if session_override else None)
+    chat_id = chat_id or str(uuid.uuid4())
+    session_id = str(session_override) if session_override else chat_id
+    allowed = allowed_overrides(canvas.settings)
+    ctx = RunContext(
+        question=question,
+        canvas_id=canvas.id,
+        chat_id=chat_id,
+        session_id=session_id,
+        chat_message_id=str(uuid.uuid4()),
+        history=[h.as_chat() for h in req.history] if req.history else None,  # type: ignore[misc]
+        overrides=overrides,
+        store=st.store,
+        return_source_documents=_flag(overrides, canvas.settings, "returnSourceDocuments", allowed),
+        return_intermediate_steps=_flag(
+            overrides, canvas.settings, "returnIntermediateSteps", allowed
+        ),
+    )
+    prediction = Prediction(
+        graph=graph, ctx=ctx, allowed_overrides=allowed, bus=st.bus, store=st.store
+    )
+    prediction.start()
+    st.track(prediction)
+
+    if req.streaming:
+        fmt = req.streamFormat or ("flowise" if "chatflowId" in body else settings.stream_format)
+        keep_going = to_bool(overrides.get("continueOnDisconnect"), False)
+        return EventStreamResponse(
+            prediction.log,
+            encoder_for(fmt),
+            heartbeat=settings.flowise_heartbeat_interval
+            if fmt == "flowise"
+            else settings.ping_interval,
+            on_disconnect=None if keep_going else lambda: prediction.abort("disconnect"),
+        )
+
+    await prediction.wait()
+    if prediction.status == "error" and prediction.error is not None:
+        code = prediction.error["code"]
+        status = 502 if code.startswith("upstream") else 500
+        raise ApiError(status, prediction.error["message"])
+    return JSONBody(_answer(prediction))
+
+
+def _flag(
+    overrides: dict[str, Any], settings: dict[str, Any], key: str, allowed: frozenset[str]
+) -> bool:
+    if key in overrides and key in allowed:
+        return to_bool(overrides[key])
+    return to_bool((settings or {}).get(key), False)
+
+
+def _answer(prediction: Prediction) -> dict[str, Any]:
+    ctx = prediction.ctx
+    out: dict[str, Any] = {
+        "text": prediction.text,
+        "question": ctx.question,
+        "chatId": ctx.chat_id,
+        "chatMessageId": ctx.chat_message_id,
+        "sessionId": ctx.session_id,
+        "isStreamValid": False,
+        "usage": ctx.usage.as_dict(),
+        "model": ctx.model,
+        "status": prediction.status,
+    }
+    if ctx.memory_type:
+        out["memoryType"] = ctx.memory_type
+    if ctx.source_documents and ctx.return_source_documents:
+        out["sourceDocuments"] = ctx.source_documents
+    if ctx.used_tools:
+        out["usedTools"] = ctx.used_tools
+    if ctx.json_output is not None:
+        out["json"] = ctx.json_output
+    return out
+
+
+@router.get(
+    "/prediction/{canvas_id}/stream/{chat_message_id}",
+    responses={200: STREAM_DOC, **ERRORS},
+    summary="Re-attach to a running or recently finished stream",
+)
+async def resume(
+    canvas_id: str,
+    chat_message_id: str,
+    request: Request,
+    last_event_id_header: str | None = Header(None, alias="Last-Event-ID"),
+    last_event_id: str | None = Query(None, alias="lastEventId"),
+    stream_format: str | None = Query(None, alias="streamFormat"),
+) -> Response:
+    st = state(request)
+    await canvas_or_404(st, canvas_id)
+    log = st.bus.get_log(chat_message_id)
+    if log is None:
+        raise ApiError(404, f"no stream {chat_message_id} is running or kept")
+    raw = last_event_id_header if last_event_id_header is not None else last_event_id
+    try:
+        after = int(raw) if raw not in (None, "") else 0
+    except ValueError:
+        raise ApiError(400, f"Last-Event-ID must be a number, not {raw!r}") from None
+    if after < 0:
+        raise ApiError(400, "Last-Event-ID must not be negative")
+    fmt = stream_format or st.settings.stream_format
+    if fmt not in ("canvasflow", "flowise"):
+        raise ApiError(400, "streamFormat must be canvasflow or flowise")
+    return EventStreamResponse(
+        log,
+        encoder_for(fmt),
+        after=after,
+        heartbeat=st.settings.ping_interval,
+    )
+
+
+async def _abort(canvas_id: str, chat_id: str, request: Request) -> AbortResponse:
+    st = state(request)
+    canvas = await canvas_or_404(st, canvas_id)
+    if not await st.bus.abort(canvas.id, chat_id):
+        raise ApiError(404, f"no prediction is running for chat {chat_id}")
+    return AbortResponse()
+
+
+router.add_api_route(
+    "/chatmessage/abort/{canvas_id}/{chat_id}",
+    _abort,
+    methods=["PUT"],
+    response_model=AbortResponse,
+    responses=ERRORS,
+    summary="Stop the generation running for a chat",
+)
+router.add_api_route(
+    "/canvas-messages/abort/{canvas_id}/{chat_id}",
+    _abort,
+    methods=["PUT"],
+    response_model=AbortResponse,
+    responses=ERRORS,
+    summary="Stop the generation running for a chat (alias)",
+)

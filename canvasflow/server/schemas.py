@@ -1,0 +1,144 @@
+"""Pydantic models of every request and response, so /docs tells the truth."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class HistoryMessage(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    role: Literal["userMessage", "apiMessage", "user", "assistant"] | None = None
+    type: Literal["userMessage", "apiMessage", "user", "assistant"] | None = None
+    content: str | None = None
+    message: str | None = None
+
+    def as_chat(self) -> dict[str, str]:
+        kind = self.role or self.type or "userMessage"
+        role = "user" if kind in ("userMessage", "user") else "assistant"
+        return {
+            "role": role,
+            "content": self.content if self.content is not None else (self.message or ""),
+        }
+
+
+class PredictionRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    question: str | None = Field(None, description="The user's question")
+    streaming: bool = Field(False, description="Answer as a server-sent event stream")
+    overrideConfig: dict[str, Any] | None = Field(
+        None, description="sessionId, vars, and node inputs the canvas allows"
+    )
+    chatId: str | None = None
+    history: list[HistoryMessage] | None = None
+    uploads: list[Any] | None = None
+    streamFormat: Literal["canvasflow", "flowise"] | None = None
+    canvasId: str | None = None
+    chatflowId: str | None = None
+
+    @field_validator("streaming", mode="before")
+    @classmethod
+    def _streaming(cls, value: Any) -> Any:
+        if value is None:
+            return False
+        if isinstance(value, str):
+            low = value.strip().lower()
+            if low in ("true", "1", "yes"):
+                return True
+            if low in ("false", "0", "no", ""):
+                return False
+        return value
+
+    @field_validator("chatId", mode="before")
+    @classmethod
+    def _chat_id(cls, value: Any) -> Any:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return str(value)
+        return value
+
+
+class Usage(BaseModel):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+
+class PredictionResponse(BaseModel):
+    text: str
+    question: str
+    chatId: str
+    chatMessageId: str
+    sessionId: str
+    memoryType: str | None = None
+    sourceDocuments: list[dict[str, Any]] | None = None
+    usedTools: list[dict[str, Any]] | None = None
+    agentReasoning: list[dict[str, Any]] | None = None
+    json_: Any = Field(None, alias="json")
+    isStreamValid: bool
+    usage: Usage
+    model: str | None = None
+    status: str = "completed"
+
+
+class ErrorResponse(BaseModel):
+    statusCode: int
+    success: bool = False
+    message: str
+
+
+class StreamingCheck(BaseModel):
+    isStreaming: bool
+
+
+class AbortResponse(BaseModel):
+    status: int = 200
+    message: str = "Chat message aborted"
+
+
+class CanvasIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    name: str = Field(..., min_length=1, max_length=400)
+    slug: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9\-_]{0,199}$")
+    flowData: str | dict[str, Any]
+    settings: dict[str, Any] | None = None
+
+
+class CanvasUpdate(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    name: str | None = Field(None, min_length=1, max_length=400)
+    slug: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9\-_]{0,199}$")
+    flowData: str | dict[str, Any] | None = None
+    settings: dict[str, Any] | None = None
+
+
+class CanvasOut(BaseModel):
+    id: str
+    slug: str
+    name: str
+    flowData: str = Field(..., description="Flowise-shaped flowData, as a JSON string")
+    settings: dict[str, Any]
+    isStreaming: bool | None = None
+    createdDate: datetime
+    updatedDate: datetime
+
+
+class ChatMessageOut(BaseModel):
+    id: str
+    canvasId: str
+    chatflowid: str
+    chatId: str
+    sessionId: str | None
+    role: str
+    content: str
+    sourceDocuments: list[Any] | None = None
+    usedTools: list[Any] | None = None
+    usage: dict[str, Any] | None = None
+    status: str
+    createdDate: datetime
+
+
+class DeleteResult(BaseModel):
+    deleted: int

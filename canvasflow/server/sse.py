@@ -1,0 +1,183 @@
+"""The two wire formats, and the ASGI response that streams one prediction's events.
+
+An encoder turns one :class:`Event` into the bytes of one write. The response follows
+the prediction's event log (so a slow client never slows the generation), sends a
+heartbeat when idle, and reports a client that goes away."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import anyio
+import orjson
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from canvasflow.bus.base import EventLog, EventsExpired
+from canvasflow.events import Event
+
+SSE_HEADERS = [
+    (b"cache-control", b"no-cache"),
+    (b"connection", b"keep-alive"),
+    (b"x-accel-buffering", b"no"),
+]
+
+
+class CanvasflowEncoder:
+    """``id: n`` / ``data: {json}`` frames; ``data: [DONE]`` after ``end``."""
+
+    content_type = b"text/event-stream; charset=utf-8"
+    heartbeat = b": ping\n\n"
+
+    def encode(self, event: Event) -> bytes | None:
+        body = orjson.dumps(event.as_dict())
+        if event.kind == "end":
+            return b"id: %d\ndata: %s\n\ndata: [DONE]\n\n" % (event.id, body)
+        return b"id: %d\ndata: %s\n\n" % (event.id, body)
+
+
+class FlowiseEncoder:
+    """Flowise 3.1's frames: ``message:`` / ``data:{json}``, no ids, no bare [DONE].
+
+    Sources and tool steps are held back and sent just before ``metadata``, where
+    Flowise sends ``sourceDocuments`` and ``usedTools``."""
+
+    content_type = b"text/event-stream"
+    heartbeat = b":heartbeat\n\n"
+
+    def __init__(self) -> None:
+        self._sources: list[Any] | None = None
+        self._tools: list[dict[str, Any]] = []
+        self._reasoning: list[dict[str, Any]] = []
+
+    @staticmethod
+    def frame(name: str, data: Any) -> bytes:
+        body = orjson.dumps({"event": name, "data": data})
+        if b"data:" in body:  # FlowisePy deletes every "data:" it sees in a line
+            body = body.replace(b"data:", b"data\\u003a")
+        return b"message:\ndata:" + body + b"\n\n"
+
+    def encode(self, event: Event) -> bytes | tuple[bytes, ...] | None:
+        kind = event.kind
+        if kind == "token":
+            return self.frame("token", event.data)
+        if kind == "start":
+            return self.frame("start", "")
+        if kind == "source":
+            self._sources = event.data
+            return None
+        if kind == "step":
+            data = event.data
+            if data.get("type") == "tool":
+                self._tools.append(
+                    {"tool": data["step"], "toolInput": data["input"], "toolOutput": data["output"]}
+                )
+            else:
+                self._reasoning.append(
+                    {"agentName": data["step"], "messages": [data.get("output")], **data}
+                )
+            return None
+        if kind == "metadata":
+            frames = []
+            if self._sources is not None:
+                frames.append(self.frame("sourceDocuments", self._sources))
+            if self._tools:
+                frames.append(self.frame("usedTools", self._tools))
+            if self._reasoning:
+                frames.append(self.frame("agentReasoning", self._reasoning))
+            meta = event.data
+            data = {
+                "chatId": meta["chatId"],
+                "chatMessageId": meta["chatMessageId"],
+                "question": meta["question"],
+                "sessionId": meta["sessionId"],
+            }
+            if meta.get("memoryType"):
+                data["memoryType"] = meta["memoryType"]
+            frames.append(self.frame("metadata", data))
+            return tuple(frames)
+        if kind == "error":
+            return self.frame("error", event.data.get("message", "error"))
+        if kind == "end":
+            return self.frame("end", "[DONE]")
+        return None
+
+
+Encoder = CanvasflowEncoder | FlowiseEncoder
+
+
+def encoder_for(fmt: str) -> Encoder:
+    return FlowiseEncoder() if fmt == "flowise" else CanvasflowEncoder()
+
+
+class EventStreamResponse(Response):
+    """Streams an event log to one client, one write per event."""
+
+    def __init__(
+        self,
+        log: EventLog,
+        encoder: Encoder,
+        *,
+        after: int = 0,
+        heartbeat: float | None = 15.0,
+        on_disconnect: Callable[[], None] | None = None,
+        extra_headers: list[tuple[bytes, bytes]] | None = None,
+    ) -> None:
+        self.status_code = 200
+        self.background = None
+        self.log = log
+        self.encoder = encoder
+        self.after = after
+        self.heartbeat = heartbeat
+        self.on_disconnect = on_disconnect
+        self.raw_headers = [
+            (b"content-type", encoder.content_type),
+            *SSE_HEADERS,
+            *(extra_headers or []),
+        ]
+
+    async def _frames(self) -> AsyncIterator[bytes]:
+        encode = self.encoder.encode
+        ping = self.encoder.heartbeat
+        try:
+            async for event in self.log.follow(self.after, self.heartbeat):
+                if event is None:
+                    yield ping
+                    continue
+                frame = encode(event)
+                if type(frame) is bytes:
+                    yield frame
+                elif frame:  # several events held back until now, one write each
+                    for part in frame:
+                        yield part
+        except EventsExpired as exc:
+            fallback = Event("error", {"message": str(exc), "code": "events_expired"})
+            frame = encode(fallback)
+            if isinstance(frame, bytes):
+                yield frame
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+        disconnected = False
+        async with anyio.create_task_group() as tg:
+
+            async def watch() -> None:
+                nonlocal disconnected
+                while True:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        disconnected = True
+                        tg.cancel_scope.cancel()
+                        return
+
+            tg.start_soon(watch)
+            try:
+                async for frame in self._frames():
+                    await send({"type": "http.response.body", "body": frame, "more_body": True})
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+            except OSError:
+                disconnected = True
+            tg.cancel_scope.cancel()
+        if disconnected and self.on_disconnect is not None:
+            self.on_disconnect()

@@ -1,0 +1,287 @@
+"""The store: every database read and write canvasflow makes, behind one class."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+
+from canvasflow.store.models import Canvas, ChatMessage, Credential, utcnow
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+_SLUG_CHARS = re.compile(r"[^a-z0-9]+")
+
+
+class Conflict(Exception):
+    """A unique value (a canvas slug) is taken."""
+
+
+def slugify(name: str) -> str:
+    return _SLUG_CHARS.sub("-", name.lower()).strip("-")[:80] or "canvas"
+
+
+def is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _upgrade(connection: Connection) -> None:
+    cfg = Config(str(MIGRATIONS / "alembic.ini"))
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["connection"] = connection
+    command.upgrade(cfg, "head")
+
+
+@dataclass
+class HistoryFilter:
+    chat_id: str | None = None
+    session_id: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    order: str = "ASC"
+
+
+class Store:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        kwargs: dict[str, Any] = {}
+        if url.startswith("sqlite"):
+            kwargs["connect_args"] = {"timeout": 30}
+        else:
+            kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+        self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    async def migrate(self) -> None:
+        if self.url.startswith("sqlite"):
+            path = self.url.split("///", 1)[-1]
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+        async with self.engine.begin() as conn:
+            if conn.dialect.name == "sqlite":
+                await conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+            await conn.run_sync(_upgrade)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    # -- canvases -----------------------------------------------------------------
+
+    async def create_canvas(
+        self,
+        name: str,
+        flow_data: str,
+        slug: str | None = None,
+        settings: dict[str, Any] | None = None,
+        canvas_id: str | None = None,
+    ) -> Canvas:
+        canvas = Canvas(
+            id=canvas_id or str(uuid.uuid4()),
+            slug=slug or await self._free_slug(slugify(name)),
+            name=name,
+            flow_data=flow_data,
+            settings=settings or {},
+            created_at=utcnow(),
+            updated_at=utcnow(),
+        )
+        async with self.sessions() as s:
+            s.add(canvas)
+            try:
+                await s.commit()
+            except IntegrityError:
+                raise Conflict(f"a canvas with slug or id {canvas.slug!r} exists") from None
+        return canvas
+
+    async def _free_slug(self, base: str) -> str:
+        async with self.sessions() as s:
+            taken = set(
+                (
+                    await s.scalars(
+                        select(Canvas.slug).where(
+                            or_(Canvas.slug == base, Canvas.slug.like(base + "-%"))
+                        )
+                    )
+                ).all()
+            )
+        if base not in taken:
+            return base
+        n = 2
+        while f"{base}-{n}" in taken:
+            n += 1
+        return f"{base}-{n}"
+
+    async def get_canvas(self, ref: str) -> Canvas | None:
+        """By UUID or by slug."""
+        async with self.sessions() as s:
+            if is_uuid(ref):
+                found = await s.get(Canvas, ref)
+                if found is not None:
+                    return found
+            return await s.scalar(select(Canvas).where(Canvas.slug == ref))
+
+    async def list_canvases(self) -> list[Canvas]:
+        async with self.sessions() as s:
+            return list((await s.scalars(select(Canvas).order_by(Canvas.created_at))).all())
+
+    async def update_canvas(self, ref: str, **changes: Any) -> Canvas | None:
+        async with self.sessions() as s:
+            canvas = await s.get(Canvas, ref) if is_uuid(ref) else None
+            if canvas is None:
+                canvas = await s.scalar(select(Canvas).where(Canvas.slug == ref))
+            if canvas is None:
+                return None
+            for key, value in changes.items():
+                if value is not None:
+                    setattr(canvas, key, value)
+            canvas.updated_at = utcnow()
+            try:
+                await s.commit()
+            except IntegrityError:
+                raise Conflict(f"slug {changes.get('slug')!r} is taken") from None
+            return canvas
+
+    async def delete_canvas(self, canvas_id: str) -> bool:
+        async with self.sessions() as s:
+            await s.execute(delete(ChatMessage).where(ChatMessage.canvas_id == canvas_id))
+            result = await s.execute(delete(Canvas).where(Canvas.id == canvas_id))
+            await s.commit()
+            return bool(result.rowcount)
+
+    # -- chat messages --------------------------------------------------------------
+
+    async def save_exchange(
+        self,
+        canvas_id: str,
+        chat_id: str,
+        session_id: str,
+        question: str,
+        answer: str,
+        answer_id: str,
+        status: str,
+        usage: dict[str, Any] | None = None,
+        source_documents: list[Any] | None = None,
+        used_tools: list[Any] | None = None,
+    ) -> None:
+        """The question and the answer, in one transaction: never half written."""
+        now = utcnow()
+        async with self.sessions() as s:
+            s.add(
+                ChatMessage(
+                    id=str(uuid.uuid4()),
+                    canvas_id=canvas_id,
+                    chat_id=chat_id,
+                    session_id=session_id,
+                    role="userMessage",
+                    content=question,
+                    status="completed",
+                    created_at=now,
+                )
+            )
+            s.add(
+                ChatMessage(
+                    id=answer_id,
+                    canvas_id=canvas_id,
+                    chat_id=chat_id,
+                    session_id=session_id,
+                    role="apiMessage",
+                    content=answer,
+                    status=status,
+                    usage=usage,
+                    source_documents=source_documents or None,
+                    used_tools=used_tools or None,
+                    created_at=now + timedelta(microseconds=1),
+                )
+            )
+            await s.commit()
+
+    def _history_query(self, canvas_id: str, f: HistoryFilter):  # type: ignore[no-untyped-def]
+        q = select(ChatMessage).where(ChatMessage.canvas_id == canvas_id)
+        if f.chat_id:
+            q = q.where(ChatMessage.chat_id == f.chat_id)
+        if f.session_id:
+            q = q.where(ChatMessage.session_id == f.session_id)
+        if f.start:
+            q = q.where(ChatMessage.created_at >= f.start)
+        if f.end:
+            q = q.where(ChatMessage.created_at <= f.end)
+        return q
+
+    async def messages(self, canvas_id: str, f: HistoryFilter | None = None) -> list[ChatMessage]:
+        f = f or HistoryFilter()
+        order = (
+            ChatMessage.created_at.desc() if f.order.upper() == "DESC" else ChatMessage.created_at
+        )
+        q = self._history_query(canvas_id, f).order_by(order)
+        async with self.sessions() as s:
+            return list((await s.scalars(q)).all())
+
+    async def delete_messages(self, canvas_id: str, f: HistoryFilter | None = None) -> int:
+        f = f or HistoryFilter()
+        ids = select(self._history_query(canvas_id, f).subquery().c.id)
+        async with self.sessions() as s:
+            result = await s.execute(delete(ChatMessage).where(ChatMessage.id.in_(ids)))
+            await s.commit()
+            return int(result.rowcount or 0)
+
+    async def session_history(
+        self, canvas_id: str, session_id: str, limit: int | None = None
+    ) -> list[ChatMessage]:
+        """The last ``limit`` messages of a memory session, oldest first."""
+        q = (
+            select(ChatMessage)
+            .where(ChatMessage.canvas_id == canvas_id, ChatMessage.session_id == session_id)
+            .order_by(ChatMessage.created_at.desc())
+        )
+        if limit:
+            q = q.limit(limit)
+        async with self.sessions() as s:
+            rows = list((await s.scalars(q)).all())
+        rows.reverse()
+        return rows
+
+    async def count_messages(self, canvas_id: str) -> int:
+        async with self.sessions() as s:
+            return int(
+                await s.scalar(
+                    select(func.count())
+                    .select_from(ChatMessage)
+                    .where(ChatMessage.canvas_id == canvas_id)
+                )
+                or 0
+            )
+
+    # -- credentials ------------------------------------------------------------------
+
+    async def create_credential(self, name: str, credential_name: str, data: dict[str, Any]) -> str:
+        cred = Credential(
+            id=str(uuid.uuid4()),
+            name=name,
+            credential_name=credential_name,
+            data=data,
+            created_at=utcnow(),
+        )
+        async with self.sessions() as s:
+            s.add(cred)
+            await s.commit()
+        return cred.id
+
+    async def get_credential(self, ref: str) -> Credential | None:
+        async with self.sessions() as s:
+            if is_uuid(ref):
+                found = await s.get(Credential, ref)
+                if found is not None:
+                    return found
+            return await s.scalar(select(Credential).where(Credential.name == ref))
