@@ -104,6 +104,8 @@ class OpenAIChatModel:
             raise ModelError(f"upstream model unreachable: {exc}", "upstream_unreachable") from None
         except (httpx.HTTPError, openai.APIError) as exc:
             raise ModelError(f"upstream model stream failed: {exc}", "upstream_error") from None
+        except ValueError as exc:  # a chunk that is not JSON
+            raise ModelError(f"upstream model sent invalid data: {exc}", "upstream_error") from None
 
 
 def _message(exc: openai.APIStatusError) -> str:

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support import (
+    Proc,
+    canvasflow_server,
+    create_pg_database,
+    drop_pg_database,
+    free_port,
+)
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+@pytest.fixture(scope="session")
+def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The mock OpenAI-compatible model server, over real HTTP."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("mock") / "mock.log"
+    proc = Proc(
+        [sys.executable, "-m", "tests.mock_upstream", "--port", str(port)], port, "/stats", log=log
+    ).start()
+    yield proc.url
+    proc.stop()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def server(
+    request: pytest.FixtureRequest, upstream: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Proc]:
+    """A canvasflow server process, on SQLite and on PostgreSQL."""
+    env: dict[str, str] = {}
+    pg_url = None
+    if request.param == "postgres":
+        pg_url = create_pg_database()
+        env["DATABASE_URL"] = pg_url
+    data_dir = tmp_path_factory.mktemp(f"server-{request.param}")
+    proc = canvasflow_server(data_dir, upstream, env).start()
+    proc.backend = request.param  # type: ignore[attr-defined]
+    proc.database_url = pg_url or f"sqlite:///{data_dir / 'canvasflow.db'}"  # type: ignore[attr-defined]
+    yield proc
+    proc.stop()
+    if pg_url:
+        drop_pg_database(pg_url)
+
+
+@pytest.fixture
+def client(server: Proc) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, timeout=30) as c:
+        yield c
+
+
+def upstream_stats(upstream: str) -> dict[str, int]:
+    return httpx.get(upstream + "/stats").json()  # type: ignore[no-any-return]

@@ -1,0 +1,145 @@
+"""A mock OpenAI-compatible upstream, served over real HTTP by the tests.
+
+The model name carries the behaviour as a query string, e.g.
+``mock?tokens=20&delay=0.01&fail_after=5&first_byte=2&status=500``:
+
+- ``tokens``: how many tokens (``word0``, `` word1``...), default 10
+- ``delay``: seconds between tokens; ``first_byte``: seconds before the response starts
+- ``fail_after``: drop the connection after that many tokens
+- ``status``: answer with this HTTP error status instead
+A last user message starting with ``echo:`` streams the rest of it, word by word.
+
+``GET /stats`` counts streams started, completed and closed early by the client;
+``GET /requests`` returns the last request bodies.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from collections import deque
+from typing import Any
+from urllib.parse import parse_qs
+
+import orjson
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+STATS = {"started": 0, "completed": 0, "closed_early": 0, "active": 0}
+REQUESTS: deque[dict[str, Any]] = deque(maxlen=100)
+
+
+def behaviour(model: str) -> dict[str, float]:
+    _, _, query = model.partition("?")
+    return {k: float(v[0]) for k, v in parse_qs(query).items()}
+
+
+def tokens_for(body: dict[str, Any], count: int) -> list[str]:
+    messages = body.get("messages") or []
+    last = next((m for m in reversed(messages) if m.get("role") == "user"), None)
+    content = str(last.get("content", "")) if last else ""
+    if content.startswith("echo:"):
+        words = content[len("echo:") :].strip().split(" ")
+        return [w if i == 0 else " " + w for i, w in enumerate(words)]
+    return [f"word{i}" if i == 0 else f" word{i}" for i in range(count)]
+
+
+def chunk(model: str, content: str | None, usage: dict[str, int] | None = None) -> bytes:
+    payload: dict[str, Any] = {
+        "id": "chatcmpl-mock",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+        "choices": []
+        if content is None
+        else [{"index": 0, "delta": {"content": content}, "finish_reason": None}],
+    }
+    if usage is not None:
+        payload["usage"] = usage
+    return b"data: " + orjson.dumps(payload) + b"\n\n"
+
+
+async def completions(request: Request) -> Response:
+    body = orjson.loads(await request.body())
+    REQUESTS.append(body)
+    model = str(body.get("model", "mock"))
+    b = behaviour(model)
+    if b.get("first_byte"):
+        await asyncio.sleep(b["first_byte"])
+    if b.get("status"):
+        code = int(b["status"])
+        return JSONResponse({"error": {"message": f"mock failure {code}"}}, status_code=code)
+    toks = tokens_for(body, int(b.get("tokens", 10)))
+    prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []))
+    usage = {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": len(toks),
+        "total_tokens": prompt_tokens + len(toks),
+    }
+    if not body.get("stream"):
+        return JSONResponse(
+            {
+                "id": "chatcmpl-mock",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": model,
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": "".join(toks)},
+                        "finish_reason": "stop",
+                    }
+                ],
+                "usage": usage,
+            }
+        )
+    delay = b.get("delay", 0.0)
+    fail_after = int(b["fail_after"]) if "fail_after" in b else None
+
+    async def gen() -> Any:
+        STATS["started"] += 1
+        STATS["active"] += 1
+        finished = False
+        try:
+            for i, tok in enumerate(toks):
+                if fail_after is not None and i == fail_after:
+                    finished = True
+                    raise RuntimeError("mock upstream drops the connection")
+                if delay and i:
+                    await asyncio.sleep(delay)
+                yield chunk(model, tok)
+            yield chunk(model, None, usage)
+            yield b"data: [DONE]\n\n"
+            finished = True
+        finally:
+            STATS["active"] -= 1
+            STATS["completed" if finished else "closed_early"] += 1
+
+    return StreamingResponse(gen(), media_type="text/event-stream")
+
+
+async def stats(request: Request) -> Response:
+    return JSONResponse(STATS)
+
+
+async def requests_(request: Request) -> Response:
+    return JSONResponse(list(REQUESTS))
+
+
+app = Starlette(
+    routes=[
+        Route("/v1/chat/completions", completions, methods=["POST"]),
+        Route("/stats", stats),
+        Route("/requests", requests_),
+    ]
+)
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")

@@ -1,0 +1,218 @@
+"""Helpers for tests that talk to real processes: free ports, server processes,
+canvases made over HTTP, fresh PostgreSQL databases."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_http(url: str, timeout: float = 30.0, proc: subprocess.Popen | None = None) -> None:  # type: ignore[type-arg]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before {url} answered")
+        try:
+            if httpx.get(url, timeout=1.0).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer within {timeout}s")
+
+
+class Proc:
+    """A child process on a free port, stopped at the end."""
+
+    def __init__(
+        self,
+        args: list[str],
+        port: int,
+        health: str,
+        env: dict[str, str] | None = None,
+        log: Path | None = None,
+    ) -> None:
+        self.args = args
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.health = health
+        self.env = {**os.environ, **(env or {})}
+        self.log_path = log
+        self.proc: subprocess.Popen | None = None  # type: ignore[type-arg]
+
+    def start(self, timeout: float = 60.0) -> Proc:
+        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            self.args, env=self.env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT
+        )
+        wait_http(self.url + self.health, timeout, self.proc)
+        return self
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(sig)
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+
+    def log_text(self) -> str:
+        return (
+            self.log_path.read_text(errors="replace")
+            if self.log_path and self.log_path.exists()
+            else ""
+        )
+
+
+def canvasflow_server(
+    data_dir: Path,
+    upstream: str,
+    extra_env: dict[str, str] | None = None,
+    args: list[str] | None = None,
+) -> Proc:
+    port = free_port()
+    env = {
+        "OPENAI_BASE_URL": upstream + "/v1",
+        "OPENAI_API_KEY": "test-key",
+        "CANVASFLOW_UPSTREAM_RETRIES": "0",
+        "CANVASFLOW_PING_INTERVAL": "1",
+        **(extra_env or {}),
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "canvasflow.cli",
+        "serve",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+        "--log-level",
+        "warning",
+        *(args or []),
+    ]
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return Proc(cmd, port, "/api/v1/ping", env, data_dir / "server.log")
+
+
+def create_pg_database() -> str:
+    name = "cf_test_" + uuid.uuid4().hex[:12]
+    subprocess.run(
+        ["psql", PG_ADMIN, "-qc", f"create database {name}"], check=True, capture_output=True
+    )
+    return f"postgresql://postgres@127.0.0.1:5432/{name}"
+
+
+def drop_pg_database(url: str) -> None:
+    name = url.rsplit("/", 1)[-1]
+    subprocess.run(
+        ["psql", PG_ADMIN, "-qc", f"drop database if exists {name} with (force)"],
+        capture_output=True,
+    )
+
+
+# -- canvases -------------------------------------------------------------------------
+
+
+def node(node_id: str, name: str, inputs: dict[str, Any], category: str = "") -> dict[str, Any]:
+    return {
+        "id": node_id,
+        "data": {"id": node_id, "name": name, "category": category, "inputs": inputs},
+    }
+
+
+def edge(src: str, dst: str) -> dict[str, Any]:
+    return {
+        "source": src,
+        "target": dst,
+        "sourceHandle": f"{src}-output",
+        "targetHandle": f"{dst}-input",
+        "id": f"{src}-{dst}",
+    }
+
+
+def ref(node_id: str) -> str:
+    return "{{" + node_id + ".data.instance}}"
+
+
+def llm_chain_flow(
+    model: str = "mock", template: str = "{question}", **model_inputs: Any
+) -> dict[str, Any]:
+    return {
+        "nodes": [
+            node("chatOpenAICustom_0", "chatOpenAICustom", {"modelName": model, **model_inputs}),
+            node("promptTemplate_0", "promptTemplate", {"template": template}),
+            node(
+                "llmChain_0",
+                "llmChain",
+                {"model": ref("chatOpenAICustom_0"), "prompt": ref("promptTemplate_0")},
+            ),
+        ],
+        "edges": [edge("chatOpenAICustom_0", "llmChain_0"), edge("promptTemplate_0", "llmChain_0")],
+    }
+
+
+def conversation_flow(
+    model: str = "mock", memory: str = "bufferMemory", memory_inputs: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    return {
+        "nodes": [
+            node("chatOpenAI_0", "chatOpenAI", {"modelName": model}),
+            node("mem_0", memory, memory_inputs or {}),
+            node(
+                "conversationChain_0",
+                "conversationChain",
+                {
+                    "model": ref("chatOpenAI_0"),
+                    "memory": ref("mem_0"),
+                    "systemMessagePrompt": "You are a test.",
+                },
+            ),
+        ],
+        "edges": [
+            edge("chatOpenAI_0", "conversationChain_0"),
+            edge("mem_0", "conversationChain_0"),
+        ],
+    }
+
+
+def make_canvas(
+    base_url: str, flow: dict[str, Any], name: str = "test canvas", **extra: Any
+) -> dict[str, Any]:
+    r = httpx.post(
+        f"{base_url}/api/v1/canvases",
+        json={"name": name, "flowData": orjson.dumps(flow).decode(), **extra},
+    )
+    assert r.status_code == 201, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+def sse_events(raw: bytes) -> list[dict[str, Any]]:
+    """The JSON payloads of a canvasflow stream, in order ([DONE] and pings left out)."""
+    out = []
+    for block in raw.decode().split("\n\n"):
+        for line in block.split("\n"):
+            if line.startswith("data: ") and line != "data: [DONE]":
+                out.append(orjson.loads(line[6:]))
+    return out
