@@ -60,7 +60,7 @@ class Proc:
         self.proc: subprocess.Popen | None = None  # type: ignore[type-arg]
 
     def start(self, timeout: float = 60.0) -> Proc:
-        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
         self.proc = subprocess.Popen(
             self.args, env=self.env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT
         )

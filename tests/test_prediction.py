@@ -100,7 +100,7 @@ def test_streaming_as_string_true_and_session_override(server: Proc, client: htt
 
 def test_error_mid_stream(server: Proc, client: httpx.Client) -> None:
     canvas = make_canvas(server.url, llm_chain_flow("mock?tokens=10&fail_after=3"))
-    r, raw = stream(client, canvas["id"], {"question": "q"})
+    _r, raw = stream(client, canvas["id"], {"question": "q"})
     events = sse_events(raw)
     kinds = [e["event"] for e in events]
     assert kinds == ["start", "token", "token", "token", "error", "metadata", "end"]
@@ -125,7 +125,7 @@ def test_upstream_error_status(server: Proc, client: httpx.Client) -> None:
 
 def test_heartbeat_while_model_is_slow(server: Proc, client: httpx.Client) -> None:
     canvas = make_canvas(server.url, llm_chain_flow("mock?tokens=2&first_byte=2.5"))
-    r, raw = stream(client, canvas["id"], {"question": "q"})
+    _r, raw = stream(client, canvas["id"], {"question": "q"})
     assert b"\n: ping\n\n" in raw or raw.count(b": ping\n\n") >= 1
     assert [e["event"] for e in sse_events(raw)] == ["start", "token", "token", "metadata", "end"]
 
@@ -154,7 +154,7 @@ def test_abort_stops_generation(server: Proc, client: httpx.Client, upstream: st
         json={"question": "q", "streaming": True, "chatId": chat},
     ) as r:
         lines = r.iter_lines()
-        events, _ = _read_until_tokens(lines, 3)
+        _events, _ = _read_until_tokens(lines, 3)
         t0 = time.monotonic()
         a = httpx.put(f"{server.url}/api/v1/chatmessage/abort/{canvas['id']}/{chat}")
         assert a.json() == {"status": 200, "message": "Chat message aborted"}
@@ -236,7 +236,7 @@ def test_resume_after_drop_gets_every_event_once(server: Proc, client: httpx.Cli
     assert rest[-1]["event"] == "end" and rest[-2]["data"]["status"] == "completed"
     # a finished stream can be replayed whole, by query parameter too
     r3 = client.get(f"/api/v1/prediction/{canvas['id']}/stream/{message_id}?lastEventId=0")
-    assert [e["event"] for e in sse_events(r3.content)][0] == "start"
+    assert next(e["event"] for e in sse_events(r3.content)) == "start"
     assert len(sse_events(r3.content)) == len(first) + len(rest)
 
 
@@ -342,6 +342,6 @@ def test_non_streaming_model_answers_as_one_token(server: Proc, client: httpx.Cl
     assert client.get(f"/api/v1/chatflows-streaming/{canvas['id']}").json() == {
         "isStreaming": False
     }
-    r, raw = stream(client, canvas["id"], {"question": "q"})
+    _r, raw = stream(client, canvas["id"], {"question": "q"})
     tokens = [e["data"] for e in sse_events(raw) if e["event"] == "token"]
     assert tokens == ["word0 word1 word2"]
