@@ -17,7 +17,6 @@ from canvasflow.config import Settings
 from canvasflow.defaults import DEFAULT_SLUG, default_flow
 from canvasflow.models.openai_compat import close_clients
 from canvasflow.server import errors
-from canvasflow.server.errors import ApiError
 from canvasflow.server.routes import canvases, messages, predictions
 from canvasflow.server.state import ServerState
 from canvasflow.store.repo import Conflict, Store
@@ -80,13 +79,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/api/v1/ping", response_model=Ping, tags=["health"])
     async def ping() -> Ping:
         return Ping()
-
-    @app.api_route(
-        "/api/v1/{path:path}",
-        methods=["GET", "POST", "PUT", "DELETE", "PATCH"],
-        include_in_schema=False,
-    )
-    async def unknown(path: str) -> None:
-        raise ApiError(404, f"no route /api/v1/{path}")
 
     return app

@@ -1,0 +1,52 @@
+"""The canvasflow command: canvas import/list/export and predict against a live server."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+
+from tests.support import Proc, llm_chain_flow, make_canvas, node
+
+CLI = [sys.executable, "-m", "canvasflow.cli"]
+
+
+def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:  # type: ignore[type-arg]
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=60, env=env)
+
+
+def test_canvas_import_list_export(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    export = {"name": "Imported", "flowData": orjson.dumps(llm_chain_flow()).decode()}
+    f = tmp_path / "flow.json"
+    f.write_bytes(orjson.dumps(export))
+    r = run("canvas", "import", str(f), "--slug", "imp", "--data-dir", str(data))
+    assert r.returncode == 0, r.stderr
+    listed = run("canvas", "list", "--data-dir", str(data)).stdout
+    assert "imp" in listed and "Imported" in listed
+    out = run("canvas", "export", "imp", "--data-dir", str(data))
+    doc = orjson.loads(out.stdout)
+    assert doc["name"] == "Imported" and orjson.loads(doc["flowData"]) == llm_chain_flow()
+    bad = tmp_path / "bad.json"
+    bad.write_bytes(orjson.dumps({"nodes": [node("q_1", "nope", {})], "edges": []}))
+    r = run("canvas", "import", str(bad), "--data-dir", str(data))
+    assert r.returncode == 2 and "q_1" in r.stderr
+    assert run("canvas", "export", "missing", "--data-dir", str(data)).returncode == 1
+
+
+def test_predict(server: Proc) -> None:
+    canvas = make_canvas(server.url, llm_chain_flow("mock?tokens=3"))
+    r = run("predict", canvas["id"], "hi", "--url", server.url)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "word0 word1 word2"
+    r = run("predict", canvas["slug"], "hi", "--stream", "--url", server.url)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("word0 word1 word2\n")
+    assert "tokens" in r.stderr and "mock?tokens=3" in r.stderr
+    r = run("predict", canvas["id"], "hi", "--stream", "--json", "--url", server.url)
+    kinds = [orjson.loads(line)["event"] for line in r.stdout.splitlines()]
+    assert kinds == ["start", "token", "token", "token", "metadata", "end"]
+    r = run("predict", "missing", "hi", "--url", server.url)
+    assert r.returncode == 1 and "not found" in r.stderr

@@ -1,0 +1,114 @@
+"""The same migrations and storage behaviour on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect
+
+from canvasflow.config import Settings
+from canvasflow.store.repo import Conflict, HistoryFilter, Store
+from tests.support import create_pg_database, drop_pg_database
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    pg = None
+    if request.param == "postgres":
+        pg = create_pg_database()
+        url = Settings(database_url=pg).resolved_database_url()
+    else:
+        url = Settings(data_dir=tmp_path / "data").resolved_database_url()
+    s = Store(url)
+    await s.migrate()
+    await s.migrate()  # running the migrations again changes nothing
+    yield s
+    await s.close()
+    if pg:
+        drop_pg_database(pg)
+
+
+async def test_schema(store: Store) -> None:
+    async with store.engine.connect() as conn:
+        tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
+        columns = await conn.run_sync(
+            lambda c: {col["name"] for col in inspect(c).get_columns("chat_messages")}
+        )
+    assert {"canvases", "chat_messages", "credentials", "alembic_version"} <= tables
+    assert {
+        "id",
+        "canvas_id",
+        "chat_id",
+        "session_id",
+        "role",
+        "content",
+        "source_documents",
+        "used_tools",
+        "usage",
+        "status",
+        "created_at",
+    } <= columns
+
+
+async def test_canvas_round_trip(store: Store) -> None:
+    c = await store.create_canvas("Hello World", '{"nodes":[],"edges":[]}', settings={"a": 1})
+    assert c.slug == "hello-world"
+    c2 = await store.create_canvas("Hello World", "{}")
+    assert c2.slug == "hello-world-2"
+    assert (await store.get_canvas(c.id)).name == "Hello World"  # type: ignore[union-attr]
+    assert (await store.get_canvas("hello-world")).id == c.id  # type: ignore[union-attr]
+    with pytest.raises(Conflict):
+        await store.create_canvas("x", "{}", slug="hello-world")
+    updated = await store.update_canvas(c.id, name="Renamed", settings={"b": 2})
+    assert updated is not None and updated.name == "Renamed" and updated.settings == {"b": 2}
+    assert updated.updated_at >= c.updated_at
+    assert [x.id for x in await store.list_canvases()] == [c.id, c2.id]
+    assert await store.delete_canvas(c.id) is True
+    assert await store.get_canvas(c.id) is None
+    assert await store.delete_canvas(c.id) is False
+
+
+async def test_messages(store: Store) -> None:
+    c = await store.create_canvas("chat", "{}")
+    for i in range(3):
+        await store.save_exchange(
+            canvas_id=c.id,
+            chat_id="chat-1",
+            session_id="s1",
+            question=f"q{i}",
+            answer=f"a{i}",
+            answer_id=f"00000000-0000-0000-0000-00000000000{i}",
+            status="completed" if i < 2 else "aborted",
+            usage={"total_tokens": i},
+            source_documents=[{"pageContent": "doc", "metadata": {"title": "t"}}]
+            if i == 1
+            else None,
+            used_tools=[{"tool": "calculator", "toolInput": {"input": "1+1"}, "toolOutput": "2"}],
+        )
+    rows = await store.messages(c.id)
+    assert [(r.role, r.content) for r in rows] == [
+        ("userMessage", "q0"),
+        ("apiMessage", "a0"),
+        ("userMessage", "q1"),
+        ("apiMessage", "a1"),
+        ("userMessage", "q2"),
+        ("apiMessage", "a2"),
+    ]
+    assert rows[3].source_documents == [{"pageContent": "doc", "metadata": {"title": "t"}}]
+    assert rows[5].status == "aborted" and rows[5].used_tools[0]["toolOutput"] == "2"  # type: ignore[index]
+    last_two = await store.session_history(c.id, "s1", limit=2)
+    assert [r.content for r in last_two] == ["q2", "a2"]
+    assert len(await store.messages(c.id, HistoryFilter(chat_id="other"))) == 0
+    desc = await store.messages(c.id, HistoryFilter(order="DESC"))
+    assert desc[0].content == "a2"
+    assert await store.delete_messages(c.id, HistoryFilter(session_id="s1")) == 6
+    assert await store.count_messages(c.id) == 0
+
+
+async def test_credentials(store: Store) -> None:
+    cid = await store.create_credential("my openai", "openAIApi", {"openAIApiKey": "sk-1"})
+    assert (await store.get_credential(cid)).data == {"openAIApiKey": "sk-1"}  # type: ignore[union-attr]
+    assert (await store.get_credential("my openai")).id == cid  # type: ignore[union-attr]
+    assert await store.get_credential("nope") is None
