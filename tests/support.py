@@ -97,6 +97,7 @@ def canvasflow_server(
         "OPENAI_API_KEY": "test-key",
         "CANVASFLOW_UPSTREAM_RETRIES": "0",
         "CANVASFLOW_PING_INTERVAL": "1",
+        "CANVASFLOW_NODE_MODULES": "tests.extra_nodes",
         **(extra_env or {}),
     }
     cmd = [

@@ -1,0 +1,24 @@
+"""The async client, with an abort after ten tokens."""
+
+import asyncio
+
+from canvasflow.sdk import AsyncFlowise, PredictionData
+
+
+async def main() -> None:
+    async with AsyncFlowise("http://127.0.0.1:3000") as client:
+        stream = await client.create_prediction(
+            PredictionData(canvasId="default", question="Count to one hundred.", streaming=True)
+        )
+        count = 0
+        async for event in stream:
+            if event["event"] == "token":
+                count += 1
+                print(event["data"], end="", flush=True)
+                if count == 10:
+                    await stream.abort()
+            elif event["event"] == "metadata":
+                print(f"\n[status: {event['data']['status']}]")
+
+
+asyncio.run(main())
