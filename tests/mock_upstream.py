@@ -7,6 +7,7 @@ The model name carries the behaviour as a query string, e.g.
 - ``delay``: seconds between tokens; ``first_byte``: seconds before the response starts
 - ``fail_after``: drop the connection after that many tokens
 - ``status``: answer with this HTTP error status instead
+- ``fox=1``: the 50 words of the reference Flowise transcripts
 A last user message starting with ``echo:`` streams the rest of it, word by word.
 
 ``GET /stats`` counts streams started, completed and closed early by the client;
@@ -38,12 +39,21 @@ def behaviour(model: str) -> dict[str, float]:
     return {k: float(v[0]) for k, v in parse_qs(query).items()}
 
 
-def tokens_for(body: dict[str, Any], count: int) -> list[str]:
+FOX = (
+    "The quick brown fox jumps over the lazy dog and then rests under a tall green tree "
+    "near river bank"
+).split(" ")
+
+
+def tokens_for(body: dict[str, Any], count: int, fox: bool = False) -> list[str]:
     messages = body.get("messages") or []
     last = next((m for m in reversed(messages) if m.get("role") == "user"), None)
     content = str(last.get("content", "")) if last else ""
     if content.startswith("echo:"):
         words = content[len("echo:") :].strip().split(" ")
+        return [w if i == 0 else " " + w for i, w in enumerate(words)]
+    if fox:  # the 50 words the reference Flowise transcripts were recorded with
+        words = (FOX * 3)[:50]
         return [w if i == 0 else " " + w for i, w in enumerate(words)]
     return [f"word{i}" if i == 0 else f" word{i}" for i in range(count)]
 
@@ -73,7 +83,7 @@ async def completions(request: Request) -> Response:
     if b.get("status"):
         code = int(b["status"])
         return JSONResponse({"error": {"message": f"mock failure {code}"}}, status_code=code)
-    toks = tokens_for(body, int(b.get("tokens", 10)))
+    toks = tokens_for(body, int(b.get("tokens", 10)), bool(b.get("fox")))
     prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []))
     usage = {
         "prompt_tokens": prompt_tokens,

@@ -106,7 +106,9 @@ def parse(flow_data: str | dict[str, Any]) -> Graph:
             continue
         cls = REGISTRY.get(name)
         if cls is None:
-            raise CanvasError(f"node {node_id}: unknown node {name!r}", node_id)
+            from canvasflow.engine.catalog import explain_unknown
+
+            raise CanvasError(explain_unknown(node_id, name), node_id)
         if node_id in nodes:
             raise CanvasError(f"node {node_id}: duplicate node id", node_id)
         inputs = raw["data"].get("inputs") or {}

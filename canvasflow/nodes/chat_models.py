@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import TYPE_CHECKING, Any
 
-from canvasflow.models.base import ModelError
 from canvasflow.models.local import DEFAULT_NAME, LocalChatModel, LocalModel
 from canvasflow.models.openai_compat import OpenAIChatModel, client_for
 from canvasflow.nodes.base import Input, Node, register, to_bool, to_float, to_int
 
 if TYPE_CHECKING:
     from canvasflow.engine.context import RunContext
+
+log = logging.getLogger("canvasflow.nodes")
 
 CHAT_BASES = ("BaseChatModel", "BaseLanguageModel", "Runnable")
 
@@ -32,12 +34,15 @@ _OPENAI_INPUTS = (
 
 
 async def credential_value(ctx: RunContext, ref: Any, field: str) -> str | None:
-    """A field of a stored credential, by id or name; None when there is none."""
+    """A field of a stored credential, by id or name. None when canvasflow has no such
+    credential (an imported Flowise chatflow refers to Flowise's own credential ids):
+    the caller then falls back to the provider's standard environment variable."""
     if not ref or ctx.store is None:
         return None
     cred = await ctx.store.get_credential(str(ref))
     if cred is None:
-        raise ModelError(f"credential {ref!r} not found", "credential_missing")
+        log.info("credential %r is not stored in canvasflow; using the environment", ref)
+        return None
     value = cred.data.get(field)
     return str(value) if value else None
 

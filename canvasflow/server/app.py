@@ -17,7 +17,7 @@ from canvasflow.config import Settings
 from canvasflow.defaults import DEFAULT_SLUG, default_flow
 from canvasflow.models.openai_compat import close_clients
 from canvasflow.server import errors
-from canvasflow.server.routes import canvases, messages, predictions
+from canvasflow.server.routes import canvases, messages, openai_door, predictions
 from canvasflow.server.state import ServerState
 from canvasflow.store.repo import Conflict, Store
 
@@ -75,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(predictions.router)
     app.include_router(canvases.router)
     app.include_router(messages.router)
+    app.include_router(openai_door.router)
 
     @app.get("/api/v1/ping", response_model=Ping, tags=["health"])
     async def ping() -> Ping:

@@ -7,7 +7,7 @@ heartbeat when idle, and reports a client that goes away."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 import orjson
@@ -41,7 +41,8 @@ class FlowiseEncoder:
     """Flowise 3.1's frames: ``message:`` / ``data:{json}``, no ids, no bare [DONE].
 
     Sources and tool steps are held back and sent just before ``metadata``, where
-    Flowise sends ``sourceDocuments`` and ``usedTools``."""
+    Flowise sends ``sourceDocuments`` and ``usedTools``. After an ``error`` Flowise
+    sends only ``end``, so ``metadata`` is left out then."""
 
     content_type = b"text/event-stream"
     heartbeat = b":heartbeat\n\n"
@@ -50,6 +51,7 @@ class FlowiseEncoder:
         self._sources: list[Any] | None = None
         self._tools: list[dict[str, Any]] = []
         self._reasoning: list[dict[str, Any]] = []
+        self._failed = False
 
     @staticmethod
     def frame(name: str, data: Any) -> bytes:
@@ -79,6 +81,8 @@ class FlowiseEncoder:
                 )
             return None
         if kind == "metadata":
+            if self._failed:
+                return None
             frames = []
             if self._sources is not None:
                 frames.append(self.frame("sourceDocuments", self._sources))
@@ -98,16 +102,23 @@ class FlowiseEncoder:
             frames.append(self.frame("metadata", data))
             return tuple(frames)
         if kind == "error":
+            self._failed = True
             return self.frame("error", event.data.get("message", "error"))
         if kind == "end":
             return self.frame("end", "[DONE]")
         return None
 
 
-Encoder = CanvasflowEncoder | FlowiseEncoder
+class Encoder(Protocol):
+    """Turns events into the bytes of one wire format."""
+
+    content_type: bytes
+    heartbeat: bytes
+
+    def encode(self, event: Event) -> bytes | tuple[bytes, ...] | None: ...
 
 
-def encoder_for(fmt: str) -> Encoder:
+def encoder_for(fmt: str) -> CanvasflowEncoder | FlowiseEncoder:
     return FlowiseEncoder() if fmt == "flowise" else CanvasflowEncoder()
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 from fastapi import APIRouter, Request, Response
 
+from canvasflow import importer
 from canvasflow.engine.graph import CanvasError, load_flow_data, parse
 from canvasflow.engine.run import can_stream
-from canvasflow.server.deps import canvas_or_404, state
+from canvasflow.server.deps import canvas_or_404, json_body, state
 from canvasflow.server.errors import ApiError
 from canvasflow.server.routes.predictions import ERRORS
 from canvasflow.server.schemas import CanvasIn, CanvasOut, CanvasUpdate, StreamingCheck
@@ -83,6 +86,32 @@ async def delete_canvas(canvas_id: str, request: Request) -> Response:
     return Response(status_code=204)
 
 
+async def import_canvas(request: Request, slug: str | None = None) -> CanvasOut:
+    """A canvasflow canvas, a Flowise chatflow export, or a Flowise marketplace template."""
+    st = state(request)
+    doc = await json_body(request, st.settings.max_body_bytes)
+    try:
+        canvas_doc = importer.normalise(doc)
+    except CanvasError as exc:
+        raise ApiError(422, exc.message) from None
+    flow = validated_flow(canvas_doc["flowData"])
+    try:
+        canvas = await st.store.create_canvas(
+            canvas_doc["name"],
+            flow,
+            slug=slug or canvas_doc["slug"],
+            settings=canvas_doc["settings"],
+        )
+    except Conflict as exc:
+        raise ApiError(409, str(exc)) from None
+    return out(canvas)
+
+
+async def export_canvas(canvas_id: str, request: Request) -> dict[str, Any]:
+    """The canvas as a Flowise chatflow object (flowData as a JSON string)."""
+    return importer.export(await canvas_or_404(state(request), canvas_id))
+
+
 async def streaming_check(canvas_id: str, request: Request) -> StreamingCheck:
     canvas = await canvas_or_404(state(request), canvas_id)
     try:
@@ -90,6 +119,14 @@ async def streaming_check(canvas_id: str, request: Request) -> StreamingCheck:
     except CanvasError:
         return StreamingCheck(isStreaming=False)
 
+
+IMPORT_DOC: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"type": "object"}}},
+        "description": "canvasflow canvas, Flowise chatflow export, or marketplace template",
+    }
+}
 
 for prefix in ("/canvases", "/chatflows"):
     tag = "canvases" if prefix == "/canvases" else "canvases (Flowise alias)"

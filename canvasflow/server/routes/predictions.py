@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from fastapi import APIRouter, Header, Query, Request
 from pydantic import ValidationError
 from starlette.responses import Response
 
-from canvasflow.engine.context import RunContext
-from canvasflow.engine.graph import CanvasError, allowed_overrides
 from canvasflow.engine.prediction import Prediction
 from canvasflow.nodes.base import to_bool
 from canvasflow.server.deps import canvas_or_404, json_body, state
 from canvasflow.server.errors import ApiError, JSONBody, describe_validation
+from canvasflow.server.running import start_prediction
 from canvasflow.server.schemas import (
     AbortResponse,
     ErrorResponse,
@@ -63,42 +61,15 @@ async def predict(canvas_id: str, request: Request) -> Response:
         raise ApiError(400, describe_validation(list(exc.errors()))) from None
 
     canvas = await canvas_or_404(st, canvas_id)
-    try:
-        graph = st.graph_for(canvas)
-    except CanvasError as exc:
-        raise ApiError(422, f"Canvas {canvas.slug} cannot run: {exc.message}") from None
-
-    question = req.question or ""
-    if not question.strip():
-        raise ApiError(400, "question is required")
-    if len(question) > settings.max_question_chars:
-        raise ApiError(413, f"question is longer than {settings.max_question_chars} characters")
-
     overrides = dict(req.overrideConfig or {})
-    session_override = overrides.get("sessionId")
-    chat_id = req.chatId or (str(session_override) if session_override else None)
-    chat_id = chat_id or str(uuid.uuid4())
-    session_id = str(session_override) if session_override else chat_id
-    allowed = allowed_overrides(canvas.settings)
-    ctx = RunContext(
-        question=question,
-        canvas_id=canvas.id,
-        chat_id=chat_id,
-        session_id=session_id,
-        chat_message_id=str(uuid.uuid4()),
-        history=[h.as_chat() for h in req.history] if req.history else None,  # type: ignore[misc]
+    prediction = start_prediction(
+        st,
+        canvas,
+        req.question or "",
+        chat_id=req.chatId,
         overrides=overrides,
-        store=st.store,
-        return_source_documents=_flag(overrides, canvas.settings, "returnSourceDocuments", allowed),
-        return_intermediate_steps=_flag(
-            overrides, canvas.settings, "returnIntermediateSteps", allowed
-        ),
+        history=[h.as_chat() for h in req.history] if req.history else None,
     )
-    prediction = Prediction(
-        graph=graph, ctx=ctx, allowed_overrides=allowed, bus=st.bus, store=st.store
-    )
-    prediction.start()
-    st.track(prediction)
 
     if req.streaming:
         fmt = req.streamFormat or ("flowise" if "chatflowId" in body else settings.stream_format)
@@ -118,14 +89,6 @@ async def predict(canvas_id: str, request: Request) -> Response:
         status = 502 if code.startswith("upstream") else 500
         raise ApiError(status, prediction.error["message"])
     return JSONBody(_answer(prediction))
-
-
-def _flag(
-    overrides: dict[str, Any], settings: dict[str, Any], key: str, allowed: frozenset[str]
-) -> bool:
-    if key in overrides and key in allowed:
-        return to_bool(overrides[key])
-    return to_bool((settings or {}).get(key), False)
 
 
 def _answer(prediction: Prediction) -> dict[str, Any]:

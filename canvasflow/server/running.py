@@ -1,0 +1,70 @@
+"""Starting a prediction from an HTTP request: the checks every door shares (the
+prediction route, the OpenAI-compatible route), then the running task."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from canvasflow.engine.context import RunContext
+from canvasflow.engine.graph import CanvasError, allowed_overrides
+from canvasflow.engine.prediction import Prediction
+from canvasflow.models.base import Message
+from canvasflow.nodes.base import to_bool
+from canvasflow.server.errors import ApiError
+from canvasflow.server.state import ServerState
+from canvasflow.store.models import Canvas
+
+
+def _flag(
+    overrides: dict[str, Any], settings: dict[str, Any], key: str, allowed: frozenset[str]
+) -> bool:
+    if key in overrides and key in allowed:
+        return to_bool(overrides[key])
+    return to_bool((settings or {}).get(key), False)
+
+
+def start_prediction(
+    st: ServerState,
+    canvas: Canvas,
+    question: str,
+    *,
+    chat_id: str | None = None,
+    overrides: dict[str, Any] | None = None,
+    history: list[Message] | None = None,
+) -> Prediction:
+    """Check the question and the canvas (4xx before anything starts), then start."""
+    try:
+        graph = st.graph_for(canvas)
+    except CanvasError as exc:
+        raise ApiError(422, f"Canvas {canvas.slug} cannot run: {exc.message}") from None
+    if not question.strip():
+        raise ApiError(400, "question is required")
+    limit = st.settings.max_question_chars
+    if len(question) > limit:
+        raise ApiError(413, f"question is longer than {limit} characters")
+
+    overrides = overrides or {}
+    session_override = overrides.get("sessionId")
+    chat_id = chat_id or (str(session_override) if session_override else None) or str(uuid.uuid4())
+    allowed = allowed_overrides(canvas.settings)
+    ctx = RunContext(
+        question=question,
+        canvas_id=canvas.id,
+        chat_id=chat_id,
+        session_id=str(session_override) if session_override else chat_id,
+        chat_message_id=str(uuid.uuid4()),
+        history=history,
+        overrides=overrides,
+        store=st.store,
+        return_source_documents=_flag(overrides, canvas.settings, "returnSourceDocuments", allowed),
+        return_intermediate_steps=_flag(
+            overrides, canvas.settings, "returnIntermediateSteps", allowed
+        ),
+    )
+    prediction = Prediction(
+        graph=graph, ctx=ctx, allowed_overrides=allowed, bus=st.bus, store=st.store
+    )
+    prediction.start()
+    st.track(prediction)
+    return prediction
