@@ -99,8 +99,9 @@ def canvas_import(
         raise typer.Exit(2) from None
 
     async def go(store: Any) -> None:
+        file_slug = await store.free_slug(doc["slug"]) if doc["slug"] else None
         canvas = await store.create_canvas(
-            doc["name"], doc["flowData"], slug=slug or doc["slug"], settings=doc["settings"]
+            doc["name"], doc["flowData"], slug=slug or file_slug, settings=doc["settings"]
         )
         typer.echo(f"{canvas.id}  {canvas.slug}  {canvas.name}")
 

@@ -10,6 +10,8 @@ if ! command -v node >/dev/null 2>&1; then
   apt-get update -qq >/dev/null 2>&1 || true
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null 2>&1
 fi
+# the published flowise-sdk, exactly as locked
+(cd tests/js && npm ci --no-audit --no-fund --silent)
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 exec .venv/bin/python -m pytest "$@"

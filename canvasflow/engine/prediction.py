@@ -166,7 +166,7 @@ class Prediction:
 
     def metadata(self) -> dict[str, Any]:
         ctx = self.ctx
-        return {
+        meta = {
             "chatId": ctx.chat_id,
             "chatMessageId": ctx.chat_message_id,
             "sessionId": ctx.session_id,
@@ -178,3 +178,6 @@ class Prediction:
             "latency_ms": self.latency_ms,
             "status": self.status,
         }
+        if ctx.used_tools:
+            meta["usedTools"] = ctx.used_tools
+        return meta

@@ -49,7 +49,6 @@ class FlowiseEncoder:
 
     def __init__(self) -> None:
         self._sources: list[Any] | None = None
-        self._tools: list[dict[str, Any]] = []
         self._reasoning: list[dict[str, Any]] = []
         self._failed = False
 
@@ -71,11 +70,8 @@ class FlowiseEncoder:
             return None
         if kind == "step":
             data = event.data
-            if data.get("type") == "tool":
-                self._tools.append(
-                    {"tool": data["step"], "toolInput": data["input"], "toolOutput": data["output"]}
-                )
-            else:
+            # tool calls come with metadata (usedTools), whether steps were asked for or not
+            if data.get("type") != "tool":
                 self._reasoning.append(
                     {"agentName": data["step"], "messages": [data.get("output")], **data}
                 )
@@ -86,8 +82,8 @@ class FlowiseEncoder:
             frames = []
             if self._sources is not None:
                 frames.append(self.frame("sourceDocuments", self._sources))
-            if self._tools:
-                frames.append(self.frame("usedTools", self._tools))
+            if event.data.get("usedTools"):
+                frames.append(self.frame("usedTools", event.data["usedTools"]))
             if self._reasoning:
                 frames.append(self.frame("agentReasoning", self._reasoning))
             meta = event.data

@@ -90,7 +90,7 @@ class Store:
     ) -> Canvas:
         canvas = Canvas(
             id=canvas_id or str(uuid.uuid4()),
-            slug=slug or await self._free_slug(slugify(name)),
+            slug=slug or await self.free_slug(slugify(name)),
             name=name,
             flow_data=flow_data,
             settings=settings or {},
@@ -105,7 +105,7 @@ class Store:
                 raise Conflict(f"a canvas with slug or id {canvas.slug!r} exists") from None
         return canvas
 
-    async def _free_slug(self, base: str) -> str:
+    async def free_slug(self, base: str) -> str:
         async with self.sessions() as s:
             taken = set(
                 (

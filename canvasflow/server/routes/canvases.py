@@ -99,7 +99,9 @@ async def import_canvas(request: Request, slug: str | None = None) -> CanvasOut:
         canvas = await st.store.create_canvas(
             canvas_doc["name"],
             flow,
-            slug=slug or canvas_doc["slug"],
+            # a slug from the file yields to an existing canvas; one asked for does not
+            slug=slug
+            or (await st.store.free_slug(canvas_doc["slug"]) if canvas_doc["slug"] else None),
             settings=canvas_doc["settings"],
         )
     except Conflict as exc:
@@ -139,6 +141,23 @@ for prefix in ("/canvases", "/chatflows"):
         methods=["POST"],
         response_model=CanvasOut,
         status_code=201,
+        responses=ERRORS,
+        tags=[tag],
+    )
+    router.add_api_route(
+        prefix + "/import",
+        import_canvas,
+        methods=["POST"],
+        response_model=CanvasOut,
+        status_code=201,
+        responses=ERRORS,
+        tags=[tag],
+        openapi_extra=IMPORT_DOC,
+    )
+    router.add_api_route(
+        prefix + "/{canvas_id}/export",
+        export_canvas,
+        methods=["GET"],
         responses=ERRORS,
         tags=[tag],
     )
