@@ -37,3 +37,47 @@ def test_default_canvas_streams_a_local_answer(tmp_path: Path) -> None:
             assert r.status_code == 200 and r.json()["text"].strip()
     finally:
         proc.stop()
+
+
+def test_abort_stops_local_generation(tmp_path: Path) -> None:
+    import time
+
+    import orjson
+
+    from tests.support import make_canvas, node
+
+    proc = canvasflow_server(tmp_path / "data", "http://127.0.0.1:9").start()
+    try:
+        flow = {"nodes": [
+            node("chatLocal_0", "chatLocal", {"maxTokens": 1500, "temperature": 0.7}),
+            node("mem_0", "bufferMemory", {}),
+            node("chain_0", "conversationChain", {"model": "{{chatLocal_0.data.instance}}",
+                                                  "memory": "{{mem_0.data.instance}}"}),
+        ], "edges": []}
+        canvas = make_canvas(proc.url, flow)
+        with httpx.Client(base_url=proc.url, timeout=120) as c:
+            with c.stream("POST", f"/api/v1/prediction/{canvas['id']}", json={
+                    "question": "Write a very long story about a dragon.", "streaming": True,
+                    "chatId": "local-abort"}) as r:
+                lines = r.iter_lines()
+                seen = 0
+                for line in lines:
+                    if line.startswith('data: {"event":"token"'):
+                        seen += 1
+                        if seen == 3:
+                            break
+                t0 = time.monotonic()
+                a = c.put(f"/api/v1/chatmessage/abort/{canvas['id']}/local-abort")
+                assert a.status_code == 200
+                rest = [orjson.loads(x[6:]) for x in lines if x.startswith("data: {")]
+                elapsed = time.monotonic() - t0
+            assert elapsed < 0.5, elapsed
+            assert rest[-2]["event"] == "metadata" and rest[-2]["data"]["status"] == "aborted"
+            # the model is free again for the next generation
+            r = c.post(f"/api/v1/prediction/{canvas['id']}", json={"question": "Hi"})
+            assert r.status_code == 200 and r.json()["status"] == "completed"
+            stored = c.get(f"/api/v1/chatmessage/{canvas['id']}",
+                           params={"chatId": "local-abort"}).json()
+            assert stored[-1]["status"] == "aborted" and stored[-1]["content"]
+    finally:
+        proc.stop()
