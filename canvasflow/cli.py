@@ -34,14 +34,30 @@ def serve(
     stream_format: Annotated[
         str, typer.Option("--stream-format", help="Default stream format: canvasflow or flowise")
     ] = "",
-    log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+    log_level: Annotated[str, typer.Option(help="Log level")] = "info",
+    log_format: Annotated[
+        str, typer.Option("--log-format", help="text, or json for one JSON object per line")
+    ] = "",
+    log_prompts: Annotated[
+        bool, typer.Option("--log-prompts", help="Put questions and answers in the logs")
+    ] = False,
+    max_lag: Annotated[
+        int, typer.Option("--max-lag", help="Cut a stream client this many events behind")
+    ] = 0,
 ) -> None:
     """Start the HTTP server."""
     import uvicorn
 
+    from canvasflow.observability.logs import configure
     from canvasflow.server.app import create_app
 
     settings = _settings(data_dir)
+    settings.log_format = log_format or settings.log_format
+    settings.log_prompts = log_prompts or settings.log_prompts
+    settings.max_lag_events = max_lag or settings.max_lag_events
+    if settings.log_format not in ("text", "json"):
+        raise typer.BadParameter("text or json", param_hint="--log-format")
+    configure(settings.log_format, log_level)
     settings.host = host or settings.host
     settings.port = port or settings.port
     if stream_format:
@@ -55,6 +71,7 @@ def serve(
         loop="uvloop",
         http="httptools",
         log_level=log_level,
+        log_config=None,  # uvicorn's loggers go through the handler configured above
         timeout_graceful_shutdown=30,
     )
 

@@ -31,6 +31,15 @@ class Settings:
     max_question_chars: int = field(
         default_factory=lambda: int(_env("MAX_QUESTION_CHARS", "100000"))
     )
+    # a stream client this many events behind the generation is cut (it can resume)
+    max_lag_events: int = field(default_factory=lambda: int(_env("MAX_LAG_EVENTS", "10000")))
+    metrics_enabled: bool = field(
+        default_factory=lambda: _env("METRICS", "1") not in ("0", "false", "off")
+    )
+    log_format: str = field(default_factory=lambda: _env("LOG_FORMAT", "text"))
+    log_prompts: bool = field(
+        default_factory=lambda: _env("LOG_PROMPTS", "0") not in ("0", "false", "off")
+    )
     create_default_canvas: bool = field(
         default_factory=lambda: _env("CREATE_DEFAULT_CANVAS", "1") not in ("0", "false")
     )

@@ -7,6 +7,7 @@ The model name carries the behaviour as a query string, e.g.
 - ``delay``: seconds between tokens; ``first_byte``: seconds before the response starts
 - ``fail_after``: drop the connection after that many tokens
 - ``status``: answer with this HTTP error status instead
+- ``pad``: make every token that many characters longer
 - ``fox=1``: the 50 words of the reference Flowise transcripts
 A last user message starting with ``echo:`` streams the rest of it, word by word.
 
@@ -84,6 +85,8 @@ async def completions(request: Request) -> Response:
         code = int(b["status"])
         return JSONResponse({"error": {"message": f"mock failure {code}"}}, status_code=code)
     toks = tokens_for(body, int(b.get("tokens", 10)), bool(b.get("fox")))
+    if b.get("pad"):
+        toks = [t + "x" * int(b["pad"]) for t in toks]
     prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []))
     usage = {
         "prompt_tokens": prompt_tokens,

@@ -48,17 +48,29 @@ def test_abort_stops_local_generation(tmp_path: Path) -> None:
 
     proc = canvasflow_server(tmp_path / "data", "http://127.0.0.1:9").start()
     try:
-        flow = {"nodes": [
-            node("chatLocal_0", "chatLocal", {"maxTokens": 1500, "temperature": 0.7}),
-            node("mem_0", "bufferMemory", {}),
-            node("chain_0", "conversationChain", {"model": "{{chatLocal_0.data.instance}}",
-                                                  "memory": "{{mem_0.data.instance}}"}),
-        ], "edges": []}
+        flow = {
+            "nodes": [
+                node("chatLocal_0", "chatLocal", {"maxTokens": 1500, "temperature": 0.7}),
+                node("mem_0", "bufferMemory", {}),
+                node(
+                    "chain_0",
+                    "conversationChain",
+                    {"model": "{{chatLocal_0.data.instance}}", "memory": "{{mem_0.data.instance}}"},
+                ),
+            ],
+            "edges": [],
+        }
         canvas = make_canvas(proc.url, flow)
         with httpx.Client(base_url=proc.url, timeout=120) as c:
-            with c.stream("POST", f"/api/v1/prediction/{canvas['id']}", json={
-                    "question": "Write a very long story about a dragon.", "streaming": True,
-                    "chatId": "local-abort"}) as r:
+            with c.stream(
+                "POST",
+                f"/api/v1/prediction/{canvas['id']}",
+                json={
+                    "question": "Write a very long story about a dragon.",
+                    "streaming": True,
+                    "chatId": "local-abort",
+                },
+            ) as r:
                 lines = r.iter_lines()
                 seen = 0
                 for line in lines:
@@ -76,8 +88,9 @@ def test_abort_stops_local_generation(tmp_path: Path) -> None:
             # the model is free again for the next generation
             r = c.post(f"/api/v1/prediction/{canvas['id']}", json={"question": "Hi"})
             assert r.status_code == 200 and r.json()["status"] == "completed"
-            stored = c.get(f"/api/v1/chatmessage/{canvas['id']}",
-                           params={"chatId": "local-abort"}).json()
+            stored = c.get(
+                f"/api/v1/chatmessage/{canvas['id']}", params={"chatId": "local-abort"}
+            ).json()
             assert stored[-1]["status"] == "aborted" and stored[-1]["content"]
     finally:
         proc.stop()

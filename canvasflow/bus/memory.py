@@ -93,6 +93,11 @@ class MemoryBus(Bus):
     def get_log(self, prediction_id: str) -> EventLog | None:
         return self._logs.get(prediction_id)
 
+    def stats(self) -> tuple[int, int]:
+        """(event logs kept, events held in them)."""
+        logs = list(self._logs.values())
+        return len(logs), sum(len(log._events) for log in logs)
+
     def _expire_later(self, prediction_id: str) -> None:
         loop = asyncio.get_running_loop()
         loop.call_later(self._retention, self._logs.pop, prediction_id, None)

@@ -31,6 +31,8 @@ class RunContext:
     source_documents: list[dict[str, Any]] = field(default_factory=list)
     used_tools: list[dict[str, Any]] = field(default_factory=list)
     json_output: Any = None
+    # seconds from the model call to its first token, when a model was called
+    model_latency: float | None = None
 
     @property
     def vars(self) -> dict[str, Any]:

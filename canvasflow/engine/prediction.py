@@ -6,20 +6,31 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from canvasflow.engine.context import RunContext
 from canvasflow.engine.graph import Graph
 from canvasflow.engine.run import run as run_engine
 from canvasflow.events import Event
 from canvasflow.models.base import ModelError
+from canvasflow.observability.tracing import set_attributes, span
 
 if TYPE_CHECKING:
     from canvasflow.bus.base import Bus, EventLog
     from canvasflow.store.repo import Store
 
 log = logging.getLogger("canvasflow.prediction")
+
+
+class Observer(Protocol):
+    """Told when a prediction starts, sends its first token, and finishes (metrics,
+    logs). Called on the event loop; must not block."""
+
+    def started(self, prediction: Prediction) -> None: ...
+
+    def finished(self, prediction: Prediction) -> None: ...
 
 
 class Prediction:
@@ -31,6 +42,7 @@ class Prediction:
         allowed_overrides: frozenset[str],
         bus: Bus,
         store: Store | None,
+        observers: Sequence[Observer] = (),
     ) -> None:
         self.graph = graph
         self.ctx = ctx
@@ -42,8 +54,12 @@ class Prediction:
         self.error: dict[str, str] | None = None
         self.text = ""
         self.latency_ms = 0
+        self.ttft_ms: int | None = None
+        self.tokens = 0
+        self.observers = observers
         self.aborted_by: str | None = None
         self._inner: asyncio.Task[None] | None = None
+        self._t0 = 0.0
         self.task: asyncio.Task[None] | None = None
 
     @property
@@ -68,7 +84,23 @@ class Prediction:
 
     async def _main(self) -> None:
         ctx = self.ctx
-        started = time.perf_counter()
+        with span("prediction", canvas=ctx.canvas_id, chat_id=ctx.chat_id) as current:
+            try:
+                await self._run()
+            finally:
+                set_attributes(
+                    current,
+                    status=self.status,
+                    tokens=self.tokens,
+                    ttft_ms=self.ttft_ms,
+                    latency_ms=self.latency_ms,
+                )
+
+    async def _run(self) -> None:
+        ctx = self.ctx
+        started = self._t0 = time.perf_counter()
+        for observer in self.observers:
+            observer.started(self)
         self.log.append(
             Event(
                 "start",
@@ -102,11 +134,17 @@ class Prediction:
             log.exception("prediction %s failed", self.id)
             self._fail(f"{type(exc).__name__}: {exc}", "internal_error")
         self.text = "".join(pieces)
+        self.tokens = len(pieces)
         self.latency_ms = round((time.perf_counter() - started) * 1000)
         try:
             await asyncio.shield(self._finish())
         finally:
             self.bus.remove_running(ctx.canvas_id, ctx.chat_id)
+            for observer in self.observers:
+                try:
+                    observer.finished(self)
+                except Exception:
+                    log.exception("observer failed")
         if outer_cancelled:
             raise asyncio.CancelledError
 
@@ -121,6 +159,8 @@ class Prediction:
         async for event in run_engine(self.graph, ctx, self.allowed):
             kind = event.kind
             if kind == "token":
+                if not pieces:
+                    self.ttft_ms = round((time.perf_counter() - self._t0) * 1000)
                 pieces.append(event.data)
             elif kind == "source":
                 ctx.source_documents = event.data

@@ -9,6 +9,7 @@ from canvasflow.engine.context import RunContext
 from canvasflow.engine.graph import Graph, instantiate, resolve
 from canvasflow.events import Event
 from canvasflow.nodes.base import to_bool
+from canvasflow.observability.tracing import span
 
 
 async def run(graph: Graph, ctx: RunContext, allowed: frozenset[str]) -> AsyncIterator[Event]:
@@ -20,10 +21,12 @@ async def run(graph: Graph, ctx: RunContext, allowed: frozenset[str]) -> AsyncIt
         if node.id == graph.ending:
             ending = node
         else:
-            instances[node.id] = await node.build(ctx)
+            with span(f"node {node.name}", node_id=node.id, node=node.name):
+                instances[node.id] = await node.build(ctx)
     assert ending is not None
-    async for event in ending.run(ctx):
-        yield event
+    with span(f"node {ending.name}", node_id=ending.id, node=ending.name):
+        async for event in ending.run(ctx):
+            yield event
 
 
 def can_stream(graph: Graph) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
@@ -9,6 +10,7 @@ from canvasflow.events import Event, token
 from canvasflow.models.base import ChatModel, Message
 from canvasflow.nodes.base import Input, Node, register
 from canvasflow.nodes.prompts import Prompt
+from canvasflow.observability.tracing import set_attributes, span
 
 if TYPE_CHECKING:
     from canvasflow.engine.context import RunContext
@@ -23,9 +25,22 @@ DEFAULT_SYSTEM = (
 async def stream_answer(
     model: ChatModel, messages: list[Message], ctx: RunContext
 ) -> AsyncIterator[Event]:
+    """Stream a model's answer as token events, timing its first token."""
     ctx.model = model.model_name
-    async for piece in model.stream(messages, ctx.usage):
-        yield token(piece)
+    started = time.perf_counter()
+    first = True
+    with span("model call", model=model.model_name, messages=len(messages)) as current:
+        async for piece in model.stream(messages, ctx.usage):
+            if first:
+                first = False
+                ctx.model_latency = time.perf_counter() - started
+                set_attributes(current, first_token_ms=round(ctx.model_latency * 1000))
+            yield token(piece)
+        set_attributes(
+            current,
+            prompt_tokens=ctx.usage.prompt_tokens,
+            completion_tokens=ctx.usage.completion_tokens,
+        )
 
 
 @register

@@ -8,7 +8,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import orjson
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import PlainTextResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel
 
 from canvasflow import __version__
@@ -16,8 +18,13 @@ from canvasflow.bus.memory import MemoryBus
 from canvasflow.config import Settings
 from canvasflow.defaults import DEFAULT_SLUG, default_flow
 from canvasflow.models.openai_compat import close_clients
+from canvasflow.observability.logs import PredictionLog
+from canvasflow.observability.metrics import Metrics
+from canvasflow.observability.tracing import setup_from_env
 from canvasflow.server import errors
+from canvasflow.server.errors import ApiError
 from canvasflow.server.routes import canvases, messages, openai_door, predictions
+from canvasflow.server.schemas import ErrorResponse
 from canvasflow.server.state import ServerState
 from canvasflow.store.repo import Conflict, Store
 
@@ -46,12 +53,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if setup_from_env():
+            log.info("exporting traces over OTLP")
         store = Store(settings.resolved_database_url())
         await store.migrate()
         if settings.create_default_canvas:
             await ensure_default_canvas(store)
         bus = MemoryBus(settings.retention_seconds, settings.max_events)
-        st = ServerState(settings=settings, store=store, bus=bus)
+        metrics = Metrics(bus.stats)
+        st = ServerState(
+            settings=settings,
+            store=store,
+            bus=bus,
+            metrics=metrics,
+            observers=[metrics, PredictionLog(settings.log_prompts)],
+        )
         app.state.canvasflow = st
         try:
             yield
@@ -80,5 +96,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/api/v1/ping", response_model=Ping, tags=["health"])
     async def ping() -> Ping:
         return Ping()
+
+    @app.get(
+        "/metrics",
+        tags=["health"],
+        response_class=PlainTextResponse,
+        responses={200: {"content": {"text/plain": {}}}, 404: {"model": ErrorResponse}},
+        summary="Prometheus metrics",
+    )
+    async def metrics(request: Request) -> Response:
+        if not settings.metrics_enabled:
+            raise ApiError(404, "metrics are turned off (CANVASFLOW_METRICS=0)")
+        body = request.app.state.canvasflow.metrics.render()
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     return app

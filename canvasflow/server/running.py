@@ -4,14 +4,17 @@ prediction route, the OpenAI-compatible route), then the running task."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
+from canvasflow.bus.base import EventLog
 from canvasflow.engine.context import RunContext
 from canvasflow.engine.graph import CanvasError, allowed_overrides
 from canvasflow.engine.prediction import Prediction
 from canvasflow.models.base import Message
 from canvasflow.nodes.base import to_bool
 from canvasflow.server.errors import ApiError
+from canvasflow.server.sse import Encoder, EventStreamResponse
 from canvasflow.server.state import ServerState
 from canvasflow.store.models import Canvas
 
@@ -63,8 +66,34 @@ def start_prediction(
         ),
     )
     prediction = Prediction(
-        graph=graph, ctx=ctx, allowed_overrides=allowed, bus=st.bus, store=st.store
+        graph=graph,
+        ctx=ctx,
+        allowed_overrides=allowed,
+        bus=st.bus,
+        store=st.store,
+        observers=st.observers,
     )
     prediction.start()
     st.track(prediction)
     return prediction
+
+
+def stream_response(
+    st: ServerState,
+    log: EventLog,
+    encoder: Encoder,
+    *,
+    heartbeat: float,
+    on_disconnect: Callable[[], None] | None = None,
+    after: int = 0,
+) -> EventStreamResponse:
+    """A prediction's event stream for one client, with the server's limits."""
+    return EventStreamResponse(
+        log,
+        encoder,
+        after=after,
+        heartbeat=heartbeat,
+        on_disconnect=on_disconnect,
+        max_lag=st.settings.max_lag_events,
+        metrics=st.metrics,
+    )

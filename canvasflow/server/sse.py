@@ -17,6 +17,8 @@ from starlette.types import Receive, Scope, Send
 from canvasflow.bus.base import EventLog, EventsExpired
 from canvasflow.events import Event
 
+LAG_CHECK_SECONDS = 0.5
+
 SSE_HEADERS = [
     (b"cache-control", b"no-cache"),
     (b"connection", b"keep-alive"),
@@ -32,6 +34,8 @@ class CanvasflowEncoder:
 
     def encode(self, event: Event) -> bytes | None:
         body = orjson.dumps(event.as_dict())
+        if not event.id:  # not from the log (a server notice): no id, so resume is unaffected
+            return b"data: %s\n\n" % body
         if event.kind == "end":
             return b"id: %d\ndata: %s\n\ndata: [DONE]\n\n" % (event.id, body)
         return b"id: %d\ndata: %s\n\n" % (event.id, body)
@@ -118,6 +122,12 @@ def encoder_for(fmt: str) -> CanvasflowEncoder | FlowiseEncoder:
     return FlowiseEncoder() if fmt == "flowise" else CanvasflowEncoder()
 
 
+class StreamMetrics(Protocol):
+    def stream_opened(self) -> None: ...
+
+    def stream_closed(self, events_sent: int, cut: bool) -> None: ...
+
+
 class EventStreamResponse(Response):
     """Streams an event log to one client, one write per event."""
 
@@ -130,6 +140,8 @@ class EventStreamResponse(Response):
         heartbeat: float | None = 15.0,
         on_disconnect: Callable[[], None] | None = None,
         extra_headers: list[tuple[bytes, bytes]] | None = None,
+        max_lag: int | None = None,
+        metrics: StreamMetrics | None = None,
     ) -> None:
         self.status_code = 200
         self.background = None
@@ -138,6 +150,11 @@ class EventStreamResponse(Response):
         self.after = after
         self.heartbeat = heartbeat
         self.on_disconnect = on_disconnect
+        self.max_lag = max_lag
+        self.metrics = metrics
+        self.sent = 0
+        self.cut = False
+        self.position = after  # id of the last event written
         self.raw_headers = [
             (b"content-type", encoder.content_type),
             *SSE_HEADERS,
@@ -158,18 +175,44 @@ class EventStreamResponse(Response):
                 elif frame:  # several events held back until now, one write each
                     for part in frame:
                         yield part
+                self.position = event.id
         except EventsExpired as exc:
             fallback = Event("error", {"message": str(exc), "code": "events_expired"})
             frame = encode(fallback)
             if isinstance(frame, bytes):
                 yield frame
 
+    def _cut_frame(self) -> bytes | None:
+        behind = self.log.last_id - self.position
+        frame = self.encoder.encode(
+            Event(
+                "error",
+                {
+                    "message": f"client too slow: {behind} events behind; the answer goes on "
+                    f"and can be resumed with Last-Event-ID {self.position}",
+                    "code": "slow_client",
+                },
+            )
+        )
+        return frame if isinstance(frame, bytes) else None
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.metrics is not None:
+            self.metrics.stream_opened()
+        try:
+            await self._stream(receive, send)
+        finally:
+            if self.metrics is not None:
+                self.metrics.stream_closed(self.sent, self.cut)
+
+    async def _stream(self, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
         disconnected = False
+        self.position = self.after
         async with anyio.create_task_group() as tg:
+            sending = anyio.CancelScope()
 
-            async def watch() -> None:
+            async def watch_disconnect() -> None:
                 nonlocal disconnected
                 while True:
                     message = await receive()
@@ -178,11 +221,35 @@ class EventStreamResponse(Response):
                         tg.cancel_scope.cancel()
                         return
 
-            tg.start_soon(watch)
+            async def watch_lag(limit: int) -> None:
+                # independent of the sender, which may be stuck on a full socket
+                while True:
+                    await anyio.sleep(LAG_CHECK_SECONDS)
+                    if self.log.last_id - self.position > limit:
+                        self.cut = True
+                        sending.cancel()
+                        return
+
+            tg.start_soon(watch_disconnect)
+            if self.max_lag is not None:
+                tg.start_soon(watch_lag, self.max_lag)
             try:
-                async for frame in self._frames():
-                    await send({"type": "http.response.body", "body": frame, "more_body": True})
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
+                with sending:
+                    async for frame in self._frames():
+                        await send({"type": "http.response.body", "body": frame, "more_body": True})
+                        self.sent += 1
+                if self.cut:
+                    # cut a client that fell too far behind: a last error event if the
+                    # socket takes it soon, and the generation goes on without it
+                    frame = self._cut_frame()
+                    with anyio.move_on_after(1.0):
+                        if frame:
+                            await send(
+                                {"type": "http.response.body", "body": frame, "more_body": True}
+                            )
+                        await send({"type": "http.response.body", "body": b"", "more_body": False})
+                else:
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
             except OSError:
                 disconnected = True
             tg.cancel_scope.cancel()

@@ -8,7 +8,8 @@ from datetime import datetime
 from canvasflow.bus.base import Bus
 from canvasflow.config import Settings
 from canvasflow.engine.graph import Graph, parse
-from canvasflow.engine.prediction import Prediction
+from canvasflow.engine.prediction import Observer, Prediction
+from canvasflow.observability.metrics import Metrics
 from canvasflow.store.models import Canvas
 from canvasflow.store.repo import Store
 
@@ -18,6 +19,8 @@ class ServerState:
     settings: Settings
     store: Store
     bus: Bus
+    metrics: Metrics
+    observers: list[Observer] = field(default_factory=list)
     predictions: set[Prediction] = field(default_factory=set)
     _graphs: dict[str, tuple[datetime, Graph]] = field(default_factory=dict)
 

@@ -14,8 +14,7 @@ from starlette.responses import Response
 from canvasflow.events import Event
 from canvasflow.server.deps import json_body, state
 from canvasflow.server.errors import ApiError, JSONBody, describe_validation
-from canvasflow.server.running import start_prediction
-from canvasflow.server.sse import EventStreamResponse
+from canvasflow.server.running import start_prediction, stream_response
 
 router = APIRouter(prefix="/v1", tags=["OpenAI-compatible"])
 
@@ -144,7 +143,8 @@ async def chat_completions(request: Request) -> Response:
     completion_id = "chatcmpl-" + prediction.id.replace("-", "")
     if req.stream:
         include_usage = bool((req.stream_options or {}).get("include_usage"))
-        return EventStreamResponse(
+        return stream_response(
+            st,
             prediction.log,
             OpenAIChunkEncoder(completion_id, req.model, include_usage),
             heartbeat=st.settings.ping_interval,

@@ -12,14 +12,14 @@ from canvasflow.engine.prediction import Prediction
 from canvasflow.nodes.base import to_bool
 from canvasflow.server.deps import canvas_or_404, json_body, state
 from canvasflow.server.errors import ApiError, JSONBody, describe_validation
-from canvasflow.server.running import start_prediction
+from canvasflow.server.running import start_prediction, stream_response
 from canvasflow.server.schemas import (
     AbortResponse,
     ErrorResponse,
     PredictionRequest,
     PredictionResponse,
 )
-from canvasflow.server.sse import EventStreamResponse, encoder_for
+from canvasflow.server.sse import encoder_for
 
 router = APIRouter(prefix="/api/v1", tags=["predictions"])
 
@@ -74,7 +74,8 @@ async def predict(canvas_id: str, request: Request) -> Response:
     if req.streaming:
         fmt = req.streamFormat or ("flowise" if "chatflowId" in body else settings.stream_format)
         keep_going = to_bool(overrides.get("continueOnDisconnect"), False)
-        return EventStreamResponse(
+        return stream_response(
+            st,
             prediction.log,
             encoder_for(fmt),
             heartbeat=settings.flowise_heartbeat_interval
@@ -143,7 +144,8 @@ async def resume(
     fmt = stream_format or st.settings.stream_format
     if fmt not in ("canvasflow", "flowise"):
         raise ApiError(400, "streamFormat must be canvasflow or flowise")
-    return EventStreamResponse(
+    return stream_response(
+        st,
         log,
         encoder_for(fmt),
         after=after,

@@ -1,0 +1,1 @@
+"""Metrics, structured logs and traces: what operators see of a running server."""

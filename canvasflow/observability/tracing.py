@@ -1,0 +1,68 @@
+"""OpenTelemetry traces, when the optional extra is installed (``canvasflow[otel]``).
+
+Without it every span is a no-op. With it, :func:`setup_from_env` exports spans over
+OTLP when the standard ``OTEL_*`` environment variables ask for it."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from typing import Any
+
+try:
+    from opentelemetry import trace
+except ImportError:  # the extra is not installed
+    trace = None  # type: ignore[assignment]
+
+log = logging.getLogger("canvasflow.tracing")
+
+
+def enabled() -> bool:
+    return trace is not None
+
+
+@contextmanager
+def span(name: str, **attributes: Any) -> Iterator[Any]:
+    """A span named ``name`` under the current one (a no-op without OpenTelemetry)."""
+    if trace is None:
+        with nullcontext() as nothing:
+            yield nothing
+        return
+    tracer = trace.get_tracer("canvasflow")
+    attrs = {k: v for k, v in attributes.items() if v is not None}
+    with tracer.start_as_current_span(name, attributes=attrs) as current:
+        yield current
+
+
+def set_attributes(current: Any, **attributes: Any) -> None:
+    if current is not None:
+        for key, value in attributes.items():
+            if value is not None:
+                current.set_attribute(key, value)
+
+
+def setup_from_env() -> bool:
+    """Export spans over OTLP/HTTP when OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT or
+    OTEL_TRACES_EXPORTER=otlp is set. Returns whether tracing was set up."""
+    wanted = (
+        os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+        or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        or os.environ.get("OTEL_TRACES_EXPORTER", "none") == "otlp"
+    )
+    if not wanted or trace is None:
+        return False
+    try:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    except ImportError:
+        log.warning("OTEL_* is set but canvasflow[otel] is not installed: no traces")
+        return False
+    service = os.environ.get("OTEL_SERVICE_NAME", "canvasflow")
+    provider = TracerProvider(resource=Resource.create({"service.name": service}))
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    trace.set_tracer_provider(provider)
+    return True
