@@ -44,6 +44,9 @@ def serve(
     max_lag: Annotated[
         int, typer.Option("--max-lag", help="Cut a stream client this many events behind")
     ] = 0,
+    mode: Annotated[
+        str, typer.Option("--mode", help="local: run predictions here; queue: on workers")
+    ] = "",
 ) -> None:
     """Start the HTTP server."""
     import uvicorn
@@ -55,8 +58,13 @@ def serve(
     settings.log_format = log_format or settings.log_format
     settings.log_prompts = log_prompts or settings.log_prompts
     settings.max_lag_events = max_lag or settings.max_lag_events
+    settings.mode = mode or settings.mode
     if settings.log_format not in ("text", "json"):
         raise typer.BadParameter("text or json", param_hint="--log-format")
+    if settings.mode not in ("local", "queue"):
+        raise typer.BadParameter("local or queue", param_hint="--mode")
+    if settings.mode == "queue" and not settings.redis_url:
+        raise typer.BadParameter("queue mode needs REDIS_URL", param_hint="--mode")
     configure(settings.log_format, log_level)
     settings.host = host or settings.host
     settings.port = port or settings.port
@@ -64,16 +72,50 @@ def serve(
         if stream_format not in ("canvasflow", "flowise"):
             raise typer.BadParameter("canvasflow or flowise", param_hint="--stream-format")
         settings.stream_format = stream_format
-    uvicorn.run(
-        create_app(settings),
+    app_ = create_app(settings)
+    config = uvicorn.Config(
+        app_,
         host=settings.host,
         port=settings.port,
         loop="uvloop",
         http="httptools",
         log_level=log_level,
         log_config=None,  # uvicorn's loggers go through the handler configured above
-        timeout_graceful_shutdown=30,
+        timeout_graceful_shutdown=int(settings.shutdown_grace),
     )
+    server = uvicorn.Server(config)
+    stop = server.handle_exit
+
+    def handle_exit(sig: int, frame: Any) -> None:
+        # refuse new predictions, and cut running ones before uvicorn's grace ends
+        st = getattr(app_.state, "canvasflow", None)
+        if st is not None:
+            asyncio.get_event_loop().call_soon_threadsafe(
+                st.begin_shutdown, settings.shutdown_grace
+            )
+        stop(sig, frame)
+
+    server.handle_exit = handle_exit  # type: ignore[method-assign]
+    server.run()
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[int, typer.Option(help="Predictions run at once")] = 4,
+    job_timeout: Annotated[float, typer.Option(help="Seconds a prediction may run")] = 300.0,
+    data_dir: DataDir = None,
+    log_level: Annotated[str, typer.Option(help="Log level")] = "info",
+    log_format: Annotated[str, typer.Option("--log-format", help="text or json")] = "",
+) -> None:
+    """Run predictions from the Redis queue (for servers started with --mode queue)."""
+    from canvasflow.observability.logs import configure
+    from canvasflow.worker import Worker
+
+    settings = _settings(data_dir)
+    configure(log_format or settings.log_format, log_level)
+    import uvloop
+
+    uvloop.run(Worker(settings, concurrency, job_timeout).run())
 
 
 async def _with_store(data_dir: Path | None, fn: Any) -> Any:

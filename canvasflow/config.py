@@ -17,6 +17,13 @@ class Settings:
     port: int = field(default_factory=lambda: int(_env("PORT", "3000")))
     data_dir: Path = field(default_factory=lambda: Path(_env("DATA_DIR", ".canvasflow")))
     database_url: str | None = field(default_factory=lambda: os.environ.get("DATABASE_URL"))
+    # Redis: the event log, aborts and rate limits shared by several processes
+    redis_url: str | None = field(default_factory=lambda: os.environ.get("REDIS_URL") or None)
+    # "local": each web process runs its predictions; "queue": workers run them
+    mode: str = field(default_factory=lambda: _env("MODE", "local"))
+    max_queue: int = field(default_factory=lambda: int(_env("MAX_QUEUE", "1000")))
+    queue_timeout: float = field(default_factory=lambda: float(_env("QUEUE_TIMEOUT", "120")))
+    shutdown_grace: float = field(default_factory=lambda: float(_env("SHUTDOWN_GRACE", "30")))
     # "canvasflow" (the guide's format) or "flowise" (Flowise's own SDKs)
     stream_format: str = field(default_factory=lambda: _env("STREAM_FORMAT", "canvasflow"))
     ping_interval: float = field(default_factory=lambda: float(_env("PING_INTERVAL", "15")))

@@ -9,6 +9,7 @@ import pytest
 
 from tests.support import (
     Proc,
+    RedisServer,
     canvasflow_server,
     create_pg_database,
     drop_pg_database,
@@ -30,17 +31,28 @@ def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     proc.stop()
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A Redis server of the tests' own, on a free port, that tests may restart."""
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres", "postgres+redis"])
 def server(
     request: pytest.FixtureRequest, upstream: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Proc]:
-    """A canvasflow server process, on SQLite and on PostgreSQL."""
+    """A canvasflow server process: on SQLite; on PostgreSQL; on PostgreSQL with the
+    Redis event log. Every test that uses it runs on all three."""
     env: dict[str, str] = {}
     pg_url = None
-    if request.param == "postgres":
+    if request.param.startswith("postgres"):
         pg_url = create_pg_database()
         env["DATABASE_URL"] = pg_url
-    data_dir = tmp_path_factory.mktemp(f"server-{request.param}")
+    if request.param.endswith("+redis"):
+        env["REDIS_URL"] = request.getfixturevalue("redis_server").url
+    data_dir = tmp_path_factory.mktemp("server-" + request.param.replace("+", "-"))
     proc = canvasflow_server(data_dir, upstream, env).start()
     proc.backend = request.param  # type: ignore[attr-defined]
     proc.database_url = pg_url or f"sqlite:///{data_dir / 'canvasflow.db'}"  # type: ignore[attr-defined]

@@ -61,8 +61,10 @@ def test_metrics_count_what_was_done(server: Proc, client: httpx.Client) -> None
     assert sent == 6  # start, 3 tokens, metadata, end
     assert value(after, "canvasflow_streams_open") == 0
     assert value(after, "canvasflow_predictions_running") == 0
-    assert value(after, "canvasflow_event_logs") >= 3
-    assert value(after, "canvasflow_event_log_events") >= 3 * 5
+    if not server.backend.endswith("redis"):  # type: ignore[attr-defined]
+        # in-process logs are held here; Redis holds its own (and expires them)
+        assert value(after, "canvasflow_event_logs") >= 3
+        assert value(after, "canvasflow_event_log_events") >= 3 * 5
 
 
 def log_lines(proc: Proc) -> list[dict]:

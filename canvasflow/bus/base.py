@@ -44,7 +44,8 @@ class Bus(ABC):
     def open_log(self, prediction_id: str) -> EventLog: ...
 
     @abstractmethod
-    def get_log(self, prediction_id: str) -> EventLog | None: ...
+    async def get_log(self, prediction_id: str) -> EventLog | None:
+        """The log of a running or recently finished prediction, None if unknown."""
 
     @abstractmethod
     def add_running(self, canvas_id: str, chat_id: str, abort: Callable[[], None]) -> None: ...
@@ -56,5 +57,12 @@ class Bus(ABC):
     async def abort(self, canvas_id: str, chat_id: str) -> bool:
         """Stop the prediction running for that chat. False when none runs."""
 
+    async def start(self) -> None:  # noqa: B027 - optional hook
+        """Connect, subscribe: called once when the process starts."""
+
     async def close(self) -> None:  # noqa: B027 - optional hook
         pass
+
+    def stats(self) -> tuple[int, int]:
+        """(event logs held by this process, events in them)."""
+        return (0, 0)

@@ -90,7 +90,7 @@ class MemoryBus(Bus):
         self._logs[prediction_id] = log
         return log
 
-    def get_log(self, prediction_id: str) -> EventLog | None:
+    async def get_log(self, prediction_id: str) -> EventLog | None:
         return self._logs.get(prediction_id)
 
     def stats(self) -> tuple[int, int]:

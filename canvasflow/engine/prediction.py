@@ -24,6 +24,13 @@ if TYPE_CHECKING:
 log = logging.getLogger("canvasflow.prediction")
 
 
+# aborts the client did not ask for are announced with an error event
+STOP_NOTICES = {
+    "timeout": "the prediction ran longer than the job timeout and was stopped",
+    "shutdown": "the server is shutting down; the answer so far is kept",
+}
+
+
 class Observer(Protocol):
     """Told when a prediction starts, sends its first token, and finishes (metrics,
     logs). Called on the event loop; must not block."""
@@ -128,6 +135,12 @@ class Prediction:
                 self._inner.cancel()
                 self.aborted_by = self.aborted_by or "shutdown"
             self.status = "aborted"
+            if self.aborted_by in STOP_NOTICES:
+                self.log.append(
+                    Event(
+                        "error", {"message": STOP_NOTICES[self.aborted_by], "code": self.aborted_by}
+                    )
+                )
         except ModelError as exc:
             self._fail(exc.message, exc.code)
         except Exception as exc:

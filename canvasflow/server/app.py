@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request
@@ -14,7 +15,10 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel
 
 from canvasflow import __version__
+from canvasflow.bus.base import Bus
 from canvasflow.bus.memory import MemoryBus
+from canvasflow.bus.queue import JobQueue
+from canvasflow.bus.redis import RedisBus
 from canvasflow.config import Settings
 from canvasflow.defaults import DEFAULT_SLUG, default_flow
 from canvasflow.models.openai_compat import close_clients
@@ -29,6 +33,13 @@ from canvasflow.server.state import ServerState
 from canvasflow.store.repo import Conflict, Store
 
 log = logging.getLogger("canvasflow")
+
+
+class QueueStats(BaseModel):
+    mode: str
+    depth: int
+    running: int
+    workers: list[dict[str, Any]]
 
 
 class Ping(BaseModel):
@@ -59,7 +70,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await store.migrate()
         if settings.create_default_canvas:
             await ensure_default_canvas(store)
-        bus = MemoryBus(settings.retention_seconds, settings.max_events)
+        bus: Bus
+        queue: JobQueue | None = None
+        if settings.redis_url:
+            bus = RedisBus(settings.redis_url, settings.retention_seconds, settings.max_events)
+            queue = JobQueue(bus, store, settings.max_queue, settings.queue_timeout)
+            bus.on_idle = queue.check
+        elif settings.mode == "queue":
+            raise RuntimeError("--mode queue needs REDIS_URL")
+        else:
+            bus = MemoryBus(settings.retention_seconds, settings.max_events)
+        await bus.start()
         metrics = Metrics(bus.stats)
         st = ServerState(
             settings=settings,
@@ -67,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             bus=bus,
             metrics=metrics,
             observers=[metrics, PredictionLog(settings.log_prompts)],
+            queue=queue,
         )
         app.state.canvasflow = st
         try:
@@ -96,6 +118,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/api/v1/ping", response_model=Ping, tags=["health"])
     async def ping() -> Ping:
         return Ping()
+
+    @app.get("/api/v1/queue", response_model=QueueStats, tags=["health"])
+    async def queue_stats(request: Request) -> QueueStats:
+        """Queue depth, running jobs and workers (queue mode); running predictions here
+        otherwise."""
+        st = request.app.state.canvasflow
+        if st.queue is not None and settings.mode == "queue":
+            stats = await st.queue.stats()
+            st.metrics.queue_depth.set(stats["depth"])
+            return QueueStats(**stats)
+        return QueueStats(mode="local", depth=0, running=len(st.predictions), workers=[])
 
     @app.get(
         "/metrics",

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from canvasflow.bus.base import EventLog
+from canvasflow.bus.queue import JobSpec, QueueFull, RemotePrediction
+from canvasflow.bus.redis import RedisEventLog
 from canvasflow.engine.context import RunContext
 from canvasflow.engine.graph import CanvasError, allowed_overrides
 from canvasflow.engine.prediction import Prediction
@@ -27,7 +29,25 @@ def _flag(
     return to_bool((settings or {}).get(key), False)
 
 
-def start_prediction(
+class Running(Protocol):
+    """A prediction as the routes see it: run here (:class:`Prediction`) or on a worker
+    (:class:`RemotePrediction`)."""
+
+    ctx: RunContext
+    log: EventLog
+    status: str
+    error: dict[str, str] | None
+    text: str
+
+    @property
+    def id(self) -> str: ...
+
+    def abort(self, reason: str = "abort") -> None: ...
+
+    async def wait(self) -> None: ...
+
+
+async def start_prediction(
     st: ServerState,
     canvas: Canvas,
     question: str,
@@ -35,8 +55,11 @@ def start_prediction(
     chat_id: str | None = None,
     overrides: dict[str, Any] | None = None,
     history: list[Message] | None = None,
-) -> Prediction:
-    """Check the question and the canvas (4xx before anything starts), then start."""
+) -> Running:
+    """Check the question and the canvas (4xx before anything starts), then start it
+    here, or put it on the queue for a worker."""
+    if st.shutting_down:
+        raise ApiError(503, "the server is shutting down", {"Retry-After": "5"})
     try:
         graph = st.graph_for(canvas)
     except CanvasError as exc:
@@ -65,6 +88,12 @@ def start_prediction(
             overrides, canvas.settings, "returnIntermediateSteps", allowed
         ),
     )
+    if st.queue is not None and st.settings.mode == "queue":
+        try:
+            await st.queue.submit(JobSpec.from_ctx(ctx))
+        except QueueFull as exc:
+            raise ApiError(503, f"overloaded: {exc}", {"Retry-After": "2"}) from None
+        return RemotePrediction(st.queue.bus, ctx, RedisEventLog(st.queue.bus, ctx.chat_message_id))
     prediction = Prediction(
         graph=graph,
         ctx=ctx,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from canvasflow.bus.base import Bus
+from canvasflow.bus.queue import JobQueue
 from canvasflow.config import Settings
 from canvasflow.engine.graph import Graph, parse
 from canvasflow.engine.prediction import Observer, Prediction
@@ -21,6 +23,8 @@ class ServerState:
     bus: Bus
     metrics: Metrics
     observers: list[Observer] = field(default_factory=list)
+    queue: JobQueue | None = None
+    shutting_down: bool = False
     predictions: set[Prediction] = field(default_factory=set)
     _graphs: dict[str, tuple[datetime, Graph]] = field(default_factory=dict)
 
@@ -32,6 +36,21 @@ class ServerState:
         graph = parse(canvas.flow_data)
         self._graphs[canvas.id] = (canvas.updated_at, graph)
         return graph
+
+    def begin_shutdown(self, grace: float) -> None:
+        """SIGTERM: refuse new predictions; cut the ones still running a little before
+        the grace period ends, so their streams get error and end and their messages
+        are stored."""
+        if self.shutting_down:
+            return
+        self.shutting_down = True
+        loop = asyncio.get_running_loop()
+
+        def cut() -> None:
+            for prediction in list(self.predictions):
+                prediction.abort("shutdown")
+
+        loop.call_later(max(0.0, grace - 2.0), cut)
 
     def track(self, prediction: Prediction) -> None:
         self.predictions.add(prediction)

@@ -135,7 +135,7 @@ async def chat_completions(request: Request) -> Response:
         return openai_error(400, "the last message must be the user's", "invalid_request_error")
     history = [{"role": m.role, "content": m.text()} for m in turns[:-1]]
     try:
-        prediction = start_prediction(
+        prediction = await start_prediction(
             st, canvas, turns[-1].text(), chat_id=req.user, history=history
         )  # type: ignore[arg-type]
     except ApiError as exc:

@@ -8,11 +8,10 @@ from fastapi import APIRouter, Header, Query, Request
 from pydantic import ValidationError
 from starlette.responses import Response
 
-from canvasflow.engine.prediction import Prediction
 from canvasflow.nodes.base import to_bool
 from canvasflow.server.deps import canvas_or_404, json_body, state
 from canvasflow.server.errors import ApiError, JSONBody, describe_validation
-from canvasflow.server.running import start_prediction, stream_response
+from canvasflow.server.running import Running, start_prediction, stream_response
 from canvasflow.server.schemas import (
     AbortResponse,
     ErrorResponse,
@@ -62,7 +61,7 @@ async def predict(canvas_id: str, request: Request) -> Response:
 
     canvas = await canvas_or_404(st, canvas_id)
     overrides = dict(req.overrideConfig or {})
-    prediction = start_prediction(
+    prediction = await start_prediction(
         st,
         canvas,
         req.question or "",
@@ -92,7 +91,7 @@ async def predict(canvas_id: str, request: Request) -> Response:
     return JSONBody(_answer(prediction))
 
 
-def _answer(prediction: Prediction) -> dict[str, Any]:
+def _answer(prediction: Running) -> dict[str, Any]:
     ctx = prediction.ctx
     out: dict[str, Any] = {
         "text": prediction.text,
@@ -131,7 +130,7 @@ async def resume(
 ) -> Response:
     st = state(request)
     await canvas_or_404(st, canvas_id)
-    log = st.bus.get_log(chat_message_id)
+    log = await st.bus.get_log(chat_message_id)
     if log is None:
         raise ApiError(404, f"no stream {chat_message_id} is running or kept")
     raw = last_event_id_header if last_event_id_header is not None else last_event_id

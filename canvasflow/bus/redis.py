@@ -1,0 +1,311 @@
+"""The Redis bus: events in Redis Streams, aborts over pub/sub, so that any process can
+stream, resume or abort any prediction.
+
+A prediction's events go to the stream ``cf:ev:{id}`` with explicit entry ids ``0-n``
+(n = the event id the clients see), so ``Last-Event-ID: n`` maps to the stream position
+``0-n``. One writer task per log pipelines the XADDs (the producer never waits on
+Redis); the stream is capped (MAXLEN) and expires after the retention time once it
+ends."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from canvasflow.bus.base import Bus, EventLog, EventsExpired
+from canvasflow.events import Event
+
+log = logging.getLogger("canvasflow.bus.redis")
+
+ABORT_CHANNEL = "cf:abort"
+HEARTBEAT_EVERY = 0.5  # seconds between "still running" marks of a running prediction
+HEARTBEAT_TTL = 2  # seconds after which a silent prediction counts as lost
+REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
+
+
+def events_key(prediction_id: str) -> str:
+    return f"cf:ev:{prediction_id}"
+
+
+def running_key(canvas_id: str, chat_id: str) -> str:
+    return f"cf:run:{canvas_id}:{chat_id}"
+
+
+def encode(event: Event) -> bytes:
+    return orjson.dumps([event.kind, event.data])
+
+
+def decode(entry_id: bytes | str, fields: dict[Any, Any]) -> Event:
+    raw = fields.get(b"e") or fields.get("e")
+    kind, data = orjson.loads(raw)
+    sid = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+    return Event(kind, data, int(sid.split("-", 1)[1]))
+
+
+class RedisEventLog(EventLog):
+    """One prediction's events in a Redis Stream. The process that runs the prediction
+    appends; any process follows."""
+
+    def __init__(self, bus: RedisBus, prediction_id: str) -> None:
+        self._bus = bus
+        self._pid = prediction_id
+        self._key = events_key(prediction_id)
+        self._last_id = 0
+        self._closed = False
+        self._pending: list[Event] = []
+        self._wake = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
+        self.flushed = asyncio.Event()
+
+    @property
+    def last_id(self) -> int:
+        return self._last_id
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def append(self, event: Event) -> Event:
+        if self._closed:
+            raise RuntimeError("event log is closed")
+        self._last_id += 1
+        event.id = self._last_id
+        self._pending.append(event)
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._write_loop(), name=f"events {self._pid}")
+        self._wake.set()
+        return event
+
+    def continue_from(self, last_id: int) -> None:
+        """Append after events another process wrote (finishing a lost job)."""
+        self._last_id = max(self._last_id, last_id)
+
+    def close(self) -> None:
+        self._closed = True
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._write_loop(), name=f"events {self._pid}")
+        self._wake.set()
+
+    async def _write_loop(self) -> None:
+        bus = self._bus
+        while True:
+            if not self._pending:
+                if self._closed:
+                    await bus.retry(lambda r: r.expire(self._key, int(bus.retention)))
+                    self.flushed.set()
+                    return
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            batch, self._pending = self._pending, []
+
+            async def write(r: aioredis.Redis, batch: list[Event] = batch) -> None:
+                pipe = r.pipeline(transaction=False)
+                for ev in batch:
+                    pipe.xadd(
+                        self._key,
+                        {"e": encode(ev)},
+                        id=f"0-{ev.id}",
+                        maxlen=bus.max_events,
+                        approximate=True,
+                    )
+                await pipe.execute()
+
+            ok = await bus.retry(write)
+            if not ok:
+                log.error("dropped %d events of %s: Redis unreachable", len(batch), self._pid)
+
+    async def follow(
+        self, after: int = 0, ping: float | None = None
+    ) -> AsyncIterator[Event | None]:
+        bus = self._bus
+        cursor = after
+        block = min(ping or 1.0, bus.idle_check)
+        last_yield = time.monotonic()
+        down_since: float | None = None
+        if after > 0:
+            first = await bus.retry(lambda r: r.xrange(self._key, count=1))
+            if first:
+                first_id = decode(first[0][0], first[0][1]).id
+                if first_id > after + 1:
+                    raise EventsExpired(f"events after {after} are no longer kept")
+        while True:
+            try:
+                reply = await bus.redis.xread(
+                    {self._key: f"0-{cursor}"}, count=500, block=int(block * 1000)
+                )
+                down_since = None
+            except REDIS_DOWN as exc:
+                now = time.monotonic()
+                down_since = down_since or now
+                if now - down_since > bus.give_up_after:
+                    yield Event(
+                        "error",
+                        {"message": f"event log unreachable: {exc}", "code": "bus_unavailable"},
+                    )
+                    yield Event("end", "[DONE]")
+                    return
+                await asyncio.sleep(0.2)
+                continue
+            if not reply:
+                if ping is not None and time.monotonic() - last_yield >= ping:
+                    last_yield = time.monotonic()
+                    yield None
+                if bus.on_idle is not None:
+                    await bus.on_idle(self._pid, cursor)
+                continue
+            for entry_id, fields in reply[0][1]:
+                event = decode(entry_id, fields)
+                if event.id != cursor + 1 and cursor:
+                    # the stream lost entries (Redis restarted without persistence)
+                    lost = f"events {cursor + 1}..{event.id - 1} were lost by the event log"
+                    yield Event("error", {"message": lost, "code": "events_lost"})
+                cursor = event.id
+                self._last_id = max(self._last_id, cursor)
+                last_yield = time.monotonic()
+                yield event
+                if event.kind == "end":
+                    return
+
+
+class RedisBus(Bus):
+    def __init__(
+        self,
+        url: str,
+        retention_seconds: float = 600.0,
+        max_events: int = 100_000,
+        give_up_after: float = 30.0,
+    ) -> None:
+        self.url = url
+        self.redis = aioredis.Redis.from_url(
+            url, max_connections=10_000, health_check_interval=10, socket_connect_timeout=2
+        )
+        self.retention = retention_seconds
+        self.max_events = max_events
+        self.give_up_after = give_up_after
+        self.idle_check = 1.0
+        # called when a follower has waited idle_check seconds for news (queue mode uses
+        # it to notice a worker that died)
+        self.on_idle: Callable[[str, int], Awaitable[None]] | None = None
+        self.node_id = uuid.uuid4().hex[:12]
+        self._local: dict[tuple[str, str], Callable[[], None]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._listener: asyncio.Task[None] | None = None
+        self._logs: dict[str, RedisEventLog] = {}
+
+    async def retry(self, op: Callable[[aioredis.Redis], Awaitable[Any]]) -> Any:
+        """Run a Redis operation, retrying while Redis is unreachable (up to
+        ``give_up_after`` seconds). Returns None if it never went through."""
+        deadline = time.monotonic() + self.give_up_after
+        delay = 0.05
+        while True:
+            try:
+                return await op(self.redis)
+            except REDIS_DOWN:
+                if time.monotonic() > deadline:
+                    return None
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
+
+    def _spawn(self, coro: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def start(self) -> None:
+        await self.redis.ping()
+        self._listener = asyncio.create_task(self._listen(), name="abort listener")
+
+    async def close(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+        pending = [log._writer for log in self._logs.values() if log._writer is not None]
+        if pending:
+            await asyncio.wait(pending, timeout=5)
+        await self.redis.aclose()
+
+    def open_log(self, prediction_id: str) -> EventLog:
+        """The log of a prediction this process runs: it heart-beats while it runs, so
+        that followers elsewhere notice if this process dies."""
+        log_ = RedisEventLog(self, prediction_id)
+        self._logs[prediction_id] = log_
+        self._spawn(self._heartbeat(prediction_id, log_))
+        return log_
+
+    async def _heartbeat(self, pid: str, log_: RedisEventLog) -> None:
+        started, alive = f"cf:job:{pid}:started", f"cf:job:{pid}:alive"
+        try:
+            await self.retry(lambda r: r.set(started, self.node_id, ex=int(self.retention)))
+            while not log_.flushed.is_set():
+                await self.retry(lambda r: r.set(alive, self.node_id, ex=HEARTBEAT_TTL))
+                try:
+                    await asyncio.wait_for(log_.flushed.wait(), HEARTBEAT_EVERY)
+                except TimeoutError:
+                    pass
+        finally:
+            self._logs.pop(pid, None)
+            await self.retry(lambda r: r.delete(alive))
+
+    async def get_log(self, prediction_id: str) -> EventLog | None:
+        local = self._logs.get(prediction_id)
+        if local is not None:
+            return local
+        exists = await self.retry(
+            lambda r: r.exists(events_key(prediction_id), f"cf:job:{prediction_id}")
+        )
+        return RedisEventLog(self, prediction_id) if exists else None
+
+    def stats(self) -> tuple[int, int]:
+        logs = list(self._logs.values())
+        return len(logs), sum(len(log_._pending) for log_ in logs)
+
+    # -- aborts ----------------------------------------------------------------------
+
+    def add_running(self, canvas_id: str, chat_id: str, abort: Callable[[], None]) -> None:
+        self._local[(canvas_id, chat_id)] = abort
+        key = running_key(canvas_id, chat_id)
+        self._spawn(self.retry(lambda r: r.set(key, self.node_id, ex=24 * 3600)))
+
+    def remove_running(self, canvas_id: str, chat_id: str) -> None:
+        self._local.pop((canvas_id, chat_id), None)
+        key = running_key(canvas_id, chat_id)
+        self._spawn(self.retry(lambda r: r.delete(key)))
+
+    async def abort(self, canvas_id: str, chat_id: str) -> bool:
+        local = self._local.get((canvas_id, chat_id))
+        if local is not None:
+            local()
+            return True
+        if not await self.retry(lambda r: r.exists(running_key(canvas_id, chat_id))):
+            return False
+        await self.retry(lambda r: r.publish(ABORT_CHANNEL, f"{canvas_id}\n{chat_id}"))
+        return True
+
+    async def _listen(self) -> None:
+        while True:
+            try:
+                pubsub = self.redis.pubsub()
+                await pubsub.subscribe(ABORT_CHANNEL)
+                async for message in pubsub.listen():
+                    if message.get("type") != "message":
+                        continue
+                    data = message["data"]
+                    text = data.decode() if isinstance(data, bytes) else str(data)
+                    canvas_id, _, chat_id = text.partition("\n")
+                    abort = self._local.get((canvas_id, chat_id))
+                    if abort is not None:
+                        abort()
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, *REDIS_DOWN):
+                await asyncio.sleep(0.5)  # Redis restarting: subscribe again

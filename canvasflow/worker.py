@@ -1,0 +1,151 @@
+"""``canvasflow worker``: takes jobs from the Redis queue and runs them."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+from typing import Any
+
+import orjson
+
+from canvasflow.bus.queue import GROUP, JOBS, JobQueue, JobSpec, final_key, job_key
+from canvasflow.bus.redis import RedisBus
+from canvasflow.config import Settings
+from canvasflow.engine.graph import CanvasError, allowed_overrides, parse
+from canvasflow.engine.prediction import Prediction
+from canvasflow.models.openai_compat import close_clients
+from canvasflow.observability.logs import PredictionLog
+from canvasflow.store.repo import Store
+
+log = logging.getLogger("canvasflow.worker")
+
+
+class Worker:
+    def __init__(self, settings: Settings, concurrency: int = 4, job_timeout: float = 300.0):
+        if not settings.redis_url:
+            raise SystemExit("canvasflow worker needs REDIS_URL")
+        self.settings = settings
+        self.concurrency = max(1, concurrency)
+        self.job_timeout = job_timeout
+        self.store = Store(settings.resolved_database_url())
+        self.bus = RedisBus(settings.redis_url, settings.retention_seconds, settings.max_events)
+        self.queue = JobQueue(self.bus, self.store, settings.max_queue, settings.queue_timeout)
+        self.bus.on_idle = self.queue.check
+        self.name = f"{socket.gethostname()}-{os.getpid()}"
+        self.running: dict[str, Prediction] = {}
+        self._slots = asyncio.Semaphore(self.concurrency)
+        self._stopping = asyncio.Event()
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    async def run(self) -> None:
+        await self.store.migrate()
+        await self.bus.start()
+        await self.queue.ensure_group()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._stopping.set)
+        beat = asyncio.create_task(self._beat())
+        log.info("worker %s: %d slots", self.name, self.concurrency)
+        try:
+            await self._take_jobs()
+        finally:
+            beat.cancel()
+            await self._drain()
+            await self.redis.delete(f"cf:worker:{self.name}")
+            await self.bus.close()
+            await close_clients()
+            await self.store.close()
+
+    @property
+    def redis(self) -> Any:
+        return self.bus.redis
+
+    async def _beat(self) -> None:
+        while True:
+            info = {
+                "name": self.name,
+                "running": len(self.running),
+                "concurrency": self.concurrency,
+            }
+            payload = orjson.dumps(info)
+            await self.bus.retry(
+                lambda r, payload=payload: r.set(f"cf:worker:{self.name}", payload, ex=5)
+            )
+            await asyncio.sleep(1)
+
+    async def _take_jobs(self) -> None:
+        while not self._stopping.is_set():
+            await self._slots.acquire()
+            if self._stopping.is_set():
+                self._slots.release()
+                break
+            reply = await self.bus.retry(
+                lambda r: r.xreadgroup(GROUP, self.name, {JOBS: ">"}, count=1, block=1000)
+            )
+            if not reply:
+                self._slots.release()
+                continue
+            for entry_id, fields in reply[0][1]:
+                pid = (fields.get(b"pid") or fields.get("pid") or b"").decode()
+                task = asyncio.create_task(self._run_job(entry_id, pid))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
+    async def _drain(self) -> None:
+        grace = self.settings.shutdown_grace
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=max(0.0, grace - 2))
+            if pending:
+                for prediction in self.running.values():
+                    prediction.abort("shutdown")
+                await asyncio.wait(pending, timeout=5)
+
+    async def _run_job(self, entry_id: Any, pid: str) -> None:
+        try:
+            await self._run(pid)
+        except Exception:
+            log.exception("job %s failed", pid)
+            await self.queue.finish_lost(pid, "the worker failed to run the job", "worker_error")
+        finally:
+            await self.bus.retry(lambda r: r.xack(JOBS, GROUP, entry_id))
+            self._slots.release()
+
+    async def _run(self, pid: str) -> None:
+        raw, final = await self.redis.mget(job_key(pid), final_key(pid))
+        if raw is None or final:
+            return  # expired, or already given up on
+        spec = JobSpec.loads(raw)
+        canvas = await self.store.get_canvas(spec.canvas_id)
+        if canvas is None:
+            await self.queue.finish_lost(pid, f"canvas {spec.canvas_id} was deleted", "not_found")
+            return
+        try:
+            graph = parse(canvas.flow_data)
+        except CanvasError as exc:
+            await self.queue.finish_lost(pid, exc.message, "canvas_error")
+            return
+        prediction = Prediction(
+            graph=graph,
+            ctx=spec.to_ctx(self.store),
+            allowed_overrides=allowed_overrides(canvas.settings),
+            bus=self.bus,
+            store=self.store,
+            observers=[PredictionLog(self.settings.log_prompts)],
+        )
+        self.running[pid] = prediction
+        try:
+            prediction.start()
+            try:
+                await asyncio.wait_for(prediction.wait(), self.job_timeout)
+            except TimeoutError:
+                prediction.abort("timeout")
+                await prediction.wait()
+            # the events reach Redis before the job counts as done
+            flushed = getattr(prediction.log, "flushed", None)
+            if flushed is not None:
+                await flushed.wait()
+        finally:
+            self.running.pop(pid, None)
