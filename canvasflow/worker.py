@@ -10,6 +10,7 @@ import socket
 from typing import Any
 
 import orjson
+from redis.exceptions import ResponseError
 
 from canvasflow.bus.queue import GROUP, JOBS, JobQueue, JobSpec, final_key, job_key
 from canvasflow.bus.redis import RedisBus
@@ -82,9 +83,16 @@ class Worker:
             if self._stopping.is_set():
                 self._slots.release()
                 break
-            reply = await self.bus.retry(
-                lambda r: r.xreadgroup(GROUP, self.name, {JOBS: ">"}, count=1, block=1000)
-            )
+            try:
+                reply = await self.bus.retry(
+                    lambda r: r.xreadgroup(GROUP, self.name, {JOBS: ">"}, count=1, block=1000)
+                )
+            except ResponseError as exc:
+                self._slots.release()
+                if "NOGROUP" not in str(exc):
+                    raise
+                await self.queue.ensure_group()  # Redis restarted without its data
+                continue
             if not reply:
                 self._slots.release()
                 continue

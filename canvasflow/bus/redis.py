@@ -109,7 +109,7 @@ class RedisEventLog(EventLog):
                 continue
             batch, self._pending = self._pending, []
 
-            async def write(r: aioredis.Redis, batch: list[Event] = batch) -> None:
+            async def write(r: aioredis.Redis, batch: list[Event] = batch) -> bool:
                 pipe = r.pipeline(transaction=False)
                 for ev in batch:
                     pipe.xadd(
@@ -120,8 +120,13 @@ class RedisEventLog(EventLog):
                         approximate=True,
                     )
                 await pipe.execute()
+                return True
 
-            ok = await bus.retry(write)
+            try:
+                ok = await bus.retry(write)
+            except RedisError as exc:  # e.g. ids behind what another process wrote
+                log.error("dropped %d events of %s: %s", len(batch), self._pid, exc)
+                continue
             if not ok:
                 log.error("dropped %d events of %s: Redis unreachable", len(batch), self._pid)
 
