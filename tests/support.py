@@ -59,11 +59,16 @@ class Proc:
         self.log_path = log
         self.proc: subprocess.Popen | None = None  # type: ignore[type-arg]
 
-    def start(self, timeout: float = 60.0) -> Proc:
+    def spawn(self) -> Proc:
+        """Start the process without waiting for it to answer."""
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
         self.proc = subprocess.Popen(
             self.args, env=self.env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT
         )
+        return self
+
+    def start(self, timeout: float = 60.0) -> Proc:
+        self.spawn()
         wait_http(self.url + self.health, timeout, self.proc)
         return self
 
