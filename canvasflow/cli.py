@@ -15,6 +15,8 @@ from canvasflow.config import Settings
 app = typer.Typer(help="canvasflow: run LLM flows and stream their answers.", no_args_is_help=True)
 canvas_app = typer.Typer(help="Manage canvases in the database.", no_args_is_help=True)
 app.add_typer(canvas_app, name="canvas")
+apikey_app = typer.Typer(help="Manage API keys in the database.", no_args_is_help=True)
+app.add_typer(apikey_app, name="apikey")
 
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Where the SQLite file lives")]
 
@@ -181,6 +183,59 @@ def canvas_export(
             typer.echo(f"error: canvas {canvas} not found", err=True)
             raise typer.Exit(1)
         typer.echo(orjson.dumps(export(found), option=orjson.OPT_INDENT_2).decode())
+
+    asyncio.run(_with_store(data_dir, go))
+
+
+@apikey_app.command("create")
+def apikey_create(
+    name: Annotated[str, typer.Option(help="A name to know the key by")],
+    admin: Annotated[bool, typer.Option("--admin", help="May manage canvases and keys")] = False,
+    canvas: Annotated[
+        list[str] | None, typer.Option("--canvas", help="Canvas id or slug this key opens")
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Create a key; it is printed once and stored only as a hash."""
+    from canvasflow.auth import new_key
+
+    async def go(store: Any) -> None:
+        ids = []
+        for ref in canvas or []:
+            found = await store.get_canvas(ref)
+            if found is None:
+                typer.echo(f"error: canvas {ref} not found", err=True)
+                raise typer.Exit(1)
+            ids.append(found.id)
+        row, key = new_key(name, admin, ids)
+        await store.add_api_key(row)
+        typer.echo(key)
+
+    asyncio.run(_with_store(data_dir, go))
+
+
+@apikey_app.command("list")
+def apikey_list(data_dir: DataDir = None) -> None:
+    """List keys: id, prefix, name, admin, canvases (never the keys themselves)."""
+
+    async def go(store: Any) -> None:
+        for k in await store.api_keys():
+            role = "admin" if k.is_admin else "canvas"
+            typer.echo(f"{k.id}  cf_{k.prefix}_…  {k.name:<20} {role:<6} {','.join(k.canvas_ids)}")
+
+    asyncio.run(_with_store(data_dir, go))
+
+
+@apikey_app.command("delete")
+def apikey_delete(
+    key: Annotated[str, typer.Argument(help="Key id, prefix or name")], data_dir: DataDir = None
+) -> None:
+    """Delete a key."""
+
+    async def go(store: Any) -> None:
+        if not await store.delete_api_key(key):
+            typer.echo(f"error: no key {key}", err=True)
+            raise typer.Exit(1)
 
     asyncio.run(_with_store(data_dir, go))
 

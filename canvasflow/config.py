@@ -24,6 +24,12 @@ class Settings:
     max_queue: int = field(default_factory=lambda: int(_env("MAX_QUEUE", "1000")))
     queue_timeout: float = field(default_factory=lambda: float(_env("QUEUE_TIMEOUT", "120")))
     shutdown_grace: float = field(default_factory=lambda: float(_env("SHUTDOWN_GRACE", "30")))
+    # a limit for every client on every canvas, e.g. "120/minute" (off when empty)
+    rate_limit: str | None = field(default_factory=lambda: _env("RATE_LIMIT", "") or None)
+    # the header a trusted reverse proxy puts the client address in (X-Forwarded-For)
+    trusted_proxy_header: str | None = field(
+        default_factory=lambda: _env("TRUSTED_PROXY_HEADER", "") or None
+    )
     # "canvasflow" (the guide's format) or "flowise" (Flowise's own SDKs)
     stream_format: str = field(default_factory=lambda: _env("STREAM_FORMAT", "canvasflow"))
     ping_interval: float = field(default_factory=lambda: float(_env("PING_INTERVAL", "15")))

@@ -9,12 +9,13 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel
 
 from canvasflow import __version__
+from canvasflow.auth import KeyRing
 from canvasflow.bus.base import Bus
 from canvasflow.bus.memory import MemoryBus
 from canvasflow.bus.queue import JobQueue
@@ -27,7 +28,8 @@ from canvasflow.observability.metrics import Metrics
 from canvasflow.observability.tracing import setup_from_env
 from canvasflow.server import errors
 from canvasflow.server.errors import ApiError
-from canvasflow.server.routes import canvases, messages, openai_door, predictions
+from canvasflow.server.guards import RateLimiter, require_admin
+from canvasflow.server.routes import apikeys, canvases, messages, openai_door, predictions
 from canvasflow.server.schemas import ErrorResponse
 from canvasflow.server.state import ServerState
 from canvasflow.store.repo import Conflict, Store
@@ -89,6 +91,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             metrics=metrics,
             observers=[metrics, PredictionLog(settings.log_prompts)],
             queue=queue,
+            keys=KeyRing(store),
+            limiter=RateLimiter(settings.redis_url, settings.rate_limit),
         )
         app.state.canvasflow = st
         try:
@@ -114,12 +118,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(canvases.router)
     app.include_router(messages.router)
     app.include_router(openai_door.router)
+    app.include_router(apikeys.router)
 
     @app.get("/api/v1/ping", response_model=Ping, tags=["health"])
     async def ping() -> Ping:
         return Ping()
 
-    @app.get("/api/v1/queue", response_model=QueueStats, tags=["health"])
+    @app.get(
+        "/api/v1/queue",
+        response_model=QueueStats,
+        tags=["health"],
+        dependencies=[Depends(require_admin)],
+    )
     async def queue_stats(request: Request) -> QueueStats:
         """Queue depth, running jobs and workers (queue mode); running predictions here
         otherwise."""
@@ -136,6 +146,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         response_class=PlainTextResponse,
         responses={200: {"content": {"text/plain": {}}}, 404: {"model": ErrorResponse}},
         summary="Prometheus metrics",
+        dependencies=[Depends(require_admin)],
     )
     async def metrics(request: Request) -> Response:
         if not settings.metrics_enabled:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
+from canvasflow.auth import KeyRing
 from canvasflow.bus.base import Bus
 from canvasflow.bus.queue import JobQueue
 from canvasflow.config import Settings
@@ -15,6 +17,9 @@ from canvasflow.observability.metrics import Metrics
 from canvasflow.store.models import Canvas
 from canvasflow.store.repo import Store
 
+if TYPE_CHECKING:
+    from canvasflow.server.guards import RateLimiter
+
 
 @dataclass
 class ServerState:
@@ -22,6 +27,8 @@ class ServerState:
     store: Store
     bus: Bus
     metrics: Metrics
+    keys: KeyRing
+    limiter: RateLimiter
     observers: list[Observer] = field(default_factory=list)
     queue: JobQueue | None = None
     shutting_down: bool = False

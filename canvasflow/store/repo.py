@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
-from canvasflow.store.models import Canvas, ChatMessage, Credential, utcnow
+from canvasflow.store.models import ApiKey, Canvas, ChatMessage, Credential, utcnow
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _SLUG_CHARS = re.compile(r"[^a-z0-9]+")
@@ -285,3 +285,25 @@ class Store:
                 if found is not None:
                     return found
             return await s.scalar(select(Credential).where(Credential.name == ref))
+
+    # -- api keys --------------------------------------------------------------------------
+
+    async def add_api_key(self, key: ApiKey) -> ApiKey:
+        async with self.sessions() as s:
+            s.add(key)
+            await s.commit()
+        return key
+
+    async def api_keys(self) -> list[ApiKey]:
+        async with self.sessions() as s:
+            return list((await s.scalars(select(ApiKey).order_by(ApiKey.created_at))).all())
+
+    async def delete_api_key(self, ref: str) -> bool:
+        async with self.sessions() as s:
+            result = await s.execute(
+                delete(ApiKey).where(
+                    or_(ApiKey.id == ref, ApiKey.prefix == ref, ApiKey.name == ref)
+                )
+            )
+            await s.commit()
+            return bool(result.rowcount)

@@ -5,19 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from canvasflow import importer
 from canvasflow.engine.graph import CanvasError, load_flow_data, parse
 from canvasflow.engine.run import can_stream
 from canvasflow.server.deps import canvas_or_404, json_body, state
 from canvasflow.server.errors import ApiError
+from canvasflow.server.guards import require_admin
 from canvasflow.server.routes.predictions import ERRORS
 from canvasflow.server.schemas import CanvasIn, CanvasOut, CanvasUpdate, StreamingCheck
 from canvasflow.store.models import Canvas
 from canvasflow.store.repo import Conflict
 
 router = APIRouter(prefix="/api/v1", tags=["canvases"])
+admin = [Depends(require_admin)]
 
 
 def out(canvas: Canvas) -> CanvasOut:
@@ -133,7 +135,12 @@ IMPORT_DOC: dict[str, Any] = {
 for prefix in ("/canvases", "/chatflows"):
     tag = "canvases" if prefix == "/canvases" else "canvases (Flowise alias)"
     router.add_api_route(
-        prefix, list_canvases, methods=["GET"], response_model=list[CanvasOut], tags=[tag]
+        prefix,
+        list_canvases,
+        methods=["GET"],
+        response_model=list[CanvasOut],
+        tags=[tag],
+        dependencies=admin,
     )
     router.add_api_route(
         prefix,
@@ -143,6 +150,7 @@ for prefix in ("/canvases", "/chatflows"):
         status_code=201,
         responses=ERRORS,
         tags=[tag],
+        dependencies=admin,
     )
     router.add_api_route(
         prefix + "/import",
@@ -152,6 +160,7 @@ for prefix in ("/canvases", "/chatflows"):
         status_code=201,
         responses=ERRORS,
         tags=[tag],
+        dependencies=admin,
         openapi_extra=IMPORT_DOC,
     )
     router.add_api_route(
@@ -160,6 +169,7 @@ for prefix in ("/canvases", "/chatflows"):
         methods=["GET"],
         responses=ERRORS,
         tags=[tag],
+        dependencies=admin,
     )
     router.add_api_route(
         prefix + "/{canvas_id}",
@@ -168,6 +178,7 @@ for prefix in ("/canvases", "/chatflows"):
         response_model=CanvasOut,
         responses=ERRORS,
         tags=[tag],
+        dependencies=admin,
     )
     router.add_api_route(
         prefix + "/{canvas_id}",
@@ -176,6 +187,7 @@ for prefix in ("/canvases", "/chatflows"):
         response_model=CanvasOut,
         responses=ERRORS,
         tags=[tag],
+        dependencies=admin,
     )
     router.add_api_route(
         prefix + "/{canvas_id}",
@@ -184,6 +196,7 @@ for prefix in ("/canvases", "/chatflows"):
         status_code=204,
         responses=ERRORS,
         tags=[tag],
+        dependencies=admin,
     )
 
 router.add_api_route(

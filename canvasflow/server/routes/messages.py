@@ -5,15 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 
 from canvasflow.server.deps import canvas_or_404, state
+from canvasflow.server.guards import require_admin
 from canvasflow.server.routes.predictions import ERRORS
 from canvasflow.server.schemas import ChatMessageOut, DeleteResult
 from canvasflow.store.models import ChatMessage
 from canvasflow.store.repo import HistoryFilter
 
-router = APIRouter(prefix="/api/v1", tags=["chat messages"])
+router = APIRouter(prefix="/api/v1", tags=["chat messages"], dependencies=[Depends(require_admin)])
 
 
 def _out(m: ChatMessage) -> ChatMessageOut:

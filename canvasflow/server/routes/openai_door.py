@@ -14,6 +14,7 @@ from starlette.responses import Response
 from canvasflow.events import Event
 from canvasflow.server.deps import json_body, state
 from canvasflow.server.errors import ApiError, JSONBody, describe_validation
+from canvasflow.server.guards import check_canvas_access, client_id
 from canvasflow.server.running import start_prediction, stream_response
 
 router = APIRouter(prefix="/v1", tags=["OpenAI-compatible"])
@@ -109,7 +110,16 @@ class OpenAIChunkEncoder:
 
 @router.get("/models", response_model=ModelList)
 async def list_models(request: Request) -> ModelList:
-    canvases = await state(request).store.list_canvases()
+    """Canvases as models: the ones the caller's key may run (all of them while no
+    keys are assigned)."""
+    st = state(request)
+    canvases = []
+    for canvas in await st.store.list_canvases():
+        try:
+            await check_canvas_access(request, canvas)
+        except ApiError:
+            continue
+        canvases.append(canvas)
     return ModelList(
         data=[ModelCard(id=c.slug, created=int(c.created_at.timestamp())) for c in canvases]
     )
@@ -130,6 +140,14 @@ async def chat_completions(request: Request) -> Response:
         return openai_error(
             404, f"The model {req.model!r} does not exist (no such canvas)", "invalid_request_error"
         )
+    try:
+        caller = await check_canvas_access(request, canvas)
+        await st.limiter.check(canvas, client_id(request, caller, st.settings.trusted_proxy_header))
+    except ApiError as exc:
+        kind = {401: "authentication_error", 403: "permission_error", 429: "rate_limit_error"}
+        response = openai_error(exc.status, exc.message, kind.get(exc.status, "error"))
+        response.headers.update(exc.headers or {})
+        return response
     turns = [m for m in req.messages if m.role in ("user", "assistant")]
     if not turns or turns[-1].role != "user":
         return openai_error(400, "the last message must be the user's", "invalid_request_error")

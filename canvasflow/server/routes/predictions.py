@@ -11,6 +11,7 @@ from starlette.responses import Response
 from canvasflow.nodes.base import to_bool
 from canvasflow.server.deps import canvas_or_404, json_body, state
 from canvasflow.server.errors import ApiError, JSONBody, describe_validation
+from canvasflow.server.guards import check_canvas_access, client_id
 from canvasflow.server.running import Running, start_prediction, stream_response
 from canvasflow.server.schemas import (
     AbortResponse,
@@ -60,6 +61,8 @@ async def predict(canvas_id: str, request: Request) -> Response:
         raise ApiError(400, describe_validation(list(exc.errors()))) from None
 
     canvas = await canvas_or_404(st, canvas_id)
+    caller = await check_canvas_access(request, canvas)
+    await st.limiter.check(canvas, client_id(request, caller, settings.trusted_proxy_header))
     overrides = dict(req.overrideConfig or {})
     prediction = await start_prediction(
         st,
@@ -129,7 +132,7 @@ async def resume(
     stream_format: str | None = Query(None, alias="streamFormat"),
 ) -> Response:
     st = state(request)
-    await canvas_or_404(st, canvas_id)
+    await check_canvas_access(request, await canvas_or_404(st, canvas_id))
     log = await st.bus.get_log(chat_message_id)
     if log is None:
         raise ApiError(404, f"no stream {chat_message_id} is running or kept")
@@ -155,6 +158,7 @@ async def resume(
 async def _abort(canvas_id: str, chat_id: str, request: Request) -> AbortResponse:
     st = state(request)
     canvas = await canvas_or_404(st, canvas_id)
+    await check_canvas_access(request, canvas)
     if not await st.bus.abort(canvas.id, chat_id):
         raise ApiError(404, f"no prediction is running for chat {chat_id}")
     return AbortResponse()

@@ -1,0 +1,114 @@
+"""API keys: made, hashed with scrypt, checked in constant time.
+
+A key reads ``cf_<prefix>_<secret>``. The prefix finds the stored row; the secret is
+compared as a scrypt hash with ``hmac.compare_digest``. Verified keys are remembered
+(as a SHA-256 of the whole key) for a minute, so scrypt is not paid on every request."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+
+from canvasflow.store.models import ApiKey, utcnow
+from canvasflow.store.repo import Store
+
+SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
+REFRESH_SECONDS = 2.0
+REMEMBER_SECONDS = 60.0
+
+
+def _hash(secret: str, salt: str) -> str:
+    return hashlib.scrypt(secret.encode(), salt=bytes.fromhex(salt), **SCRYPT).hex()  # type: ignore[arg-type]
+
+
+def new_key(
+    name: str, admin: bool = False, canvas_ids: list[str] | None = None
+) -> tuple[ApiKey, str]:
+    """A new key row and the key itself (shown once, never stored)."""
+    prefix = secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)
+    salt = secrets.token_hex(16)
+    row = ApiKey(
+        id=str(uuid.uuid4()),
+        name=name,
+        prefix=prefix,
+        salt=salt,
+        hash=_hash(secret, salt),
+        is_admin=admin,
+        canvas_ids=list(canvas_ids or []),
+        created_at=utcnow(),
+    )
+    return row, f"cf_{prefix}_{secret}"
+
+
+@dataclass(frozen=True)
+class Caller:
+    key_id: str
+    name: str
+    is_admin: bool
+    canvas_ids: tuple[str, ...]
+
+
+class KeyRing:
+    """The keys of the store, re-read every couple of seconds (other processes may add
+    or delete keys)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._keys: dict[str, ApiKey] = {}
+        self._loaded = 0.0
+        self._lock = asyncio.Lock()
+        self._verified: dict[bytes, tuple[str, float]] = {}
+
+    async def _refresh(self) -> None:
+        if time.monotonic() - self._loaded < REFRESH_SECONDS:
+            return
+        async with self._lock:
+            if time.monotonic() - self._loaded < REFRESH_SECONDS:
+                return
+            self._keys = {k.prefix: k for k in await self.store.api_keys()}
+            self._loaded = time.monotonic()
+
+    def invalidate(self) -> None:
+        self._loaded = 0.0
+        self._verified.clear()
+
+    async def admin_required(self) -> bool:
+        await self._refresh()
+        return any(k.is_admin for k in self._keys.values())
+
+    async def canvas_locked(self, canvas_id: str) -> bool:
+        await self._refresh()
+        return any(canvas_id in (k.canvas_ids or []) for k in self._keys.values())
+
+    async def identify(self, presented: str | None) -> Caller | None:
+        """The caller a key belongs to, or None for a missing or wrong key."""
+        if not presented:
+            return None
+        await self._refresh()
+        parts = presented.split("_", 2)
+        if len(parts) != 3 or parts[0] != "cf":
+            return None
+        row = self._keys.get(parts[1])
+        if row is None:
+            return None
+        digest = hashlib.sha256(presented.encode()).digest()
+        seen = self._verified.get(digest)
+        if seen is None or seen[0] != row.id or seen[1] < time.monotonic():
+            computed = await asyncio.to_thread(_hash, parts[2], row.salt)
+            if not hmac.compare_digest(computed, row.hash):
+                return None
+            self._verified[digest] = (row.id, time.monotonic() + REMEMBER_SECONDS)
+        return Caller(row.id, row.name, row.is_admin, tuple(row.canvas_ids or ()))
+
+
+def bearer(authorization: str | None) -> str | None:
+    if not authorization:
+        return None
+    scheme, _, value = authorization.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
