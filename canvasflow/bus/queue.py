@@ -57,6 +57,7 @@ class JobSpec:
     history: list[Message] | None = None
     return_source_documents: bool = False
     return_intermediate_steps: bool = False
+    streaming: bool = True
     submitted: float = field(default_factory=time.time)
 
     @classmethod
@@ -71,6 +72,7 @@ class JobSpec:
             history=ctx.history,
             return_source_documents=ctx.return_source_documents,
             return_intermediate_steps=ctx.return_intermediate_steps,
+            streaming=ctx.streaming,
         )
 
     def to_ctx(self, store: Store | None) -> RunContext:
@@ -81,6 +83,7 @@ class JobSpec:
             session_id=self.session_id,
             chat_message_id=self.pid,
             history=self.history,
+            streaming=self.streaming,
             overrides=self.overrides,
             store=store,
             return_source_documents=self.return_source_documents,

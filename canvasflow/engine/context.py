@@ -20,6 +20,8 @@ class RunContext:
     chat_message_id: str = ""
     # history given in the request body, normalised to chat messages
     history: list[Message] | None = None
+    # whether the client reads a stream (else a model may answer in one piece)
+    streaming: bool = True
     overrides: dict[str, Any] = field(default_factory=dict)
     store: Store | None = None
     usage: Usage = field(default_factory=Usage)

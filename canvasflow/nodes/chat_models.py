@@ -69,7 +69,8 @@ class _OpenAIBase(Node):
             client,
             str(self.get("modelName")),
             params,
-            streaming=to_bool(self.get("streaming"), True),
+            # a JSON answer needs no token stream from upstream
+            streaming=to_bool(self.get("streaming"), True) and ctx.streaming,
         )
 
 

@@ -52,7 +52,7 @@ class PredictionLog:
             "model": ctx.model,
             "ttft_ms": prediction.ttft_ms,
             "latency_ms": prediction.latency_ms,
-            "tokens": prediction.tokens,
+            "tokens": ctx.usage.completion_tokens or prediction.tokens,
             "usage": ctx.usage.as_dict(),
         }
         if prediction.error is not None:
@@ -68,7 +68,7 @@ class PredictionLog:
             ctx.canvas_id,
             ctx.chat_id,
             prediction.status,
-            prediction.tokens,
+            fields["tokens"],
             prediction.ttft_ms,
             prediction.latency_ms,
             extra=fields,

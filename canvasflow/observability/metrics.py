@@ -89,7 +89,7 @@ class Metrics:
         self.duration.labels(canvas, prediction.status).observe(prediction.latency_ms / 1000)
         if prediction.ttft_ms is not None:
             self.ttft.labels(canvas).observe(prediction.ttft_ms / 1000)
-        self.tokens.labels(canvas).inc(prediction.tokens)
+        self.tokens.labels(canvas).inc(ctx.usage.completion_tokens or prediction.tokens)
         self.usage.labels("prompt").inc(ctx.usage.prompt_tokens)
         self.usage.labels("completion").inc(ctx.usage.completion_tokens)
         if ctx.model_latency is not None and ctx.model:

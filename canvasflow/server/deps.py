@@ -17,7 +17,7 @@ def state(request: Request) -> ServerState:
 
 
 async def canvas_or_404(st: ServerState, ref: str) -> Canvas:
-    canvas = await st.store.get_canvas(ref)
+    canvas = await st.canvas(ref)
     if canvas is None:
         raise ApiError(404, f"Canvas {ref} not found")
     return canvas

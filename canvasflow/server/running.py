@@ -55,6 +55,7 @@ async def start_prediction(
     chat_id: str | None = None,
     overrides: dict[str, Any] | None = None,
     history: list[Message] | None = None,
+    streaming: bool = True,
 ) -> Running:
     """Check the question and the canvas (4xx before anything starts), then start it
     here, or put it on the queue for a worker."""
@@ -81,6 +82,7 @@ async def start_prediction(
         session_id=str(session_override) if session_override else chat_id,
         chat_message_id=str(uuid.uuid4()),
         history=history,
+        streaming=streaming,
         overrides=overrides,
         store=st.store,
         return_source_documents=_flag(overrides, canvas.settings, "returnSourceDocuments", allowed),

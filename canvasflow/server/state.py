@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -21,6 +22,9 @@ if TYPE_CHECKING:
     from canvasflow.server.guards import RateLimiter
 
 
+CANVAS_TTL = 2.0
+
+
 @dataclass
 class ServerState:
     settings: Settings
@@ -34,6 +38,25 @@ class ServerState:
     shutting_down: bool = False
     predictions: set[Prediction] = field(default_factory=set)
     _graphs: dict[str, tuple[datetime, Graph]] = field(default_factory=dict)
+    _canvases: dict[str, tuple[float, Canvas]] = field(default_factory=dict)
+
+    async def canvas(self, ref: str) -> Canvas | None:
+        """A canvas by id or slug. Remembered for CANVAS_TTL seconds, so a prediction
+        does not pay a database read; writes through this process forget at once,
+        writes through another process show within CANVAS_TTL."""
+        now = time.monotonic()
+        hit = self._canvases.get(ref)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        canvas = await self.store.get_canvas(ref)
+        if canvas is not None:
+            if len(self._canvases) > 10_000:
+                self._canvases.clear()
+            self._canvases[ref] = (now + CANVAS_TTL, canvas)
+        return canvas
+
+    def forget_canvases(self) -> None:
+        self._canvases.clear()
 
     def graph_for(self, canvas: Canvas) -> Graph:
         """The parsed graph of a canvas, parsed once per version."""

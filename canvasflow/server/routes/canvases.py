@@ -61,6 +61,7 @@ async def create_canvas(body: CanvasIn, request: Request) -> CanvasOut:
         )
     except Conflict as exc:
         raise ApiError(409, str(exc)) from None
+    state(request).forget_canvases()
     return out(canvas)
 
 
@@ -78,6 +79,7 @@ async def update_canvas(canvas_id: str, body: CanvasUpdate, request: Request) ->
         raise ApiError(409, str(exc)) from None
     if canvas is None:
         raise ApiError(404, f"Canvas {canvas_id} not found")
+    state(request).forget_canvases()
     return out(canvas)
 
 
@@ -85,6 +87,7 @@ async def delete_canvas(canvas_id: str, request: Request) -> Response:
     st = state(request)
     canvas = await canvas_or_404(st, canvas_id)
     await st.store.delete_canvas(canvas.id)
+    st.forget_canvases()
     return Response(status_code=204)
 
 
@@ -108,6 +111,7 @@ async def import_canvas(request: Request, slug: str | None = None) -> CanvasOut:
         )
     except Conflict as exc:
         raise ApiError(409, str(exc)) from None
+    state(request).forget_canvases()
     return out(canvas)
 
 

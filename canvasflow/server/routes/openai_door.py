@@ -135,7 +135,7 @@ async def chat_completions(request: Request) -> Response:
         return openai_error(exc.status, exc.message, "invalid_request_error")
     except ValidationError as exc:
         return openai_error(400, describe_validation(list(exc.errors())), "invalid_request_error")
-    canvas = await st.store.get_canvas(req.model)
+    canvas = await st.canvas(req.model)
     if canvas is None:
         return openai_error(
             404, f"The model {req.model!r} does not exist (no such canvas)", "invalid_request_error"
@@ -154,7 +154,7 @@ async def chat_completions(request: Request) -> Response:
     history = [{"role": m.role, "content": m.text()} for m in turns[:-1]]
     try:
         prediction = await start_prediction(
-            st, canvas, turns[-1].text(), chat_id=req.user, history=history
+            st, canvas, turns[-1].text(), chat_id=req.user, history=history, streaming=req.stream
         )  # type: ignore[arg-type]
     except ApiError as exc:
         return openai_error(exc.status, exc.message, "invalid_request_error")

@@ -71,6 +71,7 @@ async def predict(canvas_id: str, request: Request) -> Response:
         chat_id=req.chatId,
         overrides=overrides,
         history=[h.as_chat() for h in req.history] if req.history else None,
+        streaming=req.streaming,
     )
 
     if req.streaming:

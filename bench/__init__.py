@@ -1,0 +1,1 @@
+"""Benchmarks of canvasflow's streaming path against its ceiling. ``python -m bench``."""

@@ -1,0 +1,464 @@
+"""Run the benchmark scenarios against canvasflow and its ceiling, print a table and
+write the figures to bench/results/.
+
+    python -m bench            # the full run (several minutes)
+    python -m bench --smoke    # tiny sizes, to check that it works
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+from bench.load import UPSTREAM_TOKEN, json_worker, percentile, stream_once
+
+HOST = "127.0.0.1"
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = Path(__file__).resolve().parent / "results"
+CLK = os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:  # type: ignore[type-arg]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args} exited with {proc.returncode}")
+        try:
+            with socket.create_connection((HOST, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"port {port} did not open")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+@dataclass
+class Target:
+    name: str
+    port: int
+    pid: int
+    path_for: Any  # (tokens, delay) -> (path, body)
+
+
+class Bench:
+    def __init__(self, smoke: bool) -> None:
+        self.smoke = smoke
+        self.procs: list[subprocess.Popen] = []  # type: ignore[type-arg]
+        self.tmp = Path(tempfile.mkdtemp(prefix="canvasflow-bench-"))
+        self.canvases: dict[tuple[int, float], str] = {}
+
+    def spawn(
+        self, args: list[str], port: int, env: dict[str, str] | None = None
+    ) -> subprocess.Popen:  # type: ignore[type-arg]
+        log = open(self.tmp / f"{port}.log", "wb")
+        proc = subprocess.Popen(
+            args, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT
+        )
+        self.procs.append(proc)
+        wait_port(port, proc)
+        return proc
+
+    def start(self) -> None:
+        self.mock_port = free_port()
+        self.mock = self.spawn(
+            [sys.executable, "-m", "bench.mock", "--port", str(self.mock_port)], self.mock_port
+        )
+        upstream = f"http://{HOST}:{self.mock_port}/v1"
+        port = free_port()
+        ceiling = self.spawn(
+            [sys.executable, "-m", "bench.ceiling", "--port", str(port), "--upstream", upstream],
+            port,
+        )
+        self.ceiling = Target("ceiling", port, ceiling.pid, self._ceiling_request)
+        port = free_port()
+        cf = self.spawn(
+            [
+                sys.executable,
+                "-m",
+                "canvasflow.cli",
+                "serve",
+                "--port",
+                str(port),
+                "--data-dir",
+                str(self.tmp / "data"),
+                "--log-level",
+                "warning",
+            ],
+            port,
+            {
+                "OPENAI_BASE_URL": upstream,
+                "OPENAI_API_KEY": "bench",
+                "CANVASFLOW_UPSTREAM_RETRIES": "0",
+            },
+        )
+        time.sleep(0.5)
+        self.cf = Target("canvasflow", port, cf.pid, self._canvasflow_request)
+
+    def stop(self) -> None:
+        for proc in reversed(self.procs):
+            proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+    def _ceiling_request(self, tokens: int, delay: float, streaming: bool) -> tuple[str, dict]:
+        return "/relay", {
+            "question": "q",
+            "streaming": streaming,
+            "model": f"bench?tokens={tokens}&delay={delay}",
+        }
+
+    def _canvasflow_request(self, tokens: int, delay: float, streaming: bool) -> tuple[str, dict]:
+        key = (tokens, delay)
+        if key not in self.canvases:
+            flow = {
+                "nodes": [
+                    {
+                        "id": "m",
+                        "data": {
+                            "name": "chatOpenAICustom",
+                            "inputs": {"modelName": f"bench?tokens={tokens}&delay={delay}"},
+                        },
+                    },
+                    {
+                        "id": "p",
+                        "data": {"name": "promptTemplate", "inputs": {"template": "{question}"}},
+                    },
+                    {
+                        "id": "c",
+                        "data": {
+                            "name": "llmChain",
+                            "inputs": {
+                                "model": "{{m.data.instance}}",
+                                "prompt": "{{p.data.instance}}",
+                            },
+                        },
+                    },
+                ],
+                "edges": [],
+            }
+            r = httpx.post(
+                f"http://{HOST}:{self.cf.port}/api/v1/canvases",
+                json={"name": f"bench {tokens} {delay}", "flowData": flow},
+            )
+            r.raise_for_status()
+            self.canvases[key] = r.json()["id"]
+        return f"/api/v1/prediction/{self.canvases[key]}", {"question": "q", "streaming": streaming}
+
+    # -- scenarios ----------------------------------------------------------------------
+
+    async def scenario_a(self) -> dict[str, Any]:
+        runs = 5 if self.smoke else 50
+        out: dict[str, Any] = {"runs": runs, "tokens": 50}
+        mock_ttft = []
+        body = {
+            "model": "bench?tokens=50&delay=0",
+            "stream": True,
+            "messages": [{"role": "user", "content": "q"}],
+        }
+        for _ in range(runs + 3):
+            r = await stream_once(
+                HOST, self.mock_port, "/v1/chat/completions", body, pattern=UPSTREAM_TOKEN
+            )
+            mock_ttft.append(r.ttft or 0.0)
+        mock_ttft = mock_ttft[3:]
+        out["mock_ttft_ms_p50"] = statistics.median(mock_ttft) * 1000
+        for target in (self.ceiling, self.cf):
+            path, body = target.path_for(50, 0.0, True)
+            ttft, total, tokens = [], [], []
+            for i in range(runs + 3):
+                r = await stream_once(HOST, target.port, path, body)
+                if i >= 3 and r.ok:
+                    ttft.append(r.ttft or 0.0)
+                    total.append(r.total or 0.0)
+                    tokens.append(r.tokens)
+            out[target.name] = {
+                "ttft_ms_p50": statistics.median(ttft) * 1000,
+                "ttft_ms_p99": percentile(ttft, 0.99) * 1000,  # type: ignore[operator]
+                "total_ms_p50": statistics.median(total) * 1000,
+                "total_ms_p99": percentile(total, 0.99) * 1000,  # type: ignore[operator]
+                "added_ttft_ms_p50": (statistics.median(ttft) - statistics.median(mock_ttft))
+                * 1000,
+                "tokens_per_stream": min(tokens) if tokens else 0,
+            }
+        return out
+
+    async def scenario_b(self) -> dict[str, Any]:
+        seconds = 1.0 if self.smoke else 20.0
+        levels = [2] if self.smoke else [10, 100]
+        out: dict[str, Any] = {"seconds": seconds}
+        for conc in levels:
+            row: dict[str, Any] = {}
+            for target in (self.ceiling, self.cf):
+                path, body = target.path_for(50, 0.0, False)
+                latencies: list[float] = []
+                errors: list[str] = []
+                deadline = time.perf_counter() + seconds
+                await asyncio.gather(
+                    *(
+                        json_worker(HOST, target.port, path, body, deadline, latencies, errors)
+                        for _ in range(conc)
+                    )
+                )
+                row[target.name] = {
+                    "rps": len(latencies) / seconds,
+                    "p50_ms": (percentile(latencies, 0.5) or 0) * 1000,
+                    "p99_ms": (percentile(latencies, 0.99) or 0) * 1000,
+                    "errors": len(errors),
+                }
+            out[f"concurrency_{conc}"] = row
+        return out
+
+    async def scenario_c(self) -> dict[str, Any]:
+        tokens, delay = (10, 0.01) if self.smoke else (100, 0.02)
+        levels = [10] if self.smoke else [100, 1000, 5000]
+        out: dict[str, Any] = {"tokens": tokens, "delay_ms": delay * 1000}
+        for n in levels:
+            row: dict[str, Any] = {}
+            for target in (self.ceiling, self.cf):
+                path, body = target.path_for(tokens, delay, True)
+                await stream_once(HOST, target.port, path, body)  # warm
+                cpu0 = cpu_seconds(target.pid)
+                peak = rss_mb(target.pid)
+
+                async def all_streams(
+                    path: str = path, body: dict = body, port: int = target.port, n: int = n
+                ) -> list[Any]:
+                    return await asyncio.gather(
+                        *(stream_once(HOST, port, path, body, limit_seconds=120) for _ in range(n))
+                    )
+
+                task = asyncio.create_task(all_streams())
+                while not task.done():
+                    peak = max(peak, rss_mb(target.pid))
+                    await asyncio.sleep(0.2)
+                results = task.result()
+                cpu = cpu_seconds(target.pid) - cpu0
+                done = [r for r in results if r.ok and r.tokens == tokens]
+                gaps = [g for r in results for g in r.gaps]
+                relayed = sum(r.tokens for r in results)
+                row[target.name] = {
+                    "completed_share": len(done) / n,
+                    "gap_ms_p50": (percentile(gaps, 0.5) or 0) * 1000,
+                    "gap_ms_p99": (percentile(gaps, 0.99) or 0) * 1000,
+                    "rss_mb_peak": peak,
+                    "cpu_s_per_1000_tokens": cpu / max(1, relayed) * 1000,
+                    "errors": sorted({r.error for r in results if r.error}),
+                }
+            out[f"streams_{n}"] = row
+        return out
+
+    async def scenario_d(self) -> dict[str, Any]:
+        max_tokens = 8 if self.smoke else 128
+        runs = 1 if self.smoke else 3
+        from canvasflow.models.local import default_model_path
+        from canvasflow.nodes.chains import DEFAULT_SYSTEM
+
+        question = "Write a short story about a lighthouse keeper."
+        # through canvasflow: the default canvas's model, with the same settings
+        flow = {
+            "nodes": [
+                {
+                    "id": "m",
+                    "data": {"name": "chatLocal", "inputs": {"maxTokens": max_tokens, "seed": 7}},
+                },
+                {"id": "mem", "data": {"name": "bufferMemory", "inputs": {}}},
+                {
+                    "id": "c",
+                    "data": {
+                        "name": "conversationChain",
+                        "inputs": {
+                            "model": "{{m.data.instance}}",
+                            "memory": "{{mem.data.instance}}",
+                        },
+                    },
+                },
+            ],
+            "edges": [],
+        }
+        r = await asyncio.to_thread(
+            httpx.post,
+            f"http://{HOST}:{self.cf.port}/api/v1/canvases",
+            json={"name": "bench local", "flowData": flow},
+        )
+        canvas = r.json()["id"]
+        through = []
+        for i in range(runs + 1):
+            res = await stream_once(
+                HOST,
+                self.cf.port,
+                f"/api/v1/prediction/{canvas}",
+                {"question": question, "streaming": True, "chatId": f"bench-{i}-{time.time()}"},
+            )
+            if i and res.ok and res.total:
+                through.append(res.tokens / res.total)
+        # directly, in this process
+        from llama_cpp import Llama
+
+        llama = Llama(model_path=str(default_model_path()), n_ctx=2048, verbose=False)
+        messages = [
+            {"role": "system", "content": DEFAULT_SYSTEM},
+            {"role": "user", "content": question},
+        ]
+        direct = []
+        for i in range(runs + 1):
+            t0 = time.perf_counter()
+            n = 0
+            for chunk in llama.create_chat_completion(
+                messages=messages,
+                stream=True,
+                temperature=0.2,
+                top_p=0.9,
+                repeat_penalty=1.1,
+                max_tokens=max_tokens,
+                seed=7,
+            ):
+                if chunk["choices"][0].get("delta", {}).get("content"):
+                    n += 1
+            if i:
+                direct.append(n / (time.perf_counter() - t0))
+        del llama
+        return {
+            "max_tokens": max_tokens,
+            "canvasflow_tokens_per_s": statistics.median(through) if through else 0.0,
+            "direct_tokens_per_s": statistics.median(direct) if direct else 0.0,
+        }
+
+
+def ratio(a: float | None, b: float | None) -> str:
+    if not a or not b:
+        return "-"
+    return f"{a / b:.2f}"
+
+
+def table(results: dict[str, Any]) -> str:
+    lines = [
+        "| scenario | figure | canvasflow | ceiling | canvasflow / ceiling |",
+        "|---|---|---|---|---|",
+    ]
+    a = results["a"]
+    for key in ("ttft_ms_p50", "ttft_ms_p99", "total_ms_p50", "total_ms_p99", "added_ttft_ms_p50"):
+        cf, ce = a["canvasflow"][key], a["ceiling"][key]
+        lines.append(
+            f"| a. one stream, 50 tokens | {key} | {cf:.2f} | {ce:.2f} | {ratio(cf, ce)} |"
+        )
+    lines.append(f"| a. | mock's own TTFT p50 (ms) | {a['mock_ttft_ms_p50']:.2f} | | |")
+    for level, row in results["b"].items():
+        if not level.startswith("concurrency"):
+            continue
+        for key in ("rps", "p50_ms", "p99_ms"):
+            cf, ce = row["canvasflow"][key], row["ceiling"][key]
+            lines.append(
+                f"| b. JSON, {level.replace('_', ' ')} | {key} | {cf:.1f} | {ce:.1f} | "
+                f"{ratio(cf, ce)} |"
+            )
+    for level, row in results["c"].items():
+        if not level.startswith("streams"):
+            continue
+        for key in (
+            "completed_share",
+            "gap_ms_p50",
+            "gap_ms_p99",
+            "rss_mb_peak",
+            "cpu_s_per_1000_tokens",
+        ):
+            cf, ce = row["canvasflow"][key], row["ceiling"][key]
+            lines.append(
+                f"| c. {level.replace('_', ' ')} | {key} | {cf:.3f} | {ce:.3f} | {ratio(cf, ce)} |"
+            )
+    d = results["d"]
+    lines.append(
+        f"| d. embedded model | tokens/s (vs direct llama-cpp) | "
+        f"{d['canvasflow_tokens_per_s']:.1f} | {d['direct_tokens_per_s']:.1f} | "
+        f"{ratio(d['canvasflow_tokens_per_s'], d['direct_tokens_per_s'])} |"
+    )
+    return "\n".join(lines)
+
+
+def machine() -> dict[str, Any]:
+    cpu = "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+async def main(args: argparse.Namespace) -> dict[str, Any]:
+    bench = Bench(args.smoke)
+    bench.start()
+    try:
+        results: dict[str, Any] = {
+            "machine": machine(),
+            "smoke": args.smoke,
+            "date": datetime.now(UTC).isoformat(),
+        }
+        for name in args.only or ["a", "b", "c", "d"]:
+            t0 = time.perf_counter()
+            results[name] = await getattr(bench, f"scenario_{name}")()
+            results[name]["seconds_taken"] = round(time.perf_counter() - t0, 1)
+            print(f"scenario {name}: {results[name]['seconds_taken']} s", file=sys.stderr)
+    finally:
+        bench.stop()
+    return results
+
+
+def run() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, no thresholds")
+    parser.add_argument("--only", nargs="*", choices=["a", "b", "c", "d"])
+    parser.add_argument("--out", type=Path, default=None, help="JSON file to write")
+    args = parser.parse_args()
+    import uvloop
+
+    results = uvloop.run(main(args))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    out = args.out or RESULTS / (("smoke-" if args.smoke else "") + stamp + ".json")
+    out.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
+    if not args.only or set(args.only) == {"a", "b", "c", "d"}:
+        print(table(results))
+    print(f"\nwritten: {out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    run()
