@@ -61,14 +61,19 @@ class OpenAIChatModel:
     async def stream(self, messages: list[Message], usage: Usage) -> AsyncIterator[str]:
         try:
             if not self.streaming:
-                resp = await self.client.chat.completions.create(
+                raw = await self.client.chat.completions.with_raw_response.create(
                     model=self.model_name,
                     messages=messages,
                     **self.params,  # type: ignore[arg-type]
                 )
-                if resp.usage:
-                    usage.add(resp.usage.prompt_tokens, resp.usage.completion_tokens)
-                text = resp.choices[0].message.content if resp.choices else ""
+                body = orjson.loads(raw.content)
+                answer_usage = body.get("usage") or {}
+                usage.add(
+                    answer_usage.get("prompt_tokens") or 0,
+                    answer_usage.get("completion_tokens") or 0,
+                )
+                choices = body.get("choices") or []
+                text = (choices[0].get("message") or {}).get("content") if choices else ""
                 if text:
                     yield text
                 return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import delete, event, func, or_, select
+from sqlalchemy import delete, event, func, insert, or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -20,6 +21,15 @@ from canvasflow.store.models import ApiKey, Canvas, ChatMessage, Credential, utc
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _SLUG_CHARS = re.compile(r"[^a-z0-9]+")
+
+
+def _settle(done: asyncio.Future[None], exc: BaseException | None) -> None:
+    if done.done():
+        return
+    if exc is None:
+        done.set_result(None)
+    else:
+        done.set_exception(exc)
 
 
 class Conflict(Exception):
@@ -75,6 +85,8 @@ class Store:
         if url.startswith("sqlite"):
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._pending: list[tuple[tuple[dict[str, Any], ...], asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
 
     async def migrate(self) -> None:
         if self.url.startswith("sqlite"):
@@ -184,37 +196,64 @@ class Store:
         source_documents: list[Any] | None = None,
         used_tools: list[Any] | None = None,
     ) -> None:
-        """The question and the answer, in one transaction: never half written."""
+        """The question and the answer, in one transaction: never half written.
+
+        Exchanges finishing at the same time share one transaction (group commit): a
+        writer task takes every exchange waiting and commits them together."""
         now = utcnow()
-        async with self.sessions() as s:
-            s.add(
-                ChatMessage(
-                    id=str(uuid.uuid4()),
-                    canvas_id=canvas_id,
-                    chat_id=chat_id,
-                    session_id=session_id,
-                    role="userMessage",
-                    content=question,
-                    status="completed",
-                    created_at=now,
-                )
-            )
-            s.add(
-                ChatMessage(
-                    id=answer_id,
-                    canvas_id=canvas_id,
-                    chat_id=chat_id,
-                    session_id=session_id,
-                    role="apiMessage",
-                    content=answer,
-                    status=status,
-                    usage=usage,
-                    source_documents=source_documents or None,
-                    used_tools=used_tools or None,
-                    created_at=now + timedelta(microseconds=1),
-                )
-            )
-            await s.commit()
+        base = {"canvas_id": canvas_id, "chat_id": chat_id, "session_id": session_id}
+        rows = (
+            {
+                **base,
+                "id": str(uuid.uuid4()),
+                "role": "userMessage",
+                "content": question,
+                "status": "completed",
+                "usage": None,
+                "source_documents": None,
+                "used_tools": None,
+                "created_at": now,
+            },
+            {
+                **base,
+                "id": answer_id,
+                "role": "apiMessage",
+                "content": answer,
+                "status": status,
+                "usage": usage,
+                "source_documents": source_documents or None,
+                "used_tools": used_tools or None,
+                "created_at": now + timedelta(microseconds=1),
+            },
+        )
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((rows, done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_exchanges())
+        await done
+
+    async def _write_exchanges(self) -> None:
+        table = ChatMessage.__table__
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                async with self.engine.begin() as conn:
+                    await conn.execute(insert(table), [r for rows, _ in batch for r in rows])
+            except Exception as exc:
+                if len(batch) == 1:
+                    _settle(batch[0][1], exc)
+                    continue
+                for rows, done in batch:  # one bad exchange must not sink the others
+                    try:
+                        async with self.engine.begin() as conn:
+                            await conn.execute(insert(table), list(rows))
+                    except Exception as one_exc:
+                        _settle(done, one_exc)
+                    else:
+                        _settle(done, None)
+                continue
+            for _, done in batch:
+                _settle(done, None)
 
     def _history_query(self, canvas_id: str, f: HistoryFilter):  # type: ignore[no-untyped-def]
         q = select(ChatMessage).where(ChatMessage.canvas_id == canvas_id)

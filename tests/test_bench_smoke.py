@@ -1,0 +1,32 @@
+"""A smoke run of the benchmark (tiny sizes, no thresholds), so that it never rots."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_bench_smoke(tmp_path: Path) -> None:
+    out = tmp_path / "smoke.json"
+    r = subprocess.run(
+        [sys.executable, "-m", "bench", "--smoke", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    results = orjson.loads(out.read_bytes())
+    assert results["smoke"] is True and results["machine"]["cores"]
+    for target in ("canvasflow", "ceiling"):
+        assert results["a"][target]["tokens_per_stream"] == 50
+        assert results["a"][target]["ttft_ms_p50"] > 0
+        assert results["b"]["concurrency_2"][target]["rps"] > 0
+        assert results["c"]["streams_10"][target]["completed_share"] == 1.0
+    assert results["d"]["canvasflow_tokens_per_s"] > 0 and results["d"]["direct_tokens_per_s"] > 0
+    assert "| a. one stream" in r.stdout  # the table
