@@ -10,6 +10,11 @@ if ! command -v node >/dev/null 2>&1; then
   apt-get update -qq >/dev/null 2>&1 || true
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null 2>&1
 fi
+# Debian's Chromium drives the chat page's browser tests (Playwright uses it as is)
+if ! command -v chromium >/dev/null 2>&1; then
+  apt-get update -qq >/dev/null 2>&1 || true
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1
+fi
 # the published flowise-sdk, exactly as locked
 (cd tests/js && npm ci --no-audit --no-fund --silent)
 .venv/bin/ruff check .

@@ -6,11 +6,13 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import orjson
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import PlainTextResponse, Response
+from fastapi.responses import FileResponse, PlainTextResponse, Response
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel
 
@@ -153,5 +155,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise ApiError(404, "metrics are turned off (CANVASFLOW_METRICS=0)")
         body = request.app.state.canvasflow.metrics.render()
         return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+    static = Path(__file__).resolve().parent.parent / "web" / "static"
+    app.mount("/static", StaticFiles(directory=static, follow_symlink=True), name="static")
+
+    @app.get("/", include_in_schema=False)
+    @app.get("/chat/{canvas_id}", include_in_schema=False)
+    async def chat_page(canvas_id: str | None = None) -> FileResponse:
+        """The chat page (it picks the canvas from the path)."""
+        return FileResponse(static / "index.html", headers={"Cache-Control": "no-cache"})
 
     return app

@@ -73,6 +73,9 @@ export class FlowiseClient {
   createPrediction(data: PredictionData & { streaming: true }): Promise<PredictionStream>;
   createPrediction(data: PredictionData & { streaming?: false }): Promise<PredictionAnswer>;
   createPrediction(data: PredictionData): Promise<PredictionStream | PredictionAnswer>;
+  resumePrediction(options: {
+    canvasId: string; chatMessageId: string; chatId?: string; lastEventId?: number; signal?: AbortSignal;
+  }): PredictionStream;
   abort(canvasId: string, chatId: string): Promise<{ status: number; message: string }>;
 }
 

@@ -106,9 +106,11 @@ export class PredictionStream {
 
   async *[Symbol.asyncIterator]() {
     const client = this.client;
-    let response = await client.request('POST', `prediction/${encodeURIComponent(this.canvasId)}`, {
-      body: this.body, signal: this.signal, accept: 'text/event-stream',
-    });
+    let response = this.reattach
+      ? await this.reattachRequest()
+      : await client.request('POST', `prediction/${encodeURIComponent(this.canvasId)}`, {
+        body: this.body, signal: this.signal, accept: 'text/event-stream',
+      });
     for (;;) {
       let broke = null;
       try {
@@ -125,12 +127,15 @@ export class PredictionStream {
         throw new FlowiseError(`the stream ended before its end event${broke ? `: ${broke}` : ''}`);
       }
       this.resumes += 1;
-      response = await client.request(
-        'GET',
-        `prediction/${encodeURIComponent(this.canvasId)}/stream/${encodeURIComponent(this.chatMessageId)}`,
-        { headers: { 'Last-Event-ID': String(this.lastEventId) }, signal: this.signal, accept: 'text/event-stream' },
-      );
+      response = await this.reattachRequest();
     }
+  }
+
+  reattachRequest() {
+    const path = `prediction/${encodeURIComponent(this.canvasId)}/stream/${encodeURIComponent(this.chatMessageId)}`;
+    return this.client.request('GET', path, {
+      headers: { 'Last-Event-ID': String(this.lastEventId) }, signal: this.signal, accept: 'text/event-stream',
+    });
   }
 
   /** @param {Response} response */
@@ -243,6 +248,18 @@ export class FlowiseClient {
       body.overrideConfig = { continueOnDisconnect: true, ...(body.overrideConfig ?? {}) };
     }
     return new PredictionStream(this, body, id, signal);
+  }
+
+  /**
+   * Re-attach to a running or recently finished stream (after a page reload, say):
+   * the events after `lastEventId`, then the live ones.
+   */
+  resumePrediction({ canvasId, chatMessageId, chatId, lastEventId = 0, signal }) {
+    const stream = new PredictionStream(this, { chatId }, canvasId, signal);
+    stream.chatMessageId = chatMessageId;
+    stream.lastEventId = lastEventId;
+    stream.reattach = true;
+    return stream;
   }
 
   /** Stop the generation running for a chat. */
