@@ -28,6 +28,22 @@ from canvasflow.sdk.models import PredictionData, StreamEvent
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 
 
+def _configure(
+    client: Flowise | AsyncFlowise,
+    base_url: str,
+    api_key: str | None,
+    retry: Retry | None,
+    resume: bool,
+    max_resumes: int,
+) -> None:
+    """What the sync and async clients are configured with."""
+    client.base_url = base_url.rstrip("/")
+    client.api_key = api_key
+    client.retry = retry if retry is not None else Retry()
+    client.resume = resume
+    client.max_resumes = max_resumes
+
+
 class Flowise:
     """A canvasflow (or Flowise) server.
 
@@ -47,17 +63,10 @@ class Flowise:
         max_resumes: int = 5,
         http_client: httpx.Client | None = None,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.api_key = api_key
-        self.retry = retry if retry is not None else Retry()
-        self.resume = resume
-        self.max_resumes = max_resumes
+        _configure(self, base_url, api_key, retry, resume, max_resumes)
         self._own_client = http_client is None
-        self._http = http_client or httpx.Client(
-            timeout=timeout, headers=default_headers(api_key), follow_redirects=True
-        )
-        if http_client is not None and api_key:
-            self._http.headers.update(default_headers(api_key))
+        self._http = http_client or httpx.Client(timeout=timeout, follow_redirects=True)
+        self._http.headers.update(default_headers(api_key))
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -228,17 +237,10 @@ class AsyncFlowise:
         max_resumes: int = 5,
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.api_key = api_key
-        self.retry = retry if retry is not None else Retry()
-        self.resume = resume
-        self.max_resumes = max_resumes
+        _configure(self, base_url, api_key, retry, resume, max_resumes)
         self._own_client = http_client is None
-        self._http = http_client or httpx.AsyncClient(
-            timeout=timeout, headers=default_headers(api_key), follow_redirects=True
-        )
-        if http_client is not None and api_key:
-            self._http.headers.update(default_headers(api_key))
+        self._http = http_client or httpx.AsyncClient(timeout=timeout, follow_redirects=True)
+        self._http.headers.update(default_headers(api_key))
 
     async def close(self) -> None:
         if self._own_client:
