@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
+import zlib
 from collections import deque
 from typing import Any
 from urllib.parse import parse_qs
@@ -84,6 +85,10 @@ async def completions(request: Request) -> Response:
     if b.get("status"):
         code = int(b["status"])
         return JSONResponse({"error": {"message": f"mock failure {code}"}}, status_code=code)
+    if body.get("tools") and body.get("stream"):
+        scripted = tool_turn(body, model)
+        if scripted is not None:
+            return scripted
     toks = tokens_for(body, int(b.get("tokens", 10)), bool(b.get("fox")))
     if b.get("pad"):
         toks = [t + "x" * int(b["pad"]) for t in toks]
@@ -135,6 +140,80 @@ async def completions(request: Request) -> Response:
     return StreamingResponse(gen(), media_type="text/event-stream")
 
 
+def embed(text: str, dims: int = 512) -> list[float]:
+    """A bag of words hashed into a vector: texts sharing words are close."""
+    vec = [0.0] * dims
+    for word in text.lower().replace(".", " ").replace("?", " ").split():
+        vec[zlib.crc32(word.encode()) % dims] += 1.0
+    return vec
+
+
+async def embeddings(request: Request) -> Response:
+    body = orjson.loads(await request.body())
+    REQUESTS.append(body)
+    inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+    return JSONResponse(
+        {
+            "object": "list",
+            "data": [
+                {"object": "embedding", "index": i, "embedding": embed(str(t))}
+                for i, t in enumerate(inputs)
+            ],
+            "model": body.get("model", "mock"),
+            "usage": {"prompt_tokens": 1, "total_tokens": 1},
+        }
+    )
+
+
+def tool_turn(body: dict[str, Any], model: str) -> Response | None:
+    """With tools offered: ``calc: EXPR`` in the question asks for the calculator; a
+    tool result is answered with ``The answer is RESULT``."""
+    messages = body.get("messages") or []
+    last = messages[-1] if messages else {}
+    if last.get("role") == "tool":
+        words = f"The answer is {last.get('content')}".split(" ")
+        toks = [w if i == 0 else " " + w for i, w in enumerate(words)]
+        return StreamingResponse(
+            iter([chunk(model, t) for t in toks] + [b"data: [DONE]\n\n"]),
+            media_type="text/event-stream",
+        )
+    content = str(last.get("content", ""))
+    if "calc:" not in content:
+        return None
+    expression = content.split("calc:", 1)[1].strip()
+    args = orjson.dumps({"input": expression}).decode()
+
+    def delta(d: dict[str, Any], finish: str | None = None) -> bytes:
+        payload = {
+            "id": "chatcmpl-mock",
+            "object": "chat.completion.chunk",
+            "created": 0,
+            "model": model,
+            "choices": [{"index": 0, "delta": d, "finish_reason": finish}],
+        }
+        return b"data: " + orjson.dumps(payload) + b"\n\n"
+
+    parts = [
+        delta(
+            {
+                "role": "assistant",
+                "tool_calls": [
+                    {
+                        "index": 0,
+                        "id": "call_1",
+                        "type": "function",
+                        "function": {"name": "calculator", "arguments": ""},
+                    }
+                ],
+            }
+        )
+    ]
+    for piece in (args[: len(args) // 2], args[len(args) // 2 :]):
+        parts.append(delta({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}))
+    parts += [delta({}, "tool_calls"), b"data: [DONE]\n\n"]
+    return StreamingResponse(iter(parts), media_type="text/event-stream")
+
+
 async def stats(request: Request) -> Response:
     return JSONResponse(STATS)
 
@@ -146,6 +225,7 @@ async def requests_(request: Request) -> Response:
 app = Starlette(
     routes=[
         Route("/v1/chat/completions", completions, methods=["POST"]),
+        Route("/v1/embeddings", embeddings, methods=["POST"]),
         Route("/stats", stats),
         Route("/requests", requests_),
     ]

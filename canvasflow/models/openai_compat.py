@@ -131,6 +131,63 @@ class OpenAIChatModel:
             raise ModelError(f"upstream model sent invalid data: {exc}", "upstream_error") from None
 
 
+class ToolCall:
+    __slots__ = ("arguments", "id", "name")
+
+    def __init__(self) -> None:
+        self.id = ""
+        self.name = ""
+        self.arguments = ""
+
+
+async def chat_with_tools(
+    model: OpenAIChatModel,
+    messages: list[dict[str, Any]],
+    tools: list[dict[str, Any]],
+    usage: Usage,
+) -> AsyncIterator[tuple[str, Any]]:
+    """One tool-calling turn, streamed: ``("token", text)`` as the answer comes, then
+    ``("tool_calls", [ToolCall, ...])`` if the model asked for tools."""
+    calls: dict[int, ToolCall] = {}
+    try:
+        async with model.client.chat.completions.with_streaming_response.create(
+            model=model.model_name,
+            messages=messages,  # type: ignore[arg-type]
+            tools=tools,  # type: ignore[arg-type]
+            stream=True,
+            stream_options={"include_usage": True},
+            **model.params,
+        ) as response:
+            async for line in response.iter_lines():
+                if not line.startswith("data:"):
+                    continue
+                data = line[5:].strip()
+                if data == "[DONE]":
+                    break
+                chunk = orjson.loads(data)
+                if chunk.get("usage"):
+                    u = chunk["usage"]
+                    usage.add(u.get("prompt_tokens") or 0, u.get("completion_tokens") or 0)
+                for choice in chunk.get("choices") or []:
+                    delta = choice.get("delta") or {}
+                    if delta.get("content"):
+                        yield "token", delta["content"]
+                    for part in delta.get("tool_calls") or []:
+                        call = calls.setdefault(int(part.get("index", 0)), ToolCall())
+                        call.id = part.get("id") or call.id
+                        fn = part.get("function") or {}
+                        call.name = fn.get("name") or call.name
+                        call.arguments += fn.get("arguments") or ""
+    except openai.APIStatusError as exc:
+        raise ModelError(
+            f"upstream model answered {exc.status_code}: {_message(exc)}", "upstream_error"
+        ) from None
+    except (openai.APIError, httpx.HTTPError) as exc:
+        raise ModelError(f"upstream model failed: {exc}", "upstream_error") from None
+    if calls:
+        yield "tool_calls", [calls[i] for i in sorted(calls)]
+
+
 def _message(exc: openai.APIStatusError) -> str:
     body = exc.body
     if isinstance(body, dict):

@@ -1,0 +1,221 @@
+"""Retrieval and tool nodes against the mock upstream's chat and embeddings endpoints."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+from tests.support import Proc, edge, make_canvas, node, ref, sse_events
+
+TEXT = (
+    "Paris is the capital of France.\n\n"
+    "Berlin is the capital of Germany.\n\n"
+    "Rome is the capital of Italy."
+)
+
+
+def rag_flow(chain: str = "retrievalQAChain", **chain_inputs: object) -> dict:
+    nodes = [
+        node(
+            "splitter_0",
+            "characterTextSplitter",
+            {"chunkSize": 60, "chunkOverlap": 0, "separator": "\n\n"},
+        ),
+        node(
+            "plainText_0",
+            "plainText",
+            {
+                "text": TEXT,
+                "textSplitter": ref("splitter_0"),
+                "metadata": '{"title": "Capitals", "source": "capitals.txt"}',
+            },
+        ),
+        node("embeddings_0", "openAIEmbeddings", {"modelName": "mock-embed"}),
+        node(
+            "store_0",
+            "memoryVectorStore",
+            {"document": [ref("plainText_0")], "embeddings": ref("embeddings_0"), "topK": 1},
+        ),
+        node("chatOpenAI_0", "chatOpenAI", {"modelName": "mock?tokens=3"}),
+        node(
+            "chain_0",
+            chain,
+            {"model": ref("chatOpenAI_0"), "vectorStoreRetriever": ref("store_0"), **chain_inputs},
+        ),
+    ]
+    edges = [
+        edge("splitter_0", "plainText_0"),
+        edge("plainText_0", "store_0"),
+        edge("embeddings_0", "store_0"),
+        edge("store_0", "chain_0"),
+        edge("chatOpenAI_0", "chain_0"),
+    ]
+    return {"nodes": nodes, "edges": edges}
+
+
+def agent_flow() -> dict:
+    return {
+        "nodes": [
+            node("calculator_0", "calculator", {}),
+            node("mem_0", "bufferMemory", {}),
+            node("chatOpenAI_0", "chatOpenAI", {"modelName": "mock"}),
+            node(
+                "agent_0",
+                "toolAgent",
+                {
+                    "tools": [ref("calculator_0")],
+                    "memory": ref("mem_0"),
+                    "model": ref("chatOpenAI_0"),
+                    "maxIterations": 3,
+                },
+            ),
+        ],
+        "edges": [
+            edge("calculator_0", "agent_0"),
+            edge("mem_0", "agent_0"),
+            edge("chatOpenAI_0", "agent_0"),
+        ],
+    }
+
+
+def stream(client: httpx.Client, canvas: str, body: dict) -> list[dict]:
+    r = client.post(f"/api/v1/prediction/{canvas}", json={**body, "streaming": True})
+    assert r.status_code == 200, r.text
+    return sse_events(r.content)
+
+
+def test_rag_sends_the_right_source(server: Proc, client: httpx.Client, upstream: str) -> None:
+    canvas = make_canvas(server.url, rag_flow())
+    events = stream(
+        client,
+        canvas["id"],
+        {
+            "question": "What is the capital of Italy?",
+            "overrideConfig": {"returnSourceDocuments": True, "returnIntermediateSteps": True},
+        },
+    )
+    kinds = [e["event"] for e in events]
+    assert kinds[:3] == ["start", "step", "source"] and kinds[-2:] == ["metadata", "end"]
+    docs = events[2]["data"]
+    assert [d["pageContent"] for d in docs] == ["Rome is the capital of Italy."]
+    assert docs[0]["metadata"]["title"] == "Capitals"
+    assert docs[0]["metadata"]["source"] == "capitals.txt"
+    assert events[1]["data"]["type"] == "retriever"
+    sent = httpx.get(upstream + "/requests").json()[-1]
+    assert "Rome is the capital of Italy." in sent["messages"][0]["content"]
+    assert "Paris" not in sent["messages"][0]["content"]
+    # not asked for: no source event, and not in the JSON answer either
+    events = stream(client, canvas["id"], {"question": "What is the capital of Italy?"})
+    assert [e["event"] for e in events].count("source") == 0
+    body = client.post(
+        f"/api/v1/prediction/{canvas['id']}",
+        json={"question": "capital of Germany?", "overrideConfig": {"returnSourceDocuments": True}},
+    ).json()
+    assert body["sourceDocuments"][0]["pageContent"] == "Berlin is the capital of Germany."
+    history = client.get(f"/api/v1/chatmessage/{canvas['id']}").json()
+    assert history[-1]["sourceDocuments"][0]["pageContent"].startswith("Berlin")
+
+
+def test_conversational_rag_rephrases_with_history(
+    server: Proc, client: httpx.Client, upstream: str
+) -> None:
+    flow = rag_flow("conversationalRetrievalQAChain", returnSourceDocuments=True)
+    flow["nodes"].append(node("mem_0", "bufferMemory", {}))
+    flow["nodes"][-2]["data"]["inputs"]["memory"] = ref("mem_0")
+    flow["edges"].append(edge("mem_0", "chain_0"))
+    canvas = make_canvas(server.url, flow)
+    chat = "crqa-" + server.backend  # type: ignore[attr-defined]
+    first = client.post(
+        f"/api/v1/prediction/{canvas['id']}",
+        json={"question": "Tell me about Italy", "chatId": chat},
+    ).json()
+    assert first["sourceDocuments"][0]["pageContent"].startswith("Rome")
+    events = stream(
+        client,
+        canvas["id"],
+        {
+            "question": "And its capital?",
+            "chatId": chat,
+            "overrideConfig": {"returnIntermediateSteps": True},
+        },
+    )
+    steps = [e["data"] for e in events if e["event"] == "step"]
+    assert steps[0]["step"] == "rephrase" and steps[0]["input"] == "And its capital?"
+    assert steps[1]["type"] == "retriever"
+    requests = httpx.get(upstream + "/requests").json()
+    rephrase = next(r for r in reversed(requests) if "follow-up" in str(r.get("messages")).lower())
+    assert "Tell me about Italy" in rephrase["messages"][0]["content"]
+
+
+def test_tool_agent_steps_then_answer(server: Proc, client: httpx.Client) -> None:
+    canvas = make_canvas(server.url, agent_flow())
+    events = stream(
+        client,
+        canvas["id"],
+        {"question": "calc: 12*7", "overrideConfig": {"returnIntermediateSteps": True}},
+    )
+    kinds = [e["event"] for e in events]
+    assert kinds == ["start", "step", "token", "token", "token", "token", "metadata", "end"]
+    assert events[1]["data"] == {
+        "step": "calculator",
+        "type": "tool",
+        "input": {"input": "12*7"},
+        "output": "84",
+    }
+    assert "".join(e["data"] for e in events if e["event"] == "token") == "The answer is 84"
+    body = client.post(
+        f"/api/v1/prediction/{canvas['id']}", json={"question": "calc: 2**10"}
+    ).json()
+    assert body["text"] == "The answer is 1024"
+    assert body["usedTools"] == [
+        {"tool": "calculator", "toolInput": {"input": "2**10"}, "toolOutput": "1024"}
+    ]
+    # Flowise's clients see usedTools before metadata, as Flowise sends it
+    raw = client.post(
+        f"/api/v1/prediction/{canvas['id']}",
+        json={"question": "calc: 12*7", "streaming": True, "streamFormat": "flowise"},
+    ).text
+    assert (
+        'message:\ndata:{"event":"usedTools","data":[{"tool":"calculator",'
+        '"toolInput":{"input":"12*7"},"toolOutput":"84"}]}\n\n'
+    ) in raw
+    assert raw.index('"usedTools"') < raw.index('"metadata"')
+
+
+def test_the_same_canvases_imported_from_flowise_json(server: Proc, client: httpx.Client) -> None:
+    for flow, question, expected in (
+        (rag_flow(), "capital of Italy?", "Rome"),
+        (agent_flow(), "calc: 6*7", "42"),
+    ):
+        export = {"name": "from Flowise", "flowData": json.dumps(flow)}
+        r = client.post("/api/v1/canvases/import", json=export)
+        assert r.status_code == 201, r.text
+        body = client.post(
+            f"/api/v1/prediction/{r.json()['id']}",
+            json={"question": question, "overrideConfig": {"returnSourceDocuments": True}},
+        ).json()
+        found = json.dumps(body.get("sourceDocuments")) + body["text"]
+        assert expected in found
+
+
+@pytest.mark.parametrize(
+    "name", ["recursiveCharacterTextSplitter", "markdownTextSplitter", "characterTextSplitter"]
+)
+def test_splitters_keep_chunks_small(name: str) -> None:
+    import asyncio
+
+    from canvasflow.engine.context import RunContext
+    from canvasflow.nodes import load_all
+
+    REGISTRY = load_all()
+
+    splitter = asyncio.run(
+        REGISTRY[name]("s", {"chunkSize": 40, "chunkOverlap": 5, "separator": " "}).build(
+            RunContext("q")
+        )
+    )
+    text = "# Title\n\n" + " ".join(f"word{i}" for i in range(100))
+    chunks = splitter.split_text(text)
+    assert len(chunks) > 5 and all(len(c) <= 40 for c in chunks)
