@@ -178,10 +178,14 @@ def tool_turn(body: dict[str, Any], model: str) -> Response | None:
             media_type="text/event-stream",
         )
     content = str(last.get("content", ""))
-    if "calc:" not in content:
+    if "calc:" in content:
+        name = "calculator"
+        args = orjson.dumps({"input": content.split("calc:", 1)[1].strip()}).decode()
+    elif "tool:" in content:  # tool: NAME {"json": "arguments"}
+        name, _, args = content.split("tool:", 1)[1].strip().partition(" ")
+        args = args or "{}"
+    else:
         return None
-    expression = content.split("calc:", 1)[1].strip()
-    args = orjson.dumps({"input": expression}).decode()
 
     def delta(d: dict[str, Any], finish: str | None = None) -> bytes:
         payload = {
@@ -202,7 +206,7 @@ def tool_turn(body: dict[str, Any], model: str) -> Response | None:
                         "index": 0,
                         "id": "call_1",
                         "type": "function",
-                        "function": {"name": "calculator", "arguments": ""},
+                        "function": {"name": name, "arguments": ""},
                     }
                 ],
             }

@@ -219,3 +219,101 @@ def test_splitters_keep_chunks_small(name: str) -> None:
     text = "# Title\n\n" + " ".join(f"word{i}" for i in range(100))
     chunks = splitter.split_text(text)
     assert len(chunks) > 5 and all(len(c) <= 40 for c in chunks)
+
+
+def custom_tool_flow(code: str, name: str = "custom") -> dict:
+    return {
+        "nodes": [
+            node(
+                "tool_0",
+                "customTool",
+                {
+                    "customToolName": name,
+                    "customToolDesc": "does a thing",
+                    "customToolSchema": '[{"property": "n", "type": "number", "required": true}]',
+                    "customToolFunc": code,
+                },
+            ),
+            node("mem_0", "bufferMemory", {}),
+            node("chatOpenAI_0", "chatOpenAI", {"modelName": "mock"}),
+            node(
+                "agent_0",
+                "toolAgent",
+                {"tools": [ref("tool_0")], "memory": ref("mem_0"), "model": ref("chatOpenAI_0")},
+            ),
+        ],
+        "edges": [
+            edge("tool_0", "agent_0"),
+            edge("mem_0", "agent_0"),
+            edge("chatOpenAI_0", "agent_0"),
+        ],
+    }
+
+
+def test_custom_tool_runs_in_a_subprocess(server: Proc, client: httpx.Client) -> None:
+    code = "import os\ndef run(n):\n    return f'{n * 2} from pid {os.getpid()}'\n"
+    canvas = make_canvas(server.url, custom_tool_flow(code, "double"))
+    events = stream(
+        client,
+        canvas["id"],
+        {"question": 'tool: double {"n": 21}', "overrideConfig": {"returnIntermediateSteps": True}},
+    )
+    step_ = next(e["data"] for e in events if e["event"] == "step")
+    assert step_["input"] == {"n": 21} and step_["output"].startswith("42 from pid ")
+    assert int(step_["output"].rsplit(" ", 1)[1]) != server.proc.pid  # type: ignore[union-attr]
+    assert "".join(e["data"] for e in events if e["event"] == "token").startswith(
+        "The answer is 42"
+    )
+
+
+@pytest.mark.parametrize(
+    ("code", "why"),
+    [
+        ("def run(n):\n    while True:\n        pass\n", "longer than"),
+        (
+            "def run(n):\n    x = []\n    while True:\n        x.append(bytearray(10**7))\n",
+            "memory",
+        ),
+    ],
+)
+def test_runaway_custom_tool_is_stopped(
+    server: Proc, client: httpx.Client, code: str, why: str
+) -> None:
+    canvas = make_canvas(server.url, custom_tool_flow(code))
+    events = stream(
+        client,
+        canvas["id"],
+        {"question": 'tool: custom {"n": 1}', "overrideConfig": {"returnIntermediateSteps": True}},
+    )
+    step_ = next(e["data"] for e in events if e["event"] == "step")
+    assert why in step_["error"], step_
+    assert step_["output"].startswith("error:")
+    assert events[-2]["data"]["status"] == "completed"  # the agent went on and answered
+    assert client.get("/api/v1/ping").json()["status"] == "ok"  # the server keeps serving
+
+
+def test_openai_compatible_providers(server: Proc, client: httpx.Client, upstream: str) -> None:
+    for name, inputs in (
+        ("chatLocalAI", {"basePath": upstream + "/v1", "modelName": "mock?tokens=2"}),
+        (
+            "chatMistralAI",
+            {
+                "overrideEndpoint": upstream + "/v1",
+                "modelName": "mock?tokens=2",
+                "maxOutputTokens": 7,
+            },
+        ),
+    ):
+        flow = {
+            "nodes": [
+                node("m", name, inputs),
+                node("p", "promptTemplate", {"template": "{question}"}),
+                node("c", "llmChain", {"model": ref("m"), "prompt": ref("p")}),
+            ],
+            "edges": [],
+        }
+        canvas = make_canvas(server.url, flow)
+        events = stream(client, canvas["id"], {"question": "q"})
+        assert "".join(e["data"] for e in events if e["event"] == "token") == "word0 word1"
+        assert events[-2]["data"]["usage"]["completion_tokens"] == 2
+    assert httpx.get(upstream + "/requests").json()[-1]["max_tokens"] == 7

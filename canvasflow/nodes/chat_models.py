@@ -48,18 +48,27 @@ async def credential_value(ctx: RunContext, ref: Any, field: str) -> str | None:
 
 
 class _OpenAIBase(Node):
+    """Any model behind an OpenAI-compatible API. Subclasses say where the key and the
+    base URL come from (credential field, environment variables, input names)."""
+
     category = "Chat Models"
+    credential_field = "openAIApiKey"
+    key_env = "OPENAI_API_KEY"
+    url_env = "OPENAI_BASE_URL"
+    url_input = "basepath"
+    default_url: str | None = None
+    max_tokens_input = "maxTokens"
 
     async def build(self, ctx: RunContext) -> OpenAIChatModel:
-        api_key = await credential_value(ctx, self.get("credential"), "openAIApiKey")
-        api_key = api_key or os.environ.get("OPENAI_API_KEY")
-        base_url = self.get("basepath") or os.environ.get("OPENAI_BASE_URL")
+        api_key = await credential_value(ctx, self.get("credential"), self.credential_field)
+        api_key = api_key or os.environ.get(self.key_env)
+        base_url = self.get(self.url_input) or os.environ.get(self.url_env) or self.default_url
         timeout_ms = to_float(self.get("timeout"))
         client = client_for(base_url, api_key, timeout_ms / 1000 if timeout_ms else 600.0)
         stop = self.get("stopSequence")
         params: dict[str, Any] = {
             "temperature": to_float(self.get("temperature")),
-            "max_tokens": to_int(self.get("maxTokens")),
+            "max_tokens": to_int(self.get(self.max_tokens_input)),
             "top_p": to_float(self.get("topP")),
             "frequency_penalty": to_float(self.get("frequencyPenalty")),
             "presence_penalty": to_float(self.get("presencePenalty")),
@@ -91,6 +100,55 @@ class ChatOpenAICustom(_OpenAIBase):
 
 
 @register
+class ChatLocalAI(_OpenAIBase):
+    name = "chatLocalAI"
+    label = "ChatLocalAI"
+    base_classes = ("ChatLocalAI", "BaseChatOpenAI", *CHAT_BASES)
+    credential_field = "localAIApiKey"
+    key_env = "LOCALAI_API_KEY"
+    url_env = "LOCALAI_BASE_URL"
+    url_input = "basePath"
+    inputs = (
+        Input("cache", "BaseCache", optional=True),
+        Input("credential", "credential", optional=True),
+        Input("basePath", "string"),
+        Input("modelName", "string"),
+        Input("temperature", "number", optional=True, default=0.9),
+        Input("streaming", "boolean", optional=True, default=True),
+        Input("maxTokens", "number", optional=True),
+        Input("topP", "number", optional=True),
+        Input("timeout", "number", optional=True),
+    )
+
+
+@register
+class ChatMistralAI(_OpenAIBase):
+    """Mistral's API speaks the OpenAI chat format."""
+
+    name = "chatMistralAI"
+    label = "ChatMistralAI"
+    base_classes = ("ChatMistralAI", *CHAT_BASES)
+    credential_field = "mistralAIAPIKey"
+    key_env = "MISTRAL_API_KEY"
+    url_env = "MISTRAL_BASE_URL"
+    url_input = "overrideEndpoint"
+    default_url = "https://api.mistral.ai/v1"
+    max_tokens_input = "maxOutputTokens"
+    inputs = (
+        Input("cache", "BaseCache", optional=True),
+        Input("credential", "credential", optional=True),
+        Input("modelName", "asyncOptions", default="mistral-tiny"),
+        Input("temperature", "number", optional=True, default=0.9),
+        Input("streaming", "boolean", optional=True, default=True),
+        Input("maxOutputTokens", "number", optional=True),
+        Input("topP", "number", optional=True),
+        Input("randomSeed", "number", optional=True),
+        Input("safeMode", "boolean", optional=True),
+        Input("overrideEndpoint", "string", optional=True),
+    )
+
+
+@register
 class ChatLocal(Node):
     """The embedded model (SmolLM2-135M-Instruct by default), no key, no network."""
 
@@ -116,7 +174,7 @@ class ChatLocal(Node):
             "temperature": to_float(self.get("temperature")),
             "top_p": to_float(self.get("topP")),
             "repeat_penalty": to_float(self.get("repeatPenalty")),
-            "max_tokens": to_int(self.get("maxTokens")),
+            "max_tokens": to_int(self.get(self.max_tokens_input)),
             "seed": to_int(self.get("seed")),
         }
         name = Path(path).stem if path else DEFAULT_NAME

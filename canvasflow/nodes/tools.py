@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
+import tempfile
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -136,7 +140,130 @@ class ToolAgent(Node):
                 except orjson.JSONDecodeError:
                     args = {"input": call.arguments}
                 tool = by_name.get(call.name)
-                output = await tool.call(args) if tool else f"error: no tool {call.name!r}"
-                yield step(call.name, "tool", args, output)
+                failed = None
+                try:
+                    output = await tool.call(args) if tool else f"error: no tool {call.name!r}"
+                except ToolError as exc:
+                    failed = str(exc)
+                    output = f"error: {exc}"
+                if failed is None:
+                    yield step(call.name, "tool", args, output)
+                else:
+                    yield step(call.name, "tool", args, output, error=failed)
                 messages.append({"role": "tool", "tool_call_id": call.id, "content": output})
         raise ModelError("the agent stopped: too many tool calls", "max_iterations")
+
+
+# the child finds canvasflow's runner (and nothing of the server's state)
+CHILD_PYTHONPATH = os.pathsep.join(p for p in sys.path if p and os.path.isdir(p))
+
+
+def limits_for_child(memory_mb: int, cpu_seconds: int) -> Any:
+    def apply() -> None:
+        import resource
+
+        limit = memory_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
+
+    return apply
+
+
+class CustomTool(Tool):
+    """A Python function with a JSON schema, run in a subprocess with a time and a memory
+    limit (``CANVASFLOW_TOOL_TIMEOUT`` seconds, ``CANVASFLOW_TOOL_MEMORY_MB``)."""
+
+    def __init__(self, name: str, description: str, parameters: dict[str, Any], code: str):
+        self.name = name
+        self.description = description
+        self.parameters = parameters  # type: ignore[misc]
+        self.code = code
+        self.timeout = float(os.environ.get("CANVASFLOW_TOOL_TIMEOUT", "5"))
+        self.memory_mb = int(os.environ.get("CANVASFLOW_TOOL_MEMORY_MB", "256"))
+
+    async def call(self, args: dict[str, Any]) -> str:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-I",
+            "-m",
+            "canvasflow.tools_runner",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            preexec_fn=limits_for_child(self.memory_mb, max(1, int(self.timeout) + 1)),
+            cwd=tempfile.gettempdir(),
+            env={
+                "PATH": os.environ.get("PATH", ""),
+                "PYTHONPATH": CHILD_PYTHONPATH,
+            },
+        )
+        request = orjson.dumps({"code": self.code, "args": args})
+        try:
+            out, err = await asyncio.wait_for(proc.communicate(request), self.timeout)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+            raise ToolError(
+                f"the tool ran longer than {self.timeout:g} s and was stopped"
+            ) from None
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+        try:
+            reply = orjson.loads(out)
+        except orjson.JSONDecodeError:
+            why = "it ran out of memory" if b"MemoryError" in err or proc.returncode else "no reply"
+            raise ToolError(f"the tool failed ({why}, exit {proc.returncode})") from None
+        if "error" in reply:
+            if reply["error"].startswith("MemoryError"):
+                raise ToolError(
+                    f"the tool used more than {self.memory_mb} MB of memory and was stopped"
+                )
+            raise ToolError(reply["error"])
+        return str(reply["result"])
+
+
+class ToolError(Exception):
+    pass
+
+
+def schema_from(raw: Any) -> dict[str, Any]:
+    """A JSON schema, or Flowise's list of ``{property, type, description, required}``."""
+    value = orjson.loads(raw) if isinstance(raw, str) and raw.strip() else raw
+    if isinstance(value, dict):
+        return value
+    props: dict[str, Any] = {}
+    required = []
+    for item in value or []:
+        props[item["property"]] = {
+            "type": item.get("type", "string"),
+            "description": item.get("description", ""),
+        }
+        if item.get("required"):
+            required.append(item["property"])
+    return {"type": "object", "properties": props, "required": required}
+
+
+@register
+class CustomToolNode(Node):
+    name = "customTool"
+    label = "Custom Tool"
+    category = "Tools"
+    base_classes = ("CustomTool", "Tool", "StructuredTool", "Runnable")
+    inputs = (
+        Input("selectedTool", "asyncOptions", optional=True),
+        Input("returnDirect", "boolean", optional=True),
+        Input("customToolName", "string"),
+        Input("customToolDesc", "string"),
+        Input("customToolSchema", "string"),
+        Input("customToolFunc", "string"),
+    )
+
+    async def build(self, ctx: RunContext) -> Tool:
+        return CustomTool(
+            str(self.get("customToolName")),
+            str(self.get("customToolDesc")),
+            schema_from(self.get("customToolSchema")),
+            str(self.get("customToolFunc")),
+        )
