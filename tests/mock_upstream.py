@@ -218,6 +218,78 @@ def tool_turn(body: dict[str, Any], model: str) -> Response | None:
     return StreamingResponse(iter(parts), media_type="text/event-stream")
 
 
+async def ollama_chat(request: Request) -> Response:
+    body = orjson.loads(await request.body())
+    REQUESTS.append(body)
+    toks = tokens_for(body, int(behaviour(str(body.get("model", ""))).get("tokens", 10)))
+
+    def lines() -> Any:
+        for t in toks:
+            yield (
+                orjson.dumps(
+                    {
+                        "model": body["model"],
+                        "message": {"role": "assistant", "content": t},
+                        "done": False,
+                    }
+                )
+                + b"\n"
+            )
+        yield (
+            orjson.dumps(
+                {
+                    "model": body["model"],
+                    "message": {"role": "assistant", "content": ""},
+                    "done": True,
+                    "prompt_eval_count": 3,
+                    "eval_count": len(toks),
+                }
+            )
+            + b"\n"
+        )
+
+    return StreamingResponse(lines(), media_type="application/x-ndjson")
+
+
+async def anthropic_messages(request: Request) -> Response:
+    body = orjson.loads(await request.body())
+    REQUESTS.append({**body, "_headers": dict(request.headers)})
+    if request.headers.get("x-api-key") != "anthropic-test-key":
+        return JSONResponse(
+            {
+                "type": "error",
+                "error": {"type": "authentication_error", "message": "invalid x-api-key"},
+            },
+            status_code=401,
+        )
+    toks = tokens_for(body, int(behaviour(str(body.get("model", ""))).get("tokens", 10)))
+
+    def events() -> Any:
+        def ev(name: str, data: dict[str, Any]) -> bytes:
+            return b"event: " + name.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
+
+        yield ev(
+            "message_start",
+            {
+                "type": "message_start",
+                "message": {"usage": {"input_tokens": 4, "output_tokens": 1}},
+            },
+        )
+        for t in toks:
+            yield ev(
+                "content_block_delta",
+                {
+                    "type": "content_block_delta",
+                    "index": 0,
+                    "delta": {"type": "text_delta", "text": t},
+                },
+            )
+        yield ev("message_delta", {"type": "message_delta", "usage": {"output_tokens": len(toks)}})
+        yield ev("message_stop", {"type": "message_stop"})
+
+    return StreamingResponse(events(), media_type="text/event-stream")
+
+
 async def stats(request: Request) -> Response:
     return JSONResponse(STATS)
 
@@ -230,6 +302,8 @@ app = Starlette(
     routes=[
         Route("/v1/chat/completions", completions, methods=["POST"]),
         Route("/v1/embeddings", embeddings, methods=["POST"]),
+        Route("/api/chat", ollama_chat, methods=["POST"]),
+        Route("/v1/messages", anthropic_messages, methods=["POST"]),
         Route("/stats", stats),
         Route("/requests", requests_),
     ]

@@ -103,6 +103,8 @@ def canvasflow_server(
         "CANVASFLOW_UPSTREAM_RETRIES": "0",
         "CANVASFLOW_PING_INTERVAL": "1",
         "CANVASFLOW_NODE_MODULES": "tests.extra_nodes",
+        "ANTHROPIC_BASE_URL": upstream,
+        "ANTHROPIC_API_KEY": "anthropic-test-key",
         **(extra_env or {}),
     }
     cmd = [

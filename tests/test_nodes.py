@@ -317,3 +317,37 @@ def test_openai_compatible_providers(server: Proc, client: httpx.Client, upstrea
         assert "".join(e["data"] for e in events if e["event"] == "token") == "word0 word1"
         assert events[-2]["data"]["usage"]["completion_tokens"] == 2
     assert httpx.get(upstream + "/requests").json()[-1]["max_tokens"] == 7
+
+
+@pytest.mark.parametrize("name", ["chatOllama", "chatAnthropic"])
+def test_native_chat_models_stream_and_report_usage(
+    server: Proc, client: httpx.Client, upstream: str, name: str
+) -> None:
+    inputs = {"modelName": "mock?tokens=4", "temperature": 0.3}
+    if name == "chatOllama":
+        inputs["baseUrl"] = upstream
+    flow = {
+        "nodes": [
+            node("m", name, inputs),
+            node("mem", "bufferMemory", {}),
+            node(
+                "c",
+                "conversationChain",
+                {"model": ref("m"), "memory": ref("mem"), "systemMessagePrompt": "Be brief."},
+            ),
+        ],
+        "edges": [],
+    }
+    canvas = make_canvas(server.url, flow)
+    events = stream(client, canvas["id"], {"question": "q"})
+    assert "".join(e["data"] for e in events if e["event"] == "token") == "word0 word1 word2 word3"
+    meta = events[-2]["data"]
+    assert meta["usage"]["completion_tokens"] == 4 and meta["usage"]["prompt_tokens"] > 0
+    sent = httpx.get(upstream + "/requests").json()[-1]
+    if name == "chatAnthropic":
+        assert sent["system"] == "Be brief." and sent["messages"] == [
+            {"role": "user", "content": "q"}
+        ]
+        assert sent["_headers"]["anthropic-version"] == "2023-06-01"
+    else:
+        assert sent["options"]["temperature"] == 0.3 and sent["stream"] is True

@@ -7,6 +7,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from canvasflow.models.local import DEFAULT_NAME, LocalChatModel, LocalModel
+from canvasflow.models.native import AnthropicChatModel, OllamaChatModel
 from canvasflow.models.openai_compat import OpenAIChatModel, client_for
 from canvasflow.nodes.base import Input, Node, register, to_bool, to_float, to_int
 
@@ -179,3 +180,106 @@ class ChatLocal(Node):
         }
         name = Path(path).stem if path else DEFAULT_NAME
         return LocalChatModel(model, params, name)
+
+
+@register
+class ChatOllama(Node):
+    """Ollama's own chat API (``/api/chat``), streamed as NDJSON."""
+
+    name = "chatOllama"
+    label = "ChatOllama"
+    category = "Chat Models"
+    base_classes = ("ChatOllama", *CHAT_BASES)
+    inputs = (
+        Input("cache", "BaseCache", optional=True),
+        Input("credential", "credential", optional=True),
+        Input("baseUrl", "string", default="http://localhost:11434"),
+        Input("modelName", "string"),
+        Input("temperature", "number", optional=True, default=0.9),
+        Input("streaming", "boolean", optional=True, default=True),
+        Input("allowImageUploads", "boolean", optional=True),
+        Input("think", "boolean", optional=True),
+        Input("jsonMode", "boolean", optional=True),
+        Input("keepAlive", "string", optional=True, default="5m"),
+        *(
+            Input(n, "number", optional=True)
+            for n in (
+                "topP",
+                "topK",
+                "mirostat",
+                "mirostatEta",
+                "mirostatTau",
+                "numCtx",
+                "numGpu",
+                "numThread",
+                "repeatLastN",
+                "repeatPenalty",
+                "tfsZ",
+            )
+        ),
+        Input("stop", "string", optional=True),
+    )
+
+    async def build(self, ctx: RunContext) -> OllamaChatModel:
+        stop = self.get("stop")
+        options = {
+            "temperature": to_float(self.get("temperature")),
+            "top_p": to_float(self.get("topP")),
+            "top_k": to_int(self.get("topK")),
+            "mirostat": to_int(self.get("mirostat")),
+            "mirostat_eta": to_float(self.get("mirostatEta")),
+            "mirostat_tau": to_float(self.get("mirostatTau")),
+            "num_ctx": to_int(self.get("numCtx")),
+            "num_gpu": to_int(self.get("numGpu")),
+            "num_thread": to_int(self.get("numThread")),
+            "repeat_last_n": to_int(self.get("repeatLastN")),
+            "repeat_penalty": to_float(self.get("repeatPenalty")),
+            "tfs_z": to_float(self.get("tfsZ")),
+            "stop": [x for x in str(stop).split(",") if x] if stop else None,
+        }
+        base = self.get("baseUrl") or os.environ.get("OLLAMA_BASE_URL") or "http://localhost:11434"
+        return OllamaChatModel(
+            str(base),
+            str(self.get("modelName")),
+            options,
+            self.get("keepAlive"),
+            to_bool(self.get("jsonMode")),
+        )
+
+
+@register
+class ChatAnthropic(Node):
+    """Anthropic's Messages API, streamed as server-sent events."""
+
+    name = "chatAnthropic"
+    label = "ChatAnthropic"
+    category = "Chat Models"
+    base_classes = ("ChatAnthropic", "ChatAnthropicMessages", *CHAT_BASES)
+    inputs = (
+        Input("cache", "BaseCache", optional=True),
+        Input("credential", "credential", optional=True),
+        Input("modelName", "asyncOptions", default="claude-haiku-4-5"),
+        Input("temperature", "number", optional=True, default=0.9),
+        Input("streaming", "boolean", optional=True, default=True),
+        Input("allowImageUploads", "boolean", optional=True),
+        Input("extendedThinking", "boolean", optional=True),
+        Input("budgetTokens", "number", optional=True),
+        Input("adaptiveThinking", "boolean", optional=True),
+        Input("thinkingEffort", "options", optional=True),
+        Input("maxTokensToSample", "number", optional=True),
+        Input("topP", "number", optional=True),
+        Input("topK", "number", optional=True),
+    )
+
+    async def build(self, ctx: RunContext) -> AnthropicChatModel:
+        key = await credential_value(ctx, self.get("credential"), "anthropicApiKey")
+        base = os.environ.get("ANTHROPIC_BASE_URL") or "https://api.anthropic.com"
+        params = {
+            "temperature": to_float(self.get("temperature")),
+            "top_p": to_float(self.get("topP")),
+            "top_k": to_int(self.get("topK")),
+            "max_tokens": to_int(self.get("maxTokensToSample")),
+        }
+        return AnthropicChatModel(
+            base, key or os.environ.get("ANTHROPIC_API_KEY"), str(self.get("modelName")), params
+        )

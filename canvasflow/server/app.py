@@ -24,6 +24,7 @@ from canvasflow.bus.queue import JobQueue
 from canvasflow.bus.redis import RedisBus
 from canvasflow.config import Settings
 from canvasflow.defaults import DEFAULT_SLUG, default_flow
+from canvasflow.models.native import close_http
 from canvasflow.models.openai_compat import close_clients
 from canvasflow.observability.logs import PredictionLog
 from canvasflow.observability.metrics import Metrics
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await asyncio.wait([p.task for p in running if p.task], timeout=10)
             await bus.close()
             await close_clients()
+            await close_http()
             await store.close()
 
     app = FastAPI(

@@ -1,0 +1,139 @@
+"""Chat models with APIs of their own: Ollama (NDJSON stream) and Anthropic's Messages
+API (server-sent events), over one shared, pooled httpx client."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import orjson
+from httpx_sse import aconnect_sse
+
+from canvasflow.models.base import Message, ModelError, Usage
+
+_client: httpx.AsyncClient | None = None
+
+
+def http() -> httpx.AsyncClient:
+    global _client
+    if _client is None:
+        _client = httpx.AsyncClient(
+            timeout=httpx.Timeout(600, connect=10),
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=200),
+        )
+    return _client
+
+
+async def close_http() -> None:
+    global _client
+    if _client is not None:
+        await _client.aclose()
+        _client = None
+
+
+def _fail(exc: Exception, who: str) -> ModelError:
+    if isinstance(exc, httpx.HTTPStatusError):
+        return ModelError(
+            f"{who} answered {exc.response.status_code}: {exc.response.text[:300]}",
+            "upstream_error",
+        )
+    return ModelError(f"{who} unreachable: {exc}", "upstream_unreachable")
+
+
+class OllamaChatModel:
+    def __init__(
+        self,
+        base_url: str,
+        model_name: str,
+        options: dict[str, Any],
+        keep_alive: str | None,
+        json_mode: bool,
+    ) -> None:
+        self.url = base_url.rstrip("/") + "/api/chat"
+        self.model_name = model_name
+        self.options = {k: v for k, v in options.items() if v is not None}
+        self.keep_alive = keep_alive
+        self.json_mode = json_mode
+
+    async def stream(self, messages: list[Message], usage: Usage) -> AsyncIterator[str]:
+        body: dict[str, Any] = {
+            "model": self.model_name,
+            "messages": messages,
+            "stream": True,
+            "options": self.options,
+        }
+        if self.keep_alive:
+            body["keep_alive"] = self.keep_alive
+        if self.json_mode:
+            body["format"] = "json"
+        try:
+            async with http().stream("POST", self.url, content=orjson.dumps(body)) as response:
+                if response.status_code >= 400:
+                    await response.aread()
+                    response.raise_for_status()
+                async for line in response.aiter_lines():
+                    if not line.strip():
+                        continue
+                    chunk = orjson.loads(line)
+                    if chunk.get("error"):
+                        raise ModelError(f"Ollama: {chunk['error']}", "upstream_error")
+                    text = (chunk.get("message") or {}).get("content")
+                    if text:
+                        yield text
+                    if chunk.get("done"):
+                        usage.add(chunk.get("prompt_eval_count") or 0, chunk.get("eval_count") or 0)
+        except httpx.HTTPError as exc:
+            raise _fail(exc, "Ollama") from None
+
+
+class AnthropicChatModel:
+    def __init__(
+        self, base_url: str, api_key: str | None, model_name: str, params: dict[str, Any]
+    ) -> None:
+        self.url = base_url.rstrip("/") + "/v1/messages"
+        self.api_key = api_key
+        self.model_name = model_name
+        self.params = {k: v for k, v in params.items() if v is not None}
+
+    async def stream(self, messages: list[Message], usage: Usage) -> AsyncIterator[str]:
+        system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
+        turns = [m for m in messages if m["role"] in ("user", "assistant")]
+        body: dict[str, Any] = {
+            "model": self.model_name,
+            "messages": turns,
+            "stream": True,
+            "max_tokens": 1024,
+            **self.params,
+        }
+        if system:
+            body["system"] = system
+        headers = {
+            "anthropic-version": "2023-06-01",
+            "content-type": "application/json",
+            "x-api-key": self.api_key or "",
+        }
+        try:
+            async with aconnect_sse(
+                http(), "POST", self.url, content=orjson.dumps(body), headers=headers
+            ) as source:
+                if source.response.status_code >= 400:
+                    await source.response.aread()
+                    source.response.raise_for_status()
+                async for sse in source.aiter_sse():
+                    data = orjson.loads(sse.data) if sse.data else {}
+                    kind = data.get("type") or sse.event
+                    if kind == "content_block_delta":
+                        text = (data.get("delta") or {}).get("text")
+                        if text:
+                            yield text
+                    elif kind == "message_start":
+                        u = (data.get("message") or {}).get("usage") or {}
+                        usage.add(u.get("input_tokens") or 0, 0)
+                    elif kind == "message_delta":
+                        usage.add(0, (data.get("usage") or {}).get("output_tokens") or 0)
+                    elif kind == "error":
+                        message = (data.get("error") or {}).get("message", "error")
+                        raise ModelError(f"Anthropic: {message}", "upstream_error")
+        except httpx.HTTPError as exc:
+            raise _fail(exc, "Anthropic") from None
