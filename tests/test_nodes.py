@@ -351,3 +351,196 @@ def test_native_chat_models_stream_and_report_usage(
         assert sent["_headers"]["anthropic-version"] == "2023-06-01"
     else:
         assert sent["options"]["temperature"] == 0.3 and sent["stream"] is True
+
+
+def chain_with(model_name: str, **chain_inputs: object) -> tuple[list, list]:
+    nodes = [
+        node("m", "chatOpenAI", {"modelName": model_name}),
+        node("p", "promptTemplate", {"template": "{question}"}),
+        node("c", "llmChain", {"model": ref("m"), "prompt": ref("p"), **chain_inputs}),
+    ]
+    return nodes, [edge("m", "c"), edge("p", "c")]
+
+
+def test_input_moderation(server: Proc, client: httpx.Client) -> None:
+    nodes, edges = chain_with("mock?tokens=2", inputModeration=[ref("mod")])
+    nodes.append(node("mod", "inputModerationSimple", {"denyList": "forbidden, secret plan"}))
+    edges.append(edge("mod", "c"))
+    canvas = make_canvas(server.url, {"nodes": nodes, "edges": edges})
+    events = stream(client, canvas["id"], {"question": "Tell me the SECRET PLAN"})
+    err = next(e["data"] for e in events if e["event"] == "error")
+    assert err["code"] == "moderation" and "moderation" in err["message"]
+    assert not any(e["event"] == "token" for e in events)
+    ok = client.post(f"/api/v1/prediction/{canvas['id']}", json={"question": "hello"})
+    assert ok.json()["text"] == "word0 word1"
+
+
+@pytest.mark.parametrize(
+    ("parser", "inputs", "question", "expected"),
+    [
+        (
+            "structuredOutputParser",
+            {
+                "jsonStructure": [
+                    {"property": "answer", "type": "string", "description": "the answer"}
+                ]
+            },
+            'echo: Sure: {"answer": "Paris", "extra": 1}',
+            {"answer": "Paris"},
+        ),
+        ("csvOutputParser", {}, "echo: red, green, blue", ["red", "green", "blue"]),
+    ],
+)
+def test_output_parsers(
+    server: Proc,
+    client: httpx.Client,
+    upstream: str,
+    parser: str,
+    inputs: dict,
+    question: str,
+    expected: object,
+) -> None:
+    nodes, edges = chain_with("mock", outputParser=ref("op"))
+    nodes.append(node("op", parser, inputs))
+    edges.append(edge("op", "c"))
+    canvas = make_canvas(server.url, {"nodes": nodes, "edges": edges})
+    body = client.post(f"/api/v1/prediction/{canvas['id']}", json={"question": question}).json()
+    assert body["json"] == expected
+    sent = httpx.get(upstream + "/requests").json()[-1]["messages"]
+    assert sent[0]["role"] == "system" and sent[0]["content"].startswith("Answer with")
+
+
+def test_conversation_summary_memory(server: Proc, client: httpx.Client, upstream: str) -> None:
+    flow = {
+        "nodes": [
+            node("m", "chatOpenAI", {"modelName": "mock?tokens=2"}),
+            node("mem", "conversationSummaryMemory", {"model": ref("m")}),
+            node(
+                "c",
+                "conversationChain",
+                {"model": ref("m"), "memory": ref("mem"), "systemMessagePrompt": "Sys."},
+            ),
+        ],
+        "edges": [edge("m", "mem"), edge("m", "c"), edge("mem", "c")],
+    }
+    canvas = make_canvas(server.url, flow)
+    chat = "summary-" + server.backend  # type: ignore[attr-defined]
+    for q in ("one", "two", "three"):
+        r = client.post(f"/api/v1/prediction/{canvas['id']}", json={"question": q, "chatId": chat})
+        assert r.status_code == 200, r.text
+    assert r.json()["memoryType"] == "Conversation Summary Memory"
+    requests = httpx.get(upstream + "/requests").json()
+    summarise, answer = requests[-2]["messages"], requests[-1]["messages"]
+    assert "Summarise" in summarise[0]["content"] and "user: one" in summarise[0]["content"]
+    assert answer[0] == {"role": "system", "content": "Sys."}
+    assert answer[1]["content"].startswith("Summary of the conversation so far: word0")
+    assert answer[2:] == [
+        {"role": "user", "content": "two"},
+        {"role": "assistant", "content": "word0 word1"},
+        {"role": "user", "content": "three"},
+    ]
+
+
+def test_retriever_tool_in_an_agent(server: Proc, client: httpx.Client) -> None:
+    flow = rag_flow()
+    flow["nodes"] = [n for n in flow["nodes"] if n["id"] != "chain_0"]
+    flow["edges"] = [e for e in flow["edges"] if e["target"] != "chain_0"]
+    flow["nodes"] += [
+        node(
+            "rt",
+            "retrieverTool",
+            {
+                "name": "search",
+                "description": "capitals",
+                "retriever": ref("store_0"),
+                "returnSourceDocuments": True,
+            },
+        ),
+        node("mem", "bufferMemory", {}),
+        node(
+            "agent",
+            "toolAgent",
+            {"tools": [ref("rt")], "memory": ref("mem"), "model": ref("chatOpenAI_0")},
+        ),
+    ]
+    flow["nodes"][-4]["data"]["inputs"]["modelName"] = "mock"  # chatOpenAI_0
+    flow["edges"] += [
+        edge("store_0", "rt"),
+        edge("rt", "agent"),
+        edge("mem", "agent"),
+        edge("chatOpenAI_0", "agent"),
+    ]
+    canvas = make_canvas(server.url, flow)
+    events = stream(
+        client,
+        canvas["id"],
+        {
+            "question": 'tool: search {"input": "capital of Germany"}',
+            "overrideConfig": {"returnSourceDocuments": True, "returnIntermediateSteps": True},
+        },
+    )
+    src = next(e["data"] for e in events if e["event"] == "source")
+    assert src[0]["pageContent"] == "Berlin is the capital of Germany."
+    step_ = next(e["data"] for e in events if e["event"] == "step")
+    assert step_["step"] == "search" and step_["output"] == "Berlin is the capital of Germany."
+
+
+def test_requests_tool_only_reaches_allowed_hosts(
+    upstream: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from canvasflow.models.native import close_http
+    from canvasflow.nodes.tools import RequestsTool, ToolError
+
+    tool = RequestsTool("GET", upstream + "/stats", "get", "d", {}, 2000)
+
+    async def go() -> str:
+        try:
+            monkeypatch.delenv("CANVASFLOW_ALLOWED_HOSTS", raising=False)
+            with pytest.raises(ToolError, match="not allowed"):
+                await tool.call({})
+            monkeypatch.setenv("CANVASFLOW_ALLOWED_HOSTS", "127.0.0.1")
+            return await tool.call({})
+        finally:
+            await close_http()
+
+    assert '"started"' in asyncio.run(go())
+
+
+def test_file_loaders() -> None:
+    import asyncio
+    import base64
+
+    from canvasflow.engine.context import RunContext
+    from canvasflow.nodes import load_all
+
+    nodes = load_all()
+
+    def data_url(text: str, name: str) -> str:
+        return f"data:text/plain;base64,{base64.b64encode(text.encode()).decode()},filename:{name}"
+
+    def build(name: str, inputs: dict) -> list:
+        return asyncio.run(nodes[name]("n", inputs).build(RunContext("q")))
+
+    docs = build(
+        "textFile", {"txtFile": data_url("hello world", "a.txt"), "metadata": '{"title": "T"}'}
+    )
+    assert docs == [{"pageContent": "hello world", "metadata": {"source": "a.txt", "title": "T"}}]
+    docs = build(
+        "csvFile",
+        {
+            "csvFile": data_url("city,country\nRome,Italy\nParis,France\n", "c.csv"),
+            "columnName": "city",
+        },
+    )
+    assert [d["pageContent"] for d in docs] == ["Rome", "Paris"]
+    docs = build(
+        "jsonFile",
+        {
+            "jsonFile": data_url('[{"q": "a", "x": 1}, {"q": "b"}]', "j.json"),
+            "separateByObject": True,
+            "pointersName": "q",
+        },
+    )
+    assert [d["pageContent"] for d in docs] == ["a", "b"]

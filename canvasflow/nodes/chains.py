@@ -10,6 +10,7 @@ from canvasflow.events import Event, token
 from canvasflow.models.base import ChatModel, Message
 from canvasflow.nodes.base import Input, Node, register
 from canvasflow.nodes.prompts import Prompt
+from canvasflow.nodes.safety import OutputParser, moderate
 from canvasflow.observability.tracing import set_attributes, span
 
 if TYPE_CHECKING:
@@ -58,9 +59,21 @@ class LLMChain(Node):
         Input("chainName", "string", optional=True),
     )
 
-    def run(self, ctx: RunContext) -> AsyncIterator[Event]:
+    async def run(self, ctx: RunContext) -> AsyncIterator[Event]:  # type: ignore[override]
+        moderate(self.get("inputModeration"), ctx.question)
         prompt: Prompt = self.get("prompt")
-        return stream_answer(self.get("model"), prompt.messages(ctx.question, ctx), ctx)
+        messages = prompt.messages(ctx.question, ctx)
+        parser: OutputParser | None = self.get("outputParser")
+        if parser is None:
+            async for event in stream_answer(self.get("model"), messages, ctx):
+                yield event
+            return
+        messages = [{"role": "system", "content": parser.instructions}, *messages]
+        pieces: list[str] = []
+        async for event in stream_answer(self.get("model"), messages, ctx):
+            pieces.append(event.data)
+            yield event
+        ctx.json_output = parser.parse("".join(pieces))
 
 
 @register
@@ -91,6 +104,7 @@ class ConversationChain(Node):
         return ([system] if system else []) + history + human
 
     async def run(self, ctx: RunContext) -> AsyncIterator[Event]:  # type: ignore[override]
+        moderate(self.get("inputModeration"), ctx.question)
         messages = await self._messages(ctx)
         async for event in stream_answer(self.get("model"), messages, ctx):
             yield event

@@ -124,3 +124,136 @@ class PlainText(Node):
             for key in omit:
                 doc["metadata"].pop(key, None)
         return docs
+
+
+def decode_files(raw: Any) -> list[tuple[str, bytes]]:
+    """Flowise's file inputs: ``data:<mime>;base64,<data>,filename:<name>``, or a JSON
+    list of them. (Flowise's ``FILE-STORAGE::`` references point into a Flowise server's
+    own storage and cannot be read here: they are refused with a clear error.)"""
+    import base64
+
+    import orjson
+
+    from canvasflow.models.base import ModelError
+
+    if isinstance(raw, str) and raw.startswith("["):
+        raw = orjson.loads(raw)
+    items = raw if isinstance(raw, list) else [raw]
+    out = []
+    for item in items:
+        text = str(item or "")
+        if text.startswith("FILE-STORAGE::"):
+            raise ModelError(
+                "files kept in a Flowise server's storage cannot be read; "
+                "embed the file as a data URL",
+                "file_unavailable",
+            )
+        if not text.startswith("data:") or ";base64," not in text:
+            raise ModelError("a file input must be a base64 data URL", "file_invalid")
+        payload, _, name = text.split(";base64,", 1)[1].partition(",filename:")
+        out.append((name or "file", base64.b64decode(payload)))
+    return out
+
+
+class _FileLoader(Node):
+    category = "Document Loaders"
+    base_classes = ("Document",)
+    file_input = "txtFile"
+
+    def documents(self, name: str, data: bytes) -> list[Document]:
+        raise NotImplementedError
+
+    async def build(self, ctx: RunContext) -> list[Document]:
+        metadata = parse_values(self.get("metadata"))
+        omit = {k.strip() for k in str(self.get("omitMetadataKeys") or "").split(",") if k.strip()}
+        docs: list[Document] = []
+        for name, data in decode_files(self.get(self.file_input)):
+            for doc in self.documents(name, data):
+                doc["metadata"] = {"source": name, **doc["metadata"], **metadata}
+                docs.append(doc)
+        docs = split(self.get("textSplitter"), docs)
+        for doc in docs:
+            for key in omit:
+                doc["metadata"].pop(key, None)
+        return docs
+
+
+_LOADER_TAIL = (
+    Input("textSplitter", "TextSplitter", optional=True),
+    Input("metadata", "json", optional=True),
+    Input("omitMetadataKeys", "string", optional=True),
+)
+
+
+@register
+class TextFile(_FileLoader):
+    name = "textFile"
+    label = "Text File"
+    inputs = (Input("txtFile", "file"), *_LOADER_TAIL)
+
+    def documents(self, name: str, data: bytes) -> list[Document]:
+        return [{"pageContent": data.decode("utf-8", "replace"), "metadata": {}}]
+
+
+@register
+class CsvFile(_FileLoader):
+    name = "csvFile"
+    label = "Csv File"
+    file_input = "csvFile"
+    inputs = (
+        Input("csvFile", "file"),
+        Input("textSplitter", "TextSplitter", optional=True),
+        Input("columnName", "string", optional=True),
+        *_LOADER_TAIL[1:],
+    )
+
+    def documents(self, name: str, data: bytes) -> list[Document]:
+        import csv
+        import io
+
+        column = self.get("columnName")
+        rows = csv.DictReader(io.StringIO(data.decode("utf-8", "replace")))
+        docs = []
+        for i, row in enumerate(rows):
+            text = (
+                str(row.get(column, ""))
+                if column
+                else "\n".join(f"{k}: {v}" for k, v in row.items())
+            )
+            docs.append({"pageContent": text, "metadata": {"row": i}})
+        return docs
+
+
+@register
+class JsonFile(_FileLoader):
+    name = "jsonFile"
+    label = "Json File"
+    file_input = "jsonFile"
+    inputs = (
+        Input("jsonFile", "file"),
+        Input("textSplitter", "TextSplitter", optional=True),
+        Input("separateByObject", "boolean", optional=True),
+        Input("pointersName", "string", optional=True),
+        *_LOADER_TAIL[1:],
+    )
+
+    def documents(self, name: str, data: bytes) -> list[Document]:
+        import orjson
+
+        value = orjson.loads(data)
+        pointers = [p.strip() for p in str(self.get("pointersName") or "").split(",") if p.strip()]
+
+        def strings(v: Any) -> list[str]:
+            if isinstance(v, dict):
+                keys = pointers or list(v)
+                return [s for k in keys if k in v for s in strings(v[k])]
+            if isinstance(v, list):
+                return [s for item in v for s in strings(item)]
+            return [] if v is None else [str(v)]
+
+        if self.get("separateByObject") and isinstance(value, list):
+            return [
+                {"pageContent": "\n".join(strings(item)), "metadata": {"index": i}}
+                for i, item in enumerate(value)
+            ]
+        return [{"pageContent": "\n".join(strings(value)), "metadata": {}}]

@@ -3,7 +3,7 @@ request's ``history`` when the client sends one)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from canvasflow.models.base import Message
 from canvasflow.nodes.base import Input, Node, register, to_int
@@ -77,3 +77,55 @@ class BufferWindowMemory(_MemoryNode):
 
     def window(self) -> int | None:
         return max(1, to_int(self.get("k"), 4) or 4)
+
+
+SUMMARY_PROMPT = (
+    "Summarise the conversation below in a few sentences, keeping names, facts and "
+    "decisions.\n\n{conversation}"
+)
+
+
+class SummaryMemory(Memory):
+    """The last exchange word for word, everything before it as a summary the model writes."""
+
+    def __init__(self, model: Any, session_id: str | None) -> None:
+        super().__init__("Conversation Summary Memory", session_id)
+        self.model = model
+
+    async def load(self, ctx: RunContext) -> list[Message]:
+        history = await super().load(ctx)
+        if len(history) <= 2:
+            return history
+        older, recent = history[:-2], history[-2:]
+        conversation = "\n".join(f"{m['role']}: {m['content']}" for m in older)
+        prompt = SUMMARY_PROMPT.replace("{conversation}", conversation)
+        pieces = [
+            p async for p in self.model.stream([{"role": "user", "content": prompt}], ctx.usage)
+        ]
+        summary = "".join(pieces).strip()
+        return [
+            {"role": "system", "content": f"Summary of the conversation so far: {summary}"},
+            *recent,
+        ]
+
+
+@register
+class ConversationSummaryMemory(_MemoryNode):
+    name = "conversationSummaryMemory"
+    label = "Conversation Summary Memory"
+    memory_type = "Conversation Summary Memory"
+    base_classes = (
+        "ConversationSummaryMemory",
+        "BaseConversationSummaryMemory",
+        "BaseChatMemory",
+        "BaseMemory",
+    )
+    inputs = (
+        Input("model", "BaseChatModel"),
+        Input("sessionId", "string", optional=True, default=""),
+        Input("memoryKey", "string", optional=True, default="chat_history"),
+    )
+
+    async def build(self, ctx: RunContext) -> Memory:
+        ctx.memory_type = self.memory_type
+        return SummaryMemory(self.get("model"), self.get("sessionId") or None)

@@ -15,6 +15,7 @@ from canvasflow.models.openai_compat import client_for
 from canvasflow.nodes.base import Input, Node, register, to_bool, to_float, to_int
 from canvasflow.nodes.chains import stream_answer
 from canvasflow.nodes.chat_models import credential_value
+from canvasflow.nodes.safety import moderate
 
 if TYPE_CHECKING:
     from canvasflow.engine.context import RunContext
@@ -77,6 +78,24 @@ class OpenAIEmbeddings(Node):
             to_int(self.get("batchSize"), 512) or 512,
             to_int(self.get("dimensions")),
         )
+
+
+@register
+class LocalAIEmbeddings(Node):
+    name = "localAIEmbeddings"
+    label = "LocalAI Embeddings"
+    category = "Embeddings"
+    base_classes = ("LocalAI Embeddings", "Embeddings")
+    inputs = (
+        Input("credential", "credential", optional=True),
+        Input("basePath", "string"),
+        Input("modelName", "string"),
+    )
+
+    async def build(self, ctx: RunContext) -> OpenAIEmbedder:
+        key = await credential_value(ctx, self.get("credential"), "localAIApiKey")
+        client = client_for(str(self.get("basePath")), key or os.environ.get("LOCALAI_API_KEY"))
+        return OpenAIEmbedder(client, str(self.get("modelName")), 512, None)
 
 
 class MemoryStore:
@@ -166,6 +185,7 @@ class RetrievalQAChain(Node):
     )
 
     async def run(self, ctx: RunContext) -> AsyncIterator[Event]:  # type: ignore[override]
+        moderate(self.get("inputModeration"), ctx.question)
         docs: list[Document] = []
         async for event in retrieve(self.get("vectorStoreRetriever"), ctx.question):
             if event.kind == "source":
@@ -197,6 +217,7 @@ class ConversationalRetrievalQAChain(Node):
     )
 
     async def run(self, ctx: RunContext) -> AsyncIterator[Event]:  # type: ignore[override]
+        moderate(self.get("inputModeration"), ctx.question)
         model: ChatModel = self.get("model")
         memory: Memory | None = self.get("memory")
         history = await memory.load(ctx) if memory is not None else list(ctx.history or [])

@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import orjson
 from simpleeval import simple_eval
 
-from canvasflow.events import Event, step, token
+from canvasflow.events import Event, source, step, token
 from canvasflow.models.base import ModelError
 from canvasflow.models.openai_compat import OpenAIChatModel, chat_with_tools
-from canvasflow.nodes.base import Input, Node, register, to_int
+from canvasflow.nodes.base import Input, Node, register, to_bool, to_int
+from canvasflow.nodes.safety import moderate
 
 if TYPE_CHECKING:
     from canvasflow.engine.context import RunContext
@@ -96,6 +97,7 @@ class ToolAgent(Node):
     )
 
     async def run(self, ctx: RunContext) -> AsyncIterator[Event]:  # type: ignore[override]
+        moderate(self.get("inputModeration"), ctx.question)
         model = self.get("model")
         if not isinstance(model, OpenAIChatModel):
             raise ModelError(f"{model.model_name} cannot call tools", "tools_unsupported")
@@ -146,6 +148,8 @@ class ToolAgent(Node):
                 except ToolError as exc:
                     failed = str(exc)
                     output = f"error: {exc}"
+                if tool is not None and getattr(tool, "return_sources", False):
+                    yield source(tool.last_sources)  # type: ignore[attr-defined]
                 if failed is None:
                     yield step(call.name, "tool", args, output)
                 else:
@@ -267,3 +271,152 @@ class CustomToolNode(Node):
             schema_from(self.get("customToolSchema")),
             str(self.get("customToolFunc")),
         )
+
+
+class RetrieverTool(Tool):
+    def __init__(self, name: str, description: str, retriever: Any, sources: bool) -> None:
+        self.name = name
+        self.description = description
+        self.parameters = {
+            "type": "object",
+            "properties": {"input": {"type": "string"}},  # type: ignore[misc]
+            "required": ["input"],
+        }
+        self.retriever = retriever
+        self.return_sources = sources
+        self.last_sources: list[dict[str, Any]] = []
+
+    async def call(self, args: dict[str, Any]) -> str:
+        self.last_sources = await self.retriever.retrieve(str(args.get("input", "")))
+        return "\n\n".join(d["pageContent"] for d in self.last_sources)
+
+
+@register
+class RetrieverToolNode(Node):
+    name = "retrieverTool"
+    label = "Retriever Tool"
+    category = "Tools"
+    base_classes = ("RetrieverTool", "DynamicTool", "Tool", "StructuredTool", "Runnable")
+    inputs = (
+        Input("name", "string"),
+        Input("description", "string"),
+        Input("retriever", "BaseRetriever"),
+        Input("returnSourceDocuments", "boolean", optional=True),
+        Input("retrieverToolMetadataFilter", "json", optional=True),
+    )
+
+    async def build(self, ctx: RunContext) -> Tool:
+        return RetrieverTool(
+            str(self.get("name")),
+            str(self.get("description")),
+            self.get("retriever"),
+            to_bool(self.get("returnSourceDocuments")),
+        )
+
+
+class RequestsTool(Tool):
+    """An HTTP GET or POST the agent may make, only to hosts the operator allowed
+    (``CANVASFLOW_ALLOWED_HOSTS``, comma-separated; none by default)."""
+
+    def __init__(
+        self,
+        method: str,
+        url: str,
+        name: str,
+        description: str,
+        headers: dict[str, Any],
+        max_output: int,
+    ) -> None:
+        self.method = method
+        self.url = url
+        self.name = name
+        self.description = description
+        field = "params" if method == "GET" else "body"
+        self.parameters = {
+            "type": "object",  # type: ignore[misc]
+            "properties": {field: {"type": "object"}, "url": {"type": "string"}},
+        }
+        self.headers = headers
+        self.max_output = max_output
+
+    async def call(self, args: dict[str, Any]) -> str:
+        from urllib.parse import urlsplit
+
+        import httpx
+
+        from canvasflow.models.native import http
+
+        url = str(args.get("url") or self.url)
+        allowed = {
+            h.strip().lower()
+            for h in os.environ.get("CANVASFLOW_ALLOWED_HOSTS", "").split(",")
+            if h.strip()
+        }
+        host = (urlsplit(url).hostname or "").lower()
+        if host not in allowed:
+            raise ToolError(f"host {host or url!r} is not allowed (CANVASFLOW_ALLOWED_HOSTS)")
+        try:
+            if self.method == "GET":
+                r = await http().get(
+                    url, params=args.get("params") or None, headers=self.headers, timeout=30
+                )
+            else:
+                r = await http().post(
+                    url, json=args.get("body") or {}, headers=self.headers, timeout=30
+                )
+        except httpx.HTTPError as exc:
+            raise ToolError(f"request failed: {exc}") from None
+        return r.text[: self.max_output]
+
+
+def _requests_node(method: str) -> type[Node]:
+    low = method.lower().capitalize()
+    prefix = f"requests{low}"
+
+    class RequestsNode(Node):
+        name = prefix
+        label = f"Requests {method}"
+        category = "Tools"
+        base_classes = (
+            f"Requests{low}",
+            "DynamicStructuredTool",
+            "StructuredTool",
+            "Runnable",
+            "Tool",
+        )
+        inputs = (
+            Input(f"{prefix}Url", "string"),
+            Input(f"{prefix}Name", "string", optional=True, default=f"requests_{method.lower()}"),
+            Input(
+                f"{prefix}Description",
+                "string",
+                optional=True,
+                default=f"Makes an HTTP {method} request and returns the response body.",
+            ),
+            Input(f"{prefix}Headers", "string", optional=True),
+            Input(
+                f"{prefix}{'QueryParams' if method == 'GET' else 'Body'}Schema",
+                "code",
+                optional=True,
+            ),
+            Input(f"{prefix}MaxOutputLength", "number", optional=True, default="2000"),
+        )
+
+        async def build(self, ctx: RunContext) -> Tool:
+            raw = self.get(f"{prefix}Headers")
+            headers = orjson.loads(raw) if isinstance(raw, str) and raw.strip() else (raw or {})
+            return RequestsTool(
+                method,
+                str(self.get(f"{prefix}Url")),
+                str(self.get(f"{prefix}Name")),
+                str(self.get(f"{prefix}Description")),
+                dict(headers),
+                to_int(self.get(f"{prefix}MaxOutputLength"), 2000) or 2000,
+            )
+
+    RequestsNode.__name__ = f"Requests{low}Node"
+    return register(RequestsNode)
+
+
+RequestsGet = _requests_node("GET")
+RequestsPost = _requests_node("POST")
