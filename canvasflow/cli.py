@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -61,6 +62,8 @@ def serve(
     settings.log_prompts = log_prompts or settings.log_prompts
     settings.max_lag_events = max_lag or settings.max_lag_events
     settings.mode = mode or settings.mode
+    # nodes that keep files (faiss, folderFiles) find the data directory here
+    os.environ["CANVASFLOW_DATA_DIR"] = str(settings.data_dir)
     if settings.log_format not in ("text", "json"):
         raise typer.BadParameter("text or json", param_hint="--log-format")
     if settings.mode not in ("local", "queue"):
@@ -114,6 +117,7 @@ def worker(
     from canvasflow.worker import Worker
 
     settings = _settings(data_dir)
+    os.environ["CANVASFLOW_DATA_DIR"] = str(settings.data_dir)
     configure(log_format or settings.log_format, log_level)
     import uvloop
 

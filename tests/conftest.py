@@ -55,6 +55,7 @@ def server(
     data_dir = tmp_path_factory.mktemp("server-" + request.param.replace("+", "-"))
     proc = canvasflow_server(data_dir, upstream, env).start()
     proc.backend = request.param  # type: ignore[attr-defined]
+    proc.data_dir = data_dir  # type: ignore[attr-defined]
     proc.database_url = pg_url or f"sqlite:///{data_dir / 'canvasflow.db'}"  # type: ignore[attr-defined]
     yield proc
     proc.stop()

@@ -290,6 +290,13 @@ async def anthropic_messages(request: Request) -> Response:
     return StreamingResponse(events(), media_type="text/event-stream")
 
 
+async def ollama_embed(request: Request) -> Response:
+    body = orjson.loads(await request.body())
+    REQUESTS.append(body)
+    inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+    return JSONResponse({"model": body["model"], "embeddings": [embed(str(t)) for t in inputs]})
+
+
 async def stats(request: Request) -> Response:
     return JSONResponse(STATS)
 
@@ -303,6 +310,8 @@ app = Starlette(
         Route("/v1/chat/completions", completions, methods=["POST"]),
         Route("/v1/embeddings", embeddings, methods=["POST"]),
         Route("/api/chat", ollama_chat, methods=["POST"]),
+        Route("/api/embed", ollama_embed, methods=["POST"]),
+        Route("/openai/deployments/{deployment}/chat/completions", completions, methods=["POST"]),
         Route("/v1/messages", anthropic_messages, methods=["POST"]),
         Route("/stats", stats),
         Route("/requests", requests_),

@@ -544,3 +544,150 @@ def test_file_loaders() -> None:
         },
     )
     assert [d["pageContent"] for d in docs] == ["a", "b"]
+
+
+def swap_retriever(flow: dict, replacement: dict) -> dict:
+    flow["nodes"] = [n for n in flow["nodes"] if n["id"] not in ("store_0", "embeddings_0")]
+    flow["nodes"].append(replacement)
+    flow["edges"] = [
+        e
+        for e in flow["edges"]
+        if e["source"] not in ("store_0", "embeddings_0") and e["target"] not in ("store_0",)
+    ]
+    flow["edges"] += [edge("plainText_0", "store_0"), edge("store_0", "chain_0")]
+    return flow
+
+
+@pytest.mark.parametrize("kind", ["bm25Retriever", "faiss", "faiss+ollama"])
+def test_other_retrievers(server: Proc, client: httpx.Client, upstream: str, kind: str) -> None:
+    inputs: dict = {"document": [ref("plainText_0")], "topK": 1}
+    flow = rag_flow()
+    if kind.startswith("faiss"):
+        inputs.update(embeddings=ref("emb"), basePath="capitals-" + kind.replace("+", "-"))
+        emb = (
+            node("emb", "ollamaEmbeddings", {"baseUrl": upstream, "modelName": "m"})
+            if kind.endswith("ollama")
+            else node("emb", "openAIEmbeddings", {})
+        )
+        flow = swap_retriever(flow, node("store_0", "faiss", inputs))
+        flow["nodes"].append(emb)
+        flow["edges"].append(edge("emb", "store_0"))
+    else:
+        flow = swap_retriever(flow, node("store_0", "bm25Retriever", inputs))
+    canvas = make_canvas(server.url, flow)
+    body = client.post(
+        f"/api/v1/prediction/{canvas['id']}",
+        json={
+            "question": "Which city is the capital of Italy?",
+            "overrideConfig": {"returnSourceDocuments": True},
+        },
+    ).json()
+    assert [d["pageContent"] for d in body["sourceDocuments"]] == ["Rome is the capital of Italy."]
+    if kind.startswith("faiss"):
+        saved = server.data_dir / "faiss" / ("capitals-" + kind.replace("+", "-"))  # type: ignore[attr-defined]
+        assert (saved / "index.faiss").is_file() and (saved / "docs.json").is_file()
+
+
+def minimal_pdf(text: str) -> bytes:
+    """A one-page PDF with one line of text, written by hand for the test."""
+    stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = b"%PDF-1.4\n"
+    offsets = []
+    for i, obj in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (i, obj)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return out
+
+
+def test_pdf_and_folder_loaders(server: Proc, client: httpx.Client) -> None:
+    import base64
+
+    files = server.data_dir / "files" / "kb"  # type: ignore[attr-defined]
+    files.mkdir(parents=True, exist_ok=True)
+    (files / "italy.md").write_text("Rome is the capital of Italy.")
+    (files / "france.pdf").write_bytes(minimal_pdf("Paris is the capital of France."))
+    (files / "skip.bin").write_bytes(b"\x00\x01")
+    flow = {
+        "nodes": [
+            node("f", "folderFiles", {"folderPath": "kb", "recursive": True}),
+            node("r", "bm25Retriever", {"document": [ref("f")], "topK": 5}),
+            node("m", "chatOpenAI", {"modelName": "mock?tokens=1"}),
+            node("c", "retrievalQAChain", {"model": ref("m"), "vectorStoreRetriever": ref("r")}),
+        ],
+        "edges": [edge("f", "r"), edge("r", "c"), edge("m", "c")],
+    }
+    canvas = make_canvas(server.url, flow)
+    body = client.post(
+        f"/api/v1/prediction/{canvas['id']}",
+        json={"question": "capital of France", "overrideConfig": {"returnSourceDocuments": True}},
+    ).json()
+    sources = {d["metadata"]["source"]: d["pageContent"] for d in body["sourceDocuments"]}
+    assert "Paris is the capital of France." in sources["france.pdf"]
+    # a canvas cannot read outside the files folder
+    flow["nodes"][0]["data"]["inputs"]["folderPath"] = "../../"
+    bad = make_canvas(server.url, flow)
+    r = client.post(f"/api/v1/prediction/{bad['id']}", json={"question": "q"})
+    assert r.status_code == 500 and "not a folder under" in r.json()["message"]
+    # a PDF as a Flowise data URL
+    pdf = base64.b64encode(minimal_pdf("Berlin is the capital of Germany.")).decode()
+    flow["nodes"][0] = node(
+        "f", "pdfFile", {"pdfFile": f"data:application/pdf;base64,{pdf},filename:de.pdf"}
+    )
+    canvas = make_canvas(server.url, flow)
+    body = client.post(
+        f"/api/v1/prediction/{canvas['id']}",
+        json={"question": "capital of Germany", "overrideConfig": {"returnSourceDocuments": True}},
+    ).json()
+    assert body["sourceDocuments"][0]["metadata"] == {"source": "de.pdf", "page": 1}
+
+
+def test_azure_chat_openai(server: Proc, client: httpx.Client, upstream: str) -> None:
+    nodes = [
+        node("m", "azureChatOpenAI", {"modelName": "mock?tokens=3", "basepath": upstream}),
+        node("p", "promptTemplate", {"template": "{question}"}),
+        node("c", "llmChain", {"model": ref("m"), "prompt": ref("p")}),
+    ]
+    canvas = make_canvas(server.url, {"nodes": nodes, "edges": []})
+    r = client.post(f"/api/v1/prediction/{canvas['id']}", json={"question": "q"})
+    assert r.status_code == 500 and "deployment" in r.json()["message"]
+    cred = None
+    import asyncio
+
+    from canvasflow.config import Settings
+    from canvasflow.store.repo import Store
+
+    async def add() -> str:
+        store = Store(Settings(database_url=server.database_url).resolved_database_url())  # type: ignore[attr-defined]
+        try:
+            return await store.create_credential(
+                "azure " + server.backend,
+                "azureOpenAIApi",
+                {  # type: ignore[attr-defined]
+                    "azureOpenAIApiKey": "k",
+                    "azureOpenAIApiDeploymentName": "dep1",
+                    "azureOpenAIApiVersion": "2024-10-21",
+                },
+            )
+        finally:
+            await store.close()
+
+    cred = asyncio.run(add())
+    nodes[0]["data"]["inputs"]["credential"] = cred
+    canvas = make_canvas(server.url, {"nodes": nodes, "edges": []})
+    events = stream(client, canvas["id"], {"question": "q"})
+    assert "".join(e["data"] for e in events if e["event"] == "token") == "word0 word1 word2"

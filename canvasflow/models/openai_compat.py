@@ -39,6 +39,23 @@ def client_for(
     return client
 
 
+def azure_client_for(
+    endpoint: str, api_key: str | None, deployment: str, version: str
+) -> openai.AsyncAzureOpenAI:
+    key = ("azure", endpoint, api_key or "", deployment, version)
+    client = _clients.get(key)  # type: ignore[arg-type]
+    if client is None:
+        client = openai.AsyncAzureOpenAI(
+            azure_endpoint=endpoint,
+            azure_deployment=deployment,
+            api_version=version,
+            api_key=api_key or "no-key",
+            max_retries=int(os.environ.get("CANVASFLOW_UPSTREAM_RETRIES", "2")),
+        )
+        _clients[key] = client  # type: ignore[index]
+    return client  # type: ignore[return-value]
+
+
 async def close_clients() -> None:
     for client in _clients.values():
         await client.close()

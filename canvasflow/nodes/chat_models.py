@@ -6,9 +6,10 @@ import logging
 import os
 from typing import TYPE_CHECKING, Any
 
+from canvasflow.models.base import ModelError
 from canvasflow.models.local import DEFAULT_NAME, LocalChatModel, LocalModel
 from canvasflow.models.native import AnthropicChatModel, OllamaChatModel
-from canvasflow.models.openai_compat import OpenAIChatModel, client_for
+from canvasflow.models.openai_compat import OpenAIChatModel, azure_client_for, client_for
 from canvasflow.nodes.base import Input, Node, register, to_bool, to_float, to_int
 
 if TYPE_CHECKING:
@@ -282,4 +283,50 @@ class ChatAnthropic(Node):
         }
         return AnthropicChatModel(
             base, key or os.environ.get("ANTHROPIC_API_KEY"), str(self.get("modelName")), params
+        )
+
+
+@register
+class AzureChatOpenAI(_OpenAIBase):
+    """Azure OpenAI: instance, deployment and API version from the ``azureOpenAIApi``
+    credential, else ``AZURE_OPENAI_*`` environment variables."""
+
+    name = "azureChatOpenAI"
+    label = "Azure ChatOpenAI"
+    base_classes = ("AzureChatOpenAI", "ChatOpenAI", "BaseChatOpenAI", *CHAT_BASES)
+    inputs = (Input("modelName", "asyncOptions", optional=True), *_OPENAI_INPUTS)
+
+    async def build(self, ctx: RunContext) -> OpenAIChatModel:
+        async def field(name: str, env: str) -> str | None:
+            return await credential_value(ctx, self.get("credential"), name) or os.environ.get(env)
+
+        key = await field("azureOpenAIApiKey", "AZURE_OPENAI_API_KEY")
+        instance = await field("azureOpenAIApiInstanceName", "AZURE_OPENAI_INSTANCE_NAME")
+        deployment = await field("azureOpenAIApiDeploymentName", "AZURE_OPENAI_DEPLOYMENT")
+        version = await field("azureOpenAIApiVersion", "OPENAI_API_VERSION") or "2024-10-21"
+        endpoint = (
+            self.get("basepath")
+            or os.environ.get("AZURE_OPENAI_ENDPOINT")
+            or (f"https://{instance}.openai.azure.com" if instance else None)
+        )
+        if not endpoint or not deployment:
+            raise ModelError(
+                "Azure OpenAI needs an instance (or endpoint) and a deployment",
+                "credential_missing",
+            )
+        client = azure_client_for(str(endpoint), key, str(deployment), version)
+        stop = self.get("stopSequence")
+        params: dict[str, Any] = {
+            "temperature": to_float(self.get("temperature")),
+            "max_tokens": to_int(self.get("maxTokens")),
+            "top_p": to_float(self.get("topP")),
+            "frequency_penalty": to_float(self.get("frequencyPenalty")),
+            "presence_penalty": to_float(self.get("presencePenalty")),
+            "stop": [x for x in str(stop).split(",") if x] if stop else None,
+        }
+        return OpenAIChatModel(
+            client,
+            str(self.get("modelName") or deployment),
+            params,
+            streaming=to_bool(self.get("streaming"), True) and ctx.streaming,
         )

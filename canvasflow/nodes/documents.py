@@ -257,3 +257,115 @@ class JsonFile(_FileLoader):
                 for i, item in enumerate(value)
             ]
         return [{"pageContent": "\n".join(strings(value)), "metadata": {}}]
+
+
+@register
+class PdfFile(_FileLoader):
+    name = "pdfFile"
+    label = "Pdf File"
+    file_input = "pdfFile"
+    inputs = (
+        Input("pdfFile", "file"),
+        Input("textSplitter", "TextSplitter", optional=True),
+        Input("usage", "options", optional=True, default="perPage"),
+        Input("legacyBuild", "boolean", optional=True),
+        *_LOADER_TAIL[1:],
+    )
+
+    def documents(self, name: str, data: bytes) -> list[Document]:
+        return pdf_documents(data, str(self.get("usage") or "perPage"))
+
+
+def pdf_documents(data: bytes, usage: str) -> list[Document]:
+    import io
+
+    from pypdf import PdfReader
+
+    pages = [page.extract_text() or "" for page in PdfReader(io.BytesIO(data)).pages]
+    if usage == "perFile":
+        return [{"pageContent": "\n".join(pages), "metadata": {}}]
+    return [{"pageContent": text, "metadata": {"page": i + 1}} for i, text in enumerate(pages)]
+
+
+TEXT_SUFFIXES = {
+    ".txt",
+    ".md",
+    ".markdown",
+    ".csv",
+    ".json",
+    ".html",
+    ".xml",
+    ".yaml",
+    ".yml",
+    ".py",
+    ".js",
+    ".ts",
+    ".rst",
+    ".log",
+}
+
+
+@register
+class FolderFiles(Node):
+    """Files of a folder under ``CANVASFLOW_FILES_DIR`` (the data directory's ``files``
+    by default): a canvas cannot read anywhere else on the server."""
+
+    name = "folderFiles"
+    label = "Folder with Files"
+    category = "Document Loaders"
+    base_classes = ("Document",)
+    inputs = (
+        Input("folderPath", "string"),
+        Input("recursive", "boolean", optional=True),
+        Input("textSplitter", "TextSplitter", optional=True),
+        Input("pdfUsage", "options", optional=True, default="perPage"),
+        Input("pointerName", "string", optional=True),
+        Input("metadata", "json", optional=True),
+        Input("omitMetadataKeys", "string", optional=True),
+    )
+
+    async def build(self, ctx: RunContext) -> list[Document]:
+        import asyncio
+        import os
+        from pathlib import Path
+
+        from canvasflow.models.base import ModelError
+
+        root = Path(
+            os.environ.get("CANVASFLOW_FILES_DIR")
+            or Path(os.environ.get("CANVASFLOW_DATA_DIR", ".canvasflow")) / "files"
+        )
+        metadata = parse_values(self.get("metadata"))
+        recursive = bool(self.get("recursive"))
+        usage = str(self.get("pdfUsage") or "perPage")
+
+        wanted = str(self.get("folderPath")).lstrip("/")
+
+        def read() -> list[Document]:
+            folder = (root / wanted).resolve()
+            if not folder.is_relative_to(root.resolve()) or not folder.is_dir():
+                raise ModelError(
+                    f"folder {wanted!r} is not a folder under {root}", "file_unavailable"
+                )
+            docs: list[Document] = []
+            paths = sorted(folder.rglob("*") if recursive else folder.glob("*"))
+            for path in paths:
+                if not path.is_file():
+                    continue
+                suffix = path.suffix.lower()
+                if suffix == ".pdf":
+                    found = pdf_documents(path.read_bytes(), usage)
+                elif suffix in TEXT_SUFFIXES:
+                    found = [{"pageContent": path.read_text("utf-8", "replace"), "metadata": {}}]
+                else:
+                    continue
+                for doc in found:
+                    doc["metadata"] = {
+                        "source": str(path.relative_to(folder)),
+                        **doc["metadata"],
+                        **metadata,
+                    }
+                docs.extend(found)
+            return docs
+
+        return split(self.get("textSplitter"), await asyncio.to_thread(read))

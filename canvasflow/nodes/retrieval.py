@@ -4,10 +4,13 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import orjson
 
 from canvasflow.events import Event, source, step
 from canvasflow.models.base import ModelError
@@ -143,6 +146,155 @@ class MemoryVectorStore(Node):
         for item in raw if isinstance(raw, list) else [raw]:
             docs.extend(item if isinstance(item, list) else [item])
         return MemoryStore(self.get("embeddings"), docs, to_int(self.get("topK"), 4) or 4)
+
+
+class FaissStore(MemoryStore):
+    """The same documents in a FAISS inner-product index over normalised vectors; kept
+    in ``basePath`` (under the data directory) when one is given."""
+
+    def __init__(
+        self, embedder: OpenAIEmbedder, docs: list[Document], k: int, path: Path | None
+    ) -> None:
+        super().__init__(embedder, docs, k)
+        self.path = path
+        self.index: Any = None
+
+    async def _index(self) -> Any:
+        import faiss
+
+        if self.index is not None:
+            return self.index
+        if self.path is not None and (self.path / "index.faiss").exists() and not self.docs:
+            self.index = faiss.read_index(str(self.path / "index.faiss"))
+            self.docs = orjson.loads((self.path / "docs.json").read_bytes())
+            return self.index
+        matrix = await self._vectors()
+        self.index = faiss.IndexFlatIP(matrix.shape[1])
+        self.index.add(matrix)
+        if self.path is not None:
+            self.path.mkdir(parents=True, exist_ok=True)
+            faiss.write_index(self.index, str(self.path / "index.faiss"))
+            (self.path / "docs.json").write_bytes(orjson.dumps(self.docs))
+        return self.index
+
+    async def retrieve(self, query: str, k: int | None = None) -> list[Document]:
+        index = await self._index()
+        if index.ntotal == 0:
+            return []
+        q = (await self.embedder.embed([query]))[0]
+        q = (q / (np.linalg.norm(q) or 1)).reshape(1, -1).astype(np.float32)
+        _, found = index.search(q, min(k or self.k, index.ntotal))
+        return [self.docs[i] for i in found[0] if i >= 0]
+
+
+def _docs_of(raw: Any) -> list[Document]:
+    docs: list[Document] = []
+    for item in raw if isinstance(raw, list) else [raw]:
+        if item:
+            docs.extend(item if isinstance(item, list) else [item])
+    return docs
+
+
+@register
+class Faiss(Node):
+    name = "faiss"
+    label = "Faiss"
+    category = "Vector Stores"
+    base_classes = ("Faiss", "VectorStoreRetriever", "BaseRetriever")
+    inputs = (
+        Input("document", "Document", optional=True, list=True),
+        Input("embeddings", "Embeddings"),
+        Input("basePath", "string"),
+        Input("topK", "number", optional=True, default=4),
+    )
+
+    async def build(self, ctx: RunContext) -> FaissStore:
+        # paths stay inside the data directory: a canvas cannot write elsewhere
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(self.get("basePath") or "")).strip("._")
+        root = Path(os.environ.get("CANVASFLOW_DATA_DIR", ".canvasflow")) / "faiss"
+        return FaissStore(
+            self.get("embeddings"),
+            _docs_of(self.get("document")),
+            to_int(self.get("topK"), 4) or 4,
+            root / name if name else None,
+        )
+
+
+class BM25Store:
+    """Keyword retrieval (Okapi BM25): no model, no network."""
+
+    def __init__(self, docs: list[Document], k: int) -> None:
+        from rank_bm25 import BM25Okapi
+
+        self.docs = docs
+        self.k = k
+        self.bm25 = BM25Okapi([_words(d["pageContent"]) for d in docs]) if docs else None
+
+    async def retrieve(self, query: str, k: int | None = None) -> list[Document]:
+        if self.bm25 is None:
+            return []
+        words = _words(query)
+        scores = self.bm25.get_scores(words)
+        # BM25's IDF is 0 for a word in half of a tiny corpus: rank by score, then by how
+        # many of the query's words a document has; never return documents with none
+        wanted = set(words)
+        overlap = [len(wanted & set(_words(d["pageContent"]))) for d in self.docs]
+        order = sorted(range(len(self.docs)), key=lambda i: (-scores[i], -overlap[i]))
+        return [self.docs[i] for i in order if overlap[i] > 0][: k or self.k]
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"\w+", text.lower())
+
+
+@register
+class BM25Retriever(Node):
+    """canvasflow's own: keyword search over documents, the offline default retriever."""
+
+    name = "bm25Retriever"
+    label = "BM25 Retriever"
+    category = "Retrievers"
+    base_classes = ("BM25Retriever", "BaseRetriever")
+    inputs = (
+        Input("document", "Document", list=True),
+        Input("topK", "number", optional=True, default=4),
+    )
+
+    async def build(self, ctx: RunContext) -> BM25Store:
+        return BM25Store(_docs_of(self.get("document")), to_int(self.get("topK"), 4) or 4)
+
+
+@register
+class OllamaEmbeddings(Node):
+    name = "ollamaEmbeddings"
+    label = "Ollama Embeddings"
+    category = "Embeddings"
+    base_classes = ("OllamaEmbeddings", "Embeddings")
+    inputs = (
+        Input("baseUrl", "string", default="http://localhost:11434"),
+        Input("modelName", "string"),
+    )
+
+    async def build(self, ctx: RunContext) -> OllamaEmbedder:
+        return OllamaEmbedder(str(self.get("baseUrl")), str(self.get("modelName")))
+
+
+class OllamaEmbedder:
+    def __init__(self, base_url: str, model: str) -> None:
+        self.url = base_url.rstrip("/") + "/api/embed"
+        self.model = model
+
+    async def embed(self, texts: list[str]) -> np.ndarray:
+        from canvasflow.models.native import http
+
+        try:
+            r = await http().post(
+                self.url, content=orjson.dumps({"model": self.model, "input": texts})
+            )
+            r.raise_for_status()
+        except Exception as exc:
+            raise ModelError(f"Ollama embeddings failed: {exc}", "upstream_error") from None
+        return np.asarray(r.json()["embeddings"], dtype=np.float32)
 
 
 DEFAULT_RESPONSE = (
