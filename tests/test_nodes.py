@@ -691,3 +691,38 @@ def test_azure_chat_openai(server: Proc, client: httpx.Client, upstream: str) ->
     canvas = make_canvas(server.url, {"nodes": nodes, "edges": []})
     events = stream(client, canvas["id"], {"question": "q"})
     assert "".join(e["data"] for e in events if e["event"] == "token") == "word0 word1 word2"
+
+
+def test_embedded_minilm_embeddings_retrieve_by_meaning(server: Proc, client: httpx.Client) -> None:
+    flow = rag_flow()
+    for n in flow["nodes"]:
+        if n["id"] == "embeddings_0":
+            n["data"]["name"] = "miniLMEmbeddings"
+            n["data"]["inputs"] = {}
+    canvas = make_canvas(server.url, flow)
+    body = client.post(
+        f"/api/v1/prediction/{canvas['id']}",
+        json={
+            "question": "Where does the Italian government sit?",  # no word shared with the answer
+            "overrideConfig": {"returnSourceDocuments": True},
+        },
+        timeout=120,
+    ).json()
+    assert [d["pageContent"] for d in body["sourceDocuments"]] == ["Rome is the capital of Italy."]
+
+
+def test_token_text_splitter_counts_tokens() -> None:
+    import asyncio
+
+    from canvasflow.engine.context import RunContext
+    from canvasflow.nodes import load_all
+
+    splitter = asyncio.run(
+        load_all()["tokenTextSplitter"]("t", {"chunkSize": 20, "chunkOverlap": 0}).build(
+            RunContext("q")
+        )
+    )
+    text = " ".join(["internationalisation"] * 30)  # several WordPiece tokens per word
+    chunks = splitter.split_text(text)
+    assert len(chunks) > 3
+    assert all(len(c.split()) < 20 for c in chunks)  # tokens, not words, were counted

