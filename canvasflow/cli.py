@@ -245,6 +245,46 @@ def apikey_delete(
 
 
 @app.command()
+def ingest(
+    canvas: Annotated[str, typer.Argument(help="Canvas id or slug")],
+    data_dir: DataDir = None,
+) -> None:
+    """Load a canvas's documents into its document stores, showing progress."""
+    import uuid
+
+    from canvasflow.engine.context import RunContext
+    from canvasflow.engine.graph import CanvasError, allowed_overrides, parse
+    from canvasflow.engine.run import upsert
+    from canvasflow.models.base import ModelError
+
+    def progress(done: int, total: int) -> None:
+        width = 30
+        filled = int(width * done / max(1, total))
+        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} chunks")
+        sys.stderr.flush()
+
+    async def go(store: Any) -> None:
+        found = await store.get_canvas(canvas)
+        if found is None:
+            typer.echo(f"error: canvas {canvas} not found", err=True)
+            raise typer.Exit(1)
+        ctx = RunContext(
+            question="", canvas_id=found.id, chat_message_id=str(uuid.uuid4()), store=store
+        )
+        try:
+            totals = await upsert(
+                parse(found.flow_data), ctx, allowed_overrides(found.settings), progress
+            )
+        except (CanvasError, ModelError) as exc:
+            typer.echo(f"\nerror: {exc}", err=True)
+            raise typer.Exit(2) from None
+        sys.stderr.write("\n")
+        typer.echo(f"added {totals['numAdded']}, already stored {totals['numSkipped']}")
+
+    asyncio.run(_with_store(data_dir, go))
+
+
+@app.command()
 def predict(
     canvas: Annotated[str, typer.Argument(help="Canvas id or slug")],
     question: Annotated[str, typer.Argument(help="The question")],

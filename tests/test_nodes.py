@@ -726,3 +726,61 @@ def test_token_text_splitter_counts_tokens() -> None:
     chunks = splitter.split_text(text)
     assert len(chunks) > 3
     assert all(len(c.split()) < 20 for c in chunks)  # tokens, not words, were counted
+
+
+def document_store_flow(collection: str) -> dict:
+    flow = rag_flow()
+    for n in flow["nodes"]:
+        if n["id"] == "store_0":
+            n["data"]["name"] = "documentStore"
+            n["data"]["inputs"]["collection"] = collection
+    return flow
+
+
+def test_document_store_upsert_then_search(server: Proc, client: httpx.Client) -> None:
+    collection = "capitals-" + server.backend  # type: ignore[attr-defined]
+    canvas = make_canvas(server.url, document_store_flow(collection))
+    ask = {"question": "capital of Italy?", "overrideConfig": {"returnSourceDocuments": True}}
+    before = client.post(f"/api/v1/prediction/{canvas['id']}", json=ask).json()
+    assert "sourceDocuments" not in before  # nothing stored yet
+    r = client.post(f"/api/v1/vector/upsert/{canvas['id']}")
+    assert r.json() == {"numAdded": 3, "numSkipped": 0, "numUpdated": 0, "numDeleted": 0}
+    again = client.post(f"/api/v1/vector/upsert/{canvas['slug']}").json()
+    assert again["numAdded"] == 0 and again["numSkipped"] == 3
+    after = client.post(f"/api/v1/prediction/{canvas['id']}", json=ask).json()
+    assert [d["pageContent"] for d in after["sourceDocuments"]] == ["Rome is the capital of Italy."]
+    assert after["sourceDocuments"][0]["metadata"]["title"] == "Capitals"
+    plain = make_canvas(server.url, rag_flow())
+    r = client.post(f"/api/v1/vector/upsert/{plain['id']}")
+    assert r.status_code == 422 and "documentStore" in r.json()["message"]
+
+
+def test_ingest_command_shows_progress(upstream: str, tmp_path: object) -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    data = Path(str(tmp_path)) / "d"
+    flow = document_store_flow("cli-capitals")
+    f = Path(str(tmp_path)) / "c.json"
+    f.write_text(json.dumps({"name": "kb", "flowData": json.dumps(flow)}))
+    env = {**os.environ, "OPENAI_BASE_URL": upstream + "/v1", "OPENAI_API_KEY": "k"}
+    run = [sys.executable, "-m", "canvasflow.cli"]
+    r = subprocess.run(
+        [*run, "canvas", "import", str(f), "--slug", "kb", "--data-dir", str(data)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run(
+        [*run, "ingest", "kb", "--data-dir", str(data)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stderr
+    assert "3/3 chunks" in r.stderr and "added 3" in r.stdout

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from canvasflow.engine.context import RunContext
-from canvasflow.engine.graph import Graph, instantiate, resolve
+from canvasflow.engine.graph import CanvasError, Graph, instantiate, resolve
 from canvasflow.events import Event
 from canvasflow.nodes.base import to_bool
 from canvasflow.observability.tracing import span
@@ -37,3 +37,25 @@ def can_stream(graph: Graph) -> bool:
         if "streaming" in spec.inputs and not to_bool(spec.inputs["streaming"], True):
             return False
     return True
+
+
+async def upsert(
+    graph: Graph, ctx: RunContext, allowed: frozenset[str], progress: Any = None
+) -> dict[str, int]:
+    """Build the canvas's nodes (not its ending node) and load the documents of every
+    node that keeps them (``upsert``): Flowise's vector upsert."""
+    instances: dict[str, Any] = {}
+    totals = {"numAdded": 0, "numSkipped": 0, "numUpdated": 0, "numDeleted": 0}
+    stores = 0
+    for node in instantiate(graph, ctx.overrides, allowed):
+        if node.id == graph.ending:
+            continue
+        node.values = {k: resolve(v, instances) for k, v in node.values.items()}
+        instances[node.id] = instance = await node.build(ctx)
+        if hasattr(instance, "upsert"):
+            stores += 1
+            for key, value in (await instance.upsert(progress)).items():
+                totals[key] = totals.get(key, 0) + value
+    if not stores:
+        raise CanvasError("the canvas has no vector store that keeps documents (documentStore)")
+    return totals

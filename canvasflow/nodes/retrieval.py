@@ -262,6 +262,119 @@ class Faiss(Node):
         )
 
 
+Progress = Any  # a callable (done, total) -> None
+
+
+class DocumentStore:
+    """A collection of the persistent vector store, in canvasflow's own database: its
+    documents are embedded once, at upsert, and stay there."""
+
+    def __init__(
+        self,
+        ctx: RunContext,
+        embedder: Any,
+        docs: list[Document],
+        collection: str,
+        k: int,
+        batch: int = 64,
+    ) -> None:
+        self.store = ctx.store
+        self.embedder = embedder
+        self.docs = docs
+        self.collection = collection
+        self.k = k
+        self.batch = batch
+
+    def _id(self, doc: Document) -> str:
+        import hashlib
+
+        key = (
+            self.collection
+            + "\0"
+            + doc["pageContent"]
+            + "\0"
+            + orjson.dumps(doc["metadata"], option=orjson.OPT_SORT_KEYS).decode()
+        )
+        return hashlib.sha256(key.encode()).hexdigest()
+
+    async def upsert(self, progress: Progress | None = None) -> dict[str, int]:
+        """Embed and store the documents not stored yet; returns Flowise's counts."""
+        from canvasflow.store.models import utcnow
+
+        if self.store is None:
+            raise ModelError("the document store needs a database", "storage_error")
+        ids = [self._id(d) for d in self.docs]
+        existing = await self.store.existing_chunk_ids(ids)
+        todo = [(i, d) for i, d in zip(ids, self.docs, strict=True) if i not in existing]
+        done = 0
+        for start in range(0, len(todo), self.batch):
+            part = todo[start : start + self.batch]
+            vectors = await self.embedder.embed([d["pageContent"] for _, d in part])
+            await self.store.add_chunks(
+                [
+                    {
+                        "id": i,
+                        "collection": self.collection,
+                        "content": d["pageContent"],
+                        "metadata": d["metadata"],
+                        "embedding": v.astype(np.float32).tobytes(),
+                        "dims": int(v.shape[0]),
+                        "created_at": utcnow(),
+                    }
+                    for (i, d), v in zip(part, vectors, strict=True)
+                ]
+            )
+            done += len(part)
+            if progress is not None:
+                progress(done, len(todo))
+        return {
+            "numAdded": len(todo),
+            "numSkipped": len(existing),
+            "numUpdated": 0,
+            "numDeleted": 0,
+        }
+
+    async def retrieve(self, query: str, k: int | None = None) -> list[Document]:
+        if self.store is None:
+            return []
+        rows = await self.store.chunks(self.collection)
+        if not rows:
+            return []
+        matrix = np.stack([np.frombuffer(r.embedding, dtype=np.float32) for r in rows])
+        matrix = matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+        q = (await self.embedder.embed([query]))[0]
+        scores = matrix @ (q / (np.linalg.norm(q) or 1))
+        top = np.argsort(-scores)[: k or self.k]
+        return [{"pageContent": rows[i].content, "metadata": rows[i].metadata_} for i in top]
+
+
+@register
+class DocumentStoreNode(Node):
+    """canvasflow's own persistent vector store: ``POST /api/v1/vector/upsert/{canvas}``
+    or ``canvasflow ingest CANVAS`` loads the connected documents; predictions search."""
+
+    name = "documentStore"
+    label = "canvasflow Document Store"
+    category = "Vector Stores"
+    base_classes = ("DocumentStore", "VectorStoreRetriever", "BaseRetriever")
+    inputs = (
+        Input("document", "Document", optional=True, list=True),
+        Input("embeddings", "Embeddings"),
+        Input("collection", "string", optional=True),
+        Input("topK", "number", optional=True, default=4),
+    )
+
+    async def build(self, ctx: RunContext) -> DocumentStore:
+        collection = str(self.get("collection") or f"{ctx.canvas_id}:{self.id}")
+        return DocumentStore(
+            ctx,
+            self.get("embeddings"),
+            _docs_of(self.get("document")),
+            collection,
+            to_int(self.get("topK"), 4) or 4,
+        )
+
+
 class BM25Store:
     """Keyword retrieval (Okapi BM25): no model, no network."""
 

@@ -32,7 +32,14 @@ from canvasflow.observability.tracing import setup_from_env
 from canvasflow.server import errors
 from canvasflow.server.errors import ApiError
 from canvasflow.server.guards import RateLimiter, require_admin
-from canvasflow.server.routes import apikeys, canvases, messages, openai_door, predictions
+from canvasflow.server.routes import (
+    apikeys,
+    canvases,
+    messages,
+    openai_door,
+    predictions,
+    vectors,
+)
 from canvasflow.server.schemas import ErrorResponse
 from canvasflow.server.state import ServerState
 from canvasflow.store.repo import Conflict, Store
@@ -123,6 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(messages.router)
     app.include_router(openai_door.router)
     app.include_router(apikeys.router)
+    app.include_router(vectors.router)
 
     @app.get("/api/v1/ping", response_model=Ping, tags=["health"])
     async def ping() -> Ping:

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
-from canvasflow.store.models import ApiKey, Canvas, ChatMessage, Credential, utcnow
+from canvasflow.store.models import ApiKey, Canvas, ChatMessage, Credential, DocumentChunk, utcnow
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _SLUG_CHARS = re.compile(r"[^a-z0-9]+")
@@ -355,3 +355,30 @@ class Store:
             )
             await s.commit()
             return bool(result.rowcount)
+
+    # -- document chunks (the persistent vector store) ---------------------------------------
+
+    async def existing_chunk_ids(self, ids: list[str]) -> set[str]:
+        if not ids:
+            return set()
+        async with self.sessions() as s:
+            found = await s.scalars(select(DocumentChunk.id).where(DocumentChunk.id.in_(ids)))
+            return set(found.all())
+
+    async def add_chunks(self, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            async with self.engine.begin() as conn:
+                await conn.execute(insert(DocumentChunk.__table__), rows)
+
+    async def chunks(self, collection: str) -> list[DocumentChunk]:
+        async with self.sessions() as s:
+            q = select(DocumentChunk).where(DocumentChunk.collection == collection)
+            return list((await s.scalars(q.order_by(DocumentChunk.created_at))).all())
+
+    async def delete_collection(self, collection: str) -> int:
+        async with self.sessions() as s:
+            result = await s.execute(
+                delete(DocumentChunk).where(DocumentChunk.collection == collection)
+            )
+            await s.commit()
+            return int(result.rowcount or 0)

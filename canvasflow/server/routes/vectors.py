@@ -1,0 +1,46 @@
+"""Loading documents into a canvas's persistent vector store (Flowise's vector upsert)."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel
+
+from canvasflow.engine.context import RunContext
+from canvasflow.engine.graph import CanvasError, allowed_overrides
+from canvasflow.engine.run import upsert
+from canvasflow.models.base import ModelError
+from canvasflow.server.deps import canvas_or_404, state
+from canvasflow.server.errors import ApiError
+from canvasflow.server.guards import check_canvas_access
+from canvasflow.server.routes.predictions import ERRORS
+
+router = APIRouter(prefix="/api/v1", tags=["vector store"])
+
+
+class UpsertResult(BaseModel):
+    numAdded: int
+    numSkipped: int
+    numUpdated: int
+    numDeleted: int
+
+
+@router.post("/vector/upsert/{canvas_id}", response_model=UpsertResult, responses=ERRORS)
+async def vector_upsert(canvas_id: str, request: Request) -> UpsertResult:
+    """Embed and store the documents connected to the canvas's document stores (those
+    already stored are skipped)."""
+    st = state(request)
+    canvas = await canvas_or_404(st, canvas_id)
+    await check_canvas_access(request, canvas)
+    try:
+        graph = st.graph_for(canvas)
+        ctx = RunContext(
+            question="", canvas_id=canvas.id, chat_message_id=str(uuid.uuid4()), store=st.store
+        )
+        totals = await upsert(graph, ctx, allowed_overrides(canvas.settings))
+    except CanvasError as exc:
+        raise ApiError(422, exc.message) from None
+    except ModelError as exc:
+        raise ApiError(502 if exc.code.startswith("upstream") else 500, exc.message) from None
+    return UpsertResult(**totals)
