@@ -290,11 +290,11 @@ def test_import_flowise_export_and_template(server: Proc, client: httpx.Client) 
 
 def test_unsupported_node_is_explained(client: httpx.Client) -> None:
     template = marketplace_template()
-    template["nodes"][0]["data"]["name"] = "chatAnthropic"
+    template["nodes"][0]["data"]["name"] = "chatGoogleGenerativeAI"
     r = client.post("/api/v1/canvases/import", json=template)
     assert r.status_code == 422
     msg = r.json()["message"]
-    assert "chatOpenAI_0" in msg and "chatAnthropic" in msg and "Chat Models" in msg
+    assert "chatOpenAI_0" in msg and "chatGoogleGenerativeAI" in msg and "Chat Models" in msg
     assert "closest supported node is 'chat" in msg
     assert client.post("/api/v1/canvases/import", json={"x": 1}).status_code == 422
     assert (

@@ -176,7 +176,7 @@ class ChatLocal(Node):
             "temperature": to_float(self.get("temperature")),
             "top_p": to_float(self.get("topP")),
             "repeat_penalty": to_float(self.get("repeatPenalty")),
-            "max_tokens": to_int(self.get(self.max_tokens_input)),
+            "max_tokens": to_int(self.get("maxTokens")),
             "seed": to_int(self.get("seed")),
         }
         name = Path(path).stem if path else DEFAULT_NAME
