@@ -62,6 +62,23 @@ async def close_clients() -> None:
     _clients.clear()
 
 
+async def sse_chunks(response: Any) -> AsyncIterator[dict[str, Any]]:
+    """The JSON chunks of an OpenAI-style event stream, read raw and parsed with orjson
+    (building the client's Pydantic object per chunk was most of a token's CPU)."""
+    async for line in response.iter_lines():
+        if not line.startswith("data:"):
+            continue
+        data = line[5:].strip()
+        if data == "[DONE]":
+            return
+        chunk = orjson.loads(data)
+        if "error" in chunk and not chunk.get("choices"):
+            err = chunk["error"]
+            message = err.get("message") if isinstance(err, dict) else str(err)
+            raise ModelError(f"upstream model failed: {message}", "upstream_error")
+        yield chunk
+
+
 class OpenAIChatModel:
     def __init__(
         self,
@@ -106,17 +123,7 @@ class OpenAIChatModel:
                 stream_options={"include_usage": True},
                 **self.params,
             ) as response:
-                async for line in response.iter_lines():
-                    if not line.startswith("data:"):
-                        continue
-                    data = line[5:].strip()
-                    if data == "[DONE]":
-                        break
-                    chunk = orjson.loads(data)
-                    if "error" in chunk and not chunk.get("choices"):
-                        err = chunk["error"]
-                        message = err.get("message") if isinstance(err, dict) else str(err)
-                        raise ModelError(f"upstream model failed: {message}", "upstream_error")
+                async for chunk in sse_chunks(response):
                     chunk_usage = chunk.get("usage")
                     if chunk_usage:
                         usage.add(
@@ -175,13 +182,7 @@ async def chat_with_tools(
             stream_options={"include_usage": True},
             **model.params,
         ) as response:
-            async for line in response.iter_lines():
-                if not line.startswith("data:"):
-                    continue
-                data = line[5:].strip()
-                if data == "[DONE]":
-                    break
-                chunk = orjson.loads(data)
+            async for chunk in sse_chunks(response):
                 if chunk.get("usage"):
                     u = chunk["usage"]
                     usage.add(u.get("prompt_tokens") or 0, u.get("completion_tokens") or 0)

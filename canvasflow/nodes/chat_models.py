@@ -61,14 +61,9 @@ class _OpenAIBase(Node):
     default_url: str | None = None
     max_tokens_input = "maxTokens"
 
-    async def build(self, ctx: RunContext) -> OpenAIChatModel:
-        api_key = await credential_value(ctx, self.get("credential"), self.credential_field)
-        api_key = api_key or os.environ.get(self.key_env)
-        base_url = self.get(self.url_input) or os.environ.get(self.url_env) or self.default_url
-        timeout_ms = to_float(self.get("timeout"))
-        client = client_for(base_url, api_key, timeout_ms / 1000 if timeout_ms else 600.0)
+    def params(self) -> dict[str, Any]:
         stop = self.get("stopSequence")
-        params: dict[str, Any] = {
+        return {
             "temperature": to_float(self.get("temperature")),
             "max_tokens": to_int(self.get(self.max_tokens_input)),
             "top_p": to_float(self.get("topP")),
@@ -76,10 +71,17 @@ class _OpenAIBase(Node):
             "presence_penalty": to_float(self.get("presencePenalty")),
             "stop": [s for s in str(stop).split(",") if s] if stop else None,
         }
+
+    async def build(self, ctx: RunContext) -> OpenAIChatModel:
+        api_key = await credential_value(ctx, self.get("credential"), self.credential_field)
+        api_key = api_key or os.environ.get(self.key_env)
+        base_url = self.get(self.url_input) or os.environ.get(self.url_env) or self.default_url
+        timeout_ms = to_float(self.get("timeout"))
+        client = client_for(base_url, api_key, timeout_ms / 1000 if timeout_ms else 600.0)
         return OpenAIChatModel(
             client,
             str(self.get("modelName")),
-            params,
+            self.params(),
             # a JSON answer needs no token stream from upstream
             streaming=to_bool(self.get("streaming"), True) and ctx.streaming,
         )
@@ -315,18 +317,9 @@ class AzureChatOpenAI(_OpenAIBase):
                 "credential_missing",
             )
         client = azure_client_for(str(endpoint), key, str(deployment), version)
-        stop = self.get("stopSequence")
-        params: dict[str, Any] = {
-            "temperature": to_float(self.get("temperature")),
-            "max_tokens": to_int(self.get("maxTokens")),
-            "top_p": to_float(self.get("topP")),
-            "frequency_penalty": to_float(self.get("frequencyPenalty")),
-            "presence_penalty": to_float(self.get("presencePenalty")),
-            "stop": [x for x in str(stop).split(",") if x] if stop else None,
-        }
         return OpenAIChatModel(
             client,
             str(self.get("modelName") or deployment),
-            params,
+            self.params(),
             streaming=to_bool(self.get("streaming"), True) and ctx.streaming,
         )
