@@ -12,10 +12,6 @@ import orjson
 from canvasflow.engine.graph import IGNORED_NODES, CanvasError, load_flow_data
 
 
-class ImportError_(CanvasError):
-    pass
-
-
 def normalise(doc: Any, fallback_name: str = "Imported canvas") -> dict[str, Any]:
     """``{name, slug?, flowData (str), settings}`` from any of the accepted shapes."""
     if not isinstance(doc, dict):
