@@ -49,3 +49,14 @@ class ChatModel(Protocol):
     def stream(self, messages: list[Message], usage: Usage) -> AsyncIterator[str]:
         """Yield the answer's text pieces as they come; add token counts to ``usage``."""
         ...
+
+
+async def complete(model: ChatModel, prompt: str, usage: Usage) -> str:
+    """A model's whole answer to one user message (for internal steps: summaries,
+    rephrased questions), not streamed to the client."""
+    pieces = [piece async for piece in model.stream([{"role": "user", "content": prompt}], usage)]
+    return "".join(pieces).strip()
+
+
+def transcript(messages: list[Message]) -> str:
+    return "\n".join(f"{m['role']}: {m['content']}" for m in messages)

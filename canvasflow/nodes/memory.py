@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from canvasflow.models.base import Message
+from canvasflow.models.base import Message, complete, transcript
 from canvasflow.nodes.base import Input, Node, register, to_int
 
 if TYPE_CHECKING:
@@ -97,12 +97,8 @@ class SummaryMemory(Memory):
         if len(history) <= 2:
             return history
         older, recent = history[:-2], history[-2:]
-        conversation = "\n".join(f"{m['role']}: {m['content']}" for m in older)
-        prompt = SUMMARY_PROMPT.replace("{conversation}", conversation)
-        pieces = [
-            p async for p in self.model.stream([{"role": "user", "content": prompt}], ctx.usage)
-        ]
-        summary = "".join(pieces).strip()
+        prompt = SUMMARY_PROMPT.replace("{conversation}", transcript(older))
+        summary = await complete(self.model, prompt, ctx.usage)
         return [
             {"role": "system", "content": f"Summary of the conversation so far: {summary}"},
             *recent,

@@ -14,7 +14,7 @@ import numpy as np
 import orjson
 
 from canvasflow.events import Event, source, step
-from canvasflow.models.base import ModelError
+from canvasflow.models.base import ModelError, complete, transcript
 from canvasflow.models.openai_compat import client_for
 from canvasflow.nodes.base import Input, Node, register, to_bool, to_float, to_int
 from canvasflow.nodes.chains import stream_answer
@@ -143,6 +143,17 @@ class MiniLMEmbeddings(Node):
         return MiniLMEmbedder()
 
 
+def unit_rows(matrix: np.ndarray) -> np.ndarray:
+    """Rows scaled to length 1 (zero rows left as they are)."""
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return matrix / np.where(norms == 0, 1, norms)
+
+
+def nearest(matrix: np.ndarray, query: np.ndarray, k: int) -> list[int]:
+    """Indices of the k rows most similar to ``query`` (all unit vectors: cosine)."""
+    return [int(i) for i in np.argsort(-(matrix @ query))[:k]]
+
+
 class MemoryStore:
     """Documents and their vectors, searched by cosine similarity."""
 
@@ -154,20 +165,19 @@ class MemoryStore:
 
     async def _vectors(self) -> np.ndarray:
         if self.matrix is None:
-            m = await self.embedder.embed([d["pageContent"] for d in self.docs])
-            norms = np.linalg.norm(m, axis=1, keepdims=True)
-            self.matrix = m / np.where(norms == 0, 1, norms)
+            self.matrix = unit_rows(
+                await self.embedder.embed([d["pageContent"] for d in self.docs])
+            )
         return self.matrix
+
+    async def query_vector(self, query: str) -> np.ndarray:
+        return unit_rows(await self.embedder.embed([query]))[0]
 
     async def retrieve(self, query: str, k: int | None = None) -> list[Document]:
         if not self.docs:
             return []
         matrix = await self._vectors()
-        q = (await self.embedder.embed([query]))[0]
-        q = q / (np.linalg.norm(q) or 1)
-        scores = matrix @ q
-        top = np.argsort(-scores)[: k or self.k]
-        return [self.docs[i] for i in top]
+        return [self.docs[i] for i in nearest(matrix, await self.query_vector(query), k or self.k)]
 
 
 @register
@@ -183,11 +193,9 @@ class MemoryVectorStore(Node):
     )
 
     async def build(self, ctx: RunContext) -> MemoryStore:
-        raw = self.get("document") or []
-        docs: list[Document] = []
-        for item in raw if isinstance(raw, list) else [raw]:
-            docs.extend(item if isinstance(item, list) else [item])
-        return MemoryStore(self.get("embeddings"), docs, to_int(self.get("topK"), 4) or 4)
+        return MemoryStore(
+            self.get("embeddings"), _docs_of(self.get("document")), to_int(self.get("topK"), 4) or 4
+        )
 
 
 class FaissStore(MemoryStore):
@@ -223,8 +231,7 @@ class FaissStore(MemoryStore):
         index = await self._index()
         if index.ntotal == 0:
             return []
-        q = (await self.embedder.embed([query]))[0]
-        q = (q / (np.linalg.norm(q) or 1)).reshape(1, -1).astype(np.float32)
+        q = (await self.query_vector(query)).reshape(1, -1).astype(np.float32)
         _, found = index.search(q, min(k or self.k, index.ntotal))
         return [self.docs[i] for i in found[0] if i >= 0]
 
@@ -340,11 +347,9 @@ class DocumentStore:
         rows = await self.store.chunks(self.collection)
         if not rows:
             return []
-        matrix = np.stack([np.frombuffer(r.embedding, dtype=np.float32) for r in rows])
-        matrix = matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
-        q = (await self.embedder.embed([query]))[0]
-        scores = matrix @ (q / (np.linalg.norm(q) or 1))
-        top = np.argsort(-scores)[: k or self.k]
+        matrix = unit_rows(np.stack([np.frombuffer(r.embedding, dtype=np.float32) for r in rows]))
+        q = unit_rows(await self.embedder.embed([query]))[0]
+        top = nearest(matrix, q, k or self.k)
         return [{"pageContent": rows[i].content, "metadata": rows[i].metadata_} for i in top]
 
 
@@ -532,13 +537,9 @@ class ConversationalRetrievalQAChain(Node):
             ctx.return_source_documents = True
         question = ctx.question
         if history:  # a follow-up: make it a question that stands on its own
-            transcript = "\n".join(f"{m['role']}: {m['content']}" for m in history)
-            prompt = str(self.get("rephrasePrompt")).replace("{chat_history}", transcript)
+            prompt = str(self.get("rephrasePrompt")).replace("{chat_history}", transcript(history))
             prompt = prompt.replace("{question}", ctx.question)
-            pieces = [
-                p async for p in model.stream([{"role": "user", "content": prompt}], ctx.usage)
-            ]
-            question = "".join(pieces).strip() or ctx.question
+            question = await complete(model, prompt, ctx.usage) or ctx.question
             yield step("rephrase", "chain", ctx.question, question)
         docs: list[Document] = []
         async for event in retrieve(self.get("vectorStoreRetriever"), question):

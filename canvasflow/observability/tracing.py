@@ -19,6 +19,17 @@ except ImportError:  # the extra is not installed
 log = logging.getLogger("canvasflow.tracing")
 
 
+_TRACER: Any = None
+
+
+def _tracer() -> Any:
+    # a proxy: it follows the provider set later by setup_from_env (or by tests)
+    global _TRACER
+    if _TRACER is None:
+        _TRACER = trace.get_tracer("canvasflow")
+    return _TRACER
+
+
 def enabled() -> bool:
     return trace is not None
 
@@ -30,9 +41,8 @@ def span(name: str, **attributes: Any) -> Iterator[Any]:
         with nullcontext() as nothing:
             yield nothing
         return
-    tracer = trace.get_tracer("canvasflow")
     attrs = {k: v for k, v in attributes.items() if v is not None}
-    with tracer.start_as_current_span(name, attributes=attrs) as current:
+    with _tracer().start_as_current_span(name, attributes=attrs) as current:
         yield current
 
 
