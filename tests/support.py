@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,23 @@ def wait_http(url: str, timeout: float = 30.0, proc: subprocess.Popen | None = N
             pass
         time.sleep(0.1)
     raise TimeoutError(f"{url} did not answer within {timeout}s")
+
+
+def poll(check: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05) -> Any:
+    """Call ``check`` until it returns something truthy (returned), or fail at the
+    deadline. Tests synchronise with this, never with a bare sleep."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = check()
+        except (httpx.HTTPError, AssertionError, KeyError, IndexError) as exc:
+            last = exc
+        else:
+            if last:
+                return last
+        time.sleep(interval)
+    raise TimeoutError(f"not true within {timeout} s (last: {last!r})")
 
 
 class Proc:

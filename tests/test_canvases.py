@@ -9,6 +9,12 @@ import pytest
 from tests.support import Proc, edge, llm_chain_flow, node, ref
 
 
+@pytest.fixture(scope="session")
+def server(backend_server: Proc) -> Proc:
+    """These tests touch storage and the bus: they run on every backend."""
+    return backend_server
+
+
 @pytest.mark.parametrize("prefix", ["/api/v1/canvases", "/api/v1/chatflows"])
 def test_crud(server: Proc, client: httpx.Client, prefix: str) -> None:
     flow = llm_chain_flow("mock?tokens=1")

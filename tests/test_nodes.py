@@ -485,23 +485,22 @@ def test_retriever_tool_in_an_agent(server: Proc, client: httpx.Client) -> None:
     assert step_["step"] == "search" and step_["output"] == "Berlin is the capital of Germany."
 
 
-def test_requests_tool_only_reaches_allowed_hosts(
-    upstream: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_requests_tool_only_reaches_allowed_hosts(upstream: str) -> None:
     import asyncio
 
     from canvasflow.models.native import close_http
     from canvasflow.nodes.tools import RequestsTool, ToolError
 
-    tool = RequestsTool("GET", upstream + "/stats", "get", "d", {}, 2000)
+    closed = RequestsTool("GET", upstream + "/stats", "get", "d", {}, 2000)
+    opened = RequestsTool(
+        "GET", upstream + "/stats", "get", "d", {}, 2000, frozenset({"127.0.0.1"})
+    )
 
     async def go() -> str:
         try:
-            monkeypatch.delenv("CANVASFLOW_ALLOWED_HOSTS", raising=False)
             with pytest.raises(ToolError, match="not allowed"):
-                await tool.call({})
-            monkeypatch.setenv("CANVASFLOW_ALLOWED_HOSTS", "127.0.0.1")
-            return await tool.call({})
+                await closed.call({})
+            return await opened.call({})
         finally:
             await close_http()
 
@@ -737,7 +736,10 @@ def document_store_flow(collection: str) -> dict:
     return flow
 
 
-def test_document_store_upsert_then_search(server: Proc, client: httpx.Client) -> None:
+def test_document_store_upsert_then_search(backend_server: Proc) -> None:
+    """The document store keeps chunks in canvasflow's database: on every backend."""
+    server = backend_server
+    client = httpx.Client(base_url=server.url, timeout=30)
     collection = "capitals-" + server.backend  # type: ignore[attr-defined]
     canvas = make_canvas(server.url, document_store_flow(collection))
     ask = {"question": "capital of Italy?", "overrideConfig": {"returnSourceDocuments": True}}

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support import Proc, canvasflow_server, llm_chain_flow, make_canvas, sse_events
+from tests.support import Proc, canvasflow_server, llm_chain_flow, make_canvas, poll, sse_events
 
 
 def metric_values(base_url: str) -> dict[tuple[str, tuple], float]:
@@ -166,7 +166,7 @@ def test_slow_client_does_not_hurt_others(lag_server: Proc) -> None:
         target=slow_reader, args=(lag_server.url, f"/api/v1/prediction/{long['id']}", body, stop)
     )
     slow.start()
-    time.sleep(0.5)
+    poll(lambda: "canvasflow_streams_open 1.0" in httpx.get(lag_server.url + "/metrics").text)
 
     async def one(client: httpx.AsyncClient) -> list[float]:
         stamps: list[float] = []
@@ -262,7 +262,7 @@ def test_traces(upstream: str) -> None:
         await p.wait()
         return p
 
-    assert asyncio.run(go()).text == "word0 word1"
+    assert asyncio.run(go()).outcome.text == "word0 word1"
     spans = {s.name: s for s in exporter.get_finished_spans()}
     root = spans["prediction"]
     assert root.parent is None and root.attributes["status"] == "completed"

@@ -20,7 +20,7 @@ from flowise import PredictionData as FlowisePyData
 
 from canvasflow.config import Settings
 from canvasflow.store.repo import Store
-from tests.support import Proc, RedisServer, canvasflow_server, llm_chain_flow, make_canvas
+from tests.support import Proc, RedisServer, canvasflow_server, llm_chain_flow, make_canvas, poll
 
 
 def cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess:  # type: ignore[type-arg]
@@ -50,8 +50,9 @@ def test_api_keys(upstream: str, tmp_path: Path) -> None:
         assert r.returncode == 0, r.stderr
         admin = r.stdout.strip()
         assert admin.startswith("cf_")
-        time.sleep(2.1)  # other processes see new keys within two seconds
         url = proc.url + "/api/v1"
+        # other processes see new keys within two seconds
+        poll(lambda: httpx.get(url + "/canvases").status_code == 401, timeout=5)
         # management now needs the admin key
         assert "admin API key" in envelope(httpx.get(url + "/canvases"), 401)
         envelope(httpx.get(url + "/canvases", headers={"Authorization": "Bearer cf_x_y"}), 401)
@@ -117,7 +118,15 @@ def test_api_keys(upstream: str, tmp_path: Path) -> None:
         # CLI list / delete; a deleted key stops working
         assert "app" in cli(data, "apikey", "list").stdout
         assert cli(data, "apikey", "delete", "app").returncode == 0
-        time.sleep(2.1)
+        poll(
+            lambda: (
+                httpx.post(
+                    predict, json={"question": "q"}, headers={"Authorization": f"Bearer {app_key}"}
+                ).status_code
+                == 401
+            ),
+            timeout=5,
+        )
         envelope(
             httpx.post(
                 predict, json={"question": "q"}, headers={"Authorization": f"Bearer {app_key}"}
@@ -241,7 +250,8 @@ def test_graceful_shutdown(upstream: str, tmp_path: Path) -> None:
     ]
     for t in threads:
         t.start()
-    time.sleep(0.3)
+    # both predictions are running before the signal
+    poll(lambda: httpx.get(proc.url + "/api/v1/queue").json()["running"] == 2)
     t0 = time.monotonic()
     proc.proc.send_signal(signal.SIGTERM)  # type: ignore[union-attr]
     for t in threads:

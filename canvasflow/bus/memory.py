@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING
 
+from canvasflow.bus import backend
 from canvasflow.bus.base import Bus, EventLog, EventsExpired
 from canvasflow.events import Event
+
+if TYPE_CHECKING:
+    from canvasflow.config import Settings
 
 
 class MemoryEventLog(EventLog):
@@ -78,7 +83,12 @@ class MemoryEventLog(EventLog):
                 yield None
 
 
+@backend("memory")
 class MemoryBus(Bus):
+    @classmethod
+    def from_settings(cls, settings: Settings) -> MemoryBus:
+        return cls(settings.retention_seconds, settings.max_events)
+
     def __init__(self, retention_seconds: float = 600.0, max_events: int = 100_000) -> None:
         self._logs: dict[str, MemoryEventLog] = {}
         self._running: dict[tuple[str, str], Callable[[], None]] = {}

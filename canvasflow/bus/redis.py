@@ -14,7 +14,7 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import redis.asyncio as aioredis
@@ -22,23 +22,18 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from canvasflow.bus import backend, keys
 from canvasflow.bus.base import Bus, EventLog, EventsExpired
 from canvasflow.events import Event
 
+if TYPE_CHECKING:
+    from canvasflow.config import Settings
+
 log = logging.getLogger("canvasflow.bus.redis")
 
-ABORT_CHANNEL = "cf:abort"
 HEARTBEAT_EVERY = 0.5  # seconds between "still running" marks of a running prediction
 HEARTBEAT_TTL = 2  # seconds after which a silent prediction counts as lost
 REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
-
-
-def events_key(prediction_id: str) -> str:
-    return f"cf:ev:{prediction_id}"
-
-
-def running_key(canvas_id: str, chat_id: str) -> str:
-    return f"cf:run:{canvas_id}:{chat_id}"
 
 
 def encode(event: Event) -> bytes:
@@ -59,7 +54,7 @@ class RedisEventLog(EventLog):
     def __init__(self, bus: RedisBus, prediction_id: str) -> None:
         self._bus = bus
         self._pid = prediction_id
-        self._key = events_key(prediction_id)
+        self._key = keys.events(prediction_id)
         self._last_id = 0
         self._closed = False
         self._pending: list[Event] = []
@@ -183,7 +178,13 @@ class RedisEventLog(EventLog):
                     return
 
 
+@backend("redis", "rediss", "unix")
 class RedisBus(Bus):
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RedisBus:
+        assert settings.redis_url
+        return cls(settings.redis_url, settings.retention_seconds, settings.max_events)
+
     def __init__(
         self,
         url: str,
@@ -248,7 +249,7 @@ class RedisBus(Bus):
         return log_
 
     async def _heartbeat(self, pid: str, log_: RedisEventLog) -> None:
-        started, alive = f"cf:job:{pid}:started", f"cf:job:{pid}:alive"
+        started, alive = keys.started(pid), keys.alive(pid)
         try:
             await self.retry(lambda r: r.set(started, self.node_id, ex=int(self.retention)))
             while not log_.flushed.is_set():
@@ -266,7 +267,7 @@ class RedisBus(Bus):
         if local is not None:
             return local
         exists = await self.retry(
-            lambda r: r.exists(events_key(prediction_id), f"cf:job:{prediction_id}")
+            lambda r: r.exists(keys.events(prediction_id), keys.job(prediction_id))
         )
         return RedisEventLog(self, prediction_id) if exists else None
 
@@ -278,12 +279,12 @@ class RedisBus(Bus):
 
     def add_running(self, canvas_id: str, chat_id: str, abort: Callable[[], None]) -> None:
         self._local[(canvas_id, chat_id)] = abort
-        key = running_key(canvas_id, chat_id)
+        key = keys.running(canvas_id, chat_id)
         self._spawn(self.retry(lambda r: r.set(key, self.node_id, ex=24 * 3600)))
 
     def remove_running(self, canvas_id: str, chat_id: str) -> None:
         self._local.pop((canvas_id, chat_id), None)
-        key = running_key(canvas_id, chat_id)
+        key = keys.running(canvas_id, chat_id)
         self._spawn(self.retry(lambda r: r.delete(key)))
 
     async def abort(self, canvas_id: str, chat_id: str) -> bool:
@@ -291,16 +292,16 @@ class RedisBus(Bus):
         if local is not None:
             local()
             return True
-        if not await self.retry(lambda r: r.exists(running_key(canvas_id, chat_id))):
+        if not await self.retry(lambda r: r.exists(keys.running(canvas_id, chat_id))):
             return False
-        await self.retry(lambda r: r.publish(ABORT_CHANNEL, f"{canvas_id}\n{chat_id}"))
+        await self.retry(lambda r: r.publish(keys.ABORT_CHANNEL, f"{canvas_id}\n{chat_id}"))
         return True
 
     async def _listen(self) -> None:
         while True:
             try:
                 pubsub = self.redis.pubsub()
-                await pubsub.subscribe(ABORT_CHANNEL)
+                await pubsub.subscribe(keys.ABORT_CHANNEL)
                 async for message in pubsub.listen():
                     if message.get("type") != "message":
                         continue

@@ -1,7 +1,8 @@
 """The engine: canvases in, typed events out. Knows nothing of HTTP or SSE bytes."""
 
 from canvasflow.engine.context import RunContext
-from canvasflow.engine.graph import CanvasError, Graph, parse
+from canvasflow.engine.graph import Graph, parse
 from canvasflow.engine.run import can_stream, run
+from canvasflow.errors import CanvasInvalid
 
-__all__ = ["CanvasError", "Graph", "RunContext", "can_stream", "parse", "run"]
+__all__ = ["CanvasInvalid", "Graph", "RunContext", "can_stream", "parse", "run"]

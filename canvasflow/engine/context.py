@@ -1,17 +1,21 @@
-"""What a running prediction knows: the question, the chat, the overrides, the store."""
+"""What a running prediction is given: the question, the chat, the overrides, the store,
+the settings. Read-only: nodes report what they do through events, never by writing
+here."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from canvasflow.models.base import Message, Usage
+from canvasflow.config import Settings
+from canvasflow.engine.outcome import Identity
+from canvasflow.models.base import Message
 
 if TYPE_CHECKING:
     from canvasflow.store.repo import Store
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class RunContext:
     question: str
     canvas_id: str = ""
@@ -24,19 +28,20 @@ class RunContext:
     streaming: bool = True
     overrides: dict[str, Any] = field(default_factory=dict)
     store: Store | None = None
-    usage: Usage = field(default_factory=Usage)
-    model: str | None = None
-    memory_type: str | None = None
+    settings: Settings = field(default_factory=Settings)
     return_source_documents: bool = False
     return_intermediate_steps: bool = False
-    # filled by nodes while running, reported in the JSON answer / stored message
-    source_documents: list[dict[str, Any]] = field(default_factory=list)
-    used_tools: list[dict[str, Any]] = field(default_factory=list)
-    json_output: Any = None
-    # seconds from the model call to its first token, when a model was called
-    model_latency: float | None = None
 
     @property
     def vars(self) -> dict[str, Any]:
         value = self.overrides.get("vars")
         return value if isinstance(value, dict) else {}
+
+    def identity(self) -> Identity:
+        return Identity(
+            chat_id=self.chat_id,
+            chat_message_id=self.chat_message_id,
+            session_id=self.session_id,
+            question=self.question,
+            canvas_id=self.canvas_id,
+        )

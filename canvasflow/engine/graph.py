@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 
+from canvasflow.errors import CanvasInvalid
 from canvasflow.nodes import REGISTRY, Node, load_all
 
 REFERENCE = re.compile(r"^\{\{\s*([A-Za-z0-9_\-]+)\.data\.instance\s*\}\}$")
@@ -29,15 +30,6 @@ DEFAULT_OVERRIDES = frozenset(
         "k",
     }
 )
-
-
-class CanvasError(Exception):
-    """A canvas that cannot run: bad JSON, unknown node, missing input, cycle..."""
-
-    def __init__(self, message: str, node_id: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.node_id = node_id
 
 
 @dataclass
@@ -66,9 +58,9 @@ def load_flow_data(flow_data: str | dict[str, Any]) -> dict[str, Any]:
         try:
             flow_data = orjson.loads(flow_data)
         except orjson.JSONDecodeError as exc:
-            raise CanvasError(f"flowData is not valid JSON: {exc}") from None
+            raise CanvasInvalid(f"flowData is not valid JSON: {exc}") from None
     if not isinstance(flow_data, dict):
-        raise CanvasError("flowData must be an object with nodes and edges")
+        raise CanvasInvalid("flowData must be an object with nodes and edges")
     return flow_data
 
 
@@ -86,47 +78,47 @@ def _missing(value: Any) -> bool:
 
 
 def parse(flow_data: str | dict[str, Any]) -> Graph:
-    """Parse and validate flowData. Raises :class:`CanvasError` naming the node at fault."""
+    """Parse and validate flowData. Raises :class:`CanvasInvalid` naming the node at fault."""
     load_all()
     data = load_flow_data(flow_data)
     raw_nodes = data.get("nodes")
     raw_edges = data.get("edges") or []
     if not isinstance(raw_nodes, list) or not isinstance(raw_edges, list):
-        raise CanvasError("flowData needs a list of nodes and a list of edges")
+        raise CanvasInvalid("flowData needs a list of nodes and a list of edges")
 
     nodes: dict[str, NodeSpec] = {}
     for raw in raw_nodes:
         if not isinstance(raw, dict) or not isinstance(raw.get("data"), dict):
-            raise CanvasError("every node needs an id and a data object")
+            raise CanvasInvalid("every node needs an id and a data object")
         node_id = str(raw.get("id") or raw["data"].get("id") or "")
         name = raw["data"].get("name")
         if not node_id or not isinstance(name, str):
-            raise CanvasError("every node needs an id and data.name")
+            raise CanvasInvalid("every node needs an id and data.name")
         if name in IGNORED_NODES:
             continue
         cls = REGISTRY.get(name)
         if cls is None:
             from canvasflow.engine.catalog import explain_unknown
 
-            raise CanvasError(explain_unknown(node_id, name), node_id)
+            raise CanvasInvalid(explain_unknown(node_id, name), node_id)
         if node_id in nodes:
-            raise CanvasError(f"node {node_id}: duplicate node id", node_id)
+            raise CanvasInvalid(f"node {node_id}: duplicate node id", node_id)
         inputs = raw["data"].get("inputs") or {}
         if not isinstance(inputs, dict):
-            raise CanvasError(f"node {node_id} ({name}): data.inputs must be an object", node_id)
+            raise CanvasInvalid(f"node {node_id} ({name}): data.inputs must be an object", node_id)
         nodes[node_id] = NodeSpec(node_id, name, cls, dict(inputs))
 
     if not nodes:
-        raise CanvasError("the canvas has no nodes")
+        raise CanvasInvalid("the canvas has no nodes")
 
     has_outgoing: set[str] = set()
     for edge in raw_edges:
         if not isinstance(edge, dict):
-            raise CanvasError("every edge needs a source and a target")
+            raise CanvasInvalid("every edge needs a source and a target")
         src, dst = edge.get("source"), edge.get("target")
         if src not in nodes or dst not in nodes:
             missing = src if src not in nodes else dst
-            raise CanvasError(f"edge refers to unknown node {missing!r}", str(missing))
+            raise CanvasInvalid(f"edge refers to unknown node {missing!r}", str(missing))
         nodes[dst].deps.add(src)
         has_outgoing.add(src)
 
@@ -134,7 +126,7 @@ def parse(flow_data: str | dict[str, Any]) -> Graph:
         for input_name, value in spec.inputs.items():
             for ref in _references(value):
                 if ref not in nodes:
-                    raise CanvasError(
+                    raise CanvasInvalid(
                         f"node {spec.id} ({spec.name}): input {input_name!r} refers to "
                         f"unknown node {ref!r}",
                         spec.id,
@@ -149,19 +141,19 @@ def parse(flow_data: str | dict[str, Any]) -> Graph:
         )
     except CycleError as exc:
         cycle = exc.args[1]
-        raise CanvasError(f"the canvas has a cycle through node {cycle[0]}", cycle[0]) from None
+        raise CanvasInvalid(f"the canvas has a cycle through node {cycle[0]}", cycle[0]) from None
 
     endings = [nid for nid in nodes if nid not in has_outgoing]
     runnable = [nid for nid in endings if nodes[nid].cls.ending]
     if not runnable:
         who = ", ".join(f"{n} ({nodes[n].name})" for n in endings) or "none"
-        raise CanvasError(
+        raise CanvasInvalid(
             f"the canvas has no ending node (a chain or agent with nothing after it); "
             f"unconnected last nodes: {who}",
             endings[0] if endings else None,
         )
     if len(runnable) > 1:
-        raise CanvasError(
+        raise CanvasInvalid(
             "the canvas has more than one ending node: " + ", ".join(runnable), runnable[1]
         )
     return Graph(nodes=nodes, order=order, ending=runnable[0])
@@ -174,7 +166,7 @@ def _check_inputs(spec: NodeSpec, nodes: dict[str, NodeSpec]) -> None:
             refs = _references(value)
             if not refs:
                 if not inp.optional:
-                    raise CanvasError(
+                    raise CanvasInvalid(
                         f"node {spec.id} ({spec.name}): required input {inp.name!r} "
                         f"({inp.type}) is not connected",
                         spec.id,
@@ -183,14 +175,14 @@ def _check_inputs(spec: NodeSpec, nodes: dict[str, NodeSpec]) -> None:
             for ref in refs:
                 bases = nodes[ref].cls.base_classes
                 if inp.type not in bases:
-                    raise CanvasError(
+                    raise CanvasInvalid(
                         f"node {spec.id} ({spec.name}): input {inp.name!r} needs a "
                         f"{inp.type}, but {ref} ({nodes[ref].name}) is a "
                         f"{bases[0] if bases else 'node'}",
                         spec.id,
                     )
         elif not inp.optional and _missing(value) and inp.default is None:
-            raise CanvasError(
+            raise CanvasInvalid(
                 f"node {spec.id} ({spec.name}): required input {inp.name!r} is missing",
                 spec.id,
             )

@@ -1,5 +1,8 @@
-"""One prediction from start to end: runs the engine into an event log, frames it with
-``start`` / ``metadata`` / ``end``, stores the exchange, and can be aborted."""
+"""One prediction from start to end: runs the engine, feeds every event to the
+:class:`Outcome` reducer and the wire events to the event log, frames them with
+``start`` / ``metadata`` / ``end``, stores the exchange, and can be aborted.
+
+Web processes (local mode) and workers (queue mode) run this same class."""
 
 from __future__ import annotations
 
@@ -12,9 +15,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from canvasflow.engine.context import RunContext
 from canvasflow.engine.graph import Graph
+from canvasflow.engine.outcome import Identity, Outcome
 from canvasflow.engine.run import run as run_engine
-from canvasflow.events import Event
-from canvasflow.models.base import ModelError
+from canvasflow.errors import CanvasflowError
+from canvasflow.events import REPORT_KINDS, Event
 from canvasflow.observability.tracing import set_attributes, span
 
 if TYPE_CHECKING:
@@ -31,9 +35,44 @@ STOP_NOTICES = {
 }
 
 
+# -- framing: the one place that writes start, metadata and end -------------------------
+
+
+def start_event(who: Identity) -> Event:
+    return Event(
+        "start",
+        {
+            "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+            "chatId": who.chat_id,
+            "chatMessageId": who.chat_message_id,
+            "sessionId": who.session_id,
+            "canvasId": who.canvas_id,
+        },
+    )
+
+
+async def store_outcome(store: Store | None, outcome: Outcome) -> None:
+    """Store the exchange; a storage failure becomes the outcome's error."""
+    if store is None:
+        return
+    try:
+        await store.save_exchange(**outcome.message())
+    except Exception as exc:
+        log.exception("storing prediction %s failed", outcome.who.chat_message_id)
+        if outcome.status != "error":
+            outcome.fail({"message": f"could not store the answer: {exc}", "code": "storage_error"})
+
+
+def close_log(log_: EventLog, outcome: Outcome) -> None:
+    """``metadata`` and ``end``, then no more events."""
+    log_.append(Event("metadata", outcome.metadata()))
+    log_.append(Event("end", "[DONE]"))
+    log_.close()
+
+
 class Observer(Protocol):
-    """Told when a prediction starts, sends its first token, and finishes (metrics,
-    logs). Called on the event loop; must not block."""
+    """Told when a prediction starts and finishes (metrics, logs). Called on the event
+    loop; must not block."""
 
     def started(self, prediction: Prediction) -> None: ...
 
@@ -57,12 +96,8 @@ class Prediction:
         self.bus = bus
         self.store = store
         self.log: EventLog = bus.open_log(ctx.chat_message_id)
-        self.status = "running"
-        self.error: dict[str, str] | None = None
-        self.text = ""
-        self.latency_ms = 0
+        self.outcome = Outcome(ctx.identity())
         self.ttft_ms: int | None = None
-        self.tokens = 0
         self.observers = observers
         self.aborted_by: str | None = None
         self._inner: asyncio.Task[None] | None = None
@@ -72,6 +107,22 @@ class Prediction:
     @property
     def id(self) -> str:
         return self.ctx.chat_message_id
+
+    # what the routes and observers read, all from the outcome
+    @property
+    def status(self) -> str:
+        return self.outcome.status
+
+    @property
+    def error(self) -> dict[str, str] | None:
+        return self.outcome.error
+
+    @property
+    def latency_ms(self) -> int:
+        return self.outcome.latency_ms
+
+    def answer(self) -> dict[str, Any]:
+        return self.outcome.answer(self.ctx.return_source_documents)
 
     def start(self) -> asyncio.Task[None]:
         self.bus.add_running(self.ctx.canvas_id, self.ctx.chat_id, self.abort)
@@ -98,61 +149,46 @@ class Prediction:
                 set_attributes(
                     current,
                     status=self.status,
-                    tokens=self.tokens,
+                    tokens=self.outcome.tokens,
                     ttft_ms=self.ttft_ms,
                     latency_ms=self.latency_ms,
                 )
 
     async def _run(self) -> None:
-        ctx = self.ctx
-        started = self._t0 = time.perf_counter()
+        outcome = self.outcome
+        self._t0 = time.perf_counter()
         for observer in self.observers:
             observer.started(self)
-        self.log.append(
-            Event(
-                "start",
-                {
-                    "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
-                    "chatId": ctx.chat_id,
-                    "chatMessageId": ctx.chat_message_id,
-                    "sessionId": ctx.session_id,
-                    "canvasId": ctx.canvas_id,
-                },
-            )
-        )
-        pieces: list[str] = []
-        self._inner = asyncio.create_task(self._generate(pieces))
+        self.log.append(start_event(outcome.who))
+        self._inner = asyncio.create_task(self._generate())
         if self.aborted_by is not None:  # aborted before it began
             self._inner.cancel()
         outer_cancelled = False
         try:
             await self._inner
-            self.status = "completed"
+            outcome.status = "completed"
         except asyncio.CancelledError:
             task = asyncio.current_task()
             outer_cancelled = bool(task and task.cancelling())
             if outer_cancelled:
                 self._inner.cancel()
                 self.aborted_by = self.aborted_by or "shutdown"
-            self.status = "aborted"
+            outcome.status = "aborted"
             if self.aborted_by in STOP_NOTICES:
-                self.log.append(
-                    Event(
-                        "error", {"message": STOP_NOTICES[self.aborted_by], "code": self.aborted_by}
-                    )
-                )
-        except ModelError as exc:
-            self._fail(exc.message, exc.code)
+                notice = {"message": STOP_NOTICES[self.aborted_by], "code": self.aborted_by}
+                self.log.append(Event("error", notice))
+        except CanvasflowError as exc:
+            self.log.append(outcome.fail(exc.event_data()))
         except Exception as exc:
             log.exception("prediction %s failed", self.id)
-            self._fail(f"{type(exc).__name__}: {exc}", "internal_error")
-        self.text = "".join(pieces)
-        self.tokens = len(pieces)
-        self.latency_ms = round((time.perf_counter() - started) * 1000)
+            self.log.append(
+                outcome.fail({"message": f"{type(exc).__name__}: {exc}", "code": "internal_error"})
+            )
+        outcome.latency_ms = round((time.perf_counter() - self._t0) * 1000)
         try:
             await asyncio.shield(self._finish())
         finally:
-            self.bus.remove_running(ctx.canvas_id, ctx.chat_id)
+            self.bus.remove_running(self.ctx.canvas_id, self.ctx.chat_id)
             for observer in self.observers:
                 try:
                     observer.finished(self)
@@ -161,76 +197,26 @@ class Prediction:
         if outer_cancelled:
             raise asyncio.CancelledError
 
-    def _fail(self, message: str, code: str) -> None:
-        self.status = "error"
-        self.error = {"message": message, "code": code}
-        self.log.append(Event("error", self.error))
-
-    async def _generate(self, pieces: list[str]) -> None:
+    async def _generate(self) -> None:
         ctx = self.ctx
+        apply = self.outcome.apply
         append = self.log.append
+        steps, sources = ctx.return_intermediate_steps, ctx.return_source_documents
         async for event in run_engine(self.graph, ctx, self.allowed):
             kind = event.kind
+            apply(event)
             if kind == "token":
-                if not pieces:
+                if self.ttft_ms is None:
                     self.ttft_ms = round((time.perf_counter() - self._t0) * 1000)
-                pieces.append(event.data)
-            elif kind == "source":
-                ctx.source_documents = event.data
-                if not ctx.return_source_documents:
-                    continue
-            elif kind == "step":
-                data = event.data
-                if data.get("type") == "tool":
-                    ctx.used_tools.append(
-                        {
-                            "tool": data["step"],
-                            "toolInput": data["input"],
-                            "toolOutput": data["output"],
-                        }
-                    )
-                if not ctx.return_intermediate_steps:
-                    continue
+            elif kind in REPORT_KINDS:
+                continue
+            elif (kind == "step" and not steps) or (kind == "source" and not sources):
+                continue
             append(event)
 
     async def _finish(self) -> None:
-        ctx = self.ctx
-        if self.store is not None:
-            try:
-                await self.store.save_exchange(
-                    canvas_id=ctx.canvas_id,
-                    chat_id=ctx.chat_id,
-                    session_id=ctx.session_id,
-                    question=ctx.question,
-                    answer=self.text,
-                    answer_id=ctx.chat_message_id,
-                    status=self.status,
-                    usage=ctx.usage.as_dict(),
-                    source_documents=ctx.source_documents,
-                    used_tools=ctx.used_tools,
-                )
-            except Exception as exc:
-                log.exception("storing prediction %s failed", self.id)
-                if self.status != "error":
-                    self._fail(f"could not store the answer: {exc}", "storage_error")
-        self.log.append(Event("metadata", self.metadata()))
-        self.log.append(Event("end", "[DONE]"))
-        self.log.close()
-
-    def metadata(self) -> dict[str, Any]:
-        ctx = self.ctx
-        meta = {
-            "chatId": ctx.chat_id,
-            "chatMessageId": ctx.chat_message_id,
-            "sessionId": ctx.session_id,
-            "question": ctx.question,
-            "memoryType": ctx.memory_type,
-            "model": ctx.model,
-            "tokens_used": ctx.usage.total_tokens,
-            "usage": ctx.usage.as_dict(),
-            "latency_ms": self.latency_ms,
-            "status": self.status,
-        }
-        if ctx.used_tools:
-            meta["usedTools"] = ctx.used_tools
-        return meta
+        before = self.outcome.error
+        await store_outcome(self.store, self.outcome)
+        if self.outcome.error is not before and self.outcome.error is not None:
+            self.log.append(Event("error", self.outcome.error))
+        close_log(self.log, self.outcome)

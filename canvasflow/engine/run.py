@@ -6,7 +6,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from canvasflow.engine.context import RunContext
-from canvasflow.engine.graph import CanvasError, Graph, instantiate, resolve
+from canvasflow.engine.graph import Graph, instantiate, resolve
+from canvasflow.errors import CanvasInvalid
 from canvasflow.events import Event
 from canvasflow.nodes.base import to_bool
 from canvasflow.observability.tracing import span
@@ -57,5 +58,5 @@ async def upsert(
             for key, value in (await instance.upsert(progress)).items():
                 totals[key] = totals.get(key, 0) + value
     if not stores:
-        raise CanvasError("the canvas has no vector store that keeps documents (documentStore)")
+        raise CanvasInvalid("the canvas has no vector store that keeps documents (documentStore)")
     return totals

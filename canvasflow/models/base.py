@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Protocol, TypedDict
+from typing import Any, Protocol, TypedDict
 
 
 class Message(TypedDict):
@@ -33,22 +33,40 @@ class Usage:
         }
 
 
-class ModelError(Exception):
-    """The model (or its upstream server) failed; ``code`` names the kind of failure."""
-
-    def __init__(self, message: str, code: str = "model_error", status: int | None = None):
-        super().__init__(message)
-        self.message = message
-        self.code = code
-        self.status = status
+Capability = str  # "stream", "usage", "tools", "json"
 
 
 class ChatModel(Protocol):
+    """A chat model. ``capabilities`` says what it can do beyond streaming text:
+    ``usage`` (reports token counts), ``tools`` (has ``chat_with_tools``), ``json``
+    (a JSON-only answer mode)."""
+
     model_name: str
+    capabilities: frozenset[Capability]
 
     def stream(self, messages: list[Message], usage: Usage) -> AsyncIterator[str]:
         """Yield the answer's text pieces as they come; add token counts to ``usage``."""
         ...
+
+
+PROVIDERS: dict[str, type] = {}
+
+
+def provider(name: str) -> Any:
+    """Register a chat-model class under a provider name (for the catalogue and
+    ``supports``). A new provider is one module in this package that defines its class
+    with this decorator and its ``capabilities``."""
+
+    def register(cls: type) -> type:
+        PROVIDERS[name] = cls
+        cls.provider = name  # type: ignore[attr-defined]
+        return cls
+
+    return register
+
+
+def supports(model: Any, capability: Capability) -> bool:
+    return capability in getattr(model, "capabilities", ())
 
 
 async def complete(model: ChatModel, prompt: str, usage: Usage) -> str:

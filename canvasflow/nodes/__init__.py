@@ -1,13 +1,13 @@
 """The node library: one module per family. Importing this package registers them all.
 
-Extra node modules (your own nodes) are imported from ``CANVASFLOW_NODE_MODULES``, a
-comma-separated list of importable module names."""
+Extra node modules (your own nodes) are named in ``CANVASFLOW_NODE_MODULES``, a
+comma-separated list of importable module names; the server imports them at start."""
 
 from __future__ import annotations
 
 import importlib
-import os
 import pkgutil
+from collections.abc import Iterable
 
 from canvasflow.nodes.base import REGISTRY, Input, Node, register
 
@@ -15,18 +15,17 @@ _SKIP = {"base"}
 _loaded = False
 
 
-def load_all() -> dict[str, type[Node]]:
-    """Import every family module in this package (and the configured extra modules)
-    so each registers its nodes."""
+def load_all(extra: Iterable[str] = ()) -> dict[str, type[Node]]:
+    """Import every family module in this package, and the extra modules named
+    (``Settings.node_modules``), so each registers its nodes."""
     global _loaded
     if not _loaded:
         for info in pkgutil.iter_modules(__path__):
             if info.name not in _SKIP and not info.name.startswith("_"):
                 importlib.import_module(f"{__name__}.{info.name}")
-        for name in os.environ.get("CANVASFLOW_NODE_MODULES", "").split(","):
-            if name.strip():
-                importlib.import_module(name.strip())
         _loaded = True
+    for name in extra:
+        importlib.import_module(name)
     return REGISTRY
 
 

@@ -10,6 +10,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from canvasflow.values import to_bool, to_float, to_int
+
 if TYPE_CHECKING:
     from canvasflow.engine.context import RunContext
     from canvasflow.events import Event
@@ -83,29 +85,11 @@ class Node:
 
 REGISTRY: dict[str, type[Node]] = {}
 
+__all__ = ["REGISTRY", "Input", "Node", "register", "to_bool", "to_float", "to_int"]
+
 
 def register(cls: type[Node]) -> type[Node]:
     if cls.name in REGISTRY:
         raise ValueError(f"node {cls.name!r} registered twice")
     REGISTRY[cls.name] = cls
     return cls
-
-
-def to_float(value: Any, default: float | None = None) -> float | None:
-    if value is None or value == "":
-        return default
-    return float(value)
-
-
-def to_int(value: Any, default: int | None = None) -> int | None:
-    if value is None or value == "":
-        return default
-    return int(float(value))
-
-
-def to_bool(value: Any, default: bool = False) -> bool:
-    if value is None or value == "":
-        return default
-    if isinstance(value, str):
-        return value.strip().lower() in ("true", "1", "yes", "on")
-    return bool(value)

@@ -7,7 +7,11 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 from canvasflow.events import Event, token
-from canvasflow.models.base import ChatModel, Message
+from canvasflow.events import memory as memory_event
+from canvasflow.events import model as model_event
+from canvasflow.events import output as output_event
+from canvasflow.events import usage as usage_event
+from canvasflow.models.base import ChatModel, Message, Usage
 from canvasflow.nodes.base import Input, Node, register
 from canvasflow.nodes.prompts import Prompt
 from canvasflow.nodes.safety import OutputParser, moderate
@@ -23,25 +27,39 @@ DEFAULT_SYSTEM = (
 )
 
 
-async def stream_answer(
-    model: ChatModel, messages: list[Message], ctx: RunContext
-) -> AsyncIterator[Event]:
-    """Stream a model's answer as token events, timing its first token."""
-    ctx.model = model.model_name
+async def stream_answer(model: ChatModel, messages: list[Message]) -> AsyncIterator[Event]:
+    """Stream a model's answer as token events; report the model, the time to its
+    first token and the tokens used."""
+    yield model_event(model.model_name)
+    used = Usage()
     started = time.perf_counter()
     first = True
     with span("model call", model=model.model_name, messages=len(messages)) as current:
-        async for piece in model.stream(messages, ctx.usage):
-            if first:
-                first = False
-                ctx.model_latency = time.perf_counter() - started
-                set_attributes(current, first_token_ms=round(ctx.model_latency * 1000))
-            yield token(piece)
+        try:
+            async for piece in model.stream(messages, used):
+                if first:
+                    first = False
+                    latency = time.perf_counter() - started
+                    set_attributes(current, first_token_ms=round(latency * 1000))
+                    yield model_event(model.model_name, latency)
+                yield token(piece)
+        except Exception:
+            yield usage_event(used.prompt_tokens, used.completion_tokens)
+            raise
         set_attributes(
-            current,
-            prompt_tokens=ctx.usage.prompt_tokens,
-            completion_tokens=ctx.usage.completion_tokens,
+            current, prompt_tokens=used.prompt_tokens, completion_tokens=used.completion_tokens
         )
+        yield usage_event(used.prompt_tokens, used.completion_tokens)
+
+
+async def load_memory(memory: Memory, ctx: RunContext) -> AsyncIterator[Event | list[Message]]:
+    """A memory's history for this chat (yielded last), after the events it reports."""
+    yield memory_event(memory.memory_type)
+    used = Usage()
+    history = await memory.load(ctx, used)
+    if used.total_tokens:
+        yield usage_event(used.prompt_tokens, used.completion_tokens)
+    yield history
 
 
 @register
@@ -65,15 +83,16 @@ class LLMChain(Node):
         messages = prompt.messages(ctx.question, ctx)
         parser: OutputParser | None = self.get("outputParser")
         if parser is None:
-            async for event in stream_answer(self.get("model"), messages, ctx):
+            async for event in stream_answer(self.get("model"), messages):
                 yield event
             return
         messages = [{"role": "system", "content": parser.instructions}, *messages]
         pieces: list[str] = []
-        async for event in stream_answer(self.get("model"), messages, ctx):
-            pieces.append(event.data)
+        async for event in stream_answer(self.get("model"), messages):
+            if event.kind == "token":
+                pieces.append(event.data)
             yield event
-        ctx.json_output = parser.parse("".join(pieces))
+        yield output_event(parser.parse("".join(pieces)))
 
 
 @register
@@ -91,10 +110,8 @@ class ConversationChain(Node):
         Input("systemMessagePrompt", "string", optional=True, default=DEFAULT_SYSTEM),
     )
 
-    async def _messages(self, ctx: RunContext) -> list[Message]:
-        memory: Memory = self.get("memory")
+    def _messages(self, ctx: RunContext, history: list[Message]) -> list[Message]:
         template: Prompt | None = self.get("chatPromptTemplate")
-        history = await memory.load(ctx)
         if template is not None:
             turn = template.messages(ctx.question, ctx)
             system, human = (turn[0], turn[1:]) if len(turn) > 1 else (None, turn)
@@ -105,6 +122,11 @@ class ConversationChain(Node):
 
     async def run(self, ctx: RunContext) -> AsyncIterator[Event]:  # type: ignore[override]
         moderate(self.get("inputModeration"), ctx.question)
-        messages = await self._messages(ctx)
-        async for event in stream_answer(self.get("model"), messages, ctx):
+        history: list[Message] = []
+        async for item in load_memory(self.get("memory"), ctx):
+            if isinstance(item, Event):
+                yield item
+            else:
+                history = item
+        async for event in stream_answer(self.get("model"), self._messages(ctx, history)):
             yield event

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import logging
-import os
 from typing import TYPE_CHECKING, Any
 
-from canvasflow.models.base import ModelError
+from canvasflow.errors import CanvasInvalid
 from canvasflow.models.local import DEFAULT_NAME, LocalChatModel, LocalModel
 from canvasflow.models.native import AnthropicChatModel, OllamaChatModel
 from canvasflow.models.openai_compat import OpenAIChatModel, azure_client_for, client_for
@@ -74,10 +73,16 @@ class _OpenAIBase(Node):
 
     async def build(self, ctx: RunContext) -> OpenAIChatModel:
         api_key = await credential_value(ctx, self.get("credential"), self.credential_field)
-        api_key = api_key or os.environ.get(self.key_env)
-        base_url = self.get(self.url_input) or os.environ.get(self.url_env) or self.default_url
+        env = ctx.settings.provider_env
+        api_key = api_key or env(self.key_env)
+        base_url = self.get(self.url_input) or env(self.url_env) or self.default_url
         timeout_ms = to_float(self.get("timeout"))
-        client = client_for(base_url, api_key, timeout_ms / 1000 if timeout_ms else 600.0)
+        client = client_for(
+            base_url,
+            api_key,
+            timeout_ms / 1000 if timeout_ms else 600.0,
+            ctx.settings.upstream_retries,
+        )
         return OpenAIChatModel(
             client,
             str(self.get("modelName")),
@@ -173,7 +178,10 @@ class ChatLocal(Node):
         from pathlib import Path
 
         path = self.get("modelPath")
-        model = LocalModel.get(Path(path) if path else None)
+        settings = ctx.settings
+        model = LocalModel.get(
+            Path(path) if path else settings.local_model, settings.local_ctx, settings.local_threads
+        )
         params = {
             "temperature": to_float(self.get("temperature")),
             "top_p": to_float(self.get("topP")),
@@ -240,7 +248,7 @@ class ChatOllama(Node):
             "tfs_z": to_float(self.get("tfsZ")),
             "stop": [x for x in str(stop).split(",") if x] if stop else None,
         }
-        base = self.get("baseUrl") or os.environ.get("OLLAMA_BASE_URL") or "http://localhost:11434"
+        base = self.get("baseUrl") or ctx.settings.ollama_base_url or "http://localhost:11434"
         return OllamaChatModel(
             str(base),
             str(self.get("modelName")),
@@ -276,7 +284,7 @@ class ChatAnthropic(Node):
 
     async def build(self, ctx: RunContext) -> AnthropicChatModel:
         key = await credential_value(ctx, self.get("credential"), "anthropicApiKey")
-        base = os.environ.get("ANTHROPIC_BASE_URL") or "https://api.anthropic.com"
+        base = ctx.settings.anthropic_base_url or "https://api.anthropic.com"
         params = {
             "temperature": to_float(self.get("temperature")),
             "top_p": to_float(self.get("topP")),
@@ -284,7 +292,7 @@ class ChatAnthropic(Node):
             "max_tokens": to_int(self.get("maxTokensToSample")),
         }
         return AnthropicChatModel(
-            base, key or os.environ.get("ANTHROPIC_API_KEY"), str(self.get("modelName")), params
+            base, key or ctx.settings.anthropic_api_key, str(self.get("modelName")), params
         )
 
 
@@ -300,7 +308,8 @@ class AzureChatOpenAI(_OpenAIBase):
 
     async def build(self, ctx: RunContext) -> OpenAIChatModel:
         async def field(name: str, env: str) -> str | None:
-            return await credential_value(ctx, self.get("credential"), name) or os.environ.get(env)
+            value = await credential_value(ctx, self.get("credential"), name)
+            return value or ctx.settings.provider_env(env)
 
         key = await field("azureOpenAIApiKey", "AZURE_OPENAI_API_KEY")
         instance = await field("azureOpenAIApiInstanceName", "AZURE_OPENAI_INSTANCE_NAME")
@@ -308,15 +317,17 @@ class AzureChatOpenAI(_OpenAIBase):
         version = await field("azureOpenAIApiVersion", "OPENAI_API_VERSION") or "2024-10-21"
         endpoint = (
             self.get("basepath")
-            or os.environ.get("AZURE_OPENAI_ENDPOINT")
+            or ctx.settings.azure_openai_endpoint
             or (f"https://{instance}.openai.azure.com" if instance else None)
         )
         if not endpoint or not deployment:
-            raise ModelError(
+            raise CanvasInvalid(
                 "Azure OpenAI needs an instance (or endpoint) and a deployment",
-                "credential_missing",
+                code="credential_missing",
             )
-        client = azure_client_for(str(endpoint), key, str(deployment), version)
+        client = azure_client_for(
+            str(endpoint), key, str(deployment), version, ctx.settings.upstream_retries
+        )
         return OpenAIChatModel(
             client,
             str(self.get("modelName") or deployment),

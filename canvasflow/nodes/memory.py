@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from canvasflow.models.base import Message, complete, transcript
+from canvasflow.models.base import Message, Usage, complete, transcript
 from canvasflow.nodes.base import Input, Node, register, to_int
 
 if TYPE_CHECKING:
@@ -20,7 +20,8 @@ class Memory:
         self.session_id = session_id
         self.window = window  # number of exchanges kept, None for all
 
-    async def load(self, ctx: RunContext) -> list[Message]:
+    async def load(self, ctx: RunContext, usage: Usage) -> list[Message]:
+        """The history for this chat; a model call made for it adds to ``usage``."""
         if ctx.history is not None:
             history = list(ctx.history)
         elif ctx.store is not None:
@@ -48,7 +49,6 @@ class _MemoryNode(Node):
         return None
 
     async def build(self, ctx: RunContext) -> Memory:
-        ctx.memory_type = self.memory_type
         return Memory(self.memory_type, self.get("sessionId") or None, self.window())
 
 
@@ -92,13 +92,13 @@ class SummaryMemory(Memory):
         super().__init__("Conversation Summary Memory", session_id)
         self.model = model
 
-    async def load(self, ctx: RunContext) -> list[Message]:
-        history = await super().load(ctx)
+    async def load(self, ctx: RunContext, usage: Usage) -> list[Message]:
+        history = await super().load(ctx, usage)
         if len(history) <= 2:
             return history
         older, recent = history[:-2], history[-2:]
         prompt = SUMMARY_PROMPT.replace("{conversation}", transcript(older))
-        summary = await complete(self.model, prompt, ctx.usage)
+        summary = await complete(self.model, prompt, usage)
         return [
             {"role": "system", "content": f"Summary of the conversation so far: {summary}"},
             *recent,
@@ -123,5 +123,4 @@ class ConversationSummaryMemory(_MemoryNode):
     )
 
     async def build(self, ctx: RunContext) -> Memory:
-        ctx.memory_type = self.memory_type
         return SummaryMemory(self.get("model"), self.get("sessionId") or None)

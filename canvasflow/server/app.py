@@ -18,19 +18,19 @@ from pydantic import BaseModel
 
 from canvasflow import __version__
 from canvasflow.auth import KeyRing
-from canvasflow.bus.base import Bus
-from canvasflow.bus.memory import MemoryBus
-from canvasflow.bus.queue import JobQueue
+from canvasflow.bus import create_bus
 from canvasflow.bus.redis import RedisBus
 from canvasflow.config import Settings
 from canvasflow.defaults import DEFAULT_SLUG, default_flow
+from canvasflow.errors import NotFound
 from canvasflow.models.native import close_http
 from canvasflow.models.openai_compat import close_clients
+from canvasflow.nodes import load_all
 from canvasflow.observability.logs import PredictionLog
 from canvasflow.observability.metrics import Metrics
-from canvasflow.observability.tracing import setup_from_env
+from canvasflow.observability.tracing import setup as setup_tracing
+from canvasflow.queue import JobQueue
 from canvasflow.server import errors
-from canvasflow.server.errors import ApiError
 from canvasflow.server.guards import RateLimiter, require_admin
 from canvasflow.server.routes import (
     apikeys,
@@ -76,22 +76,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if setup_from_env():
+        load_all(settings.extra_node_modules)
+        if setup_tracing(settings):
             log.info("exporting traces over OTLP")
         store = Store(settings.resolved_database_url())
         await store.migrate()
         if settings.create_default_canvas:
             await ensure_default_canvas(store)
-        bus: Bus
+        bus = create_bus(settings)
         queue: JobQueue | None = None
-        if settings.redis_url:
-            bus = RedisBus(settings.redis_url, settings.retention_seconds, settings.max_events)
+        if isinstance(bus, RedisBus):
             queue = JobQueue(bus, store, settings.max_queue, settings.queue_timeout)
             bus.on_idle = queue.check
         elif settings.mode == "queue":
             raise RuntimeError("--mode queue needs REDIS_URL")
-        else:
-            bus = MemoryBus(settings.retention_seconds, settings.max_events)
         await bus.start()
         metrics = Metrics(bus.stats)
         st = ServerState(
@@ -162,7 +160,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     async def metrics(request: Request) -> Response:
         if not settings.metrics_enabled:
-            raise ApiError(404, "metrics are turned off (CANVASFLOW_METRICS=0)")
+            raise NotFound("metrics are turned off (CANVASFLOW_METRICS=0)")
         body = request.app.state.canvasflow.metrics.render()
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 

@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 from fastapi import Request
 
-from canvasflow.server.errors import ApiError
+from canvasflow.errors import BadRequest, NotFound, PayloadTooLarge, UnsupportedMediaType
 from canvasflow.server.state import ServerState
 from canvasflow.store.models import Canvas
 
@@ -19,7 +19,7 @@ def state(request: Request) -> ServerState:
 async def canvas_or_404(st: ServerState, ref: str) -> Canvas:
     canvas = await st.canvas(ref)
     if canvas is None:
-        raise ApiError(404, f"Canvas {ref} not found")
+        raise NotFound(f"Canvas {ref} not found")
     return canvas
 
 
@@ -27,28 +27,28 @@ async def json_body(request: Request, limit: int) -> Any:
     """The request body as JSON, with a size limit and clear 4xx answers."""
     ctype = request.headers.get("content-type", "")
     if ctype and "json" not in ctype.split(";")[0].lower():
-        raise ApiError(415, f"Content-Type must be application/json, not {ctype}")
+        raise UnsupportedMediaType(f"Content-Type must be application/json, not {ctype}")
     length = request.headers.get("content-length")
     if length is not None:
         try:
             declared = int(length)
         except ValueError:
-            raise ApiError(400, "invalid Content-Length") from None
+            raise BadRequest("invalid Content-Length") from None
         if declared > limit:
-            raise ApiError(413, f"request body is larger than {limit} bytes")
+            raise PayloadTooLarge(f"request body is larger than {limit} bytes")
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise ApiError(413, f"request body is larger than {limit} bytes")
+            raise PayloadTooLarge(f"request body is larger than {limit} bytes")
         chunks.append(chunk)
     raw = b"".join(chunks)
     if not raw.strip():
-        raise ApiError(400, "request body is empty; send a JSON object")
+        raise BadRequest("request body is empty; send a JSON object")
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         if "utf-8" in str(exc).lower() or "surrogate" in str(exc).lower():
-            raise ApiError(400, "request body is not valid UTF-8") from None
-        raise ApiError(400, f"request body is not valid JSON: {exc}") from None
+            raise BadRequest("request body is not valid UTF-8") from None
+        raise BadRequest(f"request body is not valid JSON: {exc}") from None

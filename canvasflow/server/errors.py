@@ -1,4 +1,5 @@
-"""Errors as HTTP answers: always a status and Flowise's JSON envelope."""
+"""canvasflow's errors (``canvasflow.errors``) as HTTP answers: always the error's own
+status and Flowise's JSON envelope. The one place errors become responses."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from canvasflow.errors import CanvasflowError
+
 
 class JSONBody(Response):
     """A JSON response rendered with orjson."""
@@ -16,14 +19,6 @@ class JSONBody(Response):
 
     def render(self, content: object) -> bytes:
         return orjson.dumps(content)
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.headers = headers
 
 
 def envelope(status: int, message: str, headers: dict[str, str] | None = None) -> JSONBody:
@@ -43,8 +38,8 @@ def describe_validation(errors: list[dict]) -> str:  # type: ignore[type-arg]
 
 
 def install(app: FastAPI) -> None:
-    @app.exception_handler(ApiError)
-    async def _api_error(request: Request, exc: ApiError) -> JSONBody:
+    @app.exception_handler(CanvasflowError)
+    async def _error(request: Request, exc: CanvasflowError) -> JSONBody:
         return envelope(exc.status, exc.message, exc.headers)
 
     @app.exception_handler(StarletteHTTPException)

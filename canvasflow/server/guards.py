@@ -12,8 +12,8 @@ from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import FixedWindowRateLimiter
 
 from canvasflow.auth import Caller, bearer
+from canvasflow.errors import Forbidden, RateLimited, Unauthorized
 from canvasflow.server.deps import state
-from canvasflow.server.errors import ApiError
 from canvasflow.store.models import Canvas
 
 
@@ -24,8 +24,8 @@ async def require_admin(request: Request) -> None:
         return
     caller = await st.keys.identify(bearer(request.headers.get("authorization")))
     if caller is None or not caller.is_admin:
-        raise ApiError(
-            401, "Unauthorized: this route needs the admin API key (Authorization: Bearer <key>)"
+        raise Unauthorized(
+            "Unauthorized: this route needs the admin API key (Authorization: Bearer <key>)"
         )
 
 
@@ -37,8 +37,7 @@ async def check_canvas_access(request: Request, canvas: Canvas) -> Caller | None
     if await st.keys.canvas_locked(canvas.id):
         caller = await st.keys.identify(bearer(request.headers.get("authorization")))
         if caller is None or not (caller.is_admin or canvas.id in caller.canvas_ids):
-            raise ApiError(
-                401,
+            raise Unauthorized(
                 f"Unauthorized: canvas {canvas.slug} needs its API key "
                 "(Authorization: Bearer <key>)",
             )
@@ -46,7 +45,7 @@ async def check_canvas_access(request: Request, canvas: Canvas) -> Caller | None
     origin = request.headers.get("origin")
     if origin and isinstance(allowed, list) and allowed and "*" not in allowed:
         if origin.rstrip("/") not in {str(o).rstrip("/") for o in allowed}:
-            raise ApiError(403, f"origin {origin} is not allowed for canvas {canvas.slug}")
+            raise Forbidden(f"origin {origin} is not allowed for canvas {canvas.slug}")
     return caller
 
 
@@ -98,4 +97,4 @@ class RateLimiter:
                 message = (canvas.settings or {}).get("rateLimit", {}).get("limitMsg") or (
                     f"Too many requests: {item.amount} per {item.get_expiry()} s"
                 )
-                raise ApiError(429, message, {"Retry-After": str(retry)})
+                raise RateLimited(message, headers={"Retry-After": str(retry)})

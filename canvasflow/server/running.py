@@ -8,17 +8,18 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from canvasflow.bus.base import EventLog
-from canvasflow.bus.queue import JobSpec, QueueFull, RemotePrediction
 from canvasflow.bus.redis import RedisEventLog
 from canvasflow.engine.context import RunContext
-from canvasflow.engine.graph import CanvasError, allowed_overrides
+from canvasflow.engine.graph import allowed_overrides
 from canvasflow.engine.prediction import Prediction
+from canvasflow.errors import BadRequest, CanvasInvalid, PayloadTooLarge, Unavailable
 from canvasflow.models.base import Message
-from canvasflow.nodes.base import to_bool
-from canvasflow.server.errors import ApiError
-from canvasflow.server.sse import Encoder, EventStreamResponse
+from canvasflow.queue import JobSpec, QueueFull, RemotePrediction
+from canvasflow.server.formats import Encoder
+from canvasflow.server.sse import EventStreamResponse
 from canvasflow.server.state import ServerState
 from canvasflow.store.models import Canvas
+from canvasflow.values import to_bool
 
 
 def _flag(
@@ -35,12 +36,18 @@ class Running(Protocol):
 
     ctx: RunContext
     log: EventLog
-    status: str
-    error: dict[str, str] | None
-    text: str
 
     @property
     def id(self) -> str: ...
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def error(self) -> dict[str, str] | None: ...
+
+    def answer(self) -> dict[str, Any]:
+        """The JSON answer (once ``wait`` has returned)."""
 
     def abort(self, reason: str = "abort") -> None: ...
 
@@ -60,16 +67,16 @@ async def start_prediction(
     """Check the question and the canvas (4xx before anything starts), then start it
     here, or put it on the queue for a worker."""
     if st.shutting_down:
-        raise ApiError(503, "the server is shutting down", {"Retry-After": "5"})
+        raise Unavailable("the server is shutting down", headers={"Retry-After": "5"})
     try:
         graph = st.graph_for(canvas)
-    except CanvasError as exc:
-        raise ApiError(422, f"Canvas {canvas.slug} cannot run: {exc.message}") from None
+    except CanvasInvalid as exc:
+        raise CanvasInvalid(f"Canvas {canvas.slug} cannot run: {exc.message}") from None
     if not question.strip():
-        raise ApiError(400, "question is required")
+        raise BadRequest("question is required")
     limit = st.settings.max_question_chars
     if len(question) > limit:
-        raise ApiError(413, f"question is longer than {limit} characters")
+        raise PayloadTooLarge(f"question is longer than {limit} characters")
 
     overrides = overrides or {}
     session_override = overrides.get("sessionId")
@@ -85,7 +92,9 @@ async def start_prediction(
         streaming=streaming,
         overrides=overrides,
         store=st.store,
-        return_source_documents=_flag(overrides, canvas.settings, "returnSourceDocuments", allowed),
+        settings=st.settings,
+        return_source_documents=_flag(overrides, canvas.settings, "returnSourceDocuments", allowed)
+        or to_bool(graph.ending_spec.inputs.get("returnSourceDocuments")),
         return_intermediate_steps=_flag(
             overrides, canvas.settings, "returnIntermediateSteps", allowed
         ),
@@ -94,7 +103,7 @@ async def start_prediction(
         try:
             await st.queue.submit(JobSpec.from_ctx(ctx))
         except QueueFull as exc:
-            raise ApiError(503, f"overloaded: {exc}", {"Retry-After": "2"}) from None
+            raise Unavailable(f"overloaded: {exc}", headers={"Retry-After": "2"}) from None
         return RemotePrediction(st.queue.bus, ctx, RedisEventLog(st.queue.bus, ctx.chat_message_id))
     prediction = Prediction(
         graph=graph,
@@ -114,7 +123,6 @@ def stream_response(
     log: EventLog,
     encoder: Encoder,
     *,
-    heartbeat: float,
     on_disconnect: Callable[[], None] | None = None,
     after: int = 0,
 ) -> EventStreamResponse:
@@ -123,7 +131,7 @@ def stream_response(
         log,
         encoder,
         after=after,
-        heartbeat=heartbeat,
+        heartbeat=getattr(st.settings, encoder.heartbeat_setting),
         on_disconnect=on_disconnect,
         max_lag=st.settings.max_lag_events,
         metrics=st.metrics,

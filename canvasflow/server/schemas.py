@@ -35,7 +35,9 @@ class PredictionRequest(BaseModel):
     chatId: str | None = None
     history: list[HistoryMessage] | None = None
     uploads: list[Any] | None = None
-    streamFormat: Literal["canvasflow", "flowise"] | None = None
+    streamFormat: str | None = Field(
+        None, description="Wire format of the stream: canvasflow, flowise (or openai)"
+    )
     canvasId: str | None = None
     chatflowId: str | None = None
 

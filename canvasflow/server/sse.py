@@ -1,21 +1,20 @@
-"""The two wire formats, and the ASGI response that streams one prediction's events.
-
-An encoder turns one :class:`Event` into the bytes of one write. The response follows
-the prediction's event log (so a slow client never slows the generation), sends a
-heartbeat when idle, and reports a client that goes away."""
+"""The ASGI response that streams one prediction's events through a wire encoder
+(``server/formats/``). It follows the prediction's event log (so a slow client never
+slows the generation), writes one frame per event, sends a heartbeat when idle, and
+reports a client that goes away."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from typing import Any, Protocol
+from typing import Protocol
 
 import anyio
-import orjson
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from canvasflow.bus.base import EventLog, EventsExpired
 from canvasflow.events import Event
+from canvasflow.server.formats import Encoder
 
 LAG_CHECK_SECONDS = 0.5
 
@@ -24,102 +23,6 @@ SSE_HEADERS = [
     (b"connection", b"keep-alive"),
     (b"x-accel-buffering", b"no"),
 ]
-
-
-class CanvasflowEncoder:
-    """``id: n`` / ``data: {json}`` frames; ``data: [DONE]`` after ``end``."""
-
-    content_type = b"text/event-stream; charset=utf-8"
-    heartbeat = b": ping\n\n"
-
-    def encode(self, event: Event) -> bytes | None:
-        body = orjson.dumps(event.as_dict())
-        if not event.id:  # not from the log (a server notice): no id, so resume is unaffected
-            return b"data: %s\n\n" % body
-        if event.kind == "end":
-            return b"id: %d\ndata: %s\n\ndata: [DONE]\n\n" % (event.id, body)
-        return b"id: %d\ndata: %s\n\n" % (event.id, body)
-
-
-class FlowiseEncoder:
-    """Flowise 3.1's frames: ``message:`` / ``data:{json}``, no ids, no bare [DONE].
-
-    Sources and tool steps are held back and sent just before ``metadata``, where
-    Flowise sends ``sourceDocuments`` and ``usedTools``. After an ``error`` Flowise
-    sends only ``end``, so ``metadata`` is left out then."""
-
-    content_type = b"text/event-stream"
-    heartbeat = b":heartbeat\n\n"
-
-    def __init__(self) -> None:
-        self._sources: list[Any] | None = None
-        self._reasoning: list[dict[str, Any]] = []
-        self._failed = False
-
-    @staticmethod
-    def frame(name: str, data: Any) -> bytes:
-        body = orjson.dumps({"event": name, "data": data})
-        if b"data:" in body:  # FlowisePy deletes every "data:" it sees in a line
-            body = body.replace(b"data:", b"data\\u003a")
-        return b"message:\ndata:" + body + b"\n\n"
-
-    def encode(self, event: Event) -> bytes | tuple[bytes, ...] | None:
-        kind = event.kind
-        if kind == "token":
-            return self.frame("token", event.data)
-        if kind == "start":
-            return self.frame("start", "")
-        if kind == "source":
-            self._sources = event.data
-            return None
-        if kind == "step":
-            data = event.data
-            # tool calls come with metadata (usedTools), whether steps were asked for or not
-            if data.get("type") != "tool":
-                self._reasoning.append(
-                    {"agentName": data["step"], "messages": [data.get("output")], **data}
-                )
-            return None
-        if kind == "metadata":
-            if self._failed:
-                return None
-            frames = []
-            if self._sources is not None:
-                frames.append(self.frame("sourceDocuments", self._sources))
-            if event.data.get("usedTools"):
-                frames.append(self.frame("usedTools", event.data["usedTools"]))
-            if self._reasoning:
-                frames.append(self.frame("agentReasoning", self._reasoning))
-            meta = event.data
-            data = {
-                "chatId": meta["chatId"],
-                "chatMessageId": meta["chatMessageId"],
-                "question": meta["question"],
-                "sessionId": meta["sessionId"],
-            }
-            if meta.get("memoryType"):
-                data["memoryType"] = meta["memoryType"]
-            frames.append(self.frame("metadata", data))
-            return tuple(frames)
-        if kind == "error":
-            self._failed = True
-            return self.frame("error", event.data.get("message", "error"))
-        if kind == "end":
-            return self.frame("end", "[DONE]")
-        return None
-
-
-class Encoder(Protocol):
-    """Turns events into the bytes of one wire format."""
-
-    content_type: bytes
-    heartbeat: bytes
-
-    def encode(self, event: Event) -> bytes | tuple[bytes, ...] | None: ...
-
-
-def encoder_for(fmt: str) -> CanvasflowEncoder | FlowiseEncoder:
-    return FlowiseEncoder() if fmt == "flowise" else CanvasflowEncoder()
 
 
 class StreamMetrics(Protocol):

@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING
 
 from canvasflow.auth import KeyRing
 from canvasflow.bus.base import Bus
-from canvasflow.bus.queue import JobQueue
 from canvasflow.config import Settings
 from canvasflow.engine.graph import Graph, parse
 from canvasflow.engine.prediction import Observer, Prediction
 from canvasflow.observability.metrics import Metrics
+from canvasflow.queue import JobQueue
 from canvasflow.store.models import Canvas
 from canvasflow.store.repo import Store
 

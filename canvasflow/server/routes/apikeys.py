@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
 from canvasflow.auth import new_key
+from canvasflow.errors import NotFound
 from canvasflow.server.deps import state
-from canvasflow.server.errors import ApiError
 from canvasflow.server.guards import require_admin
 from canvasflow.server.routes.predictions import ERRORS
 
@@ -59,7 +59,7 @@ async def create_key(body: ApiKeyIn, request: Request) -> ApiKeyCreated:
     for ref in body.canvases:
         canvas = await st.store.get_canvas(ref)
         if canvas is None:
-            raise ApiError(404, f"Canvas {ref} not found")
+            raise NotFound(f"Canvas {ref} not found")
         ids.append(canvas.id)
     row, key = new_key(body.name, body.admin, ids)
     await st.store.add_api_key(row)
@@ -79,6 +79,6 @@ async def create_key(body: ApiKeyIn, request: Request) -> ApiKeyCreated:
 async def delete_key(key_id: str, request: Request) -> Response:
     st = state(request)
     if not await st.store.delete_api_key(key_id):
-        raise ApiError(404, f"API key {key_id} not found")
+        raise NotFound(f"API key {key_id} not found")
     st.keys.invalidate()
     return Response(status_code=204)

@@ -8,10 +8,10 @@ import orjson
 from fastapi import APIRouter, Depends, Request, Response
 
 from canvasflow import importer
-from canvasflow.engine.graph import CanvasError, load_flow_data, parse
+from canvasflow.engine.graph import load_flow_data, parse
 from canvasflow.engine.run import can_stream
+from canvasflow.errors import AlreadyExists, CanvasInvalid, NotFound
 from canvasflow.server.deps import canvas_or_404, json_body, state
-from canvasflow.server.errors import ApiError
 from canvasflow.server.guards import require_admin
 from canvasflow.server.routes.predictions import ERRORS
 from canvasflow.server.schemas import CanvasIn, CanvasOut, CanvasUpdate, StreamingCheck
@@ -25,7 +25,7 @@ admin = [Depends(require_admin)]
 def out(canvas: Canvas) -> CanvasOut:
     try:
         streaming: bool | None = can_stream(parse(canvas.flow_data))
-    except CanvasError:
+    except CanvasInvalid:
         streaming = None
     return CanvasOut(
         id=canvas.id,
@@ -44,8 +44,8 @@ def validated_flow(flow_data: str | dict) -> str:  # type: ignore[type-arg]
     try:
         data = load_flow_data(flow_data)
         parse(data)
-    except CanvasError as exc:
-        raise ApiError(422, exc.message) from None
+    except CanvasInvalid as exc:
+        raise CanvasInvalid(exc.message) from None
     return flow_data if isinstance(flow_data, str) else orjson.dumps(data).decode()
 
 
@@ -60,7 +60,7 @@ async def create_canvas(body: CanvasIn, request: Request) -> CanvasOut:
             body.name, flow, slug=body.slug, settings=body.settings
         )
     except Conflict as exc:
-        raise ApiError(409, str(exc)) from None
+        raise AlreadyExists(str(exc)) from None
     state(request).forget_canvases()
     return out(canvas)
 
@@ -76,9 +76,9 @@ async def update_canvas(canvas_id: str, body: CanvasUpdate, request: Request) ->
             canvas_id, name=body.name, slug=body.slug, flow_data=flow, settings=body.settings
         )
     except Conflict as exc:
-        raise ApiError(409, str(exc)) from None
+        raise AlreadyExists(str(exc)) from None
     if canvas is None:
-        raise ApiError(404, f"Canvas {canvas_id} not found")
+        raise NotFound(f"Canvas {canvas_id} not found")
     state(request).forget_canvases()
     return out(canvas)
 
@@ -97,8 +97,8 @@ async def import_canvas(request: Request, slug: str | None = None) -> CanvasOut:
     doc = await json_body(request, st.settings.max_body_bytes)
     try:
         canvas_doc = importer.normalise(doc)
-    except CanvasError as exc:
-        raise ApiError(422, exc.message) from None
+    except CanvasInvalid as exc:
+        raise CanvasInvalid(exc.message) from None
     flow = validated_flow(canvas_doc["flowData"])
     try:
         canvas = await st.store.create_canvas(
@@ -110,7 +110,7 @@ async def import_canvas(request: Request, slug: str | None = None) -> CanvasOut:
             settings=canvas_doc["settings"],
         )
     except Conflict as exc:
-        raise ApiError(409, str(exc)) from None
+        raise AlreadyExists(str(exc)) from None
     state(request).forget_canvases()
     return out(canvas)
 
@@ -124,7 +124,7 @@ async def streaming_check(canvas_id: str, request: Request) -> StreamingCheck:
     canvas = await canvas_or_404(state(request), canvas_id)
     try:
         return StreamingCheck(isStreaming=can_stream(state(request).graph_for(canvas)))
-    except CanvasError:
+    except CanvasInvalid:
         return StreamingCheck(isStreaming=False)
 
 

@@ -6,14 +6,14 @@ from __future__ import annotations
 import time
 from typing import Any, Literal
 
-import orjson
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.responses import Response
 
-from canvasflow.events import Event
+from canvasflow.errors import CanvasflowError, from_event
 from canvasflow.server.deps import json_body, state
-from canvasflow.server.errors import ApiError, JSONBody, describe_validation
+from canvasflow.server.errors import JSONBody, describe_validation
+from canvasflow.server.formats import encoder_for
 from canvasflow.server.guards import check_canvas_access, client_id
 from canvasflow.server.running import start_prediction, stream_response
 
@@ -58,56 +58,6 @@ def openai_error(status: int, message: str, kind: str) -> JSONBody:
     )
 
 
-class OpenAIChunkEncoder:
-    """Canvas events as ``chat.completion.chunk`` objects, then ``data: [DONE]``."""
-
-    content_type = b"text/event-stream; charset=utf-8"
-    heartbeat = b": ping\n\n"
-
-    def __init__(self, completion_id: str, model: str, include_usage: bool) -> None:
-        self.base = {
-            "id": completion_id,
-            "object": "chat.completion.chunk",
-            "created": int(time.time()),
-            "model": model,
-        }
-        self.include_usage = include_usage
-        self.started = False
-
-    def _chunk(self, delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
-        body = {
-            **self.base,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-            **extra,
-        }
-        return b"data: " + orjson.dumps(body) + b"\n\n"
-
-    def encode(self, event: Event) -> bytes | tuple[bytes, ...] | None:
-        kind = event.kind
-        if kind == "token":
-            if not self.started:
-                self.started = True
-                return self._chunk({"role": "assistant", "content": event.data})
-            return self._chunk({"content": event.data})
-        if kind == "error":
-            err = {"error": {"message": event.data["message"], "type": event.data["code"]}}
-            return b"data: " + orjson.dumps(err) + b"\n\n"
-        if kind == "metadata":
-            frames = [
-                self._chunk({} if self.started else {"role": "assistant", "content": ""}, "stop")
-            ]
-            if self.include_usage:
-                frames.append(
-                    b"data: "
-                    + orjson.dumps({**self.base, "choices": [], "usage": event.data["usage"]})
-                    + b"\n\n"
-                )
-            return tuple(frames)
-        if kind == "end":
-            return b"data: [DONE]\n\n"
-        return None
-
-
 @router.get("/models", response_model=ModelList)
 async def list_models(request: Request) -> ModelList:
     """Canvases as models: the ones the caller's key may run (all of them while no
@@ -117,7 +67,7 @@ async def list_models(request: Request) -> ModelList:
     for canvas in await st.store.list_canvases():
         try:
             await check_canvas_access(request, canvas)
-        except ApiError:
+        except CanvasflowError:
             continue
         canvases.append(canvas)
     return ModelList(
@@ -131,7 +81,7 @@ async def chat_completions(request: Request) -> Response:
     try:
         body = await json_body(request, st.settings.max_body_bytes)
         req = ChatCompletionRequest.model_validate(body)
-    except ApiError as exc:
+    except CanvasflowError as exc:
         return openai_error(exc.status, exc.message, "invalid_request_error")
     except ValidationError as exc:
         return openai_error(400, describe_validation(list(exc.errors())), "invalid_request_error")
@@ -143,7 +93,7 @@ async def chat_completions(request: Request) -> Response:
     try:
         caller = await check_canvas_access(request, canvas)
         await st.limiter.check(canvas, client_id(request, caller, st.settings.trusted_proxy_header))
-    except ApiError as exc:
+    except CanvasflowError as exc:
         kind = {401: "authentication_error", 403: "permission_error", 429: "rate_limit_error"}
         response = openai_error(exc.status, exc.message, kind.get(exc.status, "error"))
         response.headers.update(exc.headers or {})
@@ -156,7 +106,7 @@ async def chat_completions(request: Request) -> Response:
         prediction = await start_prediction(
             st, canvas, turns[-1].text(), chat_id=req.user, history=history, streaming=req.stream
         )  # type: ignore[arg-type]
-    except ApiError as exc:
+    except CanvasflowError as exc:
         return openai_error(exc.status, exc.message, "invalid_request_error")
     completion_id = "chatcmpl-" + prediction.id.replace("-", "")
     if req.stream:
@@ -164,14 +114,19 @@ async def chat_completions(request: Request) -> Response:
         return stream_response(
             st,
             prediction.log,
-            OpenAIChunkEncoder(completion_id, req.model, include_usage),
-            heartbeat=st.settings.ping_interval,
+            encoder_for(
+                "openai",
+                completion_id=completion_id,
+                model=req.model,
+                include_usage=include_usage,
+            ),
             on_disconnect=lambda: prediction.abort("disconnect"),
         )
     await prediction.wait()
     if prediction.status == "error" and prediction.error:
-        status = 502 if prediction.error["code"].startswith("upstream") else 500
-        return openai_error(status, prediction.error["message"], prediction.error["code"])
+        err = from_event(prediction.error)
+        return openai_error(err.status, err.message, err.code)
+    answer = prediction.answer()
     return JSONBody(
         {
             "id": completion_id,
@@ -181,10 +136,10 @@ async def chat_completions(request: Request) -> Response:
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": prediction.text},
+                    "message": {"role": "assistant", "content": answer["text"]},
                     "finish_reason": "stop",
                 }
             ],
-            "usage": prediction.ctx.usage.as_dict(),
+            "usage": answer["usage"],
         }
     )

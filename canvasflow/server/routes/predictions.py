@@ -8,24 +8,25 @@ from fastapi import APIRouter, Header, Query, Request
 from pydantic import ValidationError
 from starlette.responses import Response
 
-from canvasflow.nodes.base import to_bool
+from canvasflow.errors import BadRequest, NotFound, from_event
 from canvasflow.server.deps import canvas_or_404, json_body, state
-from canvasflow.server.errors import ApiError, JSONBody, describe_validation
+from canvasflow.server.errors import JSONBody, describe_validation
+from canvasflow.server.formats import encoder_for
 from canvasflow.server.guards import check_canvas_access, client_id
-from canvasflow.server.running import Running, start_prediction, stream_response
+from canvasflow.server.running import start_prediction, stream_response
 from canvasflow.server.schemas import (
     AbortResponse,
     ErrorResponse,
     PredictionRequest,
     PredictionResponse,
 )
-from canvasflow.server.sse import encoder_for
+from canvasflow.values import to_bool
 
 router = APIRouter(prefix="/api/v1", tags=["predictions"])
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse}
-    for code in (400, 401, 403, 404, 413, 415, 422, 429, 500, 502, 503)
+    for code in (400, 401, 403, 404, 413, 415, 422, 429, 500, 502, 503, 504)
 }
 STREAM_DOC: dict[str, Any] = {
     "description": "The answer as JSON, or a server-sent event stream when streaming",
@@ -54,16 +55,20 @@ async def predict(canvas_id: str, request: Request) -> Response:
     settings = st.settings
     body = await json_body(request, settings.max_body_bytes)
     if not isinstance(body, dict):
-        raise ApiError(400, "request body must be a JSON object")
+        raise BadRequest("request body must be a JSON object")
     try:
         req = PredictionRequest.model_validate(body)
     except ValidationError as exc:
-        raise ApiError(400, describe_validation(list(exc.errors()))) from None
+        raise BadRequest(describe_validation(list(exc.errors()))) from None
 
     canvas = await canvas_or_404(st, canvas_id)
     caller = await check_canvas_access(request, canvas)
     await st.limiter.check(canvas, client_id(request, caller, settings.trusted_proxy_header))
     overrides = dict(req.overrideConfig or {})
+    encoder = None
+    if req.streaming:  # an unknown format is refused before anything runs
+        fmt = req.streamFormat or ("flowise" if "chatflowId" in body else settings.stream_format)
+        encoder = encoder_for(fmt)
     prediction = await start_prediction(
         st,
         canvas,
@@ -74,49 +79,19 @@ async def predict(canvas_id: str, request: Request) -> Response:
         streaming=req.streaming,
     )
 
-    if req.streaming:
-        fmt = req.streamFormat or ("flowise" if "chatflowId" in body else settings.stream_format)
+    if encoder is not None:
         keep_going = to_bool(overrides.get("continueOnDisconnect"), False)
         return stream_response(
             st,
             prediction.log,
-            encoder_for(fmt),
-            heartbeat=settings.flowise_heartbeat_interval
-            if fmt == "flowise"
-            else settings.ping_interval,
+            encoder,
             on_disconnect=None if keep_going else lambda: prediction.abort("disconnect"),
         )
 
     await prediction.wait()
     if prediction.status == "error" and prediction.error is not None:
-        code = prediction.error["code"]
-        status = 502 if code.startswith("upstream") else 500
-        raise ApiError(status, prediction.error["message"])
-    return JSONBody(_answer(prediction))
-
-
-def _answer(prediction: Running) -> dict[str, Any]:
-    ctx = prediction.ctx
-    out: dict[str, Any] = {
-        "text": prediction.text,
-        "question": ctx.question,
-        "chatId": ctx.chat_id,
-        "chatMessageId": ctx.chat_message_id,
-        "sessionId": ctx.session_id,
-        "isStreamValid": False,
-        "usage": ctx.usage.as_dict(),
-        "model": ctx.model,
-        "status": prediction.status,
-    }
-    if ctx.memory_type:
-        out["memoryType"] = ctx.memory_type
-    if ctx.source_documents and ctx.return_source_documents:
-        out["sourceDocuments"] = ctx.source_documents
-    if ctx.used_tools:
-        out["usedTools"] = ctx.used_tools
-    if ctx.json_output is not None:
-        out["json"] = ctx.json_output
-    return out
+        raise from_event(prediction.error)
+    return JSONBody(prediction.answer())
 
 
 @router.get(
@@ -136,24 +111,16 @@ async def resume(
     await check_canvas_access(request, await canvas_or_404(st, canvas_id))
     log = await st.bus.get_log(chat_message_id)
     if log is None:
-        raise ApiError(404, f"no stream {chat_message_id} is running or kept")
+        raise NotFound(f"no stream {chat_message_id} is running or kept")
     raw = last_event_id_header if last_event_id_header is not None else last_event_id
     try:
         after = int(raw) if raw not in (None, "") else 0
     except ValueError:
-        raise ApiError(400, f"Last-Event-ID must be a number, not {raw!r}") from None
+        raise BadRequest(f"Last-Event-ID must be a number, not {raw!r}") from None
     if after < 0:
-        raise ApiError(400, "Last-Event-ID must not be negative")
-    fmt = stream_format or st.settings.stream_format
-    if fmt not in ("canvasflow", "flowise"):
-        raise ApiError(400, "streamFormat must be canvasflow or flowise")
-    return stream_response(
-        st,
-        log,
-        encoder_for(fmt),
-        after=after,
-        heartbeat=st.settings.ping_interval,
-    )
+        raise BadRequest("Last-Event-ID must not be negative")
+    encoder = encoder_for(stream_format or st.settings.stream_format)
+    return stream_response(st, log, encoder, after=after)
 
 
 async def _abort(canvas_id: str, chat_id: str, request: Request) -> AbortResponse:
@@ -161,7 +128,7 @@ async def _abort(canvas_id: str, chat_id: str, request: Request) -> AbortRespons
     canvas = await canvas_or_404(st, canvas_id)
     await check_canvas_access(request, canvas)
     if not await st.bus.abort(canvas.id, chat_id):
-        raise ApiError(404, f"no prediction is running for chat {chat_id}")
+        raise NotFound(f"no prediction is running for chat {chat_id}")
     return AbortResponse()
 
 

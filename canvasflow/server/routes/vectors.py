@@ -8,11 +8,9 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from canvasflow.engine.context import RunContext
-from canvasflow.engine.graph import CanvasError, allowed_overrides
+from canvasflow.engine.graph import allowed_overrides
 from canvasflow.engine.run import upsert
-from canvasflow.models.base import ModelError
 from canvasflow.server.deps import canvas_or_404, state
-from canvasflow.server.errors import ApiError
 from canvasflow.server.guards import check_canvas_access
 from canvasflow.server.routes.predictions import ERRORS
 
@@ -33,14 +31,14 @@ async def vector_upsert(canvas_id: str, request: Request) -> UpsertResult:
     st = state(request)
     canvas = await canvas_or_404(st, canvas_id)
     await check_canvas_access(request, canvas)
-    try:
-        graph = st.graph_for(canvas)
-        ctx = RunContext(
-            question="", canvas_id=canvas.id, chat_message_id=str(uuid.uuid4()), store=st.store
-        )
-        totals = await upsert(graph, ctx, allowed_overrides(canvas.settings))
-    except CanvasError as exc:
-        raise ApiError(422, exc.message) from None
-    except ModelError as exc:
-        raise ApiError(502 if exc.code.startswith("upstream") else 500, exc.message) from None
+    graph = st.graph_for(canvas)
+    ctx = RunContext(
+        question="",
+        canvas_id=canvas.id,
+        chat_message_id=str(uuid.uuid4()),
+        store=st.store,
+        settings=st.settings,
+    )
+    # canvasflow's typed errors answer with their own status (422, 502, 504...)
+    totals = await upsert(graph, ctx, allowed_overrides(canvas.settings))
     return UpsertResult(**totals)

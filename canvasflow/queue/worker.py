@@ -12,13 +12,16 @@ from typing import Any
 import orjson
 from redis.exceptions import ResponseError
 
-from canvasflow.bus.queue import GROUP, JOBS, JobQueue, JobSpec, final_key, job_key
+from canvasflow.bus import keys
 from canvasflow.bus.redis import RedisBus
 from canvasflow.config import Settings
-from canvasflow.engine.graph import CanvasError, allowed_overrides, parse
+from canvasflow.engine.graph import allowed_overrides, parse
 from canvasflow.engine.prediction import Prediction
+from canvasflow.errors import CanvasInvalid
 from canvasflow.models.openai_compat import close_clients
+from canvasflow.nodes import load_all
 from canvasflow.observability.logs import PredictionLog
+from canvasflow.queue.jobs import JobQueue, JobSpec
 from canvasflow.store.repo import Store
 
 log = logging.getLogger("canvasflow.worker")
@@ -42,20 +45,26 @@ class Worker:
         self._tasks: set[asyncio.Task[Any]] = set()
 
     async def run(self) -> None:
-        await self.store.migrate()
-        await self.bus.start()
-        await self.queue.ensure_group()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, self._stopping.set)
-        beat = asyncio.create_task(self._beat())
-        log.info("worker %s: %d slots", self.name, self.concurrency)
+        load_all(self.settings.extra_node_modules)
+        beat: asyncio.Task[None] | None = None
         try:
+            await self.store.migrate()
+            await self.bus.start()
+            await self.queue.ensure_group()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, self._stopping.set)
+            beat = asyncio.create_task(self._beat())
+            log.info("worker %s: %d slots", self.name, self.concurrency)
             await self._take_jobs()
+        except Exception:
+            log.exception("worker %s stopped", self.name)
+            raise
         finally:
-            beat.cancel()
+            if beat is not None:
+                beat.cancel()
             await self._drain()
-            await self.redis.delete(f"cf:worker:{self.name}")
+            await self.bus.retry(lambda r: r.delete(keys.worker(self.name)))
             await self.bus.close()
             await close_clients()
             await self.store.close()
@@ -73,7 +82,7 @@ class Worker:
             }
             payload = orjson.dumps(info)
             await self.bus.retry(
-                lambda r, payload=payload: r.set(f"cf:worker:{self.name}", payload, ex=5)
+                lambda r, payload=payload: r.set(keys.worker(self.name), payload, ex=5)
             )
             await asyncio.sleep(1)
 
@@ -85,7 +94,9 @@ class Worker:
                 break
             try:
                 reply = await self.bus.retry(
-                    lambda r: r.xreadgroup(GROUP, self.name, {JOBS: ">"}, count=1, block=1000)
+                    lambda r: r.xreadgroup(
+                        keys.GROUP, self.name, {keys.JOBS: ">"}, count=1, block=1000
+                    )
                 )
             except ResponseError as exc:
                 self._slots.release()
@@ -118,11 +129,11 @@ class Worker:
             log.exception("job %s failed", pid)
             await self.queue.finish_lost(pid, "the worker failed to run the job", "worker_error")
         finally:
-            await self.bus.retry(lambda r: r.xack(JOBS, GROUP, entry_id))
+            await self.bus.retry(lambda r: r.xack(keys.JOBS, keys.GROUP, entry_id))
             self._slots.release()
 
     async def _run(self, pid: str) -> None:
-        raw, final = await self.redis.mget(job_key(pid), final_key(pid))
+        raw, final = await self.redis.mget(keys.job(pid), keys.final(pid))
         if raw is None or final:
             return  # expired, or already given up on
         spec = JobSpec.loads(raw)
@@ -132,12 +143,12 @@ class Worker:
             return
         try:
             graph = parse(canvas.flow_data)
-        except CanvasError as exc:
+        except CanvasInvalid as exc:
             await self.queue.finish_lost(pid, exc.message, "canvas_error")
             return
         prediction = Prediction(
             graph=graph,
-            ctx=spec.to_ctx(self.store),
+            ctx=spec.to_ctx(self.store, self.settings),
             allowed_overrides=allowed_overrides(canvas.settings),
             bus=self.bus,
             store=self.store,

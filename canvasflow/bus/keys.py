@@ -1,0 +1,45 @@
+"""Every Redis key and channel canvasflow uses, in one place."""
+
+from __future__ import annotations
+
+ABORT_CHANNEL = "cf:abort"  # pub/sub: "canvas id\nchat id" of a prediction to stop
+JOBS = "cf:jobs"  # stream of queued jobs (queue mode)
+GROUP = "cf-workers"  # the workers' consumer group on JOBS
+
+
+def events(prediction_id: str) -> str:
+    """A prediction's event log (a stream with entry ids 0-n)."""
+    return f"cf:ev:{prediction_id}"
+
+
+def running(canvas_id: str, chat_id: str) -> str:
+    """Set while a prediction runs for that chat: which process runs it."""
+    return f"cf:run:{canvas_id}:{chat_id}"
+
+
+def job(prediction_id: str) -> str:
+    """A queued job's spec (queue mode)."""
+    return f"cf:job:{prediction_id}"
+
+
+def alive(prediction_id: str) -> str:
+    """Heart-beat of a running prediction (expires when its process dies)."""
+    return f"cf:job:{prediction_id}:alive"
+
+
+def started(prediction_id: str) -> str:
+    """Set when a process starts running the prediction."""
+    return f"cf:job:{prediction_id}:started"
+
+
+def final(prediction_id: str) -> str:
+    """Set once by the one process that finishes a lost prediction."""
+    return f"cf:job:{prediction_id}:final"
+
+
+def worker(name: str) -> str:
+    """A worker's heart-beat and load (queue mode)."""
+    return f"cf:worker:{name}"
+
+
+WORKERS = "cf:worker:*"

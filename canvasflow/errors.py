@@ -1,0 +1,160 @@
+"""canvasflow's errors: one tree, each class knowing its HTTP status and its code.
+
+Raised anywhere (a route, the engine, a node, a model); turned into an HTTP answer or
+an ``error`` event in one place each (``server/errors.py``, ``Outcome``). An ``error``
+event carries the code, and :func:`from_event` turns it back into the right class, so a
+JSON prediction answers the same status whether it ran here or on a worker."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class CanvasflowError(Exception):
+    """Base class. ``status`` is the HTTP status, ``code`` the machine-readable kind."""
+
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "internal_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code  # type: ignore[misc]
+        self.headers = headers
+
+    def event_data(self) -> dict[str, str]:
+        """The data of the ``error`` event this error becomes in a stream."""
+        return {"message": self.message, "code": self.code}
+
+
+# -- the request ------------------------------------------------------------------------
+
+
+class BadRequest(CanvasflowError):
+    status, code = 400, "bad_request"
+
+
+class Unauthorized(CanvasflowError):
+    status, code = 401, "unauthorized"
+
+
+class Forbidden(CanvasflowError):
+    status, code = 403, "forbidden"
+
+
+class NotFound(CanvasflowError):
+    status, code = 404, "not_found"
+
+
+class AlreadyExists(CanvasflowError):
+    status, code = 409, "conflict"
+
+
+class PayloadTooLarge(CanvasflowError):
+    status, code = 413, "too_large"
+
+
+class UnsupportedMediaType(CanvasflowError):
+    status, code = 415, "unsupported_media_type"
+
+
+class CanvasInvalid(CanvasflowError):
+    """A canvas that cannot run: unknown node, missing input, cycle, bad connection."""
+
+    status, code = 422, "canvas_invalid"
+
+    def __init__(self, message: str, node_id: str | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.node_id = node_id
+
+
+class RateLimited(CanvasflowError):
+    status, code = 429, "rate_limited"
+
+
+class Unavailable(CanvasflowError):
+    """Overloaded, shutting down, or a shared service (Redis) is down: retry later."""
+
+    status, code = 503, "unavailable"
+
+
+# -- the run ------------------------------------------------------------------------------
+
+
+class RunFailed(CanvasflowError):
+    """A prediction that started and failed. The catch-all for node failures."""
+
+    status, code = 500, "model_error"
+
+
+class Refused(RunFailed):
+    """Input moderation refused the question."""
+
+    status, code = 403, "moderation"
+
+
+class InputInvalid(RunFailed):
+    """A value given to a node (a file, a setting) it cannot use."""
+
+    status, code = 400, "input_invalid"
+
+
+class UpstreamError(RunFailed):
+    """The model's (or embeddings', or a tool's) upstream server failed."""
+
+    status, code = 502, "upstream_error"
+
+    def __init__(self, message: str, *, upstream_status: int | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.upstream_status = upstream_status
+
+
+class UpstreamUnreachable(UpstreamError):
+    status, code = 502, "upstream_unreachable"
+
+
+class UpstreamTimeout(UpstreamError):
+    status, code = 504, "upstream_timeout"
+
+
+class OutputInvalid(RunFailed):
+    """The model answered, but not in the shape the canvas asked for."""
+
+    status, code = 502, "output_parser"
+
+
+class StorageError(RunFailed):
+    status, code = 500, "storage_error"
+
+
+def _subclasses(cls: type[CanvasflowError]) -> list[type[CanvasflowError]]:
+    out = [cls]
+    for sub in cls.__subclasses__():
+        out.extend(_subclasses(sub))
+    return out
+
+
+def status_for(code: str) -> int:
+    """The HTTP status of an error code (an ``error`` event's code)."""
+    for cls in _subclasses(CanvasflowError):
+        if cls.code == code:
+            return cls.status
+    if code.startswith("upstream"):
+        return UpstreamError.status
+    return CanvasflowError.status
+
+
+def from_event(data: dict[str, Any]) -> CanvasflowError:
+    """An ``error`` event's data as the error that answers a JSON prediction."""
+    code = str(data.get("code") or "internal_error")
+    message = str(data.get("message") or "error")
+    err = CanvasflowError(message, code=code)
+    err.status = status_for(code)  # type: ignore[misc]
+    return err

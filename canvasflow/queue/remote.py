@@ -1,0 +1,49 @@
+"""A prediction running on a worker, seen from the web process that took the request."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from canvasflow.bus.redis import RedisBus, RedisEventLog
+from canvasflow.engine.context import RunContext
+from canvasflow.engine.outcome import Outcome
+
+
+class RemotePrediction:
+    """Its event log, its abort, and (for JSON answers) its outcome, reduced from the
+    worker's events by the same :class:`Outcome` a local prediction uses."""
+
+    def __init__(self, bus: RedisBus, ctx: RunContext, log_: RedisEventLog) -> None:
+        self.bus = bus
+        self.ctx = ctx
+        self.log = log_
+        self.outcome = Outcome(ctx.identity())
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    @property
+    def id(self) -> str:
+        return self.ctx.chat_message_id
+
+    @property
+    def status(self) -> str:
+        return self.outcome.status
+
+    @property
+    def error(self) -> dict[str, str] | None:
+        return self.outcome.error
+
+    def answer(self) -> dict[str, Any]:
+        return self.outcome.answer(self.ctx.return_source_documents)
+
+    def abort(self, reason: str = "abort") -> None:
+        task = asyncio.ensure_future(self.bus.abort(self.ctx.canvas_id, self.ctx.chat_id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def wait(self) -> None:
+        async for event in self.log.follow(0, None):
+            if event is not None:
+                self.outcome.apply(event)
+        if self.outcome.status == "running":
+            self.outcome.status = "error" if self.outcome.error else "completed"

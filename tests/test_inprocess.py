@@ -1,0 +1,320 @@
+"""Cheap logic tested in-process: the reducer, the wire encoders, the registries, the
+error tree, the settings, and the app itself through httpx's ASGI transport."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+
+from canvasflow import errors
+from canvasflow.bus import BACKENDS, create_bus
+from canvasflow.bus.memory import MemoryBus
+from canvasflow.config import Settings
+from canvasflow.engine.outcome import Identity, Outcome
+from canvasflow.events import Event, memory, model, output, source, step, token, usage
+from canvasflow.models.base import PROVIDERS, supports
+from canvasflow.server.app import create_app
+from canvasflow.server.formats import FORMATS, encoder_for
+from tests.support import edge, llm_chain_flow, node, ref
+
+WHO = Identity(chat_id="c1", chat_message_id="m1", session_id="s1", question="q?", canvas_id="cv")
+
+
+def run_events() -> list[Event]:
+    return [
+        Event("start", {"chatId": "c1"}),
+        memory("Buffer Memory"),
+        model("mock"),
+        step("search", "tool", {"q": "x"}, "found"),
+        step("rephrase", "chain", "a", "b"),
+        source([{"pageContent": "doc", "metadata": {}}]),
+        model("mock", 0.012),
+        token("Hel"),
+        token("lo"),
+        usage(5, 2),
+        output({"answer": "Hello"}),
+    ]
+
+
+def reduced() -> Outcome:
+    outcome = Outcome(WHO)
+    for event in run_events():
+        outcome.apply(event)
+    outcome.status = "completed"
+    outcome.latency_ms = 7
+    return outcome
+
+
+def test_reducer_makes_answer_message_and_metadata() -> None:
+    outcome = reduced()
+    assert outcome.text == "Hello" and outcome.tokens == 2
+    assert outcome.model == "mock" and outcome.model_latency == 0.012
+    meta = outcome.metadata()
+    assert list(meta)[:10] == [
+        "chatId",
+        "chatMessageId",
+        "sessionId",
+        "question",
+        "memoryType",
+        "model",
+        "tokens_used",
+        "usage",
+        "latency_ms",
+        "status",
+    ]
+    assert meta["usage"] == {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7}
+    assert meta["usedTools"] == [{"tool": "search", "toolInput": {"q": "x"}, "toolOutput": "found"}]
+    assert meta["json"] == {"answer": "Hello"}
+    answer = outcome.answer(return_sources=True)
+    assert answer["text"] == "Hello" and answer["memoryType"] == "Buffer Memory"
+    assert answer["sourceDocuments"][0]["pageContent"] == "doc"
+    assert "sourceDocuments" not in outcome.answer(return_sources=False)
+    stored = outcome.message()
+    assert stored["answer"] == "Hello" and stored["status"] == "completed"
+    assert stored["source_documents"] and stored["used_tools"]
+    assert [r["agentName"] for r in outcome.reasoning()] == ["rephrase"]
+
+
+def test_reducer_replays_wire_events_of_another_process() -> None:
+    """What a queue-mode web process sees: wire events only, metadata last."""
+    local = reduced()
+    wire = [e for e in run_events() if e.kind in ("start", "token", "step", "source")]
+    wire.append(Event("metadata", local.metadata()))
+    remote = Outcome(WHO)
+    for event in wire:
+        remote.apply(event)
+    assert remote.answer(True) == local.answer(True)
+
+
+def test_reducer_records_failures() -> None:
+    outcome = Outcome(WHO)
+    event = outcome.fail({"message": "boom", "code": "upstream_timeout"})
+    assert event.kind == "error" and outcome.status == "error"
+    assert outcome.metadata()["status"] == "error"
+
+
+def logged(events: list[Event]) -> list[Event]:
+    out = []
+    for i, event in enumerate(events, 1):
+        event.id = i
+        out.append(event)
+    return out
+
+
+def encode_all(name: str, events: list[Event], **options: object) -> bytes:
+    encoder = encoder_for(name, **options)
+    out = b""
+    for event in events:
+        frame = encoder.encode(event)
+        if isinstance(frame, bytes):
+            out += frame
+        elif frame:
+            out += b"".join(frame)
+    return out
+
+
+def wire_run() -> list[Event]:
+    outcome = reduced()
+    wire = [e for e in run_events() if e.kind in ("start", "token", "step", "source")]
+    return logged([*wire, Event("metadata", outcome.metadata()), Event("end", "[DONE]")])
+
+
+def test_canvasflow_encoder_frames() -> None:
+    raw = encode_all("canvasflow", wire_run())
+    assert raw.startswith(b'id: 1\ndata: {"event":"start"')
+    assert b'id: 5\ndata: {"event":"token","data":"Hel","text":"Hel"}\n\n' in raw
+    assert raw.endswith(b'data: {"event":"end","data":"[DONE]"}\n\ndata: [DONE]\n\n')
+    notice = encoder_for("canvasflow").encode(Event("error", {"message": "x", "code": "y"}))
+    assert notice == b'data: {"event":"error","data":{"message":"x","code":"y"}}\n\n'
+
+
+def test_flowise_encoder_holds_sources_and_steps_until_metadata() -> None:
+    raw = encode_all("flowise", wire_run())
+    names = [
+        orjson.loads(line[5:])["event"] for line in raw.split(b"\n") if line.startswith(b"data:")
+    ]
+    assert names == [
+        "start",
+        "token",
+        "token",
+        "sourceDocuments",
+        "usedTools",
+        "agentReasoning",
+        "metadata",
+        "end",
+    ]
+    assert b"data\\u003a" not in raw
+    tricky = encoder_for("flowise").encode(Event("token", "data: x", 1))
+    assert tricky == b'message:\ndata:{"event":"token","data":"data\\u003a x"}\n\n'
+
+
+def test_flowise_encoder_sends_only_end_after_an_error() -> None:
+    events = logged(
+        [
+            Event("start", {}),
+            Event("error", {"message": "boom", "code": "upstream_error"}),
+            Event("metadata", reduced().metadata()),
+            Event("end", "[DONE]"),
+        ]
+    )
+    raw = encode_all("flowise", events)
+    assert b'"event":"metadata"' not in raw and raw.endswith(b'"end","data":"[DONE]"}\n\n')
+
+
+def test_openai_encoder_chunks() -> None:
+    raw = encode_all(
+        "openai", wire_run(), completion_id="chatcmpl-1", model="m", include_usage=True
+    )
+    chunks = [line[6:] for line in raw.split(b"\n") if line.startswith(b"data: ")]
+    assert chunks[-1] == b"[DONE]"
+    first = orjson.loads(chunks[0])
+    assert first["choices"][0]["delta"] == {"role": "assistant", "content": "Hel"}
+    assert orjson.loads(chunks[-2])["usage"]["total_tokens"] == 7
+
+
+def test_registries_name_every_kind() -> None:
+    assert {"canvasflow", "flowise", "openai"} <= set(FORMATS)
+    with pytest.raises(errors.BadRequest, match="unknown stream format 'nope'"):
+        encoder_for("nope")
+    create_bus(Settings(_env_file=None))  # loads every backend module
+    assert {"memory", "redis"} <= set(BACKENDS)
+    assert isinstance(create_bus(Settings(redis_url=None)), MemoryBus)
+    import canvasflow.models.local
+    import canvasflow.models.native
+    import canvasflow.models.openai_compat  # noqa: F401
+
+    assert {"openai", "anthropic", "ollama", "local"} <= set(PROVIDERS)
+    assert supports(PROVIDERS["openai"], "tools")
+    assert not supports(PROVIDERS["local"], "tools")
+
+
+def test_error_tree_knows_statuses() -> None:
+    assert errors.UpstreamTimeout("x").status == 504
+    assert errors.status_for("upstream_timeout") == 504
+    assert errors.status_for("upstream_error") == 502
+    assert errors.status_for("moderation") == 403
+    assert errors.status_for("canvas_invalid") == 422
+    assert errors.status_for("something_else") == 500
+    err = errors.from_event({"message": "slow", "code": "upstream_timeout"})
+    assert err.status == 504 and err.message == "slow"
+    assert errors.CanvasInvalid("x", code="tools_unsupported").code == "tools_unsupported"
+    assert errors.CanvasInvalid.code == "canvas_invalid"  # the class keeps its own
+
+
+def test_settings_read_the_environment_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CANVASFLOW_PORT", "4321")
+    monkeypatch.setenv("CANVASFLOW_RETENTION", "12")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.setenv("CANVASFLOW_METRICS", "off")
+    settings = Settings()
+    assert settings.port == 4321 and settings.retention_seconds == 12
+    assert settings.provider_env("OPENAI_API_KEY") == "sk-test"
+    assert settings.metrics_enabled is False
+    assert Settings(port=99).port == 99  # the CLI's options win
+    monkeypatch.setenv("CANVASFLOW_PORT", "abc")
+    with pytest.raises(ValueError, match="port"):
+        Settings()
+
+
+def test_no_environment_reads_outside_config() -> None:
+    root = Path(__file__).resolve().parent.parent / "canvasflow"
+    offenders = [
+        str(p.relative_to(root))
+        for p in root.rglob("*.py")
+        if p.name != "config.py" and ("os.environ" in p.read_text() or "getenv(" in p.read_text())
+    ]
+    assert offenders == []
+
+
+def test_nothing_below_the_engine_imports_it() -> None:
+    root = Path(__file__).resolve().parent.parent / "canvasflow"
+    below = ["bus", "models", "store", "events.py", "errors.py", "values.py", "config.py"]
+    offenders = []
+    for part in below:
+        paths = [root / part] if part.endswith(".py") else list((root / part).rglob("*.py"))
+        for p in paths:
+            text = p.read_text()
+            if re.search(r"^\s*(from|import) canvasflow\.(engine|queue|server)", text, re.M):
+                offenders.append(str(p.relative_to(root)))
+    assert offenders == []
+
+
+# -- the app through httpx's ASGI transport --------------------------------------------
+
+
+@pytest.fixture
+async def app_client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    settings = Settings(data_dir=tmp_path, create_default_canvas=False, redis_url=None)
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
+            yield c
+
+
+async def post_flow(client: httpx.AsyncClient, flow: object) -> httpx.Response:
+    return await client.post("/api/v1/canvases", json={"name": "t", "flowData": flow})
+
+
+@pytest.mark.parametrize(
+    ("flow", "message"),
+    [
+        ({"nodes": [node("x", "noSuchNode", {})], "edges": []}, "unknown node 'noSuchNode'"),
+        ({"nodes": [], "edges": []}, "no nodes"),
+        ("{not json", "not valid JSON"),
+        (
+            {
+                "nodes": [
+                    node("p", "promptTemplate", {"template": "{question}"}),
+                    node("c", "llmChain", {"model": ref("p"), "prompt": ref("p")}),
+                ],
+                "edges": [edge("p", "c")],
+            },
+            "needs a BaseLanguageModel",
+        ),
+    ],
+)
+async def test_graph_validation_in_process(
+    app_client: httpx.AsyncClient, flow: object, message: str
+) -> None:
+    r = await post_flow(app_client, flow)
+    assert r.status_code == 422 and message in r.json()["message"], r.text
+
+
+async def test_unknown_stream_format_is_refused_before_running(
+    app_client: httpx.AsyncClient,
+) -> None:
+    created = (await post_flow(app_client, llm_chain_flow("mock"))).json()
+    r = await app_client.post(
+        f"/api/v1/prediction/{created['id']}",
+        json={"question": "hi", "streaming": True, "streamFormat": "xml"},
+    )
+    assert r.status_code == 400 and "unknown stream format" in r.json()["message"]
+
+
+def test_sync_and_async_clients_offer_the_same_methods() -> None:
+    from canvasflow.sdk import AsyncFlowise, Flowise
+    from canvasflow.sdk.client import AsyncPredictionStream, PredictionStream
+
+    def public(cls: type) -> set[str]:
+        return {n for n in vars(cls) if not n.startswith("_")}
+
+    assert public(Flowise) == public(AsyncFlowise)
+    assert public(PredictionStream) - {"close"} == public(AsyncPredictionStream) - {"aclose"}
+
+
+def test_one_retry_policy_for_both_clients() -> None:
+    from canvasflow.sdk._base import Retry, retryable
+    from canvasflow.sdk.errors import RateLimited, ServerError
+
+    policy = Retry(attempts=3).policy()
+    assert policy["reraise"] is True
+    assert retryable(httpx.ConnectError("refused"))
+    assert retryable(RateLimited("slow down", retry_after=1.0))
+    assert not retryable(ServerError("boom", 500))
+    assert Retry().delay(0, retry_after=2.5) == 2.5
