@@ -115,6 +115,7 @@ class Bench:
                 str(self.tmp / "data"),
                 "--log-level",
                 "warning",
+                "--no-auth",
             ],
             port,
             {

@@ -14,6 +14,8 @@ import time
 import uuid
 from dataclasses import dataclass
 
+from canvasflow.config import Settings
+from canvasflow.keyfiles import ADMIN_KEY_FILE, write_private
 from canvasflow.store.models import ApiKey, utcnow
 from canvasflow.store.repo import Store
 
@@ -86,6 +88,14 @@ class KeyRing:
         await self._refresh()
         return any(canvas_id in (k.canvas_ids or []) for k in self._keys.values())
 
+    async def by_id(self, key_id: str) -> Caller | None:
+        """The caller of a session: its key must still exist."""
+        await self._refresh()
+        for row in self._keys.values():
+            if row.id == key_id:
+                return Caller(row.id, row.name, row.is_admin, tuple(row.canvas_ids or ()))
+        return None
+
     async def identify(self, presented: str | None) -> Caller | None:
         """The caller a key belongs to, or None for a missing or wrong key."""
         if not presented:
@@ -105,6 +115,44 @@ class KeyRing:
                 return None
             self._verified[digest] = (row.id, time.monotonic() + REMEMBER_SECONDS)
         return Caller(row.id, row.name, row.is_admin, tuple(row.canvas_ids or ()))
+
+
+async def bootstrap_admin(store: Store, settings: Settings) -> str | None:
+    """The first start's admin key: created when no admin key exists, printed once by
+    the caller, stored as a hash, and copied for the CLI into ``<data dir>/admin.key``
+    (mode 0600). None when an admin key exists already."""
+    if any(k.is_admin for k in await store.api_keys()):
+        return None
+    row, key = new_key("admin (first start)", admin=True)
+    await store.add_api_key(row)
+    write_private(settings.data_dir / ADMIN_KEY_FILE, key + "\n")
+    return key
+
+
+# -- browser sessions --------------------------------------------------------------------
+
+SESSION_COOKIE = "cf_session"
+SESSION_SECONDS = 12 * 3600
+
+
+def make_session(key_id: str, secret: bytes, now: float | None = None) -> str:
+    """A session cookie's value: the key's id and an expiry, signed with the server's
+    secret (HMAC-SHA256). The key itself never reaches the browser's storage."""
+    expires = int((now or time.time()) + SESSION_SECONDS)
+    payload = f"{key_id}.{expires}"
+    sig = hmac.new(secret, payload.encode(), hashlib.sha256).hexdigest()
+    return f"{payload}.{sig}"
+
+
+def read_session(value: str | None, secret: bytes) -> str | None:
+    """The key id of a valid, unexpired session cookie."""
+    if not value or value.count(".") != 2:
+        return None
+    key_id, expires, sig = value.split(".")
+    good = hmac.new(secret, f"{key_id}.{expires}".encode(), hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(sig, good) or not expires.isdigit():
+        return None
+    return key_id if int(expires) > time.time() else None
 
 
 def bearer(authorization: str | None) -> str | None:

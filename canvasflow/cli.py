@@ -76,6 +76,16 @@ def serve(
     mode: Annotated[
         str | None, _opt("mode", "local: run predictions here; queue: on workers", "--mode")
     ] = None,
+    no_auth: Annotated[
+        bool | None,
+        _opt("no_auth", "Open management routes without a key (loopback binds only)", "--no-auth"),
+    ] = None,
+    host_names: Annotated[
+        str | None,
+        _opt(
+            "host_names", "Host names to answer besides loopback, comma-separated", "--host-names"
+        ),
+    ] = None,
 ) -> None:
     """Start the HTTP server."""
     import uvicorn
@@ -93,7 +103,15 @@ def serve(
         log_prompts=log_prompts,
         max_lag_events=max_lag,
         mode=mode,
+        no_auth=no_auth,
+        host_names=host_names,
     )
+    if settings.no_auth and not settings.binds_loopback():
+        raise typer.BadParameter(
+            f"refused when binding to {settings.host}: only a loopback address may run "
+            "without authentication",
+            param_hint="--no-auth",
+        )
     if settings.stream_format not in format_names():
         raise typer.BadParameter(" or ".join(format_names()), param_hint="--stream-format")
     if settings.mode == "queue" and not settings.redis_url:
@@ -108,6 +126,10 @@ def serve(
         http="httptools",
         log_level=log_level,
         log_config=None,  # uvicorn's loggers go through the handler configured above
+        # client addresses come from the socket; CANVASFLOW_TRUSTED_PROXY_HEADER names the
+        # one header trusted instead (never X-Forwarded-For by default)
+        proxy_headers=False,
+        forwarded_allow_ips="",
         timeout_graceful_shutdown=int(settings.shutdown_grace),
     )
     server = uvicorn.Server(config)

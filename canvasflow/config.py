@@ -47,6 +47,22 @@ class Settings(BaseSettings):
     queue_timeout: float = Field(120.0, gt=0, description="Seconds a job may wait for a worker")
     shutdown_grace: float = Field(30.0, ge=0, description="Seconds running streams get at stop")
     rate_limit: str | None = Field(None, description='Limit per client, e.g. "120/minute"')
+    # -- security -----------------------------------------------------------------------
+    no_auth: bool = Field(
+        False, description="Open the management routes without a key (loopback binds only)"
+    )
+    host_names: str = Field(
+        "", description="Host names the server answers to, comma-separated (plus loopback)"
+    )
+    trusted_origins: str = Field(
+        "", description="Browser origins trusted for management requests, comma-separated"
+    )
+    secret_key: str | None = Field(
+        None, description="Key for sessions and secrets at rest (else a file in the data dir)"
+    )
+    auth_failures: str = Field(
+        "10/minute", description="Failed API-key checks allowed per client before 429"
+    )
     trusted_proxy_header: str | None = Field(
         None, description="Header a trusted reverse proxy puts the client address in"
     )
@@ -76,6 +92,9 @@ class Settings(BaseSettings):
     files_dir: Path | None = Field(None, description="folderFiles' root (data dir/files)")
     allowed_hosts: str = Field("", description="Hosts tools and requests nodes may call")
     tool_timeout: float = Field(5.0, gt=0, description="Seconds a custom tool may run")
+    python_tools: bool = Field(
+        False, description="Allow Python custom tools (run in bubblewrap only)"
+    )
     tool_memory_mb: int = Field(256, ge=16, description="Memory a custom tool may use")
     upstream_retries: int = Field(2, ge=0, description="Retries of a model call before it starts")
     local_model: Path | None = Field(None, description="Another GGUF file for chatLocal")
@@ -118,6 +137,32 @@ class Settings(BaseSettings):
     @property
     def outbound_hosts(self) -> frozenset[str]:
         return frozenset(h.strip().lower() for h in self.allowed_hosts.split(",") if h.strip())
+
+    @property
+    def server_names(self) -> list[str]:
+        """Host names accepted in ``Host``: loopback names, the bind address, and the
+        configured ones."""
+        names = ["127.0.0.1", "localhost", "::1", "[::1]"]
+        if self.host not in ("0.0.0.0", "::", ""):
+            names.append(self.host)
+        names += [h.strip().lower() for h in self.host_names.split(",") if h.strip()]
+        return list(dict.fromkeys(names))
+
+    @property
+    def origins(self) -> frozenset[str]:
+        return frozenset(
+            o.strip().rstrip("/") for o in self.trusted_origins.split(",") if o.strip()
+        )
+
+    def binds_loopback(self) -> bool:
+        import ipaddress
+
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
 
     @property
     def extra_node_modules(self) -> list[str]:

@@ -27,6 +27,8 @@ class CanvasflowError(Exception):
         self.message = message
         if code is not None:
             self.code = code  # type: ignore[misc]
+            if code in MORE_CODES:
+                self.status = MORE_CODES[code]  # type: ignore[misc]
         self.headers = headers
 
     def event_data(self) -> dict[str, str]:
@@ -141,8 +143,23 @@ def _subclasses(cls: type[CanvasflowError]) -> list[type[CanvasflowError]]:
     return out
 
 
+# codes raised with a class whose own code is more general (``InputInvalid(...,
+# code="file_invalid")``): their status is the class's, listed here so that a process
+# that only sees the ``error`` event answers the same status
+MORE_CODES = {
+    "file_invalid": InputInvalid.status,
+    "file_unavailable": InputInvalid.status,
+    "tools_unsupported": CanvasInvalid.status,
+    "credential_missing": CanvasInvalid.status,
+    "model_missing": RunFailed.status,
+    "max_iterations": RunFailed.status,
+}
+
+
 def status_for(code: str) -> int:
     """The HTTP status of an error code (an ``error`` event's code)."""
+    if code in MORE_CODES:
+        return MORE_CODES[code]
     for cls in _subclasses(CanvasflowError):
         if cls.code == code:
             return cls.status

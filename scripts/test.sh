@@ -15,6 +15,11 @@ if ! command -v chromium >/dev/null 2>&1; then
   apt-get update -qq >/dev/null 2>&1 || true
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1
 fi
+# bubblewrap: the operating-system sandbox of Python custom tools (their tests use it)
+if ! command -v bwrap >/dev/null 2>&1; then
+  apt-get update -qq >/dev/null 2>&1 || true
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null 2>&1
+fi
 # the published flowise-sdk, exactly as locked
 (cd tests/js && npm ci --no-audit --no-fund --silent)
 .venv/bin/ruff check .

@@ -113,7 +113,10 @@ def canvasflow_server(
     upstream: str,
     extra_env: dict[str, str] | None = None,
     args: list[str] | None = None,
+    auth: bool = False,
 ) -> Proc:
+    """A server process. Without ``auth`` it runs with --no-auth (loopback), so tests
+    whose subject is not security can manage canvases without a key."""
     port = free_port()
     env = {
         "OPENAI_BASE_URL": upstream + "/v1",
@@ -136,6 +139,7 @@ def canvasflow_server(
         str(data_dir),
         "--log-level",
         "warning",
+        *([] if auth else ["--no-auth"]),
         *(args or []),
     ]
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -224,11 +228,16 @@ def conversation_flow(
 
 
 def make_canvas(
-    base_url: str, flow: dict[str, Any], name: str = "test canvas", **extra: Any
+    base_url: str,
+    flow: dict[str, Any],
+    name: str = "test canvas",
+    headers: dict[str, str] | None = None,
+    **extra: Any,
 ) -> dict[str, Any]:
     r = httpx.post(
         f"{base_url}/api/v1/canvases",
         json={"name": name, "flowData": orjson.dumps(flow).decode(), **extra},
+        headers=headers,
     )
     assert r.status_code == 201, r.text
     return r.json()  # type: ignore[no-any-return]

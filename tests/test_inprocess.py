@@ -200,6 +200,8 @@ def test_error_tree_knows_statuses() -> None:
     assert errors.status_for("moderation") == 403
     assert errors.status_for("canvas_invalid") == 422
     assert errors.status_for("something_else") == 500
+    assert errors.status_for("file_unavailable") == 400  # raised as InputInvalid(code=...)
+    assert errors.InputInvalid("x", code="file_unavailable").status == 400
     err = errors.from_event({"message": "slow", "code": "upstream_timeout"})
     assert err.status == 504 and err.message == "slow"
     assert errors.CanvasInvalid("x", code="tools_unsupported").code == "tools_unsupported"
@@ -252,8 +254,13 @@ async def app_client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     settings = Settings(data_dir=tmp_path, create_default_canvas=False, redis_url=None)
     app = create_app(settings)
     async with app.router.lifespan_context(app):
+        admin = (tmp_path / "admin.key").read_text().strip()  # made at first start
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
+        async with httpx.AsyncClient(
+            transport=transport,
+            base_url="http://127.0.0.1",
+            headers={"Authorization": f"Bearer {admin}"},
+        ) as c:
             yield c
 
 

@@ -221,7 +221,7 @@ def test_splitters_keep_chunks_small(name: str) -> None:
     assert len(chunks) > 5 and all(len(c) <= 40 for c in chunks)
 
 
-def custom_tool_flow(code: str, name: str = "custom") -> dict:
+def custom_tool_flow(code: str, name: str = "custom", language: str = "javascript") -> dict:
     return {
         "nodes": [
             node(
@@ -232,6 +232,7 @@ def custom_tool_flow(code: str, name: str = "custom") -> dict:
                     "customToolDesc": "does a thing",
                     "customToolSchema": '[{"property": "n", "type": "number", "required": true}]',
                     "customToolFunc": code,
+                    "language": language,
                 },
             ),
             node("mem_0", "bufferMemory", {}),
@@ -250,17 +251,22 @@ def custom_tool_flow(code: str, name: str = "custom") -> dict:
     }
 
 
-def test_custom_tool_runs_in_a_subprocess(server: Proc, client: httpx.Client) -> None:
-    code = "import os\ndef run(n):\n    return f'{n * 2} from pid {os.getpid()}'\n"
+def test_custom_tool_runs_flowise_javascript(server: Proc, client: httpx.Client) -> None:
+    """Flowise's custom tool shape: a function body using $-named arguments, $vars and
+    $flow, run in a V8 isolate in a child process."""
+    code = "const doubled = $n * 2;\nreturn `${doubled} for ${$flow.chatId} ${typeof process}`;"
     canvas = make_canvas(server.url, custom_tool_flow(code, "double"))
     events = stream(
         client,
         canvas["id"],
-        {"question": 'tool: double {"n": 21}', "overrideConfig": {"returnIntermediateSteps": True}},
+        {
+            "question": 'tool: double {"n": 21}',
+            "chatId": "js-chat",
+            "overrideConfig": {"returnIntermediateSteps": True},
+        },
     )
     step_ = next(e["data"] for e in events if e["event"] == "step")
-    assert step_["input"] == {"n": 21} and step_["output"].startswith("42 from pid ")
-    assert int(step_["output"].rsplit(" ", 1)[1]) != server.proc.pid  # type: ignore[union-attr]
+    assert step_["input"] == {"n": 21} and step_["output"] == "42 for js-chat undefined"
     assert "".join(e["data"] for e in events if e["event"] == "token").startswith(
         "The answer is 42"
     )
@@ -269,11 +275,10 @@ def test_custom_tool_runs_in_a_subprocess(server: Proc, client: httpx.Client) ->
 @pytest.mark.parametrize(
     ("code", "why"),
     [
-        ("def run(n):\n    while True:\n        pass\n", "longer than"),
-        (
-            "def run(n):\n    x = []\n    while True:\n        x.append(bytearray(10**7))\n",
-            "memory",
-        ),
+        ("while (true) {}", "longer than"),
+        ("await null; while (true) {}", "longer than"),  # a runaway microtask too
+        ("const a = []; while (true) a.push(new Array(1e6).fill(1));", "memory"),
+        ("return require('fs').readFileSync('/etc/passwd', 'utf8');", "not available"),
     ],
 )
 def test_runaway_custom_tool_is_stopped(
@@ -290,6 +295,19 @@ def test_runaway_custom_tool_is_stopped(
     assert step_["output"].startswith("error:")
     assert events[-2]["data"]["status"] == "completed"  # the agent went on and answered
     assert client.get("/api/v1/ping").json()["status"] == "ok"  # the server keeps serving
+
+
+def test_python_tools_are_off_unless_the_operator_allows_them(
+    server: Proc, client: httpx.Client
+) -> None:
+    canvas = make_canvas(server.url, custom_tool_flow("result = 1", language="python"))
+    events = stream(
+        client,
+        canvas["id"],
+        {"question": 'tool: custom {"n": 1}', "overrideConfig": {"returnIntermediateSteps": True}},
+    )
+    step_ = next(e["data"] for e in events if e["event"] == "step")
+    assert "CANVASFLOW_PYTHON_TOOLS" in step_["error"]
 
 
 def test_openai_compatible_providers(server: Proc, client: httpx.Client, upstream: str) -> None:
@@ -641,7 +659,7 @@ def test_pdf_and_folder_loaders(server: Proc, client: httpx.Client) -> None:
     flow["nodes"][0]["data"]["inputs"]["folderPath"] = "../../"
     bad = make_canvas(server.url, flow)
     r = client.post(f"/api/v1/prediction/{bad['id']}", json={"question": "q"})
-    assert r.status_code == 500 and "not a folder under" in r.json()["message"]
+    assert r.status_code == 400 and "not a folder under" in r.json()["message"]
     # a PDF as a Flowise data URL
     pdf = base64.b64encode(minimal_pdf("Berlin is the capital of Germany.")).decode()
     flow["nodes"][0] = node(
@@ -663,7 +681,7 @@ def test_azure_chat_openai(server: Proc, client: httpx.Client, upstream: str) ->
     ]
     canvas = make_canvas(server.url, {"nodes": nodes, "edges": []})
     r = client.post(f"/api/v1/prediction/{canvas['id']}", json={"question": "q"})
-    assert r.status_code == 500 and "deployment" in r.json()["message"]
+    assert r.status_code == 422 and "deployment" in r.json()["message"]
     cred = None
     import asyncio
 

@@ -41,19 +41,35 @@ def envelope(r: httpx.Response | requests.Response, status: int) -> str:
 
 def test_api_keys(upstream: str, tmp_path: Path) -> None:
     data = tmp_path / "d"
-    proc = canvasflow_server(data, upstream).start()
+    # this test presents wrong keys on purpose, more than the default budget of failures
+    proc = canvasflow_server(
+        data, upstream, {"CANVASFLOW_AUTH_FAILURES": "1000/minute"}, auth=True
+    ).start()
     try:
-        open_canvas = make_canvas(proc.url, llm_chain_flow("mock?tokens=2"), name="open")
-        locked = make_canvas(proc.url, llm_chain_flow("mock?tokens=2"), name="locked")
-        other = make_canvas(proc.url, llm_chain_flow("mock?tokens=2"), name="other")
+        # the first start made the admin key: printed once, a 0600 copy for the CLI
+        first = (data / "admin.key").read_text().strip()
+        assert (data / "admin.key").stat().st_mode & 0o777 == 0o600
+        assert first in proc.log_text()
+        made = {"Authorization": f"Bearer {first}"}
+        open_canvas = make_canvas(proc.url, llm_chain_flow("mock?tokens=2"), "open", headers=made)
+        locked = make_canvas(proc.url, llm_chain_flow("mock?tokens=2"), "locked", headers=made)
+        other = make_canvas(proc.url, llm_chain_flow("mock?tokens=2"), "other", headers=made)
         r = cli(data, "apikey", "create", "--name", "root", "--admin")
         assert r.returncode == 0, r.stderr
         admin = r.stdout.strip()
         assert admin.startswith("cf_")
         url = proc.url + "/api/v1"
         # other processes see new keys within two seconds
-        poll(lambda: httpx.get(url + "/canvases").status_code == 401, timeout=5)
-        # management now needs the admin key
+        poll(
+            lambda: (
+                httpx.get(
+                    url + "/apikeys", headers={"Authorization": f"Bearer {admin}"}
+                ).status_code
+                == 200
+            ),
+            timeout=5,
+        )
+        # management needs the admin key
         assert "admin API key" in envelope(httpx.get(url + "/canvases"), 401)
         envelope(httpx.get(url + "/canvases", headers={"Authorization": "Bearer cf_x_y"}), 401)
         envelope(httpx.get(url + "/chatmessage/" + open_canvas["id"]), 401)
@@ -111,7 +127,7 @@ def test_api_keys(upstream: str, tmp_path: Path) -> None:
         assert exc.value.response.status_code == 401
         # keys are stored as hashes only
         listed = httpx.get(url + "/apikeys", headers=H).json()
-        assert {k["name"] for k in listed} == {"root", "app", "app2", "o"}
+        assert {k["name"] for k in listed} == {"admin (first start)", "root", "app", "app2", "o"}
         assert all("key" not in k for k in listed)
         db = (data / "canvasflow.db").read_bytes()
         assert app_key.split("_")[2].encode() not in db and admin.split("_")[2].encode() not in db

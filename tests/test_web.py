@@ -41,7 +41,9 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1000, "height": 800})
+    # Playwright's wait_for_function evaluates strings, which the page's CSP forbids: the
+    # instrumented pages bypass it (test_sign_in_keeps_no_key_in_the_page does not)
+    context = browser.new_context(viewport={"width": 1000, "height": 800}, bypass_csp=True)
     page = context.new_page()
     yield page
     context.close()
@@ -177,3 +179,38 @@ def test_sources_and_steps_are_collapsible(server: Proc, page: Page) -> None:
     assert not sources.locator("div").first.is_visible()  # collapsed until opened
     sources.locator("summary").click()
     assert "Capitals: Paris is the capital of France." in sources.inner_text()
+
+
+def test_sign_in_keeps_no_key_in_the_page(upstream: str, tmp_path: Path, browser: Browser) -> None:
+    """With authentication on, the page signs in once (an HttpOnly session cookie); the
+    key is in no storage a script can read, and no CSP violation occurs."""
+    data = tmp_path / "auth"
+    proc = canvasflow_server(data, upstream, auth=True).start()
+    context = browser.new_context()
+    page = context.new_page()
+    violations: list[str] = []
+    page.on(
+        "console", lambda m: violations.append(m.text) if "Content Security" in m.text else None
+    )
+    try:
+        admin = (data / "admin.key").read_text().strip()
+        page.goto(proc.url + "/")
+        page.wait_for_selector("body[data-ready=true]")
+        assert page.get_attribute("#settings", "data-needed") == "true"  # canvases need a key
+        page.click("#settings summary")
+        page.fill("#apikey", admin)
+        with page.expect_navigation():  # signed in: the page reloads
+            page.click("#signin button")
+        page.wait_for_selector("body[data-ready=true]")
+        page.wait_for_function("document.querySelector('#canvas').options.length > 0")
+        assert page.get_attribute("#settings", "data-needed") is None
+        storage = page.evaluate("JSON.stringify({...localStorage, ...sessionStorage})")
+        assert admin not in storage and admin not in page.evaluate("document.cookie")
+        cookie = next(c for c in context.cookies() if c["name"] == "cf_session")
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+        ask(page, "hello")
+        page.wait_for_selector(".msg.bot[data-done=true]", timeout=60000)
+        assert violations == []
+    finally:
+        context.close()
+        proc.stop()

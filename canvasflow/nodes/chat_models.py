@@ -12,6 +12,7 @@ from canvasflow.models.openai_compat import OpenAIChatModel, azure_client_for, c
 from canvasflow.nodes.base import Input, Node, register, to_bool, to_float, to_int
 
 if TYPE_CHECKING:
+    from canvasflow.config import Settings
     from canvasflow.engine.context import RunContext
 
 log = logging.getLogger("canvasflow.nodes")
@@ -48,6 +49,30 @@ async def credential_value(ctx: RunContext, ref: Any, field: str) -> str | None:
     return str(value) if value else None
 
 
+def _same_url(a: str | None, b: str | None) -> bool:
+    return bool(a and b) and str(a).rstrip("/").lower() == str(b).rstrip("/").lower()
+
+
+def server_key(
+    settings: Settings, key_env: str, url_env: str | None, official: str | None, chosen: Any
+) -> str | None:
+    """The server's own key for a provider (from its environment), but only for that
+    provider's endpoint: when a canvas points the node elsewhere, the canvas must bring
+    its own credential; the server's key is never sent where an author points."""
+    key = settings.provider_env(key_env)
+    if not key or not chosen:
+        return key
+    own = settings.provider_env(url_env) if url_env else None
+    if _same_url(str(chosen), own) or _same_url(str(chosen), official):
+        return key
+    log.warning(
+        "not sending %s to %s (a canvas's own base URL): give the node a credential",
+        key_env,
+        chosen,
+    )
+    return None
+
+
 class _OpenAIBase(Node):
     """Any model behind an OpenAI-compatible API. Subclasses say where the key and the
     base URL come from (credential field, environment variables, input names)."""
@@ -58,6 +83,7 @@ class _OpenAIBase(Node):
     url_env = "OPENAI_BASE_URL"
     url_input = "basepath"
     default_url: str | None = None
+    official_url: str | None = "https://api.openai.com/v1"
     max_tokens_input = "maxTokens"
 
     def params(self) -> dict[str, Any]:
@@ -73,9 +99,13 @@ class _OpenAIBase(Node):
 
     async def build(self, ctx: RunContext) -> OpenAIChatModel:
         api_key = await credential_value(ctx, self.get("credential"), self.credential_field)
-        env = ctx.settings.provider_env
-        api_key = api_key or env(self.key_env)
-        base_url = self.get(self.url_input) or env(self.url_env) or self.default_url
+        chosen = self.get(self.url_input)
+        settings = ctx.settings
+        if not api_key:
+            api_key = server_key(
+                settings, self.key_env, self.url_env, self.official_url or self.default_url, chosen
+            )
+        base_url = chosen or settings.provider_env(self.url_env) or self.default_url
         timeout_ms = to_float(self.get("timeout"))
         client = client_for(
             base_url,
@@ -114,6 +144,7 @@ class ChatLocalAI(_OpenAIBase):
     label = "ChatLocalAI"
     base_classes = ("ChatLocalAI", "BaseChatOpenAI", *CHAT_BASES)
     credential_field = "localAIApiKey"
+    official_url = None
     key_env = "LOCALAI_API_KEY"
     url_env = "LOCALAI_BASE_URL"
     url_input = "basePath"
@@ -142,6 +173,7 @@ class ChatMistralAI(_OpenAIBase):
     url_env = "MISTRAL_BASE_URL"
     url_input = "overrideEndpoint"
     default_url = "https://api.mistral.ai/v1"
+    official_url = "https://api.mistral.ai/v1"
     max_tokens_input = "maxOutputTokens"
     inputs = (
         Input("cache", "BaseCache", optional=True),
@@ -311,7 +343,7 @@ class AzureChatOpenAI(_OpenAIBase):
             value = await credential_value(ctx, self.get("credential"), name)
             return value or ctx.settings.provider_env(env)
 
-        key = await field("azureOpenAIApiKey", "AZURE_OPENAI_API_KEY")
+        own_key = await credential_value(ctx, self.get("credential"), "azureOpenAIApiKey")
         instance = await field("azureOpenAIApiInstanceName", "AZURE_OPENAI_INSTANCE_NAME")
         deployment = await field("azureOpenAIApiDeploymentName", "AZURE_OPENAI_DEPLOYMENT")
         version = await field("azureOpenAIApiVersion", "OPENAI_API_VERSION") or "2024-10-21"
@@ -319,6 +351,15 @@ class AzureChatOpenAI(_OpenAIBase):
             self.get("basepath")
             or ctx.settings.azure_openai_endpoint
             or (f"https://{instance}.openai.azure.com" if instance else None)
+        )
+        # the server's key goes only to the server's own Azure endpoint
+        official = ctx.settings.azure_openai_endpoint or (
+            f"https://{ctx.settings.azure_openai_instance_name}.openai.azure.com"
+            if ctx.settings.azure_openai_instance_name
+            else None
+        )
+        key = own_key or server_key(
+            ctx.settings, "AZURE_OPENAI_API_KEY", None, official, self.get("basepath")
         )
         if not endpoint or not deployment:
             raise CanvasInvalid(

@@ -362,8 +362,9 @@ class FolderFiles(Node):
         wanted = str(self.get("folderPath")).lstrip("/")
 
         def read() -> list[Document]:
+            top = root.resolve()
             folder = (root / wanted).resolve()
-            if not folder.is_relative_to(root.resolve()) or not folder.is_dir():
+            if not folder.is_relative_to(top) or not folder.is_dir():
                 raise InputInvalid(
                     f"folder {wanted!r} is not a folder under {root}",
                     code="file_unavailable",
@@ -371,6 +372,12 @@ class FolderFiles(Node):
             docs: list[Document] = []
             paths = sorted(folder.rglob("*") if recursive else folder.glob("*"))
             for path in paths:
+                # a symlink (or anything else) leading out of the files folder is refused
+                if not path.resolve().is_relative_to(top):
+                    raise InputInvalid(
+                        f"{path.relative_to(root)} leads outside the files folder",
+                        code="file_unavailable",
+                    )
                 if not path.is_file():
                     continue
                 suffix = path.suffix.lower()

@@ -20,7 +20,7 @@ from canvasflow.models.base import Usage, complete, transcript
 from canvasflow.models.openai_compat import client_for
 from canvasflow.nodes.base import Input, Node, register, to_float, to_int
 from canvasflow.nodes.chains import load_memory, stream_answer
-from canvasflow.nodes.chat_models import credential_value
+from canvasflow.nodes.chat_models import credential_value, server_key
 from canvasflow.nodes.safety import moderate
 
 if TYPE_CHECKING:
@@ -75,7 +75,14 @@ class OpenAIEmbeddings(Node):
         timeout_ms = to_float(self.get("timeout"))
         client = client_for(
             self.get("basepath") or ctx.settings.openai_base_url,
-            key or ctx.settings.openai_api_key,
+            key
+            or server_key(
+                ctx.settings,
+                "OPENAI_API_KEY",
+                "OPENAI_BASE_URL",
+                "https://api.openai.com/v1",
+                self.get("basepath"),
+            ),
             timeout_ms / 1000 if timeout_ms else 600.0,
             ctx.settings.upstream_retries,
         )
@@ -103,7 +110,10 @@ class LocalAIEmbeddings(Node):
         key = await credential_value(ctx, self.get("credential"), "localAIApiKey")
         client = client_for(
             str(self.get("basePath")),
-            key or ctx.settings.localai_api_key,
+            key
+            or server_key(
+                ctx.settings, "LOCALAI_API_KEY", "LOCALAI_BASE_URL", None, self.get("basePath")
+            ),
             retries=ctx.settings.upstream_retries,
         )
         return OpenAIEmbedder(client, str(self.get("modelName")), 512, None)

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import sys
-import tempfile
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -20,6 +16,7 @@ from canvasflow.models.base import Message, Usage, supports
 from canvasflow.nodes.base import Input, Node, register, to_bool, to_int
 from canvasflow.nodes.chains import load_memory
 from canvasflow.nodes.safety import moderate
+from canvasflow.sandbox import SandboxError, allowed_fetch, run_js, run_python
 
 if TYPE_CHECKING:
     from canvasflow.engine.context import RunContext
@@ -170,24 +167,10 @@ class ToolAgent(Node):
         raise RunFailed("the agent stopped: too many tool calls", code="max_iterations")
 
 
-# the child finds canvasflow's runner (and nothing of the server's state)
-CHILD_PYTHONPATH = os.pathsep.join(p for p in sys.path if p and os.path.isdir(p))
-
-
-def limits_for_child(memory_mb: int, cpu_seconds: int) -> Any:
-    def apply() -> None:
-        import resource
-
-        limit = memory_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
-
-    return apply
-
-
 class CustomTool(Tool):
-    """A Python function with a JSON schema, run in a subprocess with a time and a memory
-    limit (``CANVASFLOW_TOOL_TIMEOUT`` seconds, ``CANVASFLOW_TOOL_MEMORY_MB``)."""
+    """A tool whose code the canvas author wrote: JavaScript (Flowise's custom tools) in a
+    V8 isolate, or Python when the operator allows it, in bubblewrap. Never in the
+    server process."""
 
     def __init__(
         self,
@@ -195,57 +178,67 @@ class CustomTool(Tool):
         description: str,
         parameters: dict[str, Any],
         code: str,
-        timeout: float = 5.0,
-        memory_mb: int = 256,
+        ctx: RunContext,
+        language: str = "javascript",
     ) -> None:
         self.name = name
         self.description = description
         self.parameters = parameters  # type: ignore[misc]
         self.code = code
-        self.timeout = timeout
-        self.memory_mb = memory_mb
+        self.language = language
+        self.settings = ctx.settings
+        self.flow = {
+            "chatflowId": ctx.canvas_id,
+            "sessionId": ctx.session_id,
+            "chatId": ctx.chat_id,
+            "input": ctx.question,
+        }
+        self.vars = ctx.vars
 
     async def call(self, args: dict[str, Any]) -> str:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-I",
-            "-m",
-            "canvasflow.tools_runner",
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            preexec_fn=limits_for_child(self.memory_mb, max(1, int(self.timeout) + 1)),
-            cwd=tempfile.gettempdir(),
-            env={
-                "PATH": os.defpath,
-                "PYTHONPATH": CHILD_PYTHONPATH,
-            },
-        )
-        request = orjson.dumps({"code": self.code, "args": args})
+        settings = self.settings
         try:
-            out, err = await asyncio.wait_for(proc.communicate(request), self.timeout)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
-            raise ToolError(
-                f"the tool ran longer than {self.timeout:g} s and was stopped"
-            ) from None
-        finally:
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
-        try:
-            reply = orjson.loads(out)
-        except orjson.JSONDecodeError:
-            why = "it ran out of memory" if b"MemoryError" in err or proc.returncode else "no reply"
-            raise ToolError(f"the tool failed ({why}, exit {proc.returncode})") from None
-        if "error" in reply:
-            if reply["error"].startswith("MemoryError"):
-                raise ToolError(
-                    f"the tool used more than {self.memory_mb} MB of memory and was stopped"
+            if self.language == "python":
+                if not settings.python_tools:
+                    raise ToolError(
+                        "Python tools are off on this server (CANVASFLOW_PYTHON_TOOLS=1 turns "
+                        "them on, in a bubblewrap sandbox); write the tool in JavaScript"
+                    )
+                return await run_python(
+                    self.code,
+                    args,
+                    time_limit=settings.tool_timeout,
+                    memory_mb=settings.tool_memory_mb,
                 )
-            raise ToolError(reply["error"])
-        return str(reply["result"])
+            return await run_js(
+                self.code,
+                js_globals(args, self.vars, self.flow),
+                fetch=sandbox_fetch(settings.outbound_hosts),
+                time_limit=settings.tool_timeout,
+                memory_mb=settings.tool_memory_mb,
+            )
+        except SandboxError as exc:
+            raise ToolError(str(exc)) from None
+
+
+def js_globals(args: Any, vars_: dict[str, Any], flow: dict[str, Any]) -> dict[str, Any]:
+    """What Flowise gives user code: ``$input``, one ``$name`` per argument, ``$vars``,
+    ``$flow``."""
+    out: dict[str, Any] = {"$input": args, "$vars": vars_, "$flow": flow}
+    if isinstance(args, dict):
+        for key, value in args.items():
+            if str(key).isidentifier():
+                out[f"${key}"] = value
+    return out
+
+
+def sandbox_fetch(hosts: frozenset[str]) -> Any:
+    from canvasflow.models.native import http
+
+    async def fetch(url: str, init: dict[str, Any]) -> dict[str, Any]:
+        return await allowed_fetch(http(), url, init, hosts)
+
+    return fetch
 
 
 class ToolError(Exception):
@@ -282,6 +275,9 @@ class CustomToolNode(Node):
         Input("customToolDesc", "string"),
         Input("customToolSchema", "string"),
         Input("customToolFunc", "string"),
+        # canvasflow's own: Flowise's tools are JavaScript; Python needs the operator's
+        # CANVASFLOW_PYTHON_TOOLS=1 and bubblewrap
+        Input("language", "options", optional=True, default="javascript"),
     )
 
     async def build(self, ctx: RunContext) -> Tool:
@@ -290,8 +286,8 @@ class CustomToolNode(Node):
             str(self.get("customToolDesc")),
             schema_from(self.get("customToolSchema")),
             str(self.get("customToolFunc")),
-            ctx.settings.tool_timeout,
-            ctx.settings.tool_memory_mb,
+            ctx,
+            str(self.get("language") or "javascript").lower(),
         )
 
 

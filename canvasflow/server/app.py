@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -15,14 +16,16 @@ from fastapi.responses import FileResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from canvasflow import __version__
-from canvasflow.auth import KeyRing
+from canvasflow.auth import KeyRing, bootstrap_admin
 from canvasflow.bus import create_bus
 from canvasflow.bus.redis import RedisBus
 from canvasflow.config import Settings
 from canvasflow.defaults import DEFAULT_SLUG, default_flow
 from canvasflow.errors import NotFound
+from canvasflow.keyfiles import ADMIN_KEY_FILE, secret_key
 from canvasflow.models.native import close_http
 from canvasflow.models.openai_compat import close_clients
 from canvasflow.nodes import load_all
@@ -31,6 +34,7 @@ from canvasflow.observability.metrics import Metrics
 from canvasflow.observability.tracing import setup as setup_tracing
 from canvasflow.queue import JobQueue
 from canvasflow.server import errors
+from canvasflow.server.cors import PAGE_SECURITY_HEADERS, PublicCORS
 from canvasflow.server.guards import RateLimiter, require_admin
 from canvasflow.server.routes import (
     apikeys,
@@ -38,6 +42,7 @@ from canvasflow.server.routes import (
     messages,
     openai_door,
     predictions,
+    session,
     vectors,
 )
 from canvasflow.server.schemas import ErrorResponse
@@ -73,6 +78,11 @@ async def ensure_default_canvas(store: Store) -> None:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    if settings.no_auth and not settings.binds_loopback():
+        raise ValueError(
+            f"--no-auth opens the management routes to anyone who can reach the server: "
+            f"it is refused when binding to {settings.host} (loopback addresses only)"
+        )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -83,6 +93,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await store.migrate()
         if settings.create_default_canvas:
             await ensure_default_canvas(store)
+        if not settings.no_auth:
+            first_key = await bootstrap_admin(store, settings)
+            if first_key is not None:
+                # shown once: the operator's copy is in the data dir (0600)
+                sys.stderr.write(
+                    f"canvasflow: created the admin API key (kept in "
+                    f"{settings.data_dir / ADMIN_KEY_FILE}, shown only now): {first_key}\n"
+                )
         bus = create_bus(settings)
         queue: JobQueue | None = None
         if isinstance(bus, RedisBus):
@@ -100,7 +118,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             observers=[metrics, PredictionLog(settings.log_prompts)],
             queue=queue,
             keys=KeyRing(store),
-            limiter=RateLimiter(settings.redis_url, settings.rate_limit),
+            limiter=RateLimiter(settings.redis_url, settings.rate_limit, settings.auth_failures),
+            secret=secret_key(settings),
         )
         app.state.canvasflow = st
         try:
@@ -123,12 +142,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
+    # only the configured host names: a DNS-rebinding page cannot reach this server
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.server_names)
+    app.add_middleware(PublicCORS)
     app.include_router(predictions.router)
     app.include_router(canvases.router)
     app.include_router(messages.router)
     app.include_router(openai_door.router)
     app.include_router(apikeys.router)
     app.include_router(vectors.router)
+    app.include_router(session.router)
 
     @app.get("/api/v1/ping", response_model=Ping, tags=["health"])
     async def ping() -> Ping:
@@ -171,6 +194,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/chat/{canvas_id}", include_in_schema=False)
     async def chat_page(canvas_id: str | None = None) -> FileResponse:
         """The chat page (it picks the canvas from the path)."""
-        return FileResponse(static / "index.html", headers={"Cache-Control": "no-cache"})
+        return FileResponse(
+            static / "index.html",
+            headers={"Cache-Control": "no-cache", **PAGE_SECURITY_HEADERS},
+        )
 
     return app

@@ -11,18 +11,62 @@ from limits import RateLimitItem, RateLimitItemPerSecond, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import FixedWindowRateLimiter
 
-from canvasflow.auth import Caller, bearer
+from canvasflow.auth import SESSION_COOKIE, Caller, bearer, read_session
 from canvasflow.errors import Forbidden, RateLimited, Unauthorized
 from canvasflow.server.deps import state
 from canvasflow.store.models import Canvas
 
+_CALLER = "canvasflow_caller"
+
+
+async def identify(request: Request) -> Caller | None:
+    """Who is calling: the bearer key, else a browser session cookie. A wrong key is
+    counted against the client; past ``CANVASFLOW_AUTH_FAILURES`` the client gets 429
+    before any key is checked, so failed checks cannot eat the CPU."""
+    if hasattr(request.state, _CALLER):
+        return getattr(request.state, _CALLER)  # type: ignore[no-any-return]
+    st = state(request)
+    caller = None
+    presented = bearer(request.headers.get("authorization"))
+    if presented:
+        client = client_id(request, None, st.settings.trusted_proxy_header)
+        if await st.limiter.auth_blocked(client):
+            raise RateLimited(
+                "Too many failed API-key checks; try again later", headers={"Retry-After": "60"}
+            )
+        caller = await st.keys.identify(presented)
+        if caller is None:
+            await st.limiter.auth_failed(client)
+    else:
+        key_id = read_session(request.cookies.get(SESSION_COOKIE), st.secret)
+        if key_id:
+            caller = await st.keys.by_id(key_id)
+    setattr(request.state, _CALLER, caller)
+    return caller
+
+
+def check_origin(request: Request) -> None:
+    """A browser request that changes something must come from the server's own origin
+    (or a trusted one): a page elsewhere cannot drive this server (CSRF, DNS rebinding)."""
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    origin = request.headers.get("origin")
+    if not origin:
+        return
+    st = state(request)
+    own = f"{request.url.scheme}://{request.headers.get('host', '')}"
+    if origin.rstrip("/") != own and origin.rstrip("/") not in st.settings.origins:
+        raise Forbidden(f"requests from origin {origin} are not allowed here")
+
 
 async def require_admin(request: Request) -> None:
-    """Management routes need the admin key, once an admin key exists."""
+    """Management routes need the admin key (or an admin session), unless the server
+    runs with --no-auth (loopback only)."""
+    check_origin(request)
     st = state(request)
-    if not await st.keys.admin_required():
+    if st.settings.no_auth:
         return
-    caller = await st.keys.identify(bearer(request.headers.get("authorization")))
+    caller = await identify(request)
     if caller is None or not caller.is_admin:
         raise Unauthorized(
             "Unauthorized: this route needs the admin API key (Authorization: Bearer <key>)"
@@ -35,11 +79,11 @@ async def check_canvas_access(request: Request, canvas: Canvas) -> Caller | None
     st = state(request)
     caller = None
     if await st.keys.canvas_locked(canvas.id):
-        caller = await st.keys.identify(bearer(request.headers.get("authorization")))
+        caller = await identify(request)
         if caller is None or not (caller.is_admin or canvas.id in caller.canvas_ids):
             raise Unauthorized(
                 f"Unauthorized: canvas {canvas.slug} needs its API key "
-                "(Authorization: Bearer <key>)",
+                "(Authorization: Bearer <key>)"
             )
     allowed = (canvas.settings or {}).get("allowedOrigins")
     origin = request.headers.get("origin")
@@ -77,7 +121,9 @@ def canvas_rule(settings: dict[str, Any] | None) -> RateLimitItem | None:
 class RateLimiter:
     """Requests per window, per canvas and client; shared through Redis when clustered."""
 
-    def __init__(self, redis_url: str | None, default: str | None = None) -> None:
+    def __init__(
+        self, redis_url: str | None, default: str | None = None, failures: str = "10/minute"
+    ) -> None:
         storage: Storage
         if redis_url:
             storage = RedisStorage("async+" + redis_url, implementation="redispy")
@@ -85,6 +131,13 @@ class RateLimiter:
             storage = MemoryStorage()
         self.limiter = FixedWindowRateLimiter(storage)
         self.default = parse(default) if default else None
+        self.failures = parse(failures)
+
+    async def auth_blocked(self, client: str) -> bool:
+        return not await self.limiter.test(self.failures, "canvasflow-auth", client)
+
+    async def auth_failed(self, client: str) -> None:
+        await self.limiter.hit(self.failures, "canvasflow-auth", client)
 
     async def check(self, canvas: Canvas, client: str) -> None:
         rules = [(r, canvas.id) for r in (canvas_rule(canvas.settings),) if r is not None]

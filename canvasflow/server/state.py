@@ -33,6 +33,7 @@ class ServerState:
     metrics: Metrics
     keys: KeyRing
     limiter: RateLimiter
+    secret: bytes = b""
     observers: list[Observer] = field(default_factory=list)
     queue: JobQueue | None = None
     shutting_down: bool = False

@@ -14,8 +14,9 @@ from canvasflow.errors import CanvasflowError, from_event
 from canvasflow.server.deps import json_body, state
 from canvasflow.server.errors import JSONBody, describe_validation
 from canvasflow.server.formats import encoder_for
-from canvasflow.server.guards import check_canvas_access, client_id
+from canvasflow.server.guards import check_canvas_access, client_id, identify
 from canvasflow.server.running import start_prediction, stream_response
+from canvasflow.server.schemas import ErrorResponse
 
 router = APIRouter(prefix="/v1", tags=["OpenAI-compatible"])
 
@@ -58,21 +59,30 @@ def openai_error(status: int, message: str, kind: str) -> JSONBody:
     )
 
 
-@router.get("/models", response_model=ModelList)
-async def list_models(request: Request) -> ModelList:
-    """Canvases as models: the ones the caller's key may run (all of them while no
-    keys are assigned)."""
+@router.get(
+    "/models",
+    response_model=ModelList,
+    responses={401: {"model": ErrorResponse}, 429: {"model": ErrorResponse}},
+)
+async def list_models(request: Request) -> Response:
+    """Canvases as models, for a key: the admin key lists all, a canvas key its own
+    (everything without a key only when the server runs with --no-auth)."""
     st = state(request)
-    canvases = []
-    for canvas in await st.store.list_canvases():
-        try:
-            await check_canvas_access(request, canvas)
-        except CanvasflowError:
-            continue
-        canvases.append(canvas)
-    return ModelList(
+    try:
+        caller = await identify(request)
+    except CanvasflowError as exc:
+        return openai_error(exc.status, exc.message, "rate_limit_error")
+    if caller is None and not st.settings.no_auth:
+        return openai_error(401, "an API key is needed to list models", "authentication_error")
+    canvases = [
+        c
+        for c in await st.store.list_canvases()
+        if caller is None or caller.is_admin or c.id in caller.canvas_ids
+    ]
+    listed = ModelList(
         data=[ModelCard(id=c.slug, created=int(c.created_at.timestamp())) for c in canvases]
     )
+    return JSONBody(listed.model_dump())
 
 
 @router.post("/chat/completions", summary="Run a canvas as an OpenAI chat model")

@@ -6,10 +6,23 @@ import { renderMarkdown } from '/static/markdown.js';
 const $ = (id) => document.getElementById(id);
 const state = { client: null, stream: null, canvasId: null };
 
+// No key is ever kept by the page: signing in trades it once for an HttpOnly session
+// cookie, which the browser sends with every same-origin request.
 function client() {
-  const apiKey = $('apikey').value.trim();
-  localStorage.setItem('canvasflow.apikey', apiKey);
-  return new FlowiseClient({ baseUrl: location.origin, apiKey });
+  return new FlowiseClient({ baseUrl: location.origin });
+}
+
+async function signIn(event) {
+  event.preventDefault();
+  const input = $('apikey');
+  const r = await fetch('/api/v1/auth/session', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ key: input.value.trim() }),
+  });
+  input.value = '';
+  $('status').textContent = r.ok ? 'Signed in.' : 'That key is not valid.';
+  if (r.ok) location.reload();
 }
 
 const chatKey = (canvasId) => `canvasflow.chat.${canvasId}`;
@@ -157,8 +170,7 @@ async function ask(question) {
 async function loadHistory(canvasId) {
   $('log').replaceChildren();
   try {
-    const r = await fetch(`/api/v1/chatmessage/${encodeURIComponent(canvasId)}?chatId=${encodeURIComponent(chatId(canvasId))}`,
-      { headers: client().apiKey ? { Authorization: `Bearer ${client().apiKey}` } : {} });
+    const r = await fetch(`/api/v1/chatmessage/${encodeURIComponent(canvasId)}?chatId=${encodeURIComponent(chatId(canvasId))}`);
     if (!r.ok) return;
     const pending = JSON.parse(sessionStorage.getItem('canvasflow.pending') || 'null');
     for (const m of await r.json()) {
@@ -197,12 +209,14 @@ async function chooseCanvas(canvasId) {
 }
 
 async function init() {
-  $('apikey').value = localStorage.getItem('canvasflow.apikey') || '';
-  const wanted = decodeURIComponent(location.pathname.match(/^\/chat\/([^/]+)/)?.[1] || '');
+  localStorage.removeItem('canvasflow.apikey'); // pages before sessions kept it there
+  $('signin').addEventListener('submit', signIn);
+  const wanted = decodeURIComponent(location.pathname.match(/^\/chat\/([^/]+)/)?.[1] || '') || 'default';
   let canvases = [];
   try {
-    const r = await fetch('/api/v1/canvases', { headers: $('apikey').value ? { Authorization: `Bearer ${$('apikey').value}` } : {} });
+    const r = await fetch('/api/v1/canvases');
     if (r.ok) canvases = await r.json();
+    else if (r.status === 401) $('settings').dataset.needed = 'true';
   } catch {
     // listed below as what we know
   }

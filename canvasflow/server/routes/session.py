@@ -1,0 +1,69 @@
+"""Browser sign-in: an API key exchanged once for an HttpOnly session cookie, so pages
+never keep a key in storage that scripts can read."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, Field
+
+from canvasflow.auth import SESSION_COOKIE, SESSION_SECONDS, make_session
+from canvasflow.errors import Unauthorized
+from canvasflow.server.deps import state
+from canvasflow.server.guards import check_origin, identify
+from canvasflow.server.routes.predictions import ERRORS
+
+router = APIRouter(prefix="/api/v1/auth", tags=["session"], responses=ERRORS)
+
+
+class SignIn(BaseModel):
+    key: str = Field(..., min_length=1, max_length=500, description="An API key")
+
+
+class SessionInfo(BaseModel):
+    signedIn: bool
+    admin: bool
+    name: str | None = None
+    authRequired: bool = Field(..., description="False when the server runs with --no-auth")
+
+
+@router.get("/session", response_model=SessionInfo)
+async def who_am_i(request: Request) -> SessionInfo:
+    st = state(request)
+    caller = await identify(request)
+    return SessionInfo(
+        signedIn=caller is not None,
+        admin=bool(caller and caller.is_admin) or st.settings.no_auth,
+        name=caller.name if caller else None,
+        authRequired=not st.settings.no_auth,
+    )
+
+
+@router.post("/session", response_model=SessionInfo)
+async def sign_in(body: SignIn, request: Request, response: Response) -> SessionInfo:
+    check_origin(request)
+    st = state(request)
+    client = request.client.host if request.client else "unknown"
+    caller = await st.keys.identify(body.key)
+    if caller is None:
+        await st.limiter.auth_failed("ip:" + client)
+        raise Unauthorized("that API key is not valid")
+    response.set_cookie(
+        SESSION_COOKIE,
+        make_session(caller.key_id, st.secret),
+        max_age=SESSION_SECONDS,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+    return SessionInfo(
+        signedIn=True, admin=caller.is_admin, name=caller.name, authRequired=not st.settings.no_auth
+    )
+
+
+@router.delete("/session", status_code=204)
+async def sign_out(request: Request) -> Response:
+    check_origin(request)
+    response = Response(status_code=204)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
