@@ -19,6 +19,10 @@ canvas_app = typer.Typer(help="Manage canvases in the database.", no_args_is_hel
 app.add_typer(canvas_app, name="canvas")
 apikey_app = typer.Typer(help="Manage API keys in the database.", no_args_is_help=True)
 app.add_typer(apikey_app, name="apikey")
+credential_app = typer.Typer(
+    help="Manage credentials (encrypted API keys nodes use).", no_args_is_help=True
+)
+app.add_typer(credential_app, name="credential")
 
 
 def _default(field: str) -> str:
@@ -288,6 +292,113 @@ def apikey_delete(
 
 
 @app.command()
+def nodes(
+    name: Annotated[str | None, typer.Argument(help="A node's name: show its inputs")] = None,
+) -> None:
+    """The node catalogue: every node by category, or one node's inputs."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from canvasflow.engine.catalog import catalogue
+
+    console = Console()
+    listed = catalogue()
+    if name is None:
+        table = Table("category", "name", "label", "description")
+        for n in sorted(listed, key=lambda n: (n["category"], n["name"])):
+            table.add_row(n["category"], n["name"], n["label"], n["description"])
+        console.print(table)
+        return
+    found = next((n for n in listed if n["name"] == name), None)
+    if found is None:
+        typer.echo(f"error: no node {name!r}; `canvasflow nodes` lists them", err=True)
+        raise typer.Exit(1)
+    console.print(f"[bold]{found['label']}[/bold] ({found['name']}, {found['category']})")
+    console.print(found["description"])
+    console.print("gives: " + ", ".join(found["baseClasses"]))
+    table = Table("input", "type", "required", "default", "description")
+    for inp in found["inputs"]:
+        default = inp.get("default")
+        table.add_row(
+            inp["name"],
+            inp["type"] + (" (list)" if inp.get("list") else ""),
+            "" if inp["optional"] else "yes",
+            "" if default is None else str(default)[:30],
+            inp["description"],
+        )
+    if found.get("credential"):
+        cred = found["credential"]
+        table.add_row("credential", "credential", "", "", ", ".join(cred["credentialNames"]))
+    console.print(table)
+
+
+def _credentials(store: Any, data_dir: Path | None) -> Any:
+    from canvasflow.credentials import Credentials
+    from canvasflow.keyfiles import secret_key
+
+    return Credentials(store, secret_key(_settings(data_dir=data_dir)))
+
+
+@credential_app.command("create")
+def credential_create(
+    kind: Annotated[str, typer.Argument(help="Flowise's credential kind, e.g. openAIApi")],
+    name: Annotated[str, typer.Option(help="A name to know it by")],
+    field: Annotated[
+        list[str] | None, typer.Option("--field", help="FIELD=VALUE, e.g. openAIApiKey=sk-...")
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Store a credential (its secret fields encrypted); prints its id."""
+    from canvasflow.errors import CanvasflowError
+
+    values = {}
+    for item in field or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            typer.echo(f"error: --field takes FIELD=VALUE, not {item!r}", err=True)
+            raise typer.Exit(2)
+        values[key] = value
+
+    async def go(store: Any) -> None:
+        try:
+            row = await _credentials(store, data_dir).create(name, kind, values)
+        except CanvasflowError as exc:
+            typer.echo(f"error: {exc.message}", err=True)
+            raise typer.Exit(2) from None
+        typer.echo(row.id)
+
+    asyncio.run(_with_store(data_dir, go))
+
+
+@credential_app.command("list")
+def credential_list(data_dir: DataDir = None) -> None:
+    """List credentials: id, kind, name (never their secrets)."""
+
+    async def go(store: Any) -> None:
+        for row in await store.list_credentials():
+            typer.echo(f"{row.id}  {row.credential_name:<24} {row.name}")
+
+    asyncio.run(_with_store(data_dir, go))
+
+
+@credential_app.command("delete")
+def credential_delete(
+    ref: Annotated[str, typer.Argument(help="Credential id or name")], data_dir: DataDir = None
+) -> None:
+    """Delete a credential."""
+    from canvasflow.errors import CanvasflowError
+
+    async def go(store: Any) -> None:
+        try:
+            await _credentials(store, data_dir).delete(ref)
+        except CanvasflowError as exc:
+            typer.echo(f"error: {exc.message}", err=True)
+            raise typer.Exit(1) from None
+
+    asyncio.run(_with_store(data_dir, go))
+
+
+@app.command()
 def ingest(
     canvas: Annotated[str, typer.Argument(help="Canvas id or slug")],
     data_dir: DataDir = None,
@@ -295,9 +406,11 @@ def ingest(
     """Load a canvas's documents into its document stores, showing progress."""
     import uuid
 
+    from canvasflow.credentials import Credentials
     from canvasflow.engine.context import RunContext
     from canvasflow.engine.graph import allowed_overrides, parse
     from canvasflow.engine.run import upsert
+    from canvasflow.keyfiles import secret_key
     from canvasflow.nodes import load_all
 
     settings = _settings(data_dir=data_dir)
@@ -320,6 +433,7 @@ def ingest(
             chat_message_id=str(uuid.uuid4()),
             store=store,
             settings=settings,
+            credentials=Credentials(store, secret_key(settings)),
         )
         try:
             totals = await upsert(

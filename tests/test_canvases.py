@@ -44,26 +44,60 @@ def _post(client: httpx.Client, flow: object) -> httpx.Response:
     return client.post("/api/v1/canvases", json={"name": "bad", "flowData": flow})
 
 
-def test_validation_names_the_node(client: httpx.Client) -> None:
+def problems_of(r: httpx.Response) -> list[dict]:
+    assert r.status_code == 201, r.text
+    return r.json()["problems"]  # type: ignore[no-any-return]
+
+
+def test_drafts_are_stored_with_every_problem_named(client: httpx.Client) -> None:
+    # what is not a canvas at all is refused
     r = _post(client, {"nodes": [node("zz_1", "noSuchNode", {})], "edges": []})
     assert r.status_code == 422 and "zz_1" in r.json()["message"]
     assert "noSuchNode" in r.json()["message"]
+    assert _post(client, "{not json").status_code == 422
+    r = client.post("/api/v1/canvases", json={"flowData": {}})
+    assert r.status_code == 400 and "name" in r.json()["message"]
 
+    # everything else is stored as a draft, its problems listed at once
     flow = llm_chain_flow()
     flow["nodes"][1]["data"]["inputs"]["template"] = ""
+    flow["nodes"][0]["data"]["inputs"]["temperature"] = "hot"
+    flow["nodes"][0]["data"]["inputs"]["temprature"] = 0.5
+    flow["nodes"][2]["data"]["inputs"]["prompt"] = ref("chatOpenAICustom_0")
     r = _post(client, flow)
-    assert r.status_code == 422
-    assert "promptTemplate_0" in r.json()["message"] and "template" in r.json()["message"]
+    found = {(p["nodeId"], p["input"], p["level"]) for p in problems_of(r)}
+    assert found == {
+        ("promptTemplate_0", "template", "error"),
+        ("chatOpenAICustom_0", "temperature", "error"),
+        ("chatOpenAICustom_0", "temprature", "warning"),
+        ("llmChain_0", "prompt", "error"),
+    }
+    messages = " ".join(p["message"] for p in r.json()["problems"])
+    assert "did you mean 'temperature'" in messages and "must be a number" in messages
+    assert "BasePromptTemplate" in messages
+    draft = r.json()
+    assert draft["isStreaming"] is None
+    # the same list from the validate route; a prediction answers 422 naming all of them
+    v = client.get(f"/api/v1/canvases/{draft['id']}/validate").json()
+    assert v["valid"] is False and len(v["problems"]) == 4
+    for streaming in (False, True):
+        r = client.post(
+            f"/api/v1/prediction/{draft['id']}", json={"question": "q", "streaming": streaming}
+        )
+        assert r.status_code == 422, r.text
+        assert {p["input"] for p in r.json()["problems"]} == {"template", "temperature", "prompt"}
+    # fixed: it runs; the unknown input stays a warning
+    flow = llm_chain_flow("mock?tokens=1")
+    flow["nodes"][0]["data"]["inputs"]["temprature"] = 0.5
+    r = client.put(f"/api/v1/canvases/{draft['id']}", json={"flowData": flow})
+    assert [p["level"] for p in r.json()["problems"]] == ["warning"]
+    assert client.get(f"/api/v1/canvases/{draft['id']}/validate").json()["valid"] is True
+    ok = client.post(f"/api/v1/prediction/{draft['id']}", json={"question": "q"})
+    assert ok.status_code == 200, ok.text
 
     flow = llm_chain_flow()
     flow["nodes"][2]["data"]["inputs"]["model"] = ""
-    r = _post(client, flow)
-    assert r.status_code == 422 and "llmChain_0" in r.json()["message"]
-
-    flow = llm_chain_flow()
-    flow["nodes"][2]["data"]["inputs"]["prompt"] = ref("chatOpenAICustom_0")
-    r = _post(client, flow)
-    assert r.status_code == 422 and "BasePromptTemplate" in r.json()["message"]
+    assert any(p["nodeId"] == "llmChain_0" for p in problems_of(_post(client, flow)))
 
     cycle = {
         "nodes": [
@@ -73,20 +107,11 @@ def test_validation_names_the_node(client: httpx.Client) -> None:
         ],
         "edges": [edge("m", "a"), edge("p", "a"), edge("a", "m")],
     }
-    r = _post(client, cycle)
-    assert r.status_code == 422 and "cycle" in r.json()["message"]
-
+    assert "cycle" in problems_of(_post(client, cycle))[0]["message"]
     no_end = {"nodes": [node("m", "chatOpenAI", {"modelName": "x"})], "edges": []}
-    r = _post(client, no_end)
-    assert r.status_code == 422 and "ending node" in r.json()["message"]
-    assert "m (chatOpenAI)" in r.json()["message"]
-
-    r = _post(client, "{not json")
-    assert r.status_code == 422
-    r = _post(client, {"nodes": [], "edges": []})
-    assert r.status_code == 422
-    r = client.post("/api/v1/canvases", json={"flowData": {}})
-    assert r.status_code == 400 and "name" in r.json()["message"]
+    message = problems_of(_post(client, no_end))[0]["message"]
+    assert "ending node" in message and "m (chatOpenAI)" in message
+    assert "no nodes" in problems_of(_post(client, {"nodes": [], "edges": []}))[0]["message"]
 
 
 def test_sticky_notes_are_ignored(client: httpx.Client) -> None:

@@ -269,11 +269,11 @@ async def post_flow(client: httpx.AsyncClient, flow: object) -> httpx.Response:
 
 
 @pytest.mark.parametrize(
-    ("flow", "message"),
+    ("flow", "status", "message"),
     [
-        ({"nodes": [node("x", "noSuchNode", {})], "edges": []}, "unknown node 'noSuchNode'"),
-        ({"nodes": [], "edges": []}, "no nodes"),
-        ("{not json", "not valid JSON"),
+        ({"nodes": [node("x", "noSuchNode", {})], "edges": []}, 422, "unknown node 'noSuchNode'"),
+        ("{not json", 422, "not valid JSON"),
+        ({"nodes": [], "edges": []}, 201, "no nodes"),
         (
             {
                 "nodes": [
@@ -282,15 +282,34 @@ async def post_flow(client: httpx.AsyncClient, flow: object) -> httpx.Response:
                 ],
                 "edges": [edge("p", "c")],
             },
+            201,
             "needs a BaseLanguageModel",
         ),
     ],
 )
 async def test_graph_validation_in_process(
-    app_client: httpx.AsyncClient, flow: object, message: str
+    app_client: httpx.AsyncClient, flow: object, status: int, message: str
 ) -> None:
     r = await post_flow(app_client, flow)
-    assert r.status_code == 422 and message in r.json()["message"], r.text
+    assert r.status_code == status, r.text
+    said = r.json()["message"] if status != 201 else r.json()["problems"][0]["message"]
+    assert message in said
+
+
+def test_every_input_in_the_catalogue_is_described() -> None:
+    from canvasflow.engine.catalog import catalogue
+
+    nodes = catalogue()
+    assert len(nodes) >= 44
+    for n in nodes:
+        assert n["label"] and n["category"] and n["icon"], n["name"]
+        for inp in n["inputs"]:
+            assert inp["description"] and "\n" not in inp["description"], (n["name"], inp)
+    chat = next(n for n in nodes if n["name"] == "chatOpenAI")
+    assert chat["credential"]["credentialNames"] == ["openAIApi"]
+    temperature = next(i for i in chat["inputs"] if i["name"] == "temperature")
+    assert temperature["label"] == "Temperature" and temperature["default"] == 0.9
+    assert next(i for i in chat["inputs"] if i["name"] == "basepath")["additionalParams"]
 
 
 async def test_unknown_stream_format_is_refused_before_running(

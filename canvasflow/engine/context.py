@@ -12,6 +12,7 @@ from canvasflow.engine.outcome import Identity
 from canvasflow.models.base import Message
 
 if TYPE_CHECKING:
+    from canvasflow.credentials import Credentials
     from canvasflow.store.repo import Store
 
 
@@ -29,6 +30,8 @@ class RunContext:
     overrides: dict[str, Any] = field(default_factory=dict)
     store: Store | None = None
     settings: Settings = field(default_factory=Settings)
+    # the stored credentials nodes may name (decrypted on demand, cached)
+    credentials: Credentials | None = None
     return_source_documents: bool = False
     return_intermediate_steps: bool = False
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass, field
 from graphlib import CycleError, TopologicalSorter
@@ -10,7 +11,7 @@ from typing import Any
 import orjson
 
 from canvasflow.errors import CanvasInvalid
-from canvasflow.nodes import REGISTRY, Node, load_all
+from canvasflow.nodes import REGISTRY, Input, Node, load_all
 
 REFERENCE = re.compile(r"^\{\{\s*([A-Za-z0-9_\-]+)\.data\.instance\s*\}\}$")
 IGNORED_NODES = frozenset({"stickyNote"})
@@ -77,48 +78,103 @@ def _missing(value: Any) -> bool:
     return value is None or value == "" or value == []
 
 
+@dataclass
+class Problem:
+    """One thing wrong with a canvas, where the studio can show it."""
+
+    message: str
+    node_id: str | None = None
+    input: str | None = None
+    # "error": the canvas cannot run; "warning": it runs, but look (an unknown input
+    # name, a credential canvasflow does not store)
+    level: str = "error"
+    # a canvas with a "structure" problem is refused at save (not JSON, unknown node)
+    kind: str = "value"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "nodeId": self.node_id,
+            "input": self.input,
+            "message": self.message,
+            "level": self.level,
+        }
+
+
+def refuse(problems: list[Problem]) -> CanvasInvalid:
+    errors = [p for p in problems if p.level == "error"]
+    exc = CanvasInvalid("; ".join(p.message for p in errors), errors[0].node_id if errors else None)
+    exc.problems = errors  # type: ignore[attr-defined]
+    return exc
+
+
 def parse(flow_data: str | dict[str, Any]) -> Graph:
-    """Parse and validate flowData. Raises :class:`CanvasInvalid` naming the node at fault."""
+    """Parse and validate flowData. Raises :class:`CanvasInvalid` naming every error."""
+    graph, problems = check(flow_data)
+    if graph is None or any(p.level == "error" for p in problems):
+        raise refuse(problems)
+    return graph
+
+
+def check(flow_data: str | dict[str, Any]) -> tuple[Graph | None, list[Problem]]:
+    """Every problem of a canvas at once (a draft may have many), and its graph when it
+    can run."""
     load_all()
-    data = load_flow_data(flow_data)
+    try:
+        data = load_flow_data(flow_data)
+    except CanvasInvalid as exc:
+        return None, [Problem(exc.message, kind="structure")]
     raw_nodes = data.get("nodes")
     raw_edges = data.get("edges") or []
     if not isinstance(raw_nodes, list) or not isinstance(raw_edges, list):
-        raise CanvasInvalid("flowData needs a list of nodes and a list of edges")
-
+        return None, [
+            Problem("flowData needs a list of nodes and a list of edges", kind="structure")
+        ]
+    problems: list[Problem] = []
     nodes: dict[str, NodeSpec] = {}
     for raw in raw_nodes:
         if not isinstance(raw, dict) or not isinstance(raw.get("data"), dict):
-            raise CanvasInvalid("every node needs an id and a data object")
+            problems.append(Problem("every node needs an id and a data object", kind="structure"))
+            continue
         node_id = str(raw.get("id") or raw["data"].get("id") or "")
         name = raw["data"].get("name")
         if not node_id or not isinstance(name, str):
-            raise CanvasInvalid("every node needs an id and data.name")
+            problems.append(Problem("every node needs an id and data.name", kind="structure"))
+            continue
         if name in IGNORED_NODES:
             continue
         cls = REGISTRY.get(name)
         if cls is None:
             from canvasflow.engine.catalog import explain_unknown
 
-            raise CanvasInvalid(explain_unknown(node_id, name), node_id)
+            problems.append(Problem(explain_unknown(node_id, name), node_id, kind="structure"))
+            continue
         if node_id in nodes:
-            raise CanvasInvalid(f"node {node_id}: duplicate node id", node_id)
+            problems.append(Problem(f"node {node_id}: duplicate node id", node_id))
+            continue
         inputs = raw["data"].get("inputs") or {}
         if not isinstance(inputs, dict):
-            raise CanvasInvalid(f"node {node_id} ({name}): data.inputs must be an object", node_id)
+            problems.append(
+                Problem(f"node {node_id} ({name}): data.inputs must be an object", node_id)
+            )
+            inputs = {}
+        credential = raw["data"].get("credential")
+        if credential and "credential" not in inputs:
+            inputs = {**inputs, "credential": credential}
         nodes[node_id] = NodeSpec(node_id, name, cls, dict(inputs))
-
     if not nodes:
-        raise CanvasInvalid("the canvas has no nodes")
+        problems.append(Problem("the canvas has no nodes"))
+        return None, problems
 
     has_outgoing: set[str] = set()
     for edge in raw_edges:
         if not isinstance(edge, dict):
-            raise CanvasInvalid("every edge needs a source and a target")
+            problems.append(Problem("every edge needs a source and a target"))
+            continue
         src, dst = edge.get("source"), edge.get("target")
         if src not in nodes or dst not in nodes:
             missing = src if src not in nodes else dst
-            raise CanvasInvalid(f"edge refers to unknown node {missing!r}", str(missing))
+            problems.append(Problem(f"edge refers to unknown node {missing!r}", str(missing)))
+            continue
         nodes[dst].deps.add(src)
         has_outgoing.add(src)
 
@@ -126,14 +182,18 @@ def parse(flow_data: str | dict[str, Any]) -> Graph:
         for input_name, value in spec.inputs.items():
             for ref in _references(value):
                 if ref not in nodes:
-                    raise CanvasInvalid(
-                        f"node {spec.id} ({spec.name}): input {input_name!r} refers to "
-                        f"unknown node {ref!r}",
-                        spec.id,
+                    problems.append(
+                        Problem(
+                            f"node {spec.id} ({spec.name}): input {input_name!r} refers to "
+                            f"unknown node {ref!r}",
+                            spec.id,
+                            input_name,
+                        )
                     )
+                    continue
                 spec.deps.add(ref)
                 has_outgoing.add(ref)
-        _check_inputs(spec, nodes)
+        problems.extend(_check_inputs(spec, nodes))
 
     try:
         order = list(
@@ -141,51 +201,110 @@ def parse(flow_data: str | dict[str, Any]) -> Graph:
         )
     except CycleError as exc:
         cycle = exc.args[1]
-        raise CanvasInvalid(f"the canvas has a cycle through node {cycle[0]}", cycle[0]) from None
+        problems.append(Problem(f"the canvas has a cycle through node {cycle[0]}", cycle[0]))
+        return None, problems
 
     endings = [nid for nid in nodes if nid not in has_outgoing]
     runnable = [nid for nid in endings if nodes[nid].cls.ending]
     if not runnable:
         who = ", ".join(f"{n} ({nodes[n].name})" for n in endings) or "none"
-        raise CanvasInvalid(
-            f"the canvas has no ending node (a chain or agent with nothing after it); "
-            f"unconnected last nodes: {who}",
-            endings[0] if endings else None,
+        problems.append(
+            Problem(
+                f"the canvas has no ending node (a chain or agent with nothing after it); "
+                f"unconnected last nodes: {who}",
+                endings[0] if endings else None,
+            )
         )
+        return None, problems
     if len(runnable) > 1:
-        raise CanvasInvalid(
-            "the canvas has more than one ending node: " + ", ".join(runnable), runnable[1]
+        problems.append(
+            Problem("the canvas has more than one ending node: " + ", ".join(runnable), runnable[1])
         )
-    return Graph(nodes=nodes, order=order, ending=runnable[0])
+        return None, problems
+    return Graph(nodes=nodes, order=order, ending=runnable[0]), problems
 
 
-def _check_inputs(spec: NodeSpec, nodes: dict[str, NodeSpec]) -> None:
+BOOLEAN_TEXT = frozenset({"true", "false", "1", "0", "yes", "no", "on", "off"})
+
+
+def _check_value(spec: NodeSpec, inp: Input, value: Any, options: Any) -> str | None:
+    """Why a primitive value cannot be used, or None."""
+    if _missing(value) or _references(value):
+        return None
+    kind = inp.type
+    if kind == "number":
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            return f"must be a number, not {value!r}"
+        if inp.minimum is not None and number < inp.minimum:
+            return f"must be at least {inp.minimum:g}, not {number:g}"
+        if inp.maximum is not None and number > inp.maximum:
+            return f"must be at most {inp.maximum:g}, not {number:g}"
+    elif kind == "boolean":
+        if not isinstance(value, bool) and str(value).strip().lower() not in BOOLEAN_TEXT:
+            return f"must be true or false, not {value!r}"
+    elif kind == "options" and options:
+        names = {str(o.get("name")) if isinstance(o, dict) else str(o) for o in options}
+        if str(value) not in names:
+            return f"must be one of {', '.join(sorted(names))}, not {value!r}"
+    elif kind == "json" and isinstance(value, str):
+        try:
+            orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return "is not valid JSON"
+    return None
+
+
+def _check_inputs(spec: NodeSpec, nodes: dict[str, NodeSpec]) -> list[Problem]:
+    from canvasflow.engine.catalog import flowise_interface, known_input_names
+
+    problems: list[Problem] = []
+    where = f"node {spec.id} ({spec.name})"
+    fl_inputs = {i["name"]: i for i in flowise_interface().get(spec.name, {}).get("inputs", [])}
     for inp in spec.cls.inputs:
         value = spec.inputs.get(inp.name)
         if inp.is_anchor:
-            refs = _references(value)
+            refs = [r for r in _references(value) if r in nodes]
             if not refs:
                 if not inp.optional:
-                    raise CanvasInvalid(
-                        f"node {spec.id} ({spec.name}): required input {inp.name!r} "
-                        f"({inp.type}) is not connected",
-                        spec.id,
+                    problems.append(
+                        Problem(
+                            f"{where}: required input {inp.name!r} ({inp.type}) is not connected",
+                            spec.id,
+                            inp.name,
+                        )
                     )
                 continue
             for ref in refs:
                 bases = nodes[ref].cls.base_classes
                 if inp.type not in bases:
-                    raise CanvasInvalid(
-                        f"node {spec.id} ({spec.name}): input {inp.name!r} needs a "
-                        f"{inp.type}, but {ref} ({nodes[ref].name}) is a "
-                        f"{bases[0] if bases else 'node'}",
-                        spec.id,
+                    problems.append(
+                        Problem(
+                            f"{where}: input {inp.name!r} needs a {inp.type}, but {ref} "
+                            f"({nodes[ref].name}) is a {bases[0] if bases else 'node'}",
+                            spec.id,
+                            inp.name,
+                        )
                     )
         elif not inp.optional and _missing(value) and inp.default is None:
-            raise CanvasInvalid(
-                f"node {spec.id} ({spec.name}): required input {inp.name!r} is missing",
-                spec.id,
+            problems.append(
+                Problem(f"{where}: required input {inp.name!r} is missing", spec.id, inp.name)
             )
+        else:
+            options = inp.options or fl_inputs.get(inp.name, {}).get("options")
+            why = _check_value(spec, inp, value, options)
+            if why:
+                problems.append(Problem(f"{where}: {inp.name!r} {why}", spec.id, inp.name))
+    known = known_input_names(spec.cls)
+    for name in spec.inputs:
+        if name not in known:
+            close = difflib.get_close_matches(name, sorted(known), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            problems.append(
+                Problem(f"{where}: unknown input {name!r}{hint}", spec.id, name, level="warning")
+            )
+    return problems
 
 
 def allowed_overrides(settings: dict[str, Any] | None) -> frozenset[str]:

@@ -31,6 +31,16 @@ class Input:
     optional: bool = False
     default: Any = None
     list: bool = False
+    # for the catalogue and the studio's forms; what is left out is taken from Flowise's
+    # interface of the same node (label, options, additionalParams, rows...) or made up
+    label: str | None = None
+    description: str | None = None
+    options: tuple[str, ...] | None = None
+    additional: bool | None = None  # Flowise's additionalParams: folded away in forms
+    placeholder: str | None = None
+    rows: int | None = None
+    minimum: float | None = None
+    maximum: float | None = None
 
     @property
     def is_anchor(self) -> bool:
@@ -44,6 +54,8 @@ class Node:
     name: ClassVar[str]
     label: ClassVar[str]
     category: ClassVar[str]
+    description: ClassVar[str] = ""
+    version: ClassVar[float] = 1.0
     base_classes: ClassVar[tuple[str, ...]] = ()
     inputs: ClassVar[tuple[Input, ...]] = ()
     # an ending node runs the prediction and yields its events

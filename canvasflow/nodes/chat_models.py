@@ -39,13 +39,13 @@ async def credential_value(ctx: RunContext, ref: Any, field: str) -> str | None:
     """A field of a stored credential, by id or name. None when canvasflow has no such
     credential (an imported Flowise chatflow refers to Flowise's own credential ids):
     the caller then falls back to the provider's standard environment variable."""
-    if not ref or ctx.store is None:
+    if not ref or ctx.credentials is None:
         return None
-    cred = await ctx.store.get_credential(str(ref))
-    if cred is None:
+    data = await ctx.credentials.plain(str(ref))
+    if data is None:
         log.info("credential %r is not stored in canvasflow; using the environment", ref)
         return None
-    value = cred.data.get(field)
+    value = data.get(field)
     return str(value) if value else None
 
 

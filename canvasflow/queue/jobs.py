@@ -17,6 +17,7 @@ from redis.exceptions import ResponseError
 from canvasflow.bus import keys
 from canvasflow.bus.redis import RedisBus, RedisEventLog, decode
 from canvasflow.config import Settings
+from canvasflow.credentials import Credentials
 from canvasflow.engine.context import RunContext
 from canvasflow.engine.outcome import Identity, Outcome
 from canvasflow.engine.prediction import close_log, start_event, store_outcome
@@ -59,7 +60,9 @@ class JobSpec:
             streaming=ctx.streaming,
         )
 
-    def to_ctx(self, store: Store | None, settings: Settings) -> RunContext:
+    def to_ctx(
+        self, store: Store | None, settings: Settings, credentials: Credentials | None = None
+    ) -> RunContext:
         return RunContext(
             question=self.question,
             canvas_id=self.canvas_id,
@@ -71,6 +74,7 @@ class JobSpec:
             overrides=self.overrides,
             store=store,
             settings=settings,
+            credentials=credentials,
             return_source_documents=self.return_source_documents,
             return_intermediate_steps=self.return_intermediate_steps,
         )

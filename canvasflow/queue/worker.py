@@ -15,9 +15,11 @@ from redis.exceptions import ResponseError
 from canvasflow.bus import keys
 from canvasflow.bus.redis import RedisBus
 from canvasflow.config import Settings
+from canvasflow.credentials import Credentials
 from canvasflow.engine.graph import allowed_overrides, parse
 from canvasflow.engine.prediction import Prediction
 from canvasflow.errors import CanvasInvalid
+from canvasflow.keyfiles import secret_key
 from canvasflow.models.openai_compat import close_clients
 from canvasflow.nodes import load_all
 from canvasflow.observability.logs import PredictionLog
@@ -35,6 +37,7 @@ class Worker:
         self.concurrency = max(1, concurrency)
         self.job_timeout = job_timeout
         self.store = Store(settings.resolved_database_url())
+        self.credentials = Credentials(self.store, secret_key(settings))
         self.bus = RedisBus(settings.redis_url, settings.retention_seconds, settings.max_events)
         self.queue = JobQueue(self.bus, self.store, settings.max_queue, settings.queue_timeout)
         self.bus.on_idle = self.queue.check
@@ -148,7 +151,7 @@ class Worker:
             return
         prediction = Prediction(
             graph=graph,
-            ctx=spec.to_ctx(self.store, self.settings),
+            ctx=spec.to_ctx(self.store, self.settings, self.credentials),
             allowed_overrides=allowed_overrides(canvas.settings),
             bus=self.bus,
             store=self.store,

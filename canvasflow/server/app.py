@@ -23,6 +23,7 @@ from canvasflow.auth import KeyRing, bootstrap_admin
 from canvasflow.bus import create_bus
 from canvasflow.bus.redis import RedisBus
 from canvasflow.config import Settings
+from canvasflow.credentials import Credentials
 from canvasflow.defaults import DEFAULT_SLUG, default_flow
 from canvasflow.errors import NotFound
 from canvasflow.keyfiles import ADMIN_KEY_FILE, secret_key
@@ -39,7 +40,9 @@ from canvasflow.server.guards import RateLimiter, require_admin
 from canvasflow.server.routes import (
     apikeys,
     canvases,
+    credentials,
     messages,
+    nodes,
     openai_door,
     predictions,
     session,
@@ -119,6 +122,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             queue=queue,
             keys=KeyRing(store),
             limiter=RateLimiter(settings.redis_url, settings.rate_limit, settings.auth_failures),
+            credentials=Credentials(store, secret_key(settings)),
             secret=secret_key(settings),
         )
         app.state.canvasflow = st
@@ -152,6 +156,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(apikeys.router)
     app.include_router(vectors.router)
     app.include_router(session.router)
+    app.include_router(nodes.router)
+    app.include_router(credentials.router)
 
     @app.get("/api/v1/ping", response_model=Ping, tags=["health"])
     async def ping() -> Ping:

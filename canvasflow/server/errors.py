@@ -40,7 +40,17 @@ def describe_validation(errors: list[dict]) -> str:  # type: ignore[type-arg]
 def install(app: FastAPI) -> None:
     @app.exception_handler(CanvasflowError)
     async def _error(request: Request, exc: CanvasflowError) -> JSONBody:
-        return envelope(exc.status, exc.message, exc.headers)
+        response = envelope(exc.status, exc.message, exc.headers)
+        problems = getattr(exc, "problems", None)
+        if problems:  # a canvas that cannot run: every problem, where it is
+            body = {
+                "statusCode": exc.status,
+                "success": False,
+                "message": exc.message,
+                "problems": [p.as_dict() for p in problems],
+            }
+            response = JSONBody(body, status_code=exc.status, headers=exc.headers)
+        return response
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONBody:

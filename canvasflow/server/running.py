@@ -71,7 +71,9 @@ async def start_prediction(
     try:
         graph = st.graph_for(canvas)
     except CanvasInvalid as exc:
-        raise CanvasInvalid(f"Canvas {canvas.slug} cannot run: {exc.message}") from None
+        err = CanvasInvalid(f"Canvas {canvas.slug} cannot run: {exc.message}", exc.node_id)
+        err.problems = getattr(exc, "problems", [])  # type: ignore[attr-defined]
+        raise err from None
     if not question.strip():
         raise BadRequest("question is required")
     limit = st.settings.max_question_chars
@@ -93,6 +95,7 @@ async def start_prediction(
         overrides=overrides,
         store=st.store,
         settings=st.settings,
+        credentials=st.credentials,
         return_source_documents=_flag(overrides, canvas.settings, "returnSourceDocuments", allowed)
         or to_bool(graph.ending_spec.inputs.get("returnSourceDocuments")),
         return_intermediate_steps=_flag(

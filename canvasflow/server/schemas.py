@@ -85,10 +85,22 @@ class PredictionResponse(BaseModel):
     status: str = "completed"
 
 
+class Problem(BaseModel):
+    nodeId: str | None = Field(None, description="The node at fault, if one is")
+    input: str | None = Field(None, description="The input at fault, if one is")
+    message: str
+    level: Literal["error", "warning"] = Field(
+        ..., description="error: the canvas cannot run; warning: it runs, but look"
+    )
+
+
 class ErrorResponse(BaseModel):
     statusCode: int
     success: bool = False
     message: str
+    problems: list[Problem] | None = Field(
+        None, description="A canvas that cannot run: every problem, where it is (422)"
+    )
 
 
 class StreamingCheck(BaseModel):
@@ -125,6 +137,15 @@ class CanvasOut(BaseModel):
     isStreaming: bool | None = None
     createdDate: datetime
     updatedDate: datetime
+    problems: list[Problem] = Field(
+        default_factory=list,
+        description="Everything wrong with the canvas; it is stored as a draft all the same",
+    )
+
+
+class Validation(BaseModel):
+    valid: bool = Field(..., description="True when the canvas can run")
+    problems: list[Problem]
 
 
 class ChatMessageOut(BaseModel):

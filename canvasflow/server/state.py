@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from canvasflow.auth import KeyRing
 from canvasflow.bus.base import Bus
 from canvasflow.config import Settings
+from canvasflow.credentials import Credentials
 from canvasflow.engine.graph import Graph, parse
 from canvasflow.engine.prediction import Observer, Prediction
 from canvasflow.observability.metrics import Metrics
@@ -33,6 +34,7 @@ class ServerState:
     metrics: Metrics
     keys: KeyRing
     limiter: RateLimiter
+    credentials: Credentials
     secret: bytes = b""
     observers: list[Observer] = field(default_factory=list)
     queue: JobQueue | None = None

@@ -326,6 +326,34 @@ class Store:
             await s.commit()
         return cred.id
 
+    async def list_credentials(self) -> list[Credential]:
+        async with self.sessions() as s:
+            return list(await s.scalars(select(Credential).order_by(Credential.created_at)))
+
+    async def update_credential(
+        self, cred_id: str, *, name: str | None = None, data: dict[str, Any] | None = None
+    ) -> Credential | None:
+        async with self.sessions() as s:
+            cred = await s.get(Credential, cred_id)
+            if cred is None:
+                return None
+            if name is not None:
+                cred.name = name
+            if data is not None:
+                cred.data = data
+            await s.commit()
+            await s.refresh(cred)
+            return cred
+
+    async def delete_credential(self, cred_id: str) -> bool:
+        async with self.sessions() as s:
+            cred = await s.get(Credential, cred_id)
+            if cred is None:
+                return False
+            await s.delete(cred)
+            await s.commit()
+            return True
+
     async def get_credential(self, ref: str) -> Credential | None:
         async with self.sessions() as s:
             if is_uuid(ref):

@@ -8,13 +8,19 @@ import orjson
 from fastapi import APIRouter, Depends, Request, Response
 
 from canvasflow import importer
-from canvasflow.engine.graph import load_flow_data, parse
+from canvasflow.engine.graph import Problem, check, load_flow_data, refuse
 from canvasflow.engine.run import can_stream
 from canvasflow.errors import AlreadyExists, CanvasInvalid, NotFound
 from canvasflow.server.deps import canvas_or_404, json_body, state
 from canvasflow.server.guards import require_admin
 from canvasflow.server.routes.predictions import ERRORS
-from canvasflow.server.schemas import CanvasIn, CanvasOut, CanvasUpdate, StreamingCheck
+from canvasflow.server.schemas import (
+    CanvasIn,
+    CanvasOut,
+    CanvasUpdate,
+    StreamingCheck,
+    Validation,
+)
 from canvasflow.store.models import Canvas
 from canvasflow.store.repo import Conflict
 
@@ -22,12 +28,12 @@ router = APIRouter(prefix="/api/v1", tags=["canvases"])
 admin = [Depends(require_admin)]
 
 
-def out(canvas: Canvas) -> CanvasOut:
-    try:
-        streaming: bool | None = can_stream(parse(canvas.flow_data))
-    except CanvasInvalid:
-        streaming = None
+def out(canvas: Canvas, problems: list[Problem] | None = None) -> CanvasOut:
+    graph, found = check(canvas.flow_data)
+    runs = graph is not None and not any(p.level == "error" for p in found)
+    streaming = can_stream(graph) if runs and graph is not None else None
     return CanvasOut(
+        problems=[p.as_dict() for p in (found if problems is None else problems)],  # type: ignore[misc]
         id=canvas.id,
         slug=canvas.slug,
         name=canvas.name,
@@ -40,13 +46,44 @@ def out(canvas: Canvas) -> CanvasOut:
 
 
 def validated_flow(flow_data: str | dict) -> str:  # type: ignore[type-arg]
-    """flowData as stored (a JSON string), after checking that the canvas can run."""
-    try:
-        data = load_flow_data(flow_data)
-        parse(data)
-    except CanvasInvalid as exc:
-        raise CanvasInvalid(exc.message) from None
+    """flowData as stored (a JSON string). A draft with missing inputs or bad values is
+    stored (its problems come back with it); only what is not a canvas at all (not
+    JSON, a node canvasflow does not have) is refused."""
+    data = load_flow_data(flow_data)
+    _, problems = check(data)
+    structure = [p for p in problems if p.kind == "structure"]
+    if structure:
+        raise refuse(structure)
     return flow_data if isinstance(flow_data, str) else orjson.dumps(data).decode()
+
+
+async def problems_of(st: Any, canvas: Canvas) -> list[Problem]:
+    """The canvas's problems, credentials included (they need the store)."""
+    graph, problems = check(canvas.flow_data)
+    nodes = graph.nodes.values() if graph is not None else []
+    for spec in nodes:
+        ref = spec.inputs.get("credential")
+        if ref and isinstance(ref, str) and await st.store.get_credential(ref) is None:
+            problems.append(
+                Problem(
+                    f"node {spec.id} ({spec.name}): credential {ref!r} is not stored in "
+                    "canvasflow; the provider's environment variable is used",
+                    spec.id,
+                    "credential",
+                    level="warning",
+                )
+            )
+    return problems
+
+
+async def validate_canvas(canvas_id: str, request: Request) -> Validation:
+    """Every problem of the canvas at once, each with node id, input name and message."""
+    st = state(request)
+    problems = await problems_of(st, await canvas_or_404(st, canvas_id))
+    return Validation(
+        valid=not any(p.level == "error" for p in problems),
+        problems=[p.as_dict() for p in problems],  # type: ignore[misc]
+    )
 
 
 async def list_canvases(request: Request) -> list[CanvasOut]:
@@ -62,7 +99,7 @@ async def create_canvas(body: CanvasIn, request: Request) -> CanvasOut:
     except Conflict as exc:
         raise AlreadyExists(str(exc)) from None
     state(request).forget_canvases()
-    return out(canvas)
+    return out(canvas, await problems_of(state(request), canvas))
 
 
 async def get_canvas(canvas_id: str, request: Request) -> CanvasOut:
@@ -80,7 +117,7 @@ async def update_canvas(canvas_id: str, body: CanvasUpdate, request: Request) ->
     if canvas is None:
         raise NotFound(f"Canvas {canvas_id} not found")
     state(request).forget_canvases()
-    return out(canvas)
+    return out(canvas, await problems_of(state(request), canvas))
 
 
 async def delete_canvas(canvas_id: str, request: Request) -> Response:
@@ -112,7 +149,7 @@ async def import_canvas(request: Request, slug: str | None = None) -> CanvasOut:
     except Conflict as exc:
         raise AlreadyExists(str(exc)) from None
     state(request).forget_canvases()
-    return out(canvas)
+    return out(canvas, await problems_of(st, canvas))
 
 
 async def export_canvas(canvas_id: str, request: Request) -> dict[str, Any]:
@@ -166,6 +203,15 @@ for prefix in ("/canvases", "/chatflows"):
         tags=[tag],
         dependencies=admin,
         openapi_extra=IMPORT_DOC,
+    )
+    router.add_api_route(
+        prefix + "/{canvas_id}/validate",
+        validate_canvas,
+        methods=["GET"],
+        response_model=Validation,
+        responses=ERRORS,
+        tags=[tag],
+        dependencies=admin,
     )
     router.add_api_route(
         prefix + "/{canvas_id}/export",

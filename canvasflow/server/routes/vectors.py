@@ -38,6 +38,7 @@ async def vector_upsert(canvas_id: str, request: Request) -> UpsertResult:
         chat_message_id=str(uuid.uuid4()),
         store=st.store,
         settings=st.settings,
+        credentials=st.credentials,
     )
     # canvasflow's typed errors answer with their own status (422, 502, 504...)
     totals = await upsert(graph, ctx, allowed_overrides(canvas.settings))
