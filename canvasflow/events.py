@@ -7,7 +7,8 @@ into the answer, the stored message and the metadata; the wire encoders turn the
 Two families:
 
 - wire events (``start``, ``token``, ``step``, ``source``, ``metadata``, ``error``,
-  ``end``) go to the prediction's event log, get an id, and reach clients;
+  ``end``, and ``node`` when asked for) go to the prediction's event log, get an id,
+  and reach clients;
 - report events (``usage``, ``model``, ``memory``, ``output``) say what a node did
   (tokens used, which model answered and how fast, the memory type, a structured
   output). The reducer takes them in; they never enter the event log, and everything
@@ -21,6 +22,7 @@ from typing import Any, Literal
 
 EventKind = Literal[
     "start",
+    "node",
     "token",
     "step",
     "source",
@@ -33,7 +35,7 @@ EventKind = Literal[
     "output",
 ]
 
-WIRE_KINDS = frozenset({"start", "token", "step", "source", "metadata", "error", "end"})
+WIRE_KINDS = frozenset({"start", "token", "step", "source", "metadata", "error", "end", "node"})
 REPORT_KINDS = frozenset({"usage", "model", "memory", "output"})
 
 
@@ -62,6 +64,18 @@ def step(name: str, type_: str, input_: Any, output: Any, **extra: Any) -> Event
 
 def source(documents: list[dict[str, Any]]) -> Event:
     return Event("source", documents)
+
+
+def node(node_id: str, status: str, ms: int | None = None, tokens: int | None = None) -> Event:
+    """A node starts (``running``) or finishes (``done``, ``error``), with its time and
+    the tokens it streamed: what the studio lights nodes up with. Sent only when the
+    request asks for them (``returnNodeEvents``)."""
+    data: dict[str, object] = {"nodeId": node_id, "status": status}
+    if ms is not None:
+        data["ms"] = ms
+    if tokens is not None:
+        data["tokens"] = tokens
+    return Event("node", data)
 
 
 def error(message: str, code: str) -> Event:

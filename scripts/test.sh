@@ -20,8 +20,9 @@ if ! command -v bwrap >/dev/null 2>&1; then
   apt-get update -qq >/dev/null 2>&1 || true
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null 2>&1
 fi
-# the published flowise-sdk, exactly as locked
+# the published flowise-sdk, exactly as locked; the studio's packages (its unit tests)
 (cd tests/js && npm ci --no-audit --no-fund --silent)
+(cd studio && npm ci --no-audit --no-fund --silent)
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 exec .venv/bin/python -m pytest "$@"

@@ -34,6 +34,7 @@ class RunContext:
     credentials: Credentials | None = None
     return_source_documents: bool = False
     return_intermediate_steps: bool = False
+    return_node_events: bool = False
 
     @property
     def vars(self) -> dict[str, Any]:

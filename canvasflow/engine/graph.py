@@ -28,6 +28,7 @@ DEFAULT_OVERRIDES = frozenset(
         "promptValues",
         "returnSourceDocuments",
         "returnIntermediateSteps",
+        "returnNodeEvents",
         "k",
     }
 )

@@ -202,6 +202,7 @@ class Prediction:
         apply = self.outcome.apply
         append = self.log.append
         steps, sources = ctx.return_intermediate_steps, ctx.return_source_documents
+        nodes = ctx.return_node_events
         async for event in run_engine(self.graph, ctx, self.allowed):
             kind = event.kind
             apply(event)
@@ -211,6 +212,8 @@ class Prediction:
             elif kind in REPORT_KINDS:
                 continue
             elif (kind == "step" and not steps) or (kind == "source" and not sources):
+                continue
+            elif kind == "node" and not nodes:
                 continue
             append(event)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -9,6 +10,7 @@ from canvasflow.engine.context import RunContext
 from canvasflow.engine.graph import Graph, instantiate, resolve
 from canvasflow.errors import CanvasInvalid
 from canvasflow.events import Event
+from canvasflow.events import node as node_event
 from canvasflow.nodes.base import to_bool
 from canvasflow.observability.tracing import span
 
@@ -21,13 +23,34 @@ async def run(graph: Graph, ctx: RunContext, allowed: frozenset[str]) -> AsyncIt
         node.values = {k: resolve(v, instances) for k, v in node.values.items()}
         if node.id == graph.ending:
             ending = node
-        else:
-            with span(f"node {node.name}", node_id=node.id, node=node.name):
+            continue
+        yield node_event(node.id, "running")
+        started = time.perf_counter()
+        with span(f"node {node.name}", node_id=node.id, node=node.name):
+            try:
                 instances[node.id] = await node.build(ctx)
+            except Exception:
+                yield node_event(node.id, "error", _ms(started))
+                raise
+        yield node_event(node.id, "done", _ms(started))
     assert ending is not None
+    yield node_event(ending.id, "running")
+    started = time.perf_counter()
+    tokens = 0
     with span(f"node {ending.name}", node_id=ending.id, node=ending.name):
-        async for event in ending.run(ctx):
-            yield event
+        try:
+            async for event in ending.run(ctx):
+                if event.kind == "token":
+                    tokens += 1
+                yield event
+        except Exception:
+            yield node_event(ending.id, "error", _ms(started), tokens)
+            raise
+    yield node_event(ending.id, "done", _ms(started), tokens)
+
+
+def _ms(started: float) -> int:
+    return round((time.perf_counter() - started) * 1000)
 
 
 def can_stream(graph: Graph) -> bool:

@@ -42,6 +42,7 @@ class JobSpec:
     history: list[Message] | None = None
     return_source_documents: bool = False
     return_intermediate_steps: bool = False
+    return_node_events: bool = False
     streaming: bool = True
     submitted: float = field(default_factory=time.time)
 
@@ -57,6 +58,7 @@ class JobSpec:
             history=ctx.history,
             return_source_documents=ctx.return_source_documents,
             return_intermediate_steps=ctx.return_intermediate_steps,
+            return_node_events=ctx.return_node_events,
             streaming=ctx.streaming,
         )
 
@@ -77,6 +79,7 @@ class JobSpec:
             credentials=credentials,
             return_source_documents=self.return_source_documents,
             return_intermediate_steps=self.return_intermediate_steps,
+            return_node_events=self.return_node_events,
         )
 
     def dumps(self) -> bytes:

@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 from fastapi import Depends, FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -140,6 +141,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await store.close()
 
     app = FastAPI(
+        docs_url=None,  # served below from the package's own Swagger UI
+        redoc_url=None,
         title="canvasflow",
         version=__version__,
         description="Run LLM flows (canvases) and stream their answers.",
@@ -193,8 +196,35 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         body = request.app.state.canvasflow.metrics.render()
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
-    static = Path(__file__).resolve().parent.parent / "web" / "static"
+    web = Path(__file__).resolve().parent.parent / "web"
+    static = web / "static"
     app.mount("/static", StaticFiles(directory=static, follow_symlink=True), name="static")
+    studio = web / "studio"
+    app.mount(
+        "/studio/assets",
+        StaticFiles(directory=studio / "assets", check_dir=False),
+        name="studio-assets",
+    )
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> Response:
+        """Swagger UI from the package's own copy: no CDN, works offline."""
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="canvasflow API",
+            swagger_js_url="/static/vendor/swagger-ui-bundle.js",
+            swagger_css_url="/static/vendor/swagger-ui.css",
+            swagger_favicon_url="/api/v1/node-icon/llmChain",
+        )
+
+    @app.get("/studio", include_in_schema=False)
+    @app.get("/studio/{path:path}", include_in_schema=False)
+    async def studio_page(path: str = "") -> Response:
+        """The studio (a single-page app built with Vite, shipped in the package)."""
+        page = studio / "index.html"
+        if not page.is_file():
+            raise NotFound("the studio is not built in this installation")
+        return FileResponse(page, headers={"Cache-Control": "no-cache", **PAGE_SECURITY_HEADERS})
 
     @app.get("/", include_in_schema=False)
     @app.get("/chat/{canvas_id}", include_in_schema=False)

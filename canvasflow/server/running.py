@@ -101,6 +101,7 @@ async def start_prediction(
         return_intermediate_steps=_flag(
             overrides, canvas.settings, "returnIntermediateSteps", allowed
         ),
+        return_node_events=_flag(overrides, canvas.settings, "returnNodeEvents", allowed),
     )
     if st.queue is not None and st.settings.mode == "queue":
         try:

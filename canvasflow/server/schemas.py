@@ -143,6 +143,10 @@ class CanvasOut(BaseModel):
     )
 
 
+class DraftIn(BaseModel):
+    flowData: str | dict[str, Any] = Field(..., description="flowData, a JSON string or object")
+
+
 class Validation(BaseModel):
     valid: bool = Field(..., description="True when the canvas can run")
     problems: list[Problem]

@@ -18,6 +18,7 @@ from canvasflow.server.schemas import (
     CanvasIn,
     CanvasOut,
     CanvasUpdate,
+    DraftIn,
     StreamingCheck,
     Validation,
 )
@@ -74,6 +75,16 @@ async def problems_of(st: Any, canvas: Canvas) -> list[Problem]:
                 )
             )
     return problems
+
+
+async def validate_draft(body: DraftIn, request: Request) -> Validation:
+    """The problems of a canvas being edited, without saving it (the studio asks as
+    the user edits)."""
+    _, problems = check(body.flowData)
+    return Validation(
+        valid=not any(p.level == "error" for p in problems),
+        problems=[p.as_dict() for p in problems],  # type: ignore[misc]
+    )
 
 
 async def validate_canvas(canvas_id: str, request: Request) -> Validation:
@@ -203,6 +214,15 @@ for prefix in ("/canvases", "/chatflows"):
         tags=[tag],
         dependencies=admin,
         openapi_extra=IMPORT_DOC,
+    )
+    router.add_api_route(
+        prefix + "/validate",
+        validate_draft,
+        methods=["POST"],
+        response_model=Validation,
+        responses=ERRORS,
+        tags=[tag],
+        dependencies=admin,
     )
     router.add_api_route(
         prefix + "/{canvas_id}/validate",

@@ -1,0 +1,81 @@
+import { useEffect, useState } from 'react';
+import { api, ApiError, type Session } from './api';
+import { go, href, useRoute } from './router';
+import { applyTheme, initialTheme, type Theme } from './theme';
+import { CanvasList } from './pages/CanvasList';
+import { Editor } from './pages/Editor';
+import { Credentials } from './pages/Credentials';
+import { ApiKeys } from './pages/ApiKeys';
+import { SignIn } from './pages/SignIn';
+import type { NodeDesc } from './types';
+
+export function App() {
+  const route = useRoute();
+  const [session, setSession] = useState<Session | null>(null);
+  const [catalogue, setCatalogue] = useState<NodeDesc[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [theme, setTheme] = useState<Theme>(initialTheme);
+
+  useEffect(() => applyTheme(theme), [theme]);
+  useEffect(() => {
+    api.session().then(setSession, (e) => setError(String(e)));
+  }, []);
+  const allowed = session !== null && (!session.authRequired || session.admin);
+  useEffect(() => {
+    if (!allowed) return;
+    api.nodes().then(setCatalogue, (e: ApiError) => setError(e.message));
+  }, [allowed]);
+
+  if (error) return <p className="fatal">{error}</p>;
+  if (session === null) return <p className="loading">Loading…</p>;
+  if (!allowed) return <SignIn />;
+  if (catalogue === null) return <p className="loading">Loading the node catalogue…</p>;
+
+  const link = (page: 'canvases' | 'credentials' | 'keys', label: string) => (
+    <a
+      href={href({ page })}
+      className={route.page === page ? 'active' : ''}
+      onClick={(e) => {
+        e.preventDefault();
+        go({ page });
+      }}
+    >
+      {label}
+    </a>
+  );
+
+  return (
+    <div className="app" data-ready="true">
+      <header className="topbar">
+        <strong className="brand">canvasflow studio</strong>
+        <nav>
+          {link('canvases', 'Canvases')}
+          {link('credentials', 'Credentials')}
+          {link('keys', 'API keys')}
+          <a href="/docs">API docs</a>
+        </nav>
+        <button
+          type="button"
+          className="ghost"
+          aria-label="Toggle dark mode"
+          onClick={() => setTheme(theme === 'dark' ? 'light' : 'dark')}
+        >
+          {theme === 'dark' ? '☀ Light' : '☾ Dark'}
+        </button>
+        {session.authRequired && (
+          <button
+            type="button"
+            className="ghost"
+            onClick={() => api.signOut().then(() => location.reload())}
+          >
+            Sign out
+          </button>
+        )}
+      </header>
+      {route.page === 'canvases' && <CanvasList />}
+      {route.page === 'editor' && <Editor key={route.id} id={route.id} catalogue={catalogue} />}
+      {route.page === 'credentials' && <Credentials />}
+      {route.page === 'keys' && <ApiKeys />}
+    </div>
+  );
+}

@@ -1,0 +1,84 @@
+// The server's API, same origin: the session cookie (HttpOnly) authenticates.
+import type { CanvasRow, FlowData, NodeDesc, Problem } from './types';
+
+export class ApiError extends Error {
+  status: number;
+  problems: Problem[];
+  constructor(status: number, message: string, problems: Problem[] = []) {
+    super(message);
+    this.status = status;
+    this.problems = problems;
+  }
+}
+
+async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const r = await fetch(path, {
+    method,
+    headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (r.status === 204) return undefined as T;
+  const text = await r.text();
+  const parsed = text ? JSON.parse(text) : undefined;
+  if (!r.ok) throw new ApiError(r.status, parsed?.message ?? r.statusText, parsed?.problems ?? []);
+  return parsed as T;
+}
+
+export interface Session {
+  signedIn: boolean;
+  admin: boolean;
+  name: string | null;
+  authRequired: boolean;
+}
+
+export interface Credential {
+  id: string;
+  name: string;
+  credentialName: string;
+  createdDate: string;
+  plainDataObj?: Record<string, unknown> | null;
+}
+
+export interface CredentialKind {
+  name: string;
+  label: string;
+  description?: string | null;
+  inputs: { name: string; label: string; type: string; optional?: boolean }[];
+}
+
+export interface ApiKey {
+  id: string;
+  name: string;
+  prefix: string;
+  admin: boolean;
+  canvases: string[];
+  createdDate: string;
+  key?: string;
+}
+
+export const api = {
+  session: () => call<Session>('GET', '/api/v1/auth/session'),
+  signIn: (key: string) => call<Session>('POST', '/api/v1/auth/session', { key }),
+  signOut: () => call<void>('DELETE', '/api/v1/auth/session'),
+  nodes: () => call<NodeDesc[]>('GET', '/api/v1/nodes'),
+  canvases: () => call<CanvasRow[]>('GET', '/api/v1/canvases'),
+  canvas: (id: string) => call<CanvasRow>('GET', `/api/v1/canvases/${encodeURIComponent(id)}`),
+  createCanvas: (name: string, flowData: FlowData, settings: Record<string, unknown> = {}) =>
+    call<CanvasRow>('POST', '/api/v1/canvases', { name, flowData, settings }),
+  updateCanvas: (id: string, changes: { name?: string; flowData?: FlowData; settings?: Record<string, unknown> }) =>
+    call<CanvasRow>('PUT', `/api/v1/canvases/${encodeURIComponent(id)}`, changes),
+  deleteCanvas: (id: string) => call<void>('DELETE', `/api/v1/canvases/${encodeURIComponent(id)}`),
+  importCanvas: (doc: unknown) => call<CanvasRow>('POST', '/api/v1/canvases/import', doc),
+  exportCanvas: (id: string) => call<unknown>('GET', `/api/v1/canvases/${encodeURIComponent(id)}/export`),
+  validate: (flowData: FlowData) =>
+    call<{ valid: boolean; problems: Problem[] }>('POST', '/api/v1/canvases/validate', { flowData }),
+  credentials: () => call<Credential[]>('GET', '/api/v1/credentials'),
+  credentialKinds: () => call<CredentialKind[]>('GET', '/api/v1/components-credentials'),
+  createCredential: (name: string, credentialName: string, plainDataObj: Record<string, unknown>) =>
+    call<Credential>('POST', '/api/v1/credentials', { name, credentialName, plainDataObj }),
+  deleteCredential: (id: string) => call<void>('DELETE', `/api/v1/credentials/${encodeURIComponent(id)}`),
+  keys: () => call<ApiKey[]>('GET', '/api/v1/apikeys'),
+  createKey: (name: string, admin: boolean, canvases: string[]) =>
+    call<ApiKey>('POST', '/api/v1/apikeys', { name, admin, canvases }),
+  deleteKey: (id: string) => call<void>('DELETE', `/api/v1/apikeys/${encodeURIComponent(id)}`),
+};

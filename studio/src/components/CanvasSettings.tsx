@@ -1,0 +1,88 @@
+import { useEffect, useState } from 'react';
+import { api, ApiError, type ApiKey } from '../api';
+import type { CanvasRow } from '../types';
+
+// A canvas's settings: keys assigned, allowed origins, rate limit, what is returned.
+export function CanvasSettings({ canvas, onSaved }: { canvas: CanvasRow; onSaved: (c: CanvasRow) => void }) {
+  const s = canvas.settings as Record<string, any>;
+  const [origins, setOrigins] = useState<string>((s.allowedOrigins ?? []).join('\n'));
+  const [limit, setLimit] = useState<string>(String(s.rateLimit?.limit ?? ''));
+  const [windowSec, setWindowSec] = useState<string>(String(s.rateLimit?.window ?? ''));
+  const [sources, setSources] = useState<boolean>(Boolean(s.returnSourceDocuments));
+  const [steps, setSteps] = useState<boolean>(Boolean(s.returnIntermediateSteps));
+  const [keys, setKeys] = useState<ApiKey[]>([]);
+  const [fresh, setFresh] = useState('');
+  const [notice, setNotice] = useState('');
+  useEffect(() => {
+    api.keys().then(setKeys, () => setKeys([]));
+  }, [fresh]);
+  const mine = keys.filter((k) => k.canvases.includes(canvas.id));
+  return (
+    <form
+      className="settings"
+      onSubmit={async (e) => {
+        e.preventDefault();
+        const settings: Record<string, unknown> = {
+          ...canvas.settings,
+          allowedOrigins: origins.split(/\s+/).filter(Boolean),
+          returnSourceDocuments: sources,
+          returnIntermediateSteps: steps,
+        };
+        if (limit && windowSec) settings.rateLimit = { limit: Number(limit), window: Number(windowSec) };
+        else delete settings.rateLimit;
+        try {
+          onSaved(await api.updateCanvas(canvas.id, { settings }));
+          setNotice('Settings saved.');
+        } catch (err) {
+          setNotice(err instanceof ApiError ? err.message : String(err));
+        }
+      }}
+    >
+      <h2>Settings</h2>
+      <label>
+        Allowed origins (one per line; empty: any)
+        <textarea rows={3} value={origins} onChange={(e) => setOrigins(e.target.value)} />
+      </label>
+      <fieldset>
+        <legend>Rate limit per client</legend>
+        <input aria-label="Requests" placeholder="requests" value={limit} onChange={(e) => setLimit(e.target.value)} />
+        per
+        <input aria-label="Seconds" placeholder="seconds" value={windowSec} onChange={(e) => setWindowSec(e.target.value)} />
+        s
+      </fieldset>
+      <label className="check">
+        <input type="checkbox" checked={sources} onChange={(e) => setSources(e.target.checked)} /> Return source documents
+      </label>
+      <label className="check">
+        <input type="checkbox" checked={steps} onChange={(e) => setSteps(e.target.checked)} /> Return intermediate steps
+      </label>
+      <button type="submit">Save settings</button>
+      <h3>API keys for this canvas</h3>
+      <p className="hint">A canvas with keys needs one of them for predictions; one without is open to anyone.</p>
+      <ul>
+        {mine.map((k) => (
+          <li key={k.id}>
+            {k.name} <code>cf_{k.prefix}_…</code>
+          </li>
+        ))}
+        {mine.length === 0 && <li>None: open to anyone.</li>}
+      </ul>
+      <button
+        type="button"
+        className="ghost"
+        onClick={async () => {
+          const made = await api.createKey(`${canvas.name} key`, false, [canvas.id]);
+          setFresh(made.key ?? '');
+        }}
+      >
+        Create a key for this canvas
+      </button>
+      {fresh && (
+        <p className="fresh-key">
+          Copy it now, it is shown once: <code>{fresh}</code>
+        </p>
+      )}
+      {notice && <p className="notice">{notice}</p>}
+    </form>
+  );
+}

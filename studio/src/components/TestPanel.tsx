@@ -1,0 +1,165 @@
+import { FlowiseClient, type PredictionStream } from 'canvasflow-sdk';
+import { useRef, useState } from 'react';
+import type { RunStatus } from '../types';
+import { Markdown } from './Markdown';
+
+interface Turn {
+  question: string;
+  answer: string;
+  sources: { pageContent: string; metadata: Record<string, unknown> }[];
+  steps: { step: string; type: string; input: unknown; output: unknown }[];
+  error?: string;
+  done: boolean;
+  usage?: string;
+  trace: NodeRun[];
+}
+
+export interface NodeRun {
+  nodeId: string;
+  status: RunStatus;
+  ms?: number;
+  tokens?: number;
+}
+
+// The canvas's test chat: the answer streams, sources and steps show, and every node
+// lights up as it runs, from the same event stream any client gets (with node events).
+export function TestPanel({
+  canvasId,
+  beforeRun,
+  onNode,
+  onStart,
+}: {
+  canvasId: string;
+  beforeRun: () => Promise<boolean>;
+  onNode: (run: NodeRun) => void;
+  onStart: () => void;
+}) {
+  const [turns, setTurns] = useState<Turn[]>([]);
+  const [question, setQuestion] = useState('');
+  const [busy, setBusy] = useState(false);
+  const stream = useRef<PredictionStream | null>(null);
+  const chatId = useRef(crypto.randomUUID());
+
+  const update = (fn: (t: Turn) => Turn) => setTurns((all) => [...all.slice(0, -1), fn(all[all.length - 1])]);
+
+  const ask = async () => {
+    const q = question.trim();
+    if (!q || busy) return;
+    if (!(await beforeRun())) return;
+    setQuestion('');
+    setBusy(true);
+    onStart();
+    setTurns((all) => [...all, { question: q, answer: '', sources: [], steps: [], done: false, trace: [] }]);
+    try {
+      const client = new FlowiseClient({ baseUrl: location.origin });
+      const s = await client.createPrediction({
+        canvasId,
+        question: q,
+        chatId: chatId.current,
+        streaming: true,
+        overrideConfig: { returnSourceDocuments: true, returnIntermediateSteps: true, returnNodeEvents: true },
+      });
+      stream.current = s;
+      for await (const ev of s) {
+        const e = ev as { event: string; data: any };
+        if (e.event === 'token') update((t) => ({ ...t, answer: t.answer + e.data }));
+        else if (e.event === 'node') {
+          onNode(e.data as NodeRun);
+          if (e.data.status !== 'running') update((t) => ({ ...t, trace: [...t.trace, e.data as NodeRun] }));
+        }
+        else if (e.event === 'source') update((t) => ({ ...t, sources: e.data }));
+        else if (e.event === 'step') update((t) => ({ ...t, steps: [...t.steps, e.data] }));
+        else if (e.event === 'error') update((t) => ({ ...t, error: e.data.message }));
+        else if (e.event === 'metadata') {
+          const u = e.data.usage;
+          update((t) => ({
+            ...t,
+            usage: `${e.data.model ?? ''} · ${u?.prompt_tokens ?? 0} in / ${u?.completion_tokens ?? 0} out · ${e.data.latency_ms} ms · ${e.data.status}`,
+          }));
+        }
+      }
+    } catch (err) {
+      update((t) => ({ ...t, error: (err as { serverMessage?: string }).serverMessage ?? String(err) }));
+    } finally {
+      update((t) => ({ ...t, done: true }));
+      stream.current = null;
+      setBusy(false);
+    }
+  };
+
+  return (
+    <aside className="test-panel" aria-label="Test chat">
+      <h2>Test</h2>
+      <div className="turns">
+        {turns.map((t, i) => (
+          <div key={i} className="turn">
+            <div className="q">{t.question}</div>
+            <div className="a" data-done={t.done ? 'true' : 'false'}>
+              <Markdown text={t.answer} />
+              {t.error && <p className="error">{t.error}</p>}
+              {t.steps.map((s, j) => (
+                <details key={j} className="step">
+                  <summary>Step: {s.step}</summary>
+                  <pre>{JSON.stringify({ input: s.input, output: s.output }, null, 2)}</pre>
+                </details>
+              ))}
+              {t.sources.length > 0 && (
+                <details className="sources">
+                  <summary>Sources ({t.sources.length})</summary>
+                  {t.sources.map((d, j) => (
+                    <blockquote key={j}>
+                      <strong>{String(d.metadata.title ?? d.metadata.source ?? `source ${j + 1}`)}</strong>
+                      <p>{d.pageContent}</p>
+                    </blockquote>
+                  ))}
+                </details>
+              )}
+              {t.trace.length > 0 && (
+                <details className="trace">
+                  <summary>Run: {t.trace.length} nodes</summary>
+                  <ol>
+                    {t.trace.map((r, j) => (
+                      <li key={j} data-node={r.nodeId} className={r.status}>
+                        {r.nodeId} · {r.status} · {r.ms ?? 0} ms{r.tokens ? ` · ${r.tokens} tokens` : ''}
+                      </li>
+                    ))}
+                  </ol>
+                </details>
+              )}
+              {t.usage && <small className="usage">{t.usage}</small>}
+            </div>
+          </div>
+        ))}
+      </div>
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          ask();
+        }}
+      >
+        <textarea
+          id="test-question"
+          rows={2}
+          placeholder="Ask the canvas… (Enter sends)"
+          value={question}
+          onChange={(e) => setQuestion(e.target.value)}
+          onKeyDown={(e) => {
+            if (e.key === 'Enter' && !e.shiftKey) {
+              e.preventDefault();
+              ask();
+            }
+          }}
+        />
+        {busy ? (
+          <button type="button" onClick={() => stream.current?.abort()}>
+            Stop
+          </button>
+        ) : (
+          <button type="submit" id="test-send">
+            Send
+          </button>
+        )}
+      </form>
+    </aside>
+  );
+}

@@ -1,0 +1,186 @@
+import { useEffect, useMemo, useState } from 'react';
+import { api, ApiError } from '../api';
+import { go } from '../router';
+import { TEMPLATES } from '../templates';
+import type { CanvasRow } from '../types';
+
+function download(name: string, data: unknown) {
+  const blob = new Blob([JSON.stringify(data, null, 2)], { type: 'application/json' });
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(blob);
+  a.download = `${name}.json`;
+  a.click();
+  URL.revokeObjectURL(a.href);
+}
+
+export function CanvasList() {
+  const [canvases, setCanvases] = useState<CanvasRow[]>([]);
+  const [search, setSearch] = useState('');
+  const [message, setMessage] = useState('');
+  const [renaming, setRenaming] = useState<string | null>(null);
+  const [newName, setNewName] = useState('');
+
+  const load = () => api.canvases().then(setCanvases, (e: ApiError) => setMessage(e.message));
+  useEffect(() => {
+    load();
+  }, []);
+
+  const shown = useMemo(
+    () =>
+      canvases.filter((c) => `${c.name} ${c.slug}`.toLowerCase().includes(search.trim().toLowerCase())),
+    [canvases, search],
+  );
+
+  const act = async (what: () => Promise<unknown>, done: string) => {
+    try {
+      await what();
+      setMessage(done);
+      await load();
+    } catch (e) {
+      setMessage(e instanceof ApiError ? e.message : String(e));
+    }
+  };
+
+  return (
+    <main className="list-page">
+      <section className="toolbar">
+        <input
+          type="search"
+          placeholder="Search canvases"
+          aria-label="Search canvases"
+          value={search}
+          onChange={(e) => setSearch(e.target.value)}
+        />
+        <form
+          className="inline"
+          onSubmit={async (e) => {
+            e.preventDefault();
+            const name = newName.trim() || 'Untitled canvas';
+            try {
+              const made = await api.createCanvas(name, { nodes: [], edges: [] });
+              go({ page: 'editor', id: made.id });
+            } catch (err) {
+              setMessage(err instanceof ApiError ? err.message : String(err));
+            }
+          }}
+        >
+          <input
+            placeholder="New canvas name"
+            aria-label="New canvas name"
+            value={newName}
+            onChange={(e) => setNewName(e.target.value)}
+          />
+          <button type="submit" id="new-canvas">New canvas</button>
+        </form>
+        <label className="button">
+          Import…
+          <input
+            type="file"
+            accept="application/json,.json"
+            aria-label="Import a canvas file"
+            hidden
+            onChange={async (e) => {
+              const file = e.target.files?.[0];
+              if (!file) return;
+              try {
+                const made = await api.importCanvas(JSON.parse(await file.text()));
+                go({ page: 'editor', id: made.id });
+              } catch (err) {
+                setMessage(err instanceof ApiError ? err.message : `Not a canvas file: ${err}`);
+              }
+            }}
+          />
+        </label>
+      </section>
+      {message && <p className="notice" role="status">{message}</p>}
+
+      <h2>Start from a template</h2>
+      <section className="gallery">
+        {TEMPLATES.map((t) => (
+          <article key={t.key} className="card template">
+            <h3>{t.name}</h3>
+            <p>{t.description}</p>
+            <p className="tag">{t.offline ? 'runs offline' : 'needs a model with tools'}</p>
+            <button
+              type="button"
+              onClick={async () => {
+                const made = await api.createCanvas(t.name, t.flow);
+                go({ page: 'editor', id: made.id });
+              }}
+            >
+              Use this template
+            </button>
+          </article>
+        ))}
+      </section>
+
+      <h2>Canvases</h2>
+      <ul className="canvases">
+        {shown.map((c) => (
+          <li key={c.id} className="card" data-canvas={c.slug}>
+            {renaming === c.id ? (
+              <form
+                className="inline"
+                onSubmit={(e) => {
+                  e.preventDefault();
+                  const input = (e.currentTarget.elements.namedItem('name') as HTMLInputElement).value;
+                  setRenaming(null);
+                  act(() => api.updateCanvas(c.id, { name: input }), 'Renamed.');
+                }}
+              >
+                <input name="name" defaultValue={c.name} aria-label="Canvas name" autoFocus />
+                <button type="submit">Save</button>
+              </form>
+            ) : (
+              <a
+                href={`/studio/canvas/${c.id}`}
+                className="canvas-name"
+                onClick={(e) => {
+                  e.preventDefault();
+                  go({ page: 'editor', id: c.id });
+                }}
+              >
+                {c.name}
+              </a>
+            )}
+            <span className="slug">{c.slug}</span>
+            <span className={c.problems.some((p) => p.level === 'error') ? 'badge bad' : 'badge ok'}>
+              {c.problems.some((p) => p.level === 'error') ? 'draft' : 'ready'}
+            </span>
+            <span className="actions">
+              <button type="button" className="ghost" onClick={() => setRenaming(c.id)}>Rename</button>
+              <button
+                type="button"
+                className="ghost"
+                onClick={() =>
+                  act(
+                    () => api.createCanvas(`${c.name} (copy)`, JSON.parse(c.flowData), c.settings),
+                    'Duplicated.',
+                  )
+                }
+              >
+                Duplicate
+              </button>
+              <button
+                type="button"
+                className="ghost"
+                onClick={async () => download(c.slug, await api.exportCanvas(c.id))}
+              >
+                Export
+              </button>
+              <button
+                type="button"
+                className="ghost danger"
+                onClick={() => {
+                  if (confirm(`Delete ${c.name}?`)) act(() => api.deleteCanvas(c.id), 'Deleted.');
+                }}
+              >
+                Delete
+              </button>
+            </span>
+          </li>
+        ))}
+      </ul>
+    </main>
+  );
+}

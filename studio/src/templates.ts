@@ -1,0 +1,85 @@
+// The studio's starter templates. The first two run offline, on the embedded model.
+import { ref } from './graph';
+import type { FlowData } from './types';
+
+const n = (id: string, name: string, inputs: Record<string, unknown>, x: number, y: number) => ({
+  id,
+  position: { x, y },
+  data: { id, name, inputs },
+});
+
+export interface Template {
+  key: string;
+  name: string;
+  description: string;
+  offline: boolean;
+  flow: FlowData;
+}
+
+export const TEMPLATES: Template[] = [
+  {
+    key: 'rag-folder',
+    name: 'Answer from a folder of documents',
+    description: 'Files under the server files folder (docs/), BM25 retrieval, the embedded model. No key, no network.',
+    offline: true,
+    flow: {
+      nodes: [
+        n('folderFiles_0', 'folderFiles', {
+          folderPath: 'docs', recursive: true, textSplitter: ref('recursiveCharacterTextSplitter_0'),
+        }, 0, 0),
+        n('recursiveCharacterTextSplitter_0', 'recursiveCharacterTextSplitter', { chunkSize: 800, chunkOverlap: 80 }, 0, 260),
+        n('bm25Retriever_0', 'bm25Retriever', { document: [ref('folderFiles_0')], topK: 3 }, 340, 80),
+        n('chatLocal_0', 'chatLocal', { maxTokens: 256 }, 340, 340),
+        n('retrievalQAChain_0', 'retrievalQAChain', {
+          model: ref('chatLocal_0'), vectorStoreRetriever: ref('bm25Retriever_0'),
+        }, 700, 180),
+      ],
+      edges: [
+        { source: 'folderFiles_0', target: 'bm25Retriever_0' },
+        { source: 'recursiveCharacterTextSplitter_0', target: 'folderFiles_0' },
+        { source: 'bm25Retriever_0', target: 'retrievalQAChain_0' },
+        { source: 'chatLocal_0', target: 'retrievalQAChain_0' },
+      ],
+    },
+  },
+  {
+    key: 'conversation',
+    name: 'Conversation with memory',
+    description: 'A chat that remembers the conversation, on the embedded model. No key, no network.',
+    offline: true,
+    flow: {
+      nodes: [
+        n('chatLocal_0', 'chatLocal', { maxTokens: 256 }, 0, 0),
+        n('bufferMemory_0', 'bufferMemory', {}, 0, 260),
+        n('conversationChain_0', 'conversationChain', {
+          model: ref('chatLocal_0'), memory: ref('bufferMemory_0'),
+        }, 360, 120),
+      ],
+      edges: [
+        { source: 'chatLocal_0', target: 'conversationChain_0' },
+        { source: 'bufferMemory_0', target: 'conversationChain_0' },
+      ],
+    },
+  },
+  {
+    key: 'tool-agent',
+    name: 'Tool agent with a calculator',
+    description: 'An agent that calls tools. Needs a model with tool calling (OpenAI-compatible): the embedded one has none.',
+    offline: false,
+    flow: {
+      nodes: [
+        n('chatOpenAI_0', 'chatOpenAI', { modelName: 'gpt-4o-mini' }, 0, 0),
+        n('calculator_0', 'calculator', {}, 0, 260),
+        n('bufferMemory_0', 'bufferMemory', {}, 0, 420),
+        n('toolAgent_0', 'toolAgent', {
+          model: ref('chatOpenAI_0'), tools: [ref('calculator_0')], memory: ref('bufferMemory_0'),
+        }, 380, 160),
+      ],
+      edges: [
+        { source: 'chatOpenAI_0', target: 'toolAgent_0' },
+        { source: 'calculator_0', target: 'toolAgent_0' },
+        { source: 'bufferMemory_0', target: 'toolAgent_0' },
+      ],
+    },
+  },
+];

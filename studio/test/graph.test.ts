@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import { canConnect, fromFlow, inputOfHandle, newNode, nextId, ref, toFlow } from '../src/graph';
+import { layout } from '../src/layout';
+import { BY_NAME } from './fixtures';
+
+const get = (name: string) => BY_NAME.get(name)!;
+
+describe('type compatibility', () => {
+  it('accepts a node whose base classes include the input type', () => {
+    expect(canConnect(get('chatLocal'), get('llmChain'), 'model')).toEqual({ ok: true });
+    expect(canConnect(get('promptTemplate'), get('llmChain'), 'prompt')).toEqual({ ok: true });
+  });
+  it('refuses with a reason that names both sides', () => {
+    const verdict = canConnect(get('promptTemplate'), get('llmChain'), 'model');
+    expect(verdict.ok).toBe(false);
+    if (!verdict.ok) {
+      expect(verdict.reason).toContain('BaseLanguageModel');
+      expect(verdict.reason).toContain('Prompt Template');
+    }
+  });
+  it('refuses an input that does not exist or is not an anchor', () => {
+    expect(canConnect(get('chatLocal'), get('llmChain'), 'nope').ok).toBe(false);
+  });
+});
+
+describe('ids and handles', () => {
+  it('numbers new nodes like Flowise', () => {
+    expect(nextId('llmChain', ['llmChain_0', 'llmChain_1'])).toBe('llmChain_2');
+  });
+  it('reads the input name back from a handle', () => {
+    expect(inputOfHandle('llmChain_0-input-model-BaseLanguageModel', 'llmChain_0')).toBe('model');
+    expect(inputOfHandle('x-output-y', 'llmChain_0')).toBeNull();
+  });
+});
+
+describe('form <-> flowData', () => {
+  const flow = {
+    nodes: [
+      { id: 'm', data: { name: 'chatLocal', inputs: { temperature: 0.5 } } },
+      { id: 'p', data: { name: 'promptTemplate', inputs: { template: '{question}' } } },
+      { id: 'mod', data: { name: 'inputModerationSimple', inputs: { denyList: 'x' } } },
+      {
+        id: 'c',
+        data: { name: 'llmChain', inputs: { model: ref('m'), prompt: ref('p'), inputModeration: [ref('mod')] } },
+      },
+    ],
+    edges: [{ source: 'm', target: 'c' }, { source: 'p', target: 'c' }, { source: 'mod', target: 'c' }],
+  };
+
+  it('turns references into edges on the right inputs, and back', () => {
+    const { nodes, edges, needsLayout } = toFlow(flow, BY_NAME);
+    expect(needsLayout).toBe(true);
+    expect(edges.map((e) => inputOfHandle(e.targetHandle, 'c')).sort()).toEqual(['inputModeration', 'model', 'prompt']);
+    const chain = nodes.find((n) => n.id === 'c')!;
+    expect(chain.data.inputs).toEqual({}); // anchors live in edges
+    const back = fromFlow(nodes, edges, BY_NAME);
+    const inputs = back.nodes.find((n) => n.id === 'c')!.data.inputs!;
+    expect(inputs.model).toBe(ref('m'));
+    expect(inputs.prompt).toBe(ref('p'));
+    expect(inputs.inputModeration).toEqual([ref('mod')]);
+    expect(back.nodes.find((n) => n.id === 'm')!.data.inputs).toEqual({ temperature: 0.5 });
+    expect(back.edges).toHaveLength(3);
+  });
+
+  it('keeps form values and empties unconnected anchors', () => {
+    const node = newNode(get('llmChain'), 'llmChain_0', { x: 1, y: 2 });
+    const back = fromFlow([node], [], BY_NAME);
+    expect(back.nodes[0].data.inputs).toEqual({ model: '', prompt: '', inputModeration: [] });
+    expect(newNode(get('chatLocal'), 'chatLocal_0', { x: 0, y: 0 }).data.inputs).toEqual({ temperature: 0.2 });
+  });
+});
+
+describe('layout', () => {
+  it('places nodes left to right along their edges, without overlap', () => {
+    const { nodes, edges } = toFlow(
+      {
+        nodes: [
+          { id: 'm', data: { name: 'chatLocal', inputs: {} } },
+          { id: 'p', data: { name: 'promptTemplate', inputs: {} } },
+          { id: 'c', data: { name: 'llmChain', inputs: { model: ref('m'), prompt: ref('p') } } },
+        ],
+        edges: [],
+      },
+      BY_NAME,
+    );
+    const placed = layout(nodes, edges);
+    const x = (id: string) => placed.find((n) => n.id === id)!.position.x;
+    const y = (id: string) => placed.find((n) => n.id === id)!.position.y;
+    expect(x('c')).toBeGreaterThan(x('m'));
+    expect(x('c')).toBeGreaterThan(x('p'));
+    expect(Math.abs(y('m') - y('p'))).toBeGreaterThanOrEqual(100);
+  });
+});

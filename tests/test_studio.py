@@ -1,0 +1,361 @@
+"""The studio in a real browser (Debian's Chromium, Playwright): a RAG canvas built by
+dragging from the palette and filling forms, run in the test panel with its nodes
+lighting up; refusals, problems on fields, reload, undo/redo, import, credentials."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.support import Proc, canvasflow_server, edge, node, ref
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TEXT = (
+    "Rome is the capital of Italy. Paris is the capital of France. "
+    "Berlin is the capital of Germany. Madrid is the capital of Spain."
+)
+
+
+@pytest.fixture(scope="module")
+def studio(upstream: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
+    """A server as installed: authentication on, so the studio asks for the key once."""
+    data = tmp_path_factory.mktemp("studio")
+    proc = canvasflow_server(data, upstream, auth=True).start()
+    proc.admin = (data / "admin.key").read_text().strip()  # type: ignore[attr-defined]
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=FLAGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Browser, studio: Proc) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1500, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on(
+        "console",
+        lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None,
+    )
+    sign_in(page, studio)
+    yield page
+    context.close()
+    assert errors == [], errors  # no script error, no CSP violation
+
+
+def sign_in(page: Page, studio: Proc) -> None:
+    page.goto(studio.url + "/studio/")
+    page.fill("#signin-key", studio.admin)  # type: ignore[attr-defined]
+    with page.expect_navigation():
+        page.click("form.signin button")
+    page.wait_for_selector(".app[data-ready=true]")
+
+
+def shoot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / name))
+
+
+def drop(page: Page, name: str, x: int, y: int) -> None:
+    """Drag a node from the palette onto the canvas at (x, y) of the flow pane."""
+    page.fill(".palette input[type=search]", name)
+    item = page.locator(f".palette-item[data-node={name}]")
+    item.drag_to(page.locator(".react-flow__pane"), target_position={"x": x, "y": y})
+    page.fill(".palette input[type=search]", "")
+
+
+def node_box(page: Page, node_id: str) -> str:
+    return f".react-flow__node[data-id='{node_id}']"
+
+
+def connect(page: Page, source: str, target: str, input_name: str) -> None:
+    src = page.locator(f"{node_box(page, source)} .react-flow__handle.source")
+    dst = page.locator(f"{node_box(page, target)} [data-handleid^='{target}-input-{input_name}-']")
+    a, b = src.bounding_box(), dst.bounding_box()
+    assert a and b
+    page.mouse.move(a["x"] + a["width"] / 2, a["y"] + a["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(b["x"] + b["width"] / 2, b["y"] + b["height"] / 2, steps=12)
+    page.mouse.up()
+
+
+def select(page: Page, node_id: str) -> None:
+    page.locator(f"{node_box(page, node_id)} .cf-node-head").click()
+    page.wait_for_selector(f".node-form[data-node-id='{node_id}']")
+
+
+def count(page: Page, selector: str) -> int:
+    return page.locator(selector).count()
+
+
+def wait_count(page: Page, selector: str, n: int) -> None:
+    """React Flow draws edges once their nodes are measured: wait for them."""
+    page.wait_for_function(
+        "([s, n]) => document.querySelectorAll(s).length === n", arg=[selector, n], timeout=10000
+    )
+
+
+def test_build_a_rag_canvas_by_dragging_and_chat_with_it(page: Page, studio: Proc) -> None:
+    page.fill("input[aria-label='New canvas name']", "Capitals RAG")
+    page.click("#new-canvas")
+    page.wait_for_selector(".editor .react-flow__pane")
+    # from an empty canvas: five nodes dragged from the palette
+    drop(page, "plainText", 120, 120)
+    drop(page, "recursiveCharacterTextSplitter", 120, 420)
+    drop(page, "bm25Retriever", 420, 150)
+    drop(page, "chatLocal", 420, 430)
+    drop(page, "retrievalQAChain", 700, 260)
+    assert count(page, ".react-flow__node") == 5
+    shoot(page, "studio-dropped.png")
+    # connected only through compatible anchors
+    connect(page, "recursiveCharacterTextSplitter_0", "plainText_0", "textSplitter")
+    connect(page, "plainText_0", "bm25Retriever_0", "document")
+    connect(page, "bm25Retriever_0", "retrievalQAChain_0", "vectorStoreRetriever")
+    connect(page, "chatLocal_0", "retrievalQAChain_0", "model")
+    wait_count(page, ".react-flow__edge", 4)
+    # an incompatible connection is refused, with the reason
+    connect(page, "chatLocal_0", "bm25Retriever_0", "document")
+    assert count(page, ".react-flow__edge") == 4
+    assert "Connection refused" in page.inner_text(".board-bar .notice")
+    assert "Document" in page.inner_text(".board-bar .notice")
+    # the forms: the text to answer from; a wrong value shows on its field
+    select(page, "plainText_0")
+    page.fill("#field-text", TEXT)
+    select(page, "chatLocal_0")
+    page.fill("#field-temperature", "hot")
+    page.wait_for_selector(".field[data-input=temperature] .problem.error")
+    assert "must be a number" in page.inner_text(".field[data-input=temperature]")
+    assert count(page, f"{node_box(page, 'chatLocal_0')} .cf-node.has-error") == 1
+    shoot(page, "studio-field-problem.png")
+    page.fill("#field-temperature", "0.1")
+    page.locator(".additional summary").click() if count(page, ".additional") else None
+    page.fill("#field-maxTokens", "24")
+    page.wait_for_selector(".problems-count[data-errors='0']")
+    page.click("#save")
+    page.wait_for_selector(".board-bar .notice:has-text('Saved.')")
+
+    # ask in the test panel: the answer streams and the nodes light up in order
+    page.click("button[role=tab]:has-text('Test')")
+    page.fill("#test-question", "What is the capital of Italy?")
+    page.click("#test-send")
+    first_seen: dict[str, float] = {}
+    lengths: list[int] = []
+    deadline = time.monotonic() + 90
+    shot_mid = False
+    while time.monotonic() < deadline:
+        statuses = page.eval_on_selector_all(
+            ".cf-node", "els => els.map(e => [e.dataset.nodeId, e.dataset.status])"
+        )
+        for node_id, status in statuses:
+            if status in ("running", "done") and node_id not in first_seen:
+                first_seen[node_id] = time.monotonic()
+        answer = page.locator(".turn .a").last
+        lengths.append(len(answer.inner_text()))
+        if not shot_mid and lengths[-1] > 20:
+            shoot(page, "studio-test-panel.png")
+            shot_mid = True
+        if answer.get_attribute("data-done") == "true":
+            break
+        page.wait_for_timeout(100)
+    assert page.locator(".turn .a").last.get_attribute("data-done") == "true"
+    assert len(set(lengths)) >= 3, lengths  # it grew while streaming
+    assert set(first_seen) == {
+        "plainText_0",
+        "recursiveCharacterTextSplitter_0",
+        "bm25Retriever_0",
+        "chatLocal_0",
+        "retrievalQAChain_0",
+    }
+    # the order the nodes ran in, as the run's trace lists it
+    order = page.eval_on_selector_all(".turn .trace li", "els => els.map(e => e.dataset.node)")
+    assert set(order) == {
+        "plainText_0",
+        "recursiveCharacterTextSplitter_0",
+        "bm25Retriever_0",
+        "chatLocal_0",
+        "retrievalQAChain_0",
+    }
+    assert order.index("recursiveCharacterTextSplitter_0") < order.index("plainText_0")
+    assert order.index("plainText_0") < order.index("bm25Retriever_0")
+    assert order[-1] == "retrievalQAChain_0"
+    statuses = dict(
+        page.eval_on_selector_all(
+            ".cf-node", "els => els.map(e => [e.dataset.nodeId, e.dataset.status])"
+        )
+    )
+    assert set(statuses.values()) == {"done"}
+    assert "tok" in page.inner_text(f"{node_box(page, 'retrievalQAChain_0')} .run")
+    page.locator(".turn .sources summary").click()
+    assert "Rome is the capital of Italy" in page.inner_text(".turn .sources")
+    shoot(page, "studio-answer.png")
+
+    # reload keeps everything
+    page.reload()
+    page.wait_for_selector(".react-flow__node")
+    wait_count(page, ".react-flow__node", 5)
+    wait_count(page, ".react-flow__edge", 4)
+    select(page, "plainText_0")
+    assert page.input_value("#field-text") == TEXT
+
+    # undo and redo by keyboard
+    page.locator(".react-flow__pane").click(position={"x": 5, "y": 5})
+    page.locator(f"{node_box(page, 'chatLocal_0')} .cf-node-head").click()
+    page.keyboard.press("Delete")
+    wait_count(page, ".react-flow__node", 4)
+    wait_count(page, ".react-flow__edge", 3)
+    page.locator(".react-flow__pane").click(position={"x": 5, "y": 5})
+    page.keyboard.press("Control+z")
+    wait_count(page, ".react-flow__node", 5)
+    wait_count(page, ".react-flow__edge", 4)
+    page.keyboard.press("Control+Shift+z")
+    wait_count(page, ".react-flow__node", 4)
+    page.keyboard.press("Control+z")
+    wait_count(page, ".react-flow__node", 5)
+
+
+def test_an_imported_flowise_export_is_laid_out_and_editable(
+    page: Page, studio: Proc, tmp_path: Path
+) -> None:
+    flow = {
+        "nodes": [
+            node("chatOpenAI_0", "chatOpenAI", {"modelName": "mock?tokens=3", "temperature": 0.9}),
+            node("promptTemplate_0", "promptTemplate", {"template": "{question}"}),
+            node(
+                "llmChain_0",
+                "llmChain",
+                {"model": ref("chatOpenAI_0"), "prompt": ref("promptTemplate_0")},
+            ),
+        ],
+        "edges": [edge("chatOpenAI_0", "llmChain_0"), edge("promptTemplate_0", "llmChain_0")],
+    }
+    export = {"name": "From Flowise", "flowData": json.dumps(flow), "type": "CHATFLOW"}
+    file = tmp_path / "From Flowise.json"
+    file.write_text(json.dumps(export))
+    page.set_input_files("input[aria-label='Import a canvas file']", str(file))
+    wait_count(page, ".react-flow__node", 3)
+    wait_count(page, ".react-flow__edge", 2)
+    boxes = [page.locator(".react-flow__node").nth(i).bounding_box() for i in range(3)]
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            assert a and b
+            apart = a["x"] + a["width"] <= b["x"] or b["x"] + b["width"] <= a["x"]
+            apart = apart or a["y"] + a["height"] <= b["y"] or b["y"] + b["height"] <= a["y"]
+            assert apart, (a, b)  # laid out, not piled at 0,0
+    select(page, "promptTemplate_0")
+    page.fill("#field-template", "Answer briefly: {question}")
+    page.keyboard.press("Control+s")
+    page.wait_for_selector(".board-bar .notice:has-text('Saved')")
+    shoot(page, "studio-imported.png")
+
+
+def test_a_credential_made_in_the_studio_is_used_and_never_returned(
+    page: Page, studio: Proc, upstream: str
+) -> None:
+    secret = "sk-studio-made-secret-42"
+    page.fill("input[aria-label='New canvas name']", "With a credential")
+    page.click("#new-canvas")
+    page.wait_for_selector(".editor .react-flow__pane")
+    drop(page, "chatOpenAICustom", 150, 150)
+    drop(page, "promptTemplate", 150, 420)
+    drop(page, "llmChain", 500, 250)
+    connect(page, "chatOpenAICustom_0", "llmChain_0", "model")
+    connect(page, "promptTemplate_0", "llmChain_0", "prompt")
+    select(page, "promptTemplate_0")
+    page.fill("#field-template", "{question}")
+    select(page, "chatOpenAICustom_0")
+    page.fill("#field-modelName", "mock?tokens=2")
+    page.locator(".credential-field button:has-text('Create new')").click()
+    page.fill(".credential-field input[name=__name]", "studio key")
+    page.fill(".credential-field input[name=openAIApiKey]", secret)
+    page.click(".credential-field button:has-text('Save credential')")
+    page.wait_for_selector(
+        ".credential-field select option:checked:not([value=''])", state="attached"
+    )
+    page.click("#save")
+    page.wait_for_selector(".board-bar .notice:has-text('Saved.')")
+    canvas_id = page.url.rsplit("/", 1)[1]
+    r = httpx.post(f"{studio.url}/api/v1/prediction/{canvas_id}", json={"question": "q"})
+    assert r.status_code == 200, r.text
+    assert httpx.get(upstream + "/requests").json()[-1]["_auth"] == f"Bearer {secret}"
+    admin = {"Authorization": f"Bearer {studio.admin}"}  # type: ignore[attr-defined]
+    for path in ("/api/v1/credentials", f"/api/v1/canvases/{canvas_id}", "/api/v1/canvases"):
+        assert secret not in httpx.get(studio.url + path, headers=admin).text
+    creds = httpx.get(studio.url + "/api/v1/credentials", headers=admin).json()
+    one = httpx.get(f"{studio.url}/api/v1/credentials/{creds[0]['id']}", headers=admin)
+    assert secret not in one.text and "********" in one.text
+
+
+def test_the_canvas_list_and_dark_mode(page: Page, studio: Proc) -> None:
+    page.click("text=Use this template >> nth=1")  # conversation with memory
+    page.wait_for_selector(".react-flow__node")
+    assert count(page, ".react-flow__node") == 3
+    page.click("nav a:has-text('Canvases')")
+    page.wait_for_selector(".canvases li")
+    page.fill("input[aria-label='Search canvases']", "Conversation")
+    assert all(
+        "Conversation" in t for t in page.locator(".canvases .canvas-name").all_inner_texts()
+    )
+    page.locator(".canvases li").first.locator("button:has-text('Duplicate')").click()
+    page.wait_for_selector(".canvases .canvas-name:has-text('(copy)')")
+    page.click("button[aria-label='Toggle dark mode']")
+    assert page.get_attribute("html", "data-theme") == "dark"
+    shoot(page, "studio-list-dark.png")
+
+
+def test_studio_assets_match_their_sources() -> None:
+    """The built studio is committed (serving needs no Node.js): it must be rebuilt
+    whenever its sources change (`npm run build` in studio/)."""
+    import subprocess
+
+    code = (
+        "const { sourceHash } = await import('./scripts/hash.mjs');"
+        "console.log(sourceHash(process.cwd()));"
+    )
+    out = subprocess.run(
+        ["node", "--input-type=module", "-e", code],
+        cwd=ROOT / "studio",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    built = (ROOT / "canvasflow" / "web" / "studio" / "SOURCE_HASH").read_text().strip()
+    assert out.stdout.strip() == built, "studio/ changed since the last build: npm run build"
+
+
+def test_studio_unit_tests() -> None:
+    """The studio's logic (type compatibility, form <-> flowData, layout) under vitest."""
+    import subprocess
+
+    if not (ROOT / "studio" / "node_modules").is_dir():
+        subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund", "--silent"], cwd=ROOT / "studio", check=True
+        )
+    out = subprocess.run(
+        ["npx", "vitest", "run"], cwd=ROOT / "studio", capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
+    assert "passed" in out.stdout
