@@ -200,15 +200,21 @@ def canvas_import(
     data_dir: DataDir = None,
 ) -> None:
     """Import a canvas: canvasflow's JSON, a Flowise chatflow export or a template."""
-    from canvasflow.engine.graph import parse
+    from canvasflow.engine.graph import check
     from canvasflow.importer import read_file
 
     try:
         doc = read_file(file)
-        parse(doc["flowData"])
     except CanvasInvalid as exc:
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(2) from None
+    _, problems = check(doc["flowData"])
+    structure = [p for p in problems if p.kind == "structure"]
+    if structure:
+        typer.echo(f"error: {structure[0].message}", err=True)
+        raise typer.Exit(2)
+    for p in problems:  # a draft: stored all the same, to be finished in the studio
+        typer.echo(f"{p.level}: {p.message}", err=True)
 
     async def go(store: Any) -> None:
         file_slug = await store.free_slug(doc["slug"]) if doc["slug"] else None

@@ -23,6 +23,12 @@ fi
 # the published flowise-sdk, exactly as locked; the studio's packages (its unit tests)
 (cd tests/js && npm ci --no-audit --no-fund --silent)
 (cd studio && npm ci --no-audit --no-fund --silent)
+# Flowise 3.1.2's marketplace templates (from its npm tarball; the import tests read them)
+if [ ! -d tests/js/flowise-3.1.2/marketplaces ]; then
+  (cd tests/js && npm pack flowise@3.1.2 --silent >/dev/null && mkdir -p flowise-3.1.2 \
+    && tar xzf flowise-3.1.2.tgz -C flowise-3.1.2 --strip-components=1 package/marketplaces \
+    && rm -f flowise-3.1.2.tgz)
+fi
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 exec .venv/bin/python -m pytest "$@"

@@ -51,10 +51,11 @@ def problems_of(r: httpx.Response) -> list[dict]:
 
 def test_drafts_are_stored_with_every_problem_named(client: httpx.Client) -> None:
     # what is not a canvas at all is refused
-    r = _post(client, {"nodes": [node("zz_1", "noSuchNode", {})], "edges": []})
-    assert r.status_code == 422 and "zz_1" in r.json()["message"]
-    assert "noSuchNode" in r.json()["message"]
     assert _post(client, "{not json").status_code == 422
+    # a node canvasflow lacks is kept in the draft, named as a problem
+    r = _post(client, {"nodes": [node("zz_1", "noSuchNode", {})], "edges": []})
+    assert [p["nodeId"] for p in problems_of(r)] == ["zz_1"]
+    assert "noSuchNode" in r.json()["problems"][0]["message"]
     r = client.post("/api/v1/canvases", json={"flowData": {}})
     assert r.status_code == 400 and "name" in r.json()["message"]
 

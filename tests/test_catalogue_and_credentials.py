@@ -184,3 +184,25 @@ def test_flowise_templates_with_empty_file_inputs_import_as_drafts(
         assert [p for p in problems if p["level"] == "error"] == []
     else:
         assert [(p["nodeId"], p["input"]) for p in problems] == [("textFile_0", "txtFile")]
+
+
+MARKETPLACE = ROOT / "tests" / "js" / "flowise-3.1.2" / "marketplaces" / "chatflows"
+
+
+def test_every_flowise_marketplace_chatflow_imports(client: httpx.Client) -> None:
+    """Flowise 3.1.2's 24 chatflow templates (from its npm package, fetched by the test
+    command) all import: as drafts where an input is empty or a node is one canvasflow
+    lacks, each problem named where it is."""
+    import json
+
+    files = sorted(MARKETPLACE.glob("*.json"))
+    assert len(files) == 24, MARKETPLACE
+    ready, drafts = [], []
+    for path in files:
+        r = client.post("/api/v1/canvases/import", json=json.loads(path.read_text()))
+        assert r.status_code == 201, (path.name, r.text[:300])
+        errors = [p for p in r.json()["problems"] if p["level"] == "error"]
+        assert all(p["message"] for p in errors)
+        (drafts if errors else ready).append(path.stem)
+    print(f"\n{len(ready)} ready to run, {len(drafts)} drafts: {', '.join(drafts)}")
+    assert len(ready) >= 5

@@ -271,7 +271,7 @@ async def post_flow(client: httpx.AsyncClient, flow: object) -> httpx.Response:
 @pytest.mark.parametrize(
     ("flow", "status", "message"),
     [
-        ({"nodes": [node("x", "noSuchNode", {})], "edges": []}, 422, "unknown node 'noSuchNode'"),
+        ({"nodes": [node("x", "noSuchNode", {})], "edges": []}, 201, "unknown node 'noSuchNode'"),
         ("{not json", 422, "not valid JSON"),
         ({"nodes": [], "edges": []}, 201, "no nodes"),
         (
