@@ -77,6 +77,18 @@ class Settings(BaseSettings):
     max_events: int = Field(100_000, ge=2, description="Events kept per prediction")
     max_body_bytes: int = Field(10 * 1024 * 1024, ge=1)
     max_question_chars: int = Field(100_000, ge=1)
+    max_history: int = Field(1000, ge=0, description="History messages a request may send")
+    max_canvas_nodes: int = Field(1000, ge=1, description="Nodes a canvas may have")
+    body_timeout: float = Field(30.0, gt=0, description="Seconds a request body may take")
+    # deadlines of every model call (a node's own `timeout`, in ms, may be shorter)
+    model_connect_timeout: float = Field(10.0, gt=0, description="Seconds to connect")
+    model_first_token_timeout: float = Field(60.0, gt=0, description="Seconds to a first token")
+    model_idle_timeout: float = Field(60.0, gt=0, description="Seconds between two tokens")
+    model_total_timeout: float = Field(600.0, gt=0, description="Seconds for a whole answer")
+    redis_timeout: float = Field(5.0, gt=0, description="Seconds Redis may be unreachable")
+    rate_limit_fail: Literal["open", "closed"] = Field(
+        "open", description="When the rate limiter's store is down: let requests in, or 503"
+    )
     max_lag_events: int = Field(
         10_000, ge=1, description="Cut a stream client this many events behind"
     )

@@ -67,6 +67,12 @@ class UnsupportedMediaType(CanvasflowError):
     status, code = 415, "unsupported_media_type"
 
 
+class RequestTimeout(CanvasflowError):
+    """The request (its body) did not arrive in time."""
+
+    status, code = 408, "request_timeout"
+
+
 class CanvasInvalid(CanvasflowError):
     """A canvas that cannot run: unknown node, missing input, cycle, bad connection."""
 

@@ -355,6 +355,9 @@ PUBLIC = {
     ("GET", "/api/v1/node-icon/{name}"),  # a coloured square with initials
     ("GET", "/"),  # the chat page: it asks for a key itself when it needs one
     ("GET", "/chat/{canvas_id}"),
+    ("GET", "/docs"),  # Swagger UI; /openapi.json is public too (a description, no data)
+    ("GET", "/studio"),  # the studio's page: it signs in itself; its API needs the key
+    ("GET", "/studio/{path:path}"),
     ("GET", "/api/v1/auth/session"),
     ("POST", "/api/v1/auth/session"),
     ("DELETE", "/api/v1/auth/session"),

@@ -32,7 +32,9 @@ def test_canvas_import_list_export(tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_bytes(orjson.dumps({"nodes": [node("q_1", "nope", {})], "edges": []}))
     r = run("canvas", "import", str(bad), "--data-dir", str(data))
-    assert r.returncode == 2 and "q_1" in r.stderr
+    assert r.returncode == 0 and "error: node q_1" in r.stderr  # a draft: stored, named
+    r = run("canvas", "import", str(tmp_path / "nope.json"), "--data-dir", str(data))
+    assert r.returncode == 2
     assert run("canvas", "export", "missing", "--data-dir", str(data)).returncode == 1
 
 

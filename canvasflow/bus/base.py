@@ -25,6 +25,10 @@ class EventLog(ABC):
     @abstractmethod
     def closed(self) -> bool: ...
 
+    async def current_last_id(self) -> int:
+        """The id of the last event written so far (asks the backend if it must)."""
+        return self.last_id
+
     @abstractmethod
     def append(self, event: Event) -> Event:
         """Give the event the next id, store it and wake every follower."""
@@ -56,6 +60,10 @@ class Bus(ABC):
     @abstractmethod
     async def abort(self, canvas_id: str, chat_id: str) -> bool:
         """Stop the prediction running for that chat. False when none runs."""
+
+    async def healthy(self) -> bool:
+        """Whether new predictions can be taken (a shared store answers)."""
+        return True
 
     async def start(self) -> None:  # noqa: B027 - optional hook
         """Connect, subscribe: called once when the process starts."""

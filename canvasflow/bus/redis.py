@@ -24,6 +24,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from canvasflow.bus import backend, keys
 from canvasflow.bus.base import Bus, EventLog, EventsExpired
+from canvasflow.errors import Unavailable
 from canvasflow.events import Event
 
 if TYPE_CHECKING:
@@ -80,6 +81,14 @@ class RedisEventLog(EventLog):
             self._writer = asyncio.create_task(self._write_loop(), name=f"events {self._pid}")
         self._wake.set()
         return event
+
+    async def current_last_id(self) -> int:
+        last = await self._bus.retry(lambda r: r.xrevrange(self._key, count=1))
+        if last is None:
+            raise Unavailable("the event log (Redis) is unreachable", headers={"Retry-After": "5"})
+        if last:
+            self._last_id = max(self._last_id, decode(last[0][0], last[0][1]).id)
+        return self._last_id
 
     def continue_from(self, last_id: int) -> None:
         """Append after events another process wrote (finishing a lost job)."""
@@ -183,7 +192,12 @@ class RedisBus(Bus):
     @classmethod
     def from_settings(cls, settings: Settings) -> RedisBus:
         assert settings.redis_url
-        return cls(settings.redis_url, settings.retention_seconds, settings.max_events)
+        return cls(
+            settings.redis_url,
+            settings.retention_seconds,
+            settings.max_events,
+            give_up_after=settings.redis_timeout,
+        )
 
     def __init__(
         self,
@@ -208,6 +222,7 @@ class RedisBus(Bus):
         self._tasks: set[asyncio.Task[Any]] = set()
         self._listener: asyncio.Task[None] | None = None
         self._logs: dict[str, RedisEventLog] = {}
+        self._health: tuple[bool, float] = (True, 0.0)
 
     async def retry(self, op: Callable[[aioredis.Redis], Awaitable[Any]]) -> Any:
         """Run a Redis operation, retrying while Redis is unreachable (up to
@@ -269,7 +284,23 @@ class RedisBus(Bus):
         exists = await self.retry(
             lambda r: r.exists(keys.events(prediction_id), keys.job(prediction_id))
         )
+        if exists is None:
+            raise Unavailable("the event log (Redis) is unreachable", headers={"Retry-After": "5"})
         return RedisEventLog(self, prediction_id) if exists else None
+
+    async def healthy(self) -> bool:
+        """Redis answers a PING within a second (remembered for a second)."""
+        now = time.monotonic()
+        if now < self._health[1]:
+            return self._health[0]
+        try:
+            async with asyncio.timeout(1.0):
+                await self.redis.ping()
+            ok = True
+        except (RedisError, TimeoutError, *REDIS_DOWN):
+            ok = False
+        self._health = (ok, now + 1.0)
+        return ok
 
     def stats(self) -> tuple[int, int]:
         logs = list(self._logs.values())
@@ -292,7 +323,10 @@ class RedisBus(Bus):
         if local is not None:
             local()
             return True
-        if not await self.retry(lambda r: r.exists(keys.running(canvas_id, chat_id))):
+        running = await self.retry(lambda r: r.exists(keys.running(canvas_id, chat_id)))
+        if running is None:
+            raise Unavailable("the event log (Redis) is unreachable", headers={"Retry-After": "5"})
+        if not running:
             return False
         await self.retry(lambda r: r.publish(keys.ABORT_CHANNEL, f"{canvas_id}\n{chat_id}"))
         return True

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -57,10 +58,18 @@ async def store_outcome(store: Store | None, outcome: Outcome) -> None:
         return
     try:
         await store.save_exchange(**outcome.message())
-    except Exception as exc:
-        log.exception("storing prediction %s failed", outcome.who.chat_message_id)
+    except Exception:
+        error_id = uuid.uuid4().hex[:12]
+        log.exception(
+            "error %s: storing prediction %s failed", error_id, outcome.who.chat_message_id
+        )
         if outcome.status != "error":
-            outcome.fail({"message": f"could not store the answer: {exc}", "code": "storage_error"})
+            outcome.fail(
+                {
+                    "message": f"could not store the answer (error {error_id}, in the server log)",
+                    "code": "storage_error",
+                }
+            )
 
 
 def close_log(log_: EventLog, outcome: Outcome) -> None:

@@ -20,20 +20,24 @@ _clients: dict[tuple[Any, ...], openai.AsyncOpenAI] = {}
 
 
 def client_for(
-    base_url: str | None, api_key: str | None, timeout: float = 600.0, retries: int = 2
+    base_url: str | None,
+    api_key: str | None,
+    timeout: float = 600.0,
+    retries: int = 2,
+    connect: float = 10.0,
 ) -> openai.AsyncOpenAI:
-    key = (base_url or None, api_key or "", timeout, retries)
+    key = (base_url or None, api_key or "", timeout, retries, connect)
     client = _clients.get(key)
     if client is None:
         client = openai.AsyncOpenAI(
             base_url=base_url or None,
             # OpenAI-compatible servers that need no key still get a non-empty one
             api_key=api_key or "no-key",
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            timeout=httpx.Timeout(timeout, connect=min(timeout, connect)),
             max_retries=retries,
             http_client=httpx.AsyncClient(
                 limits=httpx.Limits(max_connections=None, max_keepalive_connections=200),
-                timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+                timeout=httpx.Timeout(timeout, connect=min(timeout, connect)),
             ),
         )
         _clients[key] = client

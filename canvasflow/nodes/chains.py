@@ -12,6 +12,7 @@ from canvasflow.events import model as model_event
 from canvasflow.events import output as output_event
 from canvasflow.events import usage as usage_event
 from canvasflow.models.base import ChatModel, Message, Usage
+from canvasflow.models.deadlines import Deadlines, guarded
 from canvasflow.nodes.base import Input, Node, register
 from canvasflow.nodes.prompts import Prompt
 from canvasflow.nodes.safety import OutputParser, moderate
@@ -35,8 +36,9 @@ async def stream_answer(model: ChatModel, messages: list[Message]) -> AsyncItera
     started = time.perf_counter()
     first = True
     with span("model call", model=model.model_name, messages=len(messages)) as current:
+        limits = getattr(model, "deadlines", None) or Deadlines()
         try:
-            async for piece in model.stream(messages, used):
+            async for piece in guarded(model.stream(messages, used), model.model_name, limits):
                 if first:
                     first = False
                     latency = time.perf_counter() - started

@@ -6,6 +6,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from canvasflow.errors import CanvasInvalid
+from canvasflow.models.deadlines import Deadlines
 from canvasflow.models.local import DEFAULT_NAME, LocalChatModel, LocalModel
 from canvasflow.models.native import AnthropicChatModel, OllamaChatModel
 from canvasflow.models.openai_compat import OpenAIChatModel, azure_client_for, client_for
@@ -73,6 +74,13 @@ def server_key(
     return None
 
 
+def limited(model: Any, node: Node, ctx: RunContext) -> Any:
+    """A model with the call's deadlines: the server's, shortened by the node's own
+    ``timeout`` (ms) when it has one."""
+    model.deadlines = Deadlines.of(ctx.settings, to_float(node.get("timeout")))
+    return model
+
+
 class _OpenAIBase(Node):
     """Any model behind an OpenAI-compatible API. Subclasses say where the key and the
     base URL come from (credential field, environment variables, input names)."""
@@ -110,15 +118,20 @@ class _OpenAIBase(Node):
         client = client_for(
             base_url,
             api_key,
-            timeout_ms / 1000 if timeout_ms else 600.0,
-            ctx.settings.upstream_retries,
+            timeout_ms / 1000 if timeout_ms else settings.model_total_timeout,
+            settings.upstream_retries,
+            settings.model_connect_timeout,
         )
-        return OpenAIChatModel(
-            client,
-            str(self.get("modelName")),
-            self.params(),
-            # a JSON answer needs no token stream from upstream
-            streaming=to_bool(self.get("streaming"), True) and ctx.streaming,
+        return limited(
+            OpenAIChatModel(
+                client,
+                str(self.get("modelName")),
+                self.params(),
+                # a JSON answer needs no token stream from upstream
+                streaming=to_bool(self.get("streaming"), True) and ctx.streaming,
+            ),
+            self,
+            ctx,
         )
 
 
@@ -222,7 +235,7 @@ class ChatLocal(Node):
             "seed": to_int(self.get("seed")),
         }
         name = Path(path).stem if path else DEFAULT_NAME
-        return LocalChatModel(model, params, name)
+        return limited(LocalChatModel(model, params, name), self, ctx)
 
 
 @register
@@ -281,12 +294,16 @@ class ChatOllama(Node):
             "stop": [x for x in str(stop).split(",") if x] if stop else None,
         }
         base = self.get("baseUrl") or ctx.settings.ollama_base_url or "http://localhost:11434"
-        return OllamaChatModel(
-            str(base),
-            str(self.get("modelName")),
-            options,
-            self.get("keepAlive"),
-            to_bool(self.get("jsonMode")),
+        return limited(
+            OllamaChatModel(
+                str(base),
+                str(self.get("modelName")),
+                options,
+                self.get("keepAlive"),
+                to_bool(self.get("jsonMode")),
+            ),
+            self,
+            ctx,
         )
 
 
@@ -323,8 +340,12 @@ class ChatAnthropic(Node):
             "top_k": to_int(self.get("topK")),
             "max_tokens": to_int(self.get("maxTokensToSample")),
         }
-        return AnthropicChatModel(
-            base, key or ctx.settings.anthropic_api_key, str(self.get("modelName")), params
+        return limited(
+            AnthropicChatModel(
+                base, key or ctx.settings.anthropic_api_key, str(self.get("modelName")), params
+            ),
+            self,
+            ctx,
         )
 
 
@@ -369,9 +390,13 @@ class AzureChatOpenAI(_OpenAIBase):
         client = azure_client_for(
             str(endpoint), key, str(deployment), version, ctx.settings.upstream_retries
         )
-        return OpenAIChatModel(
-            client,
-            str(self.get("modelName") or deployment),
-            self.params(),
-            streaming=to_bool(self.get("streaming"), True) and ctx.streaming,
+        return limited(
+            OpenAIChatModel(
+                client,
+                str(self.get("modelName") or deployment),
+                self.params(),
+                streaming=to_bool(self.get("streaming"), True) and ctx.streaming,
+            ),
+            self,
+            ctx,
         )

@@ -13,6 +13,7 @@ from canvasflow.events import Event, source, step, token
 from canvasflow.events import model as model_event
 from canvasflow.events import usage as usage_event
 from canvasflow.models.base import Message, Usage, supports
+from canvasflow.models.deadlines import Deadlines, guarded
 from canvasflow.nodes.base import Input, Node, register, to_bool, to_int
 from canvasflow.nodes.chains import load_memory
 from canvasflow.nodes.safety import moderate
@@ -120,7 +121,9 @@ class ToolAgent(Node):
             calls = []
             used = Usage()
             try:
-                async for kind, value in model.chat_with_tools(messages, schemas, used):
+                turn = model.chat_with_tools(messages, schemas, used)
+                limits = getattr(model, "deadlines", None) or Deadlines()
+                async for kind, value in guarded(turn, model.model_name, limits):
                     if kind == "token":
                         yield token(value)
                     else:

@@ -38,7 +38,7 @@ class Worker:
         self.job_timeout = job_timeout
         self.store = Store(settings.resolved_database_url())
         self.credentials = Credentials(self.store, secret_key(settings))
-        self.bus = RedisBus(settings.redis_url, settings.retention_seconds, settings.max_events)
+        self.bus = RedisBus.from_settings(settings)
         self.queue = JobQueue(self.bus, self.store, settings.max_queue, settings.queue_timeout)
         self.bus.on_idle = self.queue.check
         self.name = f"{socket.gethostname()}-{os.getpid()}"

@@ -122,7 +122,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             observers=[metrics, PredictionLog(settings.log_prompts)],
             queue=queue,
             keys=KeyRing(store),
-            limiter=RateLimiter(settings.redis_url, settings.rate_limit, settings.auth_failures),
+            limiter=RateLimiter(
+                settings.redis_url,
+                settings.rate_limit,
+                settings.auth_failures,
+                settings.rate_limit_fail,
+            ),
             credentials=Credentials(store, secret_key(settings)),
             secret=secret_key(settings),
         )
@@ -152,6 +157,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # only the configured host names: a DNS-rebinding page cannot reach this server
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.server_names)
     app.add_middleware(PublicCORS)
+    app.add_middleware(errors.RefuseNul)
     app.include_router(predictions.router)
     app.include_router(canvases.router)
     app.include_router(messages.router)

@@ -3,13 +3,42 @@ status and Flowise's JSON envelope. The one place errors become responses."""
 
 from __future__ import annotations
 
+import logging
+import uuid
+
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from canvasflow.errors import CanvasflowError
+
+log = logging.getLogger("canvasflow.errors")
+
+
+class RefuseNul:
+    """A NUL character in the path or the query is refused before any route sees it
+    (PostgreSQL would refuse it later, with the SQL in the message)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            raw = scope.get("raw_path") or scope["path"].encode()
+            query = scope.get("query_string") or b""
+            where = None
+            if b"%00" in raw.lower() or "\x00" in scope["path"]:
+                where = "the path"
+            elif b"%00" in query.lower() or b"\x00" in query:
+                where = "the query"
+            if where:
+                response = envelope(400, f"{where} contains a NUL character")
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 class JSONBody(Response):
@@ -51,6 +80,13 @@ def install(app: FastAPI) -> None:
             }
             response = JSONBody(body, status_code=exc.status, headers=exc.headers)
         return response
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONBody:
+        # never a plain-text 500, never SQL or parameters: an id to find it in the log
+        error_id = uuid.uuid4().hex[:12]
+        log.error("error %s on %s %s", error_id, request.method, request.url.path, exc_info=exc)
+        return envelope(500, f"internal error {error_id} (the details are in the server log)")
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONBody:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import math
 import time
 from typing import Any
@@ -12,9 +14,11 @@ from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import FixedWindowRateLimiter
 
 from canvasflow.auth import SESSION_COOKIE, Caller, bearer, read_session
-from canvasflow.errors import Forbidden, RateLimited, Unauthorized
+from canvasflow.errors import Forbidden, RateLimited, Unauthorized, Unavailable
 from canvasflow.server.deps import state
 from canvasflow.store.models import Canvas
+
+log = logging.getLogger("canvasflow.guards")
 
 _CALLER = "canvasflow_caller"
 
@@ -122,8 +126,13 @@ class RateLimiter:
     """Requests per window, per canvas and client; shared through Redis when clustered."""
 
     def __init__(
-        self, redis_url: str | None, default: str | None = None, failures: str = "10/minute"
+        self,
+        redis_url: str | None,
+        default: str | None = None,
+        failures: str = "10/minute",
+        fail: str = "open",
     ) -> None:
+        self.fail = fail
         storage: Storage
         if redis_url:
             storage = RedisStorage("async+" + redis_url, implementation="redispy")
@@ -133,18 +142,35 @@ class RateLimiter:
         self.default = parse(default) if default else None
         self.failures = parse(failures)
 
+    async def _safely(self, op: Any, when_down: Any) -> Any:
+        """A limiter call; when its store (Redis) is down, let the request through
+        (``CANVASFLOW_RATE_LIMIT_FAIL=open``, the default) or answer 503 (``closed``)."""
+        try:
+            async with asyncio.timeout(2.0):
+                return await op
+        except Exception as exc:  # the storage's own errors vary with its backend
+            log.warning("rate limiter unavailable (%s); failing %s", exc, self.fail)
+            if self.fail == "closed":
+                raise Unavailable(
+                    "rate limits cannot be checked right now", headers={"Retry-After": "5"}
+                ) from None
+            return when_down
+
     async def auth_blocked(self, client: str) -> bool:
-        return not await self.limiter.test(self.failures, "canvasflow-auth", client)
+        allowed = await self._safely(
+            self.limiter.test(self.failures, "canvasflow-auth", client), True
+        )
+        return not allowed
 
     async def auth_failed(self, client: str) -> None:
-        await self.limiter.hit(self.failures, "canvasflow-auth", client)
+        await self._safely(self.limiter.hit(self.failures, "canvasflow-auth", client), None)
 
     async def check(self, canvas: Canvas, client: str) -> None:
         rules = [(r, canvas.id) for r in (canvas_rule(canvas.settings),) if r is not None]
         if self.default is not None:
             rules.append((self.default, "*"))
         for item, scope in rules:
-            if not await self.limiter.hit(item, "canvasflow", scope, client):
+            if not await self._safely(self.limiter.hit(item, "canvasflow", scope, client), True):
                 stats = await self.limiter.get_window_stats(item, "canvasflow", scope, client)
                 retry = max(1, math.ceil(stats.reset_time - time.time()))
                 message = (canvas.settings or {}).get("rateLimit", {}).get("limitMsg") or (

@@ -68,6 +68,10 @@ async def start_prediction(
     here, or put it on the queue for a worker."""
     if st.shutting_down:
         raise Unavailable("the server is shutting down", headers={"Retry-After": "5"})
+    if not await st.bus.healthy():
+        raise Unavailable(
+            "the event log (Redis) is unreachable; try again shortly", headers={"Retry-After": "5"}
+        )
     try:
         graph = st.graph_for(canvas)
     except CanvasInvalid as exc:
@@ -82,6 +86,9 @@ async def start_prediction(
 
     overrides = overrides or {}
     session_override = overrides.get("sessionId")
+    for name, value in (("chatId", chat_id), ("overrideConfig.sessionId", session_override)):
+        if value is not None and len(str(value)) > 200:
+            raise BadRequest(f"{name} is longer than 200 characters")
     chat_id = chat_id or (str(session_override) if session_override else None) or str(uuid.uuid4())
     allowed = allowed_overrides(canvas.settings)
     ctx = RunContext(

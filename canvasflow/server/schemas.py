@@ -32,7 +32,7 @@ class PredictionRequest(BaseModel):
     overrideConfig: dict[str, Any] | None = Field(
         None, description="sessionId, vars, and node inputs the canvas allows"
     )
-    chatId: str | None = None
+    chatId: str | None = Field(None, max_length=200, description="The conversation")
     history: list[HistoryMessage] | None = None
     uploads: list[Any] | None = None
     streamFormat: str | None = Field(

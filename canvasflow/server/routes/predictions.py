@@ -8,7 +8,7 @@ from fastapi import APIRouter, Header, Query, Request
 from pydantic import ValidationError
 from starlette.responses import Response
 
-from canvasflow.errors import BadRequest, NotFound, from_event
+from canvasflow.errors import BadRequest, NotFound, PayloadTooLarge, from_event
 from canvasflow.server.deps import canvas_or_404, json_body, state
 from canvasflow.server.errors import JSONBody, describe_validation
 from canvasflow.server.formats import encoder_for
@@ -53,7 +53,7 @@ def _request_body_doc() -> dict[str, Any]:
 async def predict(canvas_id: str, request: Request) -> Response:
     st = state(request)
     settings = st.settings
-    body = await json_body(request, settings.max_body_bytes)
+    body = await json_body(request, settings.max_body_bytes, settings.body_timeout)
     if not isinstance(body, dict):
         raise BadRequest("request body must be a JSON object")
     try:
@@ -61,6 +61,11 @@ async def predict(canvas_id: str, request: Request) -> Response:
     except ValidationError as exc:
         raise BadRequest(describe_validation(list(exc.errors()))) from None
 
+    if req.history is not None and len(req.history) > settings.max_history:
+        raise PayloadTooLarge(
+            f"history has {len(req.history)} messages; at most {settings.max_history} are "
+            "taken (CANVASFLOW_MAX_HISTORY)"
+        )
     canvas = await canvas_or_404(st, canvas_id)
     caller = await check_canvas_access(request, canvas)
     await st.limiter.check(canvas, client_id(request, caller, settings.trusted_proxy_header))
@@ -113,12 +118,13 @@ async def resume(
     if log is None:
         raise NotFound(f"no stream {chat_message_id} is running or kept")
     raw = last_event_id_header if last_event_id_header is not None else last_event_id
-    try:
-        after = int(raw) if raw not in (None, "") else 0
-    except ValueError:
-        raise BadRequest(f"Last-Event-ID must be a number, not {raw!r}") from None
-    if after < 0:
-        raise BadRequest("Last-Event-ID must not be negative")
+    raw = (raw or "").strip()
+    if raw and (not raw.isdigit() or len(raw) > 15):
+        raise BadRequest(f"Last-Event-ID must be an event id (a whole number), not {raw[:40]!r}")
+    after = int(raw) if raw else 0
+    last = await log.current_last_id()
+    if after > last:
+        raise BadRequest(f"Last-Event-ID {after} is beyond this stream's last event ({last})")
     encoder = encoder_for(stream_format or st.settings.stream_format)
     return stream_response(st, log, encoder, after=after)
 
