@@ -117,6 +117,7 @@ async def completions(request: Request) -> Response:
         )
     delay = b.get("delay", 0.0)
     fail_after = int(b["fail_after"]) if "fail_after" in b else None
+    hang_after = int(b["hang_after"]) if "hang_after" in b else None
 
     async def gen() -> Any:
         STATS["started"] += 1
@@ -127,6 +128,8 @@ async def completions(request: Request) -> Response:
                 if fail_after is not None and i == fail_after:
                     finished = True
                     raise RuntimeError("mock upstream drops the connection")
+                if hang_after is not None and i == hang_after:
+                    await asyncio.sleep(3600)  # a model that stops sending, connection open
                 if delay and i:
                     await asyncio.sleep(delay)
                 yield chunk(model, tok)

@@ -61,6 +61,14 @@ class Bus(ABC):
     async def abort(self, canvas_id: str, chat_id: str) -> bool:
         """Stop the prediction running for that chat. False when none runs."""
 
+    async def running_elsewhere(self, prediction_id: str) -> bool:
+        """Whether another live process runs that prediction (never, in one process)."""
+        return False
+
+    async def kept_text(self, prediction_id: str) -> str:
+        """The answer's tokens still kept for a prediction whose process died."""
+        return ""
+
     async def healthy(self) -> bool:
         """Whether new predictions can be taken (a shared store answers)."""
         return True

@@ -288,6 +288,14 @@ class RedisBus(Bus):
             raise Unavailable("the event log (Redis) is unreachable", headers={"Retry-After": "5"})
         return RedisEventLog(self, prediction_id) if exists else None
 
+    async def running_elsewhere(self, prediction_id: str) -> bool:
+        return bool(await self.retry(lambda r: r.exists(keys.alive(prediction_id))))
+
+    async def kept_text(self, prediction_id: str) -> str:
+        entries = await self.retry(lambda r: r.xrange(keys.events(prediction_id))) or []
+        events = (decode(eid, fields) for eid, fields in entries)
+        return "".join(e.data for e in events if e.kind == "token")
+
     async def healthy(self) -> bool:
         """Redis answers a PING within a second (remembered for a second)."""
         now = time.monotonic()

@@ -21,6 +21,7 @@ from canvasflow.engine.run import run as run_engine
 from canvasflow.errors import CanvasflowError
 from canvasflow.events import REPORT_KINDS, Event
 from canvasflow.observability.tracing import set_attributes, span
+from canvasflow.store.repo import question_id_for
 
 if TYPE_CHECKING:
     from canvasflow.bus.base import Bus, EventLog
@@ -79,6 +80,46 @@ def close_log(log_: EventLog, outcome: Outcome) -> None:
     log_.close()
 
 
+async def recover_interrupted(store: Store, bus: Bus) -> int:
+    """At start-up: answers left ``running`` by a process that died become
+    ``interrupted``, with what the event log still keeps of them (Redis), so nothing is
+    lost silently and a resume finds them."""
+    count = 0
+    for row in await store.running_answers():
+        if await bus.running_elsewhere(row.id):
+            continue
+        await store.mark_interrupted(row.id, await bus.kept_text(row.id))
+        count += 1
+    if count:
+        log.warning("%d answers were interrupted by a stop of the server", count)
+    return count
+
+
+def replay_stored(row: Any, log_: EventLog) -> None:
+    """A stored answer whose events are gone, as a stream: what was kept, then (if it
+    was interrupted) an ``interrupted`` error, ``metadata`` and ``end``."""
+    who = Identity(row.chat_id, row.id, row.session_id, None, row.canvas_id)
+    outcome = Outcome(who, status=row.status)
+    log_.append(start_event(who))
+    if row.content:
+        log_.append(Event("token", row.content))
+        outcome.apply(Event("token", row.content))
+    if row.usage:
+        outcome.usage.add(row.usage.get("prompt_tokens", 0), row.usage.get("completion_tokens", 0))
+    if row.status in ("interrupted", "running"):
+        log_.append(
+            outcome.fail(
+                {
+                    "message": "the server stopped while this answer was being written; "
+                    "this is what was kept of it",
+                    "code": "interrupted",
+                }
+            )
+        )
+        outcome.status = "interrupted"
+    close_log(log_, outcome)
+
+
 class Observer(Protocol):
     """Told when a prediction starts and finishes (metrics, logs). Called on the event
     loop; must not block."""
@@ -111,6 +152,7 @@ class Prediction:
         self.aborted_by: str | None = None
         self._inner: asyncio.Task[None] | None = None
         self._t0 = 0.0
+        self._stored: asyncio.Task[None] | None = None
         self.task: asyncio.Task[None] | None = None
 
     @property
@@ -169,6 +211,18 @@ class Prediction:
         for observer in self.observers:
             observer.started(self)
         self.log.append(start_event(outcome.who))
+        if self.store is not None:  # the question and a running answer: one write, aside
+            who = outcome.who
+            self._stored = asyncio.create_task(
+                self.store.start_exchange(
+                    who.canvas_id,
+                    who.chat_id or "",
+                    who.session_id or "",
+                    who.question or "",
+                    question_id_for(who.chat_message_id),
+                    who.chat_message_id,
+                )
+            )
         self._inner = asyncio.create_task(self._generate())
         if self.aborted_by is not None:  # aborted before it began
             self._inner.cancel()
@@ -227,6 +281,11 @@ class Prediction:
             append(event)
 
     async def _finish(self) -> None:
+        if self._stored is not None:
+            try:
+                await self._stored
+            except Exception:
+                log.exception("storing the start of %s failed", self.id)
         before = self.outcome.error
         await store_outcome(self.store, self.outcome)
         if self.outcome.error is not before and self.outcome.error is not None:

@@ -22,6 +22,7 @@ from canvasflow.engine.context import RunContext
 from canvasflow.engine.outcome import Identity, Outcome
 from canvasflow.engine.prediction import close_log, start_event, store_outcome
 from canvasflow.models.base import Message
+from canvasflow.store.repo import question_id_for
 
 if TYPE_CHECKING:
     from canvasflow.store.repo import Store
@@ -200,6 +201,9 @@ class JobQueue:
             who.chat_id = start.data.get("chatId")
             who.session_id = start.data.get("sessionId")
             who.canvas_id = start.data.get("canvasId") or ""
+            if self.store is not None:  # and its stored start says what was asked
+                asked = await self.store.get_message(question_id_for(pid))
+                who.question = asked.content if asked is not None else None
         outcome = Outcome(who)
         for event in events:
             outcome.apply(event)

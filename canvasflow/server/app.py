@@ -26,6 +26,7 @@ from canvasflow.bus.redis import RedisBus
 from canvasflow.config import Settings
 from canvasflow.credentials import Credentials
 from canvasflow.defaults import DEFAULT_SLUG, default_flow
+from canvasflow.engine.prediction import recover_interrupted
 from canvasflow.errors import NotFound
 from canvasflow.keyfiles import ADMIN_KEY_FILE, secret_key
 from canvasflow.models.native import close_http
@@ -113,6 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         elif settings.mode == "queue":
             raise RuntimeError("--mode queue needs REDIS_URL")
         await bus.start()
+        await recover_interrupted(store, bus)
         metrics = Metrics(bus.stats)
         st = ServerState(
             settings=settings,
@@ -146,6 +148,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await store.close()
 
     app = FastAPI(
+        # any route may answer these (a bad Host, a NUL, no key, a limit, an outage)
+        responses={code: {"model": ErrorResponse} for code in (400, 401, 403, 429, 500, 503)},
         docs_url=None,  # served below from the package's own Swagger UI
         redoc_url=None,
         title="canvasflow",

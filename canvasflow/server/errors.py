@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request
@@ -58,6 +59,26 @@ def envelope(status: int, message: str, headers: dict[str, str] | None = None) -
     )
 
 
+def allowed_methods(app: Any, scope: Any) -> list[str]:
+    """The methods some route of the app takes for this path."""
+    from starlette.routing import Match
+
+    found: set[str] = set()
+
+    def walk(routes: Any) -> None:
+        for route in routes:
+            inner = getattr(route, "original_router", None)
+            if inner is not None:
+                walk(inner.routes)
+                continue
+            methods = getattr(route, "methods", None)
+            if methods and route.matches({**scope, "method": next(iter(methods))})[0] == Match.FULL:
+                found.update(methods)
+
+    walk(app.routes)
+    return sorted(found)
+
+
 def describe_validation(errors: list[dict]) -> str:  # type: ignore[type-arg]
     parts = []
     for err in errors:
@@ -90,7 +111,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONBody:
-        return envelope(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:  # every method the path takes, not the first route's
+            headers["Allow"] = ", ".join(allowed_methods(request.app, request.scope))
+        return envelope(exc.status_code, str(exc.detail), headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONBody:

@@ -2,10 +2,36 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+
+def _aware(value: datetime) -> datetime:
+    """Datetimes always say their zone (SQLite hands them back naive, in UTC)."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+UTCDateTime = Annotated[datetime, AfterValidator(_aware)]
+
+
+def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
+    """A model's JSON schema with its ``$defs`` inlined, for ``openapi_extra`` (where a
+    ``#/$defs/...`` reference would not resolve)."""
+    defs = schema.pop("$defs", {})
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return walk(dict(defs[ref.rsplit("/", 1)[1]]))
+            return {k: walk(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    return walk(schema)  # type: ignore[no-any-return]
 
 
 class HistoryMessage(BaseModel):
@@ -135,8 +161,8 @@ class CanvasOut(BaseModel):
     flowData: str = Field(..., description="Flowise-shaped flowData, as a JSON string")
     settings: dict[str, Any]
     isStreaming: bool | None = None
-    createdDate: datetime
-    updatedDate: datetime
+    createdDate: UTCDateTime
+    updatedDate: UTCDateTime
     problems: list[Problem] = Field(
         default_factory=list,
         description="Everything wrong with the canvas; it is stored as a draft all the same",
@@ -164,7 +190,7 @@ class ChatMessageOut(BaseModel):
     usedTools: list[Any] | None = None
     usage: dict[str, Any] | None = None
     status: str
-    createdDate: datetime
+    createdDate: UTCDateTime
 
 
 class DeleteResult(BaseModel):

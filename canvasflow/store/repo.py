@@ -12,7 +12,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import delete, event, func, insert, or_, select
+from sqlalchemy import delete, event, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -21,6 +21,11 @@ from canvasflow.store.models import ApiKey, Canvas, ChatMessage, Credential, Doc
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _SLUG_CHARS = re.compile(r"[^a-z0-9]+")
+
+
+def question_id_for(answer_id: str) -> str:
+    """The id of the question of an answer: derived, so any process can find it."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "canvasflow-question:" + answer_id))
 
 
 def _settle(done: asyncio.Future[None], exc: BaseException | None) -> None:
@@ -85,7 +90,7 @@ class Store:
         if url.startswith("sqlite"):
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        self._pending: list[tuple[tuple[dict[str, Any], ...], asyncio.Future[None]]] = []
+        self._pending: list[tuple[tuple[str, Any], asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
 
     async def migrate(self) -> None:
@@ -183,6 +188,48 @@ class Store:
 
     # -- chat messages --------------------------------------------------------------
 
+    # A prediction writes twice: when it starts (the question and a ``running`` answer,
+    # so a process that dies mid-answer leaves a trace) and when it ends (the answer).
+    # Writes of predictions starting or ending at the same time share one transaction
+    # (group commit): a writer task takes every write waiting and commits them together.
+
+    async def start_exchange(
+        self,
+        canvas_id: str,
+        chat_id: str,
+        session_id: str,
+        question: str,
+        question_id: str,
+        answer_id: str,
+    ) -> None:
+        now = utcnow()
+        base = {"canvas_id": canvas_id, "chat_id": chat_id, "session_id": session_id}
+        rows = (
+            {
+                **base,
+                "id": question_id,
+                "role": "userMessage",
+                "content": question,
+                "status": "running",
+                "usage": None,
+                "source_documents": None,
+                "used_tools": None,
+                "created_at": now,
+            },
+            {
+                **base,
+                "id": answer_id,
+                "role": "apiMessage",
+                "content": "",
+                "status": "running",
+                "usage": None,
+                "source_documents": None,
+                "used_tools": None,
+                "created_at": now + timedelta(microseconds=1),
+            },
+        )
+        await self._queue(("start", rows))
+
     async def save_exchange(
         self,
         canvas_id: str,
@@ -195,58 +242,98 @@ class Store:
         usage: dict[str, Any] | None = None,
         source_documents: list[Any] | None = None,
         used_tools: list[Any] | None = None,
+        question_id: str | None = None,
     ) -> None:
-        """The question and the answer, in one transaction: never half written.
-
-        Exchanges finishing at the same time share one transaction (group commit): a
-        writer task takes every exchange waiting and commits them together."""
+        """The finished exchange: the answer row completed (written whole, question and
+        answer in one transaction, if its start was never written)."""
+        question_id = question_id or question_id_for(answer_id)
         now = utcnow()
         base = {"canvas_id": canvas_id, "chat_id": chat_id, "session_id": session_id}
-        rows = (
-            {
-                **base,
-                "id": str(uuid.uuid4()),
-                "role": "userMessage",
-                "content": question,
-                "status": "completed",
-                "usage": None,
-                "source_documents": None,
-                "used_tools": None,
-                "created_at": now,
-            },
-            {
-                **base,
-                "id": answer_id,
-                "role": "apiMessage",
-                "content": answer,
-                "status": status,
-                "usage": usage,
-                "source_documents": source_documents or None,
-                "used_tools": used_tools or None,
-                "created_at": now + timedelta(microseconds=1),
-            },
-        )
+        finish = {
+            "answer_id": answer_id,
+            "question_id": question_id,
+            "content": answer,
+            "status": status,
+            "usage": usage,
+            "source_documents": source_documents or None,
+            "used_tools": used_tools or None,
+            "rows": (
+                {
+                    **base,
+                    "id": question_id,
+                    "role": "userMessage",
+                    "content": question,
+                    "status": "completed",
+                    "usage": None,
+                    "source_documents": None,
+                    "used_tools": None,
+                    "created_at": now,
+                },
+                {
+                    **base,
+                    "id": answer_id,
+                    "role": "apiMessage",
+                    "content": answer,
+                    "status": status,
+                    "usage": usage,
+                    "source_documents": source_documents or None,
+                    "used_tools": used_tools or None,
+                    "created_at": now + timedelta(microseconds=1),
+                },
+            ),
+        }
+        await self._queue(("finish", finish))
+
+    async def _queue(self, item: tuple[str, Any]) -> None:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((rows, done))
+        self._pending.append((item, done))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_exchanges())
         await done
 
-    async def _write_exchanges(self) -> None:
+    async def _apply(self, conn: Any, item: tuple[str, Any]) -> None:
         table = ChatMessage.__table__
+        kind, payload = item
+        if kind == "start":
+            await conn.execute(insert(table), list(payload))
+            return
+        result = await conn.execute(
+            update(table)
+            .where(table.c.id == payload["answer_id"])
+            .values(
+                content=payload["content"],
+                status=payload["status"],
+                usage=payload["usage"],
+                source_documents=payload["source_documents"],
+                used_tools=payload["used_tools"],
+            )
+        )
+        if not result.rowcount:  # its start was never written: write it whole
+            await conn.execute(insert(table), list(payload["rows"]))
+            return
+        await conn.execute(
+            update(table).where(table.c.id == payload["question_id"]).values(status="completed")
+        )
+
+    async def _write_exchanges(self) -> None:
         while self._pending:
             batch, self._pending = self._pending, []
             try:
                 async with self.engine.begin() as conn:
-                    await conn.execute(insert(table), [r for rows, _ in batch for r in rows])
+                    starts = [r for (kind, rows), _ in batch if kind == "start" for r in rows]
+                    if starts:
+                        await conn.execute(insert(ChatMessage.__table__), starts)
+                    for item, _ in batch:
+                        if item[0] == "finish":
+                            await self._apply(conn, item)
             except Exception as exc:
                 if len(batch) == 1:
                     _settle(batch[0][1], exc)
                     continue
-                for rows, done in batch:  # one bad exchange must not sink the others
+                for item, done in batch:  # one bad write must not sink the others
                     try:
                         async with self.engine.begin() as conn:
-                            await conn.execute(insert(table), list(rows))
+                            await self._apply(conn, item)
                     except Exception as one_exc:
                         _settle(done, one_exc)
                     else:
@@ -254,6 +341,32 @@ class Store:
                 continue
             for _, done in batch:
                 _settle(done, None)
+
+    async def running_answers(self) -> list[ChatMessage]:
+        """Answers still marked running (at start-up: left by a process that died)."""
+        async with self.sessions() as s:
+            q = select(ChatMessage).where(
+                ChatMessage.status == "running", ChatMessage.role == "apiMessage"
+            )
+            return list((await s.scalars(q)).all())
+
+    async def mark_interrupted(self, answer_id: str, partial: str) -> None:
+        table = ChatMessage.__table__
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(table)
+                .where(table.c.id == answer_id)
+                .values(status="interrupted", content=partial)
+            )
+            await conn.execute(
+                update(table)
+                .where(table.c.id == question_id_for(answer_id))
+                .values(status="completed")
+            )
+
+    async def get_message(self, message_id: str) -> ChatMessage | None:
+        async with self.sessions() as s:
+            return await s.get(ChatMessage, message_id)
 
     def _history_query(self, canvas_id: str, f: HistoryFilter):  # type: ignore[no-untyped-def]
         q = select(ChatMessage).where(ChatMessage.canvas_id == canvas_id)
@@ -290,7 +403,11 @@ class Store:
         """The last ``limit`` messages of a memory session, oldest first."""
         q = (
             select(ChatMessage)
-            .where(ChatMessage.canvas_id == canvas_id, ChatMessage.session_id == session_id)
+            .where(
+                ChatMessage.canvas_id == canvas_id,
+                ChatMessage.session_id == session_id,
+                ChatMessage.status != "running",  # the exchange under way is not history
+            )
             .order_by(ChatMessage.created_at.desc())
         )
         if limit:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
@@ -12,6 +10,7 @@ from canvasflow.errors import NotFound
 from canvasflow.server.deps import state
 from canvasflow.server.guards import require_admin
 from canvasflow.server.routes.predictions import ERRORS
+from canvasflow.server.schemas import UTCDateTime
 
 router = APIRouter(
     prefix="/api/v1", tags=["api keys"], dependencies=[Depends(require_admin)], responses=ERRORS
@@ -30,7 +29,7 @@ class ApiKeyOut(BaseModel):
     prefix: str
     admin: bool
     canvases: list[str]
-    createdDate: datetime
+    createdDate: UTCDateTime
 
 
 class ApiKeyCreated(ApiKeyOut):

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from canvasflow import importer
 from canvasflow.engine.graph import Problem, check, load_flow_data, refuse
 from canvasflow.engine.run import can_stream
-from canvasflow.errors import AlreadyExists, CanvasInvalid, NotFound
+from canvasflow.errors import AlreadyExists, CanvasInvalid, NotFound, PayloadTooLarge
 from canvasflow.server.deps import canvas_or_404, json_body, state
 from canvasflow.server.guards import require_admin
 from canvasflow.server.routes.predictions import ERRORS
@@ -46,11 +46,16 @@ def out(canvas: Canvas, problems: list[Problem] | None = None) -> CanvasOut:
     )
 
 
-def validated_flow(flow_data: str | dict) -> str:  # type: ignore[type-arg]
+def validated_flow(flow_data: str | dict, max_nodes: int = 1000) -> str:  # type: ignore[type-arg]
     """flowData as stored (a JSON string). A draft with missing inputs or bad values is
     stored (its problems come back with it); only what is not a canvas at all (not
     JSON, a node canvasflow does not have) is refused."""
     data = load_flow_data(flow_data)
+    nodes = data.get("nodes")
+    if isinstance(nodes, list) and len(nodes) > max_nodes:
+        raise PayloadTooLarge(
+            f"the canvas has {len(nodes)} nodes; at most {max_nodes} (CANVASFLOW_MAX_CANVAS_NODES)"
+        )
     _, problems = check(data)
     structure = [p for p in problems if p.kind == "structure"]
     if structure:
@@ -102,7 +107,7 @@ async def list_canvases(request: Request) -> list[CanvasOut]:
 
 
 async def create_canvas(body: CanvasIn, request: Request) -> CanvasOut:
-    flow = validated_flow(body.flowData)
+    flow = validated_flow(body.flowData, state(request).settings.max_canvas_nodes)
     try:
         canvas = await state(request).store.create_canvas(
             body.name, flow, slug=body.slug, settings=body.settings
@@ -118,7 +123,11 @@ async def get_canvas(canvas_id: str, request: Request) -> CanvasOut:
 
 
 async def update_canvas(canvas_id: str, body: CanvasUpdate, request: Request) -> CanvasOut:
-    flow = validated_flow(body.flowData) if body.flowData is not None else None
+    flow = (
+        validated_flow(body.flowData, state(request).settings.max_canvas_nodes)
+        if body.flowData is not None
+        else None
+    )
     try:
         canvas = await state(request).store.update_canvas(
             canvas_id, name=body.name, slug=body.slug, flow_data=flow, settings=body.settings
@@ -147,7 +156,7 @@ async def import_canvas(request: Request, slug: str | None = None) -> CanvasOut:
         canvas_doc = importer.normalise(doc)
     except CanvasInvalid as exc:
         raise CanvasInvalid(exc.message) from None
-    flow = validated_flow(canvas_doc["flowData"])
+    flow = validated_flow(canvas_doc["flowData"], st.settings.max_canvas_nodes)
     try:
         canvas = await st.store.create_canvas(
             canvas_doc["name"],

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -13,6 +12,7 @@ from canvasflow.errors import NotFound
 from canvasflow.server.deps import state
 from canvasflow.server.guards import require_admin
 from canvasflow.server.routes.predictions import ERRORS
+from canvasflow.server.schemas import UTCDateTime
 from canvasflow.store.models import Credential
 
 router = APIRouter(
@@ -39,7 +39,7 @@ class CredentialOut(BaseModel):
     id: str
     name: str
     credentialName: str
-    createdDate: datetime
+    createdDate: UTCDateTime
     plainDataObj: dict[str, Any] | None = Field(
         None, description="The fields, secret ones masked (only for one credential)"
     )

@@ -15,8 +15,8 @@ from canvasflow.server.deps import json_body, state
 from canvasflow.server.errors import JSONBody, describe_validation
 from canvasflow.server.formats import encoder_for
 from canvasflow.server.guards import check_canvas_access, client_id, identify
+from canvasflow.server.routes.predictions import wait_or_leave
 from canvasflow.server.running import start_prediction, stream_response
-from canvasflow.server.schemas import ErrorResponse
 
 router = APIRouter(prefix="/v1", tags=["OpenAI-compatible"])
 
@@ -59,11 +59,23 @@ def openai_error(status: int, message: str, kind: str) -> JSONBody:
     )
 
 
-@router.get(
-    "/models",
-    response_model=ModelList,
-    responses={401: {"model": ErrorResponse}, 429: {"model": ErrorResponse}},
-)
+class OpenAIErrorBody(BaseModel):
+    message: str
+    type: str
+    code: int | str | None = None
+
+
+class OpenAIError(BaseModel):
+    error: OpenAIErrorBody
+
+
+OPENAI_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": OpenAIError}
+    for code in (400, 401, 403, 404, 408, 413, 415, 422, 429, 500, 502, 503, 504)
+}
+
+
+@router.get("/models", response_model=ModelList, responses=OPENAI_ERRORS)
 async def list_models(request: Request) -> Response:
     """Canvases as models, for a key: the admin key lists all, a canvas key its own
     (everything without a key only when the server runs with --no-auth)."""
@@ -85,7 +97,17 @@ async def list_models(request: Request) -> Response:
     return JSONBody(listed.model_dump())
 
 
-@router.post("/chat/completions", summary="Run a canvas as an OpenAI chat model")
+@router.post(
+    "/chat/completions",
+    summary="Run a canvas as an OpenAI chat model",
+    responses={
+        200: {
+            "description": "A chat.completion, or chat.completion.chunk events when streaming",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        },
+        **OPENAI_ERRORS,
+    },
+)
 async def chat_completions(request: Request) -> Response:
     st = state(request)
     try:
@@ -132,7 +154,7 @@ async def chat_completions(request: Request) -> Response:
             ),
             on_disconnect=lambda: prediction.abort("disconnect"),
         )
-    await prediction.wait()
+    await wait_or_leave(request, prediction, keep_going=False)
     if prediction.status == "error" and prediction.error:
         err = from_event(prediction.error)
         return openai_error(err.status, err.message, err.code)

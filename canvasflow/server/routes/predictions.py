@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Header, Query, Request
 from pydantic import ValidationError
 from starlette.responses import Response
 
+from canvasflow.bus.memory import MemoryEventLog
+from canvasflow.engine.prediction import replay_stored
 from canvasflow.errors import BadRequest, NotFound, PayloadTooLarge, from_event
 from canvasflow.server.deps import canvas_or_404, json_body, state
 from canvasflow.server.errors import JSONBody, describe_validation
@@ -19,6 +22,7 @@ from canvasflow.server.schemas import (
     ErrorResponse,
     PredictionRequest,
     PredictionResponse,
+    inline_refs,
 )
 from canvasflow.values import to_bool
 
@@ -26,7 +30,7 @@ router = APIRouter(prefix="/api/v1", tags=["predictions"])
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse}
-    for code in (400, 401, 403, 404, 413, 415, 422, 429, 500, 502, 503, 504)
+    for code in (400, 401, 403, 404, 408, 409, 413, 415, 422, 429, 500, 502, 503, 504)
 }
 STREAM_DOC: dict[str, Any] = {
     "description": "The answer as JSON, or a server-sent event stream when streaming",
@@ -38,7 +42,9 @@ def _request_body_doc() -> dict[str, Any]:
     return {
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": PredictionRequest.model_json_schema()}},
+            "content": {
+                "application/json": {"schema": inline_refs(PredictionRequest.model_json_schema())}
+            },
         }
     }
 
@@ -93,10 +99,27 @@ async def predict(canvas_id: str, request: Request) -> Response:
             on_disconnect=None if keep_going else lambda: prediction.abort("disconnect"),
         )
 
-    await prediction.wait()
+    keep_going = to_bool(overrides.get("continueOnDisconnect"), False)
+    await wait_or_leave(request, prediction, keep_going)
     if prediction.status == "error" and prediction.error is not None:
         raise from_event(prediction.error)
     return JSONBody(prediction.answer())
+
+
+async def wait_or_leave(request: Request, prediction: Any, keep_going: bool) -> None:
+    """Wait for a JSON answer; a client that goes away first cancels the generation
+    (unless it asked for ``continueOnDisconnect``)."""
+    done = asyncio.ensure_future(prediction.wait())
+    while True:
+        finished, _ = await asyncio.wait({done}, timeout=0.25)
+        if finished:
+            done.result()
+            return
+        if await request.is_disconnected():
+            if not keep_going:
+                prediction.abort("disconnect")
+            await done
+            return
 
 
 @router.get(
@@ -113,10 +136,16 @@ async def resume(
     stream_format: str | None = Query(None, alias="streamFormat"),
 ) -> Response:
     st = state(request)
-    await check_canvas_access(request, await canvas_or_404(st, canvas_id))
+    canvas = await canvas_or_404(st, canvas_id)
+    await check_canvas_access(request, canvas)
     log = await st.bus.get_log(chat_message_id)
     if log is None:
-        raise NotFound(f"no stream {chat_message_id} is running or kept")
+        # the events are gone (retention, a restart): the stored answer stands in for them
+        row = await st.store.get_message(chat_message_id)
+        if row is None or row.role != "apiMessage" or row.canvas_id != canvas.id:
+            raise NotFound(f"no stream {chat_message_id} is running or kept")
+        log = MemoryEventLog()
+        replay_stored(row, log)
     raw = last_event_id_header if last_event_id_header is not None else last_event_id
     raw = (raw or "").strip()
     if raw and (not raw.isdigit() or len(raw) > 15):
