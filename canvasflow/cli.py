@@ -174,7 +174,16 @@ def worker(
 async def _with_store(data_dir: Path | None, fn: Any) -> Any:
     from canvasflow.store.repo import Store
 
-    store = Store(_settings(data_dir=data_dir).resolved_database_url())
+    settings = _settings(data_dir=data_dir)
+    try:
+        url = settings.resolved_database_url()
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    # say which data this command reads: not the server's, if the data dir differs
+    where = settings.database_url or str((settings.data_dir / "canvasflow.db").resolve())
+    typer.echo(f"canvasflow: data in {where} (--data-dir, DATABASE_URL)", err=True)
+    store = Store(url)
     try:
         await store.migrate()
         return await fn(store)
@@ -182,9 +191,67 @@ async def _with_store(data_dir: Path | None, fn: Any) -> Any:
         await store.close()
 
 
+Url = Annotated[
+    str | None,
+    typer.Option(
+        "--url",
+        help="Talk to this running server instead of opening a database (CANVASFLOW_URL)",
+        envvar="CANVASFLOW_URL",
+    ),
+]
+ApiKeyOpt = Annotated[
+    str | None,
+    typer.Option("--api-key", envvar="CANVASFLOW_API_KEY", help="Key for --url (else admin.key)"),
+]
+
+
+def _server(url: str, api_key: str | None, data_dir: Path | None) -> Any:
+    """An HTTP client for a running server: its admin key from --api-key, the
+    environment, or the data dir's admin.key."""
+    import httpx
+
+    from canvasflow.keyfiles import ADMIN_KEY_FILE
+
+    key = api_key
+    if not key:
+        path = _settings(data_dir=data_dir).data_dir / ADMIN_KEY_FILE
+        key = path.read_text().strip() if path.is_file() else None
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    typer.echo(f"canvasflow: server at {url}", err=True)
+    return httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=60)
+
+
+def _call(client: Any, method: str, path: str, **kw: Any) -> Any:
+    """One API call; any failure is one line naming what to do."""
+    import httpx
+
+    try:
+        r = client.request(method, path, **kw)
+    except httpx.HTTPError:
+        typer.echo(
+            f"error: no canvasflow server answers at {client.base_url} "
+            "(start one with `canvasflow serve`, or check --url)",
+            err=True,
+        )
+        raise typer.Exit(1) from None
+    if r.status_code >= 400:
+        try:
+            message = r.json().get("message") or r.text
+        except ValueError:
+            message = r.text
+        typer.echo(f"error: {r.status_code}: {message}", err=True)
+        raise typer.Exit(1)
+    return r.json() if r.content else None
+
+
 @canvas_app.command("list")
-def canvas_list(data_dir: DataDir = None) -> None:
+def canvas_list(data_dir: DataDir = None, url: Url = None, api_key: ApiKeyOpt = None) -> None:
     """List canvases: id, slug, name."""
+    if url:
+        with _server(url, api_key, data_dir) as client:
+            for c in _call(client, "GET", "/api/v1/canvases"):
+                typer.echo(f"{c['id']}  {c['slug']:<24} {c['name']}")
+        return
 
     async def go(store: Any) -> None:
         for c in await store.list_canvases():
@@ -195,33 +262,117 @@ def canvas_list(data_dir: DataDir = None) -> None:
 
 @canvas_app.command("import")
 def canvas_import(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSON file")],
-    slug: Annotated[str | None, typer.Option(help="Slug for the new canvas")] = None,
+    files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, help="JSON files")],
+    slug: Annotated[str | None, typer.Option(help="Slug for the new canvas (one file)")] = None,
     data_dir: DataDir = None,
+    url: Url = None,
+    api_key: ApiKeyOpt = None,
 ) -> None:
-    """Import a canvas: canvasflow's JSON, a Flowise chatflow export or a template."""
+    """Import canvases: canvasflow's JSON, Flowise chatflow exports or templates. A canvas
+    with missing inputs is stored as a draft, its problems listed."""
+    from rich.progress import track
+
     from canvasflow.engine.graph import check
     from canvasflow.importer import read_file
+    from canvasflow.store.repo import Conflict
 
-    try:
-        doc = read_file(file)
-    except CanvasInvalid as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(2) from None
-    _, problems = check(doc["flowData"])
-    structure = [p for p in problems if p.kind == "structure"]
-    if structure:
-        typer.echo(f"error: {structure[0].message}", err=True)
-        raise typer.Exit(2)
-    for p in problems:  # a draft: stored all the same, to be finished in the studio
-        typer.echo(f"{p.level}: {p.message}", err=True)
+    docs = []
+    for file in files:
+        try:
+            doc = read_file(file)
+        except CanvasInvalid as exc:
+            typer.echo(f"error: {file}: {exc.message}", err=True)
+            raise typer.Exit(2) from None
+        _, problems = check(doc["flowData"])
+        structure = [p for p in problems if p.kind == "structure"]
+        if structure:
+            typer.echo(f"error: {file}: {structure[0].message}", err=True)
+            raise typer.Exit(2)
+        for p in problems:  # a draft: stored all the same, to be finished in the studio
+            typer.echo(f"{p.level}: {file.name}: {p.message}", err=True)
+        docs.append(doc)
+    steps = track(docs, description="importing", disable=len(docs) < 2, transient=True)
+    if url:
+        with _server(url, api_key, data_dir) as client:
+            for doc in steps:
+                path = "/api/v1/canvases/import" + (f"?slug={slug}" if slug else "")
+                made = _call(client, "POST", path, json=doc)
+                typer.echo(f"{made['id']}  {made['slug']}  {made['name']}")
+        return
 
     async def go(store: Any) -> None:
-        file_slug = await store.free_slug(doc["slug"]) if doc["slug"] else None
-        canvas = await store.create_canvas(
-            doc["name"], doc["flowData"], slug=slug or file_slug, settings=doc["settings"]
-        )
-        typer.echo(f"{canvas.id}  {canvas.slug}  {canvas.name}")
+        for doc in steps:
+            file_slug = await store.free_slug(doc["slug"]) if doc["slug"] else None
+            try:
+                canvas = await store.create_canvas(
+                    doc["name"], doc["flowData"], slug=slug or file_slug, settings=doc["settings"]
+                )
+            except Conflict as exc:
+                typer.echo(f"error: {exc}; choose another with --slug", err=True)
+                raise typer.Exit(2) from None
+            typer.echo(f"{canvas.id}  {canvas.slug}  {canvas.name}")
+
+    asyncio.run(_with_store(data_dir, go))
+
+
+@canvas_app.command("delete")
+def canvas_delete(
+    canvas: Annotated[str, typer.Argument(help="Canvas id or slug")],
+    data_dir: DataDir = None,
+    url: Url = None,
+    api_key: ApiKeyOpt = None,
+) -> None:
+    """Delete a canvas (and its chat messages)."""
+    if url:
+        with _server(url, api_key, data_dir) as client:
+            _call(client, "DELETE", f"/api/v1/canvases/{canvas}")
+        return
+
+    async def go(store: Any) -> None:
+        found = await store.get_canvas(canvas)
+        if found is None:
+            typer.echo(f"error: canvas {canvas} not found", err=True)
+            raise typer.Exit(1)
+        await store.delete_canvas(found.id)
+
+    asyncio.run(_with_store(data_dir, go))
+
+
+@canvas_app.command("update")
+def canvas_update(
+    canvas: Annotated[str, typer.Argument(help="Canvas id or slug")],
+    name: Annotated[str | None, typer.Option(help="A new name")] = None,
+    file: Annotated[
+        Path | None, typer.Option(exists=True, dir_okay=False, help="New flowData from a file")
+    ] = None,
+    data_dir: DataDir = None,
+    url: Url = None,
+    api_key: ApiKeyOpt = None,
+) -> None:
+    """Rename a canvas, or replace its flow with a file's."""
+    from canvasflow.importer import read_file
+
+    flow = None
+    if file is not None:
+        try:
+            flow = read_file(file)["flowData"]
+        except CanvasInvalid as exc:
+            typer.echo(f"error: {file}: {exc.message}", err=True)
+            raise typer.Exit(2) from None
+    if url:
+        with _server(url, api_key, data_dir) as client:
+            body = {k: v for k, v in (("name", name), ("flowData", flow)) if v is not None}
+            made = _call(client, "PUT", f"/api/v1/canvases/{canvas}", json=body)
+            for p in made.get("problems", []):
+                typer.echo(f"{p['level']}: {p['message']}", err=True)
+        return
+
+    async def go(store: Any) -> None:
+        found = await store.get_canvas(canvas)
+        if found is None:
+            typer.echo(f"error: canvas {canvas} not found", err=True)
+            raise typer.Exit(1)
+        await store.update_canvas(found.id, name=name, flow_data=flow)
 
     asyncio.run(_with_store(data_dir, go))
 
@@ -422,11 +573,15 @@ def ingest(
     settings = _settings(data_dir=data_dir)
     load_all(settings.extra_node_modules)
 
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    bar = Progress(TextColumn("embedding"), BarColumn(), MofNCompleteColumn(), TextColumn("chunks"))
+    task = bar.add_task("ingest", total=None)
+    seen = {"done": 0, "total": 0}
+
     def progress(done: int, total: int) -> None:
-        width = 30
-        filled = int(width * done / max(1, total))
-        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} chunks")
-        sys.stderr.flush()
+        bar.update(task, completed=done, total=total)
+        seen.update(done=done, total=total)
 
     async def go(store: Any) -> None:
         found = await store.get_canvas(canvas)
@@ -442,13 +597,15 @@ def ingest(
             credentials=Credentials(store, secret_key(settings)),
         )
         try:
-            totals = await upsert(
-                parse(found.flow_data), ctx, allowed_overrides(found.settings), progress
-            )
+            with bar:
+                totals = await upsert(
+                    parse(found.flow_data), ctx, allowed_overrides(found.settings), progress
+                )
         except CanvasflowError as exc:
-            typer.echo(f"\nerror: {exc}", err=True)
+            typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from None
-        sys.stderr.write("\n")
+        if not bar.console.is_terminal:  # no live bar where no terminal shows it
+            typer.echo(f"{seen['done']}/{seen['total']} chunks embedded", err=True)
         typer.echo(f"added {totals['numAdded']}, already stored {totals['numSkipped']}")
 
     asyncio.run(_with_store(data_dir, go))
@@ -459,19 +616,44 @@ def predict(
     canvas: Annotated[str, typer.Argument(help="Canvas id or slug")],
     question: Annotated[str, typer.Argument(help="The question")],
     stream: Annotated[bool, typer.Option("--stream/--no-stream", help="Stream tokens")] = False,
-    url: Annotated[str, typer.Option(help="Server URL")] = "http://127.0.0.1:3000",
+    url: Annotated[
+        str, typer.Option(help="Server URL", envvar="CANVASFLOW_URL")
+    ] = "http://127.0.0.1:3000",
     api_key: Annotated[str | None, typer.Option(envvar="CANVASFLOW_API_KEY")] = None,
     chat_id: Annotated[str | None, typer.Option("--chat-id")] = None,
+    override: Annotated[
+        list[str] | None,
+        typer.Option("--override", help="KEY=VALUE for overrideConfig (VALUE as JSON if it is)"),
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print raw events / the JSON answer")
     ] = False,
 ) -> None:
     """Ask a running server; with --stream, print tokens as they arrive."""
+    import httpx
+
     from canvasflow.sdk import Flowise, PredictionData
+    from canvasflow.sdk._base import Retry
     from canvasflow.sdk.errors import FlowiseError
 
-    data = PredictionData(canvasId=canvas, question=question, streaming=stream, chatId=chat_id)
-    with Flowise(base_url=url, api_key=api_key) as client:
+    overrides: dict[str, Any] = {}
+    for item in override or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            typer.echo(f"error: --override takes KEY=VALUE, not {item!r}", err=True)
+            raise typer.Exit(2)
+        try:
+            overrides[key] = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            overrides[key] = value
+    data = PredictionData(
+        canvasId=canvas,
+        question=question,
+        streaming=stream,
+        chatId=chat_id,
+        overrideConfig=overrides or None,
+    )
+    with Flowise(base_url=url, api_key=api_key, retry=Retry(attempts=2)) as client:
         try:
             result = client.create_prediction(data)
             if not stream:
@@ -483,6 +665,13 @@ def predict(
             _print_stream(result, as_json)
         except FlowiseError as exc:
             typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
+        except httpx.HTTPError:
+            typer.echo(
+                f"error: no canvasflow server answers at {url} "
+                "(start one with `canvasflow serve`, or pass --url)",
+                err=True,
+            )
             raise typer.Exit(1) from None
 
 

@@ -111,6 +111,7 @@ class Settings(BaseSettings):
     upstream_retries: int = Field(2, ge=0, description="Retries of a model call before it starts")
     local_model: Path | None = Field(None, description="Another GGUF file for chatLocal")
     local_ctx: int = Field(2048, ge=128)
+    warm_up: bool = Field(True, description="Load the embedded model at start, in the background")
     local_threads: int = Field(0, ge=0)
 
     # -- model providers (their standard variable names) ----------------------------------
@@ -187,6 +188,13 @@ class Settings(BaseSettings):
             return f"sqlite+aiosqlite:///{(self.data_dir / 'canvasflow.db').resolve()}"
         for prefix in ("postgres://", "postgresql://"):
             if url.startswith(prefix):
+                import importlib.util
+
+                if importlib.util.find_spec("asyncpg") is None:
+                    raise ValueError(
+                        "DATABASE_URL names PostgreSQL, which needs canvasflow[postgres]: "
+                        "pip install 'canvasflow[postgres]'"
+                    )
                 return "postgresql+asyncpg://" + url[len(prefix) :]
         if url.startswith("sqlite:///"):
             return "sqlite+aiosqlite:///" + url[len("sqlite:///") :]

@@ -1,12 +1,16 @@
 """The async client, with an abort after ten tokens."""
 
 import asyncio
+import os
 
 from canvasflow.sdk import AsyncFlowise, PredictionData
 
+# the server: CANVASFLOW_URL, else a local one
+URL = os.environ.get("CANVASFLOW_URL", "http://127.0.0.1:3000")
+
 
 async def main() -> None:
-    async with AsyncFlowise("http://127.0.0.1:3000") as client:
+    async with AsyncFlowise(URL) as client:
         stream = await client.create_prediction(
             PredictionData(canvasId="default", question="Count to one hundred.", streaming=True)
         )

@@ -1,12 +1,16 @@
 """Print an answer sentence by sentence as it streams (StreamBuffer)."""
 
+import os
 import sys
 
 from canvasflow import Flowise, PredictionData, StreamBuffer
 
+# the server: CANVASFLOW_URL, else a local one
+URL = os.environ.get("CANVASFLOW_URL", "http://127.0.0.1:3000")
+
 question = sys.argv[1] if len(sys.argv) > 1 else "Tell me about the Moon."
 buffer = StreamBuffer()
-with Flowise("http://127.0.0.1:3000") as client:
+with Flowise(URL) as client:
     for event in client.create_prediction(
         PredictionData(canvasId="default", question=question, streaming=True)
     ):

@@ -3,14 +3,18 @@
 python examples/stream.py [canvas] [question]
 """
 
+import os
 import sys
 
 from canvasflow import Flowise, PredictionData
 
+# the server: CANVASFLOW_URL, else a local one
+URL = os.environ.get("CANVASFLOW_URL", "http://127.0.0.1:3000")
+
 canvas = sys.argv[1] if len(sys.argv) > 1 else "default"
 question = sys.argv[2] if len(sys.argv) > 2 else "What is the capital of France?"
 
-with Flowise("http://127.0.0.1:3000") as client:
+with Flowise(URL) as client:
     stream = client.create_prediction(
         PredictionData(
             canvasId=canvas,

@@ -1,12 +1,16 @@
 """Save a streamed answer to a file, flushing after every token."""
 
+import os
 from datetime import datetime
 
 from canvasflow import Flowise, PredictionData
 from canvasflow.sdk import write_stream
 
+# the server: CANVASFLOW_URL, else a local one
+URL = os.environ.get("CANVASFLOW_URL", "http://127.0.0.1:3000")
+
 filename = f"streaming_output_{datetime.now():%Y%m%d_%H%M%S}.txt"
-with Flowise("http://127.0.0.1:3000") as client:
+with Flowise(URL) as client:
     stream = client.create_prediction(
         PredictionData(canvasId="default", question="Write about machine learning.", streaming=True)
     )

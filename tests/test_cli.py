@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import orjson
 
 from tests.support import Proc, llm_chain_flow, make_canvas, node
@@ -32,7 +34,7 @@ def test_canvas_import_list_export(tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_bytes(orjson.dumps({"nodes": [node("q_1", "nope", {})], "edges": []}))
     r = run("canvas", "import", str(bad), "--data-dir", str(data))
-    assert r.returncode == 0 and "error: node q_1" in r.stderr  # a draft: stored, named
+    assert r.returncode == 0 and "node q_1" in r.stderr  # a draft: stored, its problem named
     r = run("canvas", "import", str(tmp_path / "nope.json"), "--data-dir", str(data))
     assert r.returncode == 2
     assert run("canvas", "export", "missing", "--data-dir", str(data)).returncode == 1
@@ -52,3 +54,64 @@ def test_predict(server: Proc) -> None:
     assert kinds == ["start", "token", "token", "token", "metadata", "end"]
     r = run("predict", "missing", "hi", "--url", server.url)
     assert r.returncode == 1 and "not found" in r.stderr
+
+
+def test_cli_talks_to_a_running_server_and_fails_in_one_line(upstream: str, tmp_path: Path) -> None:
+    """--url instead of a database (the admin key from the data dir), canvas update and
+    delete, --override; user errors in one line, never a traceback."""
+    from tests.support import canvasflow_server
+
+    data = tmp_path / "d"
+    proc = canvasflow_server(data, upstream, auth=True).start()
+    try:
+        f = tmp_path / "c.json"
+        f.write_bytes(
+            orjson.dumps({"name": "Over URL", "flowData": llm_chain_flow("mock?tokens=2")})
+        )
+        r = run(
+            "canvas", "import", str(f), "--slug", "over", "--url", proc.url, "--data-dir", str(data)
+        )
+        assert r.returncode == 0, r.stderr
+        assert f"server at {proc.url}" in r.stderr
+        listed = run("canvas", "list", "--url", proc.url, "--data-dir", str(data))
+        assert "over" in listed.stdout
+        again = run("canvas", "import", str(f), "--slug", "over", "--data-dir", str(data))
+        assert again.returncode == 2 and "Traceback" not in again.stderr
+        assert "--slug" in again.stderr and len(again.stderr.strip().splitlines()) <= 3
+        r = run(
+            "canvas",
+            "update",
+            "over",
+            "--name",
+            "Renamed",
+            "--url",
+            proc.url,
+            "--data-dir",
+            str(data),
+        )
+        assert r.returncode == 0, r.stderr
+        assert "Renamed" in run("canvas", "list", "--url", proc.url, "--data-dir", str(data)).stdout
+        r = run(
+            "predict", "over", "q", "--url", proc.url, "--override", "temperature=0.3", "--json"
+        )
+        assert r.returncode == 0, r.stderr
+        assert httpx.get(upstream + "/requests").json()[-1]["temperature"] == 0.3
+        r = run("canvas", "delete", "over", "--url", proc.url, "--data-dir", str(data))
+        assert r.returncode == 0, r.stderr
+        assert (
+            "over" not in run("canvas", "list", "--url", proc.url, "--data-dir", str(data)).stdout
+        )
+    finally:
+        proc.stop()
+    gone = run("predict", "default", "q", "--url", proc.url)
+    assert gone.returncode == 1 and "Traceback" not in gone.stderr
+    assert gone.stderr.strip().startswith("error: no canvasflow server answers")
+    bad_port = subprocess.run(
+        [sys.executable, "-m", "canvasflow.cli", "serve"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "CANVASFLOW_PORT": "abc"},
+        timeout=60,
+    )
+    assert bad_port.returncode == 2 and "CANVASFLOW_PORT" in bad_port.stderr
+    assert "Traceback" not in bad_port.stderr

@@ -12,9 +12,20 @@ from tests.support import canvasflow_server, sse_events
 def test_default_canvas_streams_a_local_answer(tmp_path: Path) -> None:
     # no upstream at all: the default canvas must not need one
     proc = canvasflow_server(
-        tmp_path / "data", "http://127.0.0.1:9", {"OPENAI_BASE_URL": "", "OPENAI_API_KEY": ""}
+        tmp_path / "data",
+        "http://127.0.0.1:9",
+        {
+            "OPENAI_BASE_URL": "",
+            "OPENAI_API_KEY": "",
+            "CANVASFLOW_WARM_UP": "1",
+        },
+        args=["--log-level", "info"],
     ).start()
     try:
+        # ready at once; the model loads in the background, before any question
+        from tests.support import poll
+
+        poll(lambda: "embedded model ready" in proc.log_text(), timeout=60)
         with httpx.Client(base_url=proc.url, timeout=120) as c:
             canvases = c.get("/api/v1/canvases").json()
             assert [x["slug"] for x in canvases] == ["default"]

@@ -32,13 +32,19 @@ def backend(*schemes: str) -> Callable[[type[Bus]], type[Bus]]:
 
 
 def create_bus(settings: Settings) -> Bus:
+    missing: dict[str, str] = {}
     for info in pkgutil.iter_modules(__path__):
         if info.name not in ("base", "keys"):
-            importlib.import_module(f"{__name__}.{info.name}")
+            try:
+                importlib.import_module(f"{__name__}.{info.name}")
+            except ImportError as exc:  # a backend whose library is an extra not installed
+                missing[info.name] = exc.name or str(exc)
     url = settings.redis_url
     scheme = urlsplit(url).scheme if url else "memory"
     factory = BACKENDS.get(scheme)
     if factory is None:
+        if scheme in ("redis", "rediss", "unix") and "redis" in missing:
+            raise ValueError("REDIS_URL needs canvasflow[redis]: pip install 'canvasflow[redis]'")
         raise ValueError(f"no event-bus backend for {scheme!r} URLs (have: {sorted(BACKENDS)})")
     return factory(settings)
 

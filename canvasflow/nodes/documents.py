@@ -5,16 +5,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from langchain_text_splitters import (
-    CharacterTextSplitter as _Character,
-)
-from langchain_text_splitters import (
-    MarkdownTextSplitter as _Markdown,
-)
-from langchain_text_splitters import (
-    RecursiveCharacterTextSplitter as _Recursive,
-)
-
 from canvasflow.errors import InputInvalid, RunFailed
 from canvasflow.nodes.base import Input, Node, register, to_int
 from canvasflow.nodes.prompts import parse_values
@@ -29,6 +19,18 @@ _SPLITTER_INPUTS = (
     Input("chunkOverlap", "number", optional=True, default=200),
 )
 _SPLITTER_BASES = ("TextSplitter", "BaseDocumentTransformer", "Runnable")
+
+
+def _splitters() -> Any:
+    """``langchain-text-splitters``, an extra: ``pip install 'canvasflow[splitters]'``."""
+    try:
+        import langchain_text_splitters
+    except ImportError:
+        raise RunFailed(
+            "text splitters need canvasflow[splitters]: pip install 'canvasflow[splitters]'",
+            code="model_missing",
+        ) from None
+    return langchain_text_splitters
 
 
 class _Splitter(Node):
@@ -50,7 +52,7 @@ class RecursiveCharacterTextSplitter(_Splitter):
     async def build(self, ctx: RunContext) -> Any:
         raw = self.get("separators")
         separators = parse_separators(raw) if raw else None
-        return _Recursive(separators=separators, **self.sizes())
+        return _splitters().RecursiveCharacterTextSplitter(separators=separators, **self.sizes())
 
 
 @register
@@ -61,7 +63,9 @@ class CharacterTextSplitter(_Splitter):
     inputs = (*_SPLITTER_INPUTS, Input("separator", "string", optional=True))
 
     async def build(self, ctx: RunContext) -> Any:
-        return _Character(separator=self.get("separator") or "\n\n", **self.sizes())
+        return _splitters().CharacterTextSplitter(
+            separator=self.get("separator") or "\n\n", **self.sizes()
+        )
 
 
 @register
@@ -72,7 +76,7 @@ class MarkdownTextSplitter(_Splitter):
     inputs = _SPLITTER_INPUTS
 
     async def build(self, ctx: RunContext) -> Any:
-        return _Markdown(**self.sizes())
+        return _splitters().MarkdownTextSplitter(**self.sizes())
 
 
 @register
@@ -100,7 +104,7 @@ class TokenTextSplitter(_Splitter):
         def count(text: str) -> int:
             return len(tokenizer.encode(text, add_special_tokens=False).ids)
 
-        return _Recursive(length_function=count, **self.sizes())
+        return _splitters().RecursiveCharacterTextSplitter(length_function=count, **self.sizes())
 
 
 def parse_separators(raw: Any) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -22,7 +23,6 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from canvasflow import __version__
 from canvasflow.auth import KeyRing, bootstrap_admin
 from canvasflow.bus import create_bus
-from canvasflow.bus.redis import RedisBus
 from canvasflow.config import Settings
 from canvasflow.credentials import Credentials
 from canvasflow.defaults import DEFAULT_SLUG, default_flow
@@ -35,7 +35,6 @@ from canvasflow.nodes import load_all
 from canvasflow.observability.logs import PredictionLog
 from canvasflow.observability.metrics import Metrics
 from canvasflow.observability.tracing import setup as setup_tracing
-from canvasflow.queue import JobQueue
 from canvasflow.server import errors
 from canvasflow.server.cors import PAGE_SECURITY_HEADERS, PublicCORS
 from canvasflow.server.guards import RateLimiter, require_admin
@@ -67,6 +66,21 @@ class QueueStats(BaseModel):
 class Ping(BaseModel):
     status: str = "ok"
     version: str = __version__
+
+
+async def warm_up(settings: Settings) -> None:
+    """Load the embedded model in the background: the server answers at once, and the
+    first answer on the model does not wait for the load."""
+    from canvasflow.models.local import LocalModel
+
+    started = time.perf_counter()
+    try:
+        model = LocalModel.get(settings.local_model, settings.local_ctx, settings.local_threads)
+        await model.warm_up()
+    except Exception as exc:  # no model installed: canvases that need it will say so
+        log.warning("embedded model not loaded: %s", exc)
+        return
+    log.info("embedded model ready in %.1f s", time.perf_counter() - started)
 
 
 async def ensure_default_canvas(store: Store) -> None:
@@ -107,8 +121,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     f"{settings.data_dir / ADMIN_KEY_FILE}, shown only now): {first_key}\n"
                 )
         bus = create_bus(settings)
-        queue: JobQueue | None = None
-        if isinstance(bus, RedisBus):
+        queue = None
+        if settings.redis_url:  # Redis, an extra: imported only when configured
+            from canvasflow.bus.redis import RedisBus
+            from canvasflow.queue import JobQueue
+
+            assert isinstance(bus, RedisBus)
             queue = JobQueue(bus, store, settings.max_queue, settings.queue_timeout)
             bus.on_idle = queue.check
         elif settings.mode == "queue":
@@ -134,9 +152,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             secret=secret_key(settings),
         )
         app.state.canvasflow = st
+        warming = asyncio.create_task(warm_up(settings)) if settings.warm_up else None
         try:
             yield
         finally:
+            if warming is not None:
+                warming.cancel()
             running = list(st.predictions)
             for prediction in running:
                 prediction.abort("shutdown")

@@ -8,13 +8,11 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from canvasflow.bus.base import EventLog
-from canvasflow.bus.redis import RedisEventLog
 from canvasflow.engine.context import RunContext
 from canvasflow.engine.graph import allowed_overrides
 from canvasflow.engine.prediction import Prediction
 from canvasflow.errors import BadRequest, CanvasInvalid, PayloadTooLarge, Unavailable
 from canvasflow.models.base import Message
-from canvasflow.queue import JobSpec, QueueFull, RemotePrediction
 from canvasflow.server.formats import Encoder
 from canvasflow.server.sse import EventStreamResponse
 from canvasflow.server.state import ServerState
@@ -111,6 +109,9 @@ async def start_prediction(
         return_node_events=_flag(overrides, canvas.settings, "returnNodeEvents", allowed),
     )
     if st.queue is not None and st.settings.mode == "queue":
+        from canvasflow.bus.redis import RedisEventLog  # Redis, an extra: only in queue mode
+        from canvasflow.queue import JobSpec, QueueFull, RemotePrediction
+
         try:
             await st.queue.submit(JobSpec.from_ctx(ctx))
         except QueueFull as exc:

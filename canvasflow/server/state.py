@@ -15,11 +15,11 @@ from canvasflow.credentials import Credentials
 from canvasflow.engine.graph import Graph, parse
 from canvasflow.engine.prediction import Observer, Prediction
 from canvasflow.observability.metrics import Metrics
-from canvasflow.queue import JobQueue
 from canvasflow.store.models import Canvas
 from canvasflow.store.repo import Store
 
 if TYPE_CHECKING:
+    from canvasflow.queue import JobQueue
     from canvasflow.server.guards import RateLimiter
 
 
