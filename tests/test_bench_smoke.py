@@ -29,4 +29,7 @@ def test_bench_smoke(tmp_path: Path) -> None:
         assert results["b"]["concurrency_2"][target]["rps"] > 0
         assert results["c"]["streams_10"][target]["completed_share"] == 1.0
     assert results["d"]["canvasflow_tokens_per_s"] > 0 and results["d"]["direct_tokens_per_s"] > 0
+    for target in ("mock", "ceiling", "canvasflow"):
+        assert results["e"]["burst_10"][target]["completed_share"] == 1.0
+        assert results["e"]["burst_10"][target]["ttft_ms_p50"] > 0
     assert "| a. one stream" in r.stdout  # the table
