@@ -122,6 +122,7 @@ class Bench:
                 "OPENAI_BASE_URL": upstream,
                 "OPENAI_API_KEY": "bench",
                 "CANVASFLOW_UPSTREAM_RETRIES": "0",
+                "CANVASFLOW_WARM_UP": "0",  # scenario d loads the model itself
             },
         )
         time.sleep(0.5)
