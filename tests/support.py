@@ -18,6 +18,17 @@ import httpx
 import orjson
 
 ROOT = Path(__file__).resolve().parent.parent
+# Debian's Chromium, as the browser tests drive it (no network of its own)
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
@@ -297,3 +308,36 @@ class RedisServer:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(10)
+
+
+def custom_tool_flow(
+    code: str, name: str = "custom", language: str = "javascript"
+) -> dict[str, Any]:
+    """A tool agent with one custom tool (``tool: NAME {json}`` makes the mock call it)."""
+    return {
+        "nodes": [
+            node(
+                "tool_0",
+                "customTool",
+                {
+                    "customToolName": name,
+                    "customToolDesc": "does a thing",
+                    "customToolSchema": '[{"property": "n", "type": "number", "required": true}]',
+                    "customToolFunc": code,
+                    "language": language,
+                },
+            ),
+            node("mem_0", "bufferMemory", {}),
+            node("chatOpenAI_0", "chatOpenAI", {"modelName": "mock"}),
+            node(
+                "agent_0",
+                "toolAgent",
+                {"tools": [ref("tool_0")], "memory": ref("mem_0"), "model": ref("chatOpenAI_0")},
+            ),
+        ],
+        "edges": [
+            edge("tool_0", "agent_0"),
+            edge("mem_0", "agent_0"),
+            edge("chatOpenAI_0", "agent_0"),
+        ],
+    }

@@ -21,6 +21,7 @@ from canvasflow.server.app import create_app
 from tests.support import (
     Proc,
     canvasflow_server,
+    custom_tool_flow,
     edge,
     llm_chain_flow,
     make_canvas,
@@ -53,37 +54,7 @@ def admin_of(proc: Proc) -> dict[str, str]:
 
 
 def tool_canvas(proc: Proc, code: str, language: str = "javascript") -> dict[str, Any]:
-    return make_canvas(proc.url, tool_flow(code, language), headers=admin_of(proc))
-
-
-def tool_flow(code: str, language: str) -> dict[str, Any]:
-    return {
-        "nodes": [
-            node(
-                "tool_0",
-                "customTool",
-                {
-                    "customToolName": "custom",
-                    "customToolDesc": "does a thing",
-                    "customToolSchema": '[{"property": "n", "type": "number"}]',
-                    "customToolFunc": code,
-                    "language": language,
-                },
-            ),
-            node("mem_0", "bufferMemory", {}),
-            node("chatOpenAI_0", "chatOpenAI", {"modelName": "mock"}),
-            node(
-                "agent_0",
-                "toolAgent",
-                {"tools": [ref("tool_0")], "memory": ref("mem_0"), "model": ref("chatOpenAI_0")},
-            ),
-        ],
-        "edges": [
-            edge("tool_0", "agent_0"),
-            edge("mem_0", "agent_0"),
-            edge("chatOpenAI_0", "agent_0"),
-        ],
-    }
+    return make_canvas(proc.url, custom_tool_flow(code, "custom", language), headers=admin_of(proc))
 
 
 def tool_step(proc: Proc, canvas: dict[str, Any]) -> dict[str, Any]:
@@ -437,5 +408,5 @@ def test_server_stops_cleanly_after_runaway_code(upstream: str, tmp_path: Path) 
 
 
 def tool_canvas_open(proc: Proc, code: str) -> dict[str, Any]:
-    flow = tool_flow(code, "javascript")
+    flow = custom_tool_flow(code)
     return make_canvas(proc.url, flow)

@@ -7,7 +7,7 @@ import json
 import httpx
 import pytest
 
-from tests.support import Proc, edge, make_canvas, node, ref, sse_events
+from tests.support import Proc, custom_tool_flow, edge, make_canvas, node, ref, sse_events
 
 TEXT = (
     "Paris is the capital of France.\n\n"
@@ -219,36 +219,6 @@ def test_splitters_keep_chunks_small(name: str) -> None:
     text = "# Title\n\n" + " ".join(f"word{i}" for i in range(100))
     chunks = splitter.split_text(text)
     assert len(chunks) > 5 and all(len(c) <= 40 for c in chunks)
-
-
-def custom_tool_flow(code: str, name: str = "custom", language: str = "javascript") -> dict:
-    return {
-        "nodes": [
-            node(
-                "tool_0",
-                "customTool",
-                {
-                    "customToolName": name,
-                    "customToolDesc": "does a thing",
-                    "customToolSchema": '[{"property": "n", "type": "number", "required": true}]',
-                    "customToolFunc": code,
-                    "language": language,
-                },
-            ),
-            node("mem_0", "bufferMemory", {}),
-            node("chatOpenAI_0", "chatOpenAI", {"modelName": "mock"}),
-            node(
-                "agent_0",
-                "toolAgent",
-                {"tools": [ref("tool_0")], "memory": ref("mem_0"), "model": ref("chatOpenAI_0")},
-            ),
-        ],
-        "edges": [
-            edge("tool_0", "agent_0"),
-            edge("mem_0", "agent_0"),
-            edge("chatOpenAI_0", "agent_0"),
-        ],
-    }
 
 
 def test_custom_tool_runs_flowise_javascript(server: Proc, client: httpx.Client) -> None:

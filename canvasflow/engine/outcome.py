@@ -25,6 +25,34 @@ class Identity:
     canvas_id: str = ""
 
 
+class OutcomeView:
+    """What the routes and observers read of a prediction (run here or on a worker):
+    all of it from its :class:`Outcome`."""
+
+    outcome: Outcome
+    ctx: Any  # RunContext (not imported: the context module imports this one)
+
+    @property
+    def id(self) -> str:
+        return str(self.ctx.chat_message_id)
+
+    @property
+    def status(self) -> str:
+        return self.outcome.status
+
+    @property
+    def error(self) -> dict[str, str] | None:
+        return self.outcome.error
+
+    @property
+    def latency_ms(self) -> int:
+        return self.outcome.latency_ms
+
+    def answer(self) -> dict[str, Any]:
+        """The JSON answer (once the prediction has ended)."""
+        return self.outcome.answer(self.ctx.return_source_documents)
+
+
 @dataclass
 class Outcome:
     who: Identity

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from canvasflow.engine.context import RunContext
 from canvasflow.engine.graph import Graph
-from canvasflow.engine.outcome import Identity, Outcome
+from canvasflow.engine.outcome import Identity, Outcome, OutcomeView
 from canvasflow.engine.run import run as run_engine
 from canvasflow.errors import CanvasflowError
 from canvasflow.events import REPORT_KINDS, Event
@@ -129,7 +129,7 @@ class Observer(Protocol):
     def finished(self, prediction: Prediction) -> None: ...
 
 
-class Prediction:
+class Prediction(OutcomeView):
     def __init__(
         self,
         *,
@@ -154,26 +154,6 @@ class Prediction:
         self._t0 = 0.0
         self._stored: asyncio.Task[None] | None = None
         self.task: asyncio.Task[None] | None = None
-
-    @property
-    def id(self) -> str:
-        return self.ctx.chat_message_id
-
-    # what the routes and observers read, all from the outcome
-    @property
-    def status(self) -> str:
-        return self.outcome.status
-
-    @property
-    def error(self) -> dict[str, str] | None:
-        return self.outcome.error
-
-    @property
-    def latency_ms(self) -> int:
-        return self.outcome.latency_ms
-
-    def answer(self) -> dict[str, Any]:
-        return self.outcome.answer(self.ctx.return_source_documents)
 
     def start(self) -> asyncio.Task[None]:
         self.bus.add_running(self.ctx.canvas_id, self.ctx.chat_id, self.abort)

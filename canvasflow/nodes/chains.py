@@ -54,14 +54,15 @@ async def stream_answer(model: ChatModel, messages: list[Message]) -> AsyncItera
         yield usage_event(used.prompt_tokens, used.completion_tokens)
 
 
-async def load_memory(memory: Memory, ctx: RunContext) -> AsyncIterator[Event | list[Message]]:
-    """A memory's history for this chat (yielded last), after the events it reports."""
-    yield memory_event(memory.memory_type)
+async def load_memory(memory: Memory, ctx: RunContext) -> tuple[list[Event], list[Message]]:
+    """A memory's history for this chat, and the events that report it (its type, the
+    tokens a summary cost)."""
+    reported = [memory_event(memory.memory_type)]
     used = Usage()
     history = await memory.load(ctx, used)
     if used.total_tokens:
-        yield usage_event(used.prompt_tokens, used.completion_tokens)
-    yield history
+        reported.append(usage_event(used.prompt_tokens, used.completion_tokens))
+    return reported, history
 
 
 @register
@@ -124,11 +125,8 @@ class ConversationChain(Node):
 
     async def run(self, ctx: RunContext) -> AsyncIterator[Event]:  # type: ignore[override]
         moderate(self.get("inputModeration"), ctx.question)
-        history: list[Message] = []
-        async for item in load_memory(self.get("memory"), ctx):
-            if isinstance(item, Event):
-                yield item
-            else:
-                history = item
+        reported, history = await load_memory(self.get("memory"), ctx)
+        for event in reported:
+            yield event
         async for event in stream_answer(self.get("model"), self._messages(ctx, history)):
             yield event

@@ -552,11 +552,9 @@ class ConversationalRetrievalQAChain(Node):
         memory: Memory | None = self.get("memory")
         history: list[Message] = list(ctx.history or [])
         if memory is not None:
-            async for item in load_memory(memory, ctx):
-                if isinstance(item, Event):
-                    yield item
-                else:
-                    history = item
+            reported, history = await load_memory(memory, ctx)
+            for event in reported:
+                yield event
         question = ctx.question
         if history:  # a follow-up: make it a question that stands on its own
             prompt = str(self.get("rephrasePrompt")).replace("{chat_history}", transcript(history))

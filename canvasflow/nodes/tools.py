@@ -12,7 +12,7 @@ from canvasflow.errors import CanvasInvalid, RunFailed
 from canvasflow.events import Event, source, step, token
 from canvasflow.events import model as model_event
 from canvasflow.events import usage as usage_event
-from canvasflow.models.base import Message, Usage, supports
+from canvasflow.models.base import Usage, supports
 from canvasflow.models.deadlines import Deadlines, guarded
 from canvasflow.nodes.base import Input, Node, register, to_bool, to_int
 from canvasflow.nodes.chains import load_memory
@@ -104,12 +104,9 @@ class ToolAgent(Node):
         raw = self.get("tools") or []
         tools: list[Tool] = raw if isinstance(raw, list) else [raw]
         by_name = {t.name: t for t in tools}
-        history: list[Message] = []
-        async for item in load_memory(self.get("memory"), ctx):
-            if isinstance(item, Event):
-                yield item
-            else:
-                history = item
+        reported, history = await load_memory(self.get("memory"), ctx)
+        for event in reported:
+            yield event
         yield model_event(model.model_name)
         messages: list[dict[str, Any]] = [
             {"role": "system", "content": str(self.get("systemMessage"))},

@@ -7,10 +7,10 @@ from typing import Any
 
 from canvasflow.bus.redis import RedisBus, RedisEventLog
 from canvasflow.engine.context import RunContext
-from canvasflow.engine.outcome import Outcome
+from canvasflow.engine.outcome import Outcome, OutcomeView
 
 
-class RemotePrediction:
+class RemotePrediction(OutcomeView):
     """Its event log, its abort, and (for JSON answers) its outcome, reduced from the
     worker's events by the same :class:`Outcome` a local prediction uses."""
 
@@ -20,21 +20,6 @@ class RemotePrediction:
         self.log = log_
         self.outcome = Outcome(ctx.identity())
         self._tasks: set[asyncio.Task[Any]] = set()
-
-    @property
-    def id(self) -> str:
-        return self.ctx.chat_message_id
-
-    @property
-    def status(self) -> str:
-        return self.outcome.status
-
-    @property
-    def error(self) -> dict[str, str] | None:
-        return self.outcome.error
-
-    def answer(self) -> dict[str, Any]:
-        return self.outcome.answer(self.ctx.return_source_documents)
 
     def abort(self, reason: str = "abort") -> None:
         task = asyncio.ensure_future(self.bus.abort(self.ctx.canvas_id, self.ctx.chat_id))
