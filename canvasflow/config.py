@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(10 * 1024 * 1024, ge=1)
     max_question_chars: int = Field(100_000, ge=1)
     max_history: int = Field(1000, ge=0, description="History messages a request may send")
+    max_upload_bytes: int = Field(
+        5 * 1024 * 1024, ge=1, description="Largest file a chat may upload (widget uploads)"
+    )
     max_canvas_nodes: int = Field(1000, ge=1, description="Nodes a canvas may have")
     body_timeout: float = Field(30.0, gt=0, description="Seconds a request body may take")
     # deadlines of every model call (a node's own `timeout`, in ms, may be shorter)

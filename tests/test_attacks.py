@@ -333,6 +333,18 @@ PUBLIC = {
     ("POST", "/api/v1/auth/session"),
     ("DELETE", "/api/v1/auth/session"),
     ("POST", "/api/v1/vector/upsert/{canvas_id}"),  # a canvas's own key, as in Flowise
+    # Flowise's chat widget, on a website's pages (a canvas's own key when it has one);
+    # the lists of feedback and leads are the admin's
+    ("GET", "/api/v1/public-chatbotConfig/{canvas_id}"),
+    ("POST", "/api/v1/feedback/{canvas_id}"),
+    ("PUT", "/api/v1/feedback/{feedback_id}"),
+    ("POST", "/api/v1/leads"),
+    ("GET", "/api/v1/get-upload-file"),
+    ("POST", "/api/v1/attachments/{canvas_id}/{chat_id}"),  # 501: not offered
+    ("POST", "/api/v1/text-to-speech/generate"),
+    ("POST", "/api/v1/text-to-speech/abort"),
+    ("GET", "/api/v1/openai-assistants-file/download"),
+    ("POST", "/api/v1/openai-assistants-file/download"),
 }
 
 
@@ -392,6 +404,28 @@ def test_auth_matrix(secured: Proc, matrix: dict[str, Any], method: str, path: s
         assert r.status_code == 401, (who, method, path, r.status_code, r.text[:200])
     r = httpx.request(method, secured.url + filled, headers=admin_of(secured), json={}, timeout=30)
     assert r.status_code not in (401, 403), (method, path, r.text[:200])
+
+
+def test_widget_routes_need_a_locked_canvas_key(secured: Proc, matrix: dict[str, Any]) -> None:
+    """The chat widget's public routes on a canvas with keys of its own need one of them."""
+    cid = matrix["canvas"]["id"]
+    calls = [
+        ("GET", f"/api/v1/public-chatbotConfig/{cid}", None),
+        (
+            "POST",
+            f"/api/v1/feedback/{cid}",
+            {"chatId": "c", "messageId": "m", "rating": "THUMBS_UP"},
+        ),
+        ("POST", "/api/v1/leads", {"chatflowid": cid, "chatId": "c"}),
+        ("GET", f"/api/v1/get-upload-file?chatflowId={cid}&chatId=c&fileName=f", None),
+    ]
+    for method, path, body in calls:
+        r = httpx.request(method, secured.url + path, json=body)
+        assert r.status_code == 401, (path, r.text)
+        r = httpx.request(
+            method, secured.url + path, json=body, headers=bearer(matrix["canvas_key"])
+        )
+        assert r.status_code in (200, 201, 404), (path, r.status_code, r.text)
 
 
 def test_server_stops_cleanly_after_runaway_code(upstream: str, tmp_path: Path) -> None:

@@ -35,6 +35,10 @@ class RunContext:
     return_source_documents: bool = False
     return_intermediate_steps: bool = False
     return_node_events: bool = False
+    # what the client uploaded: images (data or http(s) URLs) for a vision-capable model,
+    # and the text of files, read with the question
+    images: tuple[str, ...] = ()
+    attachments: tuple[str, ...] = ()
 
     @property
     def vars(self) -> dict[str, Any]:

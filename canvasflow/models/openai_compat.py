@@ -89,7 +89,7 @@ async def sse_chunks(response: Any) -> AsyncIterator[dict[str, Any]]:
 class OpenAIChatModel:
     """OpenAI and every server that speaks its chat API (Azure, LocalAI, Mistral...)."""
 
-    capabilities = frozenset({"stream", "usage", "tools", "json"})
+    capabilities = frozenset({"stream", "usage", "tools", "json", "vision"})
 
     def __init__(
         self,

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from canvasflow.events import Event, token
 from canvasflow.events import memory as memory_event
 from canvasflow.events import model as model_event
 from canvasflow.events import output as output_event
 from canvasflow.events import usage as usage_event
-from canvasflow.models.base import ChatModel, Message, Usage
+from canvasflow.models.base import ChatModel, Message, Usage, supports
 from canvasflow.models.deadlines import Deadlines, guarded
 from canvasflow.nodes.base import Input, Node, register
 from canvasflow.nodes.prompts import Prompt
@@ -54,6 +54,27 @@ async def stream_answer(model: ChatModel, messages: list[Message]) -> AsyncItera
         yield usage_event(used.prompt_tokens, used.completion_tokens)
 
 
+def with_uploads(messages: list[Message], ctx: RunContext, model: ChatModel) -> list[Any]:
+    """The user's last message with what the client uploaded: files' text after the
+    question, images as content parts for a model that sees them."""
+    if not ctx.images and not ctx.attachments:
+        return messages
+    out: list[Any] = list(messages)
+    for i in range(len(out) - 1, -1, -1):
+        if out[i]["role"] == "user":
+            text = str(out[i]["content"])
+            if ctx.attachments:
+                text += "\n\nFiles the user sent:\n\n" + "\n\n".join(ctx.attachments)
+            content: Any = text
+            if ctx.images and supports(model, "vision"):
+                content = [{"type": "text", "text": text}] + [
+                    {"type": "image_url", "image_url": {"url": url}} for url in ctx.images
+                ]
+            out[i] = {"role": "user", "content": content}
+            break
+    return out
+
+
 async def load_memory(memory: Memory, ctx: RunContext) -> tuple[list[Event], list[Message]]:
     """A memory's history for this chat, and the events that report it (its type, the
     tokens a summary cost)."""
@@ -85,6 +106,7 @@ class LLMChain(Node):
         prompt: Prompt = self.get("prompt")
         messages = prompt.messages(ctx.question, ctx)
         parser: OutputParser | None = self.get("outputParser")
+        messages = with_uploads(messages, ctx, self.get("model"))
         if parser is None:
             async for event in stream_answer(self.get("model"), messages):
                 yield event
@@ -128,5 +150,7 @@ class ConversationChain(Node):
         reported, history = await load_memory(self.get("memory"), ctx)
         for event in reported:
             yield event
-        async for event in stream_answer(self.get("model"), self._messages(ctx, history)):
+        model = self.get("model")
+        messages = with_uploads(self._messages(ctx, history), ctx, model)
+        async for event in stream_answer(model, messages):
             yield event

@@ -44,6 +44,8 @@ class JobSpec:
     return_source_documents: bool = False
     return_intermediate_steps: bool = False
     return_node_events: bool = False
+    images: tuple[str, ...] = ()
+    attachments: tuple[str, ...] = ()
     streaming: bool = True
     submitted: float = field(default_factory=time.time)
 
@@ -60,6 +62,8 @@ class JobSpec:
             return_source_documents=ctx.return_source_documents,
             return_intermediate_steps=ctx.return_intermediate_steps,
             return_node_events=ctx.return_node_events,
+            images=ctx.images,
+            attachments=ctx.attachments,
             streaming=ctx.streaming,
         )
 
@@ -81,6 +85,8 @@ class JobSpec:
             return_source_documents=self.return_source_documents,
             return_intermediate_steps=self.return_intermediate_steps,
             return_node_events=self.return_node_events,
+            images=tuple(self.images),
+            attachments=tuple(self.attachments),
         )
 
     def dumps(self) -> bytes:

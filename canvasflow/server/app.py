@@ -48,6 +48,7 @@ from canvasflow.server.routes import (
     predictions,
     session,
     vectors,
+    widget,
 )
 from canvasflow.server.schemas import ErrorResponse
 from canvasflow.server.state import ServerState
@@ -192,6 +193,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(session.router)
     app.include_router(nodes.router)
     app.include_router(credentials.router)
+    app.include_router(widget.router)
 
     @app.get("/api/v1/ping", response_model=Ping, tags=["health"])
     async def ping() -> Ping:

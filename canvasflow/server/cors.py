@@ -14,8 +14,11 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 PUBLIC = re.compile(
-    r"^/(api/v1/(prediction|chatflows-streaming|chatmessage/abort|canvas-messages/abort)/"
-    r"|api/v1/canvases/[^/]+/streaming$|v1/chat/completions$)"
+    r"^/(api/v1/(prediction|chatflows-streaming|chatmessage/abort|canvas-messages/abort"
+    r"|public-chatbotConfig|feedback|attachments|text-to-speech|node-icon)/"
+    r"|api/v1/(leads|get-upload-file|openai-assistants-file/download)$"
+    r"|api/v1/canvases/[^/]+/streaming$|v1/chat/completions$"
+    r"|static/vendor/flowise-embed\.js$)"
 )
 
 PAGE_SECURITY_HEADERS = {

@@ -3,6 +3,7 @@ prediction route, the OpenAI-compatible route), then the running task."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -16,6 +17,7 @@ from canvasflow.models.base import Message
 from canvasflow.server.formats import Encoder
 from canvasflow.server.sse import EventStreamResponse
 from canvasflow.server.state import ServerState
+from canvasflow.server.uploads import take_uploads
 from canvasflow.store.models import Canvas
 from canvasflow.values import to_bool
 
@@ -61,6 +63,7 @@ async def start_prediction(
     overrides: dict[str, Any] | None = None,
     history: list[Message] | None = None,
     streaming: bool = True,
+    uploads: list[Any] | None = None,
 ) -> Running:
     """Check the question and the canvas (4xx before anything starts), then start it
     here, or put it on the queue for a worker."""
@@ -89,6 +92,11 @@ async def start_prediction(
             raise BadRequest(f"{name} is longer than 200 characters")
     chat_id = chat_id or (str(session_override) if session_override else None) or str(uuid.uuid4())
     allowed = allowed_overrides(canvas.settings)
+    images, attachments = (
+        await asyncio.to_thread(take_uploads, st.settings, canvas, chat_id, uploads)
+        if uploads
+        else ((), ())
+    )
     ctx = RunContext(
         question=question,
         canvas_id=canvas.id,
@@ -101,6 +109,8 @@ async def start_prediction(
         store=st.store,
         settings=st.settings,
         credentials=st.credentials,
+        images=images,
+        attachments=attachments,
         return_source_documents=_flag(overrides, canvas.settings, "returnSourceDocuments", allowed)
         or to_bool(graph.ending_spec.inputs.get("returnSourceDocuments")),
         return_intermediate_steps=_flag(

@@ -99,3 +99,31 @@ class DocumentChunk(Base):
     embedding: Mapped[bytes] = mapped_column(LargeBinary)
     dims: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Feedback(Base):
+    """A reader's thumbs up or down on an answer (the chat widget's feedback)."""
+
+    __tablename__ = "feedback"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    canvas_id: Mapped[str] = mapped_column(String(36), index=True)
+    chat_id: Mapped[str] = mapped_column(String(200))
+    message_id: Mapped[str] = mapped_column(String(36), index=True)
+    rating: Mapped[str] = mapped_column(String(20))  # THUMBS_UP | THUMBS_DOWN
+    content: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Lead(Base):
+    """A reader's contact details, left through the chat widget's lead form."""
+
+    __tablename__ = "leads"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    canvas_id: Mapped[str] = mapped_column(String(36), index=True)
+    chat_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str | None] = mapped_column(String(400), nullable=True)
+    email: Mapped[str | None] = mapped_column(String(400), nullable=True)
+    phone: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -17,7 +17,15 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
-from canvasflow.store.models import ApiKey, Canvas, ChatMessage, Credential, DocumentChunk, utcnow
+from canvasflow.store.models import (
+    ApiKey,
+    Canvas,
+    ChatMessage,
+    Credential,
+    DocumentChunk,
+    Feedback,
+    utcnow,
+)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _SLUG_CHARS = re.compile(r"[^a-z0-9]+")
@@ -363,6 +371,34 @@ class Store:
                 .where(table.c.id == question_id_for(answer_id))
                 .values(status="completed")
             )
+
+    # -- the chat widget's feedback and leads ---------------------------------------------
+
+    async def add_row(self, row: Any) -> Any:
+        async with self.sessions() as s:
+            s.add(row)
+            await s.commit()
+        return row
+
+    async def update_feedback(self, feedback_id: str, **changes: Any) -> Feedback | None:
+        async with self.sessions() as s:
+            row = await s.get(Feedback, feedback_id)
+            if row is None:
+                return None
+            for key, value in changes.items():
+                setattr(row, key, value)
+            await s.commit()
+            await s.refresh(row)
+            return row
+
+    async def get_row(self, model: Any, row_id: str) -> Any:
+        async with self.sessions() as s:
+            return await s.get(model, row_id)
+
+    async def rows_of(self, model: Any, canvas_id: str) -> list[Any]:
+        async with self.sessions() as s:
+            q = select(model).where(model.canvas_id == canvas_id).order_by(model.created_at)
+            return list(await s.scalars(q))
 
     async def get_message(self, message_id: str) -> ChatMessage | None:
         async with self.sessions() as s:

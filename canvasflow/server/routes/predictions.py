@@ -78,8 +78,15 @@ async def predict(canvas_id: str, request: Request) -> Response:
     overrides = dict(req.overrideConfig or {})
     encoder = None
     if req.streaming:  # an unknown format is refused before anything runs
-        fmt = req.streamFormat or ("flowise" if "chatflowId" in body else settings.stream_format)
-        encoder = encoder_for(fmt)
+        # the request's choice, else Flowise's when a Flowise SDK asks, else the canvas's
+        # (settings.streamFormat: "flowise" for Flowise's chat widget), else the server's
+        fmt = (
+            req.streamFormat
+            or ("flowise" if "chatflowId" in body else None)
+            or (canvas.settings or {}).get("streamFormat")
+            or settings.stream_format
+        )
+        encoder = encoder_for(str(fmt))
     prediction = await start_prediction(
         st,
         canvas,
@@ -88,6 +95,7 @@ async def predict(canvas_id: str, request: Request) -> Response:
         overrides=overrides,
         history=[h.as_chat() for h in req.history] if req.history else None,
         streaming=req.streaming,
+        uploads=req.uploads,
     )
 
     if encoder is not None:

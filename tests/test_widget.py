@@ -1,0 +1,247 @@
+"""Flowise's chat widget (npm ``flowise-embed``, served by canvasflow) on a website of
+another origin, in a real browser, and the routes it calls besides predictions:
+chatbot settings, feedback, leads, uploads."""
+
+from __future__ import annotations
+
+import base64
+import functools
+import http.server
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, sync_playwright
+
+from tests.support import (
+    CHROMIUM,
+    CHROMIUM_FLAGS,
+    Proc,
+    canvasflow_server,
+    free_port,
+    llm_chain_flow,
+    make_canvas,
+    poll,
+)
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+# a 1x1 transparent PNG
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII="
+)
+CHATBOT = {
+    "welcomeMessage": "Hello from canvasflow",
+    "starterPrompts": {"0": {"prompt": "What can you do?"}},
+    "chatFeedback": {"status": True},
+    "allowImageUploads": True,
+}
+
+
+@pytest.fixture(scope="module")
+def server(upstream: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
+    proc = canvasflow_server(tmp_path_factory.mktemp("widget"), upstream).start()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="module")
+def canvas(server: Proc) -> dict[str, Any]:
+    return make_canvas(
+        server.url,
+        llm_chain_flow("mock?tokens=6"),
+        "widget",
+        settings={"chatbotConfig": CHATBOT, "streamFormat": "flowise"},
+    )
+
+
+def predict(server: Proc, canvas: dict[str, Any], **body: Any) -> httpx.Response:
+    return httpx.post(
+        f"{server.url}/api/v1/prediction/{canvas['id']}",
+        json={"question": "hi", **body},
+        timeout=30,
+    )
+
+
+def png_upload(name: str = "dot.png", data: bytes = PNG) -> dict[str, str]:
+    return {
+        "type": "file",
+        "name": name,
+        "mime": "image/png",
+        "data": "data:image/png;base64," + base64.b64encode(data).decode(),
+    }
+
+
+# -- the routes, over HTTP ---------------------------------------------------------------------
+
+
+def test_public_chatbot_config(server: Proc, canvas: dict[str, Any]) -> None:
+    cfg = httpx.get(f"{server.url}/api/v1/public-chatbotConfig/{canvas['id']}").json()
+    assert cfg["welcomeMessage"] == "Hello from canvasflow"
+    assert cfg["uploads"]["isImageUploadAllowed"] is True
+    assert cfg["uploads"]["isRAGFileUploadAllowed"] is False
+    assert "image/png" in cfg["uploads"]["imgUploadSizeAndTypes"][0]["fileTypes"]
+    assert httpx.get(f"{server.url}/api/v1/public-chatbotConfig/nope").status_code == 404
+
+
+def test_feedback_is_stored_with_its_answer(server: Proc, canvas: dict[str, Any]) -> None:
+    answer = predict(server, canvas, chatId="fb-chat").json()
+    base = f"{server.url}/api/v1/feedback"
+    body = {
+        "chatflowid": canvas["id"],
+        "chatId": "fb-chat",
+        "messageId": answer["chatMessageId"],
+        "rating": "THUMBS_DOWN",
+        "content": "",
+    }
+    r = httpx.post(f"{base}/{canvas['id']}", json=body)
+    assert r.status_code == 201, r.text
+    fid = r.json()["id"]
+    r = httpx.put(f"{base}/{fid}", json={"content": "too short"})
+    assert r.status_code == 200 and r.json()["content"] == "too short"
+    stored = httpx.get(f"{base}/{canvas['id']}").json()
+    assert [(f["messageId"], f["rating"], f["content"]) for f in stored] == [
+        (answer["chatMessageId"], "THUMBS_DOWN", "too short")
+    ]
+    # an answer of another chat, a made-up answer, a bad rating
+    assert httpx.post(f"{base}/{canvas['id']}", json={**body, "chatId": "x"}).status_code == 404
+    assert httpx.post(f"{base}/{canvas['id']}", json={**body, "messageId": "m"}).status_code == 404
+    assert httpx.post(f"{base}/{canvas['id']}", json={**body, "rating": "MEH"}).status_code == 400
+    assert httpx.put(f"{base}/nope", json={"content": "x"}).status_code == 404
+
+
+def test_leads_are_stored(server: Proc, canvas: dict[str, Any]) -> None:
+    lead = {"chatflowid": canvas["id"], "chatId": "lead-chat", "name": "Ann", "email": "a@x.io"}
+    r = httpx.post(f"{server.url}/api/v1/leads", json=lead)
+    assert r.status_code == 201, r.text
+    leads = httpx.get(f"{server.url}/api/v1/leads/{canvas['id']}").json()
+    assert [(x["name"], x["email"]) for x in leads] == [("Ann", "a@x.io")]
+
+
+def test_an_uploaded_image_reaches_the_model(
+    server: Proc, canvas: dict[str, Any], upstream: str
+) -> None:
+    r = predict(server, canvas, chatId="img-chat", uploads=[png_upload()])
+    assert r.status_code == 200, r.text
+    last = httpx.get(upstream + "/requests").json()[-1]
+    parts = last["messages"][-1]["content"]
+    assert {"type": "text", "text": "hi"} in parts
+    urls = [p["image_url"]["url"] for p in parts if p["type"] == "image_url"]
+    assert urls == ["data:image/png;base64," + base64.b64encode(PNG).decode()]
+    # the chat gets its file back; another chat, or a path outside the folder, does not
+    q = {"chatflowId": canvas["id"], "chatId": "img-chat", "fileName": "dot.png"}
+    got = httpx.get(f"{server.url}/api/v1/get-upload-file", params=q)
+    assert got.status_code == 200 and got.content == PNG
+    for other in ({"chatId": "other"}, {"fileName": "../../canvasflow.db"}):
+        r = httpx.get(f"{server.url}/api/v1/get-upload-file", params={**q, **other})
+        assert r.status_code == 404
+
+
+def test_uploads_are_checked(server: Proc, canvas: dict[str, Any]) -> None:
+    plain = make_canvas(server.url, llm_chain_flow("mock?tokens=2"), "no uploads")
+    r = predict(server, plain, uploads=[png_upload()])
+    assert r.status_code == 403 and "allowImageUploads" in r.text
+    r = predict(server, canvas, uploads=[{**png_upload(), "mime": "image/tiff"}])
+    assert r.status_code == 415
+    r = predict(server, canvas, uploads=[png_upload(data=b"x" * (5 * 1024 * 1024 + 1))])
+    assert r.status_code == 413
+    r = predict(server, canvas, uploads=[{**png_upload(), "data": "not a data url"}])
+    assert r.status_code == 400
+    r = predict(server, canvas, uploads=["nope"])
+    assert r.status_code == 400
+
+
+def test_what_is_not_offered_says_so(server: Proc, canvas: dict[str, Any]) -> None:
+    for path in ("text-to-speech/generate", f"attachments/{canvas['id']}/c"):
+        r = httpx.post(f"{server.url}/api/v1/{path}", json={})
+        assert r.status_code == 501 and "not offered" in r.text
+
+
+# -- the widget on another origin, in a real browser -----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def website(server: Proc, canvas: dict[str, Any], tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """A static website on another port (another origin) embedding the widget as
+    Flowise's docs say, with the script from canvasflow itself."""
+    root = tmp_path_factory.mktemp("site")
+    (root / "index.html").write_text(
+        "<!doctype html><html><body><h1>A website</h1>\n"
+        '<script type="module">\n'
+        f'import Chatbot from "{server.url}/static/vendor/flowise-embed.js";\n'
+        f'Chatbot.init({{ chatflowid: "{canvas["id"]}", apiHost: "{server.url}" }});\n'
+        "</script></body></html>"
+    )
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    httpd.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+        yield b
+        b.close()
+
+
+def test_the_widget_streams_an_answer_and_takes_feedback(
+    server: Proc, canvas: dict[str, Any], website: str, browser: Browser
+) -> None:
+    page = browser.new_page(viewport={"width": 1100, "height": 850})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.goto(website)
+        page.click("button[part='button']")  # the bubble; Playwright's CSS enters shadow roots
+        # the starter prompt and the image button come from the canvas's chatbotConfig
+        page.wait_for_selector("text=What can you do?")
+        page.click("text=What can you do?")  # a starter prompt asks it
+        answer = page.locator("[data-testid='host-bubble']").last
+        poll(lambda: "word5" in answer.inner_text() or None, timeout=30)
+        page.locator("button:has(path[d='M7 10v12'])").last.click()  # thumbs up
+
+        def stored() -> list[dict[str, Any]] | None:
+            rows = httpx.get(f"{server.url}/api/v1/feedback/{canvas['id']}").json()
+            return [f for f in rows if f["rating"] == "THUMBS_UP"] or None
+
+        up = poll(stored, timeout=15)
+        assert len(up) == 1
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "widget.png"))
+        # the widget then asks for a comment: it updates the same feedback
+        page.fill("textarea[placeholder='What do you think of the response?']", "clear")
+        page.click("text=Submit Feedback")
+        poll(lambda: (stored() or [{}])[0].get("content") == "clear" or None, timeout=15)
+        question = httpx.get(
+            f"{server.url}/api/v1/chatmessage/{canvas['id']}", params={"chatId": up[0]["chatId"]}
+        ).json()
+        assert [m["content"] for m in question if m["role"] == "userMessage"] == [
+            "What can you do?"
+        ]
+        assert not errors, errors
+    finally:
+        page.close()
+
+
+def test_a_canvas_refuses_websites_it_does_not_allow(server: Proc) -> None:
+    own = make_canvas(
+        server.url,
+        llm_chain_flow("mock?tokens=2"),
+        "one site",
+        settings={"allowedOrigins": ["https://site.example"], "chatbotConfig": CHATBOT},
+    )
+    url = f"{server.url}/api/v1/public-chatbotConfig/{own['id']}"
+    assert httpx.get(url, headers={"Origin": "https://site.example"}).status_code == 200
+    r = httpx.get(url, headers={"Origin": "https://evil.example"})
+    assert r.status_code == 403 and "not allowed" in r.text
+    lead = {"chatflowid": own["id"], "chatId": "c", "name": "Eve"}
+    r = httpx.post(
+        f"{server.url}/api/v1/leads", json=lead, headers={"Origin": "https://evil.example"}
+    )
+    assert r.status_code == 403
