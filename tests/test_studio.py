@@ -299,6 +299,30 @@ def test_a_credential_made_in_the_studio_is_used_and_never_returned(
     assert secret not in one.text and "********" in one.text
 
 
+def test_the_chat_widget_is_set_up_in_the_canvas_settings(page: Page, studio: Proc) -> None:
+    page.click("text=Use this template >> nth=1")  # conversation with memory
+    page.wait_for_selector(".react-flow__node")
+    canvas_id = page.url.rsplit("/", 1)[1]
+    page.click("button[role=tab]:has-text('Settings')")
+    page.check("text=Serve Flowise's chat widget")
+    page.fill(".widget textarea", "What is this?\nWho are you?")
+    page.check("text=Thumbs up and down")
+    snippet = page.inner_text(".embed-snippet")
+    assert f'chatflowid: "{canvas_id}", apiHost: "{studio.url}"' in snippet
+    page.click("button:has-text('Save settings')")
+    page.wait_for_selector(".settings .notice:has-text('Settings saved.')")
+    shoot(page, "studio-widget-settings.png")
+    cfg = httpx.get(f"{studio.url}/api/v1/public-chatbotConfig/{canvas_id}").json()
+    assert cfg["starterPrompts"] == {
+        "0": {"prompt": "What is this?"},
+        "1": {"prompt": "Who are you?"},
+    }
+    assert cfg["chatFeedback"] == {"status": True}
+    admin = {"Authorization": f"Bearer {studio.admin}"}  # type: ignore[attr-defined]
+    stored = httpx.get(f"{studio.url}/api/v1/canvases/{canvas_id}", headers=admin).json()
+    assert stored["settings"]["streamFormat"] == "flowise"
+
+
 def test_the_canvas_list_and_dark_mode(page: Page, studio: Proc) -> None:
     page.click("text=Use this template >> nth=1")  # conversation with memory
     page.wait_for_selector(".react-flow__node")

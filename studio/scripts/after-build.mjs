@@ -15,5 +15,7 @@ for (const file of ['swagger-ui-bundle.js', 'swagger-ui.css']) {
 // the chat page's Markdown (plain ES modules there, no build step)
 copyFileSync(join(here, 'node_modules', 'marked', 'lib', 'marked.esm.js'), join(vendor, 'marked.esm.js'));
 copyFileSync(join(here, 'node_modules', 'dompurify', 'dist', 'purify.es.mjs'), join(vendor, 'purify.es.mjs'));
+// Flowise's chat widget, so a website embeds canvasflow with no CDN
+copyFileSync(join(here, 'node_modules', 'flowise-embed', 'dist', 'web.js'), join(vendor, 'flowise-embed.js'));
 
 writeFileSync(join(here, '..', 'canvasflow', 'web', 'studio', 'SOURCE_HASH'), sourceHash(here) + '\n');

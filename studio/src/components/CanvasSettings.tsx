@@ -1,8 +1,10 @@
 import { useEffect, useState } from 'react';
 import { api, ApiError, type ApiKey } from '../api';
 import type { CanvasRow } from '../types';
+import { embedSnippet, widgetForm, withWidget, type WidgetForm } from '../widget';
 
-// A canvas's settings: keys assigned, allowed origins, rate limit, what is returned.
+// A canvas's settings: keys assigned, allowed origins, rate limit, what is returned,
+// Flowise's chat widget on a website.
 export function CanvasSettings({ canvas, onSaved }: { canvas: CanvasRow; onSaved: (c: CanvasRow) => void }) {
   const s = canvas.settings as Record<string, any>;
   const [origins, setOrigins] = useState<string>((s.allowedOrigins ?? []).join('\n'));
@@ -10,6 +12,8 @@ export function CanvasSettings({ canvas, onSaved }: { canvas: CanvasRow; onSaved
   const [windowSec, setWindowSec] = useState<string>(String(s.rateLimit?.window ?? ''));
   const [sources, setSources] = useState<boolean>(Boolean(s.returnSourceDocuments));
   const [steps, setSteps] = useState<boolean>(Boolean(s.returnIntermediateSteps));
+  const [widget, setWidget] = useState<WidgetForm>(widgetForm(s));
+  const setW = (change: Partial<WidgetForm>) => setWidget({ ...widget, ...change });
   const [keys, setKeys] = useState<ApiKey[]>([]);
   const [fresh, setFresh] = useState('');
   const [notice, setNotice] = useState('');
@@ -23,7 +27,7 @@ export function CanvasSettings({ canvas, onSaved }: { canvas: CanvasRow; onSaved
       onSubmit={async (e) => {
         e.preventDefault();
         const settings: Record<string, unknown> = {
-          ...canvas.settings,
+          ...withWidget(canvas.settings as Record<string, unknown>, widget),
           allowedOrigins: origins.split(/\s+/).filter(Boolean),
           returnSourceDocuments: sources,
           returnIntermediateSteps: steps,
@@ -56,6 +60,35 @@ export function CanvasSettings({ canvas, onSaved }: { canvas: CanvasRow; onSaved
       <label className="check">
         <input type="checkbox" checked={steps} onChange={(e) => setSteps(e.target.checked)} /> Return intermediate steps
       </label>
+      <fieldset className="widget">
+        <legend>Chat widget on a website</legend>
+        <label className="check">
+          <input type="checkbox" checked={widget.enabled} onChange={(e) => setW({ enabled: e.target.checked })} />{' '}
+          Serve Flowise's chat widget (streams in Flowise's format)
+        </label>
+        <label>
+          Starter prompts (one per line)
+          <textarea rows={3} value={widget.starterPrompts} onChange={(e) => setW({ starterPrompts: e.target.value })} />
+        </label>
+        <label className="check">
+          <input type="checkbox" checked={widget.feedback} onChange={(e) => setW({ feedback: e.target.checked })} /> Thumbs
+          up and down on answers
+        </label>
+        <label className="check">
+          <input type="checkbox" checked={widget.images} onChange={(e) => setW({ images: e.target.checked })} /> Image
+          uploads (for vision models)
+        </label>
+        <label className="check">
+          <input type="checkbox" checked={widget.files} onChange={(e) => setW({ files: e.target.checked })} /> File uploads
+          (text, Markdown, CSV, JSON, PDF)
+        </label>
+        {widget.enabled && (
+          <>
+            <p className="hint">Paste into your website's pages:</p>
+            <pre className="embed-snippet">{embedSnippet(window.location.origin, canvas.id)}</pre>
+          </>
+        )}
+      </fieldset>
       <button type="submit">Save settings</button>
       <h3>API keys for this canvas</h3>
       <p className="hint">A canvas with keys needs one of them for predictions; one without is open to anyone.</p>
