@@ -14,17 +14,20 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, Page, sync_playwright
 
 from tests.support import (
     CHROMIUM,
     CHROMIUM_FLAGS,
     Proc,
     canvasflow_server,
+    edge,
     free_port,
     llm_chain_flow,
     make_canvas,
+    node,
     poll,
+    ref,
 )
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -164,25 +167,6 @@ def test_what_is_not_offered_says_so(server: Proc, canvas: dict[str, Any]) -> No
 
 
 @pytest.fixture(scope="module")
-def website(server: Proc, canvas: dict[str, Any], tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    """A static website on another port (another origin) embedding the widget as
-    Flowise's docs say, with the script from canvasflow itself."""
-    root = tmp_path_factory.mktemp("site")
-    (root / "index.html").write_text(
-        "<!doctype html><html><body><h1>A website</h1>\n"
-        '<script type="module">\n'
-        f'import Chatbot from "{server.url}/static/vendor/flowise-embed.js";\n'
-        f'Chatbot.init({{ chatflowid: "{canvas["id"]}", apiHost: "{server.url}" }});\n'
-        "</script></body></html>"
-    )
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
-    httpd.shutdown()
-
-
-@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
@@ -190,15 +174,50 @@ def browser() -> Iterator[Browser]:
         b.close()
 
 
-def test_the_widget_streams_an_answer_and_takes_feedback(
-    server: Proc, canvas: dict[str, Any], website: str, browser: Browser
-) -> None:
+@pytest.fixture(scope="module")
+def website(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
+    """A static website on another port (another origin): (its folder, its URL)."""
+    root = tmp_path_factory.mktemp("site")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield root, f"http://127.0.0.1:{httpd.server_address[1]}/"
+    httpd.shutdown()
+
+
+def page_with_widget(
+    browser: Browser, server: Proc, website: tuple[Path, str], canvas: dict[str, Any]
+) -> Page:
+    """A page of the website with the snippet canvasflow's chat page offers for the
+    canvas pasted in, the widget open."""
+    chat = browser.new_page()
+    chat.goto(f"{server.url}/chat/{canvas['id']}")
+    chat.click("#embed summary")
+    snippet = poll(lambda: chat.inner_text("#embed-snippet") or None, timeout=15)
+    chat.close()
+    assert f'chatflowid: "{canvas["id"]}"' in snippet
+    root, url = website
+    (root / f"{canvas['id']}.html").write_text(
+        f"<!doctype html><html><body><h1>A website</h1>\n{snippet}\n</body></html>"
+    )
     page = browser.new_page(viewport={"width": 1100, "height": 850})
+    page.goto(url + f"{canvas['id']}.html")
+    page.click("button[part='button']")  # the bubble; Playwright's CSS enters shadow roots
+    return page
+
+
+def shoot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / name))
+
+
+def test_the_widget_streams_an_answer_and_takes_feedback(
+    server: Proc, canvas: dict[str, Any], website: tuple[Path, str], browser: Browser
+) -> None:
+    page = page_with_widget(browser, server, website, canvas)
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     try:
-        page.goto(website)
-        page.click("button[part='button']")  # the bubble; Playwright's CSS enters shadow roots
         # the starter prompt and the image button come from the canvas's chatbotConfig
         page.wait_for_selector("text=What can you do?")
         page.click("text=What can you do?")  # a starter prompt asks it
@@ -212,8 +231,7 @@ def test_the_widget_streams_an_answer_and_takes_feedback(
 
         up = poll(stored, timeout=15)
         assert len(up) == 1
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "widget.png"))
+        shoot(page, "widget.png")
         # the widget then asks for a comment: it updates the same feedback
         page.fill("textarea[placeholder='What do you think of the response?']", "clear")
         page.click("text=Submit Feedback")
@@ -225,6 +243,100 @@ def test_the_widget_streams_an_answer_and_takes_feedback(
             "What can you do?"
         ]
         assert not errors, errors
+    finally:
+        page.close()
+
+
+def test_the_widget_sends_an_image_to_the_model(
+    server: Proc,
+    canvas: dict[str, Any],
+    website: tuple[Path, str],
+    browser: Browser,
+    upstream: str,
+    tmp_path: Path,
+) -> None:
+    image = tmp_path / "dot.png"
+    image.write_bytes(PNG)
+    page = page_with_widget(browser, server, website, canvas)
+    try:
+        page.wait_for_selector("text=What can you do?")
+        page.set_input_files("input[type=file]", str(image))
+        page.fill("textarea", "what is in the picture?")
+        page.keyboard.press("Enter")
+        answer = page.locator("[data-testid='host-bubble']").last
+        poll(lambda: "word5" in answer.inner_text() or None, timeout=30)
+        shoot(page, "widget-image.png")
+        last = httpx.get(upstream + "/requests").json()[-1]
+        parts = last["messages"][-1]["content"]
+        assert parts[0]["text"] == "what is in the picture?"
+        assert [p["image_url"]["url"] for p in parts[1:]] == [
+            "data:image/png;base64," + base64.b64encode(PNG).decode()
+        ]
+    finally:
+        page.close()
+
+
+def test_stop_in_the_widget_stops_the_answer(
+    server: Proc, website: tuple[Path, str], browser: Browser
+) -> None:
+    slow = make_canvas(
+        server.url,
+        llm_chain_flow("mock?tokens=400&delay=0.05"),
+        "slow widget",
+        settings={"chatbotConfig": CHATBOT, "streamFormat": "flowise"},
+    )
+    page = page_with_widget(browser, server, website, slow)
+    try:
+        page.fill("textarea", "talk a lot")
+        page.keyboard.press("Enter")
+        answer = page.locator("[data-testid='host-bubble']").last
+        poll(lambda: "word3" in answer.inner_text() or None, timeout=30)
+        # flowise-embed 3.1.6 shows its Stop button for agentflow answers only; its
+        # request is this one, made here from the website's page (another origin)
+        status = page.evaluate(
+            """async ([host, id]) => {
+                const chatId = JSON.parse(localStorage.getItem(id + '_EXTERNAL')).chatId;
+                const r = await fetch(`${host}/api/v1/chatmessage/abort/${id}/${chatId}`,
+                                      {method: 'PUT'});
+                return r.status;
+            }""",
+            [server.url, slow["id"]],
+        )
+        assert status == 200
+
+        def stored() -> dict[str, Any] | None:
+            rows = httpx.get(f"{server.url}/api/v1/chatmessage/{slow['id']}").json()
+            return next((m for m in rows if m["role"] == "apiMessage"), None)
+
+        message = poll(stored, timeout=30)
+        shoot(page, "widget-stopped.png")
+        assert "word3" in message["content"] and "word399" not in message["content"]
+    finally:
+        page.close()
+
+
+def test_the_widget_on_a_website_the_canvas_does_not_allow(
+    server: Proc, website: tuple[Path, str], browser: Browser, upstream: str
+) -> None:
+    own = make_canvas(
+        server.url,
+        llm_chain_flow("mock?tokens=3&first_byte=0"),
+        "elsewhere only",
+        settings={
+            "chatbotConfig": CHATBOT,
+            "streamFormat": "flowise",
+            "allowedOrigins": ["https://site.example"],
+        },
+    )
+    page = page_with_widget(browser, server, website, own)
+    try:
+        page.fill("textarea", "refused hello?")
+        page.keyboard.press("Enter")
+        answer = page.locator("[data-testid='host-bubble']").last
+        poll(lambda: "not allowed" in answer.inner_text() or None, timeout=30)
+        shoot(page, "widget-refused.png")
+        asked = [r["messages"][-1]["content"] for r in httpx.get(upstream + "/requests").json()]
+        assert "refused hello?" not in asked  # never ran
     finally:
         page.close()
 
@@ -245,3 +357,38 @@ def test_a_canvas_refuses_websites_it_does_not_allow(server: Proc) -> None:
         f"{server.url}/api/v1/leads", json=lead, headers={"Origin": "https://evil.example"}
     )
     assert r.status_code == 403
+
+
+def test_the_widget_shows_sources(
+    server: Proc, website: tuple[Path, str], browser: Browser
+) -> None:
+    flow = {
+        "nodes": [
+            node("chatOpenAI_0", "chatOpenAI", {"modelName": "mock?tokens=3"}),
+            node("scripted_0", "scriptedSteps", {"model": ref("chatOpenAI_0")}),
+        ],
+        "edges": [edge("chatOpenAI_0", "scripted_0")],
+    }
+    steps = make_canvas(
+        server.url,
+        flow,
+        "with sources",
+        settings={
+            "chatbotConfig": CHATBOT,
+            "streamFormat": "flowise",
+            "returnSourceDocuments": True,
+            "returnIntermediateSteps": True,
+        },
+    )
+    page = page_with_widget(browser, server, website, steps)
+    try:
+        page.fill("textarea", "plan")
+        page.keyboard.press("Enter")
+        chips = page.locator(".source-chip")
+        poll(lambda: chips.count() > 0 or None, timeout=30)
+        shoot(page, "widget-sources.png")
+        assert any("Paris" in t or "Capitals" in t for t in chips.all_inner_texts()), (
+            chips.all_inner_texts()
+        )
+    finally:
+        page.close()

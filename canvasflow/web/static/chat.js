@@ -201,8 +201,19 @@ async function reattach() {
   await follow(stream, bot, pending);
 }
 
+// the script tag a website pastes to show this canvas in Flowise's chat widget
+function embedSnippet(canvasId) {
+  return [
+    '<script type="module">',
+    `  import Chatbot from "${location.origin}/static/vendor/flowise-embed.js";`,
+    `  Chatbot.init({ chatflowid: "${canvasId}", apiHost: "${location.origin}" });`,
+    '</script>',
+  ].join('\n');
+}
+
 async function chooseCanvas(canvasId) {
   state.canvasId = canvasId;
+  $('embed-snippet').textContent = embedSnippet(canvasId);
   if (location.pathname !== `/chat/${canvasId}`) history.replaceState(null, '', `/chat/${canvasId}`);
   await loadHistory(canvasId);
   await reattach();
