@@ -61,14 +61,17 @@ def test_the_api_answers_as_described(case: schemathesis.Case) -> None:
     # what the answers must be: no server error, documented statuses, bodies and
     # headers as described (a request the schema allows may still be refused for its
     # meaning, and lax parsing may accept 0 for false: those checks are left out)
+    # routes of Flowise's widget canvasflow does not offer answer their documented 501
+    not_offered = "501" in case.operation.definition.raw.get("responses", {})
     case.call_and_validate(
         timeout=30,
         checks=[
-            not_a_server_error,
+            *([] if not_offered else [not_a_server_error]),
             status_code_conformance,
             content_type_conformance,
             response_schema_conformance,
             response_headers_conformance,
         ],
-        excluded_checks=[positive_data_acceptance, negative_data_rejection],
+        excluded_checks=[positive_data_acceptance, negative_data_rejection]
+        + ([not_a_server_error] if not_offered else []),
     )

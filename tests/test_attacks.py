@@ -406,9 +406,15 @@ def test_auth_matrix(secured: Proc, matrix: dict[str, Any], method: str, path: s
     assert r.status_code not in (401, 403), (method, path, r.text[:200])
 
 
-def test_widget_routes_need_a_locked_canvas_key(secured: Proc, matrix: dict[str, Any]) -> None:
+def test_widget_routes_need_a_locked_canvas_key(secured: Proc) -> None:
     """The chat widget's public routes on a canvas with keys of its own need one of them."""
-    cid = matrix["canvas"]["id"]
+    admin = admin_of(secured)
+    cid = make_canvas(secured.url, llm_chain_flow("mock?tokens=1"), "locked", headers=admin)["id"]
+    key = httpx.post(
+        secured.url + "/api/v1/apikeys",
+        json={"name": "locked key", "canvases": [cid]},
+        headers=admin,
+    ).json()["key"]
     calls = [
         ("GET", f"/api/v1/public-chatbotConfig/{cid}", None),
         (
@@ -422,9 +428,7 @@ def test_widget_routes_need_a_locked_canvas_key(secured: Proc, matrix: dict[str,
     for method, path, body in calls:
         r = httpx.request(method, secured.url + path, json=body)
         assert r.status_code == 401, (path, r.text)
-        r = httpx.request(
-            method, secured.url + path, json=body, headers=bearer(matrix["canvas_key"])
-        )
+        r = httpx.request(method, secured.url + path, json=body, headers=bearer(key))
         assert r.status_code in (200, 201, 404), (path, r.status_code, r.text)
 
 
