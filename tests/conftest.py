@@ -6,8 +6,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from playwright.sync_api import Browser, sync_playwright
 
 from tests.support import (
+    CHROMIUM,
+    CHROMIUM_FLAGS,
     Proc,
     RedisServer,
     canvasflow_server,
@@ -90,3 +93,12 @@ def client(server: Proc) -> Iterator[httpx.Client]:
 
 def upstream_stats(upstream: str) -> dict[str, int]:
     return httpx.get(upstream + "/stats").json()  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, headless, driven by Playwright (one per test module)."""
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+        yield b
+        b.close()

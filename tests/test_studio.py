@@ -11,9 +11,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
-from tests.support import CHROMIUM, CHROMIUM_FLAGS, Proc, canvasflow_server, edge, node, ref
+from tests.support import Proc, canvasflow_server, edge, node, ref
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
@@ -31,14 +31,6 @@ def studio(upstream: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     proc.admin = (data / "admin.key").read_text().strip()  # type: ignore[attr-defined]
     yield proc
     proc.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture

@@ -7,11 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from tests.support import (
-    CHROMIUM,
-    CHROMIUM_FLAGS,
     Proc,
     canvasflow_server,
     llm_chain_flow,
@@ -26,14 +24,6 @@ def server(upstream: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     proc = canvasflow_server(tmp_path_factory.mktemp("web"), upstream).start()
     yield proc
     proc.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture

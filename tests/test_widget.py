@@ -14,11 +14,9 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from tests.support import (
-    CHROMIUM,
-    CHROMIUM_FLAGS,
     Proc,
     canvasflow_server,
     edge,
@@ -164,14 +162,6 @@ def test_what_is_not_offered_says_so(server: Proc, canvas: dict[str, Any]) -> No
 
 
 # -- the widget on another origin, in a real browser -----------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")

@@ -159,6 +159,18 @@ class LeadOut(BaseModel):
     createdDate: UTCDateTime
 
 
+def lead_out(row: Lead) -> LeadOut:
+    return LeadOut(
+        id=row.id,
+        chatflowid=row.canvas_id,
+        chatId=row.chat_id,
+        name=row.name,
+        email=row.email,
+        phone=row.phone,
+        createdDate=row.created_at,
+    )
+
+
 @router.post("/leads", response_model=LeadOut, status_code=201)
 async def add_lead(body: LeadIn, request: Request) -> LeadOut:
     st = state(request)
@@ -173,16 +185,7 @@ async def add_lead(body: LeadIn, request: Request) -> LeadOut:
         phone=body.phone,
         created_at=utcnow(),
     )
-    await st.store.add_row(row)
-    return LeadOut(
-        id=row.id,
-        chatflowid=canvas.id,
-        chatId=row.chat_id,
-        name=row.name,
-        email=row.email,
-        phone=row.phone,
-        createdDate=row.created_at,
-    )
+    return lead_out(await st.store.add_row(row))
 
 
 @router.get(
@@ -191,18 +194,7 @@ async def add_lead(body: LeadIn, request: Request) -> LeadOut:
 async def list_leads(canvas_id: str, request: Request) -> list[LeadOut]:
     st = state(request)
     canvas = await canvas_or_404(st, canvas_id)
-    return [
-        LeadOut(
-            id=r.id,
-            chatflowid=r.canvas_id,
-            chatId=r.chat_id,
-            name=r.name,
-            email=r.email,
-            phone=r.phone,
-            createdDate=r.created_at,
-        )
-        for r in await st.store.rows_of(Lead, canvas.id)
-    ]
+    return [lead_out(r) for r in await st.store.rows_of(Lead, canvas.id)]
 
 
 @router.get("/get-upload-file", response_class=FileResponse)
