@@ -382,3 +382,32 @@ def test_the_widget_shows_sources(
         )
     finally:
         page.close()
+
+
+@pytest.mark.parametrize("name", ["chatOllama", "chatAnthropic"])
+def test_an_uploaded_image_in_each_native_providers_shape(
+    server: Proc, upstream: str, name: str
+) -> None:
+    inputs: dict[str, Any] = {"modelName": "mock?tokens=2"}
+    if name == "chatOllama":
+        inputs["baseUrl"] = upstream
+    flow = {
+        "nodes": [
+            node("m", name, inputs),
+            node("p", "promptTemplate", {"template": "{question}"}),
+            node("c", "llmChain", {"model": ref("m"), "prompt": ref("p")}),
+        ],
+        "edges": [edge("m", "c"), edge("p", "c")],
+    }
+    own = make_canvas(server.url, flow, name, settings={"chatbotConfig": CHATBOT})
+    r = predict(server, own, uploads=[png_upload()])
+    assert r.status_code == 200, r.text
+    sent = httpx.get(upstream + "/requests").json()[-1]["messages"][-1]
+    b64 = base64.b64encode(PNG).decode()
+    if name == "chatOllama":
+        assert sent == {"role": "user", "content": "hi", "images": [b64]}
+    else:
+        assert sent["content"] == [
+            {"type": "text", "text": "hi"},
+            {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": b64}},
+        ]

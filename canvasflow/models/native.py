@@ -41,9 +41,53 @@ def _fail(exc: Exception, who: str) -> UpstreamError:
     return UpstreamUnreachable(f"{who} unreachable: {exc}")
 
 
+def _data_url(url: str) -> tuple[str, str] | None:
+    """(media type, base64 data) of a ``data:`` URL, else None."""
+    if not url.startswith("data:") or ";base64," not in url:
+        return None
+    head, data = url[5:].split(";base64,", 1)
+    return head, data
+
+
+def _ollama_message(message: Any) -> Any:
+    """A message with OpenAI-style content parts in Ollama's shape: the text, and the
+    images as base64 (Ollama takes no image URLs; those are left out)."""
+    content = message["content"]
+    if not isinstance(content, list):
+        return message
+    text = "".join(p.get("text", "") for p in content if p.get("type") == "text")
+    images = [
+        found[1]
+        for p in content
+        if p.get("type") == "image_url" and (found := _data_url(p["image_url"]["url"]))
+    ]
+    return {"role": message["role"], "content": text, **({"images": images} if images else {})}
+
+
+def _anthropic_message(message: Any) -> Any:
+    """A message with OpenAI-style content parts in Anthropic's shape."""
+    content = message["content"]
+    if not isinstance(content, list):
+        return message
+    parts: list[dict[str, Any]] = []
+    for p in content:
+        if p.get("type") == "text":
+            parts.append({"type": "text", "text": p["text"]})
+        elif p.get("type") == "image_url":
+            url = p["image_url"]["url"]
+            found = _data_url(url)
+            source = (
+                {"type": "base64", "media_type": found[0], "data": found[1]}
+                if found
+                else {"type": "url", "url": url}
+            )
+            parts.append({"type": "image", "source": source})
+    return {"role": message["role"], "content": parts}
+
+
 @provider("ollama")
 class OllamaChatModel:
-    capabilities = frozenset({"stream", "usage", "json"})
+    capabilities = frozenset({"stream", "usage", "json", "vision"})
 
     def __init__(
         self,
@@ -62,7 +106,7 @@ class OllamaChatModel:
     async def stream(self, messages: list[Message], usage: Usage) -> AsyncIterator[str]:
         body: dict[str, Any] = {
             "model": self.model_name,
-            "messages": messages,
+            "messages": [_ollama_message(m) for m in messages],
             "stream": True,
             "options": self.options,
         }
@@ -92,7 +136,7 @@ class OllamaChatModel:
 
 @provider("anthropic")
 class AnthropicChatModel:
-    capabilities = frozenset({"stream", "usage"})
+    capabilities = frozenset({"stream", "usage", "vision"})
 
     def __init__(
         self, base_url: str, api_key: str | None, model_name: str, params: dict[str, Any]
@@ -104,7 +148,7 @@ class AnthropicChatModel:
 
     async def stream(self, messages: list[Message], usage: Usage) -> AsyncIterator[str]:
         system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
-        turns = [m for m in messages if m["role"] in ("user", "assistant")]
+        turns = [_anthropic_message(m) for m in messages if m["role"] in ("user", "assistant")]
         body: dict[str, Any] = {
             "model": self.model_name,
             "messages": turns,
