@@ -176,7 +176,11 @@ def website(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, st
 
 
 def page_with_widget(
-    browser: Browser, server: Proc, website: tuple[Path, str], canvas: dict[str, Any]
+    browser: Browser,
+    server: Proc,
+    website: tuple[Path, str],
+    canvas: dict[str, Any],
+    refused: bool = False,
 ) -> Page:
     """A page of the website with the snippet canvasflow's chat page offers for the
     canvas pasted in, the widget open."""
@@ -192,7 +196,12 @@ def page_with_widget(
     )
     page = browser.new_page(viewport={"width": 1100, "height": 850})
     page.goto(url + f"{canvas['id']}.html")
-    page.click("button[part='button']")  # the bubble; Playwright's CSS enters shadow roots
+    # the bubble (Playwright's CSS enters shadow roots); the widget asks whether the
+    # canvas streams when it opens, and sends JSON predictions until it knows
+    with page.expect_response(lambda r: "/api/v1/chatflows-streaming/" in r.url):
+        page.click("button[part='button']")
+    if not refused:
+        page.wait_for_selector("text=What can you do?")  # and its chatbotConfig is read
     return page
 
 
@@ -283,16 +292,27 @@ def test_stop_in_the_widget_stops_the_answer(
         poll(lambda: "word3" in answer.inner_text() or None, timeout=30)
         # flowise-embed 3.1.6 shows its Stop button for agentflow answers only; its
         # request is this one, made here from the website's page (another origin)
+        # the chat the widget asked in (its question is stored when the answer starts)
+        chat_id = poll(
+            lambda: next(
+                (
+                    m["chatId"]
+                    for m in httpx.get(f"{server.url}/api/v1/chatmessage/{slow['id']}").json()
+                    if m["role"] == "userMessage"
+                ),
+                None,
+            ),
+            timeout=15,
+        )
         status = page.evaluate(
-            """async ([host, id]) => {
-                const chatId = JSON.parse(localStorage.getItem(id + '_EXTERNAL')).chatId;
+            """async ([host, id, chatId]) => {
                 const r = await fetch(`${host}/api/v1/chatmessage/abort/${id}/${chatId}`,
                                       {method: 'PUT'});
-                return r.status;
+                return [r.status, localStorage.getItem(id + '_EXTERNAL')];
             }""",
-            [server.url, slow["id"]],
+            [server.url, slow["id"], chat_id],
         )
-        assert status == 200
+        assert status[0] == 200, (chat_id, status)
 
         def stored() -> dict[str, Any] | None:
             rows = httpx.get(f"{server.url}/api/v1/chatmessage/{slow['id']}").json()
@@ -318,7 +338,7 @@ def test_the_widget_on_a_website_the_canvas_does_not_allow(
             "allowedOrigins": ["https://site.example"],
         },
     )
-    page = page_with_widget(browser, server, website, own)
+    page = page_with_widget(browser, server, website, own, refused=True)
     try:
         page.fill("textarea", "refused hello?")
         page.keyboard.press("Enter")
