@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'react';
 import { api, ApiError, type ApiKey } from '../api';
+import { DeleteButton } from '../components/DeleteButton';
 
 export function ApiKeys() {
   const [keys, setKeys] = useState<ApiKey[]>([]);
@@ -18,17 +19,10 @@ export function ApiKeys() {
           <li key={k.id} className="card">
             <strong>{k.name}</strong> <code>cf_{k.prefix}_…</code> <span className="badge">{k.admin ? 'admin' : `${k.canvases.length} canvases`}</span>
             <span className="actions">
-              <button
-                type="button"
-                className="ghost danger"
-                onClick={async () => {
-                  if (!confirm(`Delete ${k.name}?`)) return;
-                  await api.deleteKey(k.id);
-                  load();
-                }}
-              >
-                Delete
-              </button>
+              <DeleteButton name={k.name} onDelete={async () => {
+                await api.deleteKey(k.id);
+                load();
+              }} />
             </span>
           </li>
         ))}

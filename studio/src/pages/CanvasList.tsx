@@ -3,6 +3,7 @@ import { api, ApiError } from '../api';
 import { go } from '../router';
 import { TEMPLATES } from '../templates';
 import type { CanvasRow } from '../types';
+import { DeleteButton } from '../components/DeleteButton';
 
 function download(name: string, data: unknown) {
   const blob = new Blob([JSON.stringify(data, null, 2)], { type: 'application/json' });
@@ -168,15 +169,7 @@ export function CanvasList() {
               >
                 Export
               </button>
-              <button
-                type="button"
-                className="ghost danger"
-                onClick={() => {
-                  if (confirm(`Delete ${c.name}?`)) act(() => api.deleteCanvas(c.id), 'Deleted.');
-                }}
-              >
-                Delete
-              </button>
+              <DeleteButton name={c.name} onDelete={() => act(() => api.deleteCanvas(c.id), 'Deleted.')} />
             </span>
           </li>
         ))}

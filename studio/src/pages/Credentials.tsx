@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'react';
 import { api, ApiError, type Credential, type CredentialKind } from '../api';
+import { DeleteButton } from '../components/DeleteButton';
 
 // Credentials: Flowise's kinds and fields; secrets are sent once and never shown again.
 export function Credentials() {
@@ -22,17 +23,10 @@ export function Credentials() {
           <li key={c.id} className="card" data-credential={c.name}>
             <strong>{c.name}</strong> <span className="slug">{c.credentialName}</span> <code>{c.id}</code>
             <span className="actions">
-              <button
-                type="button"
-                className="ghost danger"
-                onClick={async () => {
-                  if (!confirm(`Delete ${c.name}?`)) return;
-                  await api.deleteCredential(c.id);
-                  load();
-                }}
-              >
-                Delete
-              </button>
+              <DeleteButton name={c.name} onDelete={async () => {
+                await api.deleteCredential(c.id);
+                load();
+              }} />
             </span>
           </li>
         ))}
