@@ -10,7 +10,8 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -341,3 +342,21 @@ def custom_tool_flow(
             edge("chatOpenAI_0", "agent_0"),
         ],
     }
+
+
+@contextmanager
+def two_web_processes(tmp_path: Path, upstream: str) -> Iterator[tuple[Proc, Proc]]:
+    """Two canvasflow processes sharing a fresh PostgreSQL database and a Redis server."""
+    (tmp_path / "redis").mkdir()
+    redis = RedisServer(tmp_path / "redis").start()
+    pg = create_pg_database()
+    env = {"DATABASE_URL": pg, "REDIS_URL": redis.url}
+    a = canvasflow_server(tmp_path / "a", upstream, env).start()
+    b = canvasflow_server(tmp_path / "b", upstream, env).start()
+    try:
+        yield a, b
+    finally:
+        b.stop()
+        a.stop()
+        redis.stop()
+        drop_pg_database(pg)

@@ -21,6 +21,7 @@ from tests.support import (
     make_canvas,
     poll,
     sse_events,
+    two_web_processes,
 )
 
 FAST = {
@@ -261,15 +262,7 @@ def test_a_lost_prediction_is_stored_with_its_question_and_partial_answer(
     """Local mode with Redis: web process A dies mid-stream; B, following, finishes it."""
     import signal
 
-    from tests.support import create_pg_database, drop_pg_database
-
-    (tmp_path / "redis").mkdir()
-    redis = RedisServer(tmp_path / "redis").start()
-    pg = create_pg_database()
-    env = {"DATABASE_URL": pg, "REDIS_URL": redis.url}
-    a = canvasflow_server(tmp_path / "a", upstream, env).start()
-    b = canvasflow_server(tmp_path / "b", upstream, env).start()
-    try:
+    with two_web_processes(tmp_path, upstream) as (a, b):
         canvas = make_canvas(a.url, llm_chain_flow("mock?tokens=500&delay=0.02"))
         with httpx.stream(
             "POST",
@@ -295,11 +288,6 @@ def test_a_lost_prediction_is_stored_with_its_question_and_partial_answer(
         ).json()
         assert stored[0]["content"] == "long one"
         assert stored[1]["status"] == "error" and stored[1]["content"].startswith("word0 word1")
-    finally:
-        b.stop()
-        a.stop()
-        redis.stop()
-        drop_pg_database(pg)
 
 
 def test_a_huge_canvas_is_refused_at_save(strict: Proc) -> None:

@@ -20,7 +20,14 @@ from flowise import PredictionData as FlowisePyData
 
 from canvasflow.config import Settings
 from canvasflow.store.repo import Store
-from tests.support import Proc, RedisServer, canvasflow_server, llm_chain_flow, make_canvas, poll
+from tests.support import (
+    Proc,
+    canvasflow_server,
+    llm_chain_flow,
+    make_canvas,
+    poll,
+    two_web_processes,
+)
 
 
 def cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess:  # type: ignore[type-arg]
@@ -217,15 +224,7 @@ def test_rate_limit_per_canvas_and_client(upstream: str, tmp_path: Path) -> None
 
 
 def test_rate_limit_shared_through_redis(upstream: str, tmp_path: Path) -> None:
-    from tests.support import create_pg_database, drop_pg_database
-
-    (tmp_path / "redis").mkdir()
-    redis = RedisServer(tmp_path / "redis").start()
-    pg = create_pg_database()
-    env = {"DATABASE_URL": pg, "REDIS_URL": redis.url}
-    a = canvasflow_server(tmp_path / "a", upstream, env).start()
-    b = canvasflow_server(tmp_path / "b", upstream, env).start()
-    try:
+    with two_web_processes(tmp_path, upstream) as (a, b):
         canvas = make_canvas(
             a.url,
             llm_chain_flow("mock?tokens=1"),
@@ -238,11 +237,6 @@ def test_rate_limit_shared_through_redis(upstream: str, tmp_path: Path) -> None:
             for p in (a, b, a, b, a, b)
         ]
         assert codes == [200, 200, 200, 200, 429, 429]
-    finally:
-        a.stop()
-        b.stop()
-        redis.stop()
-        drop_pg_database(pg)
 
 
 def test_graceful_shutdown(upstream: str, tmp_path: Path) -> None:
