@@ -7,8 +7,8 @@ into the answer, the stored message and the metadata; the wire encoders turn the
 Two families:
 
 - wire events (``start``, ``token``, ``step``, ``source``, ``metadata``, ``error``,
-  ``end``, and ``node`` when asked for) go to the prediction's event log, get an id,
-  and reach clients;
+  ``end``, ``node`` when asked for, and an agentflow's ``flow`` and ``action``) go to
+  the prediction's event log, get an id, and reach clients;
 - report events (``usage``, ``model``, ``memory``, ``output``) say what a node did
   (tokens used, which model answered and how fast, the memory type, a structured
   output). The reducer takes them in; they never enter the event log, and everything
@@ -23,6 +23,8 @@ from typing import Any, Literal
 EventKind = Literal[
     "start",
     "node",
+    "flow",
+    "action",
     "token",
     "step",
     "source",
@@ -35,7 +37,9 @@ EventKind = Literal[
     "output",
 ]
 
-WIRE_KINDS = frozenset({"start", "token", "step", "source", "metadata", "error", "end", "node"})
+WIRE_KINDS = frozenset(
+    {"start", "token", "step", "source", "metadata", "error", "end", "node", "flow", "action"}
+)
 REPORT_KINDS = frozenset({"usage", "model", "memory", "output"})
 
 
@@ -76,6 +80,25 @@ def node(node_id: str, status: str, ms: int | None = None, tokens: int | None = 
     if tokens is not None:
         data["tokens"] = tokens
     return Event("node", data)
+
+
+def flow(status: str, execution_id: str) -> Event:
+    """An agentflow's run as a whole: ``INPROGRESS``, then ``FINISHED``, ``STOPPED``
+    (waiting for a person) or ``ERROR`` (Flowise's ``agentFlowEvent``)."""
+    return Event("flow", {"status": status, "executionId": execution_id})
+
+
+def flow_step(data: dict[str, Any]) -> Event:
+    """An agentflow node starting or finishing: a ``step`` of type ``agentflow`` with the
+    node's id, label, kind, status, time, an output summary and, when it finishes, every
+    node executed so far (Flowise's ``nextAgentFlow`` and ``agentFlowExecutedData``)."""
+    return Event("step", {"step": data.get("label"), "type": "agentflow", **data})
+
+
+def action(data: dict[str, Any]) -> Event:
+    """What the person is asked at a human-input node (proceed / reject), ending the run
+    until a prediction with ``humanInput`` resumes it."""
+    return Event("action", data)
 
 
 def error(message: str, code: str) -> Event:

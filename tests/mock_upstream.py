@@ -8,8 +8,11 @@ The model name carries the behaviour as a query string, e.g.
 - ``fail_after``: drop the connection after that many tokens
 - ``status``: answer with this HTTP error status instead
 - ``pad``: make every token that many characters longer
-- ``fox=1``: the 50 words of the reference Flowise transcripts
+- ``fox=1``: the 50 words of the reference Flowise transcripts (``fox=12``: the first 12,
+  as in the agentflow transcripts)
 A last user message starting with ``echo:`` streams the rest of it, word by word.
+Asked for JSON matching a schema (canvasflow's structured-output instruction), it answers
+an example of that schema (the first value of each enum).
 
 ``GET /stats`` counts streams started, completed and closed early by the client;
 ``GET /requests`` returns the last request bodies.
@@ -47,15 +50,38 @@ FOX = (
 ).split(" ")
 
 
-def tokens_for(body: dict[str, Any], count: int, fox: bool = False) -> list[str]:
+SCHEMA_MARK = "matches this JSON schema, and nothing else: "
+
+
+def example_of(schema: dict[str, Any]) -> Any:
+    """A value of a JSON schema: the first of an enum, ``mock`` for a string..."""
+    if "enum" in schema:
+        return schema["enum"][0]
+    kind = schema.get("type")
+    if kind == "object":
+        return {k: example_of(v) for k, v in (schema.get("properties") or {}).items()}
+    if kind == "array":
+        return [example_of(schema.get("items") or {"type": "string"})]
+    return {"number": 1, "integer": 1, "boolean": True}.get(str(kind), "mock")
+
+
+def tokens_for(body: dict[str, Any], count: int, fox: int = 0) -> list[str]:
     messages = body.get("messages") or []
     last = next((m for m in reversed(messages) if m.get("role") == "user"), None)
-    content = str(last.get("content", "")) if last else ""
+    raw = last.get("content", "") if last else ""
+    if isinstance(raw, list):  # content blocks (Anthropic, vision messages)
+        raw = " ".join(str(p.get("text", "")) for p in raw if isinstance(p, dict))
+    content = str(raw)
     if content.startswith("echo:"):
         words = content[len("echo:") :].strip().split(" ")
         return [w if i == 0 else " " + w for i, w in enumerate(words)]
+    for m in messages:
+        text = str(m.get("content", ""))
+        if SCHEMA_MARK in text:
+            schema = orjson.loads(text.split(SCHEMA_MARK, 1)[1])
+            return [orjson.dumps(example_of(schema)).decode()]
     if fox:  # the 50 words the reference Flowise transcripts were recorded with
-        words = (FOX * 3)[:50]
+        words = (FOX * 3)[: 50 if fox == 1 else fox]
         return [w if i == 0 else " " + w for i, w in enumerate(words)]
     return [f"word{i}" if i == 0 else f" word{i}" for i in range(count)]
 
@@ -89,7 +115,7 @@ async def completions(request: Request) -> Response:
         scripted = tool_turn(body, model)
         if scripted is not None:
             return scripted
-    toks = tokens_for(body, int(b.get("tokens", 10)), bool(b.get("fox")))
+    toks = tokens_for(body, int(b.get("tokens", 10)), int(b.get("fox", 0)))
     if b.get("pad"):
         toks = [t + "x" * int(b["pad"]) for t in toks]
     prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []))

@@ -315,6 +315,82 @@ def test_the_chat_widget_is_set_up_in_the_canvas_settings(page: Page, studio: Pr
     assert stored["settings"]["streamFormat"] == "flowise"
 
 
+def connect_agentflow(page: Page, source: str, handle: str, target: str) -> None:
+    """Drag from a branch of one agentflow node to another node."""
+    src = page.locator(f"{node_box(page, source)} [data-handleid='{source}-output-{handle}']")
+    dst = page.locator(f"{node_box(page, target)} [data-handleid='{target}']")
+    a, b = src.bounding_box(), dst.bounding_box()
+    assert a and b
+    page.mouse.move(a["x"] + a["width"] / 2, a["y"] + a["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(b["x"] + b["width"] / 2, b["y"] + b["height"] / 2, steps=12)
+    page.mouse.up()
+
+
+def test_build_an_agentflow_and_answer_its_human_input(
+    page: Page, studio: Proc, upstream: str
+) -> None:
+    """An agentflow built in the studio: Start, a human input, an LLM (its model picked
+    and configured in the form, a message list); run in the test panel, the nodes light
+    up, the run stops for the person, and Proceed resumes it."""
+    page.fill("input[aria-label='New canvas name']", "Ask first")
+    page.click("#new-agentflow")
+    page.wait_for_selector(".editor .react-flow__pane")
+    wait_count(page, ".react-flow__node", 1)
+    # an agentflow's palette holds agentflow nodes only
+    page.fill(".palette input[type=search]", "")
+    assert count(page, ".palette-item[data-node=llmAgentflow]") == 1
+    assert count(page, ".palette-item[data-node=chatLocal]") == 0
+    drop(page, "humanInputAgentflow", 380, 160)
+    drop(page, "llmAgentflow", 720, 160)
+    connect_agentflow(page, "startAgentflow_0", "startAgentflow", "humanInputAgentflow_0")
+    connect_agentflow(page, "humanInputAgentflow_0", "0", "llmAgentflow_0")
+    wait_count(page, ".react-flow__edge", 2)
+    select(page, "humanInputAgentflow_0")
+    page.fill("#field-humanInputDescription", "Shall I answer?")
+    select(page, "llmAgentflow_0")
+    page.select_option("#field-llmModel", "chatOpenAI")
+    page.wait_for_selector(".config-form[data-config=llmModel]")
+    page.fill("#field-llmModel-modelName", "mock?fox=12")
+    page.locator(".config-form[data-config=llmModel] details.additional summary").click()
+    page.fill("#field-llmModel-basepath", upstream + "/v1")
+    page.locator("[data-array=llmMessages] .add-row").click()
+    page.select_option("#field-llmMessages-0-role", "system")
+    page.fill("#field-llmMessages-0-content", "You are helpful.")
+    shoot(page, "studio-agentflow-form.png")
+    page.click("#save")
+    page.wait_for_selector(".board-bar .notice:has-text('Saved.')")
+
+    page.click("button[role=tab]:has-text('Test')")
+    page.fill("#test-question", "Tell me about the fox")
+    page.click("#test-send")
+    page.wait_for_selector("#human-proceed", timeout=30000)
+    assert page.locator(".turn .a").last.inner_text().strip().startswith("Shall I answer?")
+    status = node_box(page, "humanInputAgentflow_0") + " .cf-node"
+    page.wait_for_selector(f"{status}[data-status=done]")
+    assert page.get_attribute(node_box(page, "llmAgentflow_0") + " .cf-node", "data-status") == ""
+    shoot(page, "studio-agentflow-paused.png")
+    page.fill("input[aria-label=Feedback]", "go on")
+    page.click("#human-proceed")
+    page.wait_for_selector(".turn:last-child .a[data-done=true]", timeout=30000)
+    answer = page.locator(".turn .a").last.inner_text()
+    assert "The quick brown fox jumps over the lazy dog and then rests" in answer
+    page.wait_for_selector(node_box(page, "llmAgentflow_0") + " .cf-node[data-status=done]")
+    shoot(page, "studio-agentflow-resumed.png")
+    # what the studio saved runs as an agentflow through the API too
+    row = httpx.get(
+        f"{studio.url}/api/v1/canvases",
+        headers={"Authorization": f"Bearer {studio.admin}"},  # type: ignore[attr-defined]
+    ).json()
+    saved = next(c for c in row if c["name"] == "Ask first")
+    flow = json.loads(saved["flowData"])
+    assert {e["sourceHandle"] for e in flow["edges"]} == {
+        "startAgentflow_0-output-startAgentflow",
+        "humanInputAgentflow_0-output-0",
+    }
+    assert not [p for p in saved["problems"] if p["level"] == "error"]
+
+
 def test_the_canvas_list_and_dark_mode(page: Page, studio: Proc) -> None:
     page.click("text=Use this template >> nth=1")  # conversation with memory
     page.wait_for_selector(".react-flow__node")

@@ -146,6 +146,8 @@ def describe_input(inp: Input, flowise: dict[str, Any] | None) -> dict[str, Any]
         out["default"] = inp.default
     elif "default" in fl:
         out["default"] = fl["default"]
+    if inp.array is not None:
+        out["array"] = [describe_input(field, None) for field in inp.array]
     if options is not None:
         out["options"] = [
             o if isinstance(o, dict) else {"label": words(str(o)), "name": str(o)} for o in options
@@ -194,6 +196,8 @@ def describe(cls: type[Node]) -> dict[str, Any]:
         "icon": f"/api/v1/node-icon/{cls.name}",
         "flowise": cls.name in flowise_interface(),
     }
+    if getattr(cls, "agentflow", False):
+        out["agentflow"] = True
     if credential is not None:
         out["credential"] = credential
     if fl.get("outputs"):

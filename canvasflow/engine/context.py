@@ -39,6 +39,10 @@ class RunContext:
     # and the text of files, read with the question
     images: tuple[str, ...] = ()
     attachments: tuple[str, ...] = ()
+    # an agentflow: the answer to a paused run's human input ({type, startNodeId,
+    # feedback}), and a Start node's form values
+    human_input: dict[str, Any] | None = None
+    form: dict[str, Any] | None = None
 
     @property
     def vars(self) -> dict[str, Any]:

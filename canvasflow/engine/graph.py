@@ -10,6 +10,8 @@ from typing import Any
 
 import orjson
 
+from canvasflow.agentflow.graph import check as check_agentflow
+from canvasflow.agentflow.graph import is_agentflow
 from canvasflow.errors import CanvasInvalid
 from canvasflow.nodes import REGISTRY, Input, Node, load_all
 
@@ -50,9 +52,17 @@ class Graph:
     order: list[str]
     ending: str
 
+    kind = "chatflow"
+
     @property
     def ending_spec(self) -> NodeSpec:
         return self.nodes[self.ending]
+
+    def wants_sources(self) -> bool:
+        """Whether the ending node is set to return its source documents."""
+        from canvasflow.values import to_bool
+
+        return to_bool(self.ending_spec.inputs.get("returnSourceDocuments"))
 
 
 def load_flow_data(flow_data: str | dict[str, Any]) -> dict[str, Any]:
@@ -126,6 +136,8 @@ def check(flow_data: str | dict[str, Any]) -> tuple[Graph | None, list[Problem]]
         return None, [Problem(exc.message, kind="structure")]
     raw_nodes = data.get("nodes")
     raw_edges = data.get("edges") or []
+    if isinstance(raw_nodes, list) and is_agentflow(data):
+        return check_agentflow(data)  # type: ignore[return-value]
     if not isinstance(raw_nodes, list) or not isinstance(raw_edges, list):
         return None, [
             Problem("flowData needs a list of nodes and a list of edges", kind="structure")

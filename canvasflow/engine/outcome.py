@@ -68,6 +68,11 @@ class Outcome:
     used_tools: list[dict[str, Any]] = field(default_factory=list)
     error: dict[str, str] | None = None
     latency_ms: int = 0
+    # an agentflow's run: its id, how it ended, every node it executed, what it asks
+    execution_id: str | None = None
+    flow_status: str | None = None
+    executed: list[dict[str, Any]] | None = None
+    action: dict[str, Any] | None = None
 
     # -- the reducer ------------------------------------------------------------------
 
@@ -84,6 +89,10 @@ class Outcome:
         elif kind == "source":
             self.sources = data
         elif kind == "step":
+            if data.get("type") == "agentflow":
+                if "executed" in data:
+                    self.executed = data["executed"]
+                return
             self.steps.append(data)
             if data.get("type") == "tool":
                 self.used_tools.append(
@@ -93,6 +102,11 @@ class Outcome:
             self.memory_type = data
         elif kind == "output":
             self.json_output = data
+        elif kind == "flow":
+            self.execution_id = data["executionId"]
+            self.flow_status = data["status"]
+        elif kind == "action":
+            self.action = data
         elif kind == "error":
             self.error = data
             self.status = "error"
@@ -105,6 +119,9 @@ class Outcome:
             self.used_tools = data.get("usedTools") or self.used_tools
             self.json_output = data.get("json", self.json_output)
             self.latency_ms = data.get("latency_ms") or self.latency_ms
+            self.execution_id = data.get("executionId", self.execution_id)
+            self.flow_status = data.get("flowStatus", self.flow_status)
+            self.action = data.get("action", self.action)
 
     def fail(self, error: dict[str, str]) -> Event:
         """Record a failure; the ``error`` event to log."""
@@ -140,6 +157,15 @@ class Outcome:
             meta["usedTools"] = self.used_tools
         if self.json_output is not None:
             meta["json"] = self.json_output
+        if self.execution_id is not None:
+            meta["executionId"] = self.execution_id
+            meta["flowStatus"] = self.flow_status
+            meta["executedNodes"] = [
+                {"nodeId": e["nodeId"], "nodeLabel": e["nodeLabel"], "status": e["status"]}
+                for e in self.executed or ()
+            ]
+        if self.action is not None:
+            meta["action"] = self.action
         return meta
 
     def answer(self, return_sources: bool) -> dict[str, Any]:
@@ -164,6 +190,11 @@ class Outcome:
             out["usedTools"] = self.used_tools
         if self.json_output is not None:
             out["json"] = self.json_output
+        if self.execution_id is not None:
+            out["executionId"] = self.execution_id
+            out["agentFlowExecutedData"] = self.executed or []
+        if self.action is not None:
+            out["action"] = self.action
         return out
 
     def message(self) -> dict[str, Any]:

@@ -40,17 +40,17 @@ STOP_NOTICES = {
 # -- framing: the one place that writes start, metadata and end -------------------------
 
 
-def start_event(who: Identity) -> Event:
-    return Event(
-        "start",
-        {
-            "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
-            "chatId": who.chat_id,
-            "chatMessageId": who.chat_message_id,
-            "sessionId": who.session_id,
-            "canvasId": who.canvas_id,
-        },
-    )
+def start_event(who: Identity, agentflow: bool = False) -> Event:
+    data = {
+        "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "chatId": who.chat_id,
+        "chatMessageId": who.chat_message_id,
+        "sessionId": who.session_id,
+        "canvasId": who.canvas_id,
+    }
+    if agentflow:
+        data["agentflow"] = True
+    return Event("start", data)
 
 
 async def store_outcome(store: Store | None, outcome: Outcome) -> None:
@@ -190,7 +190,7 @@ class Prediction(OutcomeView):
         self._t0 = time.perf_counter()
         for observer in self.observers:
             observer.started(self)
-        self.log.append(start_event(outcome.who))
+        self.log.append(start_event(outcome.who, self.graph.kind == "agentflow"))
         if self.store is not None:  # the question and a running answer: one write, aside
             who = outcome.who
             self._stored = asyncio.create_task(
@@ -254,7 +254,9 @@ class Prediction(OutcomeView):
                     self.ttft_ms = round((time.perf_counter() - self._t0) * 1000)
             elif kind in REPORT_KINDS:
                 continue
-            elif (kind == "step" and not steps) or (kind == "source" and not sources):
+            elif kind == "step" and not steps and event.data.get("type") != "agentflow":
+                continue
+            elif kind == "source" and not sources:
                 continue
             elif kind == "node" and not nodes:
                 continue

@@ -17,6 +17,12 @@ from canvasflow.observability.tracing import span
 
 async def run(graph: Graph, ctx: RunContext, allowed: frozenset[str]) -> AsyncIterator[Event]:
     """Yield the events of one run. Never awaits a client: the caller consumes freely."""
+    if graph.kind == "agentflow":
+        from canvasflow.agentflow.runner import run as run_agentflow
+
+        async for event in run_agentflow(graph, ctx):  # type: ignore[arg-type]
+            yield event
+        return
     instances: dict[str, Any] = {}
     ending = None
     for node in instantiate(graph, ctx.overrides, allowed):
@@ -54,7 +60,10 @@ def _ms(started: float) -> int:
 
 
 def can_stream(graph: Graph) -> bool:
-    """Flowise's isStreaming: the ending node streams and no model has streaming off."""
+    """Flowise's isStreaming: the ending node streams and no model has streaming off
+    (an agentflow always streams: node by node)."""
+    if graph.kind == "agentflow":
+        return True
     if not graph.ending_spec.cls.streams:
         return False
     for spec in graph.nodes.values():
@@ -68,6 +77,8 @@ async def upsert(
 ) -> dict[str, int]:
     """Build the canvas's nodes (not its ending node) and load the documents of every
     node that keeps them (``upsert``): Flowise's vector upsert."""
+    if graph.kind == "agentflow":
+        raise CanvasInvalid("an agentflow keeps no documents; upsert a canvas with a vector store")
     instances: dict[str, Any] = {}
     totals = {"numAdded": 0, "numSkipped": 0, "numUpdated": 0, "numDeleted": 0}
     stores = 0

@@ -23,6 +23,7 @@ def load_all(extra: Iterable[str] = ()) -> dict[str, type[Node]]:
         for info in pkgutil.iter_modules(__path__):
             if info.name not in _SKIP and not info.name.startswith("_"):
                 importlib.import_module(f"{__name__}.{info.name}")
+        importlib.import_module("canvasflow.agentflow.nodes")  # Agentflow v2's nodes
         _loaded = True
     for name in extra:
         importlib.import_module(name)

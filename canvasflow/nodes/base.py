@@ -41,6 +41,8 @@ class Input:
     rows: int | None = None
     minimum: float | None = None
     maximum: float | None = None
+    # an "array" input's fields (each row of an agentflow's messages, conditions...)
+    array: tuple[Input, ...] | None = None
 
     @property
     def is_anchor(self) -> bool:

@@ -125,7 +125,7 @@ class _OpenAIBase(Node):
         return limited(
             OpenAIChatModel(
                 client,
-                str(self.get("modelName")),
+                str(self.get("customModelName") or self.get("modelName")),
                 self.params(),
                 # a JSON answer needs no token stream from upstream
                 streaming=to_bool(self.get("streaming"), True) and ctx.streaming,
@@ -199,6 +199,57 @@ class ChatMistralAI(_OpenAIBase):
         Input("randomSeed", "number", optional=True),
         Input("safeMode", "boolean", optional=True),
         Input("overrideEndpoint", "string", optional=True),
+    )
+
+
+@register
+class ChatGoogleGenerativeAI(_OpenAIBase):
+    """Gemini, through Google's OpenAI-compatible API."""
+
+    name = "chatGoogleGenerativeAI"
+    label = "ChatGoogleGenerativeAI"
+    base_classes = ("ChatGoogleGenerativeAI", *CHAT_BASES)
+    credential_field = "googleGenerativeAPIKey"
+    key_env = "GOOGLE_API_KEY"
+    url_env = "GOOGLE_BASE_URL"
+    url_input = "baseUrl"
+    default_url = "https://generativelanguage.googleapis.com/v1beta/openai"
+    official_url = default_url
+    max_tokens_input = "maxOutputTokens"
+    inputs = (
+        Input("cache", "BaseCache", optional=True),
+        Input("credential", "credential", optional=True),
+        Input("modelName", "asyncOptions", default="gemini-1.5-flash-latest"),
+        Input("customModelName", "string", optional=True),
+        Input("temperature", "number", optional=True, default=0.9),
+        Input("streaming", "boolean", optional=True, default=True),
+        Input("maxOutputTokens", "number", optional=True),
+        Input("topP", "number", optional=True),
+        Input("baseUrl", "string", optional=True),
+    )
+
+
+@register
+class GroqChat(_OpenAIBase):
+    """Groq, through its OpenAI-compatible API."""
+
+    name = "groqChat"
+    label = "GroqChat"
+    base_classes = ("GroqChat", *CHAT_BASES)
+    credential_field = "groqApiKey"
+    key_env = "GROQ_API_KEY"
+    url_env = "GROQ_BASE_URL"
+    default_url = "https://api.groq.com/openai/v1"
+    official_url = default_url
+    inputs = (
+        Input("cache", "BaseCache", optional=True),
+        Input("credential", "credential", optional=True),
+        Input("modelName", "asyncOptions", default="llama-3.3-70b-versatile"),
+        Input("temperature", "number", optional=True, default=0.9),
+        Input("maxTokens", "number", optional=True),
+        Input("streaming", "boolean", optional=True, default=True),
+        # canvasflow's own: another OpenAI-compatible endpoint for the same models
+        Input("basepath", "string", optional=True),
     )
 
 

@@ -333,8 +333,8 @@ class RetrieverToolNode(Node):
 
 
 class RequestsTool(Tool):
-    """An HTTP GET or POST the agent may make, only to hosts the operator allowed
-    (``CANVASFLOW_ALLOWED_HOSTS``, comma-separated; none by default)."""
+    """An HTTP request (GET, POST, PUT, DELETE) the agent may make, only to hosts the
+    operator allowed (``CANVASFLOW_ALLOWED_HOSTS``, comma-separated; none by default)."""
 
     def __init__(
         self,
@@ -351,7 +351,7 @@ class RequestsTool(Tool):
         self.url = url
         self.name = name
         self.description = description
-        field = "params" if method == "GET" else "body"
+        field = "params" if method in ("GET", "DELETE") else "body"
         self.parameters = {
             "type": "object",  # type: ignore[misc]
             "properties": {field: {"type": "object"}, "url": {"type": "string"}},
@@ -371,13 +371,17 @@ class RequestsTool(Tool):
         if host not in self.allowed_hosts:
             raise ToolError(f"host {host or url!r} is not allowed (CANVASFLOW_ALLOWED_HOSTS)")
         try:
-            if self.method == "GET":
-                r = await http().get(
-                    url, params=args.get("params") or None, headers=self.headers, timeout=30
+            if self.method in ("GET", "DELETE"):
+                r = await http().request(
+                    self.method,
+                    url,
+                    params=args.get("params") or None,
+                    headers=self.headers,
+                    timeout=30,
                 )
             else:
-                r = await http().post(
-                    url, json=args.get("body") or {}, headers=self.headers, timeout=30
+                r = await http().request(
+                    self.method, url, json=args.get("body") or {}, headers=self.headers, timeout=30
                 )
         except httpx.HTTPError as exc:
             raise ToolError(f"request failed: {exc}") from None
@@ -410,7 +414,7 @@ def _requests_node(method: str) -> type[Node]:
             ),
             Input(f"{prefix}Headers", "string", optional=True),
             Input(
-                f"{prefix}{'QueryParams' if method == 'GET' else 'Body'}Schema",
+                f"{prefix}{'QueryParams' if method in ('GET', 'DELETE') else 'Body'}Schema",
                 "code",
                 optional=True,
             ),
@@ -436,3 +440,29 @@ def _requests_node(method: str) -> type[Node]:
 
 RequestsGet = _requests_node("GET")
 RequestsPost = _requests_node("POST")
+RequestsPut = _requests_node("PUT")
+RequestsDelete = _requests_node("DELETE")
+
+
+class CurrentDateTimeTool(Tool):
+    name = "current_date_time"
+    description = "The current date and time (UTC, ISO 8601), with the weekday."
+    parameters: ClassVar[dict[str, Any]] = {"type": "object", "properties": {}}
+
+    async def call(self, args: dict[str, Any]) -> str:
+        from datetime import UTC, datetime
+
+        now = datetime.now(UTC)
+        return f"{now.isoformat(timespec='seconds')} ({now.strftime('%A')})"
+
+
+@register
+class CurrentDateTime(Node):
+    name = "currentDateTime"
+    label = "CurrentDateTime"
+    category = "Tools"
+    description = "Gives the agent the current date and time"
+    base_classes = ("CurrentDateTime", "Tool", "StructuredTool", "Runnable")
+
+    async def build(self, ctx: RunContext) -> Tool:
+        return CurrentDateTimeTool()

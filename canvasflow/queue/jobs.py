@@ -47,6 +47,8 @@ class JobSpec:
     images: tuple[str, ...] = ()
     attachments: tuple[str, ...] = ()
     streaming: bool = True
+    human_input: dict[str, Any] | None = None
+    form: dict[str, Any] | None = None
     submitted: float = field(default_factory=time.time)
 
     @classmethod
@@ -65,6 +67,8 @@ class JobSpec:
             images=ctx.images,
             attachments=ctx.attachments,
             streaming=ctx.streaming,
+            human_input=ctx.human_input,
+            form=ctx.form,
         )
 
     def to_ctx(
@@ -87,6 +91,8 @@ class JobSpec:
             return_node_events=self.return_node_events,
             images=tuple(self.images),
             attachments=tuple(self.attachments),
+            human_input=self.human_input,
+            form=self.form,
         )
 
     def dumps(self) -> bytes:

@@ -64,6 +64,8 @@ async def start_prediction(
     history: list[Message] | None = None,
     streaming: bool = True,
     uploads: list[Any] | None = None,
+    human_input: dict[str, Any] | None = None,
+    form: dict[str, Any] | None = None,
 ) -> Running:
     """Check the question and the canvas (4xx before anything starts), then start it
     here, or put it on the queue for a worker."""
@@ -79,7 +81,10 @@ async def start_prediction(
         err = CanvasInvalid(f"Canvas {canvas.slug} cannot run: {exc.message}", exc.node_id)
         err.problems = getattr(exc, "problems", [])  # type: ignore[attr-defined]
         raise err from None
-    if not question.strip():
+    agentflow = graph.kind == "agentflow"
+    if (human_input or form) and not agentflow:
+        raise BadRequest("humanInput and form are for agentflows; this canvas is a chatflow")
+    if not question.strip() and not (agentflow and (human_input or form)):
         raise BadRequest("question is required")
     limit = st.settings.max_question_chars
     if len(question) > limit:
@@ -111,8 +116,10 @@ async def start_prediction(
         credentials=st.credentials,
         images=images,
         attachments=attachments,
+        human_input=human_input,
+        form=form,
         return_source_documents=_flag(overrides, canvas.settings, "returnSourceDocuments", allowed)
-        or to_bool(graph.ending_spec.inputs.get("returnSourceDocuments")),
+        or graph.wants_sources(),
         return_intermediate_steps=_flag(
             overrides, canvas.settings, "returnIntermediateSteps", allowed
         ),

@@ -50,6 +50,18 @@ class HistoryMessage(BaseModel):
         }
 
 
+class HumanInput(BaseModel):
+    """The answer to an agentflow that stopped at a human input."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    type: Literal["proceed", "reject"] = Field(..., description="proceed or reject")
+    startNodeId: str | None = Field(
+        None, max_length=200, description="The human-input node the run waits at"
+    )
+    feedback: str | None = Field(None, max_length=20000, description="What the person says")
+
+
 class PredictionRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -66,6 +78,12 @@ class PredictionRequest(BaseModel):
     )
     canvasId: str | None = None
     chatflowId: str | None = None
+    humanInput: HumanInput | None = Field(
+        None, description="Resume an agentflow stopped at a human input (same chatId)"
+    )
+    form: dict[str, Any] | None = Field(
+        None, description="An agentflow's Start form values (startInputType formInput)"
+    )
 
     @field_validator("streaming", mode="before")
     @classmethod
@@ -109,6 +127,13 @@ class PredictionResponse(BaseModel):
     usage: Usage
     model: str | None = None
     status: str = "completed"
+    executionId: str | None = Field(None, description="An agentflow's run")
+    agentFlowExecutedData: list[dict[str, Any]] | None = Field(
+        None, description="Every node an agentflow executed, with its input and output"
+    )
+    action: dict[str, Any] | None = Field(
+        None, description="What an agentflow stopped at a human input asks (proceed/reject)"
+    )
 
 
 class Problem(BaseModel):

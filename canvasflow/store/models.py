@@ -127,3 +127,24 @@ class Lead(Base):
     email: Mapped[str | None] = mapped_column(String(400), nullable=True)
     phone: Mapped[str | None] = mapped_column(String(100), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Execution(Base):
+    """One run of an agentflow, kept when it pauses for a person (human input) or keeps
+    its flow state for the session: what a later prediction resumes from, on any
+    process, after a restart too."""
+
+    __tablename__ = "executions"
+    __table_args__ = (Index("ix_executions_canvas_chat", "canvas_id", "chat_id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    canvas_id: Mapped[str] = mapped_column(String(36))
+    chat_id: Mapped[str] = mapped_column(String(200))
+    session_id: Mapped[str] = mapped_column(String(200), index=True)
+    status: Mapped[str] = mapped_column(String(20))  # STOPPED | FINISHED | ERROR
+    # what the run had: executed nodes, flow state, node outputs, the node it waits at
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )

@@ -23,6 +23,7 @@ from canvasflow.store.models import (
     ChatMessage,
     Credential,
     DocumentChunk,
+    Execution,
     Feedback,
     utcnow,
 )
@@ -399,6 +400,49 @@ class Store:
         async with self.sessions() as s:
             q = select(model).where(model.canvas_id == canvas_id).order_by(model.created_at)
             return list(await s.scalars(q))
+
+    # -- agentflow executions ----------------------------------------------------------
+
+    async def save_execution(
+        self,
+        execution_id: str,
+        canvas_id: str,
+        chat_id: str,
+        session_id: str,
+        status: str,
+        data: dict[str, Any],
+    ) -> None:
+        """Create or replace one agentflow execution (one write)."""
+        async with self.sessions() as s:
+            row = await s.get(Execution, execution_id)
+            if row is None:
+                s.add(
+                    Execution(
+                        id=execution_id,
+                        canvas_id=canvas_id,
+                        chat_id=chat_id,
+                        session_id=session_id,
+                        status=status,
+                        data=data,
+                    )
+                )
+            else:
+                row.status = status
+                row.data = data
+            await s.commit()
+
+    async def last_execution(
+        self, canvas_id: str, *, chat_id: str | None = None, session_id: str | None = None
+    ) -> Execution | None:
+        """The latest execution of a chat (or a session) of a canvas."""
+        q = select(Execution).where(Execution.canvas_id == canvas_id)
+        if chat_id is not None:
+            q = q.where(Execution.chat_id == chat_id)
+        if session_id is not None:
+            q = q.where(Execution.session_id == session_id)
+        q = q.order_by(Execution.updated_at.desc()).limit(1)
+        async with self.sessions() as s:
+            return (await s.scalars(q)).first()
 
     async def get_message(self, message_id: str) -> ChatMessage | None:
         async with self.sessions() as s:

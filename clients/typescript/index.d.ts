@@ -31,6 +31,10 @@ export interface PredictionData {
   history?: HistoryMessage[];
   uploads?: unknown[];
   streamFormat?: 'canvasflow' | 'flowise';
+  /** Resume an agentflow stopped at a human input (same chatId). */
+  humanInput?: { type: 'proceed' | 'reject'; startNodeId?: string; feedback?: string };
+  /** An agentflow's Start form values. */
+  form?: Record<string, unknown>;
   signal?: AbortSignal;
 }
 
@@ -38,6 +42,15 @@ export interface PredictionAnswer {
   text: string; question: string; chatId: string; chatMessageId: string; sessionId: string;
   memoryType?: string; sourceDocuments?: SourceDocument[]; usedTools?: unknown[]; json?: unknown;
   isStreamValid: boolean; usage: Usage; model: string | null; status: string;
+  /** An agentflow's run, every node it executed, and what it asks when it stopped. */
+  executionId?: string; agentFlowExecutedData?: unknown[]; action?: AgentflowAction;
+}
+
+export interface AgentflowAction {
+  id: string;
+  mapping: { approve: string; reject: string };
+  elements: { type: string; label: string }[];
+  data: { nodeId: string; nodeLabel: string; input: Record<string, unknown> };
 }
 
 export interface ClientOptions {

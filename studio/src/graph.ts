@@ -51,6 +51,79 @@ export function canConnect(source: NodeDesc, target: NodeDesc, inputName: string
   return { ok: true };
 }
 
+// -- Agentflow v2: nodes joined by edges from an output (a branch) to a node ---------
+
+export const isAgentflowDesc = (desc: NodeDesc | undefined): boolean => !!desc?.agentflow;
+
+export interface Branch {
+  handle: string;
+  label: string;
+}
+
+const rows = (value: unknown): Record<string, unknown>[] =>
+  Array.isArray(value) ? value.filter((r): r is Record<string, unknown> => !!r && typeof r === 'object') : [];
+
+/** The outputs of an agentflow node: one per condition (and else), per scenario,
+ *  proceed and reject, none for a loop (it jumps back), one for the rest. */
+export function branchesOf(name: string, inputs: Record<string, unknown>): Branch[] {
+  switch (name) {
+    case 'conditionAgentflow': {
+      const n = Math.max(rows(inputs.conditions).length, 1);
+      return [...Array.from({ length: n }, (_, i) => ({ handle: String(i), label: `Condition ${i}` })), { handle: String(n), label: 'Else' }];
+    }
+    case 'conditionAgentAgentflow': {
+      const scenarios = rows(inputs.conditionAgentScenarios);
+      return (scenarios.length ? scenarios : [{}, {}]).map((r, i) => ({
+        handle: String(i),
+        label: String(r.scenario || `Scenario ${i}`),
+      }));
+    }
+    case 'humanInputAgentflow':
+      return [
+        { handle: '0', label: 'Proceed' },
+        { handle: '1', label: 'Reject' },
+      ];
+    case 'loopAgentflow':
+      return [];
+    default:
+      return [{ handle: name, label: '' }];
+  }
+}
+
+export const branchHandleId = (nodeId: string, handle: string): string => `${nodeId}-output-${handle}`;
+
+/** An agentflow edge may join any node's output to any other node but the Start. */
+export function canConnectAgentflow(source: NodeDesc, target: NodeDesc, sourceId: string, targetId: string): Verdict {
+  if (sourceId === targetId) return { ok: false, reason: 'a node cannot feed itself' };
+  if (target.name === 'startAgentflow') return { ok: false, reason: 'nothing runs before Start' };
+  if (!isAgentflowDesc(source) || !isAgentflowDesc(target)) {
+    return { ok: false, reason: 'agentflow nodes connect only to agentflow nodes' };
+  }
+  return { ok: true };
+}
+
+/** Rich text of Flowise's editor (`<p>`, mention spans) as the plain text the server
+ *  reads the same way. */
+export function richToPlain(value: string): string {
+  if (!value.includes('<')) return value;
+  const text = value.replace(/<br\s*\/?>/gi, '\n').replace(/<li[^>]*>/gi, '\n- ');
+  return text
+    .split(/<\/?(?:p|div|h[1-6]|ul|ol|pre|blockquote)(?:\s[^>]*)?>/i)
+    .map((part) =>
+      part
+        .replace(/<[^>]+>/g, '')
+        .replace(/&lt;/g, '<')
+        .replace(/&gt;/g, '>')
+        .replace(/&quot;/g, '"')
+        .replace(/&#39;/g, "'")
+        .replace(/&nbsp;/g, ' ')
+        .replace(/&amp;/g, '&')
+        .trim(),
+    )
+    .filter(Boolean)
+    .join('\n\n');
+}
+
 /** A fresh node id in Flowise's style: `<name>_<n>`. */
 export function nextId(name: string, taken: Iterable<string>): string {
   const used = new Set(taken);
@@ -108,13 +181,21 @@ export function toFlow(
     }
     if (raw.data.credential && inputs.credential === undefined) inputs.credential = raw.data.credential;
     if (!raw.position) needsLayout = true;
+    const parent = typeof raw.parentNode === 'string' ? raw.parentNode : undefined;
+    const agentflow = isAgentflowDesc(desc) || name.endsWith('Agentflow');
     nodes.push({
       id: raw.id,
       type: 'canvasNode',
       position: raw.position ?? { x: 0, y: 0 },
-      data: { name, label: desc?.label ?? raw.data.label ?? name, inputs },
+      data: { name, label: (agentflow ? raw.data.label : undefined) ?? desc?.label ?? raw.data.label ?? name, inputs },
+      ...(parent ? { parentId: parent } : {}),
+      ...(name === 'iterationAgentflow' && raw.width && raw.height
+        ? { style: { width: raw.width, height: raw.height } }
+        : {}),
     });
   }
+  // a parent comes before the nodes inside it (React Flow's rule)
+  nodes.sort((a, b) => (a.parentId ? 1 : 0) - (b.parentId ? 1 : 0));
   const ids = new Set(nodes.map((n) => n.id));
   const edges: Edge[] = [];
   const seen = new Set<string>();
@@ -144,6 +225,17 @@ export function toFlow(
   // edges whose target input is named by their handle, or found by type
   for (const e of flow.edges ?? []) {
     if (!ids.has(e.source) || !ids.has(e.target)) continue;
+    const tnode = nodes.find((n) => n.id === e.target);
+    if (tnode && (isAgentflowDesc(catalogue.get(tnode.data.name)) || tnode.data.name.endsWith('Agentflow'))) {
+      const snode = nodes.find((n) => n.id === e.source);
+      const fallback = branchesOf(snode?.data.name ?? '', snode?.data.inputs ?? {})[0]?.handle ?? '0';
+      const sourceHandle = e.sourceHandle ?? branchHandleId(e.source, fallback);
+      const key = `${e.source}>${e.target}:${sourceHandle}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      edges.push({ id: e.id ?? key, source: e.source, target: e.target, sourceHandle, targetHandle: e.target });
+      continue;
+    }
     const named = inputOfHandle(e.targetHandle, e.target);
     if (named) {
       add(e.source, e.target, named);
@@ -174,6 +266,18 @@ export function fromFlow(nodes: StudioNode[], edges: Edge[], catalogue: Map<stri
         inputs[anchor.name] = ref(feeding[0].source);
       }
     }
+    if (isAgentflowDesc(desc)) {
+      return {
+        id: n.id,
+        position: { x: Math.round(n.position.x), y: Math.round(n.position.y) },
+        type: n.data.name === 'iterationAgentflow' ? 'iteration' : 'agentFlow',
+        ...(n.parentId ? { parentNode: n.parentId, extent: 'parent' } : {}),
+        ...(n.data.name === 'iterationAgentflow'
+          ? { width: Number(n.style?.width ?? n.width ?? 300), height: Number(n.style?.height ?? n.height ?? 250) }
+          : {}),
+        data: { id: n.id, name: n.data.name, label: n.data.label, category: desc?.category, inputs },
+      };
+    }
     return {
       id: n.id,
       position: { x: Math.round(n.position.x), y: Math.round(n.position.y) },
@@ -188,13 +292,14 @@ export function fromFlow(nodes: StudioNode[], edges: Edge[], catalogue: Map<stri
       },
     };
   });
+  const agentflow = new Set(nodes.filter((n) => isAgentflowDesc(catalogue.get(n.data.name))).map((n) => n.id));
   const flowEdges: FlowEdge[] = edges.map((e) => ({
     id: e.id,
     source: e.source,
     target: e.target,
     sourceHandle: e.sourceHandle ?? null,
     targetHandle: e.targetHandle ?? null,
-    type: 'buttonedge',
+    type: agentflow.has(e.target) ? 'agentFlow' : 'buttonedge',
   }));
   return { nodes: out, edges: flowEdges };
 }

@@ -8,6 +8,22 @@ const n = (id: string, name: string, inputs: Record<string, unknown>, x: number,
   data: { id, name, inputs },
 });
 
+const af = (source: string, handle: string, target: string) => ({
+  id: `${source}-${handle}-${target}`,
+  source,
+  target,
+  sourceHandle: `${source}-output-${handle}`,
+  targetHandle: target,
+  type: 'agentFlow',
+});
+
+const LABELS: Record<string, string> = {
+  startAgentflow_0: 'Start',
+  conditionAgentflow_0: 'About prices?',
+  directReplyAgentflow_0: 'Hand over',
+  llmAgentflow_0: 'Answer',
+};
+
 export interface Template {
   key: string;
   name: string;
@@ -79,6 +95,37 @@ export const TEMPLATES: Template[] = [
         { source: 'chatOpenAI_0', target: 'toolAgent_0' },
         { source: 'calculator_0', target: 'toolAgent_0' },
         { source: 'bufferMemory_0', target: 'toolAgent_0' },
+      ],
+    },
+  },
+  {
+    key: 'agentflow-route',
+    name: 'Agentflow: answer or hand over',
+    description:
+      'An agentflow (Flowise 3): a condition sends questions about prices to a fixed reply, the rest to the embedded model. No key, no network.',
+    offline: true,
+    flow: {
+      nodes: [
+        n('startAgentflow_0', 'startAgentflow', { startInputType: 'chatInput' }, 0, 120),
+        {
+          ...n('conditionAgentflow_0', 'conditionAgentflow', {
+            conditions: [{ type: 'string', value1: '{{ question }}', operation: 'contains', value2: 'price' }],
+          }, 220, 120),
+        },
+        n('directReplyAgentflow_0', 'directReplyAgentflow', {
+          directReplyMessage: 'Prices are on the website; a person will call you back.',
+        }, 500, 20),
+        n('llmAgentflow_0', 'llmAgentflow', {
+          llmModel: 'chatLocal',
+          llmModelConfig: { llmModel: 'chatLocal', maxTokens: 128 },
+          llmMessages: [{ role: 'system', content: 'You are a helpful assistant. Answer briefly.' }],
+          llmEnableMemory: true,
+        }, 500, 220),
+      ].map((node) => ({ ...node, type: 'agentFlow', data: { ...node.data, label: LABELS[node.id] } })),
+      edges: [
+        af('startAgentflow_0', 'startAgentflow', 'conditionAgentflow_0'),
+        af('conditionAgentflow_0', '0', 'directReplyAgentflow_0'),
+        af('conditionAgentflow_0', '1', 'llmAgentflow_0'),
       ],
     },
   },

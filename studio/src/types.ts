@@ -20,6 +20,8 @@ export interface InputDesc {
   step?: number;
   min?: number;
   max?: number;
+  // an "array" input's fields (an agentflow's messages, conditions, scenarios, state)
+  array?: InputDesc[];
 }
 
 export interface CredentialSlot {
@@ -40,6 +42,8 @@ export interface NodeDesc {
   credential?: CredentialSlot;
   ending: boolean;
   icon: string;
+  // an Agentflow v2 node: connected by edges between its handles, not by typed inputs
+  agentflow?: boolean;
 }
 
 export interface Problem {
@@ -65,6 +69,8 @@ export interface FlowNode {
   id: string;
   position?: { x: number; y: number };
   type?: string;
+  parentNode?: string;
+  extent?: string;
   width?: number;
   height?: number;
   data: {

@@ -33,6 +33,12 @@ export const CATALOGUE: NodeDesc[] = [
     name: 'inputModerationSimple', label: 'Simple Moderation', version: 1, type: 'Moderation', category: 'Moderation',
     description: '', baseClasses: ['Moderation'], inputs: [input('denyList', 'string')], ending: false, icon: '',
   },
+  ...['startAgentflow', 'llmAgentflow', 'conditionAgentflow', 'directReplyAgentflow', 'loopAgentflow', 'humanInputAgentflow'].map(
+    (name): NodeDesc => ({
+      name, label: name, version: 1, type: name, category: 'Agent Flows', description: '', baseClasses: [],
+      inputs: name === 'conditionAgentflow' ? [input('conditions', 'array')] : [], ending: false, icon: '', agentflow: true,
+    }),
+  ),
 ];
 
 export const BY_NAME = new Map(CATALOGUE.map((n) => [n.name, n]));

@@ -1,5 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { canConnect, fromFlow, inputOfHandle, newNode, nextId, ref, toFlow } from '../src/graph';
+import {
+  branchesOf,
+  canConnect,
+  canConnectAgentflow,
+  fromFlow,
+  inputOfHandle,
+  newNode,
+  nextId,
+  ref,
+  richToPlain,
+  toFlow,
+} from '../src/graph';
 import { layout } from '../src/layout';
 import { BY_NAME } from './fixtures';
 
@@ -89,5 +100,80 @@ describe('layout', () => {
     expect(x('c')).toBeGreaterThan(x('m'));
     expect(x('c')).toBeGreaterThan(x('p'));
     expect(Math.abs(y('m') - y('p'))).toBeGreaterThanOrEqual(100);
+  });
+});
+
+describe('agentflows', () => {
+  const af = (id: string, name: string, inputs: Record<string, unknown> = {}) => ({
+    id,
+    position: { x: 0, y: 0 },
+    type: 'agentFlow',
+    data: { id, name, label: id.toUpperCase(), inputs },
+  });
+  const edge = (source: string, handle: string, target: string) => ({
+    id: `${source}-${handle}-${target}`,
+    source,
+    target,
+    sourceHandle: `${source}-output-${handle}`,
+    targetHandle: target,
+  });
+  const flow = {
+    nodes: [
+      af('startAgentflow_0', 'startAgentflow'),
+      af('conditionAgentflow_0', 'conditionAgentflow', {
+        conditions: [{ type: 'string', value1: '<p>{{ question }}</p>', operation: 'contains', value2: 'fox' }],
+      }),
+      af('llmAgentflow_0', 'llmAgentflow', { llmModel: 'chatOpenAI', llmModelConfig: { modelName: 'x' } }),
+      af('directReplyAgentflow_0', 'directReplyAgentflow', { directReplyMessage: 'no' }),
+    ],
+    edges: [
+      edge('startAgentflow_0', 'startAgentflow', 'conditionAgentflow_0'),
+      edge('conditionAgentflow_0', '0', 'llmAgentflow_0'),
+      edge('conditionAgentflow_0', '1', 'directReplyAgentflow_0'),
+    ],
+  };
+
+  it('keeps every edge, branch and input through the editor and back', () => {
+    const { nodes, edges } = toFlow(flow, BY_NAME);
+    expect(edges).toHaveLength(3);
+    expect(edges.map((e) => e.sourceHandle)).toEqual([
+      'startAgentflow_0-output-startAgentflow',
+      'conditionAgentflow_0-output-0',
+      'conditionAgentflow_0-output-1',
+    ]);
+    expect(nodes.find((n) => n.id === 'llmAgentflow_0')!.data.label).toBe('LLMAGENTFLOW_0');
+    const back = fromFlow(nodes, edges, BY_NAME);
+    expect(back.edges.map((e) => [e.source, e.sourceHandle, e.target, e.targetHandle])).toEqual(
+      flow.edges.map((e) => [e.source, e.sourceHandle, e.target, e.targetHandle]),
+    );
+    const llm = back.nodes.find((n) => n.id === 'llmAgentflow_0')!;
+    expect(llm.type).toBe('agentFlow');
+    expect(llm.data.inputs).toEqual({ llmModel: 'chatOpenAI', llmModelConfig: { modelName: 'x' } });
+  });
+
+  it('gives a branch per condition and an else, proceed and reject, none for a loop', () => {
+    expect(branchesOf('conditionAgentflow', { conditions: [{}, {}] }).map((b) => b.label)).toEqual([
+      'Condition 0',
+      'Condition 1',
+      'Else',
+    ]);
+    expect(branchesOf('humanInputAgentflow', {}).map((b) => b.handle)).toEqual(['0', '1']);
+    expect(branchesOf('loopAgentflow', {})).toEqual([]);
+    expect(branchesOf('conditionAgentAgentflow', { conditionAgentScenarios: [{ scenario: 'Billing' }] })[0].label).toBe(
+      'Billing',
+    );
+  });
+
+  it('connects agentflow nodes, never into Start nor to a chatflow node', () => {
+    expect(canConnectAgentflow(get('llmAgentflow'), get('directReplyAgentflow'), 'a', 'b')).toEqual({ ok: true });
+    expect(canConnectAgentflow(get('llmAgentflow'), get('startAgentflow'), 'a', 'b').ok).toBe(false);
+    expect(canConnectAgentflow(get('chatLocal'), get('llmAgentflow'), 'a', 'b').ok).toBe(false);
+  });
+
+  it("reads Flowise's rich text as the server does", () => {
+    expect(richToPlain('<p>English:</p><p><span class="variable">{{ question }}</span> </p><p>Japanese:</p><p></p>')).toBe(
+      'English:\n\n{{ question }}\n\nJapanese:',
+    );
+    expect(richToPlain('plain {{ question }}')).toBe('plain {{ question }}');
   });
 });

@@ -20,7 +20,12 @@ class CanvasflowEncoder:
         pass
 
     def encode(self, event: Event) -> bytes | None:
-        body = orjson.dumps(event.as_dict())
+        if event.kind == "step" and "executed" in event.data:  # an agentflow node: the
+            # executed data of every node is in the JSON answer, not in each event
+            data = {k: v for k, v in event.data.items() if k != "executed"}
+            body = orjson.dumps({"event": "step", "data": data})
+        else:
+            body = orjson.dumps(event.as_dict())
         if not event.id:  # not from the log (a server notice): no id, so resume is unaffected
             return b"data: %s\n\n" % body
         if event.kind == "end":

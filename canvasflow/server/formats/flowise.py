@@ -36,8 +36,14 @@ class FlowiseEncoder:
         kind = event.kind
         if kind == "token":
             return self.frame("token", event.data)
-        if kind == "start":
-            return self.frame("start", "")
+        if kind == "start":  # an agentflow's stream starts with agentFlowEvent
+            return None if event.data.get("agentflow") else self.frame("start", "")
+        if kind == "flow":
+            return self.frame("agentFlowEvent", event.data["status"])
+        if kind == "action":
+            return self.frame("action", event.data)
+        if kind == "step" and event.data.get("type") == "agentflow":
+            return self.agentflow_step(event.data)
         if kind in ("source", "step"):
             self.outcome.apply(event)
             return None
@@ -60,7 +66,12 @@ class FlowiseEncoder:
                 "question": meta["question"],
                 "sessionId": meta["sessionId"],
             }
-            if meta.get("memoryType"):
+            if "executionId" in meta:  # an agentflow: no question when it resumes
+                if not meta["question"]:
+                    del data["question"]
+                if meta.get("action"):
+                    data["action"] = meta["action"]
+            elif meta.get("memoryType"):
                 data["memoryType"] = meta["memoryType"]
             frames.append(self.frame("metadata", data))
             return tuple(frames)
@@ -70,3 +81,23 @@ class FlowiseEncoder:
         if kind == "end":
             return self.frame("end", "[DONE]")
         return None
+
+    def agentflow_step(self, step: dict[str, Any]) -> bytes | tuple[bytes, ...]:
+        """A node starting (``nextAgentFlow``) or finishing: the model's tool calls and
+        usage when its answer was streamed, ``nextAgentFlow``, then every node executed
+        so far (``agentFlowExecutedData``)."""
+        status = step["status"]
+        head = self.frame(
+            "nextAgentFlow",
+            {"nodeId": step["nodeId"], "nodeLabel": step["label"], "status": status},
+        )
+        if status == "INPROGRESS":
+            return head
+        frames = []
+        if step.get("streamed") and "usage" in step:
+            frames.append(self.frame("calledTools", step.get("calledTools") or []))
+            frames.append(self.frame("usageMetadata", step["usage"]))
+        frames.append(head)
+        if "executed" in step:
+            frames.append(self.frame("agentFlowExecutedData", step["executed"]))
+        return tuple(frames)

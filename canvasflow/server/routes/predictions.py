@@ -96,6 +96,8 @@ async def predict(canvas_id: str, request: Request) -> Response:
         history=[h.as_chat() for h in req.history] if req.history else None,
         streaming=req.streaming,
         uploads=req.uploads,
+        human_input=req.humanInput.model_dump() if req.humanInput else None,
+        form=req.form,
     )
 
     if encoder is not None:

@@ -1,6 +1,14 @@
 import { Handle, Position, type NodeProps } from '@xyflow/react';
 import { createContext, useContext } from 'react';
-import { anchorsOf, sourceHandleId, targetHandleId, type StudioNode } from '../graph';
+import {
+  anchorsOf,
+  branchHandleId,
+  branchesOf,
+  isAgentflowDesc,
+  sourceHandleId,
+  targetHandleId,
+  type StudioNode,
+} from '../graph';
 import type { NodeDesc } from '../types';
 
 export const CatalogueContext = createContext<Map<string, NodeDesc>>(new Map());
@@ -12,6 +20,41 @@ export function CanvasNode({ id, data, selected }: NodeProps<StudioNode>) {
   const errors = (data.problems ?? []).filter((p) => p.level === 'error');
   const warnings = (data.problems ?? []).filter((p) => p.level === 'warning');
   const status = data.status;
+  if (isAgentflowDesc(desc)) {
+    const branches = branchesOf(data.name, data.inputs);
+    const iteration = data.name === 'iterationAgentflow';
+    return (
+      <div
+        className={`cf-node agentflow${iteration ? ' iteration' : ''}${selected ? ' selected' : ''}${errors.length ? ' has-error' : ''}`}
+        style={{ minHeight: 44 + branches.length * 22 }}
+        data-node-id={id}
+        data-status={status ?? ''}
+        title={[...errors, ...warnings].map((p) => p.message).join('\n') || desc?.description}
+      >
+        <div className="cf-node-head">
+          {desc && <img src={desc.icon} alt="" width={22} height={22} />}
+          <span className="cf-node-label">{data.label}</span>
+          {status && (
+            <span className={`run ${status}`}>
+              {status === 'running' ? 'running' : status}
+              {data.ms !== undefined && status !== 'running' ? ` · ${data.ms} ms` : ''}
+              {data.tokens ? ` · ${data.tokens} tok` : ''}
+            </span>
+          )}
+        </div>
+        <div className="cf-node-id">{id}</div>
+        {data.name !== 'startAgentflow' && <Handle type="target" position={Position.Left} id={id} title="runs after" />}
+        {branches.map((b, i) => (
+          <div className="cf-branch" key={b.handle} style={{ top: 40 + i * 22 }}>
+            {b.label && <span className="branch-label">{b.label}</span>}
+            <Handle type="source" position={Position.Right} id={branchHandleId(id, b.handle)} title={b.label || 'then'} />
+          </div>
+        ))}
+        {data.name === 'loopAgentflow' && <div className="cf-output">↺ {String(data.inputs.loopBackToNode ?? '').split('-')[0]}</div>}
+        {errors.length > 0 && <div className="cf-node-problems">{errors.length} problem{errors.length > 1 ? 's' : ''}</div>}
+      </div>
+    );
+  }
   return (
     <div
       className={`cf-node${selected ? ' selected' : ''}${errors.length ? ' has-error' : ''}`}

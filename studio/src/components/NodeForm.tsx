@@ -1,10 +1,11 @@
-import { useEffect, useState } from 'react';
+import { useContext, useEffect, useState } from 'react';
 import Editor from 'react-simple-code-editor';
 import Prism from 'prismjs';
 import 'prismjs/components/prism-json';
 import 'prismjs/components/prism-python';
 import { api, type Credential, type CredentialKind } from '../api';
-import { paramsOf, type StudioNode } from '../graph';
+import { paramsOf, richToPlain, type StudioNode } from '../graph';
+import { CatalogueContext } from './CanvasNode';
 import type { InputDesc, NodeDesc, Problem } from '../types';
 
 type Change = (name: string, value: unknown) => void;
@@ -112,18 +113,135 @@ function CredentialField({
   );
 }
 
-function Field({ input, value, onChange, problems, codeLanguage }: {
+// What an agentflow's "asyncOptions" inputs choose from: chat models, tools, nodes.
+export interface Choices {
+  nodes: { id: string; label: string }[];
+}
+
+function optionsFor(name: string, catalogue: Map<string, NodeDesc>, choices: Choices): { name: string; label: string }[] | null {
+  const of = (category: string) =>
+    [...catalogue.values()].filter((d) => d.category === category).map((d) => ({ name: d.name, label: d.label }));
+  if (/Model$/.test(name)) return of('Chat Models');
+  if (name === 'toolAgentflowSelectedTool' || name === 'agentSelectedTool') return of('Tools');
+  if (name === 'loopBackToNode') return choices.nodes.map((n) => ({ name: `${n.id}-${n.label}`, label: `${n.label} (${n.id})` }));
+  return null;
+}
+
+/** The configuration of the model (or tool) an agentflow node names: that node's own
+ *  parameters and credential, kept in `<input>Config` as Flowise keeps them. */
+function ConfigForm({ owner, chosen, config, onChange }: {
+  owner: string;
+  chosen: string;
+  config: Record<string, unknown>;
+  onChange: (next: Record<string, unknown>) => void;
+}) {
+  const desc = useContext(CatalogueContext).get(chosen);
+  if (!desc) return null;
+  const set = (key: string, value: unknown) => onChange({ ...config, [key]: value, [owner]: chosen });
+  const field = (input: InputDesc) => (
+    <Field
+      key={input.name}
+      input={input}
+      value={config[input.name]}
+      onChange={set}
+      problems={[]}
+      codeLanguage="json"
+      choices={{ nodes: [] }}
+      prefix={`${owner}-`}
+    />
+  );
+  return (
+    <fieldset className="config-form" data-config={owner}>
+      <legend>{desc.label}</legend>
+      {desc.credential && (
+        <div className="field" data-input="credential">
+          <label>{desc.credential.label}</label>
+          <CredentialField slot={desc.credential} value={String(config.credential ?? '')} onChange={(v) => set('credential', v)} />
+        </div>
+      )}
+      {paramsOf(desc)
+        .filter((i) => !i.additionalParams)
+        .map(field)}
+      <details className="additional">
+        <summary>More settings</summary>
+        {paramsOf(desc)
+          .filter((i) => i.additionalParams)
+          .map(field)}
+      </details>
+    </fieldset>
+  );
+}
+
+function ArrayField({ input, value, onChange, choices }: {
+  input: InputDesc;
+  value: unknown;
+  onChange: (v: unknown) => void;
+  choices: Choices;
+}) {
+  const list = Array.isArray(value) ? (value as Record<string, unknown>[]) : [];
+  const fields = input.array ?? [];
+  const blank = () => Object.fromEntries(fields.map((f) => [f.name, f.default ?? '']));
+  return (
+    <div className="array-field" data-array={input.name}>
+      {list.map((row, i) => (
+        <div className="array-row" key={i} data-row={i}>
+          {fields.map((f) => (
+            <Field
+              key={f.name}
+              input={{ ...f, optional: true, description: f.description ?? '' }}
+              value={row[f.name]}
+              onChange={(k, v) => onChange(list.map((r, j) => (j === i ? { ...r, [k]: v } : r)))}
+              problems={[]}
+              codeLanguage="json"
+              choices={choices}
+              prefix={`${input.name}-${i}-`}
+            />
+          ))}
+          <button type="button" className="ghost remove-row" onClick={() => onChange(list.filter((_, j) => j !== i))}>
+            Remove
+          </button>
+        </div>
+      ))}
+      <button type="button" className="ghost add-row" onClick={() => onChange([...list, blank()])}>
+        Add {input.label.replace(/s$/, '').toLowerCase()}
+      </button>
+    </div>
+  );
+}
+
+function Field({ input, value, onChange, problems, codeLanguage, choices, prefix = '' }: {
   input: InputDesc;
   value: unknown;
   onChange: Change;
   problems: Problem[];
   codeLanguage: string;
+  choices: Choices;
+  prefix?: string;
 }) {
-  const id = `field-${input.name}`;
-  const text = value === undefined || value === null ? '' : typeof value === 'string' ? value : JSON.stringify(value);
+  const catalogue = useContext(CatalogueContext);
+  const id = `field-${prefix}${input.name}`;
+  const text =
+    value === undefined || value === null ? '' : typeof value === 'string' ? richToPlain(value) : JSON.stringify(value);
   const set = (v: unknown) => onChange(input.name, v);
   let control;
-  switch (input.type) {
+  const picks = input.type === 'asyncOptions' ? optionsFor(input.name, catalogue, choices) : null;
+  switch (picks ? 'picks' : input.type) {
+    case 'picks':
+      control = (
+        <select id={id} value={text} onChange={(e) => set(e.target.value)}>
+          <option value="">—</option>
+          {picks!.map((o) => (
+            <option key={o.name} value={o.name}>
+              {o.label}
+            </option>
+          ))}
+          {text && !picks!.some((o) => o.name === text) && <option value={text}>{text} (not here)</option>}
+        </select>
+      );
+      break;
+    case 'array':
+      control = <ArrayField input={input} value={value} onChange={set} choices={choices} />;
+      break;
     case 'boolean':
       control = (
         <input
@@ -196,7 +314,7 @@ function Field({ input, value, onChange, problems, codeLanguage }: {
       );
       break;
     default:
-      if (input.rows || input.name === 'customToolFunc') {
+      if (input.rows || input.name === 'customToolFunc' || /^(content|value|value1|value2|scenario)$|Message$|Instructions$|Description$|Input$/.test(input.name)) {
         control =
           input.name === 'customToolFunc' ? (
             <CodeField value={text} onChange={set} language={codeLanguage} />
@@ -240,27 +358,46 @@ export function NodeForm({
   problems,
   onChange,
   onLabel,
+  choices = { nodes: [] },
 }: {
   node: StudioNode;
   desc: NodeDesc;
   problems: Problem[];
   onChange: Change;
   onLabel: (label: string) => void;
+  choices?: Choices;
 }) {
-  const params = paramsOf(desc);
+  // a model's or tool's configuration is edited under the input that names it
+  const all = paramsOf(desc);
+  const params = all.filter((i) => !/(Model|SelectedTool)Config$/.test(i.name));
   const main = params.filter((i) => !i.additionalParams);
   const more = params.filter((i) => i.additionalParams);
   const language = String(node.data.inputs.language ?? 'javascript') === 'python' ? 'python' : 'javascript';
-  const field = (input: InputDesc) => (
-    <Field
-      key={input.name}
-      input={input}
-      value={node.data.inputs[input.name]}
-      onChange={onChange}
-      problems={problems.filter((p) => p.input === input.name)}
-      codeLanguage={input.type === 'json' ? 'json' : language}
-    />
-  );
+  const field = (input: InputDesc) => {
+    const configOf = input.type === 'asyncOptions' && all.some((i) => i.name === `${input.name}Config`);
+    const chosen = String(node.data.inputs[input.name] ?? '');
+    const config = node.data.inputs[`${input.name}Config`];
+    return (
+      <div key={input.name}>
+        <Field
+          input={input}
+          value={node.data.inputs[input.name]}
+          onChange={onChange}
+          problems={problems.filter((p) => p.input === input.name)}
+          codeLanguage={input.type === 'json' ? 'json' : language}
+          choices={choices}
+        />
+        {configOf && chosen && (
+          <ConfigForm
+            owner={input.name}
+            chosen={chosen}
+            config={config && typeof config === 'object' ? (config as Record<string, unknown>) : {}}
+            onChange={(next) => onChange(`${input.name}Config`, next)}
+          />
+        )}
+      </div>
+    );
+  };
   const loose = problems.filter((p) => !p.input || !params.some((i) => i.name === p.input));
   return (
     <div className="node-form" data-node-id={node.id}>

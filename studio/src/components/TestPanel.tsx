@@ -12,7 +12,11 @@ interface Turn {
   done: boolean;
   usage?: string;
   trace: NodeRun[];
+  // an agentflow stopped at a human input: what it asks
+  action?: { data: { nodeId: string; nodeLabel: string }; mapping: { approve: string; reject: string } };
 }
+
+type HumanInput = { type: 'proceed' | 'reject'; startNodeId: string; feedback?: string };
 
 export interface NodeRun {
   nodeId: string;
@@ -42,14 +46,21 @@ export function TestPanel({
 
   const update = (fn: (t: Turn) => Turn) => setTurns((all) => [...all.slice(0, -1), fn(all[all.length - 1])]);
 
-  const ask = async () => {
-    const q = question.trim();
-    if (!q || busy) return;
+  const [feedback, setFeedback] = useState('');
+
+  const ask = async (human?: HumanInput) => {
+    const q = human ? '' : question.trim();
+    if ((!q && !human) || busy) return;
     if (!(await beforeRun())) return;
-    setQuestion('');
+    if (!human) setQuestion('');
+    setFeedback('');
     setBusy(true);
     onStart();
-    setTurns((all) => [...all, { question: q, answer: '', sources: [], steps: [], done: false, trace: [] }]);
+    const shown = human ? `${human.type === 'proceed' ? 'Proceed' : 'Reject'}${human.feedback ? `: ${human.feedback}` : ''}` : q;
+    setTurns((all) => [
+      ...all.map((t) => ({ ...t, action: undefined })),
+      { question: shown, answer: '', sources: [], steps: [], done: false, trace: [] },
+    ]);
     try {
       const client = new FlowiseClient({ baseUrl: location.origin });
       const s = await client.createPrediction({
@@ -58,6 +69,7 @@ export function TestPanel({
         chatId: chatId.current,
         streaming: true,
         overrideConfig: { returnSourceDocuments: true, returnIntermediateSteps: true, returnNodeEvents: true },
+        ...(human ? { humanInput: human } : {}),
       });
       stream.current = s;
       for await (const ev of s) {
@@ -68,7 +80,10 @@ export function TestPanel({
           if (e.data.status !== 'running') update((t) => ({ ...t, trace: [...t.trace, e.data as NodeRun] }));
         }
         else if (e.event === 'source') update((t) => ({ ...t, sources: e.data }));
-        else if (e.event === 'step') update((t) => ({ ...t, steps: [...t.steps, e.data] }));
+        else if (e.event === 'step') {
+          // an agentflow's node steps light the nodes up (node events); tool steps show
+          if (e.data.type !== 'agentflow') update((t) => ({ ...t, steps: [...t.steps, e.data] }));
+        } else if (e.event === 'action') update((t) => ({ ...t, action: e.data }));
         else if (e.event === 'error') update((t) => ({ ...t, error: e.data.message }));
         else if (e.event === 'metadata') {
           const u = e.data.usage;
@@ -125,6 +140,31 @@ export function TestPanel({
                     ))}
                   </ol>
                 </details>
+              )}
+              {t.action && (
+                <div className="human-input" data-node={t.action.data.nodeId}>
+                  <input
+                    aria-label="Feedback"
+                    placeholder="Feedback (optional)"
+                    value={feedback}
+                    onChange={(e) => setFeedback(e.target.value)}
+                  />
+                  <button
+                    type="button"
+                    id="human-proceed"
+                    onClick={() => ask({ type: 'proceed', startNodeId: t.action!.data.nodeId, feedback })}
+                  >
+                    {t.action.mapping.approve}
+                  </button>
+                  <button
+                    type="button"
+                    className="ghost"
+                    id="human-reject"
+                    onClick={() => ask({ type: 'reject', startNodeId: t.action!.data.nodeId, feedback })}
+                  >
+                    {t.action.mapping.reject}
+                  </button>
+                </div>
               )}
               {t.usage && <small className="usage">{t.usage}</small>}
             </div>

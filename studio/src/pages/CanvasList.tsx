@@ -72,6 +72,27 @@ export function CanvasList() {
             onChange={(e) => setNewName(e.target.value)}
           />
           <button type="submit" id="new-canvas">New canvas</button>
+          <button
+            type="button"
+            id="new-agentflow"
+            title="An Agentflow v2 (Flowise 3): nodes that run one after another, branch, loop and ask a person"
+            onClick={async () => {
+              try {
+                const start = {
+                  id: 'startAgentflow_0',
+                  type: 'agentFlow',
+                  position: { x: 0, y: 0 },
+                  data: { id: 'startAgentflow_0', name: 'startAgentflow', label: 'Start', inputs: { startInputType: 'chatInput' } },
+                };
+                const made = await api.createCanvas(newName.trim() || 'Untitled agentflow', { nodes: [start], edges: [] });
+                go({ page: 'editor', id: made.id });
+              } catch (err) {
+                setMessage(err instanceof ApiError ? err.message : String(err));
+              }
+            }}
+          >
+            New agentflow
+          </button>
         </form>
         <label className="button">
           Import…

@@ -18,7 +18,17 @@ import { NodeForm } from '../components/NodeForm';
 import { Palette } from '../components/Palette';
 import { CanvasSettings } from '../components/CanvasSettings';
 import { TestPanel, type NodeRun } from '../components/TestPanel';
-import { canConnect, fromFlow, inputOfHandle, newNode, nextId, toFlow, type StudioNode } from '../graph';
+import {
+  canConnect,
+  canConnectAgentflow,
+  fromFlow,
+  inputOfHandle,
+  isAgentflowDesc,
+  newNode,
+  nextId,
+  toFlow,
+  type StudioNode,
+} from '../graph';
 import { layout } from '../layout';
 import type { CanvasRow, NodeDesc, Problem } from '../types';
 
@@ -124,6 +134,7 @@ function EditorInner({ id, catalogue }: { id: string; catalogue: NodeDesc[] }) {
     const tdesc = target && byName.get(target.data.name);
     if (!sdesc || !tdesc || !c.target) return { ok: false as const, reason: 'unknown node' };
     if (c.source === c.target) return { ok: false as const, reason: 'a node cannot feed itself' };
+    if (isAgentflowDesc(sdesc) || isAgentflowDesc(tdesc)) return canConnectAgentflow(sdesc, tdesc, c.source, c.target);
     return canConnect(sdesc, tdesc, inputOfHandle(c.targetHandle, c.target));
   };
 
@@ -137,6 +148,16 @@ function EditorInner({ id, catalogue }: { id: string; catalogue: NodeDesc[] }) {
     }
     remember();
     const target = nodes.find((n) => n.id === c.target)!;
+    if (isAgentflowDesc(byName.get(target.data.name))) {
+      // an agentflow edge: from a branch of one node to another node
+      const edgeId = `${c.source}-${c.sourceHandle}-${c.target}`;
+      setEdges((all) => [
+        ...all.filter((e) => e.id !== edgeId),
+        { id: edgeId, source: c.source, target: c.target, sourceHandle: c.sourceHandle, targetHandle: c.target },
+      ]);
+      setNotice('');
+      return;
+    }
     const input = byName.get(target.data.name)!.inputs.find((i) => i.name === inputOfHandle(c.targetHandle, c.target));
     setEdges((all) => {
       // an input that takes one node swaps the old connection for the new one
@@ -249,6 +270,12 @@ function EditorInner({ id, catalogue }: { id: string; catalogue: NodeDesc[] }) {
   const resetRuns = () =>
     setNodes((all) => all.map((n) => ({ ...n, data: { ...n.data, status: undefined, ms: undefined, tokens: undefined } })));
 
+  // an agentflow is built from agentflow nodes (and a chatflow from the others)
+  const agentflowCanvas = nodes.some((n) => isAgentflowDesc(byName.get(n.data.name)));
+  const paletteNodes = nodes.length
+    ? catalogue.filter((d) => isAgentflowDesc(d) === agentflowCanvas)
+    : catalogue;
+
   const selected = nodes.find((n) => n.selected);
   const selectedDesc = selected && byName.get(selected.data.name);
   const theme = document.documentElement.dataset.theme === 'dark' ? 'dark' : 'light';
@@ -258,7 +285,7 @@ function EditorInner({ id, catalogue }: { id: string; catalogue: NodeDesc[] }) {
   return (
     <CatalogueContext.Provider value={byName}>
       <div className="editor">
-        <Palette catalogue={catalogue} onAdd={(n) => addNode(n)} />
+        <Palette catalogue={paletteNodes} onAdd={(n) => addNode(n)} />
         <section className="board">
           <div className="board-bar">
             <input className="canvas-title" aria-label="Canvas name" value={name} onChange={(e) => { setName(e.target.value); setDirty(true); }} />
@@ -330,6 +357,7 @@ function EditorInner({ id, catalogue }: { id: string; catalogue: NodeDesc[] }) {
                 problems={problems.filter((p) => p.nodeId === selected.id)}
                 onChange={(k, v) => setInput(selected.id, k, v)}
                 onLabel={(l) => setLabel(selected.id, l)}
+                choices={{ nodes: nodes.filter((n) => n.id !== selected.id).map((n) => ({ id: n.id, label: n.data.label })) }}
               />
             ) : (
               <div className="empty-form">

@@ -1,0 +1,134 @@
+"""An agentflow's flowData parsed into a graph the runner walks (once per version)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from canvasflow.nodes import REGISTRY
+
+if TYPE_CHECKING:
+    from canvasflow.engine.graph import Problem
+
+IGNORED = frozenset({"stickyNoteAgentflow"})
+START = "startAgentflow"
+
+
+def is_agentflow(data: dict[str, Any]) -> bool:
+    """Flowise 3's Agentflow v2: its nodes are named ``...Agentflow``."""
+    for raw in data.get("nodes") or ():
+        if isinstance(raw, dict) and isinstance(raw.get("data"), dict):
+            name = raw["data"].get("name")
+            if isinstance(name, str) and name.endswith("Agentflow"):
+                return True
+    return False
+
+
+@dataclass
+class FlowNode:
+    id: str
+    name: str
+    label: str
+    cls: type
+    inputs: dict[str, Any]
+    parent: str | None = None  # the iteration node this one runs inside
+
+
+@dataclass
+class AgentGraph:
+    nodes: dict[str, FlowNode]
+    # node id -> [(output handle, target id)]; a handle is "0", "1"... on branching nodes
+    out: dict[str, list[tuple[str, str]]]
+    incoming: dict[str, list[str]]
+    start: str
+    # iteration node id -> the ids of the nodes inside it, and where its sub-flow starts
+    children: dict[str, list[str]] = field(default_factory=dict)
+    entries: dict[str, list[str]] = field(default_factory=dict)
+    kind = "agentflow"
+
+    def wants_sources(self) -> bool:
+        return False
+
+    def last(self, node_id: str) -> bool:
+        """Whether a node ends its path (its answer is what the user sees)."""
+        return not self.out.get(node_id)
+
+
+def _handle(source_handle: Any, source: str) -> str:
+    text = str(source_handle or "")
+    prefix = f"{source}-output-"
+    return text[len(prefix) :] if text.startswith(prefix) else text
+
+
+def check(data: dict[str, Any]) -> tuple[AgentGraph | None, list[Problem]]:
+    from canvasflow.engine.catalog import explain_unknown
+    from canvasflow.engine.graph import Problem
+
+    problems: list[Problem] = []
+    nodes: dict[str, FlowNode] = {}
+    unsupported = False
+    for raw in data.get("nodes") or ():
+        if not isinstance(raw, dict) or not isinstance(raw.get("data"), dict):
+            problems.append(Problem("every node needs an id and a data object", kind="structure"))
+            continue
+        node_id = str(raw.get("id") or raw["data"].get("id") or "")
+        name = raw["data"].get("name")
+        if not node_id or not isinstance(name, str):
+            problems.append(Problem("every node needs an id and data.name", kind="structure"))
+            continue
+        if name in IGNORED:
+            continue
+        cls = REGISTRY.get(name)
+        if cls is None or not getattr(cls, "agentflow", False):
+            problems.append(Problem(explain_unknown(node_id, name), node_id))
+            unsupported = True
+            continue
+        if node_id in nodes:
+            problems.append(Problem(f"node {node_id}: duplicate node id", node_id))
+            continue
+        inputs = raw["data"].get("inputs") or {}
+        if not isinstance(inputs, dict):
+            problems.append(Problem(f"node {node_id}: data.inputs must be an object", node_id))
+            inputs = {}
+        label = str(raw["data"].get("label") or name)
+        parent = raw.get("parentNode")
+        nodes[node_id] = FlowNode(node_id, name, label, cls, dict(inputs), parent or None)
+    starts = [n.id for n in nodes.values() if n.name == START and n.parent is None]
+    if not starts and not unsupported:
+        problems.append(Problem("the agentflow has no Start node (startAgentflow)"))
+    elif len(starts) > 1:
+        problems.append(Problem("the agentflow has more than one Start node", starts[1]))
+
+    out: dict[str, list[tuple[str, str]]] = {nid: [] for nid in nodes}
+    incoming: dict[str, list[str]] = {nid: [] for nid in nodes}
+    for edge in data.get("edges") or ():
+        if not isinstance(edge, dict):
+            problems.append(Problem("every edge needs a source and a target"))
+            continue
+        src, dst = str(edge.get("source")), str(edge.get("target"))
+        if src not in nodes or dst not in nodes:
+            if not unsupported:
+                missing = src if src not in nodes else dst
+                problems.append(Problem(f"edge refers to unknown node {missing!r}", missing))
+            continue
+        out[src].append((_handle(edge.get("sourceHandle"), src), dst))
+        incoming[dst].append(src)
+
+    children: dict[str, list[str]] = {}
+    for node in nodes.values():
+        if node.parent is not None:
+            if node.parent not in nodes or nodes[node.parent].name != "iterationAgentflow":
+                problems.append(
+                    Problem(f"node {node.id}: its parent {node.parent!r} is not an iteration")
+                )
+                continue
+            children.setdefault(node.parent, []).append(node.id)
+        problems.extend(node.cls.check(node, nodes))  # type: ignore[attr-defined]
+    entries = {
+        it: [c for c in kids if not any(p in kids for p in incoming[c])]
+        for it, kids in children.items()
+    }
+    if unsupported or not starts or any(p.level == "error" for p in problems):
+        return None, problems
+    graph = AgentGraph(nodes, out, incoming, starts[0], children, entries)
+    return graph, problems
