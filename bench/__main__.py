@@ -329,6 +329,70 @@ class Bench:
             out[f"burst_{n}"] = row
         return out
 
+    async def scenario_f(self) -> dict[str, Any]:
+        """Agentflow engine overhead: Start, a chain of N condition nodes, a direct reply,
+        run in this process (no model, no I/O) through the reducer: time per executed
+        node (everything the runner and the reducer do for a node: events, executed
+        data, variables, the branch taken)."""
+        from canvasflow.agentflow.runner import FlowRun
+        from canvasflow.engine.context import RunContext
+        from canvasflow.engine.graph import parse
+        from canvasflow.engine.outcome import Outcome
+
+        chain, runs = (10, 20) if self.smoke else (50, 300)
+
+        def af(node_id: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+            return {
+                "id": node_id,
+                "data": {"id": node_id, "name": name, "label": node_id, "inputs": inputs},
+            }
+
+        def edge(src: str, dst: str, handle: str) -> dict[str, Any]:
+            return {"source": src, "target": dst, "sourceHandle": f"{src}-output-{handle}"}
+
+        cond = {
+            "conditions": [
+                {
+                    "type": "string",
+                    "value1": "{{ question }}",
+                    "operation": "contains",
+                    "value2": "fox",
+                }
+            ]
+        }
+        nodes = [af("startAgentflow_0", "startAgentflow", {"startInputType": "chatInput"})]
+        edges = []
+        previous, handle = "startAgentflow_0", "startAgentflow"
+        for i in range(chain):
+            nodes.append(af(f"conditionAgentflow_{i}", "conditionAgentflow", cond))
+            edges.append(edge(previous, f"conditionAgentflow_{i}", handle))
+            previous, handle = f"conditionAgentflow_{i}", "0"
+        nodes.append(
+            af("directReplyAgentflow_0", "directReplyAgentflow", {"directReplyMessage": "ok"})
+        )
+        edges.append(edge(previous, "directReplyAgentflow_0", handle))
+        graph = parse({"nodes": nodes, "edges": edges})
+        ctx = RunContext(
+            question="the fox", canvas_id="bench", chat_id="b", session_id="b", chat_message_id="m"
+        )
+        times = []
+        for i in range(runs + 5):
+            t0 = time.perf_counter()
+            outcome = Outcome(ctx.identity())
+            async for event in FlowRun(graph, ctx).events():  # type: ignore[arg-type]
+                outcome.apply(event)
+            if i >= 5:  # the first runs warm up
+                times.append(time.perf_counter() - t0)
+        assert outcome.text == "ok" and len(outcome.executed or ()) == chain + 2
+        per_node = [t / (chain + 2) * 1000 for t in times]
+        return {
+            "nodes_per_run": chain + 2,
+            "runs": runs,
+            "ms_per_node_p50": percentile(per_node, 0.5),
+            "ms_per_node_p99": percentile(per_node, 0.99),
+            "ms_per_run_p50": (percentile(times, 0.5) or 0) * 1000,
+        }
+
     async def scenario_d(self) -> dict[str, Any]:
         max_tokens = 8 if self.smoke else 128
         runs = 1 if self.smoke else 3
@@ -462,6 +526,12 @@ def table(results: dict[str, Any]) -> str:
                 f"| e. {level.replace('_', ' ')} at once (mock {row['mock'][key]:.0f}) | {key} | "
                 f"{cf:.0f} | {ce:.0f} | {ratio(cf, ce)} |"
             )
+    f = results.get("f")
+    if f:
+        lines.append(
+            f"| f. agentflow, {f['nodes_per_run']} nodes per run | engine ms per node p50 / p99 | "
+            f"{f['ms_per_node_p50']:.3f} / {f['ms_per_node_p99']:.3f} | | |"
+        )
     return "\n".join(lines)
 
 
@@ -488,7 +558,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             "smoke": args.smoke,
             "date": datetime.now(UTC).isoformat(),
         }
-        for name in args.only or ["a", "b", "c", "d", "e"]:
+        for name in args.only or ["a", "b", "c", "d", "e", "f"]:
             t0 = time.perf_counter()
             results[name] = await getattr(bench, f"scenario_{name}")()
             results[name]["seconds_taken"] = round(time.perf_counter() - t0, 1)
@@ -501,7 +571,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
 def run() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, no thresholds")
-    parser.add_argument("--only", nargs="*", choices=["a", "b", "c", "d", "e"])
+    parser.add_argument("--only", nargs="*", choices=["a", "b", "c", "d", "e", "f"])
     parser.add_argument("--out", type=Path, default=None, help="JSON file to write")
     args = parser.parse_args()
     import uvloop
@@ -513,6 +583,12 @@ def run() -> None:
     out.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
     if not args.only or set(args.only) >= {"a", "b", "c", "d"}:
         print(table(results))
+    elif "f" in results:
+        f = results["f"]
+        print(
+            f"agentflow engine: {f['ms_per_node_p50']:.3f} ms per node (p50), "
+            f"{f['ms_per_node_p99']:.3f} (p99), {f['nodes_per_run']} nodes per run"
+        )
     print(f"\nwritten: {out}", file=sys.stderr)
 
 

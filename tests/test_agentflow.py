@@ -562,6 +562,65 @@ def test_a_paused_run_resumes_after_a_restart(upstream: str, tmp_path: Path) -> 
         proc.stop()
 
 
+def test_abort_stops_an_agentflow_mid_answer(server: Proc, upstream: str) -> None:
+    """The Flowise widget's Stop button (shown for agentflows) aborts the chat's run."""
+    flow = {
+        "nodes": [
+            start(),
+            llm(
+                "llmAgentflow_0",
+                upstream,
+                model="mock?tokens=400&delay=0.02",
+                llmEnableMemory=False,
+            ),
+        ],
+        "edges": [af_edge("startAgentflow_0", "llmAgentflow_0")],
+    }
+    canvas = make_canvas(server.url, flow)
+    body = {"question": "q", "streaming": True, "chatId": "af-abort", "streamFormat": "flowise"}
+    with httpx.stream(
+        "POST", f"{server.url}/api/v1/prediction/{canvas['id']}", json=body, timeout=30
+    ) as r:
+        lines = r.iter_lines()  # kept: a dropped iterator closes the stream (a disconnect)
+        seen: list[str] = []
+        while sum('"event":"token"' in x for x in seen) < 3:
+            seen.append(next(lines))
+        a = httpx.put(f"{server.url}/api/v1/chatmessage/abort/{canvas['id']}/af-abort")
+        assert a.status_code == 200, a.text
+        rest = "\n".join([*seen, *lines])
+    events = [e["event"] for e in flowise_events(rest.encode())]
+    assert events[-2:] == ["metadata", "end"]
+    assert events.count("token") < 400
+    history = httpx.get(
+        f"{server.url}/api/v1/chatmessage/{canvas['id']}", params={"chatId": "af-abort"}
+    ).json()
+    assert history[-1]["status"] == "aborted"
+
+
+def test_the_python_sdk_resumes_a_stopped_run(server: Proc, canvases: dict[str, str]) -> None:
+    from canvasflow.sdk import Flowise, PredictionData
+
+    cid = canvases["humaninput"]
+    with Flowise(server.url) as client:
+        stopped = client.create_prediction(
+            PredictionData(canvasId=cid, question="Tell me about the fox", chatId="sdk-human")
+        )
+        node_id = stopped["action"]["data"]["nodeId"]
+        stream = client.create_prediction(
+            PredictionData(
+                canvasId=cid,
+                question="",
+                chatId="sdk-human",
+                streaming=True,
+                humanInput={"type": "proceed", "startNodeId": node_id, "feedback": "yes"},
+            )
+        )
+        events = list(stream.events())
+    assert "".join(e.text or "" for e in events if e.event == "token").startswith("The quick")
+    flows = [e.data["status"] for e in events if e.event == "flow"]
+    assert flows == ["INPROGRESS", "FINISHED"]
+
+
 def test_bad_resumes_and_inputs_are_clear_errors(server: Proc, canvases: dict[str, str]) -> None:
     cid = canvases["humaninput"]
     r = predict(
@@ -574,6 +633,117 @@ def test_bad_resumes_and_inputs_are_clear_errors(server: Proc, canvases: dict[st
     assert r.status_code == 400
     r = predict(server.url, cid, {"question": ""})
     assert r.status_code == 400 and "question" in r.json()["message"]
+
+
+def test_retriever_searches_a_document_store(server: Proc) -> None:
+    """A retriever (and an agent's knowledge) names a document store collection, as
+    Flowise names its stores (``id:name``); what ``vector/upsert`` loaded is found."""
+    from tests.test_nodes import document_store_flow
+
+    store = make_canvas(server.url, document_store_flow("agentflow-capitals"))
+    r = httpx.post(f"{server.url}/api/v1/vector/upsert/{store['id']}", timeout=30)
+    assert r.json()["numAdded"] == 3
+    flow = {
+        "nodes": [
+            start(),
+            af_node(
+                "retrieverAgentflow_0",
+                "retrieverAgentflow",
+                {
+                    "retrieverKnowledgeDocumentStores": [
+                        {"documentStore": "x1:agentflow-capitals"}
+                    ],
+                    "retrieverQuery": "<p>{{ question }}</p>",
+                },
+                "Search",
+            ),
+            reply("directReplyAgentflow_0", "Found: {{ retrieverAgentflow_0 }}"),
+        ],
+        "edges": [
+            af_edge("startAgentflow_0", "retrieverAgentflow_0"),
+            af_edge("retrieverAgentflow_0", "directReplyAgentflow_0"),
+        ],
+    }
+    answer = run_flow(
+        server.url,
+        flow,
+        {"question": "capital of Italy", "overrideConfig": {"returnSourceDocuments": True}},
+    )
+    assert answer["text"].startswith("Found: Rome is the capital of Italy.")
+    assert answer["sourceDocuments"][0]["pageContent"] == "Rome is the capital of Italy."
+
+
+def test_agent_knowledge_from_a_vector_store_and_its_embeddings(
+    server: Proc, upstream: str
+) -> None:
+    """An agent's knowledge: a vector store node and an embeddings node, each configured
+    as Flowise stores them, become a retriever tool the model may call."""
+    from tests.test_nodes import document_store_flow
+
+    store = make_canvas(server.url, document_store_flow("af-vs-capitals"))
+    httpx.post(f"{server.url}/api/v1/vector/upsert/{store['id']}", timeout=30)
+    knowledge = {
+        "vectorStore": "documentStore",
+        "vectorStoreConfig": {
+            "collection": "af-vs-capitals",
+            "topK": 1,
+            "vectorStore": "documentStore",
+        },
+        "embeddingModel": "openAIEmbeddings",
+        "embeddingModelConfig": {"modelName": "mock-embed", "embeddingModel": "openAIEmbeddings"},
+        "knowledgeName": "capitals",
+        "knowledgeDescription": "Capitals of countries",
+        "returnSourceDocuments": True,
+    }
+    flow = {
+        "nodes": [
+            start(),
+            af_node(
+                "agentAgentflow_0",
+                "agentAgentflow",
+                {
+                    "agentModel": "chatOpenAI",
+                    "agentModelConfig": model_config(upstream, "mock"),
+                    "agentKnowledgeVSEmbeddings": [knowledge],
+                    "agentEnableMemory": False,
+                },
+                "Agent",
+            ),
+        ],
+        "edges": [af_edge("startAgentflow_0", "agentAgentflow_0")],
+    }
+    answer = run_flow(
+        server.url, flow, {"question": 'tool: capitals {"input": "capital of Italy"}'}
+    )
+    assert answer["text"] == "The answer is Rome is the capital of Italy."
+    assert answer["usedTools"][0]["tool"] == "capitals"
+
+
+def test_form_input_and_flow_variables(server: Proc) -> None:
+    flow = {
+        "nodes": [
+            af_node(
+                "startAgentflow_0",
+                "startAgentflow",
+                {"startInputType": "formInput", "startState": [{"key": "greeting", "value": "Hi"}]},
+                "Start",
+            ),
+            reply(
+                "directReplyAgentflow_0",
+                "<p>{{ $flow.state.greeting }} {{ $form.name }} "
+                "({{ $flow.chatId }}, {{ $vars.team }})</p>",
+            ),
+        ],
+        "edges": [af_edge("startAgentflow_0", "directReplyAgentflow_0")],
+    }
+    body = {
+        "form": {"name": "Ann"},
+        "chatId": "form-1",
+        "overrideConfig": {"vars": {"team": "blue"}},
+    }
+    answer = run_flow(server.url, flow, body)
+    assert answer["text"] == "Hi Ann (form-1, blue)"
+    assert answer["agentFlowExecutedData"][0]["data"]["output"] == {"form": {"name": "Ann"}}
 
 
 # -- Flowise's marketplace -----------------------------------------------------------------
@@ -626,3 +796,80 @@ def test_marketplace_agentflows_answer(
     if expected:
         assert data["text"].startswith(expected)
     assert data["agentFlowExecutedData"][-1]["status"] == "FINISHED"
+
+
+# -- cheap logic, in-process -----------------------------------------------------------
+
+
+def test_rich_text_and_variables_read_as_flowise_reads_them() -> None:
+    from canvasflow.agentflow.template import html_to_text, lookup_in, render
+
+    mention = '<span class="variable" data-type="mention" data-id="question">{{ question }}</span>'
+    assert html_to_text(f"<p>English:</p><p>{mention} </p><p>Japanese:</p><p></p>") == (
+        "English:\n\n{{ question }}\n\nJapanese:"
+    )
+    assert html_to_text("<p>a &lt;b&gt; &amp; c</p><ul><li>one</li><li>two</li></ul>") == (
+        "a <b> & c\n\n- one\n- two"
+    )
+    find = lookup_in(
+        {"question": "why?", "$flow": {"state": {"n": 2}, "chatId": "c1"}, "output": '{"a": [1]}'},
+        {"llm_0": {"content": "hello", "city": "Paris"}},
+    )
+    assert render("{{question}} {{ $flow.state.n }} {{ $flow.chatId }}", find) == "why? 2 c1"
+    assert render("{{ llm_0 }} / {{ llm_0.output.city }} / {{ output.a.0 }}", find) == (
+        "hello / Paris / 1"
+    )
+    assert render("{{ unknown.thing }}", find) == "{{ unknown.thing }}"  # left as written
+    assert render({"k": 1}, find) == '{"k":1}'
+
+
+@pytest.mark.parametrize(
+    ("kind", "operation", "left", "right", "holds"),
+    [
+        ("string", "equal", "a", "a", True),
+        ("string", "notEqual", "a", "b", True),
+        ("string", "contains", "the fox", "fox", True),
+        ("string", "notContains", "the fox", "cat", True),
+        ("string", "startsWith", "the fox", "the", True),
+        ("string", "endsWith", "the fox", "cat", False),
+        ("string", "regex", "order 42", r"\d+", True),
+        ("string", "regex", "x", "(", False),
+        ("string", "isEmpty", "  ", "", True),
+        ("string", "notEmpty", "", "", False),
+        ("number", "larger", "7", "5", True),
+        ("number", "smallerEqual", "5", "5", True),
+        ("number", "equal", "5.0", "5", True),
+        ("number", "larger", "many", "5", False),
+        ("boolean", "equal", "true", "True", True),
+        ("boolean", "notEqual", "false", "true", True),
+    ],
+)
+def test_condition_operations(
+    kind: str, operation: str, left: str, right: str, holds: bool
+) -> None:
+    from canvasflow.agentflow.nodes import condition_holds
+
+    assert condition_holds(kind, operation, left, right) is holds
+
+
+def test_a_canvas_with_problems_is_a_draft_naming_them() -> None:
+    from canvasflow.engine.graph import check
+
+    flow = {
+        "nodes": [
+            start(),
+            af_node("llmAgentflow_0", "llmAgentflow", {"llmModel": "chatNoSuch"}, "LLM"),
+            af_node(
+                "loopAgentflow_0", "loopAgentflow", {"loopBackToNode": "ghost_9-Ghost"}, "Loop"
+            ),
+            af_node("directReplyAgentflow_0", "directReplyAgentflow", {}, "Reply"),
+        ],
+        "edges": [af_edge("startAgentflow_0", "llmAgentflow_0")],
+    }
+    graph, problems = check(flow)
+    assert graph is None
+    text = " | ".join(p.message for p in problems)
+    assert "chatNoSuch" in text and "ghost_9-Ghost" in text and "directReplyMessage" in text
+    no_start = {"nodes": [reply("directReplyAgentflow_0", "x")], "edges": []}
+    graph, problems = check(no_start)
+    assert graph is None and "no Start node" in problems[0].message

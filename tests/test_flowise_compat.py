@@ -290,15 +290,15 @@ def test_import_flowise_export_and_template(server: Proc, client: httpx.Client) 
 
 def test_unsupported_node_is_explained(client: httpx.Client) -> None:
     template = marketplace_template()
-    template["nodes"][0]["data"]["name"] = "chatGoogleGenerativeAI"
+    template["nodes"][0]["data"]["name"] = "chatCohere"
     r = client.post("/api/v1/canvases/import", json=template)
     assert r.status_code == 201  # imported as a draft, to be fixed in the studio
     msg = r.json()["problems"][0]["message"]
-    assert "chatOpenAI_0" in msg and "chatGoogleGenerativeAI" in msg and "Chat Models" in msg
+    assert "chatOpenAI_0" in msg and "chatCohere" in msg and "Chat Models" in msg
     assert "closest supported node is 'chat" in msg
     # asking it anything answers 422 with the same explanation
     ask = client.post(f"/api/v1/prediction/{r.json()['id']}", json={"question": "q"})
-    assert ask.status_code == 422 and "chatGoogleGenerativeAI" in ask.json()["message"]
+    assert ask.status_code == 422 and "chatCohere" in ask.json()["message"]
     assert client.post("/api/v1/canvases/import", json={"x": 1}).status_code == 422
     assert (
         client.post(

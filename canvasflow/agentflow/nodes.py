@@ -503,6 +503,17 @@ class DocumentStoreSearch:
         return await BM25Store(docs, k or self.k).retrieve(query)
 
 
+VS_PARTS = (("vectorStore", "Vector Stores"), ("embeddingModel", "Embeddings"))
+
+
+def _config(value: Any, selector: str) -> dict[str, Any]:
+    """A chosen node's configuration as Flowise stores it (the choice's own key and the
+    empty values left out)."""
+    if not isinstance(value, dict):
+        return {}
+    return {k: v for k, v in value.items() if k != selector and not _empty(v)}
+
+
 async def _build_tools(run: FlowRun, node: FlowNode) -> list[Any]:
     from canvasflow.nodes.tools import RetrieverTool
 
@@ -519,6 +530,24 @@ async def _build_tools(run: FlowRun, node: FlowNode) -> list[Any]:
             if k != "agentSelectedTool" and not _empty(v)
         }
         tools.append(await cls(f"{node.id}.tool{i}", values).build(run.ctx))
+    for i, row in enumerate(_rows(node.inputs.get("agentKnowledgeVSEmbeddings"))):
+        # a vector store node and its embeddings node, each with its configuration
+        embed_cls = REGISTRY[str(row.get("embeddingModel"))]
+        store_cls = REGISTRY[str(row.get("vectorStore"))]
+        embeddings = await embed_cls(
+            f"{node.id}.embeddings{i}", _config(row.get("embeddingModelConfig"), "embeddingModel")
+        ).build(run.ctx)
+        values = {**_config(row.get("vectorStoreConfig"), "vectorStore"), "embeddings": embeddings}
+        store = await store_cls(f"{node.id}.store{i}", values).build(run.ctx)
+        name = re.sub(r"[^A-Za-z0-9_-]+", "_", str(row.get("knowledgeName") or "")).strip("_")
+        tools.append(
+            RetrieverTool(
+                (name or f"knowledge{i}")[:60],
+                str(row.get("knowledgeDescription") or "Searches the knowledge base"),
+                store,
+                to_bool(row.get("returnSourceDocuments")),
+            )
+        )
     for i, row in enumerate(_rows(node.inputs.get("agentKnowledgeDocumentStores"))):
         ref = str(row.get("documentStore") or "")
         name = re.sub(r"[^A-Za-z0-9_-]+", "_", ref.split(":", 1)[-1]).strip("_") or f"store{i}"
@@ -551,7 +580,18 @@ class AgentAgentflow(AgentflowNode):
             array=(Input("agentSelectedTool", "asyncOptions"),),
         ),
         Input("agentKnowledgeDocumentStores", "array", optional=True, array=STORES),
-        Input("agentKnowledgeVSEmbeddings", "array", optional=True),
+        Input(
+            "agentKnowledgeVSEmbeddings",
+            "array",
+            optional=True,
+            array=(
+                Input("vectorStore", "asyncOptions"),
+                Input("embeddingModel", "asyncOptions"),
+                Input("knowledgeName", "string"),
+                Input("knowledgeDescription", "string"),
+                Input("returnSourceDocuments", "boolean", optional=True),
+            ),
+        ),
         Input("agentEnableMemory", "boolean", optional=True, default=True),
         Input("agentMemoryType", "options", optional=True, default="allMessages"),
         Input("agentMemoryWindowSize", "number", optional=True, default=20),
@@ -568,18 +608,19 @@ class AgentAgentflow(AgentflowNode):
             str(r.get("agentSelectedTool") or "") for r in _rows(node.inputs.get("agentTools"))
         ]
         problems = super().check(node, nodes) + _tool_problems(node, [n for n in names if n])
-        if _rows(node.inputs.get("agentKnowledgeVSEmbeddings")):
-            from canvasflow.engine.graph import Problem
+        from canvasflow.engine.catalog import explain_unknown
+        from canvasflow.engine.graph import Problem
 
-            problems.append(
-                Problem(
-                    f"node {node.id} ({node.label}): knowledge from a vector store with its own "
-                    "embeddings (agentKnowledgeVSEmbeddings) is not supported; use a canvasflow "
-                    "document store (agentKnowledgeDocumentStores)",
-                    node.id,
-                    "agentKnowledgeVSEmbeddings",
-                )
-            )
+        for row in _rows(node.inputs.get("agentKnowledgeVSEmbeddings")):
+            for key, category in VS_PARTS:
+                name = str(row.get(key) or "")
+                cls = REGISTRY.get(name)
+                if cls is None or cls.category != category:
+                    problems.append(
+                        Problem(
+                            explain_unknown(node.id, name), node.id, "agentKnowledgeVSEmbeddings"
+                        )
+                    )
         return problems
 
     async def execute(self, run: FlowRun, node: FlowNode) -> AsyncIterator[Item]:  # type: ignore[override]

@@ -203,7 +203,7 @@ class FlowRun:
         try:
             async for event in self.walk(first, parents):
                 yield event
-        except BaseException:
+        except Exception:  # (an abort is a cancellation: it ends the run as it is)
             yield flow("ERROR", self.execution_id)
             await self._save("ERROR")
             raise

@@ -20,6 +20,10 @@ class PredictionData:
     uploads: list[dict[str, Any]] | None = None
     chatflowId: str | None = None
     streamFormat: str | None = None
+    # an agentflow: resume one stopped at a human input ({"type": "proceed" | "reject",
+    # "startNodeId", "feedback"}), or a Start form's values
+    humanInput: dict[str, Any] | None = None
+    form: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if not self.canvasId:
@@ -29,7 +33,15 @@ class PredictionData:
 
     def body(self) -> dict[str, Any]:
         out: dict[str, Any] = {"question": self.question, "streaming": self.streaming}
-        for key in ("overrideConfig", "chatId", "history", "uploads", "streamFormat"):
+        for key in (
+            "overrideConfig",
+            "chatId",
+            "history",
+            "uploads",
+            "streamFormat",
+            "humanInput",
+            "form",
+        ):
             value = getattr(self, key)
             if value is not None:
                 out[key] = value

@@ -121,6 +121,8 @@ export interface Choices {
 function optionsFor(name: string, catalogue: Map<string, NodeDesc>, choices: Choices): { name: string; label: string }[] | null {
   const of = (category: string) =>
     [...catalogue.values()].filter((d) => d.category === category).map((d) => ({ name: d.name, label: d.label }));
+  if (name === 'embeddingModel') return of('Embeddings');
+  if (name === 'vectorStore') return of('Vector Stores');
   if (/Model$/.test(name)) return of('Chat Models');
   if (name === 'toolAgentflowSelectedTool' || name === 'agentSelectedTool') return of('Tools');
   if (name === 'loopBackToNode') return choices.nodes.map((n) => ({ name: `${n.id}-${n.label}`, label: `${n.label} (${n.id})` }));
