@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from canvasflow.agentflow.graph import AgentGraph, FlowNode
-from canvasflow.agentflow.template import Lookup, lookup_in, render
+from canvasflow.agentflow.template import MISSING, Lookup, lookup_in, render
 from canvasflow.errors import BadRequest, CanvasInvalid, RunFailed
 from canvasflow.events import Event, action, flow, flow_step, token
 from canvasflow.events import node as node_event
@@ -55,6 +55,23 @@ class Done:
     streamed: bool = False
     usage: dict[str, Any] | None = None  # Flowise's usageMetadata of a model call
     called_tools: list[dict[str, Any]] | None = None
+
+
+class _Scope:
+    """The names a field may use: the run's (computed on demand) and the node's own
+    (``output`` in update-state rules)."""
+
+    __slots__ = ("extra", "run")
+
+    def __init__(self, run: FlowRun, extra: dict[str, Any]) -> None:
+        self.run = run
+        self.extra = extra
+
+    def get(self, name: str, default: Any = MISSING) -> Any:
+        if name in self.extra:
+            return self.extra[name]
+        value = self.run.value_of(name)
+        return default if value is MISSING else value
 
 
 def usage_metadata(prompt: int, completion: int) -> dict[str, Any]:
@@ -101,31 +118,38 @@ class FlowRun:
 
     # -- what nodes use ---------------------------------------------------------------
 
-    def scope(self, **extra: Any) -> dict[str, Any]:
+    def value_of(self, name: str) -> Any:
+        """A name of the run's scope, computed when a field names it (``MISSING`` when
+        the scope has no such name)."""
         ctx = self.ctx
-        scope: dict[str, Any] = {
-            "question": ctx.question,
-            "$flow": {
+        if name == "question":
+            return ctx.question
+        if name == "$flow":
+            return {
                 "state": self.state,
                 "chatId": ctx.chat_id,
                 "sessionId": ctx.session_id,
                 "chatflowId": ctx.canvas_id,
                 "input": ctx.question,
-            },
-            "$vars": ctx.vars,
-            "$form": dict(ctx.form or {}),
-            "chat_history": self.history_text(),
-            "runtime_messages_length": len(self.runtime),
-            "current_date_time": datetime.now(UTC).isoformat(),
-            "loop_count": sum(self.loop_counts.values()),
-        }
-        if self.iteration is not None:
-            scope["$iteration"] = self.iteration
-        scope.update(extra)
-        return scope
+            }
+        if name == "$vars":
+            return ctx.vars
+        if name == "$form":
+            return dict(ctx.form or {})
+        if name == "$iteration" and self.iteration is not None:
+            return self.iteration
+        if name == "chat_history":
+            return self.history_text()
+        if name == "runtime_messages_length":
+            return len(self.runtime)
+        if name == "current_date_time":
+            return datetime.now(UTC).isoformat()
+        if name == "loop_count":
+            return sum(self.loop_counts.values())
+        return MISSING
 
     def lookup(self, **extra: Any) -> Lookup:
-        return lookup_in(self.scope(**extra), self.outputs)
+        return lookup_in(_Scope(self, extra), self.outputs)
 
     def render(self, value: Any, **extra: Any) -> str:
         return render(value, self.lookup(**extra))

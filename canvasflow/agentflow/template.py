@@ -62,15 +62,16 @@ Lookup = Callable[[str], Any]
 MISSING = object()
 
 
-def lookup_in(scope: dict[str, Any], outputs: dict[str, dict[str, Any]]) -> Lookup:
+def lookup_in(scope: Any, outputs: dict[str, dict[str, Any]]) -> Lookup:
     """How a ``{{ name }}`` is found: a name of the scope (``question``, ``$flow``,
     ``$vars``, ``$form``, ``$iteration``, ``output``...), with a dotted path into it, or
     a node id (its output's content, or ``nodeId.output.path`` into its output)."""
 
     def find(name: str) -> Any:
         head, *path = name.split(".")
-        if head in scope:
-            return _dig(scope[head], path) if path else scope[head]
+        value = scope.get(head, MISSING)  # a dict, or anything with get(name, default)
+        if value is not MISSING:
+            return _dig(value, path) if path else value
         if head in outputs:
             output = outputs[head]
             if not path:
