@@ -719,6 +719,37 @@ def test_agent_knowledge_from_a_vector_store_and_its_embeddings(
     assert answer["usedTools"][0]["tool"] == "capitals"
 
 
+def test_llm_memory_keeps_a_window_of_the_chat(server: Proc, upstream: str) -> None:
+    flow = {
+        "nodes": [
+            start(),
+            llm(
+                "llmAgentflow_0",
+                upstream,
+                model="mock?tokens=2",
+                llmMessages=[{"role": "system", "content": "<p>Be brief.</p>"}],
+                llmMemoryType="windowSize",
+                llmMemoryWindowSize=2,
+            ),
+        ],
+        "edges": [af_edge("startAgentflow_0", "llmAgentflow_0")],
+    }
+    canvas = make_canvas(server.url, flow)
+    for q in ("first", "second", "third"):
+        assert (
+            predict(server.url, canvas["id"], {"question": q, "chatId": "window"}).status_code
+            == 200
+        )
+    sent = httpx.get(f"{upstream}/requests").json()[-1]["messages"]
+    # the system message, the last 2 messages of the chat, then the question
+    assert sent == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "second"},
+        {"role": "assistant", "content": "word0 word1"},
+        {"role": "user", "content": "third"},
+    ]
+
+
 def test_form_input_and_flow_variables(server: Proc) -> None:
     flow = {
         "nodes": [
