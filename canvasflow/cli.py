@@ -90,13 +90,16 @@ def serve(
             "host_names", "Host names to answer besides loopback, comma-separated", "--host-names"
         ),
     ] = None,
+    workers: Annotated[
+        int | None,
+        _opt("workers", "Processes on the port (default: the cores with Redis, else 1)"),
+    ] = None,
 ) -> None:
     """Start the HTTP server."""
-    import uvicorn
-
     from canvasflow.observability.logs import configure
-    from canvasflow.server.app import create_app
     from canvasflow.server.formats import format_names
+    from canvasflow.server.serving import default_workers
+    from canvasflow.server.serving import serve as run_server
 
     settings = _settings(
         host=host,
@@ -109,6 +112,7 @@ def serve(
         mode=mode,
         no_auth=no_auth,
         host_names=host_names,
+        workers=workers,
     )
     if settings.no_auth and not settings.binds_loopback():
         raise typer.BadParameter(
@@ -120,36 +124,15 @@ def serve(
         raise typer.BadParameter(" or ".join(format_names()), param_hint="--stream-format")
     if settings.mode == "queue" and not settings.redis_url:
         raise typer.BadParameter("queue mode needs REDIS_URL", param_hint="--mode")
+    processes = default_workers(settings)
+    if processes > 1 and not settings.redis_url:
+        raise typer.BadParameter(
+            "several processes share the event log, aborts and rate limits through Redis: "
+            "set REDIS_URL, or serve with one process",
+            param_hint="--workers",
+        )
     configure(settings.log_format, log_level)
-    app_ = create_app(settings)
-    config = uvicorn.Config(
-        app_,
-        host=settings.host,
-        port=settings.port,
-        loop="uvloop",
-        http="httptools",
-        log_level=log_level,
-        log_config=None,  # uvicorn's loggers go through the handler configured above
-        # client addresses come from the socket; CANVASFLOW_TRUSTED_PROXY_HEADER names the
-        # one header trusted instead (never X-Forwarded-For by default)
-        proxy_headers=False,
-        forwarded_allow_ips="",
-        timeout_graceful_shutdown=int(settings.shutdown_grace),
-    )
-    server = uvicorn.Server(config)
-    stop = server.handle_exit
-
-    def handle_exit(sig: int, frame: Any) -> None:
-        # refuse new predictions, and cut running ones before uvicorn's grace ends
-        st = getattr(app_.state, "canvasflow", None)
-        if st is not None:
-            asyncio.get_event_loop().call_soon_threadsafe(
-                st.begin_shutdown, settings.shutdown_grace
-            )
-        stop(sig, frame)
-
-    server.handle_exit = handle_exit  # type: ignore[method-assign]
-    server.run()
+    run_server(settings, log_level, processes)
 
 
 @app.command()

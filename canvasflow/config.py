@@ -46,6 +46,13 @@ class Settings(BaseSettings):
     max_queue: int = Field(1000, ge=1, description="Jobs the queue may hold")
     queue_timeout: float = Field(120.0, gt=0, description="Seconds a job may wait for a worker")
     shutdown_grace: float = Field(30.0, ge=0, description="Seconds running streams get at stop")
+    workers: int | None = Field(
+        None,
+        ge=1,
+        le=256,
+        description="Server processes on one port (default: the cores when REDIS_URL is set, "
+        "else 1; more than 1 needs Redis)",
+    )
     rate_limit: str | None = Field(None, description='Limit per client, e.g. "120/minute"')
     # -- security -----------------------------------------------------------------------
     no_auth: bool = Field(

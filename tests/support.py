@@ -126,6 +126,7 @@ def canvasflow_server(
     extra_env: dict[str, str] | None = None,
     args: list[str] | None = None,
     auth: bool = False,
+    workers: int | None = 1,
 ) -> Proc:
     """A server process. Without ``auth`` it runs with --no-auth (loopback), so tests
     whose subject is not security can manage canvases without a key."""
@@ -154,6 +155,8 @@ def canvasflow_server(
         "--log-level",
         "warning",
         *([] if auth else ["--no-auth"]),
+        # one process unless a test asks for more (None: the default, the cores with Redis)
+        *([] if workers is None else ["--workers", str(workers)]),
         *(args or []),
     ]
     data_dir.mkdir(parents=True, exist_ok=True)
