@@ -57,6 +57,44 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK
 
 
+WORKERS = max(os.cpu_count() or 1, 1)
+
+
+def redis_answers(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or HOST, parts.port or 6379), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def children(pid: int) -> list[int]:
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(entry.name))
+    return out
+
+
+def tree_rss_mb(pid: int) -> float:
+    """A server's RSS with its worker processes'."""
+    total = rss_mb(pid)
+    for child in children(pid):
+        try:
+            total += rss_mb(child)
+        except OSError:
+            pass
+    return total
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -73,11 +111,13 @@ class Target:
 
 
 class Bench:
-    def __init__(self, smoke: bool) -> None:
+    def __init__(self, smoke: bool, redis_url: str | None = None) -> None:
         self.smoke = smoke
+        self.redis_url = redis_url
+        self.cfw: Target | None = None
         self.procs: list[subprocess.Popen] = []  # type: ignore[type-arg]
         self.tmp = Path(tempfile.mkdtemp(prefix="canvasflow-bench-"))
-        self.canvases: dict[tuple[int, float], str] = {}
+        self.canvases: dict[tuple[int, int, float], str] = {}
 
     def spawn(
         self, args: list[str], port: int, env: dict[str, str] | None = None
@@ -126,7 +166,46 @@ class Bench:
             },
         )
         time.sleep(0.5)
-        self.cf = Target("canvasflow", port, cf.pid, self._canvasflow_request)
+        self.cf = Target("canvasflow", port, cf.pid, self._request_to(port))
+        if self.redis_url and redis_answers(self.redis_url):
+            # the same server with a process per core, sharing its event log through Redis
+            port = free_port()
+            cfw = self.spawn(
+                [
+                    sys.executable,
+                    "-m",
+                    "canvasflow.cli",
+                    "serve",
+                    "--port",
+                    str(port),
+                    "--data-dir",
+                    str(self.tmp / "data-workers"),
+                    "--log-level",
+                    "warning",
+                    "--no-auth",
+                    "--workers",
+                    str(WORKERS),
+                ],
+                port,
+                {
+                    "OPENAI_BASE_URL": upstream,
+                    "OPENAI_API_KEY": "bench",
+                    "CANVASFLOW_UPSTREAM_RETRIES": "0",
+                    "CANVASFLOW_WARM_UP": "0",
+                    "REDIS_URL": self.redis_url,
+                },
+            )
+            deadline = time.monotonic() + 60
+            while len(children(cfw.pid)) < WORKERS and time.monotonic() < deadline:
+                time.sleep(0.2)
+            time.sleep(1.0)
+            self.cfw = Target(f"canvasflow_x{WORKERS}", port, cfw.pid, self._request_to(port))
+
+    @property
+    def servers(self) -> list[Target]:
+        """The targets every scenario measures: the ceiling and canvasflow (and
+        canvasflow with a process per core, when Redis is there)."""
+        return [self.ceiling, self.cf, *([self.cfw] if self.cfw else [])]
 
     def stop(self) -> None:
         for proc in reversed(self.procs):
@@ -144,8 +223,16 @@ class Bench:
             "model": f"bench?tokens={tokens}&delay={delay}",
         }
 
-    def _canvasflow_request(self, tokens: int, delay: float, streaming: bool) -> tuple[str, dict]:
-        key = (tokens, delay)
+    def _request_to(self, port: int) -> Any:
+        def path_for(tokens: int, delay: float, streaming: bool) -> tuple[str, dict]:
+            return self._canvasflow_request(port, tokens, delay, streaming)
+
+        return path_for
+
+    def _canvasflow_request(
+        self, port: int, tokens: int, delay: float, streaming: bool
+    ) -> tuple[str, dict]:
+        key = (port, tokens, delay)
         if key not in self.canvases:
             flow = {
                 "nodes": [
@@ -174,7 +261,7 @@ class Bench:
                 "edges": [],
             }
             r = httpx.post(
-                f"http://{HOST}:{self.cf.port}/api/v1/canvases",
+                f"http://{HOST}:{port}/api/v1/canvases",
                 json={"name": f"bench {tokens} {delay}", "flowData": flow},
             )
             r.raise_for_status()
@@ -225,7 +312,7 @@ class Bench:
         out: dict[str, Any] = {"seconds": seconds}
         for conc in levels:
             row: dict[str, Any] = {}
-            for target in (self.ceiling, self.cf):
+            for target in self.servers:
                 path, body = target.path_for(50, 0.0, False)
                 latencies: list[float] = []
                 errors: list[str] = []
@@ -300,12 +387,12 @@ class Bench:
             targets: list[tuple[str, int, str, dict[str, Any], bytes, int | None]] = [
                 ("mock", self.mock_port, "/v1/chat/completions", mock_body, UPSTREAM_TOKEN, None)
             ]
-            for target in (self.ceiling, self.cf):
+            for target in self.servers:
                 path, body = target.path_for(tokens, delay, True)
                 targets.append((target.name, target.port, path, body, b'"token"', target.pid))
             for name, port, path, body, pattern, pid in targets:
                 await stream_once(HOST, port, path, body, pattern=pattern)  # warm
-                rss0 = rss_mb(pid) if pid else None
+                rss0 = tree_rss_mb(pid) if pid else None
                 results = await asyncio.gather(
                     *(
                         stream_once(
@@ -322,7 +409,7 @@ class Bench:
                     "ttft_ms_p50": (percentile(ttft, 0.5) or 0) * 1000,
                     "ttft_ms_p99": (percentile(ttft, 0.99) or 0) * 1000,
                     "total_ms_p50": (percentile(total, 0.5) or 0) * 1000,
-                    "rss_mb_after": rss_mb(pid) if pid else None,
+                    "rss_mb_after": tree_rss_mb(pid) if pid else None,
                     "rss_mb_before": rss0,
                     "errors": sorted({r.error for r in results if r.error}),
                 }
@@ -491,12 +578,13 @@ def table(results: dict[str, Any]) -> str:
     for level, row in results["b"].items():
         if not level.startswith("concurrency"):
             continue
-        for key in ("rps", "p50_ms", "p99_ms"):
-            cf, ce = row["canvasflow"][key], row["ceiling"][key]
-            lines.append(
-                f"| b. JSON, {level.replace('_', ' ')} | {key} | {cf:.1f} | {ce:.1f} | "
-                f"{ratio(cf, ce)} |"
-            )
+        for name in [n for n in row if n.startswith("canvasflow")]:
+            for key in ("rps", "p50_ms", "p99_ms"):
+                cf, ce = row[name][key], row["ceiling"][key]
+                lines.append(
+                    f"| b. JSON, {level.replace('_', ' ')} ({name}) | {key} | {cf:.1f} | "
+                    f"{ce:.1f} | {ratio(cf, ce)} |"
+                )
     for level, row in results["c"].items():
         if not level.startswith("streams"):
             continue
@@ -520,12 +608,13 @@ def table(results: dict[str, Any]) -> str:
     for level, row in (results.get("e") or {}).items():
         if not level.startswith("burst_"):
             continue
-        for key in ("ttft_ms_p50", "ttft_ms_p99", "total_ms_p50"):
-            cf, ce = row["canvasflow"][key], row["ceiling"][key]
-            lines.append(
-                f"| e. {level.replace('_', ' ')} at once (mock {row['mock'][key]:.0f}) | {key} | "
-                f"{cf:.0f} | {ce:.0f} | {ratio(cf, ce)} |"
-            )
+        for name in [n for n in row if n.startswith("canvasflow")]:
+            for key in ("ttft_ms_p50", "ttft_ms_p99", "total_ms_p50"):
+                cf, ce = row[name][key], row["ceiling"][key]
+                lines.append(
+                    f"| e. {level.replace('_', ' ')} at once (mock {row['mock'][key]:.0f}, "
+                    f"{name}) | {key} | {cf:.0f} | {ce:.0f} | {ratio(cf, ce)} |"
+                )
     f = results.get("f")
     if f:
         lines.append(
@@ -550,7 +639,7 @@ def machine() -> dict[str, Any]:
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
-    bench = Bench(args.smoke)
+    bench = Bench(args.smoke, args.redis or None)
     bench.start()
     try:
         results: dict[str, Any] = {
@@ -573,6 +662,11 @@ def run() -> None:
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, no thresholds")
     parser.add_argument("--only", nargs="*", choices=["a", "b", "c", "d", "e", "f"])
     parser.add_argument("--out", type=Path, default=None, help="JSON file to write")
+    parser.add_argument(
+        "--redis",
+        default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/14"),
+        help="Redis for canvasflow with a process per core ('' to leave that target out)",
+    )
     args = parser.parse_args()
     import uvloop
 
