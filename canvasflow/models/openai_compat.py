@@ -1,10 +1,16 @@
-"""Any OpenAI-compatible chat endpoint, through the official ``openai`` client.
+"""Any OpenAI-compatible chat endpoint.
 
 Clients are shared per (base URL, key, timeout) so connections are pooled and kept
-alive across predictions."""
+alive across predictions. The official ``openai`` client holds the endpoint, the key
+and the pooled connections, and makes every call but one: a plain chat completion (the
+one call on every prediction's start) is posted straight on its pooled httpx client, as
+bytes built with orjson, because the official client's request building (typed
+parameter transforms) cost a measurable share of a prediction's CPU (BENCHMARKS.md,
+issue 17). Azure keeps the official client for everything."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -71,7 +77,8 @@ async def sse_chunks(response: Any) -> AsyncIterator[dict[str, Any]]:
     """The JSON chunks of an OpenAI-style event stream: parsed by httpx-sse (the one SSE
     parser canvasflow uses for upstreams) and orjson (building the client's Pydantic
     object per chunk was most of a token's CPU)."""
-    async for sse in EventSource(response.http_response).aiter_sse():
+    source = getattr(response, "http_response", response)  # the official client's, or httpx's
+    async for sse in EventSource(source).aiter_sse():
         data = sse.data
         if not data:
             continue
@@ -104,6 +111,10 @@ class OpenAIChatModel:
         self.streaming = streaming
 
     async def stream(self, messages: list[Message], usage: Usage) -> AsyncIterator[str]:
+        if type(self.client) is openai.AsyncOpenAI:  # not Azure: the lean path
+            async for piece in self._stream_direct(messages, usage):
+                yield piece
+            return
         try:
             if not self.streaming:
                 raw = await self.client.chat.completions.with_raw_response.create(
@@ -164,12 +175,126 @@ class OpenAIChatModel:
         except ValueError as exc:  # a chunk that is not JSON
             raise UpstreamError(f"upstream model sent invalid data: {exc}") from None
 
+    async def _stream_direct(self, messages: list[Message], usage: Usage) -> AsyncIterator[str]:
+        body: dict[str, Any] = {"model": self.model_name, "messages": messages, **self.params}
+        if self.streaming:
+            body["stream"] = True
+            body["stream_options"] = {"include_usage": True}
+        response = await _post(self.client, "/chat/completions", body, self.streaming)
+        try:
+            if not self.streaming:
+                answer = orjson.loads(await response.aread())
+                answer_usage = answer.get("usage") or {}
+                usage.add(
+                    answer_usage.get("prompt_tokens") or 0,
+                    answer_usage.get("completion_tokens") or 0,
+                )
+                choices = answer.get("choices") or []
+                text = (choices[0].get("message") or {}).get("content") if choices else ""
+                if text:
+                    yield text
+                return
+            pieces = 0
+            reported = False
+            async for chunk in sse_chunks(response):
+                chunk_usage = chunk.get("usage")
+                if chunk_usage:
+                    usage.add(
+                        chunk_usage.get("prompt_tokens") or 0,
+                        chunk_usage.get("completion_tokens") or 0,
+                    )
+                    reported = True
+                choices = chunk.get("choices")
+                if choices:
+                    delta = (choices[0].get("delta") or {}).get("content")
+                    if delta:
+                        pieces += 1
+                        yield delta
+            if not reported:
+                usage.add(0, pieces)
+        except httpx.TimeoutException:
+            raise UpstreamTimeout("upstream model timed out") from None
+        except httpx.HTTPError as exc:
+            raise UpstreamError(f"upstream model stream failed: {exc}") from None
+        except ValueError as exc:  # a chunk that is not JSON
+            raise UpstreamError(f"upstream model sent invalid data: {exc}") from None
+        finally:
+            await response.aclose()
+
     def chat_with_tools(
         self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], usage: Usage
     ) -> AsyncIterator[tuple[str, Any]]:
         """One tool-calling turn, streamed: ``("token", text)`` as the answer comes, then
         ``("tool_calls", [ToolCall, ...])`` if the model asked for tools."""
         return _chat_with_tools(self, messages, tools, usage)
+
+
+RETRYABLE = frozenset({408, 409, 429, 500, 502, 503, 504})
+
+
+async def _post(
+    client: openai.AsyncOpenAI, path: str, body: dict[str, Any], stream: bool
+) -> httpx.Response:
+    """POST a JSON body on the official client's pooled connections, with its key and its
+    retries (a refused connection, a timeout or 408/409/429/5xx before the answer starts,
+    waiting as ``Retry-After`` says or 0.5 s, 1 s, 2 s...). An error status is raised as
+    :class:`UpstreamError` with the upstream's message."""
+    http: httpx.AsyncClient = client._client  # the pooled httpx client it was given
+    url = str(client.base_url).rstrip("/") + path
+    headers = {
+        "Authorization": f"Bearer {client.api_key}",
+        "Content-Type": "application/json",
+        "Accept": "text/event-stream" if stream else "application/json",
+        "User-Agent": "canvasflow",
+    }
+    content = orjson.dumps(body)
+    retries = client.max_retries
+    for attempt in range(retries + 1):
+        last = attempt == retries
+        try:
+            response = await http.send(
+                http.build_request("POST", url, content=content, headers=headers), stream=True
+            )
+        except httpx.TimeoutException:
+            if last:
+                raise UpstreamTimeout("upstream model timed out") from None
+            await asyncio.sleep(0.5 * 2**attempt)
+            continue
+        except httpx.TransportError as exc:
+            if last:
+                raise UpstreamUnreachable(f"upstream model unreachable: {exc}") from None
+            await asyncio.sleep(0.5 * 2**attempt)
+            continue
+        if response.status_code < 400:
+            return response
+        raw = await response.aread()
+        await response.aclose()
+        if response.status_code in RETRYABLE and not last:
+            await asyncio.sleep(_retry_after(response) or 0.5 * 2**attempt)
+            continue
+        raise UpstreamError(
+            f"upstream model answered {response.status_code}: {_error_text(raw)}",
+            upstream_status=response.status_code,
+        )
+    raise UpstreamUnreachable("upstream model unreachable")  # pragma: no cover
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    try:
+        return min(float(response.headers.get("retry-after", "")), 30.0)
+    except ValueError:
+        return None
+
+
+def _error_text(raw: bytes) -> str:
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return raw[:300].decode(errors="replace") or "no message"
+    err = body.get("error", body) if isinstance(body, dict) else body
+    if isinstance(err, dict) and err.get("message"):
+        return str(err["message"])
+    return str(err)[:300]
 
 
 class ToolCall:
