@@ -416,6 +416,38 @@ class Bench:
             out[f"burst_{n}"] = row
         return out
 
+    async def scenario_g(self) -> dict[str, Any]:
+        """Memory after bursts: canvasflow's RSS before a burst of 5,000 streams and 10 s
+        after each of three, as a ratio to the level before the first."""
+        n, tokens, delay, settle = (20, 10, 0.01, 1.0) if self.smoke else (5000, 20, 0.02, 10.0)
+        out: dict[str, Any] = {"streams": n, "tokens": tokens}
+        for target in self.servers[1:]:  # canvasflow, and with a process per core
+            path, body = target.path_for(tokens, delay, True)
+            await stream_once(HOST, target.port, path, body)  # warm
+            await asyncio.sleep(settle)
+            before = tree_rss_mb(target.pid)
+            runs = []
+            for _ in range(3):
+                results = await asyncio.gather(
+                    *(
+                        stream_once(HOST, target.port, path, body, limit_seconds=180, gaps=False)
+                        for _ in range(n)
+                    )
+                )
+                peak = tree_rss_mb(target.pid)
+                await asyncio.sleep(settle)
+                after = tree_rss_mb(target.pid)
+                runs.append(
+                    {
+                        "completed_share": sum(r.ok for r in results) / n,
+                        "rss_mb_at_end": peak,
+                        "rss_mb_after": after,
+                        "ratio_to_before": after / before if before else None,
+                    }
+                )
+            out[target.name] = {"rss_mb_before": before, "runs": runs}
+        return out
+
     async def scenario_f(self) -> dict[str, Any]:
         """Agentflow engine overhead: Start, a chain of N condition nodes, a direct reply,
         run in this process (no model, no I/O) through the reducer: time per executed
@@ -615,6 +647,13 @@ def table(results: dict[str, Any]) -> str:
                     f"| e. {level.replace('_', ' ')} at once (mock {row['mock'][key]:.0f}, "
                     f"{name}) | {key} | {cf:.0f} | {ce:.0f} | {ratio(cf, ce)} |"
                 )
+    g = results.get("g") or {}
+    for name in [n for n in g if n.startswith("canvasflow")]:
+        ratios = " / ".join(f"{r['ratio_to_before']:.2f}" for r in g[name]["runs"])
+        lines.append(
+            f"| g. RSS after each of 3 bursts of {g['streams']} streams ({name}) | "
+            f"ratio to before ({g[name]['rss_mb_before']:.0f} MB) | {ratios} | | |"
+        )
     f = results.get("f")
     if f:
         lines.append(
@@ -647,7 +686,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             "smoke": args.smoke,
             "date": datetime.now(UTC).isoformat(),
         }
-        for name in args.only or ["a", "b", "c", "d", "e", "f"]:
+        for name in args.only or ["a", "b", "c", "d", "e", "f", "g"]:
             t0 = time.perf_counter()
             results[name] = await getattr(bench, f"scenario_{name}")()
             results[name]["seconds_taken"] = round(time.perf_counter() - t0, 1)
@@ -660,7 +699,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
 def run() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, no thresholds")
-    parser.add_argument("--only", nargs="*", choices=["a", "b", "c", "d", "e", "f"])
+    parser.add_argument("--only", nargs="*", choices=["a", "b", "c", "d", "e", "f", "g"])
     parser.add_argument("--out", type=Path, default=None, help="JSON file to write")
     parser.add_argument(
         "--redis",

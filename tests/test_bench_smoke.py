@@ -33,4 +33,6 @@ def test_bench_smoke(tmp_path: Path) -> None:
         assert results["e"]["burst_10"][target]["completed_share"] == 1.0
         assert results["e"]["burst_10"][target]["ttft_ms_p50"] > 0
     assert results["f"]["nodes_per_run"] == 12 and results["f"]["ms_per_node_p50"] > 0
+    for run in results["g"]["canvasflow"]["runs"]:
+        assert run["completed_share"] == 1.0 and run["ratio_to_before"] > 0
     assert "| a. one stream" in r.stdout  # the table
