@@ -691,6 +691,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             results[name] = await getattr(bench, f"scenario_{name}")()
             results[name]["seconds_taken"] = round(time.perf_counter() - t0, 1)
             print(f"scenario {name}: {results[name]['seconds_taken']} s", file=sys.stderr)
+            if args.out:  # what is measured so far, should a later scenario not end
+                args.out.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
     finally:
         bench.stop()
     return results

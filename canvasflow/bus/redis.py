@@ -50,9 +50,15 @@ def decode(entry_id: bytes | str, fields: dict[Any, Any]) -> Event:
 
 class RedisEventLog(EventLog):
     """One prediction's events in a Redis Stream. The process that runs the prediction
-    appends; any process follows."""
+    appends; any process follows. The process that writes also keeps the events in
+    memory while it holds the log, and its own clients follow them there: no Redis read
+    (and no Redis connection held by a blocking read) per client of a prediction that
+    runs where the client is; a resume or a client on another process reads Redis."""
 
-    def __init__(self, bus: RedisBus, prediction_id: str) -> None:
+    def __init__(self, bus: RedisBus, prediction_id: str, writer: bool = False) -> None:
+        from canvasflow.bus.memory import MemoryEventLog
+
+        self._local = MemoryEventLog(bus.max_events) if writer else None
         self._bus = bus
         self._pid = prediction_id
         self._key = keys.events(prediction_id)
@@ -75,6 +81,8 @@ class RedisEventLog(EventLog):
         if self._closed:
             raise RuntimeError("event log is closed")
         self._last_id += 1
+        if self._local is not None:
+            self._local.append(event)  # numbers it the same: 1, 2, 3...
         event.id = self._last_id
         self._pending.append(event)
         if self._writer is None:
@@ -96,6 +104,8 @@ class RedisEventLog(EventLog):
 
     def close(self) -> None:
         self._closed = True
+        if self._local is not None:
+            self._local.close()
         if self._writer is None:
             self._writer = asyncio.create_task(self._write_loop(), name=f"events {self._pid}")
         self._wake.set()
@@ -137,6 +147,10 @@ class RedisEventLog(EventLog):
     async def follow(
         self, after: int = 0, ping: float | None = None
     ) -> AsyncIterator[Event | None]:
+        if self._local is not None:  # written here: followed in memory
+            async for event in self._local.follow(after, ping):
+                yield event
+            return
         bus = self._bus
         cursor = after
         block = min(ping or 1.0, bus.idle_check)
@@ -258,7 +272,7 @@ class RedisBus(Bus):
     def open_log(self, prediction_id: str) -> EventLog:
         """The log of a prediction this process runs: it heart-beats while it runs, so
         that followers elsewhere notice if this process dies."""
-        log_ = RedisEventLog(self, prediction_id)
+        log_ = RedisEventLog(self, prediction_id, writer=True)
         self._logs[prediction_id] = log_
         self._spawn(self._heartbeat(prediction_id, log_))
         return log_
