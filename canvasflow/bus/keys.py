@@ -22,9 +22,10 @@ def job(prediction_id: str) -> str:
     return f"cf:job:{prediction_id}"
 
 
-def alive(prediction_id: str) -> str:
-    """Heart-beat of a running prediction (expires when its process dies)."""
-    return f"cf:job:{prediction_id}:alive"
+def node_alive(node_id: str) -> str:
+    """Heart-beat of a process (expires when it dies): a prediction is alive while the
+    process named in its ``started`` key is."""
+    return f"cf:node:{node_id}:alive"
 
 
 def started(prediction_id: str) -> str:

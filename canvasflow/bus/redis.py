@@ -32,8 +32,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("canvasflow.bus.redis")
 
-HEARTBEAT_EVERY = 0.5  # seconds between "still running" marks of a running prediction
-HEARTBEAT_TTL = 2  # seconds after which a silent prediction counts as lost
+HEARTBEAT_EVERY = 0.5  # seconds between a process's "still running" marks
+HEARTBEAT_TTL = 2  # seconds after which a silent process (and what it ran) counts as lost
 REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
 
 
@@ -117,6 +117,8 @@ class RedisEventLog(EventLog):
                 if self._closed:
                     await bus.retry(lambda r: r.expire(self._key, int(bus.retention)))
                     self.flushed.set()
+                    if bus._logs.get(self._pid) is self:
+                        del bus._logs[self._pid]
                     return
                 self._wake.clear()
                 await self._wake.wait()
@@ -235,6 +237,7 @@ class RedisBus(Bus):
         self._local: dict[tuple[str, str], Callable[[], None]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._listener: asyncio.Task[None] | None = None
+        self._beat: asyncio.Task[None] | None = None
         self._logs: dict[str, RedisEventLog] = {}
         self._health: tuple[bool, float] = (True, 0.0)
 
@@ -260,36 +263,44 @@ class RedisBus(Bus):
     async def start(self) -> None:
         await self.redis.ping()
         self._listener = asyncio.create_task(self._listen(), name="abort listener")
+        self._beat = asyncio.create_task(self._heartbeat(), name="process heartbeat")
+
+    async def _heartbeat(self) -> None:
+        """One mark per process, whatever it runs: a prediction is alive while the process
+        that started it beats (one Redis write every 0.5 s per process, not per
+        prediction)."""
+        key = keys.node_alive(self.node_id)
+        while True:
+            await self.retry(lambda r: r.set(key, "1", ex=HEARTBEAT_TTL))
+            await asyncio.sleep(HEARTBEAT_EVERY)
 
     async def close(self) -> None:
         if self._listener is not None:
             self._listener.cancel()
+        if self._beat is not None:
+            self._beat.cancel()
         pending = [log._writer for log in self._logs.values() if log._writer is not None]
         if pending:
             await asyncio.wait(pending, timeout=5)
+        await self.retry(lambda r: r.delete(keys.node_alive(self.node_id)))
         await self.redis.aclose()
 
     def open_log(self, prediction_id: str) -> EventLog:
-        """The log of a prediction this process runs: it heart-beats while it runs, so
-        that followers elsewhere notice if this process dies."""
+        """The log of a prediction this process runs, marked as started here: followers
+        elsewhere notice if this process dies (its heartbeat stops)."""
         log_ = RedisEventLog(self, prediction_id, writer=True)
         self._logs[prediction_id] = log_
-        self._spawn(self._heartbeat(prediction_id, log_))
+        started = keys.started(prediction_id)
+        self._spawn(self.retry(lambda r: r.set(started, self.node_id, ex=int(self.retention))))
         return log_
 
-    async def _heartbeat(self, pid: str, log_: RedisEventLog) -> None:
-        started, alive = keys.started(pid), keys.alive(pid)
-        try:
-            await self.retry(lambda r: r.set(started, self.node_id, ex=int(self.retention)))
-            while not log_.flushed.is_set():
-                await self.retry(lambda r: r.set(alive, self.node_id, ex=HEARTBEAT_TTL))
-                try:
-                    await asyncio.wait_for(log_.flushed.wait(), HEARTBEAT_EVERY)
-                except TimeoutError:
-                    pass
-        finally:
-            self._logs.pop(pid, None)
-            await self.retry(lambda r: r.delete(alive))
+    async def alive(self, prediction_id: str) -> bool:
+        """Whether the process that started a prediction still beats."""
+        node = await self.retry(lambda r: r.get(keys.started(prediction_id)))
+        if not node:
+            return False
+        node = node.decode() if isinstance(node, bytes) else str(node)
+        return bool(await self.retry(lambda r: r.exists(keys.node_alive(node))))
 
     async def get_log(self, prediction_id: str) -> EventLog | None:
         local = self._logs.get(prediction_id)
@@ -303,7 +314,7 @@ class RedisBus(Bus):
         return RedisEventLog(self, prediction_id) if exists else None
 
     async def running_elsewhere(self, prediction_id: str) -> bool:
-        return bool(await self.retry(lambda r: r.exists(keys.alive(prediction_id))))
+        return await self.alive(prediction_id)
 
     async def kept_text(self, prediction_id: str) -> str:
         entries = await self.retry(lambda r: r.xrange(keys.events(prediction_id))) or []

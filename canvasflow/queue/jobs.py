@@ -173,12 +173,15 @@ class JobQueue:
     async def check(self, pid: str, cursor: int) -> None:
         """Called while a follower waits: finish the job if its worker is gone, or if no
         worker took it in time."""
-        spec_raw, started, alive, final = await self.redis.mget(
-            keys.job(pid), keys.started(pid), keys.alive(pid), keys.final(pid)
+        spec_raw, started, final = await self.redis.mget(
+            keys.job(pid), keys.started(pid), keys.final(pid)
         )
-        if final or alive:
+        if final:
             return
         if started:
+            node = started.decode() if isinstance(started, bytes) else str(started)
+            if await self.redis.exists(keys.node_alive(node)):
+                return
             await self.finish_lost(pid, "the worker running this prediction stopped", "worker_lost")
         elif spec_raw is not None:
             spec = JobSpec.loads(spec_raw)
