@@ -14,6 +14,7 @@ from canvasflow.config import Settings
 from canvasflow.credentials import Credentials
 from canvasflow.engine.graph import Graph, parse
 from canvasflow.engine.prediction import Observer, Prediction
+from canvasflow.observability.memory import Trimmer
 from canvasflow.observability.metrics import Metrics
 from canvasflow.store.models import Canvas
 from canvasflow.store.repo import Store
@@ -42,6 +43,10 @@ class ServerState:
     predictions: set[Prediction] = field(default_factory=set)
     _graphs: dict[str, tuple[datetime, Graph]] = field(default_factory=dict)
     _canvases: dict[str, tuple[float, Canvas]] = field(default_factory=dict)
+    trimmer: Trimmer = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.trimmer = Trimmer(lambda: len(self.predictions))
 
     async def canvas(self, ref: str) -> Canvas | None:
         """A canvas by id or slug. Remembered for CANVAS_TTL seconds, so a prediction
@@ -88,4 +93,9 @@ class ServerState:
     def track(self, prediction: Prediction) -> None:
         self.predictions.add(prediction)
         assert prediction.task is not None
-        prediction.task.add_done_callback(lambda _t: self.predictions.discard(prediction))
+        prediction.task.add_done_callback(lambda _t: self._finished(prediction))
+
+    def _finished(self, prediction: Prediction) -> None:
+        self.predictions.discard(prediction)
+        if not self.predictions:  # idle: give back what a burst left (observability/memory)
+            self.trimmer.idle()
