@@ -92,6 +92,36 @@ async def sse_chunks(response: Any) -> AsyncIterator[dict[str, Any]]:
         yield chunk
 
 
+def answer_text(body: dict[str, Any], usage: Usage) -> str | None:
+    """A chat completion's text (not streamed), its usage added to ``usage``."""
+    answer_usage = body.get("usage") or {}
+    usage.add(answer_usage.get("prompt_tokens") or 0, answer_usage.get("completion_tokens") or 0)
+    choices = body.get("choices") or []
+    return (choices[0].get("message") or {}).get("content") if choices else ""
+
+
+async def answer_pieces(response: Any, usage: Usage) -> AsyncIterator[str]:
+    """A streamed chat completion's text pieces; the usage it reports (else one
+    completion token per piece) added to ``usage``."""
+    pieces = 0
+    reported = False
+    async for chunk in sse_chunks(response):
+        chunk_usage = chunk.get("usage")
+        if chunk_usage:
+            usage.add(
+                chunk_usage.get("prompt_tokens") or 0, chunk_usage.get("completion_tokens") or 0
+            )
+            reported = True
+        choices = chunk.get("choices")
+        if choices:
+            delta = (choices[0].get("delta") or {}).get("content")
+            if delta:
+                pieces += 1
+                yield delta
+    if not reported:
+        usage.add(0, pieces)
+
+
 @provider("openai")
 class OpenAIChatModel:
     """OpenAI and every server that speaks its chat API (Azure, LocalAI, Mistral...)."""
@@ -122,22 +152,13 @@ class OpenAIChatModel:
                     messages=messages,
                     **self.params,  # type: ignore[arg-type]
                 )
-                body = orjson.loads(raw.content)
-                answer_usage = body.get("usage") or {}
-                usage.add(
-                    answer_usage.get("prompt_tokens") or 0,
-                    answer_usage.get("completion_tokens") or 0,
-                )
-                choices = body.get("choices") or []
-                text = (choices[0].get("message") or {}).get("content") if choices else ""
+                text = answer_text(orjson.loads(raw.content), usage)
                 if text:
                     yield text
                 return
             # The official client builds the request (auth, retries, errors); the chunks
             # are read raw and parsed with orjson: building a pydantic object per chunk
             # was most of the CPU a streamed token cost (see BENCHMARKS.md).
-            pieces = 0
-            reported = False
             async with self.client.chat.completions.with_streaming_response.create(
                 model=self.model_name,
                 messages=messages,  # type: ignore[arg-type]
@@ -145,22 +166,8 @@ class OpenAIChatModel:
                 stream_options={"include_usage": True},
                 **self.params,
             ) as response:
-                async for chunk in sse_chunks(response):
-                    chunk_usage = chunk.get("usage")
-                    if chunk_usage:
-                        usage.add(
-                            chunk_usage.get("prompt_tokens") or 0,
-                            chunk_usage.get("completion_tokens") or 0,
-                        )
-                        reported = True
-                    choices = chunk.get("choices")
-                    if choices:
-                        delta = (choices[0].get("delta") or {}).get("content")
-                        if delta:
-                            pieces += 1
-                            yield delta
-            if not reported:
-                usage.add(0, pieces)
+                async for piece in answer_pieces(response, usage):
+                    yield piece
         except openai.APIStatusError as exc:
             raise UpstreamError(
                 f"upstream model answered {exc.status_code}: {_message(exc)}",
@@ -183,35 +190,12 @@ class OpenAIChatModel:
         response = await _post(self.client, "/chat/completions", body, self.streaming)
         try:
             if not self.streaming:
-                answer = orjson.loads(await response.aread())
-                answer_usage = answer.get("usage") or {}
-                usage.add(
-                    answer_usage.get("prompt_tokens") or 0,
-                    answer_usage.get("completion_tokens") or 0,
-                )
-                choices = answer.get("choices") or []
-                text = (choices[0].get("message") or {}).get("content") if choices else ""
+                text = answer_text(orjson.loads(await response.aread()), usage)
                 if text:
                     yield text
                 return
-            pieces = 0
-            reported = False
-            async for chunk in sse_chunks(response):
-                chunk_usage = chunk.get("usage")
-                if chunk_usage:
-                    usage.add(
-                        chunk_usage.get("prompt_tokens") or 0,
-                        chunk_usage.get("completion_tokens") or 0,
-                    )
-                    reported = True
-                choices = chunk.get("choices")
-                if choices:
-                    delta = (choices[0].get("delta") or {}).get("content")
-                    if delta:
-                        pieces += 1
-                        yield delta
-            if not reported:
-                usage.add(0, pieces)
+            async for piece in answer_pieces(response, usage):
+                yield piece
         except httpx.TimeoutException:
             raise UpstreamTimeout("upstream model timed out") from None
         except httpx.HTTPError as exc:

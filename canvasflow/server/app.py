@@ -96,6 +96,21 @@ async def ensure_default_canvas(store: Store) -> None:
             pass  # another process created it first
 
 
+async def prepare_store(store: Store, settings: Settings) -> None:
+    """What a server makes once on its database: the schema, the default canvas, the
+    first admin key (shown once; the operator's copy is in the data dir, 0600)."""
+    await store.migrate()
+    if settings.create_default_canvas:
+        await ensure_default_canvas(store)
+    if not settings.no_auth:
+        first_key = await bootstrap_admin(store, settings)
+        if first_key is not None:
+            sys.stderr.write(
+                f"canvasflow: created the admin API key (kept in "
+                f"{settings.data_dir / ADMIN_KEY_FILE}, shown only now): {first_key}\n"
+            )
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     if settings.no_auth and not settings.binds_loopback():
@@ -110,17 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if setup_tracing(settings):
             log.info("exporting traces over OTLP")
         store = Store(settings.resolved_database_url())
-        await store.migrate()
-        if settings.create_default_canvas:
-            await ensure_default_canvas(store)
-        if not settings.no_auth:
-            first_key = await bootstrap_admin(store, settings)
-            if first_key is not None:
-                # shown once: the operator's copy is in the data dir (0600)
-                sys.stderr.write(
-                    f"canvasflow: created the admin API key (kept in "
-                    f"{settings.data_dir / ADMIN_KEY_FILE}, shown only now): {first_key}\n"
-                )
+        await prepare_store(store, settings)
         bus = create_bus(settings)
         queue = None
         if settings.redis_url:  # Redis, an extra: imported only when configured

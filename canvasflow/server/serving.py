@@ -88,27 +88,15 @@ def _worker(settings: Settings, log_level: str, sock: socket.socket) -> None:
 
 async def _prepare(settings: Settings) -> None:
     """What only one process may create, before the workers start: the schema, the
-    secret key, the admin key (printed once), the default canvas."""
-    from canvasflow.auth import bootstrap_admin
-    from canvasflow.keyfiles import ADMIN_KEY_FILE, secret_key
-    from canvasflow.server.app import ensure_default_canvas
+    default canvas, the admin key (printed once), the secret key."""
+    from canvasflow.keyfiles import secret_key
+    from canvasflow.server.app import prepare_store
     from canvasflow.store.repo import Store
 
     store = Store(settings.resolved_database_url())
     try:
-        await store.migrate()
+        await prepare_store(store, settings)
         secret_key(settings)
-        if settings.create_default_canvas:
-            await ensure_default_canvas(store)
-        if not settings.no_auth:
-            first = await bootstrap_admin(store, settings)
-            if first is not None:
-                import sys
-
-                sys.stderr.write(
-                    f"canvasflow: created the admin API key (kept in "
-                    f"{settings.data_dir / ADMIN_KEY_FILE}, shown only now): {first}\n"
-                )
     finally:
         await store.close()
 
