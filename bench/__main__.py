@@ -167,7 +167,8 @@ class Bench:
         )
         time.sleep(0.5)
         self.cf = Target("canvasflow", port, cf.pid, self._request_to(port))
-        if self.redis_url and redis_answers(self.redis_url):
+        # (not in a smoke run: tests/test_workers.py covers several processes)
+        if self.redis_url and not self.smoke and redis_answers(self.redis_url):
             # the same server with a process per core, sharing its event log through Redis
             port = free_port()
             cfw = self.spawn(
