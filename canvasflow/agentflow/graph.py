@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from canvasflow.nodes import REGISTRY
-
 if TYPE_CHECKING:
     from canvasflow.engine.graph import Problem
 
@@ -60,39 +58,23 @@ def _handle(source_handle: Any, source: str) -> str:
     return text[len(prefix) :] if text.startswith(prefix) else text
 
 
+def _agentflow(cls: type) -> bool:
+    return bool(getattr(cls, "agentflow", False))
+
+
 def check(data: dict[str, Any]) -> tuple[AgentGraph | None, list[Problem]]:
-    from canvasflow.engine.catalog import explain_unknown
-    from canvasflow.engine.graph import Problem
+    from canvasflow.engine.graph import Problem, read_nodes
 
     problems: list[Problem] = []
     nodes: dict[str, FlowNode] = {}
     unsupported = False
-    for raw in data.get("nodes") or ():
-        if not isinstance(raw, dict) or not isinstance(raw.get("data"), dict):
-            problems.append(Problem("every node needs an id and a data object", kind="structure"))
-            continue
-        node_id = str(raw.get("id") or raw["data"].get("id") or "")
-        name = raw["data"].get("name")
-        if not node_id or not isinstance(name, str):
-            problems.append(Problem("every node needs an id and data.name", kind="structure"))
-            continue
-        if name in IGNORED:
-            continue
-        cls = REGISTRY.get(name)
-        if cls is None or not getattr(cls, "agentflow", False):
-            problems.append(Problem(explain_unknown(node_id, name), node_id))
+    raw_nodes = data.get("nodes") or []
+    for raw, node_id, name, cls, inputs in read_nodes(raw_nodes, problems, IGNORED, _agentflow):
+        if cls is None:
             unsupported = True
             continue
-        if node_id in nodes:
-            problems.append(Problem(f"node {node_id}: duplicate node id", node_id))
-            continue
-        inputs = raw["data"].get("inputs") or {}
-        if not isinstance(inputs, dict):
-            problems.append(Problem(f"node {node_id}: data.inputs must be an object", node_id))
-            inputs = {}
         label = str(raw["data"].get("label") or name)
-        parent = raw.get("parentNode")
-        nodes[node_id] = FlowNode(node_id, name, label, cls, dict(inputs), parent or None)
+        nodes[node_id] = FlowNode(node_id, name, label, cls, inputs, raw.get("parentNode") or None)
     starts = [n.id for n in nodes.values() if n.name == START and n.parent is None]
     if not starts and not unsupported:
         problems.append(Problem("the agentflow has no Start node (startAgentflow)"))

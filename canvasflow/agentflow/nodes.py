@@ -13,7 +13,7 @@ import dataclasses
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import orjson
@@ -22,12 +22,13 @@ from canvasflow.agentflow.runner import Done, FlowRun, usage_metadata
 from canvasflow.agentflow.template import as_text, html_to_text
 from canvasflow.errors import BadRequest, CanvasInvalid, RunFailed
 from canvasflow.events import Event, source, step, token
+from canvasflow.events import model as model_event
 from canvasflow.events import output as output_event
 from canvasflow.models.base import Usage, supports
-from canvasflow.models.deadlines import Deadlines, guarded
 from canvasflow.nodes import REGISTRY
 from canvasflow.nodes.base import Input, Node, register, to_bool, to_int
 from canvasflow.nodes.chains import stream_answer, with_uploads
+from canvasflow.nodes.tools import RetrieverTool, ToolError, sandbox_fetch, tool_turns
 from canvasflow.sandbox import SandboxError, allowed_fetch, run_js
 
 if TYPE_CHECKING:
@@ -255,8 +256,13 @@ async def converse(
     pieces: list[str] = []
     called: list[dict[str, Any]] = []
     if tools:
-        async for item in _tool_turns(model, call_messages, tools, used, pieces, called, streamed):
-            yield item
+        if not supports(model, "tools"):
+            raise CanvasInvalid(f"{model.model_name} cannot call tools", code="tools_unsupported")
+        yield model_event(model.model_name)
+        async for event in tool_turns(model, call_messages, tools, 10, streamed, pieces, called):
+            if event.kind == "usage":
+                used.add(*event.data)
+            yield event
     else:
         async for event in stream_answer(model, call_messages):
             if event.kind == "token":
@@ -306,75 +312,23 @@ async def converse(
     )
 
 
-async def _tool_turns(
-    model: Any,
-    messages: list[Any],
-    tools: list[Any],
-    used: Usage,
-    pieces: list[str],
-    called: list[dict[str, Any]],
-    streamed: bool,
-) -> AsyncIterator[Item]:
-    from canvasflow.events import model as model_event
-    from canvasflow.events import usage as usage_event
-    from canvasflow.nodes.tools import ToolError
+def answered(
+    run: FlowRun, node: FlowNode, content: str, shown: dict[str, Any], prefix: str
+) -> Iterator[Item]:
+    """A node's answer: the flow state updated from it (its ``<prefix>UpdateState``
+    rules), then as :func:`ending`."""
+    run.update_state(node.inputs.get(f"{prefix}UpdateState"), content)
+    yield from ending(run, node, content, shown)
 
-    if not supports(model, "tools"):
-        raise CanvasInvalid(f"{model.model_name} cannot call tools", code="tools_unsupported")
-    by_name = {t.name: t for t in tools}
-    schemas = [t.schema() for t in tools]
-    messages = list(messages)
-    yield model_event(model.model_name)
-    for _ in range(10):
-        calls: list[Any] = []
-        turn = Usage()
-        limits = getattr(model, "deadlines", None) or Deadlines()
-        try:
-            async for kind, value in guarded(
-                model.chat_with_tools(messages, schemas, turn), model.model_name, limits
-            ):
-                if kind == "token":
-                    pieces.append(value)
-                    if streamed:
-                        yield token(value)
-                else:
-                    calls = value
-        finally:
-            used.add(turn.prompt_tokens, turn.completion_tokens)
-            yield usage_event(turn.prompt_tokens, turn.completion_tokens)
-        if not calls:
-            return
-        pieces.clear()
-        messages.append(
-            {
-                "role": "assistant",
-                "content": None,
-                "tool_calls": [
-                    {
-                        "id": c.id,
-                        "type": "function",
-                        "function": {"name": c.name, "arguments": c.arguments},
-                    }
-                    for c in calls
-                ],
-            }
-        )
-        for call in calls:
-            try:
-                args = orjson.loads(call.arguments or "{}")
-            except orjson.JSONDecodeError:
-                args = {"input": call.arguments}
-            tool = by_name.get(call.name)
-            try:
-                result = await tool.call(args) if tool else f"error: no tool {call.name!r}"
-            except ToolError as exc:
-                result = f"error: {exc}"
-            if tool is not None and getattr(tool, "return_sources", False):
-                yield source(tool.last_sources)
-            called.append({"tool": call.name, "toolInput": args, "toolOutput": result})
-            yield step(call.name, "tool", args, result)
-            messages.append({"role": "tool", "tool_call_id": call.id, "content": result})
-    raise RunFailed("the agent stopped: too many tool calls", code="max_iterations")
+
+def ending(
+    run: FlowRun, node: FlowNode, content: str, shown: dict[str, Any], **output: Any
+) -> Iterator[Item]:
+    """A token of the answer when the node ends a path, then its executed data."""
+    streamed = run.streams(node) and bool(content)
+    if streamed:
+        yield token(content)
+    yield Done(output={**output, "content": content}, input=shown, streamed=streamed)
 
 
 # -- the nodes ------------------------------------------------------------------------
@@ -515,7 +469,6 @@ def _config(value: Any, selector: str) -> dict[str, Any]:
 
 
 async def _build_tools(run: FlowRun, node: FlowNode) -> list[Any]:
-    from canvasflow.nodes.tools import RetrieverTool
 
     tools: list[Any] = []
     for i, row in enumerate(_rows(node.inputs.get("agentTools"))):
@@ -1055,8 +1008,6 @@ class CustomFunctionAgentflow(AgentflowNode):
     )
 
     async def execute(self, run: FlowRun, node: FlowNode) -> AsyncIterator[Item]:  # type: ignore[override]
-        from canvasflow.nodes.tools import sandbox_fetch
-
         settings = run.ctx.settings
         variables = {
             str(r["variableName"]): run.render(r.get("variableValue"))
@@ -1075,13 +1026,8 @@ class CustomFunctionAgentflow(AgentflowNode):
             )
         except SandboxError as exc:
             raise RunFailed(f"node {node.id} ({node.label}): {exc}", code="sandbox_error") from None
-        run.update_state(node.inputs.get("customFunctionUpdateState"), result)
-        streamed = run.streams(node)
-        if streamed:
-            yield token(result)
-        yield Done(
-            output={"content": result}, input={"inputVariables": variables}, streamed=streamed
-        )
+        for item in answered(run, node, result, {"inputVariables": variables}, "customFunction"):
+            yield item
 
 
 @register
@@ -1165,18 +1111,10 @@ class HttpAgentflow(AgentflowNode):
                 f"node {node.id} ({node.label}): {method} {url} answered {answer['status']}",
                 code="http_error",
             )
-        content = as_text(data)
-        streamed = run.streams(node)
-        if streamed:
-            yield token(content)
-        yield Done(
-            output={
-                "http": {"data": data, "status": answer["status"], "headers": answer["headers"]},
-                "content": content,
-            },
-            input={"http": {"method": method, "url": url, "headers": headers, "body": body}},
-            streamed=streamed,
-        )
+        shown = {"http": {"method": method, "url": url, "headers": headers, "body": body}}
+        got = {"data": data, "status": answer["status"], "headers": answer["headers"]}
+        for item in ending(run, node, as_text(data), shown, http=got):
+            yield item
 
 
 @register
@@ -1205,8 +1143,6 @@ class ToolAgentflow(AgentflowNode):
         )
 
     async def execute(self, run: FlowRun, node: FlowNode) -> AsyncIterator[Item]:  # type: ignore[override]
-        from canvasflow.nodes.tools import ToolError
-
         inputs = node.inputs
         name = str(inputs.get("toolAgentflowSelectedTool"))
         config = inputs.get("toolAgentflowSelectedToolConfig")
@@ -1226,15 +1162,9 @@ class ToolAgentflow(AgentflowNode):
         except ToolError as exc:
             raise RunFailed(f"node {node.id} ({node.label}): tool {name} failed: {exc}") from None
         yield step(name, "tool", args, result)
-        run.update_state(inputs.get("toolUpdateState"), result)
-        streamed = run.streams(node)
-        if streamed:
-            yield token(result)
-        yield Done(
-            output={"content": result},
-            input={"toolInputArgs": args, "selectedTool": name},
-            streamed=streamed,
-        )
+        shown = {"toolInputArgs": args, "selectedTool": name}
+        for item in answered(run, node, result, shown, "tool"):
+            yield item
 
 
 @register
@@ -1270,11 +1200,8 @@ class RetrieverAgentflow(AgentflowNode):
             content = "\n\n".join(d["pageContent"] for d in docs)
         if docs:
             yield source(docs)
-        run.update_state(inputs.get("retrieverUpdateState"), content)
-        streamed = run.streams(node)
-        if streamed and content:
-            yield token(content)
-        yield Done(output={"content": content}, input={"question": query}, streamed=streamed)
+        for item in answered(run, node, content, {"question": query}, "retriever"):
+            yield item
 
 
 @register
@@ -1337,16 +1264,9 @@ class ExecuteFlowAgentflow(AgentflowNode):
                 pieces.append(event.data)
             elif event.kind in ("usage", "model"):
                 yield event
-        content = "".join(pieces)
-        run.update_state(inputs.get("executeFlowUpdateState"), content)
-        streamed = run.streams(node)
-        if streamed:
-            yield token(content)
-        yield Done(
-            output={"content": content},
-            input={"executeFlowInput": question, "executeFlowSelectedFlow": canvas.id},
-            streamed=streamed,
-        )
+        shown = {"executeFlowInput": question, "executeFlowSelectedFlow": canvas.id}
+        for item in answered(run, node, "".join(pieces), shown, "executeFlow"):
+            yield item
 
 
 @register

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from graphlib import CycleError, TopologicalSorter
 from typing import Any
@@ -118,6 +119,48 @@ def refuse(problems: list[Problem]) -> CanvasInvalid:
     return exc
 
 
+def read_nodes(
+    raw_nodes: list[Any],
+    problems: list[Problem],
+    ignored: frozenset[str],
+    accepts: Callable[[type[Node]], bool] = lambda cls: True,
+) -> Iterator[tuple[dict[str, Any], str, str, type[Node] | None, dict[str, Any]]]:
+    """Each node of flowData (a chatflow's or an agentflow's) with its id, name, class
+    and inputs; the class is None, its problem noted, for a node canvasflow lacks (or
+    that ``accepts`` refuses). What is not a node, an ignored node (sticky notes) and a
+    second node with the same id are noted or left out."""
+    from canvasflow.engine.catalog import explain_unknown
+
+    seen: set[str] = set()
+    for raw in raw_nodes:
+        if not isinstance(raw, dict) or not isinstance(raw.get("data"), dict):
+            problems.append(Problem("every node needs an id and a data object", kind="structure"))
+            continue
+        node_id = str(raw.get("id") or raw["data"].get("id") or "")
+        name = raw["data"].get("name")
+        if not node_id or not isinstance(name, str):
+            problems.append(Problem("every node needs an id and data.name", kind="structure"))
+            continue
+        if name in ignored:
+            continue
+        cls = REGISTRY.get(name)
+        if cls is None or not accepts(cls):
+            problems.append(Problem(explain_unknown(node_id, name), node_id))
+            yield raw, node_id, name, None, {}
+            continue
+        if node_id in seen:
+            problems.append(Problem(f"node {node_id}: duplicate node id", node_id))
+            continue
+        seen.add(node_id)
+        inputs = raw["data"].get("inputs") or {}
+        if not isinstance(inputs, dict):
+            problems.append(
+                Problem(f"node {node_id} ({name}): data.inputs must be an object", node_id)
+            )
+            inputs = {}
+        yield raw, node_id, name, cls, dict(inputs)
+
+
 def parse(flow_data: str | dict[str, Any]) -> Graph:
     """Parse and validate flowData. Raises :class:`CanvasInvalid` naming every error."""
     graph, problems = check(flow_data)
@@ -145,38 +188,14 @@ def check(flow_data: str | dict[str, Any]) -> tuple[Graph | None, list[Problem]]
     problems: list[Problem] = []
     nodes: dict[str, NodeSpec] = {}
     unsupported: set[str] = set()
-    for raw in raw_nodes:
-        if not isinstance(raw, dict) or not isinstance(raw.get("data"), dict):
-            problems.append(Problem("every node needs an id and a data object", kind="structure"))
-            continue
-        node_id = str(raw.get("id") or raw["data"].get("id") or "")
-        name = raw["data"].get("name")
-        if not node_id or not isinstance(name, str):
-            problems.append(Problem("every node needs an id and data.name", kind="structure"))
-            continue
-        if name in IGNORED_NODES:
-            continue
-        cls = REGISTRY.get(name)
-        if cls is None:
-            from canvasflow.engine.catalog import explain_unknown
-
-            # kept as a draft: the studio shows it, a prediction answers 422 naming it
-            problems.append(Problem(explain_unknown(node_id, name), node_id))
+    for raw, node_id, name, cls, inputs in read_nodes(raw_nodes, problems, IGNORED_NODES):
+        if cls is None:  # kept as a draft: the studio shows it, a prediction answers 422
             unsupported.add(node_id)
             continue
-        if node_id in nodes:
-            problems.append(Problem(f"node {node_id}: duplicate node id", node_id))
-            continue
-        inputs = raw["data"].get("inputs") or {}
-        if not isinstance(inputs, dict):
-            problems.append(
-                Problem(f"node {node_id} ({name}): data.inputs must be an object", node_id)
-            )
-            inputs = {}
         credential = raw["data"].get("credential")
         if credential and "credential" not in inputs:
             inputs = {**inputs, "credential": credential}
-        nodes[node_id] = NodeSpec(node_id, name, cls, dict(inputs))
+        nodes[node_id] = NodeSpec(node_id, name, cls, inputs)
     if not nodes:
         if not unsupported:
             problems.append(Problem("the canvas has no nodes"))

@@ -103,7 +103,6 @@ class ToolAgent(Node):
             raise CanvasInvalid(f"{model.model_name} cannot call tools", code="tools_unsupported")
         raw = self.get("tools") or []
         tools: list[Tool] = raw if isinstance(raw, list) else [raw]
-        by_name = {t.name: t for t in tools}
         reported, history = await load_memory(self.get("memory"), ctx)
         for event in reported:
             yield event
@@ -113,58 +112,85 @@ class ToolAgent(Node):
             *history,
             {"role": "user", "content": ctx.question},
         ]
-        schemas = [t.schema() for t in tools]
-        for _ in range(to_int(self.get("maxIterations"), 10) or 10):
-            calls = []
-            used = Usage()
-            try:
-                turn = model.chat_with_tools(messages, schemas, used)
-                limits = getattr(model, "deadlines", None) or Deadlines()
-                async for kind, value in guarded(turn, model.model_name, limits):
-                    if kind == "token":
+        turns = to_int(self.get("maxIterations"), 10) or 10
+        async for event in tool_turns(model, messages, tools, turns):
+            yield event
+
+
+async def tool_turns(
+    model: Any,
+    messages: list[Any],
+    tools: list[Tool],
+    turns: int = 10,
+    stream: bool = True,
+    answer: list[str] | None = None,
+    called: list[dict[str, Any]] | None = None,
+) -> AsyncIterator[Event]:
+    """The tool-calling loop every agent shares: a model turn (its tokens, as ``token``
+    events when ``stream``, and into ``answer``), its usage, then each tool it asked
+    for (a ``step`` of type ``tool``, its sources, appended to ``called``), until it
+    answers without tools or ``turns`` run out."""
+    by_name = {t.name: t for t in tools}
+    schemas = [t.schema() for t in tools]
+    messages = list(messages)
+    limits = getattr(model, "deadlines", None) or Deadlines()
+    for _ in range(turns):
+        calls: list[Any] = []
+        used = Usage()
+        if answer is not None:
+            answer.clear()  # what the model said before calling tools is not the answer
+        try:
+            turn = model.chat_with_tools(messages, schemas, used)
+            async for kind, value in guarded(turn, model.model_name, limits):
+                if kind == "token":
+                    if answer is not None:
+                        answer.append(value)
+                    if stream:
                         yield token(value)
-                    else:
-                        calls = value
-            except Exception:
-                yield usage_event(used.prompt_tokens, used.completion_tokens)
-                raise
-            yield usage_event(used.prompt_tokens, used.completion_tokens)
-            if not calls:
-                return
-            messages.append(
-                {
-                    "role": "assistant",
-                    "content": None,
-                    "tool_calls": [
-                        {
-                            "id": c.id,
-                            "type": "function",
-                            "function": {"name": c.name, "arguments": c.arguments},
-                        }
-                        for c in calls
-                    ],
-                }
-            )
-            for call in calls:
-                try:
-                    args = orjson.loads(call.arguments or "{}")
-                except orjson.JSONDecodeError:
-                    args = {"input": call.arguments}
-                tool = by_name.get(call.name)
-                failed = None
-                try:
-                    output = await tool.call(args) if tool else f"error: no tool {call.name!r}"
-                except ToolError as exc:
-                    failed = str(exc)
-                    output = f"error: {exc}"
-                if tool is not None and getattr(tool, "return_sources", False):
-                    yield source(tool.last_sources)  # type: ignore[attr-defined]
-                if failed is None:
-                    yield step(call.name, "tool", args, output)
                 else:
-                    yield step(call.name, "tool", args, output, error=failed)
-                messages.append({"role": "tool", "tool_call_id": call.id, "content": output})
-        raise RunFailed("the agent stopped: too many tool calls", code="max_iterations")
+                    calls = value
+        except Exception:
+            yield usage_event(used.prompt_tokens, used.completion_tokens)
+            raise
+        yield usage_event(used.prompt_tokens, used.completion_tokens)
+        if not calls:
+            return
+        messages.append(
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": c.id,
+                        "type": "function",
+                        "function": {"name": c.name, "arguments": c.arguments},
+                    }
+                    for c in calls
+                ],
+            }
+        )
+        for call in calls:
+            try:
+                args = orjson.loads(call.arguments or "{}")
+            except orjson.JSONDecodeError:
+                args = {"input": call.arguments}
+            tool = by_name.get(call.name)
+            failed = None
+            try:
+                output = await tool.call(args) if tool else f"error: no tool {call.name!r}"
+            except ToolError as exc:
+                failed = str(exc)
+                output = f"error: {exc}"
+            if tool is not None and getattr(tool, "return_sources", False):
+                yield source(tool.last_sources)  # type: ignore[attr-defined]
+            if called is not None:
+                called.append({"tool": call.name, "toolInput": args, "toolOutput": output})
+            if failed is None:
+                yield step(call.name, "tool", args, output)
+            else:
+                yield step(call.name, "tool", args, output, error=failed)
+            messages.append({"role": "tool", "tool_call_id": call.id, "content": output})
+    raise RunFailed("the agent stopped: too many tool calls", code="max_iterations")
 
 
 class CustomTool(Tool):
