@@ -143,6 +143,21 @@ class Settings(BaseSettings):
     localai_api_key: str | None = _env("LOCALAI_API_KEY")
     localai_base_url: str | None = _env("LOCALAI_BASE_URL")
     ollama_base_url: str | None = _env("OLLAMA_BASE_URL")
+    # -- other services nodes call (search APIs, hosted models, Pinecone, GitHub) ---------
+    serpapi_api_key: str | None = _env("SERPAPI_API_KEY")
+    serper_api_key: str | None = _env("SERPER_API_KEY")
+    google_cse_id: str | None = _env("GOOGLE_CSE_ID")
+    brave_search_api_key: str | None = _env("BRAVE_SEARCH_API_KEY")
+    tavily_api_key: str | None = _env("TAVILY_API_KEY")
+    replicate_api_token: str | None = _env("REPLICATE_API_TOKEN")
+    huggingfacehub_api_key: str | None = _env("HUGGINGFACEHUB_API_KEY")
+    pinecone_api_key: str | None = _env("PINECONE_API_KEY")
+    github_token: str | None = _env("GITHUB_TOKEN")
+    service_urls: dict[str, str] = Field(
+        default_factory=dict,
+        description="Base URLs that replace services' official ones (a proxy, a test "
+        'double), JSON: {"serpapi": "https://proxy.example/serpapi"}; keys go there too',
+    )
 
     # -- OpenTelemetry (its standard variables) -------------------------------------------
     otel_exporter_otlp_endpoint: str | None = _env("OTEL_EXPORTER_OTLP_ENDPOINT")

@@ -157,6 +157,9 @@ MORE_CODES = {
     "file_unavailable": InputInvalid.status,
     "tools_unsupported": CanvasInvalid.status,
     "credential_missing": CanvasInvalid.status,
+    "bad_input": CanvasInvalid.status,
+    "host_not_allowed": CanvasInvalid.status,
+    "path_not_allowed": CanvasInvalid.status,
     "model_missing": RunFailed.status,
     "max_iterations": RunFailed.status,
 }

@@ -1,0 +1,90 @@
+"""The outside services nodes call by their own HTTP APIs (search engines, hosted models,
+Pinecone, GitHub): where each one is, which credential field and which environment
+variable hold its key.
+
+A key goes only to its service's own address: the official one, or the one the
+operator configured in ``CANVASFLOW_SERVICE_URLS`` (a proxy, a test double). A canvas
+cannot point a service elsewhere."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from canvasflow.nodes.chat_models import credential_value
+
+if TYPE_CHECKING:
+    from canvasflow.config import Settings
+    from canvasflow.engine.context import RunContext
+    from canvasflow.nodes.base import Node
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    name: str  # its key in CANVASFLOW_SERVICE_URLS
+    url: str  # the official base URL
+    field: str  # the Flowise credential field holding the key
+    key_env: str | None = None  # the standard environment variable
+
+
+SERPAPI = Service("serpapi", "https://serpapi.com", "serpApiKey", "SERPAPI_API_KEY")
+SERPER = Service("serper", "https://google.serper.dev", "serperApiKey", "SERPER_API_KEY")
+GOOGLE_SEARCH = Service(
+    "google_search", "https://www.googleapis.com", "googleCustomSearchApiKey", "GOOGLE_API_KEY"
+)
+BRAVE = Service("brave", "https://api.search.brave.com", "braveApiKey", "BRAVE_SEARCH_API_KEY")
+TAVILY = Service("tavily", "https://api.tavily.com", "tavilyApiKey", "TAVILY_API_KEY")
+REPLICATE = Service(
+    "replicate", "https://api.replicate.com", "replicateApiKey", "REPLICATE_API_TOKEN"
+)
+HUGGINGFACE = Service(
+    "huggingface",
+    "https://api-inference.huggingface.co",
+    "huggingFaceApiKey",
+    "HUGGINGFACEHUB_API_KEY",
+)
+PINECONE = Service("pinecone", "https://api.pinecone.io", "pineconeApiKey", "PINECONE_API_KEY")
+GITHUB = Service("github", "https://api.github.com", "accessToken", "GITHUB_TOKEN")
+
+
+class ServiceError(Exception):
+    """A service answered with an error, or could not be reached."""
+
+
+def service_url(settings: Settings, service: Service) -> str:
+    return str(settings.service_urls.get(service.name) or service.url).rstrip("/")
+
+
+async def service_key(
+    ctx: RunContext, node: Node, service: Service, field: str | None = None
+) -> str | None:
+    """The node's credential's key for the service, else the server's own (from its
+    standard environment variable)."""
+    key = await credential_value(ctx, node.get("credential"), field or service.field)
+    if key:
+        return key
+    return ctx.settings.provider_env(service.key_env) if service.key_env else None
+
+
+async def call(
+    method: str,
+    url: str,
+    *,
+    what: str,
+    **kwargs: Any,
+) -> Any:
+    """One request to a service; its JSON answer. Errors name the service and status."""
+    from canvasflow.models.native import http
+
+    try:
+        r = await http().request(method, url, timeout=kwargs.pop("seconds", 30), **kwargs)
+    except httpx.HTTPError as exc:
+        raise ServiceError(f"{what} could not be reached: {exc}") from None
+    if r.status_code >= 400:
+        raise ServiceError(f"{what} answered {r.status_code}: {r.text[:200]}")
+    try:
+        return r.json()
+    except ValueError:
+        raise ServiceError(f"{what} did not answer JSON") from None
