@@ -28,7 +28,13 @@ from canvasflow.models.base import Usage, supports
 from canvasflow.nodes import REGISTRY
 from canvasflow.nodes.base import Input, Node, register, to_bool, to_int
 from canvasflow.nodes.chains import stream_answer, with_uploads
-from canvasflow.nodes.tools import RetrieverTool, ToolError, sandbox_fetch, tool_turns
+from canvasflow.nodes.tools import (
+    RetrieverTool,
+    ToolError,
+    sandbox_fetch,
+    tool_turns,
+    tools_of,
+)
 from canvasflow.sandbox import SandboxError, allowed_fetch, run_js
 
 if TYPE_CHECKING:
@@ -482,7 +488,7 @@ async def _build_tools(run: FlowRun, node: FlowNode) -> list[Any]:
             for k, v in (config if isinstance(config, dict) else {}).items()
             if k != "agentSelectedTool" and not _empty(v)
         }
-        tools.append(await cls(f"{node.id}.tool{i}", values).build(run.ctx))
+        tools.extend(tools_of(await cls(f"{node.id}.tool{i}", values).build(run.ctx)))
     for i, row in enumerate(_rows(node.inputs.get("agentKnowledgeVSEmbeddings"))):
         # a vector store node and its embeddings node, each with its configuration
         embed_cls = REGISTRY[str(row.get("embeddingModel"))]

@@ -75,6 +75,17 @@ class Calculator(Node):
         return CalculatorTool()
 
 
+def tools_of(raw: Any) -> list[Tool]:
+    """An agent's tools input as one list: a toolkit node (OpenAPI) gives several."""
+    out: list[Tool] = []
+    for item in raw if isinstance(raw, list) else [raw]:
+        if isinstance(item, list):
+            out.extend(tools_of(item))
+        elif item is not None and item != "":
+            out.append(item)
+    return out
+
+
 DEFAULT_AGENT_SYSTEM = "You are a helpful AI assistant."
 
 
@@ -101,8 +112,7 @@ class ToolAgent(Node):
         model = self.get("model")
         if not supports(model, "tools"):
             raise CanvasInvalid(f"{model.model_name} cannot call tools", code="tools_unsupported")
-        raw = self.get("tools") or []
-        tools: list[Tool] = raw if isinstance(raw, list) else [raw]
+        tools = tools_of(self.get("tools"))
         reported, history = await load_memory(self.get("memory"), ctx)
         for event in reported:
             yield event
