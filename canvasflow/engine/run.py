@@ -43,15 +43,22 @@ async def run(graph: Graph, ctx: RunContext, allowed: frozenset[str]) -> AsyncIt
     yield node_event(ending.id, "running")
     started = time.perf_counter()
     tokens = 0
+    # memories that keep their own history (Redis) are told the exchange at the end
+    keepers = [i for i in instances.values() if hasattr(i, "remember")]
+    pieces: list[str] = []
     with span(f"node {ending.name}", node_id=ending.id, node=ending.name):
         try:
             async for event in ending.run(ctx):
                 if event.kind == "token":
                     tokens += 1
+                    if keepers:
+                        pieces.append(event.data)
                 yield event
         except Exception:
             yield node_event(ending.id, "error", _ms(started), tokens)
             raise
+    for keeper in keepers:
+        await keeper.remember(ctx, "".join(pieces))
     yield node_event(ending.id, "done", _ms(started), tokens)
 
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
+from canvasflow.errors import CanvasInvalid, StorageError
 from canvasflow.models.base import Message, Usage, complete, transcript
-from canvasflow.nodes.base import Input, Node, register, to_int
+from canvasflow.nodes.base import Input, Node, register, to_bool, to_int
 
 if TYPE_CHECKING:
     from canvasflow.engine.context import RunContext
@@ -124,3 +127,129 @@ class ConversationSummaryMemory(_MemoryNode):
 
     async def build(self, ctx: RunContext) -> Memory:
         return SummaryMemory(self.get("model"), self.get("sessionId") or None)
+
+
+# -- memories that keep their own history -------------------------------------------------
+
+_REDIS: dict[str, Any] = {}
+
+
+def _redis(url: str) -> Any:
+    import redis.asyncio as aioredis
+
+    client = _REDIS.get(url)
+    if client is None:
+        client = _REDIS[url] = aioredis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+    return client
+
+
+def _stored(role: str, content: str) -> bytes:
+    """A message as LangChain (and so Flowise) stores it."""
+    kind = "human" if role == "user" else "ai"
+    return orjson.dumps({"type": kind, "data": {"content": content}})
+
+
+class RedisMemory(Memory):
+    """The chat's messages in a Redis list (newest first, as Flowise keeps them), kept
+    ``ttl`` seconds after the last message."""
+
+    def __init__(self, client: Any, key: str, window: int | None, ttl: int | None) -> None:
+        super().__init__("Redis-Backed Chat Memory", None, window)
+        self.client = client
+        self.key = key
+        self.ttl = ttl
+
+    async def load(self, ctx: RunContext, usage: Usage) -> list[Message]:
+        if ctx.history is not None:
+            return await super().load(ctx, usage)
+        end = self.window * 2 - 1 if self.window else -1
+        try:
+            raw = await self.client.lrange(self.key, 0, end)
+        except Exception as exc:
+            raise StorageError(f"Redis memory: {exc}") from None
+        out: list[Message] = []
+        for item in reversed(raw):
+            try:
+                value = orjson.loads(item)
+                role = "user" if value.get("type") == "human" else "assistant"
+                out.append({"role": role, "content": str(value["data"]["content"])})
+            except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
+                continue
+        return out
+
+    async def remember(self, ctx: RunContext, answer: str) -> None:
+        try:
+            async with self.client.pipeline(transaction=True) as pipe:
+                pipe.lpush(self.key, _stored("user", ctx.question))
+                pipe.lpush(self.key, _stored("assistant", answer))
+                if self.ttl:
+                    pipe.expire(self.key, self.ttl)
+                await pipe.execute()
+        except Exception as exc:
+            raise StorageError(f"Redis memory: {exc}") from None
+
+
+async def redis_url_of(node: Node, ctx: RunContext) -> tuple[str, bool]:
+    """The Redis a memory node uses, and whether it is the server's own: the node's
+    credential (``redisCacheUrlApi`` or ``redisCacheApi``; its host must be allowed),
+    else the server's ``REDIS_URL``."""
+    from urllib.parse import quote, urlsplit
+
+    from canvasflow.nodes.chat_models import credential_value
+
+    ref = node.get("credential")
+    url = await credential_value(ctx, ref, "redisUrl")
+    if not url:
+        host = await credential_value(ctx, ref, "redisCacheHost")
+        if host:
+            port = await credential_value(ctx, ref, "redisCachePort") or "6379"
+            user = await credential_value(ctx, ref, "redisCacheUser") or ""
+            pwd = await credential_value(ctx, ref, "redisCachePwd") or ""
+            ssl = to_bool(await credential_value(ctx, ref, "redisCacheSslEnabled"))
+            auth = f"{quote(user)}:{quote(pwd)}@" if user or pwd else ""
+            url = f"{'rediss' if ssl else 'redis'}://{auth}{host}:{port}"
+    own = ctx.settings.redis_url
+    if not url:
+        if not own:
+            raise CanvasInvalid(
+                f"node {node.id} ({node.name}) needs Redis: give it a Redis credential, or "
+                "run the server with REDIS_URL",
+                code="credential_missing",
+            )
+        return own, True
+    theirs = urlsplit(url)
+    mine = urlsplit(own) if own else None
+    if mine is not None and (theirs.hostname, theirs.port) == (mine.hostname, mine.port):
+        return url, True
+    if (theirs.hostname or "").lower() not in ctx.settings.outbound_hosts:
+        raise CanvasInvalid(
+            f"node {node.id} ({node.name}): Redis host {theirs.hostname!r} is not allowed "
+            "(CANVASFLOW_ALLOWED_HOSTS)",
+            code="host_not_allowed",
+        )
+    return url, False
+
+
+@register
+class RedisBackedChatMemory(_MemoryNode):
+    name = "RedisBackedChatMemory"
+    label = "Redis-Backed Chat Memory"
+    memory_type = "Redis-Backed Chat Memory"
+    description = "The chat's messages kept in Redis"
+    base_classes = ("RedisBackedChatMemory", "BaseChatMemory", "BaseMemory")
+    inputs = (
+        Input("credential", "credential", optional=True),
+        Input("sessionId", "string", optional=True, default=""),
+        Input("sessionTTL", "number", optional=True),
+        Input("memoryKey", "string", optional=True, default="chat_history"),
+        Input("windowSize", "number", optional=True),
+    )
+
+    async def build(self, ctx: RunContext) -> Memory:
+        url, own = await redis_url_of(self, ctx)
+        session = str(self.get("sessionId") or ctx.session_id or ctx.chat_id)
+        # on the server's own Redis, memories live under their own prefix: a session id
+        # cannot name the server's keys
+        key = f"canvasflow:memory:{ctx.canvas_id}:{session}" if own else session
+        window = to_int(self.get("windowSize"))
+        return RedisMemory(_redis(url), key, window or None, to_int(self.get("sessionTTL")))
