@@ -1,0 +1,128 @@
+"""Text-completion models on hosted APIs: Replicate and Hugging Face inference."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import orjson
+
+from canvasflow.errors import CanvasInvalid
+from canvasflow.models.hosted import HuggingFaceModel, ReplicateModel
+from canvasflow.nodes import services
+from canvasflow.nodes.base import Input, Node, register, to_float, to_int
+from canvasflow.nodes.chat_models import credential_value, limited
+from canvasflow.nodes.services import service_key, service_url
+
+if TYPE_CHECKING:
+    from canvasflow.engine.context import RunContext
+
+
+def _missing_key(node: Node, kind: str, env: str | None) -> CanvasInvalid:
+    return CanvasInvalid(
+        f"node {node.id} ({node.name}) has no key: give it a {kind} credential, or set "
+        f"{env} on the server",
+        code="credential_missing",
+    )
+
+
+@register
+class Replicate(Node):
+    name = "replicate"
+    label = "Replicate"
+    category = "LLMs"
+    description = "A model hosted on Replicate (owner/name, or owner/name:version)"
+    base_classes = (
+        "Replicate",
+        "BaseChatModel",
+        "LLM",
+        "BaseLLM",
+        "BaseLanguageModel",
+        "Runnable",
+    )
+    inputs = (
+        Input("credential", "credential", optional=True),
+        Input("cache", "BaseCache", optional=True),
+        Input("model", "string"),
+        Input("temperature", "number", optional=True, default=0.7),
+        Input("maxTokens", "number", optional=True),
+        Input("topP", "number", optional=True),
+        Input("repetitionPenalty", "number", optional=True),
+        Input("additionalInputs", "json", optional=True),
+    )
+
+    async def build(self, ctx: RunContext) -> ReplicateModel:
+        key = await service_key(ctx, self, services.REPLICATE)
+        if not key:
+            raise _missing_key(self, "replicateApi", services.REPLICATE.key_env)
+        extra = self.get("additionalInputs")
+        if isinstance(extra, str) and extra.strip():
+            extra = orjson.loads(extra)
+        params: dict[str, Any] = {
+            "temperature": to_float(self.get("temperature")),
+            "max_length": to_int(self.get("maxTokens")),
+            "top_p": to_float(self.get("topP")),
+            "repetition_penalty": to_float(self.get("repetitionPenalty")),
+            **(extra if isinstance(extra, dict) else {}),
+        }
+        model = ReplicateModel(
+            service_url(ctx.settings, services.REPLICATE),
+            key,
+            str(self.get("model")),
+            params,
+            ctx.settings.model_total_timeout,
+        )
+        return limited(model, self, ctx)  # type: ignore[no-any-return]
+
+
+@register
+class HuggingFaceInferenceLLM(Node):
+    name = "huggingFaceInference_LLMs"
+    label = "HuggingFace Inference"
+    category = "LLMs"
+    description = "A text-generation model on Hugging Face's inference API, or your endpoint"
+    base_classes = ("HuggingFaceInference", "LLM", "BaseLLM", "BaseLanguageModel", "Runnable")
+    inputs = (
+        Input("credential", "credential", optional=True),
+        Input("cache", "BaseCache", optional=True),
+        Input("model", "string", optional=True),
+        Input("endpoint", "string", optional=True),
+        Input("temperature", "number", optional=True),
+        Input("maxTokens", "number", optional=True),
+        Input("topP", "number", optional=True),
+        Input("hfTopK", "number", optional=True),
+        Input("frequencyPenalty", "number", optional=True),
+    )
+
+    async def build(self, ctx: RunContext) -> HuggingFaceModel:
+        endpoint = str(self.get("endpoint") or "").strip()
+        model = str(self.get("model") or "").strip()
+        if endpoint:
+            # the author's own endpoint: an allowed host, and only the node's own key
+            host = (urlsplit(endpoint).hostname or "").lower()
+            if host not in ctx.settings.outbound_hosts:
+                raise CanvasInvalid(
+                    f"node {self.id}: endpoint host {host!r} is not allowed "
+                    "(CANVASFLOW_ALLOWED_HOSTS)",
+                    code="host_not_allowed",
+                )
+            key = await credential_value(ctx, self.get("credential"), "huggingFaceApiKey")
+            url = endpoint
+        elif model:
+            key = await service_key(ctx, self, services.HUGGINGFACE)
+            if not key:
+                raise _missing_key(self, "huggingFaceApi", services.HUGGINGFACE.key_env)
+            url = f"{service_url(ctx.settings, services.HUGGINGFACE)}/models/{model}"
+        else:
+            raise CanvasInvalid(
+                f"node {self.id} (huggingFaceInference_LLMs) needs a model or an endpoint",
+                code="bad_input",
+            )
+        params = {
+            "temperature": to_float(self.get("temperature")),
+            "max_new_tokens": to_int(self.get("maxTokens")),
+            "top_p": to_float(self.get("topP")),
+            "top_k": to_int(self.get("hfTopK")),
+            "repetition_penalty": to_float(self.get("frequencyPenalty")),
+        }
+        return limited(HuggingFaceModel(url, key, model or endpoint, params), self, ctx)  # type: ignore[no-any-return]

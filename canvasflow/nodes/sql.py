@@ -1,0 +1,278 @@
+"""The SQL database chain: the model writes a query from the tables' description, the
+query runs on a read-only connection (statement timeout, row limit), the model answers
+from its rows.
+
+Which databases a canvas may name: an SQLite file inside the server's files folder
+(opened read-only), or a PostgreSQL server on an allowed host
+(``CANVASFLOW_ALLOWED_HOSTS``) in read-only transactions."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sqlite3
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit
+
+from canvasflow.errors import CanvasInvalid, RunFailed
+from canvasflow.events import Event, step
+from canvasflow.events import usage as usage_event
+from canvasflow.models.base import Usage, complete
+from canvasflow.nodes.base import Input, Node, register, to_int
+from canvasflow.nodes.chains import stream_answer
+from canvasflow.nodes.safety import moderate
+
+if TYPE_CHECKING:
+    from canvasflow.engine.context import RunContext
+
+STATEMENT_SECONDS = 10.0
+MAX_ROWS = 100
+
+SQL_PROMPT = """You are a {dialect} expert. Given an input question, first create a \
+syntactically correct {dialect} query to run, then look at the results of the query and \
+return the answer to the input question.
+Unless the user specifies in the question a specific number of examples to obtain, query \
+for at most {top_k} results using the LIMIT clause. Never query for all columns from a \
+table: query only the columns needed to answer the question.
+Pay attention to use only the column names you can see in the tables below.
+
+Use the following format:
+
+Question: Question here
+SQLQuery: SQL Query to run
+SQLResult: Result of the SQLQuery
+Answer: Final answer here
+
+Only use the following tables:
+{table_info}
+
+Question: {input}"""
+
+
+class SQLRefused(RunFailed):
+    code = "sql_refused"
+
+
+def extract_sql(text: str) -> str:
+    """The query in a model's answer: after ``SQLQuery:``, before ``SQLResult:``, without
+    a Markdown fence."""
+    sql = text.split("SQLResult:", 1)[0]
+    if "SQLQuery:" in sql:
+        sql = sql.split("SQLQuery:", 1)[1]
+    sql = re.sub(r"^```(?:sql)?|```$", "", sql.strip(), flags=re.I).strip()
+    return sql.rstrip(";").strip()
+
+
+def rows_text(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
+    return repr([tuple(columns)] + [tuple(r) for r in rows]) if rows else "[] (no rows)"
+
+
+_READS = {
+    sqlite3.SQLITE_SELECT,
+    sqlite3.SQLITE_READ,
+    sqlite3.SQLITE_FUNCTION,
+    getattr(sqlite3, "SQLITE_RECURSIVE", 33),
+}
+
+
+def _reads_only(action: int, *args: Any) -> int:
+    return sqlite3.SQLITE_OK if action in _READS else sqlite3.SQLITE_DENY
+
+
+class SQLiteDatabase:
+    """An SQLite file opened read-only; each query interrupted past its deadline."""
+
+    dialect = "sqlite"
+
+    def __init__(self, path: Path, seconds: float = STATEMENT_SECONDS) -> None:
+        self.path = path
+        self.seconds = seconds
+
+    def _connect(self) -> sqlite3.Connection:
+        uri = f"file:{quote(str(self.path))}?mode=ro"
+        conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        deadline = time.monotonic() + self.seconds
+        conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
+        conn.execute("PRAGMA query_only = ON")
+        conn.set_authorizer(_reads_only)  # no ATTACH of another file, no PRAGMA, no writes
+        return conn
+
+    def _run(self, sql: str, limit: int) -> tuple[list[str], list[tuple[Any, ...]]]:
+        conn = self._connect()
+        try:
+            cur = conn.execute(sql)
+            columns = [d[0] for d in cur.description or []]
+            return columns, cur.fetchmany(limit)
+        except sqlite3.Error as exc:
+            raise SQLRefused(f"the query failed: {exc}") from None
+        finally:
+            conn.close()
+
+    async def run(self, sql: str, limit: int) -> tuple[list[str], list[tuple[Any, ...]]]:
+        return await asyncio.to_thread(self._run, sql, limit)
+
+    def _tables(self) -> dict[str, str]:
+        conn = self._connect()
+        try:
+            rows = conn.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'table' "
+                "AND name NOT LIKE 'sqlite_%' ORDER BY name"
+            ).fetchall()
+        finally:
+            conn.close()
+        return {name: sql for name, sql in rows}
+
+    async def tables(self) -> dict[str, str]:
+        return await asyncio.to_thread(self._tables)
+
+
+class PostgresDatabase:
+    """A PostgreSQL database through SQLAlchemy (asyncpg): read-only transactions, a
+    statement timeout."""
+
+    dialect = "postgresql"
+
+    def __init__(self, url: str, seconds: float = STATEMENT_SECONDS) -> None:
+        from sqlalchemy.ext.asyncio import create_async_engine
+
+        parts = urlsplit(url)
+        async_url = parts._replace(scheme="postgresql+asyncpg").geturl()
+        self.engine = create_async_engine(
+            async_url,
+            pool_size=2,
+            connect_args={
+                "server_settings": {
+                    "default_transaction_read_only": "on",
+                    "statement_timeout": str(int(seconds * 1000)),
+                }
+            },
+        )
+
+    async def run(self, sql: str, limit: int) -> tuple[list[str], list[tuple[Any, ...]]]:
+        from sqlalchemy import text
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            async with self.engine.connect() as conn:
+                result = await conn.execute(text(sql))
+                columns = list(result.keys())
+                rows = [tuple(r) for r in result.fetchmany(limit)]
+                await conn.rollback()
+                return columns, rows
+        except SQLAlchemyError as exc:
+            raise SQLRefused(f"the query failed: {str(exc).splitlines()[0]}") from None
+
+    async def tables(self) -> dict[str, str]:
+        from sqlalchemy import text
+
+        sql = (
+            "SELECT table_name, string_agg(column_name || ' ' || data_type, ', ' ORDER BY "
+            "ordinal_position) FROM information_schema.columns WHERE table_schema = "
+            "'public' GROUP BY table_name ORDER BY table_name"
+        )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(text(sql))).all()
+        return {name: f"CREATE TABLE {name} ({cols})" for name, cols in rows}
+
+
+_ENGINES: dict[str, PostgresDatabase] = {}
+
+
+def open_database(kind: str, url: str, ctx: RunContext, node_id: str) -> Any:
+    if kind == "sqlite":
+        root = ctx.settings.files_root.resolve()
+        raw = url.removeprefix("sqlite:///").removeprefix("sqlite://").removeprefix("file:")
+        path = (root / raw).resolve()
+        if not path.is_relative_to(root):
+            raise CanvasInvalid(
+                f"node {node_id}: the SQLite file must be inside the server's files folder",
+                code="path_not_allowed",
+            )
+        if not path.is_file():
+            raise CanvasInvalid(
+                f"node {node_id}: no SQLite file {raw!r} in the server's files folder",
+                code="bad_input",
+            )
+        return SQLiteDatabase(path)
+    if kind == "postgres":
+        host = (urlsplit(url).hostname or "").lower()
+        if host not in ctx.settings.outbound_hosts:
+            raise CanvasInvalid(
+                f"node {node_id}: database host {host!r} is not allowed (CANVASFLOW_ALLOWED_HOSTS)",
+                code="host_not_allowed",
+            )
+        if url not in _ENGINES:
+            _ENGINES[url] = PostgresDatabase(url)
+        return _ENGINES[url]
+    raise CanvasInvalid(
+        f"node {node_id}: database {kind!r} is not supported here (sqlite or postgres)",
+        code="bad_input",
+    )
+
+
+def names(raw: Any) -> set[str]:
+    return {n.strip() for n in str(raw or "").split(",") if n.strip()}
+
+
+@register
+class SqlDatabaseChain(Node):
+    name = "sqlDatabaseChain"
+    label = "Sql Database Chain"
+    category = "Chains"
+    description = "Answers questions about a SQL database: the model writes a read-only query"
+    base_classes = ("SqlDatabaseChain", "BaseChain", "Runnable")
+    ending = True
+    inputs = (
+        Input("model", "BaseLanguageModel"),
+        Input("database", "options", default="sqlite", options=("sqlite", "postgres")),
+        Input("url", "string", placeholder="data.sqlite (in the files folder), or postgres://…"),
+        Input("includesTables", "string", optional=True),
+        Input("ignoreTables", "string", optional=True),
+        Input("sampleRowsInTableInfo", "number", optional=True, default=3),
+        Input("topK", "number", optional=True, default=10),
+        Input("customPrompt", "string", optional=True, rows=4),
+        Input("inputModeration", "Moderation", optional=True, list=True),
+    )
+
+    async def table_info(self, db: Any) -> str:
+        tables = await db.tables()
+        keep, drop = names(self.get("includesTables")), names(self.get("ignoreTables"))
+        chosen = [t for t in tables if (not keep or t in keep) and t not in drop]
+        samples = to_int(self.get("sampleRowsInTableInfo"), 3) or 0
+        parts = []
+        for table in chosen:
+            info = tables[table]
+            if samples:
+                quoted = '"' + table.replace('"', '""') + '"'
+                columns, rows = await db.run(f"SELECT * FROM {quoted} LIMIT {samples}", samples)
+                lines = ["\t".join(columns)] + ["\t".join(str(v) for v in r) for r in rows]
+                info += f"\n\n/*\n{samples} rows from {table} table:\n" + "\n".join(lines) + "\n*/"
+            parts.append(info)
+        return "\n\n".join(parts)
+
+    async def run(self, ctx: RunContext) -> AsyncIterator[Event]:  # type: ignore[override]
+        moderate(self.get("inputModeration"), ctx.question)
+        model = self.get("model")
+        db = open_database(str(self.get("database")), str(self.get("url") or ""), ctx, self.id)
+        top_k = to_int(self.get("topK"), 10) or 10
+        template = str(self.get("customPrompt") or SQL_PROMPT)
+        prompt = (
+            template.replace("{dialect}", db.dialect)
+            .replace("{top_k}", str(top_k))
+            .replace("{table_info}", await self.table_info(db))
+            .replace("{input}", ctx.question)
+        )
+        used = Usage()
+        sql = extract_sql(await complete(model, prompt + "\nSQLQuery:", used))
+        yield usage_event(used.prompt_tokens, used.completion_tokens)
+        if not sql:
+            raise SQLRefused("the model wrote no query")
+        columns, rows = await db.run(sql, min(MAX_ROWS, max(top_k, 1)))
+        result = rows_text(columns, rows)
+        yield step("sql", "chain", sql, result)
+        answer = f"{prompt}\nSQLQuery: {sql}\nSQLResult: {result}\nAnswer:"
+        async for event in stream_answer(model, [{"role": "user", "content": answer}]):
+            yield event

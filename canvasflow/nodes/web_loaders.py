@@ -1,0 +1,191 @@
+"""Document loaders that read from the web: a GitHub repository's files (its API)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import fnmatch
+import re
+import time
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit
+
+import orjson
+
+from canvasflow.errors import CanvasInvalid, UpstreamError
+from canvasflow.nodes import services
+from canvasflow.nodes.base import Input, Node, register, to_bool, to_int
+from canvasflow.nodes.chat_models import credential_value
+from canvasflow.nodes.documents import parse_values, split
+from canvasflow.nodes.services import ServiceError, call, service_url
+
+if TYPE_CHECKING:
+    from canvasflow.engine.context import RunContext
+
+Document = dict[str, Any]
+
+MAX_FILES = 500
+MAX_FILE_BYTES = 1_000_000
+CACHE_SECONDS = 600.0
+BINARY = re.compile(
+    r"\.(png|jpe?g|gif|webp|ico|svg|pdf|zip|gz|tgz|tar|jar|exe|dll|so|woff2?|ttf|eot|mp[34]|"
+    r"mov|avi|bin|lock)$",
+    re.I,
+)
+_CACHE: dict[tuple[Any, ...], tuple[float, list[Document]]] = {}
+
+
+def repo_of(link: str) -> tuple[str, str]:
+    """(owner, repository) of a GitHub link: ``https://github.com/owner/repo[.git][/...]``."""
+    parts = [p for p in urlsplit(link.strip()).path.split("/") if p]
+    if len(parts) < 2:
+        raise CanvasInvalid(f"{link!r} is not a GitHub repository link", code="bad_input")
+    return parts[0], parts[1].removesuffix(".git")
+
+
+def ignored(path: str, patterns: list[str]) -> bool:
+    return any(
+        fnmatch.fnmatch(path, p) or fnmatch.fnmatch(path, p.rstrip("/") + "/*") for p in patterns
+    )
+
+
+def patterns_of(raw: Any) -> list[str]:
+    if isinstance(raw, list):
+        return [str(p) for p in raw]
+    text = str(raw or "").strip()
+    if text.startswith("["):
+        try:
+            return [str(p) for p in orjson.loads(text)]
+        except orjson.JSONDecodeError:
+            pass
+    return [p.strip() for p in text.split(",") if p.strip()]
+
+
+@register
+class GithubLoader(Node):
+    name = "github"
+    label = "Github"
+    category = "Document Loaders"
+    description = "The text files of a GitHub repository (its API; a token for private ones)"
+    base_classes = ("Document",)
+    inputs = (
+        Input("credential", "credential", optional=True),
+        Input("repoLink", "string"),
+        Input("branch", "string", default="main"),
+        Input("recursive", "boolean", optional=True),
+        Input("maxConcurrency", "number", optional=True),
+        Input("githubBaseUrl", "string", optional=True),
+        Input("githubInstanceApi", "string", optional=True),
+        Input("ignorePath", "string", optional=True),
+        Input("maxRetries", "number", optional=True),
+        Input("textSplitter", "TextSplitter", optional=True),
+        Input("metadata", "json", optional=True),
+        Input("omitMetadataKeys", "string", optional=True),
+    )
+
+    async def _api(self, ctx: RunContext) -> tuple[str, str | None]:
+        """The API's base URL and the token to send there."""
+        own_token = await credential_value(ctx, self.get("credential"), "accessToken")
+        chosen = str(self.get("githubInstanceApi") or "").strip().rstrip("/")
+        if chosen and chosen != services.GITHUB.url:
+            # a GitHub Enterprise instance the author names: an allowed host, their token
+            host = (urlsplit(chosen).hostname or "").lower()
+            if host not in ctx.settings.outbound_hosts:
+                raise CanvasInvalid(
+                    f"node {self.id}: GitHub host {host!r} is not allowed "
+                    "(CANVASFLOW_ALLOWED_HOSTS)",
+                    code="host_not_allowed",
+                )
+            return chosen, own_token
+        base = service_url(ctx.settings, services.GITHUB)
+        return base, own_token or ctx.settings.github_token
+
+    async def build(self, ctx: RunContext) -> list[Document]:
+        link = str(self.get("repoLink"))
+        owner, repo = repo_of(link)
+        branch = str(self.get("branch") or "main")
+        recursive = to_bool(self.get("recursive"))
+        skip = patterns_of(self.get("ignorePath"))
+        api, token = await self._api(ctx)
+        key = (api, token, owner, repo, branch, recursive, tuple(skip))
+        cached = _CACHE.get(key)
+        if cached is not None and time.monotonic() - cached[0] < CACHE_SECONDS:
+            files = cached[1]
+        else:
+            files = await self._files(api, token, owner, repo, branch, recursive, skip)
+            _CACHE[key] = (time.monotonic(), files)
+        metadata = parse_values(self.get("metadata"))
+        docs = [
+            {"pageContent": d["pageContent"], "metadata": {**d["metadata"], **metadata}}
+            for d in files
+        ]
+        docs = split(self.get("textSplitter"), docs)
+        omit = {k.strip() for k in str(self.get("omitMetadataKeys") or "").split(",") if k.strip()}
+        for doc in docs:
+            for k in omit:
+                doc["metadata"].pop(k, None)
+        return docs
+
+    async def _files(
+        self,
+        api: str,
+        token: str | None,
+        owner: str,
+        repo: str,
+        branch: str,
+        recursive: bool,
+        skip: list[str],
+    ) -> list[Document]:
+        headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        where = f"{api}/repos/{quote(owner)}/{quote(repo)}"
+        try:
+            tree = await call(
+                "GET",
+                f"{where}/git/trees/{quote(branch, safe='')}",
+                what="GitHub",
+                params={"recursive": "1"} if recursive else None,
+                headers=headers,
+            )
+        except ServiceError as exc:
+            raise UpstreamError(f"{owner}/{repo}@{branch}: {exc}") from None
+        paths = [
+            item["path"]
+            for item in tree.get("tree") or []
+            if item.get("type") == "blob"
+            and int(item.get("size") or 0) <= MAX_FILE_BYTES
+            and not BINARY.search(item["path"])
+            and not ignored(item["path"], skip)
+        ][:MAX_FILES]
+        limit = asyncio.Semaphore(max(1, to_int(self.get("maxConcurrency"), 4) or 4))
+
+        async def one(path: str) -> Document | None:
+            async with limit:
+                try:
+                    data = await call(
+                        "GET",
+                        f"{where}/contents/{quote(path)}",
+                        what="GitHub",
+                        params={"ref": branch},
+                        headers=headers,
+                    )
+                except ServiceError as exc:
+                    raise UpstreamError(f"{owner}/{repo}/{path}: {exc}") from None
+            try:
+                text = base64.b64decode(data.get("content") or "").decode("utf-8")
+            except (ValueError, UnicodeDecodeError):
+                return None  # not text
+            link = f"https://github.com/{owner}/{repo}/blob/{branch}/{path}"
+            return {
+                "pageContent": text,
+                "metadata": {
+                    "source": path,
+                    "repository": f"{owner}/{repo}",
+                    "branch": branch,
+                    "url": link,
+                },
+            }
+
+        found = await asyncio.gather(*(one(p) for p in paths))
+        return [d for d in found if d is not None]
