@@ -11,6 +11,10 @@ The model name carries the behaviour as a query string, e.g.
 - ``fox=1``: the 50 words of the reference Flowise transcripts (``fox=12``: the first 12,
   as in the agentflow transcripts)
 A last user message starting with ``echo:`` streams the rest of it, word by word.
+Prompted as a ReAct agent, it follows the format (``tool: NAME ARGS`` or ``calc: EXPR``
+in the question asks for a tool); asked for a SQL query, it writes the one after
+``sql:`` in the question, and answers ``The answer is`` the query's result.
+The services other nodes call are mocked in ``tests/mock_services.py``.
 Asked for JSON matching a schema (canvasflow's structured-output instruction), it answers
 an example of that schema (the first value of each enum).
 
@@ -34,6 +38,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+
+from tests import mock_services
 
 STATS = {"started": 0, "completed": 0, "closed_early": 0, "active": 0}
 REQUESTS: deque[dict[str, Any]] = deque(maxlen=100)
@@ -65,6 +71,30 @@ def example_of(schema: dict[str, Any]) -> Any:
     return {"number": 1, "integer": 1, "boolean": True}.get(str(kind), "mock")
 
 
+REACT_MARK = "Final Answer: the final answer to the original input question"
+
+
+def words_of(text: str) -> list[str]:
+    words = text.split(" ")
+    return [w if i == 0 else " " + w for i, w in enumerate(words)]
+
+
+def react_tokens(content: str, count: int) -> list[str]:
+    """A ReAct turn: ``tool: NAME ARGS`` (or ``calc: EXPR``) in the question asks for a
+    tool; after an observation, the final answer is ``The answer is`` its first line."""
+    if "Observation:" in content:
+        seen = content.rsplit("Observation:", 1)[1].strip().split("\n")[0]
+        return words_of(f"Thought: I now know the final answer\nFinal Answer: The answer is {seen}")
+    if "calc:" in content:
+        expr = content.split("calc:", 1)[1].split("\n")[0].strip()
+        return words_of(f"Thought: I should calculate\nAction: calculator\nAction Input: {expr}")
+    if "tool:" in content:
+        name, _, args = content.split("tool:", 1)[1].split("\n")[0].strip().partition(" ")
+        return words_of(f"Thought: I need {name}\nAction: {name}\nAction Input: {args or '{}'}")
+    answer = "".join(f"word{i}" if i == 0 else f" word{i}" for i in range(count))
+    return words_of(f"Thought: I can answer that\nFinal Answer: {answer}")
+
+
 def tokens_for(body: dict[str, Any], count: int, fox: int = 0) -> list[str]:
     messages = body.get("messages") or []
     last = next((m for m in reversed(messages) if m.get("role") == "user"), None)
@@ -72,6 +102,15 @@ def tokens_for(body: dict[str, Any], count: int, fox: int = 0) -> list[str]:
     if isinstance(raw, list):  # content blocks (Anthropic, vision messages)
         raw = " ".join(str(p.get("text", "")) for p in raw if isinstance(p, dict))
     content = str(raw)
+    if any(REACT_MARK in str(m.get("content", "")) for m in messages):
+        return react_tokens(content, count)
+    if content.rstrip().endswith("SQLQuery:"):  # the SQL chain asks for a query
+        asked = content.rsplit("Question:", 1)[-1]
+        sql = asked.split("sql:", 1)[1].split("\n")[0].strip() if "sql:" in asked else "SELECT 1"
+        return words_of(sql)
+    if "\nSQLResult:" in content and content.rstrip().endswith("Answer:"):
+        result = content.rsplit("SQLResult:", 1)[1].split("\nAnswer:")[0].strip()
+        return words_of(f"The answer is {result}")
     if content.startswith("echo:"):
         words = content[len("echo:") :].strip().split(" ")
         return [w if i == 0 else " " + w for i, w in enumerate(words)]
@@ -344,6 +383,7 @@ app = Starlette(
         Route("/v1/messages", anthropic_messages, methods=["POST"]),
         Route("/stats", stats),
         Route("/requests", requests_),
+        *mock_services.ROUTES,
     ]
 )
 

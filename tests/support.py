@@ -3,6 +3,7 @@ canvases made over HTTP, fresh PostgreSQL databases."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -17,6 +18,8 @@ from typing import Any
 
 import httpx
 import orjson
+
+from tests.mock_services import service_urls
 
 ROOT = Path(__file__).resolve().parent.parent
 # Debian's Chromium, as the browser tests drive it (no network of its own)
@@ -141,6 +144,18 @@ def canvasflow_server(
         "CANVASFLOW_WARM_UP": "0",
         "ANTHROPIC_BASE_URL": upstream,
         "ANTHROPIC_API_KEY": "anthropic-test-key",
+        # the other services nodes call: mocks of their APIs, the server's keys for them
+        "CANVASFLOW_SERVICE_URLS": json.dumps(service_urls(upstream)),
+        "SERPAPI_API_KEY": "serp-key",
+        "SERPER_API_KEY": "serper-key",
+        "GOOGLE_API_KEY": "google-key",
+        "GOOGLE_CSE_ID": "cse-id",
+        "BRAVE_SEARCH_API_KEY": "brave-key",
+        "TAVILY_API_KEY": "tavily-key",
+        "REPLICATE_API_TOKEN": "replicate-key",
+        "HUGGINGFACEHUB_API_KEY": "hf-key",
+        "PINECONE_API_KEY": "pinecone-key",
+        "GITHUB_TOKEN": "github-key",
         **(extra_env or {}),
     }
     cmd = [

@@ -340,6 +340,9 @@ def _check_inputs(spec: NodeSpec, nodes: dict[str, NodeSpec]) -> list[Problem]:
             why = _check_value(spec, inp, value, options)
             if why:
                 problems.append(Problem(f"{where}: {inp.name!r} {why}", spec.id, inp.name))
+    for name in spec.cls.required_now(spec.inputs):
+        if _missing(spec.inputs.get(name)):
+            problems.append(Problem(f"{where}: required input {name!r} is missing", spec.id, name))
     known = known_input_names(spec.cls)
     for name in spec.inputs:
         if name not in known:

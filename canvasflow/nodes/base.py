@@ -86,6 +86,12 @@ class Node:
             return default
         return value
 
+    @classmethod
+    def required_now(cls, inputs: dict[str, Any]) -> tuple[str, ...]:
+        """Inputs required by the values of others (a file when the input type is
+        "file"): the canvas check names them when they are empty."""
+        return ()
+
     def can_stream(self) -> bool:
         return self.streams
 

@@ -1,0 +1,820 @@
+"""The nodes of the Flowise chatflows people have (issue 19), each against a mock of the
+service it calls, over real HTTP: the search APIs, ReAct agents, the LlamaIndex engines,
+Pinecone, Redis memory, hosted LLMs, GitHub, the SQL chain, the zod output parser; then
+Flowise's marketplace chatflows, imported and answered."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support import (
+    Proc,
+    RedisServer,
+    canvasflow_server,
+    edge,
+    make_canvas,
+    node,
+    ref,
+    sse_events,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+MARKETPLACE = ROOT / "tests" / "js" / "flowise-3.1.2" / "marketplaces" / "chatflows"
+TEXT = "Paris is the capital of France.\n\nBerlin is the capital of Germany."
+
+
+@pytest.fixture(scope="module")
+def server(
+    upstream: str, redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
+) -> Any:
+    """This module's server: SQLite, the tests' Redis as the server's own, the mock's host
+    allowed, an SQLite database in its files folder."""
+    data_dir = tmp_path_factory.mktemp("breadth")
+    files = data_dir / "files"
+    files.mkdir(parents=True)
+    db = sqlite3.connect(files / "shop.sqlite")
+    db.execute("CREATE TABLE fruits (name TEXT, price REAL)")
+    db.executemany("INSERT INTO fruits VALUES (?, ?)", [("apple", 1.5), ("pear", 2.0)])
+    db.commit()
+    db.close()
+    secret = sqlite3.connect(data_dir / "secret.sqlite")
+    secret.execute("CREATE TABLE keys (k TEXT)")
+    secret.execute("INSERT INTO keys VALUES ('hunter2')")
+    secret.commit()
+    secret.close()
+    env = {
+        "CANVASFLOW_ALLOWED_HOSTS": "127.0.0.1",
+        "REDIS_URL": redis_server.url,
+        # the server's Azure OpenAI: the mock's deployment route
+        "AZURE_OPENAI_ENDPOINT": upstream,
+        "AZURE_OPENAI_DEPLOYMENT": "mock-deployment",
+        "AZURE_OPENAI_API_KEY": "azure-key",
+    }
+    proc = canvasflow_server(data_dir, upstream, env).start()
+    proc.data_dir = data_dir  # type: ignore[attr-defined]
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture
+def client(server: Proc) -> Any:
+    with httpx.Client(base_url=server.url, timeout=60) as c:
+        yield c
+
+
+def seen(upstream: str, service: str) -> list[dict[str, Any]]:
+    return [s for s in httpx.get(f"{upstream}/services/seen").json() if s["_service"] == service]
+
+
+def predict(client: httpx.Client, canvas: str, body: dict[str, Any]) -> dict[str, Any]:
+    r = client.post(f"/api/v1/prediction/{canvas}", json=body)
+    assert r.status_code == 200, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+def stream(client: httpx.Client, canvas: str, body: dict[str, Any]) -> list[dict[str, Any]]:
+    r = client.post(f"/api/v1/prediction/{canvas}", json={**body, "streaming": True})
+    assert r.status_code == 200, r.text
+    return sse_events(r.content)
+
+
+def tokens(events: list[dict[str, Any]]) -> str:
+    return "".join(e["data"] for e in events if e["event"] == "token")
+
+
+def agent(tool: dict[str, Any], kind: str = "toolAgent", model: str = "mock") -> dict[str, Any]:
+    return {
+        "nodes": [
+            tool,
+            node("mem_0", "bufferMemory", {}),
+            node("chatOpenAI_0", "chatOpenAI", {"modelName": model}),
+            node(
+                "agent_0",
+                kind,
+                {"tools": [ref(tool["id"])], "memory": ref("mem_0"), "model": ref("chatOpenAI_0")},
+            ),
+        ],
+        "edges": [
+            edge(tool["id"], "agent_0"),
+            edge("mem_0", "agent_0"),
+            edge("chatOpenAI_0", "agent_0"),
+        ],
+    }
+
+
+# -- search tools ------------------------------------------------------------------------
+
+SEARCH = [
+    ("serpAPI", "search", "serpapi", "serp-key"),
+    ("serper", "search", "serper", "serper-key"),
+    ("googleCustomSearch", "google-custom-search", "google_search", "google-key"),
+    ("braveSearchAPI", "brave-search", "brave", "brave-key"),
+    ("tavilyAPI", "tavily_search_results_json", "tavily", "Bearer tavily-key"),
+]
+
+
+@pytest.mark.parametrize(("name", "tool", "service", "key"), SEARCH)
+def test_search_tool_calls_its_api(
+    server: Proc, client: httpx.Client, upstream: str, name: str, tool: str, service: str, key: str
+) -> None:
+    canvas = make_canvas(server.url, agent(node(f"{name}_0", name, {})))
+    query = f"canvasflow {name}"
+    body = predict(client, canvas["id"], {"question": f'tool: {tool} {{"input": "{query}"}}'})
+    [used] = body["usedTools"]
+    assert used["tool"] == tool and used["toolInput"] == {"input": query}
+    assert f"Result 1 for {query}" in used["toolOutput"]
+    assert "https://example.org/1" in used["toolOutput"]
+    assert body["text"].startswith("The answer is ")
+    assert f"Result 1 for {query}" in body["text"]
+    last = seen(upstream, service)[-1]
+    assert last["_key"] == key  # the server's key, sent only to the service
+    if service == "google_search":
+        assert last["cx"] == "cse-id"
+
+
+def test_search_tool_with_a_stored_credential(
+    server: Proc, client: httpx.Client, upstream: str
+) -> None:
+    """A node's own credential is used instead of the server's key; the API's refusal
+    reaches the agent as the tool's error, and the answer says so."""
+    r = client.post(
+        "/api/v1/credentials",
+        json={
+            "name": "my serp",
+            "credentialName": "serpApi",
+            "plainDataObj": {"serpApiKey": "wrong"},
+        },
+    )
+    assert r.status_code in (200, 201), r.text
+    tool = node("serpAPI_0", "serpAPI", {"credential": r.json()["id"]})
+    canvas = make_canvas(server.url, agent(tool))
+    body = predict(client, canvas["id"], {"question": 'tool: search {"input": "x"}'})
+    assert seen(upstream, "serpapi")[-1]["_key"] == "wrong"
+    assert "SerpAPI answered 401" in body["usedTools"][0]["toolOutput"]
+
+
+def test_tavily_options_reach_its_api(server: Proc, client: httpx.Client, upstream: str) -> None:
+    tool = node(
+        "tavilyAPI_0",
+        "tavilyAPI",
+        {"includeAnswer": True, "maxResults": 3, "includeDomains": "a.org, b.org", "topic": "news"},
+    )
+    canvas = make_canvas(server.url, agent(tool))
+    body = predict(
+        client, canvas["id"], {"question": 'tool: tavily_search_results_json {"input": "q"}'}
+    )
+    sent = seen(upstream, "tavily")[-1]["body"]
+    assert sent["query"] == "q" and sent["max_results"] == 3 and sent["include_answer"] is True
+    assert sent["include_domains"] == ["a.org", "b.org"] and sent["days"] == 7
+    assert "Answer: the answer to q" in body["usedTools"][0]["toolOutput"]
+
+
+# -- ReAct agents ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["reactAgentChat", "conversationalAgent"])
+def test_react_agent_uses_a_tool_by_prompting(
+    server: Proc, client: httpx.Client, upstream: str, kind: str
+) -> None:
+    """No tool calling: the model is prompted in the ReAct format, the agent runs the
+    action it names and streams its final answer."""
+    canvas = make_canvas(server.url, agent(node("calculator_0", "calculator", {}), kind))
+    events = stream(
+        client,
+        canvas["id"],
+        {"question": "calc: 6*7", "overrideConfig": {"returnIntermediateSteps": True}},
+    )
+    steps = [e["data"] for e in events if e["event"] == "step"]
+    assert steps == [
+        {"step": "calculator", "type": "tool", "input": {"input": "6*7"}, "output": "42"}
+    ]
+    assert tokens(events) == "The answer is 42"
+    assert len([e for e in events if e["event"] == "token"]) > 1  # streamed, not one piece
+    last = httpx.get(f"{upstream}/requests").json()[-1]
+    assert "tools" not in last  # prompted, not the provider's tool calling
+    assert "Action Input:" in last["messages"][0]["content"]
+    assert "Observation: 42" in last["messages"][-1]["content"]
+
+
+def test_react_agent_answers_without_a_tool_and_names_a_wrong_one(
+    server: Proc, client: httpx.Client
+) -> None:
+    canvas = make_canvas(server.url, agent(node("serpAPI_0", "serpAPI", {}), "reactAgentChat"))
+    assert predict(client, canvas["id"], {"question": "hello"})["text"] == (
+        "word0 word1 word2 word3 word4 word5 word6 word7 word8 word9"
+    )
+    body = predict(client, canvas["id"], {"question": 'tool: nosuch {"input": "x"}'})
+    assert body["text"].startswith("The answer is error: nosuch is not a valid tool")
+
+
+# -- LlamaIndex --------------------------------------------------------------------------
+
+
+def pinecone_llama(index: str, namespace: str, docs: bool = True) -> list[dict[str, Any]]:
+    return [
+        node(
+            "split_0",
+            "characterTextSplitter",
+            {"chunkSize": 40, "chunkOverlap": 0, "separator": "\n\n"},
+        ),
+        node(
+            "plainText_0",
+            "plainText",
+            {"text": TEXT, "metadata": '{"source": "capitals"}', "textSplitter": ref("split_0")},
+        )
+        if docs
+        else None,
+        node("embed_0", "openAIEmbedding_LlamaIndex", {"modelName": "mock-embed"}),
+        node("llm_0", "chatOpenAI_LlamaIndex", {"modelName": "mock?tokens=4"}),
+        node(
+            "pinecone_0",
+            "pineconeLlamaIndex",
+            {
+                "document": [ref("plainText_0")] if docs else "",
+                "model": ref("llm_0"),
+                "embeddings": ref("embed_0"),
+                "pineconeIndex": index,
+                "pineconeNamespace": namespace,
+                "topK": 1,
+            },
+        ),
+    ]
+
+
+def flow_of(nodes: list[dict[str, Any] | None]) -> dict[str, Any]:
+    """Nodes with an edge for every reference between them."""
+    real = [n for n in nodes if n]
+    ids = {n["id"] for n in real}
+    edges = []
+    for n in real:
+        for value in n["data"]["inputs"].values():
+            for v in value if isinstance(value, list) else [value]:
+                if isinstance(v, str) and v.startswith("{{") and v[2:].split(".")[0] in ids:
+                    edges.append(edge(v[2:].split(".")[0], n["id"]))
+    return {"nodes": real, "edges": edges}
+
+
+def test_query_engine_on_pinecone(server: Proc, client: httpx.Client, upstream: str) -> None:
+    """Documents are upserted to the index once, the question's nearest one comes back,
+    the compact-and-refine synthesizer prompts the index's model with it."""
+    flow = flow_of(
+        [
+            *pinecone_llama("capitals", "qe"),
+            node("synth_0", "compactrefineLlamaIndex", {}),
+            node(
+                "engine_0",
+                "queryEngine",
+                {
+                    "vectorStoreRetriever": ref("pinecone_0"),
+                    "responseSynthesizer": ref("synth_0"),
+                    "returnSourceDocuments": True,
+                },
+            ),
+        ]
+    )
+    canvas = make_canvas(server.url, flow)
+    body = predict(client, canvas["id"], {"question": "What is the capital of Germany?"})
+    assert body["text"] == "word0 word1 word2 word3"
+    [doc] = body["sourceDocuments"]
+    assert doc["pageContent"] == "Berlin is the capital of Germany."
+    assert doc["metadata"] == {"source": "capitals", "chunk": 1}
+    prompt = httpx.get(f"{upstream}/requests").json()[-1]["messages"][-1]["content"]
+    assert "Berlin is the capital of Germany." in prompt and "Query: What is the capital" in prompt
+    upserts = [s for s in seen(upstream, "pinecone") if s["_path"].endswith("/vectors/upsert")]
+    predict(client, canvas["id"], {"question": "And France?"})
+    again = [s for s in seen(upstream, "pinecone") if s["_path"].endswith("/vectors/upsert")]
+    assert len(upserts) == len(again) >= 1  # upserted once, not per question
+    assert all(s["_key"] == "pinecone-key" for s in seen(upstream, "pinecone"))
+
+
+def test_context_chat_engine_with_redis_memory(
+    server: Proc, client: httpx.Client, upstream: str, redis_server: RedisServer
+) -> None:
+    """The engine retrieves for every message and keeps the chat in Redis (the server's
+    own, under canvasflow's prefix): the second turn's prompt holds the first."""
+    flow = flow_of(
+        [
+            *pinecone_llama("capitals", "chat"),
+            node("redis_0", "RedisBackedChatMemory", {"sessionTTL": 60}),
+            node(
+                "engine_0",
+                "contextChatEngine",
+                {
+                    "model": ref("llm_0"),
+                    "vectorStoreRetriever": ref("pinecone_0"),
+                    "memory": ref("redis_0"),
+                    "returnSourceDocuments": True,
+                },
+            ),
+        ]
+    )
+    canvas = make_canvas(server.url, flow)
+    first = predict(client, canvas["id"], {"question": "echo: capital of France", "chatId": "c1"})
+    assert first["text"] == "capital of France"
+    assert first["sourceDocuments"][0]["pageContent"] == "Paris is the capital of France."
+    predict(client, canvas["id"], {"question": "echo: and Germany?", "chatId": "c1"})
+    messages = httpx.get(f"{upstream}/requests").json()[-1]["messages"]
+    assert "Berlin is the capital of Germany." in messages[0]["content"]
+    assert [m["content"] for m in messages[1:]] == [
+        "echo: capital of France",
+        "capital of France",
+        "echo: and Germany?",
+    ]
+    import redis
+
+    r = redis.Redis.from_url(redis_server.url)
+    keys = [k.decode() for k in r.keys("canvasflow:memory:*")]
+    assert keys == [f"canvasflow:memory:{canvas['id']}:c1"]
+    stored = [json.loads(x) for x in r.lrange(keys[0], 0, -1)]
+    assert stored[0] == {"type": "ai", "data": {"content": "and Germany?"}}  # newest first
+    assert 0 < r.ttl(keys[0]) <= 60
+
+
+def test_simple_chat_engine_and_sub_question_engine(
+    server: Proc, client: httpx.Client, upstream: str
+) -> None:
+    simple = flow_of(
+        [
+            node("llm_0", "chatOpenAI_LlamaIndex", {"modelName": "mock?tokens=2"}),
+            node("mem_0", "bufferMemory", {}),
+            node("engine_0", "simpleChatEngine", {"model": ref("llm_0"), "memory": ref("mem_0")}),
+        ]
+    )
+    canvas = make_canvas(server.url, simple)
+    assert predict(client, canvas["id"], {"question": "hi"})["text"] == "word0 word1"
+    sub = flow_of(
+        [
+            *pinecone_llama("capitals", "sub"),
+            node("qe_0", "queryEngine", {"vectorStoreRetriever": ref("pinecone_0")}),
+            node(
+                "tool_0",
+                "queryEngineToolLlamaIndex",
+                {"baseQueryEngine": ref("qe_0"), "toolName": "capitals", "toolDesc": "capitals"},
+            ),
+            node(
+                "sub_0",
+                "subQuestionQueryEngine",
+                {
+                    "queryEngineTools": [ref("tool_0")],
+                    "model": ref("llm_0"),
+                    "embeddings": ref("embed_0"),
+                    "returnSourceDocuments": True,
+                },
+            ),
+        ]
+    )
+    canvas = make_canvas(server.url, sub)
+    events = stream(
+        client,
+        canvas["id"],
+        {"question": "Capital of France?", "overrideConfig": {"returnIntermediateSteps": True}},
+    )
+    steps = [e["data"] for e in events if e["event"] == "step"]
+    assert steps[0]["step"] == "sub questions"
+    assert steps[1]["step"] == "capitals" and steps[1]["type"] == "tool"
+    assert tokens(events) == "word0 word1 word2 word3"
+    final = httpx.get(f"{upstream}/requests").json()[-1]["messages"][-1]["content"]
+    assert "Sub question:" in final and "Response: word0" in final
+
+
+# -- Pinecone (LangChain's node) behind a retriever tool ---------------------------------
+
+
+def test_pinecone_upsert_route_and_metadata_filter(
+    server: Proc, client: httpx.Client, upstream: str
+) -> None:
+    """The vector upsert route loads a Pinecone node's documents; queries carry the
+    node's metadata filter."""
+    flow = flow_of(
+        [
+            node(
+                "split_0",
+                "characterTextSplitter",
+                {"chunkSize": 40, "chunkOverlap": 0, "separator": "\n\n"},
+            ),
+            node(
+                "plainText_0",
+                "plainText",
+                {"text": TEXT, "metadata": '{"source": "apple"}', "textSplitter": ref("split_0")},
+            ),
+            node("embed_0", "openAIEmbeddings", {"modelName": "mock-embed"}),
+            node(
+                "pinecone_0",
+                "pinecone",
+                {
+                    "document": [ref("plainText_0")],
+                    "embeddings": ref("embed_0"),
+                    "pineconeIndex": "newindex",
+                    "pineconeNamespace": "form10k",
+                    "pineconeMetadataFilter": '{"source": "apple"}',
+                    "topK": 2,
+                },
+            ),
+            node("llm_0", "chatOpenAI", {"modelName": "mock?tokens=2"}),
+            node(
+                "chain_0",
+                "retrievalQAChain",
+                {"model": ref("llm_0"), "vectorStoreRetriever": ref("pinecone_0")},
+            ),
+        ]
+    )
+    canvas = make_canvas(server.url, flow)
+    r = client.post(f"/api/v1/vector/upsert/{canvas['id']}", json={})
+    assert r.status_code == 200, r.text
+    assert r.json()["numAdded"] == 2
+    body = predict(client, canvas["id"], {"question": "Berlin?"})
+    assert body["text"] == "word0 word1"
+    assert seen(upstream, "pinecone")[-1]["topK"] == 2
+
+
+def test_pinecone_credential_not_stored_falls_back_to_the_server_key(
+    server: Proc, client: httpx.Client
+) -> None:
+    flow = flow_of(
+        [
+            node("embed_0", "openAIEmbeddings", {"modelName": "mock-embed"}),
+            node(
+                "pinecone_0",
+                "pinecone",
+                {"embeddings": ref("embed_0"), "pineconeIndex": "x", "credential": "no-such"},
+            ),
+            node("llm_0", "chatOpenAI", {"modelName": "mock"}),
+            node(
+                "chain_0",
+                "retrievalQAChain",
+                {"model": ref("llm_0"), "vectorStoreRetriever": ref("pinecone_0")},
+            ),
+        ]
+    )
+    canvas = make_canvas(server.url, flow)
+    body = predict(client, canvas["id"], {"question": "q"})
+    assert body["text"]  # the server's PINECONE_API_KEY is the fallback
+
+
+# -- hosted LLMs -------------------------------------------------------------------------
+
+
+def llm_chain(model: dict[str, Any], template: str = "Question: {question}") -> dict[str, Any]:
+    return flow_of(
+        [
+            model,
+            node("prompt_0", "promptTemplate", {"template": template}),
+            node("chain_0", "llmChain", {"model": ref(model["id"]), "prompt": ref("prompt_0")}),
+        ]
+    )
+
+
+def test_replicate_prediction_is_followed_to_its_end(
+    server: Proc, client: httpx.Client, upstream: str
+) -> None:
+    model = node(
+        "replicate_0",
+        "replicate",
+        {"model": "a16z-infra/llama13b-v2-chat:df7690", "temperature": 0.5, "maxTokens": 64},
+    )
+    canvas = make_canvas(server.url, llm_chain(model))
+    body = predict(client, canvas["id"], {"question": "Who are you?"})
+    assert body["text"] == "Replicate says: Question: Who are you?"
+    sent = seen(upstream, "replicate")[-1]
+    assert sent["_key"] == "Bearer replicate-key"
+    assert sent["body"]["version"] == "df7690"
+    assert sent["body"]["input"] == {
+        "prompt": "Question: Who are you?",
+        "temperature": 0.5,
+        "max_length": 64,
+    }
+    events = stream(client, canvas["id"], {"question": "Again?"})
+    assert tokens(events) == "Replicate says: Question: Again?"
+
+
+def test_hugging_face_inference(server: Proc, client: httpx.Client, upstream: str) -> None:
+    model = node(
+        "hf_0", "huggingFaceInference_LLMs", {"model": "tiiuae/falcon-7b-instruct", "maxTokens": 20}
+    )
+    canvas = make_canvas(server.url, llm_chain(model))
+    body = predict(client, canvas["id"], {"question": "Why?"})
+    assert body["text"] == "HF tiiuae/falcon-7b-instruct answers: Question: Why?"
+    sent = seen(upstream, "huggingface")[-1]
+    assert sent["_key"] == "Bearer hf-key"
+    assert sent["body"]["parameters"]["max_new_tokens"] == 20
+    # an endpoint of the author's own: never the server's key
+    own = node(
+        "hf_0", "huggingFaceInference_LLMs", {"endpoint": f"{upstream}/huggingface/models/mine"}
+    )
+    canvas = make_canvas(server.url, llm_chain(own))
+    predict(client, canvas["id"], {"question": "Why?"})
+    assert seen(upstream, "huggingface")[-1]["_key"] is None
+    far = node("hf_0", "huggingFaceInference_LLMs", {"endpoint": "http://169.254.169.254/x"})
+    canvas = make_canvas(server.url, llm_chain(far))
+    r = client.post(f"/api/v1/prediction/{canvas['id']}", json={"question": "Why?"})
+    assert r.status_code == 422 and "not allowed" in r.text
+
+
+# -- GitHub loader -----------------------------------------------------------------------
+
+
+def test_github_loader_reads_a_repository(
+    server: Proc, client: httpx.Client, upstream: str
+) -> None:
+    flow = flow_of(
+        [
+            node(
+                "github_0",
+                "github",
+                {
+                    "repoLink": "https://github.com/mock-owner/mock-repo",
+                    "branch": "main",
+                    "recursive": True,
+                    "ignorePath": '["src/*"]',
+                },
+            ),
+            node("bm25_0", "bm25Retriever", {"document": [ref("github_0")], "topK": 5}),
+            node("llm_0", "chatOpenAI", {"modelName": "mock?tokens=2"}),
+            node(
+                "chain_0",
+                "conversationalRetrievalQAChain",
+                {
+                    "model": ref("llm_0"),
+                    "vectorStoreRetriever": ref("bm25_0"),
+                    "returnSourceDocuments": True,
+                },
+            ),
+        ]
+    )
+    canvas = make_canvas(server.url, flow)
+    body = predict(client, canvas["id"], {"question": "How do canvases stream answers?"})
+    sources = {d["metadata"]["source"] for d in body["sourceDocuments"]}
+    assert sources == {"README.md", "docs/guide.md"}  # no image, nothing ignored
+    assert {s["_key"] for s in seen(upstream, "github")} == {"Bearer github-key"}
+    files = [s for s in seen(upstream, "github") if "file" in s]
+    predict(client, canvas["id"], {"question": "again"})
+    assert len([s for s in seen(upstream, "github") if "file" in s]) == len(files)  # cached
+
+
+# -- SQL chain ---------------------------------------------------------------------------
+
+
+def sql_flow(url: str, database: str = "sqlite") -> dict[str, Any]:
+    return flow_of(
+        [
+            node("llm_0", "chatOpenAI", {"modelName": "mock"}),
+            node(
+                "sql_0",
+                "sqlDatabaseChain",
+                {"model": ref("llm_0"), "database": database, "url": url},
+            ),
+        ]
+    )
+
+
+def test_sql_chain_answers_from_a_read_only_database(
+    server: Proc, client: httpx.Client, upstream: str
+) -> None:
+    canvas = make_canvas(server.url, sql_flow("shop.sqlite"))
+    events = stream(
+        client,
+        canvas["id"],
+        {
+            "question": "How dear is a pear? sql: SELECT price FROM fruits WHERE name = 'pear'",
+            "overrideConfig": {"returnIntermediateSteps": True},
+        },
+    )
+    [sql_step] = [e["data"] for e in events if e["event"] == "step"]
+    assert sql_step["input"] == "SELECT price FROM fruits WHERE name = 'pear'"
+    assert sql_step["output"] == "[('price',), (2.0,)]"
+    assert tokens(events) == "The answer is [('price',), (2.0,)]"
+    asked = httpx.get(f"{upstream}/requests").json()[-2]["messages"][-1]["content"]
+    assert "CREATE TABLE fruits" in asked and "apple\t1.5" in asked  # tables and sample rows
+    for sql in (
+        "DELETE FROM fruits",
+        "ATTACH DATABASE '../secret.sqlite' AS s",
+        "PRAGMA writable_schema = 1",
+    ):
+        events = stream(client, canvas["id"], {"question": f"x sql: {sql}"})
+        [error] = [e["data"] for e in events if e["event"] == "error"]
+        assert "the query failed" in error["message"] and "not authorized" in error["message"]
+    db = sqlite3.connect(Path(server.data_dir) / "files" / "shop.sqlite")  # type: ignore[attr-defined]
+    assert db.execute("SELECT count(*) FROM fruits").fetchone() == (2,)
+
+
+def test_sql_chain_refuses_files_outside_its_folder_and_unknown_hosts(
+    server: Proc, client: httpx.Client
+) -> None:
+    for flow, why in (
+        (sql_flow("../secret.sqlite"), "inside the server's files folder"),
+        (sql_flow("/etc/passwd"), "inside the server's files folder"),
+        (sql_flow("postgresql://u@db.example.com/x", "postgres"), "not allowed"),
+    ):
+        canvas = make_canvas(server.url, flow)
+        r = client.post(f"/api/v1/prediction/{canvas['id']}", json={"question": "q sql: SELECT 1"})
+        assert r.status_code == 422 and why in r.text, r.text
+
+
+def test_sql_chain_on_postgres_is_read_only(server: Proc, client: httpx.Client) -> None:
+    from tests.support import create_pg_database, drop_pg_database
+
+    url = create_pg_database()
+    try:
+        import asyncio
+
+        import asyncpg
+
+        async def seed() -> None:
+            conn = await asyncpg.connect(url)
+            await conn.execute(
+                "CREATE TABLE fruits (name text, price float); INSERT INTO fruits VALUES ('fig', 3)"
+            )
+            await conn.close()
+
+        asyncio.run(seed())
+        canvas = make_canvas(server.url, sql_flow(url, "postgres"))
+        body = predict(client, canvas["id"], {"question": "q sql: SELECT name, price FROM fruits"})
+        assert body["text"] == "The answer is [('name', 'price'), ('fig', 3.0)]"
+        r = client.post(
+            f"/api/v1/prediction/{canvas['id']}", json={"question": "q sql: DELETE FROM fruits"}
+        )
+        assert "read-only transaction" in r.text
+    finally:
+        drop_pg_database(url)
+
+
+# -- advanced structured output parser ---------------------------------------------------
+
+ZOD = """z.array(z.object({
+    title: z.string(), // Title of the movie as a string
+    yearOfRelease: z.number().int(), // Release year as an integer number,
+    genres: z.enum([
+        "Action", "Comedy", "Drama"
+    ]).array().max(2), // Array of genres, max of 2 from the defined enum
+    shortDescription: z.string().max(500).optional() // Short description
+}))"""
+
+
+def test_zod_schema_reaches_the_model_and_checks_its_answer(
+    server: Proc, client: httpx.Client, upstream: str
+) -> None:
+    flow = flow_of(
+        [
+            node("llm_0", "chatOpenAI", {"modelName": "mock"}),
+            node("prompt_0", "promptTemplate", {"template": "{question}"}),
+            node("parser_0", "advancedStructuredOutputParser", {"exampleJson": ZOD}),
+            node(
+                "chain_0",
+                "llmChain",
+                {"model": ref("llm_0"), "prompt": ref("prompt_0"), "outputParser": ref("parser_0")},
+            ),
+        ]
+    )
+    canvas = make_canvas(server.url, flow)
+    body = predict(client, canvas["id"], {"question": "Two movies"})
+    assert body["json"] == [
+        {"title": "mock", "yearOfRelease": 1, "genres": ["Action"], "shortDescription": "mock"}
+    ]
+    system = httpx.get(f"{upstream}/requests").json()[-1]["messages"][0]["content"]
+    schema = json.loads(system.split("nothing else: ", 1)[1])
+    assert schema["items"]["required"] == ["title", "yearOfRelease", "genres"]
+    assert schema["items"]["properties"]["genres"] == {
+        "type": "array",
+        "items": {"type": "string", "enum": ["Action", "Comedy", "Drama"]},
+        "maxItems": 2,
+        "description": "Array of genres, max of 2 from the defined enum",
+    }
+
+
+def test_zod_reader_unit() -> None:
+    from canvasflow.nodes.parsers import ZodError, mismatch, zod_to_schema
+
+    schema = zod_to_schema(
+        "z.object({ a: z.string().describe('x'), b: z.number().nullable(), "
+        "c: z.literal(3).optional() })"
+    )
+    assert schema == {
+        "type": "object",
+        "properties": {
+            "a": {"type": "string", "description": "x"},
+            "b": {"anyOf": [{"type": "number"}, {"type": "null"}]},
+            "c": {"const": 3},
+        },
+        "required": ["a", "b"],
+    }
+    assert mismatch({"a": "s", "b": None}, schema) is None
+    assert mismatch({"a": 1, "b": None}, schema) == "answer.a should be string, not int"
+    assert mismatch({"a": "s"}, schema) == "answer lacks 'b'"
+    with pytest.raises(ZodError, match="not supported"):
+        zod_to_schema("z.function()")
+    with pytest.raises(ZodError, match="expected"):
+        zod_to_schema("z.object({ a: z.string() ")
+    with pytest.raises(ZodError):
+        zod_to_schema("process.exit(1)")
+
+
+# -- Flowise's marketplace ---------------------------------------------------------------
+
+
+def test_marketplace_chatflows_know_their_nodes_and_answer(
+    server: Proc, client: httpx.Client
+) -> None:
+    """At least 20 of Flowise 3.1.2's 24 chatflow templates import with every node known
+    (drafts only for an empty file or input), and each that is ready answers against the
+    mocks, streamed and as JSON."""
+    files = sorted(MARKETPLACE.glob("*.json"))
+    assert len(files) == 24, MARKETPLACE
+    known, answered, drafts = [], [], {}
+    for path in files:
+        r = client.post("/api/v1/canvases/import", json=json.loads(path.read_text()))
+        assert r.status_code == 201, (path.name, r.text[:300])
+        canvas = r.json()
+        errors = [p for p in canvas["problems"] if p["level"] == "error"]
+        if not any("not supported" in p["message"] for p in errors):
+            known.append(path.stem)
+        if errors:
+            drafts[path.stem] = [p["message"] for p in errors]
+            continue
+        body = predict(client, canvas["id"], {"question": "Hello there"})
+        assert body["text"], path.stem
+        events = stream(client, canvas["id"], {"question": "Hello again"})
+        assert [e["event"] for e in events][-1] == "end", (path.stem, events[-3:])
+        answered.append(path.stem)
+    print(f"\n{len(known)} with every node known; {len(answered)} answer: {', '.join(answered)}")
+    for name, why in drafts.items():
+        print(f"  draft {name}: {why[:2]}")
+    assert len(known) >= 20, sorted(set(p.stem for p in files) - set(known))
+    assert len(answered) >= 12, drafts
+
+
+# -- OpenAPI toolkit ------------------------------------------------------------------------
+
+
+def toolkit_agent(inputs: dict[str, Any]) -> dict[str, Any]:
+    return agent(node("openAPIToolkit_0", "openAPIToolkit", inputs))
+
+
+def test_openapi_toolkit_from_a_link_runs_its_code_in_the_sandbox(
+    server: Proc, client: httpx.Client, upstream: str
+) -> None:
+    """The document (YAML, a relative server, a $ref) becomes one tool per operation;
+    Flowise's default fetch code runs in the JavaScript sandbox with $url and $options."""
+    flow = toolkit_agent(
+        {
+            "inputType": "link",
+            "openApiLink": f"{upstream}/openapi/spec.yaml",
+            "headers": '{"x-api-key": "pets-key"}',
+            "customCode": "const fetch = require('node-fetch');\n"
+            "const r = await fetch($url, $options);\n"
+            "return 'got ' + JSON.stringify(await r.json());",
+        }
+    )
+    canvas = make_canvas(server.url, flow)
+    body = predict(client, canvas["id"], {"question": 'tool: getPet {"petId": "7"}'})
+    assert body["usedTools"][0]["toolOutput"] == 'got {"id":"7","name":"Rex"}'
+    assert seen(upstream, "pets")[-1]["_key"] == "pets-key"
+    body = predict(client, canvas["id"], {"question": 'tool: listPets {"limit": 1}'})
+    assert body["usedTools"][0]["toolOutput"] == 'got [{"id":"1","name":"Rex"}]'
+    assert seen(upstream, "pets")[-1]["query"] == {"limit": "1"}
+
+
+def test_openapi_toolkit_from_a_file_without_code_and_chosen_endpoints(
+    server: Proc, client: httpx.Client, upstream: str
+) -> None:
+    import base64
+
+    from tests.mock_services import PETS_SPEC
+
+    data = "data:application/yaml;base64," + base64.b64encode(PETS_SPEC.encode()).decode()
+    flow = toolkit_agent(
+        {
+            "inputType": "file",
+            "openApiFile": data + ",filename:pets.yaml",
+            "selectedServer": f"{upstream}/openapi",
+            "selectedEndpoints": '["createPet"]',
+            "customCode": "",
+        }
+    )
+    canvas = make_canvas(server.url, flow)
+    body = predict(client, canvas["id"], {"question": 'tool: createPet {"body": {"name": "Bo"}}'})
+    assert json.loads(body["usedTools"][0]["toolOutput"]) == {"created": {"name": "Bo"}}
+    body = predict(client, canvas["id"], {"question": 'tool: getPet {"petId": "1"}'})
+    assert body["usedTools"][0]["toolOutput"] == "error: no tool 'getPet'"
+    far = toolkit_agent(
+        {
+            "inputType": "file",
+            "openApiFile": data,
+            "selectedServer": "http://169.254.169.254",
+            "customCode": "",
+        }
+    )
+    canvas = make_canvas(server.url, far)
+    body = predict(client, canvas["id"], {"question": 'tool: getPet {"petId": "1"}'})
+    assert "not allowed" in body["usedTools"][0]["toolOutput"]
+    # an empty file input is a draft, named where it is
+    r = client.post(
+        "/api/v1/canvases",
+        json={"name": "d", "flowData": json.dumps(toolkit_agent({"inputType": "file"}))},
+    )
+    assert [p["input"] for p in r.json()["problems"] if p["level"] == "error"] == ["openApiFile"]
