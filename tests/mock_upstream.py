@@ -13,7 +13,8 @@ The model name carries the behaviour as a query string, e.g.
 A last user message starting with ``echo:`` streams the rest of it, word by word.
 Prompted as a ReAct agent, it follows the format (``tool: NAME ARGS`` or ``calc: EXPR``
 in the question asks for a tool); asked for a SQL query, it writes the one after
-``sql:`` in the question, and answers ``The answer is`` the query's result.
+``sql:`` in the question (for JavaScript, the code after ``js:``), and answers ``The
+answer is`` the query's (the code's) result.
 The services other nodes call are mocked in ``tests/mock_services.py``.
 Asked for JSON matching a schema (canvasflow's structured-output instruction), it answers
 an example of that schema (the first value of each enum).
@@ -108,6 +109,13 @@ def tokens_for(body: dict[str, Any], count: int, fox: int = 0) -> list[str]:
         asked = content.rsplit("Question:", 1)[-1]
         sql = asked.split("sql:", 1)[1].split("\n")[0].strip() if "sql:" in asked else "SELECT 1"
         return words_of(sql)
+    if content.rstrip().endswith("JavaScript:"):  # the CSV agent asks for code
+        asked = content.rsplit("Question:", 1)[-1]
+        code = asked.split("js:", 1)[1].split("\n")[0].strip() if "js:" in asked else "return 0"
+        return [code]
+    if "\nIts result: " in content:  # ... and answers from what the code returned
+        result = content.rsplit("Its result: ", 1)[1].split("\n")[0].strip()
+        return words_of(f"The answer is {result}")
     if "\nSQLResult:" in content and content.rstrip().endswith("Answer:"):
         result = content.rsplit("SQLResult:", 1)[1].split("\nAnswer:")[0].strip()
         return words_of(f"The answer is {result}")

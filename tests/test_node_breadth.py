@@ -818,3 +818,45 @@ def test_openapi_toolkit_from_a_file_without_code_and_chosen_endpoints(
         json={"name": "d", "flowData": json.dumps(toolkit_agent({"inputType": "file"}))},
     )
     assert [p["input"] for p in r.json()["problems"] if p["level"] == "error"] == ["openApiFile"]
+
+
+# -- CSV agent ------------------------------------------------------------------------------
+
+
+def test_csv_agent_runs_the_models_code_in_the_sandbox(
+    server: Proc, client: httpx.Client, upstream: str
+) -> None:
+    import base64
+
+    table = "name,price\napple,1.5\npear,2\nfig,3\n"
+    data = "data:text/csv;base64," + base64.b64encode(table.encode()).decode() + ",filename:f.csv"
+    flow = flow_of(
+        [
+            node("llm_0", "chatOpenAI", {"modelName": "mock"}),
+            node("csv_0", "csvAgent", {"model": ref("llm_0"), "csvFile": data}),
+        ]
+    )
+    canvas = make_canvas(server.url, flow)
+    code = "return $rows.filter(r => r.price > 1.6).map(r => r.name)"
+    events = stream(
+        client,
+        canvas["id"],
+        {
+            "question": f"Which cost more? js: {code}",
+            "overrideConfig": {"returnIntermediateSteps": True},
+        },
+    )
+    [csv_step] = [e["data"] for e in events if e["event"] == "step"]
+    assert csv_step["input"] == code and csv_step["output"] == '["pear","fig"]'
+    assert tokens(events) == 'The answer is ["pear","fig"]'
+    asked = httpx.get(f"{upstream}/requests").json()[-2]["messages"][-1]["content"]
+    assert "Columns: name, price" in asked and '{"name":"apple","price":1.5}' in asked
+    # the code cannot reach the host: no require, no network, no process
+    for hostile in (
+        "return require('fs').readFileSync('/etc/passwd', 'utf8')",
+        "const r = await fetch('http://127.0.0.1:1/'); return r.status",
+        "return typeof process === 'undefined' ? 'no process' : process.env",
+    ):
+        body = predict(client, canvas["id"], {"question": f"x js: {hostile}"})
+        assert "passwd" not in body["text"] and "root:" not in body["text"]
+        assert "error" in body["text"] or "no process" in body["text"], body["text"]
