@@ -153,6 +153,7 @@ class Settings(BaseSettings):
     huggingfacehub_api_key: str | None = _env("HUGGINGFACEHUB_API_KEY")
     pinecone_api_key: str | None = _env("PINECONE_API_KEY")
     github_token: str | None = _env("GITHUB_TOKEN")
+    cohere_api_key: str | None = _env("COHERE_API_KEY")
     service_urls: dict[str, str] = Field(
         default_factory=dict,
         description="Base URLs that replace services' official ones (a proxy, a test "

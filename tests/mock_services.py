@@ -253,6 +253,23 @@ async def pet(request: Request) -> Response:
     return JSONResponse({"id": request.path_params["pid"], "name": "Rex"})
 
 
+def _words(text: str) -> set[str]:
+    return {w.strip(".,?!").lower() for w in text.split() if len(w.strip(".,?!")) > 3}
+
+
+async def cohere_rerank(request: Request) -> Response:
+    """Documents ranked by how many of the query's longer words they share."""
+    body = orjson.loads(await request.body())
+    _seen("cohere", request, request.headers.get("authorization"), body=body)
+    query = _words(body["query"])
+    scored = [
+        (len(query & _words(doc)) / (len(query) or 1), i) for i, doc in enumerate(body["documents"])
+    ]
+    scored.sort(key=lambda s: (-s[0], s[1]))
+    top = scored[: int(body.get("top_n") or len(scored))]
+    return JSONResponse({"results": [{"index": i, "relevance_score": score} for score, i in top]})
+
+
 async def seen(request: Request) -> Response:
     return JSONResponse(list(SEEN))
 
@@ -274,6 +291,7 @@ ROUTES = [
     Route("/openapi/spec.yaml", pets_spec),
     Route("/openapi/pets", pets, methods=["GET", "POST"]),
     Route("/openapi/pets/{pid}", pet),
+    Route("/cohere/v2/rerank", cohere_rerank, methods=["POST"]),
     Route("/services/seen", seen),
 ]
 
@@ -290,5 +308,6 @@ def service_urls(upstream: str) -> dict[str, str]:
         "huggingface": "huggingface",
         "pinecone": "pinecone",
         "github": "github",
+        "cohere": "cohere",
     }
     return {service: f"{upstream}/{prefix}" for service, prefix in names.items()}

@@ -109,6 +109,11 @@ def tokens_for(body: dict[str, Any], count: int, fox: int = 0) -> list[str]:
         asked = content.rsplit("Question:", 1)[-1]
         sql = asked.split("sql:", 1)[1].split("\n")[0].strip() if "sql:" in asked else "SELECT 1"
         return words_of(sql)
+    if content.rstrip().endswith("> Relevant (YES / NO):"):  # an LLM filter's question
+        asked = content.split("> Question:", 1)[1].split("\n")[0]
+        context = content.split(">>>", 1)[1].rsplit(">>>", 1)[0]
+        shared = mock_services._words(asked) & mock_services._words(context)
+        return ["YES" if shared else "NO"]
     if content.rstrip().endswith("JavaScript:"):  # the CSV agent asks for code
         asked = content.rsplit("Question:", 1)[-1]
         code = asked.split("js:", 1)[1].split("\n")[0].strip() if "js:" in asked else "return 0"

@@ -156,6 +156,7 @@ def canvasflow_server(
         "HUGGINGFACEHUB_API_KEY": "hf-key",
         "PINECONE_API_KEY": "pinecone-key",
         "GITHUB_TOKEN": "github-key",
+        "COHERE_API_KEY": "cohere-key",
         **(extra_env or {}),
     }
     cmd = [

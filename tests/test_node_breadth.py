@@ -860,3 +860,223 @@ def test_csv_agent_runs_the_models_code_in_the_sandbox(
         body = predict(client, canvas["id"], {"question": f"x js: {hostile}"})
         assert "passwd" not in body["text"] and "root:" not in body["text"]
         assert "error" in body["text"] or "no process" in body["text"], body["text"]
+
+
+# -- routing chains, retrievers, summary buffer memory ------------------------------------
+
+
+def store_of(node_id: str, text: str, source: str) -> list[dict[str, Any]]:
+    """A plain text split into paragraphs, in an in-memory vector store."""
+    return [
+        node(
+            f"{node_id}_text",
+            "plainText",
+            {
+                "text": text,
+                "metadata": json.dumps({"source": source}),
+                "textSplitter": ref("split_0"),
+            },
+        ),
+        node(f"{node_id}_embed", "openAIEmbeddings", {"modelName": "mock-embed"}),
+        node(
+            node_id,
+            "memoryVectorStore",
+            {
+                "document": [ref(f"{node_id}_text")],
+                "embeddings": ref(f"{node_id}_embed"),
+                "topK": 1,
+            },
+        ),
+    ]
+
+
+SPLIT = node(
+    "split_0", "characterTextSplitter", {"chunkSize": 40, "chunkOverlap": 0, "separator": "\n\n"}
+)
+
+
+def test_multi_prompt_chain_routes_to_a_prompt(
+    server: Proc, client: httpx.Client, upstream: str
+) -> None:
+    flow = flow_of(
+        [
+            node("llm_0", "chatOpenAI", {"modelName": "mock?tokens=2"}),
+            node(
+                "p_math",
+                "promptRetriever",
+                {"name": "math", "description": "sums", "systemMessage": "You do maths."},
+            ),
+            node(
+                "p_hist",
+                "promptRetriever",
+                {
+                    "name": "history",
+                    "description": "the past",
+                    "systemMessage": "You are a historian.",
+                },
+            ),
+            node(
+                "chain_0",
+                "multiPromptChain",
+                {"model": ref("llm_0"), "promptRetriever": [ref("p_math"), ref("p_hist")]},
+            ),
+        ]
+    )
+    canvas = make_canvas(server.url, flow)
+    events = stream(
+        client,
+        canvas["id"],
+        {"question": "2+2?", "overrideConfig": {"returnIntermediateSteps": True}},
+    )
+    [router] = [e["data"] for e in events if e["event"] == "step"]
+    assert router["output"] == "math"  # the mock picks the first of the schema's choices
+    assert tokens(events) == "word0 word1"
+    requests = httpx.get(f"{upstream}/requests").json()
+    assert '"enum":["math","history","DEFAULT"]' in requests[-2]["messages"][-1]["content"]
+    assert requests[-1]["messages"] == [
+        {"role": "system", "content": "You do maths."},
+        {"role": "user", "content": "2+2?"},
+    ]
+
+
+def test_multi_retrieval_and_vector_db_qa_chains(
+    server: Proc, client: httpx.Client, upstream: str
+) -> None:
+    flow = flow_of(
+        [
+            SPLIT,
+            node("llm_0", "chatOpenAI", {"modelName": "mock?tokens=2"}),
+            *store_of("vs_a", TEXT, "capitals"),
+            *store_of("vs_b", "Cats sleep a lot.\n\nDogs bark.", "pets"),
+            node(
+                "r_a",
+                "vectorStoreRetriever",
+                {"vectorStore": ref("vs_a"), "name": "capitals", "description": "cities"},
+            ),
+            node(
+                "r_b",
+                "vectorStoreRetriever",
+                {"vectorStore": ref("vs_b"), "name": "pets", "description": "animals"},
+            ),
+            node(
+                "chain_0",
+                "multiRetrievalQAChain",
+                {
+                    "model": ref("llm_0"),
+                    "vectorStoreRetriever": [ref("r_a"), ref("r_b")],
+                    "returnSourceDocuments": True,
+                },
+            ),
+        ]
+    )
+    canvas = make_canvas(server.url, flow)
+    body = predict(client, canvas["id"], {"question": "capital of Germany"})
+    assert body["text"] == "word0 word1"
+    assert body["sourceDocuments"][0]["metadata"]["source"] == "capitals"
+    system = httpx.get(f"{upstream}/requests").json()[-1]["messages"][0]["content"]
+    assert "Berlin is the capital of Germany." in system
+    qa = flow_of(
+        [
+            SPLIT,
+            node("llm_0", "chatOpenAI", {"modelName": "mock?tokens=2"}),
+            *store_of("vs_b", "Cats sleep a lot.\n\nDogs bark.", "pets"),
+            node("chain_0", "vectorDBQAChain", {"model": ref("llm_0"), "vectorStore": ref("vs_b")}),
+        ]
+    )
+    canvas = make_canvas(server.url, qa)
+    assert predict(client, canvas["id"], {"question": "Do dogs bark?"})["text"] == "word0 word1"
+    system = httpx.get(f"{upstream}/requests").json()[-1]["messages"][0]["content"]
+    assert "Dogs bark." in system
+
+
+def retriever_chain(retriever: dict[str, Any], *extra: dict[str, Any]) -> dict[str, Any]:
+    return flow_of(
+        [
+            node(
+                "text_0",
+                "plainText",
+                {
+                    "text": "Berlin has a big zoo.\n\nParis has the Louvre museum.\n\n"
+                    "Rome has the Colosseum.",
+                    "textSplitter": ref("split_0"),
+                },
+            ),
+            SPLIT,
+            node("bm25_0", "bm25Retriever", {"document": [ref("text_0")], "topK": 3}),
+            node("embed_0", "openAIEmbeddings", {"modelName": "mock-embed"}),
+            *extra,
+            retriever,
+            node("llm_0", "chatOpenAI", {"modelName": "mock?tokens=2"}),
+            node(
+                "chain_0",
+                "conversationalRetrievalQAChain",
+                {
+                    "model": ref("llm_0"),
+                    "vectorStoreRetriever": ref(retriever["id"]),
+                    "returnSourceDocuments": True,
+                },
+            ),
+        ]
+    )
+
+
+def test_cohere_rerank_and_filter_retrievers(
+    server: Proc, client: httpx.Client, upstream: str
+) -> None:
+    question = "Which museum does Paris have, the Louvre?"
+    rerank = node("rr_0", "cohereRerankRetriever", {"baseRetriever": ref("bm25_0"), "topK": 1})
+    body = predict(
+        client, make_canvas(server.url, retriever_chain(rerank))["id"], {"question": question}
+    )
+    [doc] = body["sourceDocuments"]
+    assert doc["pageContent"] == "Paris has the Louvre museum."
+    assert doc["metadata"]["relevance_score"] > 0
+    sent = seen(upstream, "cohere")[-1]
+    assert sent["_key"] == "Bearer cohere-key" and sent["body"]["top_n"] == 1
+    llm_filter = node(
+        "f_0", "llmFilterRetriever", {"baseRetriever": ref("bm25_0"), "model": ref("llm_0")}
+    )
+    body = predict(
+        client, make_canvas(server.url, retriever_chain(llm_filter))["id"], {"question": question}
+    )
+    assert [d["pageContent"] for d in body["sourceDocuments"]] == ["Paris has the Louvre museum."]
+    emb = node(
+        "e_0",
+        "embeddingsFilterRetriever",
+        {"baseRetriever": ref("bm25_0"), "embeddings": ref("embed_0"), "similarityThreshold": 0.2},
+    )
+    body = predict(
+        client, make_canvas(server.url, retriever_chain(emb))["id"], {"question": question}
+    )
+    assert [d["pageContent"] for d in body["sourceDocuments"]] == ["Paris has the Louvre museum."]
+
+
+def test_conversation_summary_buffer_memory(
+    server: Proc, client: httpx.Client, upstream: str
+) -> None:
+    flow = flow_of(
+        [
+            node("llm_0", "chatOpenAI", {"modelName": "mock?tokens=2"}),
+            node(
+                "mem_0",
+                "conversationSummaryBufferMemory",
+                {"model": ref("llm_0"), "maxTokenLimit": 10},
+            ),
+            node(
+                "chain_0",
+                "conversationChain",
+                {"model": ref("llm_0"), "memory": ref("mem_0"), "systemMessagePrompt": "Be brief."},
+            ),
+        ]
+    )
+    canvas = make_canvas(server.url, flow)
+    for q in ("echo: my name is Ann", "echo: I live in Rome and like long walks", "and now?"):
+        body = predict(client, canvas["id"], {"question": q, "chatId": "sb1"})
+    assert body["text"] == "word0 word1"
+    messages = httpx.get(f"{upstream}/requests").json()[-1]["messages"]
+    # the older exchange was summarised; the latest one kept as it was, within the limit
+    assert messages[1]["content"] == "Summary of the conversation so far: word0 word1"
+    assert messages[2:] == [
+        {"role": "assistant", "content": "I live in Rome and like long walks"},
+        {"role": "user", "content": "and now?"},
+    ]

@@ -129,6 +129,63 @@ class ConversationSummaryMemory(_MemoryNode):
         return SummaryMemory(self.get("model"), self.get("sessionId") or None)
 
 
+def tokens_in(text: str) -> int:
+    """An estimate of a text's tokens (about four characters each)."""
+    return max(1, len(text) // 4)
+
+
+class SummaryBufferMemory(Memory):
+    """The most recent messages word for word, as many as fit in ``limit`` tokens;
+    everything before them as a summary the model writes."""
+
+    def __init__(self, model: Any, session_id: str | None, limit: int) -> None:
+        super().__init__("Conversation Summary Buffer Memory", session_id)
+        self.model = model
+        self.limit = limit
+
+    async def load(self, ctx: RunContext, usage: Usage) -> list[Message]:
+        history = await super().load(ctx, usage)
+        kept, size = 0, 0
+        for message in reversed(history):
+            size += tokens_in(str(message["content"]))
+            if size > self.limit:
+                break
+            kept += 1
+        older, recent = history[: len(history) - kept], history[len(history) - kept :]
+        if not older:
+            return recent
+        prompt = SUMMARY_PROMPT.replace("{conversation}", transcript(older))
+        summary = await complete(self.model, prompt, usage)
+        return [
+            {"role": "system", "content": f"Summary of the conversation so far: {summary}"},
+            *recent,
+        ]
+
+
+@register
+class ConversationSummaryBufferMemory(_MemoryNode):
+    name = "conversationSummaryBufferMemory"
+    label = "Conversation Summary Buffer Memory"
+    memory_type = "Conversation Summary Buffer Memory"
+    description = "Recent messages as they are, older ones summarised, within a token limit"
+    base_classes = (
+        "ConversationSummaryBufferMemory",
+        "BaseConversationSummaryMemory",
+        "BaseChatMemory",
+        "BaseMemory",
+    )
+    inputs = (
+        Input("model", "BaseChatModel"),
+        Input("maxTokenLimit", "number", default=2000),
+        Input("sessionId", "string", optional=True, default=""),
+        Input("memoryKey", "string", optional=True, default="chat_history"),
+    )
+
+    async def build(self, ctx: RunContext) -> Memory:
+        limit = to_int(self.get("maxTokenLimit"), 2000) or 2000
+        return SummaryBufferMemory(self.get("model"), self.get("sessionId") or None, limit)
+
+
 # -- memories that keep their own history -------------------------------------------------
 
 _REDIS: dict[str, Any] = {}

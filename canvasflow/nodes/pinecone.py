@@ -202,7 +202,7 @@ class Pinecone(Node):
     label = "Pinecone"
     category = "Vector Stores"
     description = "Upsert documents to Pinecone and search them by similarity"
-    base_classes = ("Pinecone", "VectorStoreRetriever", "BaseRetriever")
+    base_classes = ("Pinecone", "VectorStoreRetriever", "BaseRetriever", "VectorStore")
     inputs = (
         Input("credential", "credential", optional=True),
         Input("document", "Document", optional=True, list=True),

@@ -203,7 +203,7 @@ class MemoryVectorStore(Node):
     name = "memoryVectorStore"
     label = "In-Memory Vector Store"
     category = "Vector Stores"
-    base_classes = ("Memory", "VectorStoreRetriever", "BaseRetriever")
+    base_classes = ("Memory", "VectorStoreRetriever", "BaseRetriever", "VectorStore")
     inputs = (
         Input("document", "Document", optional=True, list=True),
         Input("embeddings", "Embeddings"),
@@ -267,7 +267,7 @@ class Faiss(Node):
     name = "faiss"
     label = "Faiss"
     category = "Vector Stores"
-    base_classes = ("Faiss", "VectorStoreRetriever", "BaseRetriever")
+    base_classes = ("Faiss", "VectorStoreRetriever", "BaseRetriever", "VectorStore")
     inputs = (
         Input("document", "Document", optional=True, list=True),
         Input("embeddings", "Embeddings"),
@@ -379,7 +379,7 @@ class DocumentStoreNode(Node):
     name = "documentStore"
     label = "canvasflow Document Store"
     category = "Vector Stores"
-    base_classes = ("DocumentStore", "VectorStoreRetriever", "BaseRetriever")
+    base_classes = ("DocumentStore", "VectorStoreRetriever", "BaseRetriever", "VectorStore")
     inputs = (
         Input("document", "Document", optional=True, list=True),
         Input("embeddings", "Embeddings"),
@@ -432,7 +432,7 @@ class BM25Retriever(Node):
     name = "bm25Retriever"
     label = "BM25 Retriever"
     category = "Retrievers"
-    base_classes = ("BM25Retriever", "BaseRetriever")
+    base_classes = ("BM25Retriever", "BaseRetriever", "VectorStoreRetriever")
     inputs = (
         Input("document", "Document", list=True),
         Input("topK", "number", optional=True, default=4),
