@@ -270,6 +270,30 @@ async def cohere_rerank(request: Request) -> Response:
     return JSONResponse({"results": [{"index": i, "relevance_score": score} for score, i in top]})
 
 
+# -- a small web site -----------------------------------------------------------------------
+PAGES = {
+    "index.html": "<html><head><title>Home</title><script>var secret = 1;</script></head>"
+    "<body><nav>Menu</nav><main><h1>Welcome</h1><p>Canvasflow streams answers.</p></main>"
+    '<a href="a.html">A</a> <a href="/web/b.html#top">B</a> '
+    '<a href="https://elsewhere.example/x">away</a></body></html>',
+    "a.html": "<html><head><title>Page A</title></head><body><main>Alpha text.</main>"
+    '<a href="index.html">home</a></body></html>',
+    "b.html": "<html><head><title>Page B</title></head><body><main>Beta text.</main></body></html>",
+}
+
+
+async def web(request: Request) -> Response:
+    name = request.path_params["name"]
+    _seen("web", request, None, page=name)
+    if name == "sitemap.xml":
+        base = str(request.base_url).rstrip("/")
+        locs = "".join(f"<url><loc>{base}/web/{p}</loc></url>" for p in ("b.html", "a.html"))
+        return Response(f"<urlset>{locs}</urlset>", media_type="application/xml")
+    if name not in PAGES:
+        return Response("not found", status_code=404)
+    return Response(PAGES[name], media_type="text/html")
+
+
 async def seen(request: Request) -> Response:
     return JSONResponse(list(SEEN))
 
@@ -292,6 +316,7 @@ ROUTES = [
     Route("/openapi/pets", pets, methods=["GET", "POST"]),
     Route("/openapi/pets/{pid}", pet),
     Route("/cohere/v2/rerank", cohere_rerank, methods=["POST"]),
+    Route("/web/{name}", web),
     Route("/services/seen", seen),
 ]
 

@@ -1080,3 +1080,85 @@ def test_conversation_summary_buffer_memory(
         {"role": "assistant", "content": "I live in Rome and like long walks"},
         {"role": "user", "content": "and now?"},
     ]
+
+
+# -- web pages --------------------------------------------------------------------------------
+
+
+def scraper_chain(inputs: dict[str, Any]) -> dict[str, Any]:
+    return flow_of(
+        [
+            node("web_0", "cheerioWebScraper", inputs),
+            node("bm25_0", "bm25Retriever", {"document": [ref("web_0")], "topK": 5}),
+            node("llm_0", "chatOpenAI", {"modelName": "mock?tokens=2"}),
+            node(
+                "chain_0",
+                "conversationalRetrievalQAChain",
+                {
+                    "model": ref("llm_0"),
+                    "vectorStoreRetriever": ref("bm25_0"),
+                    "returnSourceDocuments": True,
+                },
+            ),
+        ]
+    )
+
+
+def test_cheerio_scraper_crawls_a_site(server: Proc, client: httpx.Client, upstream: str) -> None:
+    crawl = scraper_chain(
+        {"url": f"{upstream}/web/index.html", "relativeLinksMethod": "webCrawl", "selector": "main"}
+    )
+    canvas = make_canvas(server.url, crawl)
+    body = predict(client, canvas["id"], {"question": "welcome alpha beta text streams"})
+    by_source = {d["metadata"]["source"].rsplit("/", 1)[1]: d for d in body["sourceDocuments"]}
+    assert set(by_source) == {"index.html", "a.html", "b.html"}  # same site only, each once
+    assert by_source["index.html"]["pageContent"] == "Welcome\nCanvasflow streams answers."
+    assert by_source["a.html"]["metadata"]["title"] == "Page A"
+    sitemap = scraper_chain(
+        {
+            "url": f"{upstream}/web/sitemap.xml",
+            "relativeLinksMethod": "scrapeXMLSitemap",
+            "limit": 1,
+        }
+    )
+    body = predict(client, make_canvas(server.url, sitemap)["id"], {"question": "beta text"})
+    assert [d["metadata"]["source"].rsplit("/", 1)[1] for d in body["sourceDocuments"]] == [
+        "b.html"
+    ]
+    far = scraper_chain({"url": "http://169.254.169.254/latest/meta-data/"})
+    r = client.post(
+        f"/api/v1/prediction/{make_canvas(server.url, far)['id']}", json={"question": "q"}
+    )
+    assert r.status_code == 422 and "not allowed" in r.text
+
+
+def test_web_browser_tool_reads_a_page(server: Proc, client: httpx.Client, upstream: str) -> None:
+    flow = flow_of(
+        [
+            node("llm_1", "chatOpenAI", {"modelName": "mock?tokens=3"}),
+            node("embed_0", "openAIEmbeddings", {"modelName": "mock-embed"}),
+            node("browser_0", "webBrowser", {"model": ref("llm_1"), "embeddings": ref("embed_0")}),
+            node("mem_0", "bufferMemory", {}),
+            node("chatOpenAI_0", "chatOpenAI", {"modelName": "mock"}),
+            node(
+                "agent_0",
+                "toolAgent",
+                {"tools": [ref("browser_0")], "memory": ref("mem_0"), "model": ref("chatOpenAI_0")},
+            ),
+        ]
+    )
+    canvas = make_canvas(server.url, flow)
+    page = f"{upstream}/web/index.html"
+    question = f'tool: web-browser {{"input": "{page},what does it stream"}}'
+    body = predict(client, canvas["id"], {"question": question})
+    output = body["usedTools"][0]["toolOutput"]
+    assert output.startswith("word0 word1 word2")
+    assert "Relevant links:\nhttps://elsewhere.example/x" in output
+    prompts = [r["messages"][-1]["content"] for r in httpx.get(f"{upstream}/requests").json()]
+    read = next(p for p in reversed(prompts) if p.startswith("Text:"))
+    assert "Canvasflow streams answers." in read and "I need what does it stream." in read
+    assert "secret" not in read  # scripts are not text
+    body = predict(
+        client, canvas["id"], {"question": 'tool: web-browser {"input": "http://10.0.0.1/,x"}'}
+    )
+    assert "not allowed" in body["usedTools"][0]["toolOutput"]

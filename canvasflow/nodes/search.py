@@ -1,6 +1,6 @@
-"""Web search tools on their real HTTP APIs: SerpAPI, Serper, Google Custom Search,
-Brave Search, Tavily. Each gives an agent one tool taking a query (``input``) and
-answering the top results as text."""
+"""Web tools. Search on the engines' real HTTP APIs (SerpAPI, Serper, Google Custom
+Search, Brave Search, Tavily): each gives an agent one tool taking a query (``input``)
+and answering the top results as text. The web browser reads a page."""
 
 from __future__ import annotations
 
@@ -299,3 +299,77 @@ class TavilyAPI(_SearchNode):
             if domains(name):
                 out[field] = domains(name)
         return out
+
+
+# -- the web browser -------------------------------------------------------------------------
+
+BROWSE_PROMPT = """Text:
+{context}
+
+I need {task}. Answer from the text above, briefly. Then list up to 5 relevant links \
+from it, if any."""
+CHUNK = 2000
+
+
+class WebBrowserTool(Tool):
+    """Reads one page (an allowed host) and answers a task from its most relevant parts:
+    the page split into chunks, the chunks nearest the task (embeddings), the model's
+    summary."""
+
+    name = "web-browser"
+    description = (
+        "useful for when you need to find something on or summarize a webpage. input "
+        'should be a comma separated list of "ONE valid http URL including protocol",'
+        '"what you want to find on the page or empty string for a summary".'
+    )
+    parameters: ClassVar[dict[str, Any]] = QUERY
+
+    def __init__(self, model: Any, embedder: Any, hosts: frozenset[str]) -> None:
+        self.model = model
+        self.embedder = embedder
+        self.hosts = hosts
+
+    async def call(self, args: dict[str, Any]) -> str:
+        import numpy as np
+
+        from canvasflow.errors import CanvasflowError
+        from canvasflow.models.base import Usage, complete
+        from canvasflow.nodes.retrieval import unit_rows
+        from canvasflow.nodes.web_loaders import fetch_page, page_text
+
+        raw = str(args.get("input") or "")
+        url, _, task = raw.partition(",")
+        url, task = url.strip().strip("\"'"), task.strip().strip("\"'")
+        if not url.startswith(("http://", "https://")):
+            raise ToolError(f"not a web address: {url!r}")
+        try:
+            _, text, links = page_text(await fetch_page(url, self.hosts))
+        except CanvasflowError as exc:
+            raise ToolError(exc.message) from None
+        chunks = [text[i : i + CHUNK] for i in range(0, len(text), CHUNK)] or [""]
+        if task and len(chunks) > 4:
+            vectors = unit_rows(await self.embedder.embed([task, *chunks]))
+            order = np.argsort(-(vectors[1:] @ vectors[0]))[:4]
+            chunks = [chunks[int(i)] for i in sorted(order)]
+        context = "\n\n".join(chunks[:4])
+        prompt = BROWSE_PROMPT.replace("{context}", context).replace(
+            "{task}", task or "a summary of the page"
+        )
+        answer = await complete(self.model, prompt, Usage())
+        found = [link for link in links if link.startswith(("http://", "https://"))][:5]
+        return answer + ("\n\nRelevant links:\n" + "\n".join(found) if found else "")
+
+
+@register
+class WebBrowser(Node):
+    name = "webBrowser"
+    label = "Web Browser"
+    category = "Tools"
+    description = "Gives an agent the ability to read a web page (allowed hosts only)"
+    base_classes = ("WebBrowser", "Tool", "StructuredTool", "Runnable")
+    inputs = (Input("model", "BaseLanguageModel"), Input("embeddings", "Embeddings"))
+
+    async def build(self, ctx: RunContext) -> Tool:
+        return WebBrowserTool(
+            self.get("model"), self.get("embeddings"), ctx.settings.outbound_hosts
+        )

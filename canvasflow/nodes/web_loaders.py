@@ -189,3 +189,126 @@ class GithubLoader(Node):
 
         found = await asyncio.gather(*(one(p) for p in paths))
         return [d for d in found if d is not None]
+
+
+# -- web pages ------------------------------------------------------------------------------
+
+
+def page_text(html: str, selector: str | None = None) -> tuple[str, str, list[str]]:
+    """A page's title, readable text (under ``selector`` when given) and links."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(html, "html.parser")
+    for tag in soup(["script", "style", "noscript", "template", "svg"]):
+        tag.decompose()
+    title = soup.title.get_text(strip=True) if soup.title else ""
+    parts = soup.select(selector) if selector else [soup.body or soup]
+    text = "\n".join(p.get_text("\n", strip=True) for p in parts)
+    links = [str(a.get("href")) for a in soup.find_all("a") if a.get("href")]
+    return title, re.sub(r"\n{3,}", "\n\n", text).strip(), links
+
+
+async def fetch_page(url: str, hosts: frozenset[str]) -> str:
+    """A page's body from an allowed host (redirects only to allowed hosts)."""
+    import httpx
+
+    from canvasflow.models.native import http
+    from canvasflow.sandbox import HostNotAllowed, allowed_fetch
+
+    try:
+        answer = await allowed_fetch(http(), url, {"method": "GET"}, hosts)
+    except HostNotAllowed as exc:
+        raise CanvasInvalid(str(exc), code="host_not_allowed") from None
+    except httpx.HTTPError as exc:
+        raise UpstreamError(f"{url}: {exc}") from None
+    if int(answer["status"]) >= 400:
+        raise UpstreamError(f"{url} answered {answer['status']}")
+    return str(answer["body"])
+
+
+def same_site(base: str, links: list[str]) -> list[str]:
+    from urllib.parse import urldefrag, urljoin
+
+    origin = urlsplit(base)
+    out = []
+    for link in links:
+        url = urldefrag(urljoin(base, link))[0]
+        parts = urlsplit(url)
+        if parts.scheme in ("http", "https") and parts.netloc == origin.netloc:
+            out.append(url)
+    return list(dict.fromkeys(out))
+
+
+@register
+class CheerioWebScraper(Node):
+    name = "cheerioWebScraper"
+    label = "Cheerio Web Scraper"
+    category = "Document Loaders"
+    description = "Web pages' text (a CSS selector picks the part); allowed hosts only"
+    base_classes = ("Document",)
+    inputs = (
+        Input("url", "string"),
+        Input("textSplitter", "TextSplitter", optional=True),
+        Input(
+            "relativeLinksMethod",
+            "options",
+            optional=True,
+            options=("webCrawl", "scrapeXMLSitemap"),
+        ),
+        Input("limit", "number", optional=True, default=10),
+        Input("selector", "string", optional=True),
+        Input("metadata", "json", optional=True),
+        Input("omitMetadataKeys", "string", optional=True),
+    )
+
+    async def _pages(self, ctx: RunContext, url: str) -> list[Document]:
+        hosts = ctx.settings.outbound_hosts
+        method = str(self.get("relativeLinksMethod") or "")
+        limit = max(1, to_int(self.get("limit"), 10) or 10)
+        selector = str(self.get("selector") or "").strip() or None
+        if method == "scrapeXMLSitemap":
+            sitemap = await fetch_page(url, hosts)
+            queue = re.findall(r"<loc>\s*([^<\s]+)\s*</loc>", sitemap)[:limit]
+        else:
+            queue = [url]
+        seen: set[str] = set()
+        docs: list[Document] = []
+        while queue and len(docs) < limit:
+            page = queue.pop(0)
+            if page in seen:
+                continue
+            seen.add(page)
+            title, text, links = page_text(await fetch_page(page, hosts), selector)
+            docs.append({"pageContent": text, "metadata": {"source": page, "title": title}})
+            if method == "webCrawl":
+                queue += [u for u in same_site(page, links) if u not in seen]
+        return docs
+
+    async def build(self, ctx: RunContext) -> list[Document]:
+        url = str(self.get("url") or "").strip()
+        key = (
+            url,
+            self.get("relativeLinksMethod"),
+            self.get("limit"),
+            self.get("selector"),
+            ctx.settings.allowed_hosts,
+        )
+        cached = _CACHE.get(key)
+        if cached is not None and time.monotonic() - cached[0] < CACHE_SECONDS:
+            pages = cached[1]
+        else:
+            pages = await self._pages(ctx, url)
+            _CACHE[key] = (time.monotonic(), pages)
+        metadata = parse_values(self.get("metadata"))
+        docs = split(
+            self.get("textSplitter"),
+            [
+                {"pageContent": d["pageContent"], "metadata": {**d["metadata"], **metadata}}
+                for d in pages
+            ],
+        )
+        omit = {k.strip() for k in str(self.get("omitMetadataKeys") or "").split(",") if k.strip()}
+        for doc in docs:
+            for k in omit:
+                doc["metadata"].pop(k, None)
+        return docs
