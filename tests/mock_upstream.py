@@ -114,6 +114,12 @@ def tokens_for(body: dict[str, Any], count: int, fox: int = 0) -> list[str]:
         context = content.split(">>>", 1)[1].rsplit(">>>", 1)[0]
         shared = mock_services._words(asked) & mock_services._words(context)
         return ["YES" if shared else "NO"]
+    if content.rstrip().endswith(("API url:", "API request (JSON):")):  # an API chain
+        asked = content.rsplit("Question:", 1)[-1]
+        return [asked.split("api:", 1)[1].split("\n")[0].strip() if "api:" in asked else ""]
+    if "Here is the response from the API:" in content and content.rstrip().endswith("Summary:"):
+        response = content.split("Here is the response from the API:", 1)[1].strip()
+        return words_of(f"The answer is {response.splitlines()[0]}")
     if content.rstrip().endswith("JavaScript:"):  # the CSV agent asks for code
         asked = content.rsplit("Question:", 1)[-1]
         code = asked.split("js:", 1)[1].split("\n")[0].strip() if "js:" in asked else "return 0"

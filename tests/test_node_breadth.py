@@ -1162,3 +1162,65 @@ def test_web_browser_tool_reads_a_page(server: Proc, client: httpx.Client, upstr
         client, canvas["id"], {"question": 'tool: web-browser {"input": "http://10.0.0.1/,x"}'}
     )
     assert "not allowed" in body["usedTools"][0]["toolOutput"]
+
+
+# -- API chains ---------------------------------------------------------------------------------
+
+
+def api_chain(kind: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    return flow_of(
+        [
+            node("llm_0", "chatOpenAI", {"modelName": "mock"}),
+            node(
+                "chain_0",
+                kind,
+                {"model": ref("llm_0"), "apiDocs": "GET /openapi/pets/{id}", **(extra or {})},
+            ),
+        ]
+    )
+
+
+def test_get_and_post_api_chains(server: Proc, client: httpx.Client, upstream: str) -> None:
+    canvas = make_canvas(server.url, api_chain("getApiChain", {"headers": '{"x-api-key": "k1"}'}))
+    events = stream(
+        client,
+        canvas["id"],
+        {
+            "question": f"Who is pet 3? api: {upstream}/openapi/pets/3",
+            "overrideConfig": {"returnIntermediateSteps": True},
+        },
+    )
+    [api] = [e["data"] for e in events if e["event"] == "step"]
+    assert api["input"] == f"{upstream}/openapi/pets/3"
+    assert json.loads(api["output"]) == {"id": "3", "name": "Rex"}
+    assert tokens(events) == 'The answer is {"id":"3","name":"Rex"}'
+    assert seen(upstream, "pets")[-1]["_key"] == "k1"
+    canvas = make_canvas(server.url, api_chain("postApiChain"))
+    request = json.dumps({"url": f"{upstream}/openapi/pets", "data": {"name": "Bo"}})
+    body = predict(client, canvas["id"], {"question": f"Add Bo api: {request}"})
+    assert body["text"] == 'The answer is {"created":{"name":"Bo"}}'
+    assert seen(upstream, "pets")[-1]["body"] == {"name": "Bo"}
+    canvas = make_canvas(server.url, api_chain("getApiChain"))
+    r = client.post(
+        f"/api/v1/prediction/{canvas['id']}",
+        json={"question": "steal api: http://169.254.169.254/latest/meta-data/"},
+    )
+    assert r.status_code >= 400 and "not allowed" in r.text
+
+
+def test_openapi_chain_calls_operations_as_tools(
+    server: Proc, client: httpx.Client, upstream: str
+) -> None:
+    flow = flow_of(
+        [
+            node("llm_0", "chatOpenAI", {"modelName": "mock"}),
+            node(
+                "chain_0",
+                "openApiChain",
+                {"model": ref("llm_0"), "yamlLink": f"{upstream}/openapi/spec.yaml"},
+            ),
+        ]
+    )
+    canvas = make_canvas(server.url, flow)
+    body = predict(client, canvas["id"], {"question": 'tool: getPet {"petId": "5"}'})
+    assert body["text"] == 'The answer is {"id":"5","name":"Rex"}'
