@@ -1224,3 +1224,68 @@ def test_openapi_chain_calls_operations_as_tools(
     canvas = make_canvas(server.url, flow)
     body = predict(client, canvas["id"], {"question": 'tool: getPet {"petId": "5"}'})
     assert body["text"] == 'The answer is {"id":"5","name":"Rex"}'
+
+
+# -- Qdrant ------------------------------------------------------------------------------------
+
+
+def test_qdrant_local_mode_upserts_and_filters(server: Proc, client: httpx.Client) -> None:
+    flow = flow_of(
+        [
+            SPLIT,
+            node(
+                "text_0",
+                "plainText",
+                {
+                    "text": TEXT,
+                    "metadata": '{"source": "capitals"}',
+                    "textSplitter": ref("split_0"),
+                },
+            ),
+            node("embed_0", "openAIEmbeddings", {"modelName": "mock-embed"}),
+            node(
+                "qdrant_0",
+                "qdrant",
+                {
+                    "document": [ref("text_0")],
+                    "embeddings": ref("embed_0"),
+                    "qdrantCollection": "capitals",
+                    "topK": 1,
+                    "qdrantFilter": '{"must": [{"key": "metadata.chunk", "match": {"value": 0}}]}',
+                },
+            ),
+            node("llm_0", "chatOpenAI", {"modelName": "mock?tokens=2"}),
+            node(
+                "chain_0",
+                "conversationalRetrievalQAChain",
+                {
+                    "model": ref("llm_0"),
+                    "vectorStoreRetriever": ref("qdrant_0"),
+                    "returnSourceDocuments": True,
+                },
+            ),
+        ]
+    )
+    canvas = make_canvas(server.url, flow)
+    r = client.post(f"/api/v1/vector/upsert/{canvas['id']}", json={})
+    assert r.status_code == 200 and r.json()["numAdded"] == 2, r.text
+    # the filter keeps chunk 0 (France) even for a question about Germany
+    body = predict(client, canvas["id"], {"question": "capital of Germany"})
+    assert [d["pageContent"] for d in body["sourceDocuments"]] == [
+        "Paris is the capital of France."
+    ]
+    assert (Path(server.data_dir) / "qdrant").is_dir()  # type: ignore[attr-defined]
+    unfiltered = json.loads(json.dumps(flow))
+    del unfiltered["nodes"][3]["data"]["inputs"]["qdrantFilter"]
+    body = predict(
+        client, make_canvas(server.url, unfiltered)["id"], {"question": "capital of Germany"}
+    )
+    assert [d["pageContent"] for d in body["sourceDocuments"]] == [
+        "Berlin is the capital of Germany."
+    ]
+    far = json.loads(json.dumps(flow))
+    far["nodes"][3]["data"]["inputs"]["qdrantServerUrl"] = "http://qdrant.example.com:6333"
+    r = client.post(
+        f"/api/v1/prediction/{make_canvas(server.url, far)['id']}", json={"question": "q"}
+    )
+    assert r.status_code == 422 and "not allowed" in r.text

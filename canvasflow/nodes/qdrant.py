@@ -1,0 +1,230 @@
+"""Qdrant (``qdrant-client``): a Qdrant server at an allowed address, or, with no
+address, Qdrant's local mode kept in the data directory (one process at a time: local
+mode locks its folder). Documents connected to the node are upserted once per process;
+the upsert route and ``canvasflow ingest`` upsert them on demand."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import orjson
+
+from canvasflow.errors import CanvasInvalid, UpstreamError
+from canvasflow.nodes.base import Input, Node, register, to_int
+from canvasflow.nodes.chat_models import credential_value
+from canvasflow.nodes.retrieval import _docs_of
+
+if TYPE_CHECKING:
+    from canvasflow.engine.context import RunContext
+
+Document = dict[str, Any]
+DISTANCES = {"Cosine": "COSINE", "Euclid": "EUCLID", "Dot": "DOT"}
+_CLIENTS: dict[tuple[str, str | None], Any] = {}
+_UPSERTED: set[str] = set()
+
+
+def point_id(doc: Document) -> str:
+    raw = orjson.dumps(
+        [doc.get("pageContent"), doc.get("metadata") or {}], option=orjson.OPT_SORT_KEYS
+    )
+    return str(uuid.UUID(hashlib.sha256(raw).hexdigest()[:32]))
+
+
+def client_for(where: str, key: str | None) -> Any:
+    """One client per address (or local folder) in this process."""
+    from qdrant_client import AsyncQdrantClient
+
+    found = _CLIENTS.get((where, key))
+    if found is None:
+        if where.startswith(("http://", "https://")):
+            found = AsyncQdrantClient(url=where, api_key=key, timeout=30)
+        else:
+            found = AsyncQdrantClient(path=where)
+        _CLIENTS[(where, key)] = found
+    return found
+
+
+class QdrantStore:
+    def __init__(
+        self,
+        client: Any,
+        collection: str,
+        embedder: Any,
+        docs: list[Document],
+        k: int,
+        distance: str,
+        content_key: str,
+        metadata_key: str,
+        filter_: dict[str, Any] | None,
+        batch: int,
+        mark: str,
+    ) -> None:
+        self.client = client
+        self.collection = collection
+        self.embedder = embedder
+        self.docs = docs
+        self.k = k
+        self.distance = distance
+        self.content_key = content_key
+        self.metadata_key = metadata_key
+        self.filter = filter_
+        self.batch = batch
+        self.mark = mark
+
+    async def _ensure(self, size: int) -> None:
+        from qdrant_client import models
+
+        if not await self.client.collection_exists(self.collection):
+            await self.client.create_collection(
+                self.collection,
+                vectors_config=models.VectorParams(
+                    size=size, distance=getattr(models.Distance, DISTANCES[self.distance])
+                ),
+            )
+
+    async def add(self, docs: list[Document], progress: Any = None) -> int:
+        from qdrant_client import models
+
+        done = 0
+        for start in range(0, len(docs), self.batch):
+            part = docs[start : start + self.batch]
+            vectors = await self.embedder.embed([d["pageContent"] for d in part])
+            await self._ensure(int(vectors.shape[1]))
+            await self.client.upsert(
+                self.collection,
+                points=[
+                    models.PointStruct(
+                        id=point_id(d),
+                        vector=[float(x) for x in v],
+                        payload={
+                            self.content_key: d["pageContent"],
+                            self.metadata_key: d.get("metadata") or {},
+                        },
+                    )
+                    for d, v in zip(part, vectors, strict=True)
+                ],
+            )
+            done += len(part)
+            if progress is not None:
+                progress(done, len(docs))
+        return done
+
+    async def upsert(self, progress: Any = None) -> dict[str, int]:
+        try:
+            added = await self.add(self.docs, progress)
+        except Exception as exc:  # the client's transport and API errors
+            raise UpstreamError(f"Qdrant: {exc}") from None
+        _UPSERTED.add(self.mark)
+        return {"numAdded": added, "numSkipped": 0, "numUpdated": 0, "numDeleted": 0}
+
+    async def retrieve(self, query: str, k: int | None = None) -> list[Document]:
+        from qdrant_client import models
+
+        try:
+            if self.docs and self.mark not in _UPSERTED:
+                await self.add(self.docs)
+                _UPSERTED.add(self.mark)
+            if not await self.client.collection_exists(self.collection):
+                return []
+            vector = (await self.embedder.embed([query]))[0]
+            found = await self.client.query_points(
+                self.collection,
+                query=[float(x) for x in vector],
+                limit=k or self.k,
+                with_payload=True,
+                query_filter=models.Filter(**self.filter) if self.filter else None,
+            )
+        except CanvasInvalid:
+            raise
+        except Exception as exc:
+            raise UpstreamError(f"Qdrant: {exc}") from None
+        out = []
+        for point in found.points:
+            payload = point.payload or {}
+            metadata = payload.get(self.metadata_key)
+            out.append(
+                {
+                    "pageContent": str(payload.get(self.content_key, "")),
+                    "metadata": dict(metadata) if isinstance(metadata, dict) else {},
+                }
+            )
+        return out
+
+
+@register
+class Qdrant(Node):
+    name = "qdrant"
+    label = "Qdrant"
+    category = "Vector Stores"
+    description = "Qdrant: a server at an allowed address, or local mode in the data directory"
+    base_classes = ("Qdrant", "VectorStoreRetriever", "BaseRetriever", "VectorStore")
+    inputs = (
+        Input("credential", "credential", optional=True),
+        Input("document", "Document", optional=True, list=True),
+        Input("embeddings", "Embeddings"),
+        Input("recordManager", "RecordManager", optional=True),
+        Input("qdrantServerUrl", "string", optional=True, placeholder="empty: local mode"),
+        Input("qdrantCollection", "string"),
+        Input("fileUpload", "boolean", optional=True),
+        Input("qdrantVectorDimension", "number", optional=True, default=1536),
+        Input("contentPayloadKey", "string", optional=True, default="content"),
+        Input("metadataPayloadKey", "string", optional=True, default="metadata"),
+        Input("batchSize", "number", optional=True, default=100),
+        Input("qdrantSimilarity", "options", optional=True, default="Cosine"),
+        Input("qdrantCollectionConfiguration", "json", optional=True),
+        Input("topK", "number", optional=True, default=4),
+        Input("qdrantFilter", "json", optional=True),
+    )
+
+    async def build(self, ctx: RunContext) -> QdrantStore:
+        collection = str(self.get("qdrantCollection") or "").strip()
+        if not re.fullmatch(r"[A-Za-z0-9_.-]{1,200}", collection):
+            raise CanvasInvalid(
+                f"node {self.id}: a collection name is letters, digits, _ . - only",
+                code="bad_input",
+            )
+        url = str(self.get("qdrantServerUrl") or "").strip()
+        if url:
+            host = (urlsplit(url).hostname or "").lower()
+            if host not in ctx.settings.outbound_hosts:
+                raise CanvasInvalid(
+                    f"node {self.id}: Qdrant host {host!r} is not allowed "
+                    "(CANVASFLOW_ALLOWED_HOSTS)",
+                    code="host_not_allowed",
+                )
+            key = await credential_value(ctx, self.get("credential"), "qdrantApiKey")
+            client = client_for(url, key)
+            where = url
+        else:  # local mode, inside the data directory
+            where = str(ctx.settings.data_dir / "qdrant")
+            client = client_for(where, None)
+        raw = self.get("qdrantFilter")
+        if isinstance(raw, str) and raw.strip():
+            try:
+                raw = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                raise CanvasInvalid(
+                    f"node {self.id}: qdrantFilter is not JSON", code="bad_input"
+                ) from None
+        docs = _docs_of(self.get("document"))
+        similarity = str(self.get("qdrantSimilarity"))
+        mark = hashlib.sha256(
+            f"{where}|{collection}|".encode() + "".join(point_id(d) for d in docs).encode()
+        ).hexdigest()
+        return QdrantStore(
+            client,
+            collection,
+            self.get("embeddings"),
+            docs,
+            to_int(self.get("topK"), 4) or 4,
+            similarity if similarity in DISTANCES else "Cosine",
+            str(self.get("contentPayloadKey")),
+            str(self.get("metadataPayloadKey")),
+            raw if isinstance(raw, dict) else None,
+            to_int(self.get("batchSize"), 100) or 100,
+            mark,
+        )
