@@ -1289,3 +1289,59 @@ def test_qdrant_local_mode_upserts_and_filters(server: Proc, client: httpx.Clien
         f"/api/v1/prediction/{make_canvas(server.url, far)['id']}", json={"question": "q"}
     )
     assert r.status_code == 422 and "not allowed" in r.text
+
+
+def test_chroma_embedded_upserts_and_filters(server: Proc, client: httpx.Client) -> None:
+    flow = flow_of(
+        [
+            SPLIT,
+            node(
+                "text_0",
+                "plainText",
+                {
+                    "text": TEXT,
+                    "metadata": '{"source": "capitals"}',
+                    "textSplitter": ref("split_0"),
+                },
+            ),
+            node("embed_0", "openAIEmbeddings", {"modelName": "mock-embed"}),
+            node(
+                "chroma_0",
+                "chroma",
+                {
+                    "document": [ref("text_0")],
+                    "embeddings": ref("embed_0"),
+                    "collectionName": "capitals",
+                    "topK": 1,
+                    "chromaMetadataFilter": '{"chunk": 0}',
+                },
+            ),
+            node("llm_0", "chatOpenAI", {"modelName": "mock?tokens=2"}),
+            node(
+                "chain_0",
+                "conversationalRetrievalQAChain",
+                {
+                    "model": ref("llm_0"),
+                    "vectorStoreRetriever": ref("chroma_0"),
+                    "returnSourceDocuments": True,
+                },
+            ),
+        ]
+    )
+    canvas = make_canvas(server.url, flow)
+    r = client.post(f"/api/v1/vector/upsert/{canvas['id']}", json={})
+    assert r.status_code == 200 and r.json()["numAdded"] == 2, r.text
+    body = predict(client, canvas["id"], {"question": "capital of Germany"})
+    assert [d["pageContent"] for d in body["sourceDocuments"]] == [
+        "Paris is the capital of France."
+    ]
+    assert body["sourceDocuments"][0]["metadata"] == {"source": "capitals", "chunk": 0}
+    unfiltered = json.loads(json.dumps(flow))
+    del unfiltered["nodes"][3]["data"]["inputs"]["chromaMetadataFilter"]
+    body = predict(
+        client, make_canvas(server.url, unfiltered)["id"], {"question": "capital of Germany"}
+    )
+    assert [d["pageContent"] for d in body["sourceDocuments"]] == [
+        "Berlin is the capital of Germany."
+    ]
+    assert (Path(server.data_dir) / "chroma").is_dir()  # type: ignore[attr-defined]

@@ -1,0 +1,195 @@
+"""Chroma (``chromadb``): embedded, kept in the data directory, or a Chroma server at
+an allowed address. canvasflow always gives Chroma the vectors (the node's embeddings),
+so Chroma never loads a model of its own; its telemetry is off. chromadb's client is
+synchronous: its calls run in a worker thread."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import orjson
+
+from canvasflow.errors import CanvasInvalid, UpstreamError
+from canvasflow.nodes.base import Input, Node, register, to_int
+from canvasflow.nodes.chat_models import credential_value
+from canvasflow.nodes.pinecone import doc_id, flat_metadata
+from canvasflow.nodes.retrieval import _docs_of
+
+if TYPE_CHECKING:
+    from canvasflow.engine.context import RunContext
+
+Document = dict[str, Any]
+_CLIENTS: dict[tuple[str, str | None], Any] = {}
+_UPSERTED: set[str] = set()
+
+
+def chroma_client(where: str, key: str | None, tenant: str | None, database: str | None) -> Any:
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    found = _CLIENTS.get((where, key))
+    if found is None:
+        settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+        if where.startswith(("http://", "https://")):
+            parts = urlsplit(where)
+            found = chromadb.HttpClient(
+                host=parts.hostname or "",
+                port=parts.port or (443 if parts.scheme == "https" else 8000),
+                ssl=parts.scheme == "https",
+                headers={"x-chroma-token": key} if key else None,
+                settings=settings,
+                tenant=tenant or chromadb.DEFAULT_TENANT,
+                database=database or chromadb.DEFAULT_DATABASE,
+            )
+        else:
+            found = chromadb.PersistentClient(path=where, settings=settings)
+        _CLIENTS[(where, key)] = found
+    return found
+
+
+class ChromaStore:
+    def __init__(
+        self,
+        client: Any,
+        name: str,
+        embedder: Any,
+        docs: list[Document],
+        k: int,
+        where: dict[str, Any] | None,
+        mark: str,
+    ) -> None:
+        self.client = client
+        self.name = name
+        self.embedder = embedder
+        self.docs = docs
+        self.k = k
+        self.where = where
+        self.mark = mark
+
+    def _collection(self) -> Any:
+        return self.client.get_or_create_collection(
+            self.name, embedding_function=None, metadata={"hnsw:space": "cosine"}
+        )
+
+    async def add(self, docs: list[Document], progress: Any = None) -> int:
+        if not docs:
+            return 0
+        vectors = await self.embedder.embed([d["pageContent"] for d in docs])
+
+        def write() -> None:
+            self._collection().upsert(
+                ids=[doc_id(d) for d in docs],
+                embeddings=[[float(x) for x in v] for v in vectors],
+                documents=[d["pageContent"] for d in docs],
+                metadatas=[flat_metadata(d.get("metadata") or {}) or None for d in docs],
+            )
+
+        await asyncio.to_thread(write)
+        if progress is not None:
+            progress(len(docs), len(docs))
+        return len(docs)
+
+    async def upsert(self, progress: Any = None) -> dict[str, int]:
+        try:
+            added = await self.add(self.docs, progress)
+        except Exception as exc:  # chromadb's errors have no common base
+            raise UpstreamError(f"Chroma: {exc}") from None
+        _UPSERTED.add(self.mark)
+        return {"numAdded": added, "numSkipped": 0, "numUpdated": 0, "numDeleted": 0}
+
+    async def retrieve(self, query: str, k: int | None = None) -> list[Document]:
+        try:
+            if self.docs and self.mark not in _UPSERTED:
+                await self.add(self.docs)
+                _UPSERTED.add(self.mark)
+            vector = (await self.embedder.embed([query]))[0]
+
+            def read() -> Any:
+                return self._collection().query(
+                    query_embeddings=[[float(x) for x in vector]],
+                    n_results=k or self.k,
+                    where=self.where or None,
+                    include=["documents", "metadatas", "distances"],
+                )
+
+            found = await asyncio.to_thread(read)
+        except Exception as exc:
+            raise UpstreamError(f"Chroma: {exc}") from None
+        texts = (found.get("documents") or [[]])[0]
+        metas = (found.get("metadatas") or [[]])[0]
+        return [
+            {"pageContent": str(t or ""), "metadata": dict(m or {})}
+            for t, m in zip(texts, metas, strict=False)
+        ]
+
+
+@register
+class Chroma(Node):
+    name = "chroma"
+    label = "Chroma"
+    category = "Vector Stores"
+    description = "Chroma: embedded in the data directory, or a server at an allowed address"
+    base_classes = ("Chroma", "VectorStoreRetriever", "BaseRetriever", "VectorStore")
+    inputs = (
+        Input("credential", "credential", optional=True),
+        Input("document", "Document", optional=True, list=True),
+        Input("embeddings", "Embeddings"),
+        Input("recordManager", "RecordManager", optional=True),
+        Input("collectionName", "string"),
+        Input("chromaURL", "string", optional=True, placeholder="empty: embedded"),
+        Input("chromaMetadataFilter", "json", optional=True),
+        Input("topK", "number", optional=True, default=4),
+    )
+
+    async def build(self, ctx: RunContext) -> ChromaStore:
+        name = str(self.get("collectionName") or "").strip()
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{1,61}[A-Za-z0-9]", name):
+            raise CanvasInvalid(
+                f"node {self.id}: a Chroma collection name is 3 to 63 letters, digits, _ . -",
+                code="bad_input",
+            )
+        url = str(self.get("chromaURL") or "").strip()
+        ref = self.get("credential")
+        if url:
+            host = (urlsplit(url).hostname or "").lower()
+            if host not in ctx.settings.outbound_hosts:
+                raise CanvasInvalid(
+                    f"node {self.id}: Chroma host {host!r} is not allowed "
+                    "(CANVASFLOW_ALLOWED_HOSTS)",
+                    code="host_not_allowed",
+                )
+            where = url
+            key = await credential_value(ctx, ref, "chromaApiKey")
+            tenant = await credential_value(ctx, ref, "chromaTenant")
+            database = await credential_value(ctx, ref, "chromaDatabase")
+        else:
+            where, key, tenant, database = str(ctx.settings.data_dir / "chroma"), None, None, None
+        raw = self.get("chromaMetadataFilter")
+        if isinstance(raw, str) and raw.strip():
+            try:
+                raw = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                raise CanvasInvalid(
+                    f"node {self.id}: chromaMetadataFilter is not JSON", code="bad_input"
+                ) from None
+        docs = _docs_of(self.get("document"))
+        mark = hashlib.sha256(
+            f"{where}|{name}|".encode() + "".join(doc_id(d) for d in docs).encode()
+        ).hexdigest()
+        try:
+            client = await asyncio.to_thread(chroma_client, where, key, tenant, database)
+        except Exception as exc:
+            raise UpstreamError(f"Chroma: {exc}") from None
+        return ChromaStore(
+            client,
+            name,
+            self.get("embeddings"),
+            docs,
+            to_int(self.get("topK"), 4) or 4,
+            raw if isinstance(raw, dict) else None,
+            mark,
+        )
