@@ -1345,3 +1345,74 @@ def test_chroma_embedded_upserts_and_filters(server: Proc, client: httpx.Client)
         "Berlin is the capital of Germany."
     ]
     assert (Path(server.data_dir) / "chroma").is_dir()  # type: ignore[attr-defined]
+
+
+def test_postgres_vector_store(server: Proc, client: httpx.Client) -> None:
+    from urllib.parse import urlsplit
+
+    from tests.support import create_pg_database, drop_pg_database
+
+    url = create_pg_database()
+    try:
+        db = urlsplit(url)
+        flow = flow_of(
+            [
+                SPLIT,
+                node(
+                    "text_0",
+                    "plainText",
+                    {
+                        "text": TEXT,
+                        "metadata": '{"source": "capitals"}',
+                        "textSplitter": ref("split_0"),
+                    },
+                ),
+                node("embed_0", "openAIEmbeddings", {"modelName": "mock-embed"}),
+                node(
+                    "pg_0",
+                    "postgres",
+                    {
+                        "document": [ref("text_0")],
+                        "embeddings": ref("embed_0"),
+                        "host": db.hostname,
+                        "port": db.port,
+                        "database": db.path.lstrip("/"),
+                        "tableName": "capitals",
+                        "topK": 1,
+                    },
+                ),
+                node("llm_0", "chatOpenAI", {"modelName": "mock?tokens=2"}),
+                node(
+                    "chain_0",
+                    "conversationalRetrievalQAChain",
+                    {
+                        "model": ref("llm_0"),
+                        "vectorStoreRetriever": ref("pg_0"),
+                        "returnSourceDocuments": True,
+                    },
+                ),
+            ]
+        )
+        canvas = make_canvas(server.url, flow)
+        r = client.post(f"/api/v1/vector/upsert/{canvas['id']}", json={})
+        assert r.status_code == 200 and r.json()["numAdded"] == 2, r.text
+        body = predict(client, canvas["id"], {"question": "capital of Germany"})
+        assert [d["pageContent"] for d in body["sourceDocuments"]] == [
+            "Berlin is the capital of Germany."
+        ]
+        filtered = json.loads(json.dumps(flow))
+        filtered["nodes"][3]["data"]["inputs"]["pgMetadataFilter"] = '{"chunk": 0}'
+        body = predict(
+            client, make_canvas(server.url, filtered)["id"], {"question": "capital of Germany"}
+        )
+        assert [d["pageContent"] for d in body["sourceDocuments"]] == [
+            "Paris is the capital of France."
+        ]
+        import subprocess
+
+        rows = subprocess.run(
+            ["psql", url, "-Atc", "select count(*) from capitals"], capture_output=True, text=True
+        )
+        assert rows.stdout.strip() == "2"  # upserted twice, stored once
+    finally:
+        drop_pg_database(url)

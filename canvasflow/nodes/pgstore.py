@@ -1,0 +1,204 @@
+"""Flowise's Postgres vector store: chunks, metadata (jsonb) and embeddings in a table of
+a PostgreSQL server at an allowed address, through SQLAlchemy (asyncpg). The nearest
+chunks are found with NumPy over the rows the metadata filter keeps: the pgvector
+extension is not used (it cannot be installed on the machines canvasflow is tested on,
+so a pgvector path would be untested)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+import numpy as np
+import orjson
+
+from canvasflow.errors import CanvasInvalid, UpstreamError
+from canvasflow.nodes.base import Input, Node, register, to_bool, to_int
+from canvasflow.nodes.chat_models import credential_value
+from canvasflow.nodes.pinecone import doc_id
+from canvasflow.nodes.retrieval import _docs_of, nearest, unit_rows
+
+if TYPE_CHECKING:
+    from canvasflow.engine.context import RunContext
+
+Document = dict[str, Any]
+_ENGINES: dict[str, Any] = {}
+_UPSERTED: set[str] = set()
+
+
+class PostgresStore:
+    def __init__(
+        self,
+        url: str,
+        table: str,
+        embedder: Any,
+        docs: list[Document],
+        k: int,
+        filter_: dict[str, Any] | None,
+        batch: int,
+        mark: str,
+    ) -> None:
+        from sqlalchemy.ext.asyncio import create_async_engine
+
+        if url not in _ENGINES:
+            _ENGINES[url] = create_async_engine(url, pool_size=2, max_overflow=2)
+        self.engine = _ENGINES[url]
+        self.table = table
+        self.embedder = embedder
+        self.docs = docs
+        self.k = k
+        self.filter = filter_
+        self.batch = batch
+        self.mark = mark
+
+    async def _ensure(self, conn: Any) -> None:
+        from sqlalchemy import text
+
+        await conn.execute(
+            text(
+                f'CREATE TABLE IF NOT EXISTS "{self.table}" (id text PRIMARY KEY, '
+                "content text NOT NULL, metadata jsonb NOT NULL DEFAULT '{}', "
+                "embedding real[] NOT NULL)"
+            )
+        )
+
+    async def add(self, docs: list[Document], progress: Any = None) -> int:
+        from sqlalchemy import text
+
+        done = 0
+        async with self.engine.begin() as conn:
+            await self._ensure(conn)
+            for start in range(0, len(docs), self.batch):
+                part = docs[start : start + self.batch]
+                vectors = await self.embedder.embed([d["pageContent"] for d in part])
+                await conn.execute(
+                    text(
+                        f'INSERT INTO "{self.table}" (id, content, metadata, embedding) '
+                        "VALUES (:id, :content, CAST(:metadata AS jsonb), :embedding) "
+                        "ON CONFLICT (id) DO UPDATE SET content = EXCLUDED.content, "
+                        "metadata = EXCLUDED.metadata, embedding = EXCLUDED.embedding"
+                    ),
+                    [
+                        {
+                            "id": doc_id(d),
+                            "content": d["pageContent"],
+                            "metadata": orjson.dumps(d.get("metadata") or {}).decode(),
+                            "embedding": [float(x) for x in v],
+                        }
+                        for d, v in zip(part, vectors, strict=True)
+                    ],
+                )
+                done += len(part)
+                if progress is not None:
+                    progress(done, len(docs))
+        return done
+
+    async def upsert(self, progress: Any = None) -> dict[str, int]:
+        try:
+            added = await self.add(self.docs, progress)
+        except Exception as exc:  # the driver's and SQLAlchemy's errors
+            raise UpstreamError(f"Postgres: {str(exc).splitlines()[0]}") from None
+        _UPSERTED.add(self.mark)
+        return {"numAdded": added, "numSkipped": 0, "numUpdated": 0, "numDeleted": 0}
+
+    async def retrieve(self, query: str, k: int | None = None) -> list[Document]:
+        from sqlalchemy import text
+
+        try:
+            if self.docs and self.mark not in _UPSERTED:
+                await self.add(self.docs)
+                _UPSERTED.add(self.mark)
+            async with self.engine.begin() as conn:
+                await self._ensure(conn)
+                rows = (
+                    await conn.execute(
+                        text(
+                            f'SELECT content, metadata, embedding FROM "{self.table}" '
+                            "WHERE metadata @> CAST(:filter AS jsonb)"
+                        ),
+                        {"filter": orjson.dumps(self.filter or {}).decode()},
+                    )
+                ).all()
+        except Exception as exc:
+            raise UpstreamError(f"Postgres: {str(exc).splitlines()[0]}") from None
+        if not rows:
+            return []
+        matrix = unit_rows(np.asarray([r[2] for r in rows], dtype=np.float32))
+        q = unit_rows(await self.embedder.embed([query]))[0]
+        return [
+            {"pageContent": rows[i][0], "metadata": dict(rows[i][1] or {})}
+            for i in nearest(matrix, q, k or self.k)
+        ]
+
+
+@register
+class Postgres(Node):
+    name = "postgres"
+    label = "Postgres"
+    category = "Vector Stores"
+    description = "Chunks and embeddings in a PostgreSQL table (an allowed host)"
+    base_classes = ("Postgres", "VectorStoreRetriever", "BaseRetriever", "VectorStore")
+    inputs = (
+        Input("credential", "credential", optional=True),
+        Input("document", "Document", optional=True, list=True),
+        Input("embeddings", "Embeddings"),
+        Input("recordManager", "RecordManager", optional=True),
+        Input("host", "string"),
+        Input("database", "string"),
+        Input("port", "number", optional=True, default=5432),
+        Input("ssl", "boolean", optional=True),
+        Input("tableName", "string", optional=True, default="documents"),
+        Input("distanceStrategy", "options", optional=True, default="cosine"),
+        Input("fileUpload", "boolean", optional=True),
+        Input("batchSize", "number", optional=True, default=100),
+        Input("additionalConfig", "json", optional=True),
+        Input("topK", "number", optional=True, default=4),
+        Input("pgMetadataFilter", "json", optional=True),
+    )
+
+    async def build(self, ctx: RunContext) -> PostgresStore:
+        host = str(self.get("host") or "").strip().lower()
+        if host not in ctx.settings.outbound_hosts:
+            raise CanvasInvalid(
+                f"node {self.id}: database host {host!r} is not allowed (CANVASFLOW_ALLOWED_HOSTS)",
+                code="host_not_allowed",
+            )
+        table = str(self.get("tableName") or "documents")
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", table):
+            raise CanvasInvalid(
+                f"node {self.id}: a table name is letters, digits and _", code="bad_input"
+            )
+        ref = self.get("credential")
+        user = await credential_value(ctx, ref, "user") or "postgres"
+        password = await credential_value(ctx, ref, "password")
+        auth = quote(user) + (f":{quote(password)}" if password else "")
+        port = to_int(self.get("port"), 5432) or 5432
+        database = quote(str(self.get("database")))
+        url = f"postgresql+asyncpg://{auth}@{host}:{port}/{database}"
+        if to_bool(self.get("ssl")):
+            url += "?ssl=require"
+        raw = self.get("pgMetadataFilter")
+        if isinstance(raw, str) and raw.strip():
+            try:
+                raw = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                raise CanvasInvalid(
+                    f"node {self.id}: pgMetadataFilter is not JSON", code="bad_input"
+                ) from None
+        docs = _docs_of(self.get("document"))
+        mark = hashlib.sha256(
+            f"{host}:{port}/{database}|{table}|".encode()
+            + "".join(doc_id(d) for d in docs).encode()
+        ).hexdigest()
+        return PostgresStore(
+            url,
+            table,
+            self.get("embeddings"),
+            docs,
+            to_int(self.get("topK"), 4) or 4,
+            raw if isinstance(raw, dict) else None,
+            to_int(self.get("batchSize"), 100) or 100,
+            mark,
+        )
