@@ -1416,3 +1416,25 @@ def test_postgres_vector_store(server: Proc, client: httpx.Client) -> None:
         assert rows.stdout.strip() == "2"  # upserted twice, stored once
     finally:
         drop_pg_database(url)
+
+
+def test_a_node_canvasflow_lacks_names_a_sensible_stand_in() -> None:
+    from canvasflow.engine.catalog import closest_supported, explain_unknown
+
+    # an OpenAI-compatible provider: the custom OpenAI node reaches it
+    assert (
+        closest_supported("chatTogetherAI", "Chat Models", ["BaseChatModel"]) == "chatOpenAICustom"
+    )
+    assert closest_supported("chatOllama_LlamaIndex", "Chat Models") == "chatOpenAI_LlamaIndex"
+    assert closest_supported("JinaRerankRetriever", "Retrievers") == "cohereRerankRetriever"
+    assert closest_supported("searchAPI", "Tools", ["SearchAPI", "Tool"]) in {
+        "serpAPI",
+        "braveSearchAPI",
+        "tavilyAPI",
+        "serper",
+        "googleCustomSearch",
+    }
+    # nothing of that kind: no random suggestion
+    message = explain_unknown("n1", "slackMCP")
+    assert "not supported" in message and "no node of this kind yet" in message
+    assert "closest" not in explain_unknown("n1", "momentoCache")

@@ -241,14 +241,42 @@ def icon_svg(name: str) -> str:
 # -- nodes canvasflow does not have -----------------------------------------------------
 
 
-def closest_supported(name: str, category: str | None) -> str | None:
+# where a provider canvasflow lacks is most often reachable another way: most chat and
+# completion APIs are OpenAI-compatible
+KIND_FALLBACK = {
+    "Chat Models": "chatOpenAICustom",
+    "LLMs": "chatOpenAICustom",
+    "Embeddings": "openAIEmbeddings",
+}
+GENERIC_BASES = frozenset({"Runnable", "Tool", "StructuredTool", "BaseChain"})
+
+
+def closest_supported(
+    name: str, category: str | None, bases: tuple[str, ...] | list[str] = ()
+) -> str | None:
+    """The supported node most like an unsupported one: of the same category (else
+    sharing a specific base class), sharing the most base classes, then the most
+    similar name; a category's usual stand-in when no name is close; None when
+    canvasflow has nothing of that kind."""
     load_all()
-    same = [n for n, cls in REGISTRY.items() if category and cls.category == category]
-    for pool in (same, list(REGISTRY)):
-        match = difflib.get_close_matches(name, pool, n=1, cutoff=0.0)
-        if match:
-            return match[0]
-    return None
+    family = category or ""
+    pool = [n for n, cls in REGISTRY.items() if family and cls.category == family]
+    wanted = set(bases) - GENERIC_BASES
+    if not pool and wanted:
+        pool = [n for n, cls in REGISTRY.items() if wanted & set(cls.base_classes)]
+    if not pool:
+        return None
+
+    def score(candidate: str) -> tuple[int, float]:
+        shared = len(wanted & set(REGISTRY[candidate].base_classes))
+        close = difflib.SequenceMatcher(None, name.lower(), candidate.lower()).ratio()
+        return shared, close
+
+    best = max(pool, key=score)
+    fallback = KIND_FALLBACK.get(family)
+    if fallback in REGISTRY and score(best)[1] < 0.75:
+        return fallback
+    return best
 
 
 def explain_unknown(node_id: str, name: str) -> str:
@@ -258,8 +286,12 @@ def explain_unknown(node_id: str, name: str) -> str:
         hint = f"; did you mean {closest!r}?" if closest else ""
         return f"node {node_id}: unknown node {name!r}{hint}"
     category = info.get("category") or "Unknown"
-    closest = closest_supported(name, category)
-    hint = f"; the closest supported node is {closest!r}" if closest else ""
+    closest = closest_supported(name, category, info.get("baseClasses") or ())
+    hint = (
+        f"; the closest supported node is {closest!r}"
+        if closest
+        else "; canvasflow has no node of this kind yet"
+    )
     return (
         f"node {node_id}: Flowise node {name!r} ({info.get('label') or name}, category "
         f"{category}) is not supported by canvasflow{hint}"
