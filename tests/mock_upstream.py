@@ -351,10 +351,44 @@ async def anthropic_messages(request: Request) -> Response:
         )
     toks = tokens_for(body, int(behaviour(str(body.get("model", ""))).get("tokens", 10)))
 
-    def events() -> Any:
-        def ev(name: str, data: dict[str, Any]) -> bytes:
-            return b"event: " + name.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
+    def ev(name: str, data: dict[str, Any]) -> bytes:
+        return b"event: " + name.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
 
+    if body.get("tools"):  # scripted like the OpenAI-compatible tool turns
+        last = (body.get("messages") or [{}])[-1]
+        content = last.get("content")
+        blocks = content if isinstance(content, list) else [{"type": "text", "text": content}]
+        result = next((b for b in blocks if b.get("type") == "tool_result"), None)
+        text = " ".join(str(b.get("text", "")) for b in blocks if b.get("type") == "text")
+        if result is not None:
+            toks = words_of(f"The answer is {result.get('content')}")
+        elif "tool:" in text:
+            name, _, args = text.split("tool:", 1)[1].strip().partition(" ")
+            start = {"type": "message_start", "message": {"usage": {"input_tokens": 4}}}
+            use = {"type": "tool_use", "id": "toolu_1", "name": name, "input": {}}
+            half = len(args or "{}") // 2
+            parts = [
+                ev("message_start", start),
+                ev(
+                    "content_block_start",
+                    {"type": "content_block_start", "index": 0, "content_block": use},
+                ),
+            ]
+            for piece in ((args or "{}")[:half], (args or "{}")[half:]):
+                delta = {"type": "input_json_delta", "partial_json": piece}
+                parts.append(
+                    ev(
+                        "content_block_delta",
+                        {"type": "content_block_delta", "index": 0, "delta": delta},
+                    )
+                )
+            parts.append(
+                ev("message_delta", {"type": "message_delta", "usage": {"output_tokens": 3}})
+            )
+            parts.append(ev("message_stop", {"type": "message_stop"}))
+            return StreamingResponse(iter(parts), media_type="text/event-stream")
+
+    def events() -> Any:
         yield ev(
             "message_start",
             {

@@ -1154,7 +1154,11 @@ def test_web_browser_tool_reads_a_page(server: Proc, client: httpx.Client, upstr
     output = body["usedTools"][0]["toolOutput"]
     assert output.startswith("word0 word1 word2")
     assert "Relevant links:\nhttps://elsewhere.example/x" in output
-    prompts = [r["messages"][-1]["content"] for r in httpx.get(f"{upstream}/requests").json()]
+    prompts = [
+        r["messages"][-1]["content"]
+        for r in httpx.get(f"{upstream}/requests").json()
+        if "messages" in r
+    ]
     read = next(p for p in reversed(prompts) if p.startswith("Text:"))
     assert "Canvasflow streams answers." in read and "I need what does it stream." in read
     assert "secret" not in read  # scripts are not text
@@ -1438,3 +1442,81 @@ def test_a_node_canvasflow_lacks_names_a_sensible_stand_in() -> None:
     message = explain_unknown("n1", "slackMCP")
     assert "not supported" in message and "no node of this kind yet" in message
     assert "closest" not in explain_unknown("n1", "momentoCache")
+
+
+def data_url(text: str, mime: str, name: str) -> str:
+    import base64
+
+    return f"data:{mime};base64,{base64.b64encode(text.encode()).decode()},filename:{name}"
+
+
+# what the marketplace drafts lack (a file, an index name, a database), as a user fills it
+FILLED = {
+    "CSV Agent": {"csvAgent_0": {"csvFile": data_url("a,b\n1,2\n", "text/csv", "t.csv")}},
+    "Context Chat Engine": {
+        "textFile_0": {"txtFile": data_url(TEXT, "text/plain", "capitals.txt")},
+        "pineconeLlamaIndex_0": {"pineconeIndex": "marketplace"},
+    },
+    "Query Engine": {"pineconeLlamaIndex_0": {"pineconeIndex": "marketplace"}},
+    "SQL DB Chain": {"sqlDatabaseChain_0": {"url": "shop.sqlite"}},
+}
+
+
+@pytest.mark.parametrize("template", sorted(FILLED))
+def test_marketplace_drafts_answer_once_filled_in(
+    server: Proc, client: httpx.Client, template: str
+) -> None:
+    doc = json.loads((MARKETPLACE / f"{template}.json").read_text())
+    for raw in doc["nodes"]:
+        raw["data"]["inputs"].update(FILLED[template].get(raw["id"], {}))
+    r = client.post("/api/v1/canvases/import", json=doc)
+    assert r.status_code == 201, r.text
+    assert [p for p in r.json()["problems"] if p["level"] == "error"] == []
+    body = predict(client, r.json()["id"], {"question": "What is in there?", "chatId": template})
+    assert body["text"]
+    events = stream(client, r.json()["id"], {"question": "And more?", "chatId": template})
+    assert events[-1]["event"] == "end" and not [e for e in events if e["event"] == "error"]
+
+
+def test_anthropic_model_calls_tools(server: Proc, client: httpx.Client, upstream: str) -> None:
+    """Claude drives the tool agent: tools offered in Anthropic's shape, its tool_use
+    blocks run, their results sent back as tool_result blocks."""
+    flow = flow_of(
+        [
+            node("calculator_0", "calculator", {}),
+            node("mem_0", "bufferMemory", {}),
+            node("claude_0", "chatAnthropic", {"modelName": "claude-test"}),
+            node(
+                "agent_0",
+                "toolAgent",
+                {"tools": [ref("calculator_0")], "memory": ref("mem_0"), "model": ref("claude_0")},
+            ),
+        ]
+    )
+    canvas = make_canvas(server.url, flow)
+    events = stream(client, canvas["id"], {"question": 'tool: calculator {"input": "6*7"}'})
+    assert tokens(events) == "The answer is 42"
+    last = httpx.get(f"{upstream}/requests").json()[-1]
+    assert last["tools"][0]["name"] == "calculator" and "input_schema" in last["tools"][0]
+    assert last["messages"][-2]["content"] == [
+        {"type": "tool_use", "id": "toolu_1", "name": "calculator", "input": {"input": "6*7"}}
+    ]
+    assert last["messages"][-1]["content"] == [
+        {"type": "tool_result", "tool_use_id": "toolu_1", "content": "42"}
+    ]
+
+
+def test_marketplace_openapi_agent_answers_with_claude(
+    server: Proc, client: httpx.Client, upstream: str
+) -> None:
+    from tests.mock_services import PETS_SPEC
+
+    spec = PETS_SPEC.replace("url: /openapi", f"url: {upstream}/openapi")
+    doc = json.loads((MARKETPLACE / "OpenAPI YAML Agent.json").read_text())
+    for raw in doc["nodes"]:
+        if raw["id"] == "openAPIToolkit_0":
+            raw["data"]["inputs"]["openApiFile"] = data_url(spec, "application/yaml", "pets.yaml")
+    r = client.post("/api/v1/canvases/import", json=doc)
+    assert [p for p in r.json()["problems"] if p["level"] == "error"] == []
+    body = predict(client, r.json()["id"], {"question": 'tool: getPet {"petId": "9"}'})
+    assert body["text"] == 'The answer is {"id":"9","name":"Rex"}'

@@ -134,9 +134,50 @@ class OllamaChatModel:
             raise _fail(exc, "Ollama") from None
 
 
+def _anthropic_turns(messages: list[Any]) -> tuple[str, list[Any]]:
+    """OpenAI-style messages as Anthropic's: the system text apart; an assistant's tool
+    calls as ``tool_use`` blocks; tool results as ``tool_result`` blocks of one user
+    turn."""
+    system = "\n\n".join(str(m["content"]) for m in messages if m["role"] == "system")
+    turns: list[Any] = []
+    for m in messages:
+        role = m["role"]
+        if role == "tool":
+            block = {
+                "type": "tool_result",
+                "tool_use_id": m.get("tool_call_id", ""),
+                "content": str(m.get("content", "")),
+            }
+            last = turns[-1] if turns else None
+            if (
+                last
+                and last["role"] == "user"
+                and isinstance(last["content"], list)
+                and all(b.get("type") == "tool_result" for b in last["content"])
+            ):
+                last["content"].append(block)
+            else:
+                turns.append({"role": "user", "content": [block]})
+        elif role == "assistant" and m.get("tool_calls"):
+            blocks: list[Any] = [{"type": "text", "text": m["content"]}] if m.get("content") else []
+            for call in m["tool_calls"]:
+                fn = call["function"]
+                try:
+                    args = orjson.loads(fn.get("arguments") or "{}")
+                except orjson.JSONDecodeError:
+                    args = {"input": fn.get("arguments")}
+                blocks.append(
+                    {"type": "tool_use", "id": call["id"], "name": fn["name"], "input": args}
+                )
+            turns.append({"role": "assistant", "content": blocks})
+        elif role in ("user", "assistant"):
+            turns.append(_anthropic_message(m))
+    return system, turns
+
+
 @provider("anthropic")
 class AnthropicChatModel:
-    capabilities = frozenset({"stream", "usage", "vision"})
+    capabilities = frozenset({"stream", "usage", "vision", "tools"})
 
     def __init__(
         self, base_url: str, api_key: str | None, model_name: str, params: dict[str, Any]
@@ -146,9 +187,11 @@ class AnthropicChatModel:
         self.model_name = model_name
         self.params = {k: v for k, v in params.items() if v is not None}
 
-    async def stream(self, messages: list[Message], usage: Usage) -> AsyncIterator[str]:
-        system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
-        turns = [_anthropic_message(m) for m in messages if m["role"] in ("user", "assistant")]
+    async def _events(
+        self, messages: list[Any], usage: Usage, tools: list[dict[str, Any]] | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
+        """The Messages API's stream events (usage counted, errors raised)."""
+        system, turns = _anthropic_turns(messages)
         body: dict[str, Any] = {
             "model": self.model_name,
             "messages": turns,
@@ -158,6 +201,15 @@ class AnthropicChatModel:
         }
         if system:
             body["system"] = system
+        if tools:
+            body["tools"] = [
+                {
+                    "name": t["function"]["name"],
+                    "description": t["function"].get("description", ""),
+                    "input_schema": t["function"].get("parameters") or {"type": "object"},
+                }
+                for t in tools
+            ]
         headers = {
             "anthropic-version": "2023-06-01",
             "content-type": "application/json",
@@ -173,11 +225,7 @@ class AnthropicChatModel:
                 async for sse in source.aiter_sse():
                     data = orjson.loads(sse.data) if sse.data else {}
                     kind = data.get("type") or sse.event
-                    if kind == "content_block_delta":
-                        text = (data.get("delta") or {}).get("text")
-                        if text:
-                            yield text
-                    elif kind == "message_start":
+                    if kind == "message_start":
                         u = (data.get("message") or {}).get("usage") or {}
                         usage.add(u.get("input_tokens") or 0, 0)
                     elif kind == "message_delta":
@@ -185,5 +233,46 @@ class AnthropicChatModel:
                     elif kind == "error":
                         message = (data.get("error") or {}).get("message", "error")
                         raise UpstreamError(f"Anthropic: {message}")
+                    else:
+                        yield data
         except httpx.HTTPError as exc:
             raise _fail(exc, "Anthropic") from None
+
+    async def stream(self, messages: list[Message], usage: Usage) -> AsyncIterator[str]:
+        async for data in self._events(messages, usage):
+            if data.get("type") == "content_block_delta":
+                text = (data.get("delta") or {}).get("text")
+                if text:
+                    yield text
+
+    def chat_with_tools(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], usage: Usage
+    ) -> AsyncIterator[tuple[str, Any]]:
+        """One tool-calling turn: ``("token", text)`` as the answer comes, then
+        ``("tool_calls", [ToolCall, ...])`` if the model asked for tools."""
+        return self._tool_turn(messages, tools, usage)
+
+    async def _tool_turn(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], usage: Usage
+    ) -> AsyncIterator[tuple[str, Any]]:
+        from canvasflow.models.openai_compat import ToolCall
+
+        calls: dict[int, ToolCall] = {}
+        async for data in self._events(messages, usage, tools):
+            kind = data.get("type")
+            if kind == "content_block_start":
+                block = data.get("content_block") or {}
+                if block.get("type") == "tool_use":
+                    call = ToolCall()
+                    call.id, call.name = str(block.get("id", "")), str(block.get("name", ""))
+                    calls[int(data.get("index", len(calls)))] = call
+            elif kind == "content_block_delta":
+                delta = data.get("delta") or {}
+                if delta.get("type") == "input_json_delta":
+                    call = calls.get(int(data.get("index", -1)))
+                    if call is not None:
+                        call.arguments += str(delta.get("partial_json", ""))
+                elif delta.get("text"):
+                    yield "token", delta["text"]
+        if calls:
+            yield "tool_calls", [calls[i] for i in sorted(calls)]
