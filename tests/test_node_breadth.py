@@ -1520,3 +1520,75 @@ def test_marketplace_openapi_agent_answers_with_claude(
     assert [p for p in r.json()["problems"] if p["level"] == "error"] == []
     body = predict(client, r.json()["id"], {"question": 'tool: getPet {"petId": "9"}'})
     assert body["text"] == 'The answer is {"id":"9","name":"Rex"}'
+
+
+# nodes that need a service other than an OpenAI-compatible model (or files, or a key)
+OTHER_SERVICES = {
+    "chatAnthropic",
+    "chatAnthropic_LlamaIndex",
+    "azureChatOpenAI",
+    "azureChatOpenAI_LlamaIndex",
+    "chatMistralAI",
+    "chatOllama",
+    "localAIEmbeddings",
+    "serpAPI",
+    "serper",
+    "googleCustomSearch",
+    "replicate",
+    "huggingFaceInference_LLMs",
+    "pinecone",
+    "pineconeLlamaIndex",
+    "RedisBackedChatMemory",
+    "github",
+    "openAIAssistant",
+}
+
+
+def test_with_only_an_openai_compatible_model_every_template_needing_nothing_else_answers(
+    upstream: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    blank = {
+        key: ""
+        for key in (
+            "ANTHROPIC_API_KEY",
+            "SERPAPI_API_KEY",
+            "SERPER_API_KEY",
+            "GOOGLE_API_KEY",
+            "GOOGLE_CSE_ID",
+            "BRAVE_SEARCH_API_KEY",
+            "TAVILY_API_KEY",
+            "REPLICATE_API_TOKEN",
+            "HUGGINGFACEHUB_API_KEY",
+            "PINECONE_API_KEY",
+            "GITHUB_TOKEN",
+            "COHERE_API_KEY",
+        )
+    }
+    proc = canvasflow_server(tmp_path_factory.mktemp("openai-only"), upstream, blank).start()
+    try:
+        with httpx.Client(base_url=proc.url, timeout=60) as c:
+            needs_nothing_else, answered, refused = [], [], {}
+            for path in sorted(MARKETPLACE.glob("*.json")):
+                doc = json.loads(path.read_text())
+                names = {n["data"]["name"] for n in doc["nodes"]}
+                r = c.post("/api/v1/canvases/import", json=doc)
+                if [p for p in r.json()["problems"] if p["level"] == "error"]:
+                    continue  # a draft: an empty file or input
+                if not names & OTHER_SERVICES:
+                    needs_nothing_else.append(path.stem)
+                answer = c.post(f"/api/v1/prediction/{r.json()['id']}", json={"question": "Hi"})
+                if answer.status_code == 200:
+                    answered.append(path.stem)
+                else:
+                    refused[path.stem] = (answer.status_code, answer.json()["message"])
+        assert needs_nothing_else and set(needs_nothing_else) <= set(answered), refused
+        # the others say what they lack, never an internal error
+        for name, (status, message) in refused.items():
+            assert status != 500 or "Error:" not in message, (name, message)
+            assert any(w in message for w in ("key", "credential", "401", "Azure", "Redis")), (
+                name,
+                message,
+            )
+        print(f"\nopenai only: {len(answered)} answer; refused: {refused}")
+    finally:
+        proc.stop()
