@@ -107,6 +107,56 @@ async def test_messages(store: Store) -> None:
     assert await store.count_messages(c.id) == 0
 
 
+async def test_exchange_writes_in_batches(store: Store) -> None:
+    """The group-committing writer: an exchange started earlier is updated; one that
+    starts and ends in the same batch is written finished at once; many of each in one
+    batch, with JSON columns, come out as written."""
+    import asyncio
+
+    c = await store.create_canvas("batch", "{}")
+
+    def ids(i: int) -> tuple[str, str]:
+        return f"00000000-0000-0000-0000-1{i:011d}", f"00000000-0000-0000-0000-2{i:011d}"
+
+    async def start(i: int) -> None:
+        q, a = ids(i)
+        await store.start_exchange(c.id, f"chat-{i}", "s", f"q{i}", q, a)
+
+    async def finish(i: int) -> None:
+        q, a = ids(i)
+        await store.save_exchange(
+            c.id,
+            f"chat-{i}",
+            "s",
+            f"q{i}",
+            f"a{i}",
+            a,
+            "completed",
+            usage={"total_tokens": i},
+            used_tools=[{"tool": "t", "toolOutput": str(i)}],
+            question_id=q,
+        )
+
+    await asyncio.gather(*(start(i) for i in range(5)))  # started earlier
+    running = await store.running_answers()
+    assert {r.id for r in running} == {ids(i)[1] for i in range(5)}
+    # in one batch: the five finishes, five starts and their finishes
+    await asyncio.gather(
+        *(finish(i) for i in range(5)),
+        *(start(i) for i in range(5, 10)),
+        *(finish(i) for i in range(5, 10)),
+    )
+    await finish(10)  # a finish whose start was never written
+    rows = await store.messages(c.id)
+    answers = {r.content: r for r in rows if r.role == "apiMessage"}
+    assert sorted(answers, key=lambda a: int(a[1:])) == [f"a{i}" for i in range(11)]
+    assert all(r.status == "completed" for r in rows)
+    assert answers["a7"].usage == {"total_tokens": 7}
+    assert answers["a3"].used_tools == [{"tool": "t", "toolOutput": "3"}]
+    assert await store.running_answers() == []
+    assert await store.count_messages(c.id) == 22
+
+
 async def test_credentials(store: Store) -> None:
     cid = await store.create_credential("my openai", "openAIApi", {"openAIApiKey": "sk-1"})
     assert (await store.get_credential(cid)).data == {"openAIApiKey": "sk-1"}  # type: ignore[union-attr]

@@ -12,7 +12,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import delete, event, func, insert, or_, select, update
+from sqlalchemy import bindparam, delete, event, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -324,17 +324,74 @@ class Store:
             update(table).where(table.c.id == payload["question_id"]).values(status="completed")
         )
 
+    async def _write_batch(self, conn: Any, batch: list[tuple[str, Any]]) -> None:
+        """One transaction for every waiting write, in as few statements as it takes: an
+        exchange that starts and ends in the same batch is inserted finished (no running
+        row, no updates); other finishes update their rows all at once."""
+        table = ChatMessage.__table__
+        starts: dict[str, Any] = {}
+        finishes: list[dict[str, Any]] = []
+        for kind, payload in batch:
+            if kind == "start":
+                starts[payload[1]["id"]] = payload
+            else:
+                finishes.append(payload)
+        later = []
+        for finish in finishes:
+            began = starts.get(finish["answer_id"])
+            if began is not None:  # written finished, with the times it started at
+                starts[finish["answer_id"]] = tuple(
+                    {**row, "created_at": first["created_at"]}
+                    for row, first in zip(finish["rows"], began, strict=True)
+                )
+            else:
+                later.append(finish)
+        rows = [row for pair in starts.values() for row in pair]
+        if later:  # starts written before: find them (a failed start is written whole)
+            ids = [f["answer_id"] for f in later]
+            found = set(
+                (await conn.execute(select(table.c.id).where(table.c.id.in_(ids)))).scalars()
+            )
+            for finish in later:
+                if finish["answer_id"] not in found:
+                    rows.extend(finish["rows"])
+            known = [f for f in later if f["answer_id"] in found]
+            if known:
+                await conn.execute(
+                    update(table)
+                    .where(table.c.id == bindparam("b_id"))
+                    .values(
+                        content=bindparam("b_content"),
+                        status=bindparam("b_status"),
+                        usage=bindparam("b_usage"),
+                        source_documents=bindparam("b_sources"),
+                        used_tools=bindparam("b_tools"),
+                    ),
+                    [
+                        {
+                            "b_id": f["answer_id"],
+                            "b_content": f["content"],
+                            "b_status": f["status"],
+                            "b_usage": f["usage"],
+                            "b_sources": f["source_documents"],
+                            "b_tools": f["used_tools"],
+                        }
+                        for f in known
+                    ],
+                )
+                await conn.execute(
+                    update(table).where(table.c.id == bindparam("b_id")).values(status="completed"),
+                    [{"b_id": f["question_id"]} for f in known],
+                )
+        if rows:
+            await conn.execute(insert(table), rows)
+
     async def _write_exchanges(self) -> None:
         while self._pending:
             batch, self._pending = self._pending, []
             try:
                 async with self.engine.begin() as conn:
-                    starts = [r for (kind, rows), _ in batch if kind == "start" for r in rows]
-                    if starts:
-                        await conn.execute(insert(ChatMessage.__table__), starts)
-                    for item, _ in batch:
-                        if item[0] == "finish":
-                            await self._apply(conn, item)
+                    await self._write_batch(conn, [item for item, _ in batch])
             except Exception as exc:
                 if len(batch) == 1:
                     _settle(batch[0][1], exc)
