@@ -1230,128 +1230,90 @@ def test_openapi_chain_calls_operations_as_tools(
     assert body["text"] == 'The answer is {"id":"5","name":"Rex"}'
 
 
+def kept_flow(store: dict[str, Any]) -> dict[str, Any]:
+    """The capitals, split in two, in the given vector store (``store_0``), answered by a
+    conversational retrieval chain that returns its sources."""
+    return flow_of(
+        [
+            SPLIT,
+            node(
+                "text_0",
+                "plainText",
+                {
+                    "text": TEXT,
+                    "metadata": '{"source": "capitals"}',
+                    "textSplitter": ref("split_0"),
+                },
+            ),
+            node("embed_0", "openAIEmbeddings", {"modelName": "mock-embed"}),
+            store,
+            node("llm_0", "chatOpenAI", {"modelName": "mock?tokens=2"}),
+            node(
+                "chain_0",
+                "conversationalRetrievalQAChain",
+                {
+                    "model": ref("llm_0"),
+                    "vectorStoreRetriever": ref("store_0"),
+                    "returnSourceDocuments": True,
+                },
+            ),
+        ]
+    )
+
+
+def sources(client: httpx.Client, server: Proc, flow: dict[str, Any], question: str) -> list[str]:
+    canvas = make_canvas(server.url, flow)
+    body = predict(client, canvas["id"], {"question": question})
+    return [d["pageContent"] for d in body["sourceDocuments"]]
+
+
+def upsert(client: httpx.Client, server: Proc, flow: dict[str, Any]) -> dict[str, Any]:
+    canvas = make_canvas(server.url, flow)
+    r = client.post(f"/api/v1/vector/upsert/{canvas['id']}", json={})
+    assert r.status_code == 200, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
 # -- Qdrant ------------------------------------------------------------------------------------
 
 
 def test_qdrant_local_mode_upserts_and_filters(server: Proc, client: httpx.Client) -> None:
-    flow = flow_of(
-        [
-            SPLIT,
-            node(
-                "text_0",
-                "plainText",
-                {
-                    "text": TEXT,
-                    "metadata": '{"source": "capitals"}',
-                    "textSplitter": ref("split_0"),
-                },
-            ),
-            node("embed_0", "openAIEmbeddings", {"modelName": "mock-embed"}),
-            node(
-                "qdrant_0",
-                "qdrant",
-                {
-                    "document": [ref("text_0")],
-                    "embeddings": ref("embed_0"),
-                    "qdrantCollection": "capitals",
-                    "topK": 1,
-                    "qdrantFilter": '{"must": [{"key": "metadata.chunk", "match": {"value": 0}}]}',
-                },
-            ),
-            node("llm_0", "chatOpenAI", {"modelName": "mock?tokens=2"}),
-            node(
-                "chain_0",
-                "conversationalRetrievalQAChain",
-                {
-                    "model": ref("llm_0"),
-                    "vectorStoreRetriever": ref("qdrant_0"),
-                    "returnSourceDocuments": True,
-                },
-            ),
-        ]
-    )
-    canvas = make_canvas(server.url, flow)
-    r = client.post(f"/api/v1/vector/upsert/{canvas['id']}", json={})
-    assert r.status_code == 200 and r.json()["numAdded"] == 2, r.text
-    # the filter keeps chunk 0 (France) even for a question about Germany
-    body = predict(client, canvas["id"], {"question": "capital of Germany"})
-    assert [d["pageContent"] for d in body["sourceDocuments"]] == [
-        "Paris is the capital of France."
-    ]
-    assert (Path(server.data_dir) / "qdrant").is_dir()  # type: ignore[attr-defined]
-    unfiltered = json.loads(json.dumps(flow))
-    del unfiltered["nodes"][3]["data"]["inputs"]["qdrantFilter"]
-    body = predict(
-        client, make_canvas(server.url, unfiltered)["id"], {"question": "capital of Germany"}
-    )
-    assert [d["pageContent"] for d in body["sourceDocuments"]] == [
+    store = {"embeddings": ref("embed_0"), "document": [ref("text_0")], "topK": 1}
+    qdrant = node("store_0", "qdrant", {**store, "qdrantCollection": "capitals"})
+    assert upsert(client, server, kept_flow(qdrant))["numAdded"] == 2
+    assert sources(client, server, kept_flow(qdrant), "capital of Germany") == [
         "Berlin is the capital of Germany."
     ]
-    far = json.loads(json.dumps(flow))
-    far["nodes"][3]["data"]["inputs"]["qdrantServerUrl"] = "http://qdrant.example.com:6333"
-    r = client.post(
-        f"/api/v1/prediction/{make_canvas(server.url, far)['id']}", json={"question": "q"}
-    )
+    assert (Path(server.data_dir) / "qdrant").is_dir()  # type: ignore[attr-defined]
+    chunk_0 = '{"must": [{"key": "metadata.chunk", "match": {"value": 0}}]}'
+    qdrant["data"]["inputs"]["qdrantFilter"] = chunk_0  # France, even asked about Germany
+    assert sources(client, server, kept_flow(qdrant), "capital of Germany") == [
+        "Paris is the capital of France."
+    ]
+    qdrant["data"]["inputs"]["qdrantServerUrl"] = "http://qdrant.example.com:6333"
+    canvas = make_canvas(server.url, kept_flow(qdrant))
+    r = client.post(f"/api/v1/prediction/{canvas['id']}", json={"question": "q"})
     assert r.status_code == 422 and "not allowed" in r.text
 
 
 def test_chroma_embedded_upserts_and_filters(server: Proc, client: httpx.Client) -> None:
-    flow = flow_of(
-        [
-            SPLIT,
-            node(
-                "text_0",
-                "plainText",
-                {
-                    "text": TEXT,
-                    "metadata": '{"source": "capitals"}',
-                    "textSplitter": ref("split_0"),
-                },
-            ),
-            node("embed_0", "openAIEmbeddings", {"modelName": "mock-embed"}),
-            node(
-                "chroma_0",
-                "chroma",
-                {
-                    "document": [ref("text_0")],
-                    "embeddings": ref("embed_0"),
-                    "collectionName": "capitals",
-                    "topK": 1,
-                    "chromaMetadataFilter": '{"chunk": 0}',
-                },
-            ),
-            node("llm_0", "chatOpenAI", {"modelName": "mock?tokens=2"}),
-            node(
-                "chain_0",
-                "conversationalRetrievalQAChain",
-                {
-                    "model": ref("llm_0"),
-                    "vectorStoreRetriever": ref("chroma_0"),
-                    "returnSourceDocuments": True,
-                },
-            ),
-        ]
-    )
-    canvas = make_canvas(server.url, flow)
-    r = client.post(f"/api/v1/vector/upsert/{canvas['id']}", json={})
-    assert r.status_code == 200 and r.json()["numAdded"] == 2, r.text
-    body = predict(client, canvas["id"], {"question": "capital of Germany"})
-    assert [d["pageContent"] for d in body["sourceDocuments"]] == [
-        "Paris is the capital of France."
-    ]
-    assert body["sourceDocuments"][0]["metadata"] == {"source": "capitals", "chunk": 0}
-    unfiltered = json.loads(json.dumps(flow))
-    del unfiltered["nodes"][3]["data"]["inputs"]["chromaMetadataFilter"]
-    body = predict(
-        client, make_canvas(server.url, unfiltered)["id"], {"question": "capital of Germany"}
-    )
-    assert [d["pageContent"] for d in body["sourceDocuments"]] == [
+    store = {"embeddings": ref("embed_0"), "document": [ref("text_0")], "topK": 1}
+    chroma = node("store_0", "chroma", {**store, "collectionName": "capitals"})
+    assert upsert(client, server, kept_flow(chroma))["numAdded"] == 2
+    assert sources(client, server, kept_flow(chroma), "capital of Germany") == [
         "Berlin is the capital of Germany."
     ]
     assert (Path(server.data_dir) / "chroma").is_dir()  # type: ignore[attr-defined]
+    chroma["data"]["inputs"]["chromaMetadataFilter"] = '{"chunk": 0}'
+    canvas = make_canvas(server.url, kept_flow(chroma))
+    body = predict(client, canvas["id"], {"question": "capital of Germany"})
+    assert [(d["pageContent"], d["metadata"]) for d in body["sourceDocuments"]] == [
+        ("Paris is the capital of France.", {"source": "capitals", "chunk": 0})
+    ]
 
 
 def test_postgres_vector_store(server: Proc, client: httpx.Client) -> None:
+    import subprocess
     from urllib.parse import urlsplit
 
     from tests.support import create_pg_database, drop_pg_database
@@ -1359,61 +1321,17 @@ def test_postgres_vector_store(server: Proc, client: httpx.Client) -> None:
     url = create_pg_database()
     try:
         db = urlsplit(url)
-        flow = flow_of(
-            [
-                SPLIT,
-                node(
-                    "text_0",
-                    "plainText",
-                    {
-                        "text": TEXT,
-                        "metadata": '{"source": "capitals"}',
-                        "textSplitter": ref("split_0"),
-                    },
-                ),
-                node("embed_0", "openAIEmbeddings", {"modelName": "mock-embed"}),
-                node(
-                    "pg_0",
-                    "postgres",
-                    {
-                        "document": [ref("text_0")],
-                        "embeddings": ref("embed_0"),
-                        "host": db.hostname,
-                        "port": db.port,
-                        "database": db.path.lstrip("/"),
-                        "tableName": "capitals",
-                        "topK": 1,
-                    },
-                ),
-                node("llm_0", "chatOpenAI", {"modelName": "mock?tokens=2"}),
-                node(
-                    "chain_0",
-                    "conversationalRetrievalQAChain",
-                    {
-                        "model": ref("llm_0"),
-                        "vectorStoreRetriever": ref("pg_0"),
-                        "returnSourceDocuments": True,
-                    },
-                ),
-            ]
-        )
-        canvas = make_canvas(server.url, flow)
-        r = client.post(f"/api/v1/vector/upsert/{canvas['id']}", json={})
-        assert r.status_code == 200 and r.json()["numAdded"] == 2, r.text
-        body = predict(client, canvas["id"], {"question": "capital of Germany"})
-        assert [d["pageContent"] for d in body["sourceDocuments"]] == [
+        where = {"host": db.hostname, "port": db.port, "database": db.path.lstrip("/")}
+        store = {"embeddings": ref("embed_0"), "document": [ref("text_0")], "topK": 1}
+        pg = node("store_0", "postgres", {**store, **where, "tableName": "capitals"})
+        assert upsert(client, server, kept_flow(pg))["numAdded"] == 2
+        assert sources(client, server, kept_flow(pg), "capital of Germany") == [
             "Berlin is the capital of Germany."
         ]
-        filtered = json.loads(json.dumps(flow))
-        filtered["nodes"][3]["data"]["inputs"]["pgMetadataFilter"] = '{"chunk": 0}'
-        body = predict(
-            client, make_canvas(server.url, filtered)["id"], {"question": "capital of Germany"}
-        )
-        assert [d["pageContent"] for d in body["sourceDocuments"]] == [
+        pg["data"]["inputs"]["pgMetadataFilter"] = '{"chunk": 0}'
+        assert sources(client, server, kept_flow(pg), "capital of Germany") == [
             "Paris is the capital of France."
         ]
-        import subprocess
-
         rows = subprocess.run(
             ["psql", url, "-Atc", "select count(*) from capitals"], capture_output=True, text=True
         )

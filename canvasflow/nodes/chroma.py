@@ -6,25 +6,22 @@ synchronous: its calls run in a worker thread."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import orjson
-
-from canvasflow.errors import CanvasInvalid, UpstreamError
+from canvasflow.errors import CanvasInvalid
 from canvasflow.nodes.base import Input, Node, register, to_int
 from canvasflow.nodes.chat_models import credential_value
-from canvasflow.nodes.pinecone import doc_id, flat_metadata
+from canvasflow.nodes.kept import KeptStore, doc_id, engine_errors, flat_metadata, mark_of
 from canvasflow.nodes.retrieval import _docs_of
+from canvasflow.nodes.services import allowed_host, json_input
 
 if TYPE_CHECKING:
     from canvasflow.engine.context import RunContext
 
 Document = dict[str, Any]
 _CLIENTS: dict[tuple[str, str | None], Any] = {}
-_UPSERTED: set[str] = set()
 
 
 def chroma_client(where: str, key: str | None, tenant: str | None, database: str | None) -> Any:
@@ -51,7 +48,9 @@ def chroma_client(where: str, key: str | None, tenant: str | None, database: str
     return found
 
 
-class ChromaStore:
+class ChromaStore(KeptStore):
+    engine = "Chroma"
+
     def __init__(
         self,
         client: Any,
@@ -93,19 +92,9 @@ class ChromaStore:
             progress(len(docs), len(docs))
         return len(docs)
 
-    async def upsert(self, progress: Any = None) -> dict[str, int]:
-        try:
-            added = await self.add(self.docs, progress)
-        except Exception as exc:  # chromadb's errors have no common base
-            raise UpstreamError(f"Chroma: {exc}") from None
-        _UPSERTED.add(self.mark)
-        return {"numAdded": added, "numSkipped": 0, "numUpdated": 0, "numDeleted": 0}
-
     async def retrieve(self, query: str, k: int | None = None) -> list[Document]:
-        try:
-            if self.docs and self.mark not in _UPSERTED:
-                await self.add(self.docs)
-                _UPSERTED.add(self.mark)
+        async with self.errors():
+            await self.written()
             vector = (await self.embedder.embed([query]))[0]
 
             def read() -> Any:
@@ -117,8 +106,6 @@ class ChromaStore:
                 )
 
             found = await asyncio.to_thread(read)
-        except Exception as exc:
-            raise UpstreamError(f"Chroma: {exc}") from None
         texts = (found.get("documents") or [[]])[0]
         metas = (found.get("metadatas") or [[]])[0]
         return [
@@ -155,35 +142,18 @@ class Chroma(Node):
         url = str(self.get("chromaURL") or "").strip()
         ref = self.get("credential")
         if url:
-            host = (urlsplit(url).hostname or "").lower()
-            if host not in ctx.settings.outbound_hosts:
-                raise CanvasInvalid(
-                    f"node {self.id}: Chroma host {host!r} is not allowed "
-                    "(CANVASFLOW_ALLOWED_HOSTS)",
-                    code="host_not_allowed",
-                )
+            allowed_host(ctx, self, url, "Chroma")
             where = url
             key = await credential_value(ctx, ref, "chromaApiKey")
             tenant = await credential_value(ctx, ref, "chromaTenant")
             database = await credential_value(ctx, ref, "chromaDatabase")
         else:
             where, key, tenant, database = str(ctx.settings.data_dir / "chroma"), None, None, None
-        raw = self.get("chromaMetadataFilter")
-        if isinstance(raw, str) and raw.strip():
-            try:
-                raw = orjson.loads(raw)
-            except orjson.JSONDecodeError:
-                raise CanvasInvalid(
-                    f"node {self.id}: chromaMetadataFilter is not JSON", code="bad_input"
-                ) from None
+        raw = json_input(self, "chromaMetadataFilter")
         docs = _docs_of(self.get("document"))
-        mark = hashlib.sha256(
-            f"{where}|{name}|".encode() + "".join(doc_id(d) for d in docs).encode()
-        ).hexdigest()
-        try:
+        mark = mark_of(f"{where}|{name}", docs)
+        async with engine_errors("Chroma"):
             client = await asyncio.to_thread(chroma_client, where, key, tenant, database)
-        except Exception as exc:
-            raise UpstreamError(f"Chroma: {exc}") from None
         return ChromaStore(
             client,
             name,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import orjson
 
@@ -12,7 +11,7 @@ from canvasflow.models.hosted import HuggingFaceModel, ReplicateModel
 from canvasflow.nodes import services
 from canvasflow.nodes.base import Input, Node, register, to_float, to_int
 from canvasflow.nodes.chat_models import credential_value, limited
-from canvasflow.nodes.services import service_key, service_url
+from canvasflow.nodes.services import allowed_host, service_key, service_url
 
 if TYPE_CHECKING:
     from canvasflow.engine.context import RunContext
@@ -99,13 +98,7 @@ class HuggingFaceInferenceLLM(Node):
         model = str(self.get("model") or "").strip()
         if endpoint:
             # the author's own endpoint: an allowed host, and only the node's own key
-            host = (urlsplit(endpoint).hostname or "").lower()
-            if host not in ctx.settings.outbound_hosts:
-                raise CanvasInvalid(
-                    f"node {self.id}: endpoint host {host!r} is not allowed "
-                    "(CANVASFLOW_ALLOWED_HOSTS)",
-                    code="host_not_allowed",
-                )
+            allowed_host(ctx, self, endpoint, "endpoint")
             key = await credential_value(ctx, self.get("credential"), "huggingFaceApiKey")
             url = endpoint
         elif model:

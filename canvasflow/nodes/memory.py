@@ -253,6 +253,7 @@ async def redis_url_of(node: Node, ctx: RunContext) -> tuple[str, bool]:
     from urllib.parse import quote, urlsplit
 
     from canvasflow.nodes.chat_models import credential_value
+    from canvasflow.nodes.services import allowed_host
 
     ref = node.get("credential")
     url = await credential_value(ctx, ref, "redisUrl")
@@ -278,12 +279,7 @@ async def redis_url_of(node: Node, ctx: RunContext) -> tuple[str, bool]:
     mine = urlsplit(own) if own else None
     if mine is not None and (theirs.hostname, theirs.port) == (mine.hostname, mine.port):
         return url, True
-    if (theirs.hostname or "").lower() not in ctx.settings.outbound_hosts:
-        raise CanvasInvalid(
-            f"node {node.id} ({node.name}): Redis host {theirs.hostname!r} is not allowed "
-            "(CANVASFLOW_ALLOWED_HOSTS)",
-            code="host_not_allowed",
-        )
+    allowed_host(ctx, node, url, "Redis")
     return url, False
 
 

@@ -6,7 +6,6 @@ so a pgvector path would be untested)."""
 
 from __future__ import annotations
 
-import hashlib
 import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -14,21 +13,23 @@ from urllib.parse import quote
 import numpy as np
 import orjson
 
-from canvasflow.errors import CanvasInvalid, UpstreamError
+from canvasflow.errors import CanvasInvalid
 from canvasflow.nodes.base import Input, Node, register, to_bool, to_int
 from canvasflow.nodes.chat_models import credential_value
-from canvasflow.nodes.pinecone import doc_id
+from canvasflow.nodes.kept import KeptStore, doc_id, mark_of
 from canvasflow.nodes.retrieval import _docs_of, nearest, unit_rows
+from canvasflow.nodes.services import allowed_host, json_input
 
 if TYPE_CHECKING:
     from canvasflow.engine.context import RunContext
 
 Document = dict[str, Any]
 _ENGINES: dict[str, Any] = {}
-_UPSERTED: set[str] = set()
 
 
-class PostgresStore:
+class PostgresStore(KeptStore):
+    engine = "Postgres"
+
     def __init__(
         self,
         url: str,
@@ -44,7 +45,7 @@ class PostgresStore:
 
         if url not in _ENGINES:
             _ENGINES[url] = create_async_engine(url, pool_size=2, max_overflow=2)
-        self.engine = _ENGINES[url]
+        self.db = _ENGINES[url]
         self.table = table
         self.embedder = embedder
         self.docs = docs
@@ -68,7 +69,7 @@ class PostgresStore:
         from sqlalchemy import text
 
         done = 0
-        async with self.engine.begin() as conn:
+        async with self.db.begin() as conn:
             await self._ensure(conn)
             for start in range(0, len(docs), self.batch):
                 part = docs[start : start + self.batch]
@@ -95,22 +96,12 @@ class PostgresStore:
                     progress(done, len(docs))
         return done
 
-    async def upsert(self, progress: Any = None) -> dict[str, int]:
-        try:
-            added = await self.add(self.docs, progress)
-        except Exception as exc:  # the driver's and SQLAlchemy's errors
-            raise UpstreamError(f"Postgres: {str(exc).splitlines()[0]}") from None
-        _UPSERTED.add(self.mark)
-        return {"numAdded": added, "numSkipped": 0, "numUpdated": 0, "numDeleted": 0}
-
     async def retrieve(self, query: str, k: int | None = None) -> list[Document]:
         from sqlalchemy import text
 
-        try:
-            if self.docs and self.mark not in _UPSERTED:
-                await self.add(self.docs)
-                _UPSERTED.add(self.mark)
-            async with self.engine.begin() as conn:
+        async with self.errors():
+            await self.written()
+            async with self.db.begin() as conn:
                 await self._ensure(conn)
                 rows = (
                     await conn.execute(
@@ -121,8 +112,6 @@ class PostgresStore:
                         {"filter": orjson.dumps(self.filter or {}).decode()},
                     )
                 ).all()
-        except Exception as exc:
-            raise UpstreamError(f"Postgres: {str(exc).splitlines()[0]}") from None
         if not rows:
             return []
         matrix = unit_rows(np.asarray([r[2] for r in rows], dtype=np.float32))
@@ -159,12 +148,7 @@ class Postgres(Node):
     )
 
     async def build(self, ctx: RunContext) -> PostgresStore:
-        host = str(self.get("host") or "").strip().lower()
-        if host not in ctx.settings.outbound_hosts:
-            raise CanvasInvalid(
-                f"node {self.id}: database host {host!r} is not allowed (CANVASFLOW_ALLOWED_HOSTS)",
-                code="host_not_allowed",
-            )
+        host = allowed_host(ctx, self, str(self.get("host") or "").strip(), "database")
         table = str(self.get("tableName") or "documents")
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", table):
             raise CanvasInvalid(
@@ -179,19 +163,9 @@ class Postgres(Node):
         url = f"postgresql+asyncpg://{auth}@{host}:{port}/{database}"
         if to_bool(self.get("ssl")):
             url += "?ssl=require"
-        raw = self.get("pgMetadataFilter")
-        if isinstance(raw, str) and raw.strip():
-            try:
-                raw = orjson.loads(raw)
-            except orjson.JSONDecodeError:
-                raise CanvasInvalid(
-                    f"node {self.id}: pgMetadataFilter is not JSON", code="bad_input"
-                ) from None
+        raw = json_input(self, "pgMetadataFilter")
         docs = _docs_of(self.get("document"))
-        mark = hashlib.sha256(
-            f"{host}:{port}/{database}|{table}|".encode()
-            + "".join(doc_id(d) for d in docs).encode()
-        ).hexdigest()
+        mark = mark_of(f"{host}:{port}/{database}|{table}", docs)
         return PostgresStore(
             url,
             table,

@@ -1,21 +1,19 @@
 """Pinecone, on its HTTP API: the control plane names an index's host, the data plane
-upserts and queries vectors. Documents connected to the node are upserted once per
-process (ids are content hashes, so upserting again changes nothing)."""
+upserts and queries vectors (connected documents written as ``kept.py`` says)."""
 
 from __future__ import annotations
 
-import hashlib
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import numpy as np
-import orjson
 
-from canvasflow.errors import CanvasInvalid, UpstreamError
+from canvasflow.errors import CanvasInvalid
 from canvasflow.nodes import services
 from canvasflow.nodes.base import Input, Node, register, to_int
+from canvasflow.nodes.kept import KeptStore, doc_id, flat_metadata, mark_of
 from canvasflow.nodes.retrieval import _docs_of
-from canvasflow.nodes.services import ServiceError, call, service_key, service_url
+from canvasflow.nodes.services import call, json_input, service_key, service_url
 
 if TYPE_CHECKING:
     from canvasflow.engine.context import RunContext
@@ -23,32 +21,13 @@ if TYPE_CHECKING:
 Document = dict[str, Any]
 
 _HOSTS: dict[tuple[str, str], str] = {}  # (control plane, index) -> data plane URL
-_UPSERTED: set[str] = set()  # what this process already upserted
 BATCH = 100
 
 
-def doc_id(doc: Document) -> str:
-    raw = orjson.dumps(
-        [doc.get("pageContent"), doc.get("metadata") or {}], option=orjson.OPT_SORT_KEYS
-    )
-    return hashlib.sha256(raw).hexdigest()[:32]
-
-
-def flat_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
-    """Pinecone keeps strings, numbers, booleans and lists of strings as metadata."""
-    out: dict[str, Any] = {}
-    for key, value in metadata.items():
-        if isinstance(value, str | int | float | bool):
-            out[key] = value
-        elif isinstance(value, list) and all(isinstance(v, str) for v in value):
-            out[key] = value
-        elif value is not None:
-            out[key] = orjson.dumps(value).decode()
-    return out
-
-
-class PineconeStore:
+class PineconeStore(KeptStore):
     """One index (and namespace) of Pinecone, searched with the node's embeddings."""
+
+    engine = "Pinecone"
 
     def __init__(
         self,
@@ -60,7 +39,8 @@ class PineconeStore:
         docs: list[Document],
         k: int,
         filter_: dict[str, Any] | None,
-        text_key: str = "text",
+        text_key: str,
+        mark: str,
     ) -> None:
         self.control = control
         self.key = key
@@ -71,6 +51,7 @@ class PineconeStore:
         self.k = k
         self.filter = filter_ or None
         self.text_key = text_key
+        self.mark = mark
 
     @property
     def headers(self) -> dict[str, str]:
@@ -92,15 +73,6 @@ class PineconeStore:
             found = host if "://" in host else f"{scheme}://{host}"
             _HOSTS[(self.control, self.index)] = found
         return found
-
-    async def upsert(self, progress: Any = None) -> dict[str, int]:
-        """The connected documents into the index (the upsert route, ``canvasflow
-        ingest``); Flowise's counts."""
-        try:
-            added = await self.add(self.docs, progress)
-        except ServiceError as exc:
-            raise UpstreamError(str(exc)) from None
-        return {"numAdded": added, "numSkipped": 0, "numUpdated": 0, "numDeleted": 0}
 
     async def add(self, docs: list[Document], progress: Any = None) -> int:
         host = await self.host()
@@ -130,20 +102,9 @@ class PineconeStore:
                 progress(done, len(docs))
         return done
 
-    async def _upsert_connected(self) -> None:
-        if not self.docs:
-            return
-        mark = hashlib.sha256(
-            f"{self.control}|{self.index}|{self.namespace}|".encode()
-            + "".join(doc_id(d) for d in self.docs).encode()
-        ).hexdigest()
-        if mark not in _UPSERTED:
-            await self.add(self.docs)
-            _UPSERTED.add(mark)
-
     async def retrieve(self, query: str, k: int | None = None) -> list[Document]:
-        try:
-            await self._upsert_connected()
+        async with self.errors():
+            await self.written()
             host = await self.host()
             vector: np.ndarray = (await self.embedder.embed([query]))[0]
             body: dict[str, Any] = {
@@ -157,8 +118,6 @@ class PineconeStore:
             data = await call(
                 "POST", f"{host}/query", what="Pinecone", json=body, headers=self.headers
             )
-        except ServiceError as exc:
-            raise UpstreamError(str(exc)) from None
         out: list[Document] = []
         for match in data.get("matches") or []:
             metadata = dict(match.get("metadata") or {})
@@ -175,24 +134,22 @@ async def pinecone_store(node: Node, ctx: RunContext, text_key: str = "text") ->
             "set PINECONE_API_KEY on the server",
             code="credential_missing",
         )
-    raw_filter = node.get("pineconeMetadataFilter")
-    if isinstance(raw_filter, str) and raw_filter.strip():
-        try:
-            raw_filter = orjson.loads(raw_filter)
-        except orjson.JSONDecodeError:
-            raise CanvasInvalid(
-                f"node {node.id}: pineconeMetadataFilter is not JSON", code="bad_input"
-            ) from None
+    raw_filter = json_input(node, "pineconeMetadataFilter")
+    index = str(node.get("pineconeIndex"))
+    namespace = str(node.get("pineconeNamespace") or "")
+    docs = _docs_of(node.get("document"))
+    control = service_url(ctx.settings, services.PINECONE)
     return PineconeStore(
-        service_url(ctx.settings, services.PINECONE),
+        control,
         key,
-        str(node.get("pineconeIndex")),
-        str(node.get("pineconeNamespace") or ""),
+        index,
+        namespace,
         node.get("embeddings"),
-        _docs_of(node.get("document")),
+        docs,
         to_int(node.get("topK"), 4) or 4,
         raw_filter if isinstance(raw_filter, dict) else None,
         text_key,
+        mark_of(f"{control}|{index}|{namespace}", docs),
     )
 
 

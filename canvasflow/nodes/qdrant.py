@@ -1,22 +1,19 @@
 """Qdrant (``qdrant-client``): a Qdrant server at an allowed address, or, with no
 address, Qdrant's local mode kept in the data directory (one process at a time: local
-mode locks its folder). Documents connected to the node are upserted once per process;
-the upsert route and ``canvasflow ingest`` upsert them on demand."""
+mode locks its folder). Connected documents are written as ``kept.py`` says."""
 
 from __future__ import annotations
 
-import hashlib
 import re
 import uuid
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
-import orjson
-
-from canvasflow.errors import CanvasInvalid, UpstreamError
+from canvasflow.errors import CanvasInvalid
 from canvasflow.nodes.base import Input, Node, register, to_int
 from canvasflow.nodes.chat_models import credential_value
+from canvasflow.nodes.kept import KeptStore, doc_id, mark_of
 from canvasflow.nodes.retrieval import _docs_of
+from canvasflow.nodes.services import allowed_host, json_input
 
 if TYPE_CHECKING:
     from canvasflow.engine.context import RunContext
@@ -24,14 +21,10 @@ if TYPE_CHECKING:
 Document = dict[str, Any]
 DISTANCES = {"Cosine": "COSINE", "Euclid": "EUCLID", "Dot": "DOT"}
 _CLIENTS: dict[tuple[str, str | None], Any] = {}
-_UPSERTED: set[str] = set()
 
 
 def point_id(doc: Document) -> str:
-    raw = orjson.dumps(
-        [doc.get("pageContent"), doc.get("metadata") or {}], option=orjson.OPT_SORT_KEYS
-    )
-    return str(uuid.UUID(hashlib.sha256(raw).hexdigest()[:32]))
+    return str(uuid.UUID(doc_id(doc)))
 
 
 def client_for(where: str, key: str | None) -> Any:
@@ -48,7 +41,9 @@ def client_for(where: str, key: str | None) -> Any:
     return found
 
 
-class QdrantStore:
+class QdrantStore(KeptStore):
+    engine = "Qdrant"
+
     def __init__(
         self,
         client: Any,
@@ -113,21 +108,11 @@ class QdrantStore:
                 progress(done, len(docs))
         return done
 
-    async def upsert(self, progress: Any = None) -> dict[str, int]:
-        try:
-            added = await self.add(self.docs, progress)
-        except Exception as exc:  # the client's transport and API errors
-            raise UpstreamError(f"Qdrant: {exc}") from None
-        _UPSERTED.add(self.mark)
-        return {"numAdded": added, "numSkipped": 0, "numUpdated": 0, "numDeleted": 0}
-
     async def retrieve(self, query: str, k: int | None = None) -> list[Document]:
         from qdrant_client import models
 
-        try:
-            if self.docs and self.mark not in _UPSERTED:
-                await self.add(self.docs)
-                _UPSERTED.add(self.mark)
+        async with self.errors():
+            await self.written()
             if not await self.client.collection_exists(self.collection):
                 return []
             vector = (await self.embedder.embed([query]))[0]
@@ -138,10 +123,6 @@ class QdrantStore:
                 with_payload=True,
                 query_filter=models.Filter(**self.filter) if self.filter else None,
             )
-        except CanvasInvalid:
-            raise
-        except Exception as exc:
-            raise UpstreamError(f"Qdrant: {exc}") from None
         out = []
         for point in found.points:
             payload = point.payload or {}
@@ -189,32 +170,17 @@ class Qdrant(Node):
             )
         url = str(self.get("qdrantServerUrl") or "").strip()
         if url:
-            host = (urlsplit(url).hostname or "").lower()
-            if host not in ctx.settings.outbound_hosts:
-                raise CanvasInvalid(
-                    f"node {self.id}: Qdrant host {host!r} is not allowed "
-                    "(CANVASFLOW_ALLOWED_HOSTS)",
-                    code="host_not_allowed",
-                )
+            allowed_host(ctx, self, url, "Qdrant")
             key = await credential_value(ctx, self.get("credential"), "qdrantApiKey")
             client = client_for(url, key)
             where = url
         else:  # local mode, inside the data directory
             where = str(ctx.settings.data_dir / "qdrant")
             client = client_for(where, None)
-        raw = self.get("qdrantFilter")
-        if isinstance(raw, str) and raw.strip():
-            try:
-                raw = orjson.loads(raw)
-            except orjson.JSONDecodeError:
-                raise CanvasInvalid(
-                    f"node {self.id}: qdrantFilter is not JSON", code="bad_input"
-                ) from None
+        raw = json_input(self, "qdrantFilter")
         docs = _docs_of(self.get("document"))
         similarity = str(self.get("qdrantSimilarity"))
-        mark = hashlib.sha256(
-            f"{where}|{collection}|".encode() + "".join(point_id(d) for d in docs).encode()
-        ).hexdigest()
+        mark = mark_of(f"{where}|{collection}", docs)
         return QdrantStore(
             client,
             collection,

@@ -32,6 +32,15 @@ def results_text(rows: list[dict[str, Any]], answer: str | None = None, top: int
     return "\n\n".join(parts) or "No results."
 
 
+def rows_of(items: Any, link: str = "link", snippet: str = "snippet") -> list[dict[str, Any]]:
+    """An engine's results as title, address and snippet (each engine names them)."""
+    return [
+        {"title": r.get("title"), "link": r.get(link), "snippet": r.get(snippet)}
+        for r in items or []
+        if isinstance(r, dict)
+    ]
+
+
 class SearchTool(Tool):
     """One search engine as a tool; subclasses send the query and read the results."""
 
@@ -71,10 +80,7 @@ class SerpAPITool(SearchTool):
         )
         box = data.get("answer_box") or {}
         answer = box.get("answer") or box.get("snippet") or None
-        rows = [
-            {"title": r.get("title"), "link": r.get("link"), "snippet": r.get("snippet")}
-            for r in data.get("organic_results") or []
-        ]
+        rows = rows_of(data.get("organic_results") or [])
         return results_text(rows, answer)
 
 
@@ -95,10 +101,7 @@ class SerperTool(SearchTool):
         )
         box = data.get("answerBox") or {}
         answer = box.get("answer") or box.get("snippet") or None
-        rows = [
-            {"title": r.get("title"), "link": r.get("link"), "snippet": r.get("snippet")}
-            for r in data.get("organic") or []
-        ]
+        rows = rows_of(data.get("organic") or [])
         return results_text(rows, answer)
 
 
@@ -116,10 +119,7 @@ class GoogleSearchTool(SearchTool):
             what="Google Custom Search",
             params={"key": self.key, "cx": self.options["cx"], "q": query},
         )
-        rows = [
-            {"title": r.get("title"), "link": r.get("link"), "snippet": r.get("snippet")}
-            for r in data.get("items") or []
-        ]
+        rows = rows_of(data.get("items") or [])
         return results_text(rows)
 
 
@@ -138,10 +138,7 @@ class BraveSearchTool(SearchTool):
             params={"q": query, "count": 5},
             headers={"X-Subscription-Token": self.key, "Accept": "application/json"},
         )
-        rows = [
-            {"title": r.get("title"), "link": r.get("url"), "snippet": r.get("description")}
-            for r in (data.get("web") or {}).get("results") or []
-        ]
+        rows = rows_of((data.get("web") or {}).get("results") or [], "url", "description")
         return results_text(rows)
 
 
@@ -161,10 +158,7 @@ class TavilyTool(SearchTool):
             json=body,
             headers={"Authorization": f"Bearer {self.key}"},
         )
-        rows = [
-            {"title": r.get("title"), "link": r.get("url"), "snippet": r.get("content")}
-            for r in data.get("results") or []
-        ]
+        rows = rows_of(data.get("results") or [], "url", "content")
         return results_text(rows, data.get("answer") or None, top=len(rows))
 
 

@@ -89,3 +89,40 @@ async def call(
         return r.json()
     except ValueError:
         raise ServiceError(f"{what} did not answer JSON") from None
+
+
+def allowed_host(ctx: RunContext, node: Node, address: str, what: str) -> str:
+    """The host of an address a canvas names (a URL, or a bare host), if the operator
+    allows it (``CANVASFLOW_ALLOWED_HOSTS``); else the canvas cannot run."""
+    from urllib.parse import urlsplit
+
+    from canvasflow.errors import CanvasInvalid
+
+    host = (urlsplit(address).hostname if "://" in address else address) or ""
+    host = host.lower()
+    if host not in ctx.settings.outbound_hosts:
+        raise CanvasInvalid(
+            f"node {node.id} ({node.name}): {what} host {host!r} is not allowed "
+            "(CANVASFLOW_ALLOWED_HOSTS)",
+            code="host_not_allowed",
+        )
+    return host
+
+
+def json_input(node: Node, name: str) -> Any:
+    """A JSON input's value (given as text or already parsed); None when empty."""
+    from canvasflow.errors import CanvasInvalid
+
+    raw = node.get(name)
+    if isinstance(raw, str):
+        if not raw.strip():
+            return None
+        try:
+            import orjson
+
+            return orjson.loads(raw)
+        except ValueError:
+            raise CanvasInvalid(
+                f"node {node.id} ({node.name}): {name} is not JSON", code="bad_input"
+            ) from None
+    return raw

@@ -24,6 +24,7 @@ from canvasflow.models.base import Usage, complete
 from canvasflow.nodes.base import Input, Node, register, to_int
 from canvasflow.nodes.chains import stream_answer
 from canvasflow.nodes.safety import moderate
+from canvasflow.nodes.services import allowed_host
 
 if TYPE_CHECKING:
     from canvasflow.engine.context import RunContext
@@ -181,7 +182,8 @@ class PostgresDatabase:
 _ENGINES: dict[str, PostgresDatabase] = {}
 
 
-def open_database(kind: str, url: str, ctx: RunContext, node_id: str) -> Any:
+def open_database(kind: str, url: str, ctx: RunContext, node: Node) -> Any:
+    node_id = node.id
     if kind == "sqlite":
         root = ctx.settings.files_root.resolve()
         raw = url.removeprefix("sqlite:///").removeprefix("sqlite://").removeprefix("file:")
@@ -198,12 +200,7 @@ def open_database(kind: str, url: str, ctx: RunContext, node_id: str) -> Any:
             )
         return SQLiteDatabase(path)
     if kind == "postgres":
-        host = (urlsplit(url).hostname or "").lower()
-        if host not in ctx.settings.outbound_hosts:
-            raise CanvasInvalid(
-                f"node {node_id}: database host {host!r} is not allowed (CANVASFLOW_ALLOWED_HOSTS)",
-                code="host_not_allowed",
-            )
+        allowed_host(ctx, node, url, "database")
         if url not in _ENGINES:
             _ENGINES[url] = PostgresDatabase(url)
         return _ENGINES[url]
@@ -256,7 +253,7 @@ class SqlDatabaseChain(Node):
     async def run(self, ctx: RunContext) -> AsyncIterator[Event]:  # type: ignore[override]
         moderate(self.get("inputModeration"), ctx.question)
         model = self.get("model")
-        db = open_database(str(self.get("database")), str(self.get("url") or ""), ctx, self.id)
+        db = open_database(str(self.get("database")), str(self.get("url") or ""), ctx, self)
         top_k = to_int(self.get("topK"), 10) or 10
         template = str(self.get("customPrompt") or SQL_PROMPT)
         prompt = (

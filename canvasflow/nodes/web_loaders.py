@@ -17,7 +17,7 @@ from canvasflow.nodes import services
 from canvasflow.nodes.base import Input, Node, register, to_bool, to_int
 from canvasflow.nodes.chat_models import credential_value
 from canvasflow.nodes.documents import parse_values, split
-from canvasflow.nodes.services import ServiceError, call, service_url
+from canvasflow.nodes.services import ServiceError, allowed_host, call, service_url
 
 if TYPE_CHECKING:
     from canvasflow.engine.context import RunContext
@@ -89,13 +89,7 @@ class GithubLoader(Node):
         chosen = str(self.get("githubInstanceApi") or "").strip().rstrip("/")
         if chosen and chosen != services.GITHUB.url:
             # a GitHub Enterprise instance the author names: an allowed host, their token
-            host = (urlsplit(chosen).hostname or "").lower()
-            if host not in ctx.settings.outbound_hosts:
-                raise CanvasInvalid(
-                    f"node {self.id}: GitHub host {host!r} is not allowed "
-                    "(CANVASFLOW_ALLOWED_HOSTS)",
-                    code="host_not_allowed",
-                )
+            allowed_host(ctx, self, chosen, "GitHub")
             return chosen, own_token
         base = service_url(ctx.settings, services.GITHUB)
         return base, own_token or ctx.settings.github_token

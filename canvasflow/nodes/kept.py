@@ -1,0 +1,98 @@
+"""What the vector stores on outside engines (Pinecone, Qdrant, Chroma, Postgres) share:
+the documents connected to the node are written once per process (the first search
+writes them; ids are content hashes, so writing again changes nothing), or on demand by
+the upsert route and ``canvasflow ingest``."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import orjson
+
+from canvasflow.errors import CanvasflowError, UpstreamError
+
+Document = dict[str, Any]
+
+_WRITTEN: set[str] = set()  # the document sets this process has written, by mark
+
+
+def doc_id(doc: Document) -> str:
+    """A document's id: the hash of its text and metadata."""
+    raw = orjson.dumps(
+        [doc.get("pageContent"), doc.get("metadata") or {}], option=orjson.OPT_SORT_KEYS
+    )
+    return hashlib.sha256(raw).hexdigest()[:32]
+
+
+def mark_of(where: str, docs: list[Document]) -> str:
+    """One set of documents in one place (engine, index or table, namespace)."""
+    return hashlib.sha256(
+        f"{where}|".encode() + "".join(doc_id(d) for d in docs).encode()
+    ).hexdigest()
+
+
+def flat_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
+    """Metadata as Pinecone and Chroma keep it: strings, numbers, booleans, lists of
+    strings; anything else as JSON text."""
+    out: dict[str, Any] = {}
+    for key, value in metadata.items():
+        if isinstance(value, str | int | float | bool):
+            out[key] = value
+        elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+            out[key] = value
+        elif value is not None:
+            out[key] = orjson.dumps(value).decode()
+    return out
+
+
+class KeptStore:
+    """Subclasses set ``engine`` (its name in errors), ``docs`` and ``mark``, and write
+    documents in ``add``; ``search`` wraps their reads."""
+
+    engine = "the vector store"
+    docs: list[Document]
+    mark: str
+
+    async def add(self, docs: list[Document], progress: Any = None) -> int:
+        raise NotImplementedError
+
+    async def upsert(self, progress: Any = None) -> dict[str, int]:
+        """The connected documents into the store; Flowise's counts."""
+        async with self.errors():
+            added = await self.add(self.docs, progress)
+        _WRITTEN.add(self.mark)
+        return {"numAdded": added, "numSkipped": 0, "numUpdated": 0, "numDeleted": 0}
+
+    async def written(self) -> None:
+        """Write the connected documents if this process has not yet."""
+        if self.docs and self.mark not in _WRITTEN:
+            await self.add(self.docs)
+            _WRITTEN.add(self.mark)
+
+    def errors(self) -> Any:
+        return engine_errors(self.engine)
+
+
+def engine_errors(engine: str) -> Any:
+    """``async with engine_errors("Qdrant"):``: an engine's failures (its client's
+    exceptions have no common base) become upstream errors naming it; canvasflow's own
+    errors pass through."""
+    return _EngineErrors(engine)
+
+
+class _EngineErrors:
+    def __init__(self, engine: str) -> None:
+        self.engine = engine
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, kind: Any, exc: Any, tb: Any) -> bool:
+        if exc is None or isinstance(exc, CanvasflowError):
+            return False
+        if isinstance(exc, Exception):
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            named = first if first.startswith(self.engine) else f"{self.engine}: {first}"
+            raise UpstreamError(named) from None
+        return False
