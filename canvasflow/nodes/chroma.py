@@ -74,23 +74,16 @@ class ChromaStore(KeptStore):
             self.name, embedding_function=None, metadata={"hnsw:space": "cosine"}
         )
 
-    async def add(self, docs: list[Document], progress: Any = None) -> int:
-        if not docs:
-            return 0
-        vectors = await self.embedder.embed([d["pageContent"] for d in docs])
-
-        def write() -> None:
+    async def write(self, part: list[Document], vectors: Any) -> None:
+        def upsert() -> None:
             self._collection().upsert(
-                ids=[doc_id(d) for d in docs],
+                ids=[doc_id(d) for d in part],
                 embeddings=[[float(x) for x in v] for v in vectors],
-                documents=[d["pageContent"] for d in docs],
-                metadatas=[flat_metadata(d.get("metadata") or {}) or None for d in docs],
+                documents=[d["pageContent"] for d in part],
+                metadatas=[flat_metadata(d.get("metadata") or {}) or None for d in part],
             )
 
-        await asyncio.to_thread(write)
-        if progress is not None:
-            progress(len(docs), len(docs))
-        return len(docs)
+        await asyncio.to_thread(upsert)
 
     async def retrieve(self, query: str, k: int | None = None) -> list[Document]:
         async with self.errors():

@@ -47,15 +47,29 @@ def flat_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
 
 
 class KeptStore:
-    """Subclasses set ``engine`` (its name in errors), ``docs`` and ``mark``, and write
-    documents in ``add``; ``search`` wraps their reads."""
+    """Subclasses set ``engine`` (its name in errors), ``embedder``, ``docs``, ``mark``
+    and ``batch``, and write one batch of documents with their vectors in ``write``;
+    ``errors()`` wraps their reads."""
 
     engine = "the vector store"
+    embedder: Any
     docs: list[Document]
     mark: str
+    batch = 100
+
+    async def write(self, part: list[Document], vectors: Any) -> None:
+        raise NotImplementedError
 
     async def add(self, docs: list[Document], progress: Any = None) -> int:
-        raise NotImplementedError
+        """Embed and write documents, a batch at a time."""
+        done = 0
+        for start in range(0, len(docs), self.batch):
+            part = docs[start : start + self.batch]
+            await self.write(part, await self.embedder.embed([d["pageContent"] for d in part]))
+            done += len(part)
+            if progress is not None:
+                progress(done, len(docs))
+        return done
 
     async def upsert(self, progress: Any = None) -> dict[str, int]:
         """The connected documents into the store; Flowise's counts."""

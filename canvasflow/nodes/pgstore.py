@@ -65,36 +65,29 @@ class PostgresStore(KeptStore):
             )
         )
 
-    async def add(self, docs: list[Document], progress: Any = None) -> int:
+    async def write(self, part: list[Document], vectors: Any) -> None:
         from sqlalchemy import text
 
-        done = 0
+        rows = [
+            {
+                "id": doc_id(d),
+                "content": d["pageContent"],
+                "metadata": orjson.dumps(d.get("metadata") or {}).decode(),
+                "embedding": [float(x) for x in v],
+            }
+            for d, v in zip(part, vectors, strict=True)
+        ]
         async with self.db.begin() as conn:
             await self._ensure(conn)
-            for start in range(0, len(docs), self.batch):
-                part = docs[start : start + self.batch]
-                vectors = await self.embedder.embed([d["pageContent"] for d in part])
-                await conn.execute(
-                    text(
-                        f'INSERT INTO "{self.table}" (id, content, metadata, embedding) '
-                        "VALUES (:id, :content, CAST(:metadata AS jsonb), :embedding) "
-                        "ON CONFLICT (id) DO UPDATE SET content = EXCLUDED.content, "
-                        "metadata = EXCLUDED.metadata, embedding = EXCLUDED.embedding"
-                    ),
-                    [
-                        {
-                            "id": doc_id(d),
-                            "content": d["pageContent"],
-                            "metadata": orjson.dumps(d.get("metadata") or {}).decode(),
-                            "embedding": [float(x) for x in v],
-                        }
-                        for d, v in zip(part, vectors, strict=True)
-                    ],
-                )
-                done += len(part)
-                if progress is not None:
-                    progress(done, len(docs))
-        return done
+            await conn.execute(
+                text(
+                    f'INSERT INTO "{self.table}" (id, content, metadata, embedding) '
+                    "VALUES (:id, :content, CAST(:metadata AS jsonb), :embedding) "
+                    "ON CONFLICT (id) DO UPDATE SET content = EXCLUDED.content, "
+                    "metadata = EXCLUDED.metadata, embedding = EXCLUDED.embedding"
+                ),
+                rows,
+            )
 
     async def retrieve(self, query: str, k: int | None = None) -> list[Document]:
         from sqlalchemy import text

@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 Document = dict[str, Any]
 
 _HOSTS: dict[tuple[str, str], str] = {}  # (control plane, index) -> data plane URL
-BATCH = 100
 
 
 class PineconeStore(KeptStore):
@@ -74,33 +73,25 @@ class PineconeStore(KeptStore):
             _HOSTS[(self.control, self.index)] = found
         return found
 
-    async def add(self, docs: list[Document], progress: Any = None) -> int:
+    async def write(self, part: list[Document], vectors: Any) -> None:
+        body = {
+            "namespace": self.namespace,
+            "vectors": [
+                {
+                    "id": doc_id(d),
+                    "values": [float(x) for x in v],
+                    "metadata": {
+                        **flat_metadata(d.get("metadata") or {}),
+                        self.text_key: d["pageContent"],
+                    },
+                }
+                for d, v in zip(part, vectors, strict=True)
+            ],
+        }
         host = await self.host()
-        done = 0
-        for i in range(0, len(docs), BATCH):
-            batch = docs[i : i + BATCH]
-            vectors = await self.embedder.embed([d["pageContent"] for d in batch])
-            body = {
-                "namespace": self.namespace,
-                "vectors": [
-                    {
-                        "id": doc_id(d),
-                        "values": [float(x) for x in v],
-                        "metadata": {
-                            **flat_metadata(d.get("metadata") or {}),
-                            self.text_key: d["pageContent"],
-                        },
-                    }
-                    for d, v in zip(batch, vectors, strict=True)
-                ],
-            }
-            data = await call(
-                "POST", f"{host}/vectors/upsert", what="Pinecone", json=body, headers=self.headers
-            )
-            done += int(data.get("upsertedCount", len(batch)))
-            if progress is not None:
-                progress(done, len(docs))
-        return done
+        await call(
+            "POST", f"{host}/vectors/upsert", what="Pinecone", json=body, headers=self.headers
+        )
 
     async def retrieve(self, query: str, k: int | None = None) -> list[Document]:
         async with self.errors():

@@ -81,32 +81,21 @@ class QdrantStore(KeptStore):
                 ),
             )
 
-    async def add(self, docs: list[Document], progress: Any = None) -> int:
+    async def write(self, part: list[Document], vectors: Any) -> None:
         from qdrant_client import models
 
-        done = 0
-        for start in range(0, len(docs), self.batch):
-            part = docs[start : start + self.batch]
-            vectors = await self.embedder.embed([d["pageContent"] for d in part])
-            await self._ensure(int(vectors.shape[1]))
-            await self.client.upsert(
-                self.collection,
-                points=[
-                    models.PointStruct(
-                        id=point_id(d),
-                        vector=[float(x) for x in v],
-                        payload={
-                            self.content_key: d["pageContent"],
-                            self.metadata_key: d.get("metadata") or {},
-                        },
-                    )
-                    for d, v in zip(part, vectors, strict=True)
-                ],
-            )
-            done += len(part)
-            if progress is not None:
-                progress(done, len(docs))
-        return done
+        await self._ensure(int(vectors.shape[1]))
+        payloads = [
+            {self.content_key: d["pageContent"], self.metadata_key: d.get("metadata") or {}}
+            for d in part
+        ]
+        await self.client.upsert(
+            self.collection,
+            points=[
+                models.PointStruct(id=point_id(d), vector=[float(x) for x in v], payload=p)
+                for d, v, p in zip(part, vectors, payloads, strict=True)
+            ],
+        )
 
     async def retrieve(self, query: str, k: int | None = None) -> list[Document]:
         from qdrant_client import models
