@@ -178,7 +178,7 @@ def test_tavily_options_reach_its_api(server: Proc, client: httpx.Client, upstre
 # -- ReAct agents ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", ["reactAgentChat", "conversationalAgent"])
+@pytest.mark.parametrize("kind", ["reactAgentChat", "reactAgentLLM", "conversationalAgent"])
 def test_react_agent_uses_a_tool_by_prompting(
     server: Proc, client: httpx.Client, upstream: str, kind: str
 ) -> None:
