@@ -294,6 +294,19 @@ async def web(request: Request) -> Response:
     return Response(PAGES[name], media_type="text/html")
 
 
+async def arxiv(request: Request) -> Response:
+    query = request.query_params.get("search_query", "")
+    _seen("arxiv", request, None, query=query, max_results=request.query_params.get("max_results"))
+    entries = "".join(
+        f"<entry><id>http://arxiv.org/abs/2401.0000{i}</id><published>2024-01-0{i}T00:00:00Z"
+        f"</published><title>Paper {i} on {query[4:]}</title><summary>We study "
+        f"{query[4:]}.</summary><author><name>A. Author{i}</name></author></entry>"
+        for i in (1, 2)
+    )
+    feed = f'<feed xmlns="http://www.w3.org/2005/Atom">{entries}</feed>'
+    return Response(feed, media_type="application/atom+xml")
+
+
 async def seen(request: Request) -> Response:
     return JSONResponse(list(SEEN))
 
@@ -317,6 +330,7 @@ ROUTES = [
     Route("/openapi/pets/{pid}", pet),
     Route("/cohere/v2/rerank", cohere_rerank, methods=["POST"]),
     Route("/web/{name}", web),
+    Route("/arxiv/api/query", arxiv),
     Route("/services/seen", seen),
 ]
 
@@ -334,5 +348,6 @@ def service_urls(upstream: str) -> dict[str, str]:
         "pinecone": "pinecone",
         "github": "github",
         "cohere": "cohere",
+        "arxiv": "arxiv",
     }
     return {service: f"{upstream}/{prefix}" for service, prefix in names.items()}

@@ -1510,3 +1510,48 @@ def test_with_only_an_openai_compatible_model_every_template_needing_nothing_els
         print(f"\nopenai only: {len(answered)} answer; refused: {refused}")
     finally:
         proc.stop()
+
+
+def test_web_scraper_and_arxiv_tools(server: Proc, client: httpx.Client, upstream: str) -> None:
+    scraper = agent(node("webScraperTool_0", "webScraperTool", {"maxDepth": 1, "maxPages": 2}))
+    canvas = make_canvas(server.url, scraper)
+    body = predict(
+        client,
+        canvas["id"],
+        {"question": f'tool: web_scraper {{"url": "{upstream}/web/index.html"}}'},
+    )
+    output = body["usedTools"][0]["toolOutput"]
+    assert output.startswith(f"URL: {upstream}/web/index.html\nTitle: Home\n")
+    assert "Alpha text." in output and "Beta text." not in output  # two pages at most
+    body = predict(
+        client, canvas["id"], {"question": 'tool: web_scraper {"url": "http://10.1.1.1/"}'}
+    )
+    assert "not allowed" in body["usedTools"][0]["toolOutput"]
+    arxiv = agent(node("arxiv_0", "arxiv", {"topKResults": 2}))
+    canvas = make_canvas(server.url, arxiv)
+    body = predict(client, canvas["id"], {"question": 'tool: arxiv_search {"query": "graphs"}'})
+    output = body["usedTools"][0]["toolOutput"]
+    assert (
+        "Title: Paper 1 on graphs\nAuthors: A. Author1\nURL: http://arxiv.org/abs/2401.00001"
+        in output
+    )
+    assert seen(upstream, "arxiv")[-1] == {
+        "_service": "arxiv",
+        "_key": None,
+        "_path": "/arxiv/api/query",
+        "query": "all:graphs",
+        "max_results": "2",
+    }
+
+
+def test_agentflow_templates_with_these_tools_are_ready(client: httpx.Client) -> None:
+    folder = MARKETPLACE.parent / "agentflowsv2"
+    for name in (
+        "Deep Research With Subagents",
+        "Deep Research With Multi-turn Conversations",
+        "Agents Handoff",
+    ):
+        r = client.post(
+            "/api/v1/canvases/import", json=json.loads((folder / f"{name}.json").read_text())
+        )
+        assert [p["message"] for p in r.json()["problems"] if p["level"] == "error"] == [], name

@@ -367,3 +367,181 @@ class WebBrowser(Node):
         return WebBrowserTool(
             self.get("model"), self.get("embeddings"), ctx.settings.outbound_hosts
         )
+
+
+# -- a site's pages, and arXiv -----------------------------------------------------------------
+
+
+class WebScraperTool(Tool):
+    """Reads a page, and with ``recursive`` the same site's pages it links to (depth and
+    page count bounded), allowed hosts only; answers each page's address, title and
+    text."""
+
+    name = "web_scraper"
+    description = (
+        "Scrapes a web page and, recursively, the pages of the same site it links to. "
+        "Input: the page's URL."
+    )
+    parameters: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "properties": {"url": {"type": "string", "description": "the page's URL"}},
+        "required": ["url"],
+    }
+    PAGE_CHARS = 4000
+
+    def __init__(
+        self, hosts: frozenset[str], recursive: bool, depth: int, pages: int, seconds: float
+    ) -> None:
+        self.hosts = hosts
+        self.recursive = recursive
+        self.depth = depth
+        self.pages = pages
+        self.seconds = seconds
+
+    async def call(self, args: dict[str, Any]) -> str:
+        import asyncio
+
+        from canvasflow.errors import CanvasflowError
+        from canvasflow.nodes.web_loaders import fetch_page, page_text, same_site
+
+        start = str(args.get("url") or args.get("input") or "").strip()
+        if not start.startswith(("http://", "https://")):
+            raise ToolError(f"not a web address: {start!r}")
+        found: list[str] = []
+        seen: set[str] = set()
+        queue = [(start, 0)]
+
+        async def crawl() -> None:
+            while queue and len(found) < self.pages:
+                url, depth = queue.pop(0)
+                if url in seen:
+                    continue
+                seen.add(url)
+                try:
+                    title, text, links = page_text(await fetch_page(url, self.hosts))
+                except CanvasflowError as exc:
+                    if url == start:
+                        raise ToolError(exc.message) from None
+                    continue  # a linked page that fails is left out
+                found.append(f"URL: {url}\nTitle: {title}\n{text[: self.PAGE_CHARS]}")
+                if self.recursive and depth < self.depth:
+                    queue.extend((u, depth + 1) for u in same_site(url, links) if u not in seen)
+
+        try:
+            await asyncio.wait_for(crawl(), self.seconds)
+        except TimeoutError:
+            pass  # what was read in time
+        return "\n\n---\n\n".join(found) or "No page could be read."
+
+
+@register
+class WebScraperToolNode(Node):
+    name = "webScraperTool"
+    label = "Web Scraper Tool"
+    category = "Tools"
+    description = "Scrapes a page, or a site's linked pages, for an agent (allowed hosts only)"
+    base_classes = ("Tool", "StructuredTool", "Runnable")
+    inputs = (
+        Input("scrapeMode", "options", default="recursive", options=("single", "recursive")),
+        Input("maxDepth", "number", optional=True, default=1),
+        Input("maxPages", "number", optional=True, default=10),
+        Input("timeoutS", "number", optional=True, default=60),
+        Input("description", "string", optional=True),
+    )
+
+    async def build(self, ctx: RunContext) -> Tool:
+        tool = WebScraperTool(
+            ctx.settings.outbound_hosts,
+            str(self.get("scrapeMode")) == "recursive",
+            max(0, to_int(self.get("maxDepth"), 1) or 0),
+            max(1, to_int(self.get("maxPages"), 10) or 10),
+            float(self.get("timeoutS") or 60),
+        )
+        if self.get("description"):
+            tool.description = str(self.get("description"))
+        return tool
+
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+
+
+class ArxivTool(Tool):
+    def __init__(self, base: str, name: str, description: str, k: int, max_query: int, chars: int):
+        self.base = base
+        self.name = name
+        self.description = description
+        self.k = k
+        self.max_query = max_query
+        self.chars = chars
+        self.parameters = {  # type: ignore[misc]
+            "type": "object",
+            "properties": {"query": {"type": "string", "description": "keywords or an arXiv id"}},
+            "required": ["query"],
+        }
+
+    async def call(self, args: dict[str, Any]) -> str:
+        import xml.etree.ElementTree as ET
+
+        from canvasflow.models.native import http
+
+        query = str(args.get("query") or args.get("input") or "").strip()[: self.max_query]
+        if not query:
+            raise ToolError("an empty query")
+        try:
+            r = await http().get(
+                f"{self.base}/api/query",
+                params={"search_query": f"all:{query}", "max_results": self.k},
+                timeout=30,
+            )
+            r.raise_for_status()
+            feed = ET.fromstring(r.text)
+        except Exception as exc:  # transport, status, or a feed that does not parse
+            raise ToolError(f"arXiv: {exc}") from None
+        papers = []
+        for entry in feed.findall(f"{ATOM}entry"):
+
+            def text(tag: str, entry: Any = entry) -> str:
+                return " ".join((entry.findtext(f"{ATOM}{tag}") or "").split())
+
+            authors = ", ".join(
+                a.findtext(f"{ATOM}name") or "" for a in entry.findall(f"{ATOM}author")
+            )
+            papers.append(
+                f"Published: {text('published')[:10]}\nTitle: {text('title')}\n"
+                f"Authors: {authors}\nURL: {text('id')}\nSummary: {text('summary')}"
+            )
+        return "\n\n".join(papers)[: self.chars] or "No papers found."
+
+
+@register
+class Arxiv(Node):
+    name = "arxiv"
+    label = "Arxiv"
+    category = "Tools"
+    description = "Searches arXiv's papers (titles, authors, summaries)"
+    base_classes = ("Arxiv", "DynamicStructuredTool", "StructuredTool", "Runnable", "Tool")
+    inputs = (
+        Input("arxivName", "string", optional=True, default="arxiv_search"),
+        Input(
+            "arxivDescription",
+            "string",
+            optional=True,
+            default="Searches arXiv for academic papers by keywords, topics, authors or ids.",
+        ),
+        Input("topKResults", "number", optional=True, default=3),
+        Input("maxQueryLength", "number", optional=True, default=300),
+        Input("docContentCharsMax", "number", optional=True, default=10000),
+        Input("loadFullContent", "boolean", optional=True, default=False),
+        Input("continueOnFailure", "boolean", optional=True, default=False),
+        Input("legacyBuild", "boolean", optional=True, default=False),
+    )
+
+    async def build(self, ctx: RunContext) -> Tool:
+        return ArxivTool(
+            service_url(ctx.settings, services.ARXIV),
+            str(self.get("arxivName")),
+            str(self.get("arxivDescription")),
+            max(1, to_int(self.get("topKResults"), 3) or 3),
+            max(1, to_int(self.get("maxQueryLength"), 300) or 300),
+            max(100, to_int(self.get("docContentCharsMax"), 10000) or 10000),
+        )

@@ -46,6 +46,7 @@ HUGGINGFACE = Service(
     "HUGGINGFACEHUB_API_KEY",
 )
 PINECONE = Service("pinecone", "https://api.pinecone.io", "pineconeApiKey", "PINECONE_API_KEY")
+ARXIV = Service("arxiv", "https://export.arxiv.org", "", None)  # no key
 COHERE = Service("cohere", "https://api.cohere.com", "cohereApiKey", "COHERE_API_KEY")
 GITHUB = Service("github", "https://api.github.com", "accessToken", "GITHUB_TOKEN")
 
