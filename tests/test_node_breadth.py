@@ -636,10 +636,19 @@ def test_sql_chain_on_postgres_is_read_only(server: Proc, client: httpx.Client) 
         canvas = make_canvas(server.url, sql_flow(url, "postgres"))
         body = predict(client, canvas["id"], {"question": "q sql: SELECT name, price FROM fruits"})
         assert body["text"] == "The answer is [('name', 'price'), ('fig', 3.0)]"
-        r = client.post(
-            f"/api/v1/prediction/{canvas['id']}", json={"question": "q sql: DELETE FROM fruits"}
-        )
-        assert "read-only transaction" in r.text
+        for attack in (
+            "DELETE FROM fruits",
+            "SET default_transaction_read_only = off",  # then, on the same connection:
+            "DELETE FROM fruits",
+            "SET TRANSACTION READ WRITE",
+        ):
+            r = client.post(
+                f"/api/v1/prediction/{canvas['id']}", json={"question": f"q sql: {attack}"}
+            )
+            if "DELETE" in attack:
+                assert "read-only transaction" in r.text, r.text
+        body = predict(client, canvas["id"], {"question": "q sql: SELECT count(*) FROM fruits"})
+        assert body["text"] == "The answer is [('count',), (1,)]"  # nothing was deleted
     finally:
         drop_pg_database(url)
 

@@ -139,6 +139,7 @@ class PostgresDatabase:
     def __init__(self, url: str, seconds: float = STATEMENT_SECONDS) -> None:
         from sqlalchemy.ext.asyncio import create_async_engine
 
+        self.seconds = seconds
         parts = urlsplit(url)
         async_url = parts._replace(scheme="postgresql+asyncpg").geturl()
         self.engine = create_async_engine(
@@ -158,6 +159,7 @@ class PostgresDatabase:
 
         try:
             async with self.engine.connect() as conn:
+                await self._read_only(conn)
                 result = await conn.execute(text(sql))
                 columns = list(result.keys())
                 rows = [tuple(r) for r in result.fetchmany(limit)]
@@ -175,8 +177,18 @@ class PostgresDatabase:
             "'public' GROUP BY table_name ORDER BY table_name"
         )
         async with self.engine.connect() as conn:
+            await self._read_only(conn)
             rows = (await conn.execute(text(sql))).all()
+            await conn.rollback()
         return {name: f"CREATE TABLE {name} ({cols})" for name, cols in rows}
+
+    async def _read_only(self, conn: Any) -> None:
+        """Every transaction read-only and time-limited on its own, whatever a query of
+        an earlier one set for the session (``SET default_transaction_read_only``...)."""
+        from sqlalchemy import text
+
+        await conn.execute(text("SET TRANSACTION READ ONLY"))
+        await conn.execute(text(f"SET LOCAL statement_timeout = {int(self.seconds * 1000)}"))
 
 
 _ENGINES: dict[str, PostgresDatabase] = {}
