@@ -21,7 +21,10 @@ def http() -> httpx.AsyncClient:
     if _client is None:
         _client = httpx.AsyncClient(
             timeout=httpx.Timeout(600, connect=10),
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=200),
+            # a burst's upstream connections are kept for the next one (idle ones close
+            # after httpx's 5 s keep-alive expiry), not reopened: connecting is most of a
+            # stream's start when many arrive at once
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=10_000),
         )
     return _client
 

@@ -42,7 +42,10 @@ def client_for(
             timeout=httpx.Timeout(timeout, connect=min(timeout, connect)),
             max_retries=retries,
             http_client=httpx.AsyncClient(
-                limits=httpx.Limits(max_connections=None, max_keepalive_connections=200),
+                # a burst's upstream connections are kept for the next one (idle ones close
+                # after httpx's 5 s keep-alive expiry), not reopened: connecting is most of a
+                # stream's start when many arrive at once
+                limits=httpx.Limits(max_connections=None, max_keepalive_connections=10_000),
                 timeout=httpx.Timeout(timeout, connect=min(timeout, connect)),
             ),
         )
