@@ -133,6 +133,22 @@ def split(splitter: Any, docs: list[Document]) -> list[Document]:
     return out
 
 
+def finish_loaded(node: Node, docs: list[Document]) -> list[Document]:
+    """What every loader does with what it read: the node's ``metadata`` added, its text
+    splitter applied, the keys of ``omitMetadataKeys`` dropped. The documents given are
+    not changed (a loader may keep them cached)."""
+    metadata = parse_values(node.get("metadata"))
+    omit = {k.strip() for k in str(node.get("omitMetadataKeys") or "").split(",") if k.strip()}
+    docs = split(
+        node.get("textSplitter"),
+        [{**d, "metadata": {**d["metadata"], **metadata}} for d in docs],
+    )
+    for doc in docs:
+        for key in omit:
+            doc["metadata"].pop(key, None)
+    return docs
+
+
 @register
 class PlainText(Node):
     name = "plainText"
@@ -147,16 +163,7 @@ class PlainText(Node):
     )
 
     async def build(self, ctx: RunContext) -> list[Document]:
-        metadata = parse_values(self.get("metadata"))
-        omit = {k.strip() for k in str(self.get("omitMetadataKeys") or "").split(",") if k.strip()}
-        docs = split(
-            self.get("textSplitter"),
-            [{"pageContent": str(self.get("text")), "metadata": dict(metadata)}],
-        )
-        for doc in docs:
-            for key in omit:
-                doc["metadata"].pop(key, None)
-        return docs
+        return finish_loaded(self, [{"pageContent": str(self.get("text")), "metadata": {}}])
 
 
 def decode_files(raw: Any) -> list[tuple[str, bytes]]:
@@ -195,18 +202,11 @@ class _FileLoader(Node):
         raise NotImplementedError
 
     async def build(self, ctx: RunContext) -> list[Document]:
-        metadata = parse_values(self.get("metadata"))
-        omit = {k.strip() for k in str(self.get("omitMetadataKeys") or "").split(",") if k.strip()}
         docs: list[Document] = []
         for name, data in decode_files(self.get(self.file_input)):
             for doc in self.documents(name, data):
-                doc["metadata"] = {"source": name, **doc["metadata"], **metadata}
-                docs.append(doc)
-        docs = split(self.get("textSplitter"), docs)
-        for doc in docs:
-            for key in omit:
-                doc["metadata"].pop(key, None)
-        return docs
+                docs.append({**doc, "metadata": {"source": name, **doc["metadata"]}})
+        return finish_loaded(self, docs)
 
 
 _LOADER_TAIL = (

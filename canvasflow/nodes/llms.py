@@ -11,18 +11,10 @@ from canvasflow.models.hosted import HuggingFaceModel, ReplicateModel
 from canvasflow.nodes import services
 from canvasflow.nodes.base import Input, Node, register, to_float, to_int
 from canvasflow.nodes.chat_models import credential_value, limited
-from canvasflow.nodes.services import allowed_host, service_key, service_url
+from canvasflow.nodes.services import allowed_host, required_key, service_url
 
 if TYPE_CHECKING:
     from canvasflow.engine.context import RunContext
-
-
-def _missing_key(node: Node, kind: str, env: str | None) -> CanvasInvalid:
-    return CanvasInvalid(
-        f"node {node.id} ({node.name}) has no key: give it a {kind} credential, or set "
-        f"{env} on the server",
-        code="credential_missing",
-    )
 
 
 @register
@@ -51,9 +43,7 @@ class Replicate(Node):
     )
 
     async def build(self, ctx: RunContext) -> ReplicateModel:
-        key = await service_key(ctx, self, services.REPLICATE)
-        if not key:
-            raise _missing_key(self, "replicateApi", services.REPLICATE.key_env)
+        key = await required_key(ctx, self, services.REPLICATE)
         extra = self.get("additionalInputs")
         if isinstance(extra, str) and extra.strip():
             extra = orjson.loads(extra)
@@ -102,9 +92,7 @@ class HuggingFaceInferenceLLM(Node):
             key = await credential_value(ctx, self.get("credential"), "huggingFaceApiKey")
             url = endpoint
         elif model:
-            key = await service_key(ctx, self, services.HUGGINGFACE)
-            if not key:
-                raise _missing_key(self, "huggingFaceApi", services.HUGGINGFACE.key_env)
+            key = await required_key(ctx, self, services.HUGGINGFACE)
             url = f"{service_url(ctx.settings, services.HUGGINGFACE)}/models/{model}"
         else:
             raise CanvasInvalid(

@@ -8,12 +8,11 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from canvasflow.errors import CanvasInvalid
 from canvasflow.nodes import services
 from canvasflow.nodes.base import Input, Node, register, to_int
 from canvasflow.nodes.kept import KeptStore, doc_id, flat_metadata, mark_of
 from canvasflow.nodes.retrieval import _docs_of
-from canvasflow.nodes.services import call, json_input, service_key, service_url
+from canvasflow.nodes.services import call, json_input, required_key, service_url
 
 if TYPE_CHECKING:
     from canvasflow.engine.context import RunContext
@@ -118,13 +117,7 @@ class PineconeStore(KeptStore):
 
 
 async def pinecone_store(node: Node, ctx: RunContext, text_key: str = "text") -> PineconeStore:
-    key = await service_key(ctx, node, services.PINECONE)
-    if not key:
-        raise CanvasInvalid(
-            f"node {node.id} ({node.name}) has no key: give it a pineconeApi credential, or "
-            "set PINECONE_API_KEY on the server",
-            code="credential_missing",
-        )
+    key = await required_key(ctx, node, services.PINECONE)
     raw_filter = json_input(node, "pineconeMetadataFilter")
     index = str(node.get("pineconeIndex"))
     namespace = str(node.get("pineconeNamespace") or "")

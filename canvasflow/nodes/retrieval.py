@@ -501,6 +501,22 @@ def context_of(docs: list[Document]) -> str:
     return "\n\n".join(d["pageContent"] for d in docs)
 
 
+async def answer_from(model: Any, retriever: Any, question: str) -> AsyncIterator[Event]:
+    """Retrieval QA: the nearest documents (a retriever step and a ``source`` event,
+    returned when the ending node asks for them), then the answer from them."""
+    docs: list[Document] = []
+    async for event in retrieve(retriever, question):
+        if event.kind == "source":
+            docs = event.data
+        yield event
+    messages: list[Message] = [
+        {"role": "system", "content": DEFAULT_RESPONSE.replace("{context}", context_of(docs))},
+        {"role": "user", "content": question},
+    ]
+    async for event in stream_answer(model, messages):
+        yield event
+
+
 @register
 class RetrievalQAChain(Node):
     name = "retrievalQAChain"
@@ -508,6 +524,7 @@ class RetrievalQAChain(Node):
     category = "Chains"
     base_classes = ("RetrievalQAChain", "BaseChain", "Runnable")
     ending = True
+    retriever_input = "vectorStoreRetriever"
     inputs = (
         Input("model", "BaseLanguageModel"),
         Input("vectorStoreRetriever", "BaseRetriever"),
@@ -516,16 +533,8 @@ class RetrievalQAChain(Node):
 
     async def run(self, ctx: RunContext) -> AsyncIterator[Event]:  # type: ignore[override]
         moderate(self.get("inputModeration"), ctx.question)
-        docs: list[Document] = []
-        async for event in retrieve(self.get("vectorStoreRetriever"), ctx.question):
-            if event.kind == "source":
-                docs = event.data
-            yield event
-        messages: list[Message] = [
-            {"role": "system", "content": DEFAULT_RESPONSE.replace("{context}", context_of(docs))},
-            {"role": "user", "content": ctx.question},
-        ]
-        async for event in stream_answer(self.get("model"), messages):
+        retriever = self.get(self.retriever_input)
+        async for event in answer_from(self.get("model"), retriever, ctx.question):
             yield event
 
 

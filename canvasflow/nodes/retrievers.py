@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from canvasflow.errors import CanvasInvalid, UpstreamError
+from canvasflow.errors import UpstreamError
 from canvasflow.models.base import Usage, complete
 from canvasflow.nodes import services
 from canvasflow.nodes.base import Input, Node, register, to_float, to_int
 from canvasflow.nodes.retrieval import unit_rows
-from canvasflow.nodes.services import ServiceError, call, service_key, service_url
+from canvasflow.nodes.services import ServiceError, call, required_key, service_url
 
 if TYPE_CHECKING:
     from canvasflow.engine.context import RunContext
@@ -75,13 +75,7 @@ class CohereRerankRetriever(Node):
     )
 
     async def build(self, ctx: RunContext) -> CohereReranker:
-        key = await service_key(ctx, self, services.COHERE)
-        if not key:
-            raise CanvasInvalid(
-                f"node {self.id} (cohereRerankRetriever) has no key: give it a cohereApi "
-                "credential, or set COHERE_API_KEY on the server",
-                code="credential_missing",
-            )
+        key = await required_key(ctx, self, services.COHERE)
         k = to_int(self.get("topK"), 4) or 4
         return CohereReranker(
             self.get("baseRetriever"),

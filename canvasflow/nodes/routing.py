@@ -14,7 +14,7 @@ from canvasflow.events import usage as usage_event
 from canvasflow.models.base import Message, Usage, complete
 from canvasflow.nodes.base import Input, Node, register
 from canvasflow.nodes.chains import stream_answer
-from canvasflow.nodes.retrieval import DEFAULT_RESPONSE, context_of, retrieve
+from canvasflow.nodes.retrieval import RetrievalQAChain, answer_from
 from canvasflow.nodes.safety import moderate
 
 if TYPE_CHECKING:
@@ -142,22 +142,6 @@ class MultiPromptChain(Node):
             yield event
 
 
-async def answer_from(model: Any, retriever: Any, question: str) -> AsyncIterator[Event]:
-    """Retrieval QA: the nearest documents (a ``source`` event, returned when the ending
-    node asks for them), then the answer from them."""
-    docs: list[dict[str, Any]] = []
-    async for event in retrieve(retriever, question):
-        if event.kind == "source":
-            docs = event.data
-        yield event
-    messages: list[Message] = [
-        {"role": "system", "content": DEFAULT_RESPONSE.replace("{context}", context_of(docs))},
-        {"role": "user", "content": question},
-    ]
-    async for event in stream_answer(model, messages):
-        yield event
-
-
 @register
 class MultiRetrievalQAChain(Node):
     name = "multiRetrievalQAChain"
@@ -191,20 +175,16 @@ class MultiRetrievalQAChain(Node):
 
 
 @register
-class VectorDBQAChain(Node):
+class VectorDBQAChain(RetrievalQAChain):
+    """The retrieval QA chain over a vector store (Flowise's older name and input)."""
+
     name = "vectorDBQAChain"
     label = "VectorDB QA Chain"
-    category = "Chains"
     description = "Answers from the documents of a vector store nearest the question"
     base_classes = ("VectorDBQAChain", "BaseChain", "Runnable")
-    ending = True
+    retriever_input = "vectorStore"
     inputs = (
         Input("model", "BaseLanguageModel"),
         Input("vectorStore", "VectorStore"),
         Input("inputModeration", "Moderation", optional=True, list=True),
     )
-
-    async def run(self, ctx: RunContext) -> AsyncIterator[Event]:  # type: ignore[override]
-        moderate(self.get("inputModeration"), ctx.question)
-        async for event in answer_from(self.get("model"), self.get("vectorStore"), ctx.question):
-            yield event

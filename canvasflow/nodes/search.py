@@ -10,7 +10,7 @@ from canvasflow.errors import CanvasInvalid
 from canvasflow.nodes import services
 from canvasflow.nodes.base import Input, Node, register, to_bool, to_int
 from canvasflow.nodes.chat_models import credential_value
-from canvasflow.nodes.services import Service, ServiceError, call, service_key, service_url
+from canvasflow.nodes.services import Service, ServiceError, call, required_key, service_url
 from canvasflow.nodes.tools import Tool, ToolError
 
 if TYPE_CHECKING:
@@ -166,24 +166,13 @@ class _SearchNode(Node):
     category = "Tools"
     service: ClassVar[Service]
     tool: ClassVar[type[SearchTool]]
-    credential_kind: ClassVar[str]
     inputs: ClassVar[tuple[Input, ...]] = (Input("credential", "credential", optional=True),)
 
     def options(self, ctx: RunContext) -> dict[str, Any]:
         return {}
 
-    async def key(self, ctx: RunContext) -> str:
-        key = await service_key(ctx, self, self.service)
-        if not key:
-            raise CanvasInvalid(
-                f"node {self.id} ({self.name}) has no key: give it a {self.credential_kind} "
-                f"credential, or set {self.service.key_env} on the server",
-                code="credential_missing",
-            )
-        return key
-
     async def build(self, ctx: RunContext) -> Tool:
-        key = await self.key(ctx)
+        key = await required_key(ctx, self, self.service)
         return self.tool(service_url(ctx.settings, self.service), key, self.options(ctx))
 
 
@@ -195,7 +184,6 @@ class SerpAPI(_SearchNode):
     base_classes = ("SerpAPI", "Tool", "StructuredTool", "Runnable")
     service = services.SERPAPI
     tool = SerpAPITool
-    credential_kind = "serpApi"
 
 
 @register
@@ -206,7 +194,6 @@ class Serper(_SearchNode):
     base_classes = ("Serper", "Tool", "StructuredTool", "Runnable")
     service = services.SERPER
     tool = SerperTool
-    credential_kind = "serperApi"
 
 
 @register
@@ -217,10 +204,9 @@ class GoogleCustomSearch(_SearchNode):
     base_classes = ("GoogleCustomSearchAPI", "Tool", "StructuredTool", "Runnable")
     service = services.GOOGLE_SEARCH
     tool = GoogleSearchTool
-    credential_kind = "googleCustomSearchApi"
 
     async def build(self, ctx: RunContext) -> Tool:
-        key = await self.key(ctx)
+        key = await required_key(ctx, self, self.service)
         cx = await credential_value(ctx, self.get("credential"), "googleCustomSearchApiId")
         cx = cx or ctx.settings.google_cse_id  # else the server's search engine id
         if not cx:
@@ -240,7 +226,6 @@ class BraveSearchAPI(_SearchNode):
     base_classes = ("BraveSearchAPI", "Tool", "StructuredTool", "Runnable")
     service = services.BRAVE
     tool = BraveSearchTool
-    credential_kind = "braveSearchApi"
 
 
 @register
@@ -251,7 +236,6 @@ class TavilyAPI(_SearchNode):
     base_classes = ("TavilyAPI", "Tool", "StructuredTool", "Runnable")
     service = services.TAVILY
     tool = TavilyTool
-    credential_kind = "tavilyApi"
     inputs = (
         Input("credential", "credential", optional=True),
         Input("topic", "options", optional=True, default="general"),
@@ -402,35 +386,27 @@ class WebScraperTool(Tool):
         import asyncio
 
         from canvasflow.errors import CanvasflowError
-        from canvasflow.nodes.web_loaders import fetch_page, page_text, same_site
+        from canvasflow.nodes.web_loaders import crawl
 
         start = str(args.get("url") or args.get("input") or "").strip()
         if not start.startswith(("http://", "https://")):
             raise ToolError(f"not a web address: {start!r}")
-        found: list[str] = []
-        seen: set[str] = set()
-        queue = [(start, 0)]
-
-        async def crawl() -> None:
-            while queue and len(found) < self.pages:
-                url, depth = queue.pop(0)
-                if url in seen:
-                    continue
-                seen.add(url)
-                try:
-                    title, text, links = page_text(await fetch_page(url, self.hosts))
-                except CanvasflowError as exc:
-                    if url == start:
-                        raise ToolError(exc.message) from None
-                    continue  # a linked page that fails is left out
-                found.append(f"URL: {url}\nTitle: {title}\n{text[: self.PAGE_CHARS]}")
-                if self.recursive and depth < self.depth:
-                    queue.extend((u, depth + 1) for u in same_site(url, links) if u not in seen)
-
+        pages: list[dict[str, Any]] = []
+        depth = self.depth if self.recursive else None
         try:
-            await asyncio.wait_for(crawl(), self.seconds)
+            await asyncio.wait_for(
+                crawl([start], self.hosts, self.pages, depth, pages, skip_failed=True),
+                self.seconds,
+            )
         except TimeoutError:
             pass  # what was read in time
+        except CanvasflowError as exc:  # the page asked for
+            raise ToolError(exc.message) from None
+        found = [
+            f"URL: {p['metadata']['source']}\nTitle: {p['metadata']['title']}\n"
+            f"{p['pageContent'][: self.PAGE_CHARS]}"
+            for p in pages
+        ]
         return "\n\n---\n\n".join(found) or "No page could be read."
 
 

@@ -27,28 +27,54 @@ class Service:
     url: str  # the official base URL
     field: str  # the Flowise credential field holding the key
     key_env: str | None = None  # the standard environment variable
+    kind: str = ""  # the Flowise credential kind holding the key
 
 
-SERPAPI = Service("serpapi", "https://serpapi.com", "serpApiKey", "SERPAPI_API_KEY")
-SERPER = Service("serper", "https://google.serper.dev", "serperApiKey", "SERPER_API_KEY")
-GOOGLE_SEARCH = Service(
-    "google_search", "https://www.googleapis.com", "googleCustomSearchApiKey", "GOOGLE_API_KEY"
+SERPAPI = Service("serpapi", "https://serpapi.com", "serpApiKey", "SERPAPI_API_KEY", kind="serpApi")
+SERPER = Service(
+    "serper", "https://google.serper.dev", "serperApiKey", "SERPER_API_KEY", kind="serperApi"
 )
-BRAVE = Service("brave", "https://api.search.brave.com", "braveApiKey", "BRAVE_SEARCH_API_KEY")
-TAVILY = Service("tavily", "https://api.tavily.com", "tavilyApiKey", "TAVILY_API_KEY")
+GOOGLE_SEARCH = Service(
+    "google_search",
+    "https://www.googleapis.com",
+    "googleCustomSearchApiKey",
+    "GOOGLE_API_KEY",
+    kind="googleCustomSearchApi",
+)
+BRAVE = Service(
+    "brave",
+    "https://api.search.brave.com",
+    "braveApiKey",
+    "BRAVE_SEARCH_API_KEY",
+    kind="braveSearchApi",
+)
+TAVILY = Service(
+    "tavily", "https://api.tavily.com", "tavilyApiKey", "TAVILY_API_KEY", kind="tavilyApi"
+)
 REPLICATE = Service(
-    "replicate", "https://api.replicate.com", "replicateApiKey", "REPLICATE_API_TOKEN"
+    "replicate",
+    "https://api.replicate.com",
+    "replicateApiKey",
+    "REPLICATE_API_TOKEN",
+    kind="replicateApi",
 )
 HUGGINGFACE = Service(
     "huggingface",
     "https://api-inference.huggingface.co",
     "huggingFaceApiKey",
     "HUGGINGFACEHUB_API_KEY",
+    kind="huggingFaceApi",
 )
-PINECONE = Service("pinecone", "https://api.pinecone.io", "pineconeApiKey", "PINECONE_API_KEY")
+PINECONE = Service(
+    "pinecone", "https://api.pinecone.io", "pineconeApiKey", "PINECONE_API_KEY", kind="pineconeApi"
+)
 ARXIV = Service("arxiv", "https://export.arxiv.org", "", None)  # no key
-COHERE = Service("cohere", "https://api.cohere.com", "cohereApiKey", "COHERE_API_KEY")
-GITHUB = Service("github", "https://api.github.com", "accessToken", "GITHUB_TOKEN")
+COHERE = Service(
+    "cohere", "https://api.cohere.com", "cohereApiKey", "COHERE_API_KEY", kind="cohereApi"
+)
+GITHUB = Service(
+    "github", "https://api.github.com", "accessToken", "GITHUB_TOKEN", kind="githubApi"
+)
 
 
 class ServiceError(Exception):
@@ -68,6 +94,21 @@ async def service_key(
     if key:
         return key
     return ctx.settings.provider_env(service.key_env) if service.key_env else None
+
+
+async def required_key(ctx: RunContext, node: Node, service: Service) -> str:
+    """The key :func:`service_key` finds; without one, the canvas cannot run (a 422
+    naming the credential kind and the server's variable)."""
+    from canvasflow.errors import CanvasInvalid
+
+    key = await service_key(ctx, node, service)
+    if not key:
+        raise CanvasInvalid(
+            f"node {node.id} ({node.name}) has no key: give it a {service.kind} credential, "
+            f"or set {service.key_env} on the server",
+            code="credential_missing",
+        )
+    return key
 
 
 async def call(

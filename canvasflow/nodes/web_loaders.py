@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import fnmatch
+import math
 import re
 import time
 from typing import TYPE_CHECKING, Any
@@ -12,11 +13,11 @@ from urllib.parse import quote, urlsplit
 
 import orjson
 
-from canvasflow.errors import CanvasInvalid, UpstreamError
+from canvasflow.errors import CanvasflowError, CanvasInvalid, UpstreamError
 from canvasflow.nodes import services
 from canvasflow.nodes.base import Input, Node, register, to_bool, to_int
 from canvasflow.nodes.chat_models import credential_value
-from canvasflow.nodes.documents import parse_values, split
+from canvasflow.nodes.documents import finish_loaded
 from canvasflow.nodes.services import ServiceError, allowed_host, call, service_url
 
 if TYPE_CHECKING:
@@ -33,6 +34,16 @@ BINARY = re.compile(
     re.I,
 )
 _CACHE: dict[tuple[Any, ...], tuple[float, list[Document]]] = {}
+
+
+async def cached(key: tuple[Any, ...], load: Any) -> list[Document]:
+    """What ``load()`` read, kept ``CACHE_SECONDS`` per process under ``key``."""
+    found = _CACHE.get(key)
+    if found is not None and time.monotonic() - found[0] < CACHE_SECONDS:
+        return found[1]
+    docs = await load()
+    _CACHE[key] = (time.monotonic(), docs)
+    return docs
 
 
 def repo_of(link: str) -> tuple[str, str]:
@@ -101,24 +112,11 @@ class GithubLoader(Node):
         recursive = to_bool(self.get("recursive"))
         skip = patterns_of(self.get("ignorePath"))
         api, token = await self._api(ctx)
-        key = (api, token, owner, repo, branch, recursive, tuple(skip))
-        cached = _CACHE.get(key)
-        if cached is not None and time.monotonic() - cached[0] < CACHE_SECONDS:
-            files = cached[1]
-        else:
-            files = await self._files(api, token, owner, repo, branch, recursive, skip)
-            _CACHE[key] = (time.monotonic(), files)
-        metadata = parse_values(self.get("metadata"))
-        docs = [
-            {"pageContent": d["pageContent"], "metadata": {**d["metadata"], **metadata}}
-            for d in files
-        ]
-        docs = split(self.get("textSplitter"), docs)
-        omit = {k.strip() for k in str(self.get("omitMetadataKeys") or "").split(",") if k.strip()}
-        for doc in docs:
-            for k in omit:
-                doc["metadata"].pop(k, None)
-        return docs
+        files = await cached(
+            (api, token, owner, repo, branch, recursive, tuple(skip)),
+            lambda: self._files(api, token, owner, repo, branch, recursive, skip),
+        )
+        return finish_loaded(self, files)
 
     async def _files(
         self,
@@ -233,6 +231,38 @@ def same_site(base: str, links: list[str]) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+async def crawl(
+    start: list[str],
+    hosts: frozenset[str],
+    pages: int,
+    depth: float | None,
+    into: list[Document],
+    selector: str | None = None,
+    skip_failed: bool = False,
+) -> None:
+    """Read pages breadth first from ``start`` into ``into`` (``pageContent``, and the
+    ``source`` and ``title`` as metadata), ``pages`` at most; with a ``depth``, also the
+    same site's pages they link to, that many links deep. A page that cannot be read
+    ends the crawl with its error, or with ``skip_failed`` is left out (not the first).
+    Filling ``into`` as it goes, a caller's deadline keeps what was read in time."""
+    queue = [(url, 0) for url in start]
+    seen: set[str] = set()
+    while queue and len(into) < pages:
+        url, level = queue.pop(0)
+        if url in seen:
+            continue
+        seen.add(url)
+        try:
+            title, text, links = page_text(await fetch_page(url, hosts), selector)
+        except CanvasflowError:
+            if not skip_failed or (not into and url == start[0]):
+                raise
+            continue
+        into.append({"pageContent": text, "metadata": {"source": url, "title": title}})
+        if depth is not None and level < depth:
+            queue += [(u, level + 1) for u in same_site(url, links) if u not in seen]
+
+
 @register
 class CheerioWebScraper(Node):
     name = "cheerioWebScraper"
@@ -262,21 +292,13 @@ class CheerioWebScraper(Node):
         selector = str(self.get("selector") or "").strip() or None
         if method == "scrapeXMLSitemap":
             sitemap = await fetch_page(url, hosts)
-            queue = re.findall(r"<loc>\s*([^<\s]+)\s*</loc>", sitemap)[:limit]
+            start = re.findall(r"<loc>\s*([^<\s]+)\s*</loc>", sitemap)[:limit]
         else:
-            queue = [url]
-        seen: set[str] = set()
-        docs: list[Document] = []
-        while queue and len(docs) < limit:
-            page = queue.pop(0)
-            if page in seen:
-                continue
-            seen.add(page)
-            title, text, links = page_text(await fetch_page(page, hosts), selector)
-            docs.append({"pageContent": text, "metadata": {"source": page, "title": title}})
-            if method == "webCrawl":
-                queue += [u for u in same_site(page, links) if u not in seen]
-        return docs
+            start = [url]
+        pages: list[Document] = []
+        depth = math.inf if method == "webCrawl" else None
+        await crawl(start, hosts, limit, depth, pages, selector)
+        return pages
 
     async def build(self, ctx: RunContext) -> list[Document]:
         url = str(self.get("url") or "").strip()
@@ -287,22 +309,4 @@ class CheerioWebScraper(Node):
             self.get("selector"),
             ctx.settings.allowed_hosts,
         )
-        cached = _CACHE.get(key)
-        if cached is not None and time.monotonic() - cached[0] < CACHE_SECONDS:
-            pages = cached[1]
-        else:
-            pages = await self._pages(ctx, url)
-            _CACHE[key] = (time.monotonic(), pages)
-        metadata = parse_values(self.get("metadata"))
-        docs = split(
-            self.get("textSplitter"),
-            [
-                {"pageContent": d["pageContent"], "metadata": {**d["metadata"], **metadata}}
-                for d in pages
-            ],
-        )
-        omit = {k.strip() for k in str(self.get("omitMetadataKeys") or "").split(",") if k.strip()}
-        for doc in docs:
-            for k in omit:
-                doc["metadata"].pop(k, None)
-        return docs
+        return finish_loaded(self, await cached(key, lambda: self._pages(ctx, url)))
