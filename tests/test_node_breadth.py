@@ -786,6 +786,11 @@ def test_openapi_toolkit_from_a_link_runs_its_code_in_the_sandbox(
     body = predict(client, canvas["id"], {"question": 'tool: listPets {"limit": 1}'})
     assert body["usedTools"][0]["toolOutput"] == 'got [{"id":"1","name":"Rex"}]'
     assert seen(upstream, "pets")[-1]["query"] == {"limit": "1"}
+    far = toolkit_agent({"inputType": "link", "openApiLink": "http://10.9.9.9/spec.yaml"})
+    r = client.post(
+        f"/api/v1/prediction/{make_canvas(server.url, far)['id']}", json={"question": "q"}
+    )
+    assert r.status_code == 422 and "not allowed" in r.text
 
 
 def test_openapi_toolkit_from_a_file_without_code_and_chosen_endpoints(

@@ -6,6 +6,7 @@ result. ``customReadCSV`` (pandas options) does not apply here."""
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import re
 from collections.abc import AsyncIterator
@@ -58,7 +59,10 @@ def typed(value: str) -> Any:
     return value
 
 
+@functools.lru_cache(maxsize=8)
 def read_rows(data: bytes) -> tuple[list[str], list[dict[str, Any]]]:
+    """A CSV file's columns and typed rows, parsed once per file (a canvas's file is the
+    same on every prediction; callers only read them)."""
     reader = csv.DictReader(io.StringIO(data.decode("utf-8-sig", "replace")))
     rows = []
     for i, row in enumerate(reader):

@@ -4,6 +4,7 @@ code (Flowise's ``$url`` / ``$options`` fetch code) runs in the JavaScript sandb
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode, urljoin, urlsplit
@@ -38,8 +39,10 @@ try {
 """
 
 
+@functools.lru_cache(maxsize=32)
 def load_document(text: str) -> dict[str, Any]:
-    """An OpenAPI document from JSON or YAML text (safe YAML: data only)."""
+    """An OpenAPI document from JSON or YAML text (safe YAML: data only), parsed once per
+    text (callers only read it)."""
     try:
         doc = orjson.loads(text) if text.lstrip().startswith("{") else yaml.safe_load(text)
     except (orjson.JSONDecodeError, yaml.YAMLError) as exc:
@@ -240,17 +243,14 @@ class OpenAPIToolkit(Node):
         return ("openApiLink",) if link else ("openApiFile",)
 
     async def _text(self, ctx: RunContext) -> tuple[str, str | None]:
-        from canvasflow.models.native import http
+        from canvasflow.nodes.web_loaders import cached, fetch_page
 
         if str(self.get("inputType")) == "link":
             link = str(self.get("openApiLink") or "")
-            try:
-                answer = await allowed_fetch(
-                    http(), link, {"method": "GET"}, ctx.settings.outbound_hosts
-                )
-            except SandboxError as exc:
-                raise CanvasInvalid(f"node {self.id}: {exc}", code="host_not_allowed") from None
-            return str(answer["body"]), link
+            hosts = ctx.settings.outbound_hosts
+            # an allowed host's document, read once per few minutes, not per prediction
+            text = await cached(("openapi", link, hosts), lambda: fetch_page(link, hosts))
+            return text, link
         files = decode_files(self.get("openApiFile")) if self.get("openApiFile") else []
         if not files:
             raise CanvasInvalid(f"node {self.id}: no OpenAPI file", code="bad_input")

@@ -33,11 +33,12 @@ BINARY = re.compile(
     r"mov|avi|bin|lock)$",
     re.I,
 )
-_CACHE: dict[tuple[Any, ...], tuple[float, list[Document]]] = {}
+_CACHE: dict[tuple[Any, ...], tuple[float, Any]] = {}
 
 
-async def cached(key: tuple[Any, ...], load: Any) -> list[Document]:
-    """What ``load()`` read, kept ``CACHE_SECONDS`` per process under ``key``."""
+async def cached(key: tuple[Any, ...], load: Any) -> Any:
+    """What ``load()`` read, kept ``CACHE_SECONDS`` per process under ``key`` (callers
+    only read it)."""
     found = _CACHE.get(key)
     if found is not None and time.monotonic() - found[0] < CACHE_SECONDS:
         return found[1]
