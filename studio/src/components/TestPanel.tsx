@@ -89,7 +89,15 @@ export function TestPanel({
           const u = e.data.usage;
           update((t) => ({
             ...t,
-            usage: `${e.data.model ?? ''} · ${u?.prompt_tokens ?? 0} in / ${u?.completion_tokens ?? 0} out · ${e.data.latency_ms} ms · ${e.data.status}`,
+            // the model is left out when the run used none (an agentflow's direct reply)
+            usage: [
+              e.data.model,
+              `${u?.prompt_tokens ?? 0} in / ${u?.completion_tokens ?? 0} out`,
+              `${e.data.latency_ms} ms`,
+              e.data.status,
+            ]
+              .filter(Boolean)
+              .join(' · '),
           }));
         }
       }
