@@ -344,3 +344,61 @@ def test_one_retry_policy_for_both_clients() -> None:
     assert retryable(RateLimited("slow down", retry_after=1.0))
     assert not retryable(ServerError("boom", 500))
     assert Retry().delay(0, retry_after=2.5) == 2.5
+
+
+async def test_a_finished_log_is_packed_and_still_read_in_full() -> None:
+    """A closed log's events become one blob after PACK_AFTER; readers that were behind
+    and resumes after the end still get every event, with its id."""
+    from canvasflow.bus.memory import PACK_AFTER
+
+    bus = MemoryBus(retention_seconds=600)
+    log = bus.open_log("p1")
+    log.append(Event("start", {"chatId": "c"}))
+    for text in ("a", "b", "c"):
+        log.append(token(text))
+    log.append(Event("end", "[DONE]"))
+    behind = log.follow(after=0)
+    first = await anext(behind)  # a reader that read one event before the packing
+    assert first is not None and first.id == 1
+    log.close()
+    bus._sweep(now=log.closed_at + PACK_AFTER)  # what its timer does
+    packed = await bus.get_log("p1")
+    assert packed is not log and packed is not None
+    assert packed.closed and packed.last_id == 5 and bus.stats() == (1, 5)
+    rest = [e async for e in behind]  # the old object still reads to its end
+    assert [(e.id, e.kind, e.data) for e in rest if e] == [
+        (2, "token", "a"),
+        (3, "token", "b"),
+        (4, "token", "c"),
+        (5, "end", "[DONE]"),
+    ]
+    resumed = [e async for e in packed.follow(after=3)]
+    assert [(e.id, e.data) for e in resumed if e] == [(4, "c"), (5, "[DONE]")]
+    bus._sweep(now=log.closed_at + 600)
+    assert await bus.get_log("p1") is None and bus.stats() == (0, 0)
+
+
+async def test_requests_missing_the_canvas_cache_share_one_read() -> None:
+    """A burst arriving as the remembered canvas expires makes one store read, not one
+    per request; a write through this process is not answered from a read in flight."""
+    import asyncio
+
+    from canvasflow.server.state import ServerState
+
+    class SlowStore:
+        reads = 0
+
+        async def get_canvas(self, ref: str) -> object:
+            SlowStore.reads += 1
+            await asyncio.sleep(0.05)
+            return {"ref": ref, "read": SlowStore.reads}
+
+    st = ServerState(Settings(), SlowStore(), None, None, None, None, None)  # type: ignore[arg-type]
+    found = await asyncio.gather(*(st.canvas("cv") for _ in range(200)))
+    assert SlowStore.reads == 1 and all(c is found[0] for c in found)
+    assert await st.canvas("cv") is found[0]  # remembered
+    pending = asyncio.ensure_future(st.canvas("other"))
+    await asyncio.sleep(0)  # the read has begun
+    st.forget_canvases()  # a write while the read is in flight
+    fresh = await st.canvas("other")
+    assert SlowStore.reads == 3 and (await pending) is not fresh

@@ -1,10 +1,22 @@
-"""The in-process bus: a list-backed ring buffer per prediction, aborts by callback."""
+"""The in-process bus: a list-backed ring buffer per prediction, aborts by callback.
+
+A finished prediction's log is kept for resume (``CANVASFLOW_RETENTION``). A few seconds
+after it closes, when its own streams have read it, its events are packed into one JSON
+blob in a new, small log object: the objects made while it ran would otherwise live for
+minutes after a burst, scattered over the allocator's arenas and keeping every arena of
+the burst from being given back. One timer sweeps closed logs in the order they closed.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
+from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING
+
+import orjson
 
 from canvasflow.bus import backend
 from canvasflow.bus.base import Bus, EventLog, EventsExpired
@@ -13,9 +25,22 @@ from canvasflow.events import Event
 if TYPE_CHECKING:
     from canvasflow.config import Settings
 
+log = logging.getLogger("canvasflow.bus")
+
+PACK_AFTER = 5.0  # seconds after a log closes
+
 
 class MemoryEventLog(EventLog):
-    __slots__ = ("_closed", "_events", "_max", "_offset", "_waiters")
+    __slots__ = (
+        "_closed",
+        "_count",
+        "_events",
+        "_max",
+        "_offset",
+        "_packed",
+        "_waiters",
+        "closed_at",
+    )
 
     def __init__(self, max_events: int = 100_000) -> None:
         self._events: list[Event] = []
@@ -23,10 +48,40 @@ class MemoryEventLog(EventLog):
         self._max = max(2, max_events)
         self._closed = False
         self._waiters: list[asyncio.Future[None]] = []
+        self._packed: bytes | None = None  # a closed log's events, once packed
+        self._count = 0  # how many events the packed blob holds
+        self.closed_at = 0.0  # time.monotonic() of the close
 
     @property
     def last_id(self) -> int:
-        return self._offset + len(self._events)
+        return self._offset + (self._count if self._packed is not None else len(self._events))
+
+    @property
+    def kept(self) -> int:
+        """Events held."""
+        return self._count if self._packed is not None else len(self._events)
+
+    def packed_copy(self) -> MemoryEventLog | None:
+        """A new closed log holding this one's events as one JSON blob (unpacked for a
+        late reader); None when a value is not JSON."""
+        try:
+            # copied: orjson's own result keeps a 4 KiB buffer whatever its length
+            packed = memoryview(orjson.dumps([(e.kind, e.data) for e in self._events])).tobytes()
+        except TypeError:
+            log.debug("event log not packed", exc_info=True)
+            return None
+        copy = MemoryEventLog(self._max)
+        copy._packed, copy._count, copy._offset = packed, len(self._events), self._offset
+        copy._closed, copy.closed_at = True, self.closed_at
+        return copy
+
+    def _unpacked(self) -> list[Event]:
+        assert self._packed is not None
+        first = self._offset + 1
+        return [
+            Event(kind, data, first + i)
+            for i, (kind, data) in enumerate(orjson.loads(self._packed))
+        ]
 
     @property
     def closed(self) -> bool:
@@ -46,6 +101,7 @@ class MemoryEventLog(EventLog):
 
     def close(self) -> None:
         self._closed = True
+        self.closed_at = time.monotonic()
         self._wake()
 
     def _wake(self) -> None:
@@ -60,12 +116,17 @@ class MemoryEventLog(EventLog):
     ) -> AsyncIterator[Event | None]:
         cursor = after
         loop = asyncio.get_running_loop()
+        unpacked: list[Event] | None = None
         while True:
             if cursor < self._offset:
                 raise EventsExpired(f"events after {cursor} are no longer kept")
+            if self._packed is None:
+                events = self._events
+            else:  # packed while this reader was behind, or a resume after the end
+                events = unpacked = unpacked if unpacked is not None else self._unpacked()
             index = cursor - self._offset
-            if index < len(self._events):
-                event = self._events[index]
+            if index < len(events):
+                event = events[index]
                 cursor = event.id
                 yield event
                 continue
@@ -90,7 +151,10 @@ class MemoryBus(Bus):
         return cls(settings.retention_seconds, settings.max_events)
 
     def __init__(self, retention_seconds: float = 600.0, max_events: int = 100_000) -> None:
-        self._logs: dict[str, MemoryEventLog] = {}
+        self._logs: dict[str, MemoryEventLog] = {}  # running, and closed not yet packed
+        self._closing: deque[str] = deque()  # closed, in the order they closed
+        self._shelf: OrderedDict[str, MemoryEventLog] = OrderedDict()  # packed, oldest first
+        self._sweeper: asyncio.TimerHandle | None = None
         self._running: dict[tuple[str, str], Callable[[], None]] = {}
         self._retention = retention_seconds
         self._max_events = max_events
@@ -101,16 +165,60 @@ class MemoryBus(Bus):
         return log
 
     async def get_log(self, prediction_id: str) -> EventLog | None:
-        return self._logs.get(prediction_id)
+        return self._logs.get(prediction_id) or self._shelf.get(prediction_id)
 
     def stats(self) -> tuple[int, int]:
         """(event logs kept, events held in them)."""
-        logs = list(self._logs.values())
-        return len(logs), sum(len(log._events) for log in logs)
+        logs = [*self._logs.values(), *self._shelf.values()]
+        return len(logs), sum(log.kept for log in logs)
 
-    def _expire_later(self, prediction_id: str) -> None:
-        loop = asyncio.get_running_loop()
-        loop.call_later(self._retention, self._logs.pop, prediction_id, None)
+    def _closed(self, prediction_id: str) -> None:
+        self._closing.append(prediction_id)
+        if self._sweeper is None:
+            self._schedule()
+        elif self._sweeper.when() > asyncio.get_running_loop().time() + PACK_AFTER:
+            self._sweeper.cancel()  # the next sweep was for the shelf, minutes away
+            self._schedule()
+
+    def _schedule(self) -> None:
+        """The next sweep, when the oldest closed or packed log is due."""
+        due = []
+        if self._closing and (first := self._logs.get(self._closing[0])) is not None:
+            due.append(first.closed_at + min(PACK_AFTER, self._retention))
+        elif self._closing:
+            due.append(0.0)
+        if self._shelf:
+            due.append(next(iter(self._shelf.values())).closed_at + self._retention)
+        if not due:
+            self._sweeper = None
+            return
+        delay = max(0.05, min(due) - time.monotonic())
+        self._sweeper = asyncio.get_running_loop().call_later(delay, self._sweep)
+
+    def _sweep(self, now: float | None = None) -> None:
+        """Pack the logs closed PACK_AFTER ago, forget those past retention."""
+        now = time.monotonic() if now is None else now
+        wait = min(PACK_AFTER, self._retention)
+        while self._closing:
+            pid = self._closing[0]
+            kept = self._logs.get(pid)
+            if kept is not None and kept.closed_at + wait > now:
+                break
+            self._closing.popleft()
+            kept = self._logs.pop(pid, None)
+            if kept is None or kept.closed_at + self._retention <= now:
+                continue
+            packed = kept.packed_copy()
+            # a new key too: the id string made while it ran would hold its arena
+            self._shelf[pid.encode().decode()] = packed if packed is not None else kept
+        while self._shelf:
+            pid, kept = next(iter(self._shelf.items()))
+            if kept.closed_at + self._retention > now:
+                break
+            self._shelf.popitem(last=False)
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        self._schedule()
 
     def add_running(self, canvas_id: str, chat_id: str, abort: Callable[[], None]) -> None:
         self._running[(canvas_id, chat_id)] = abort
@@ -138,4 +246,4 @@ class _RetainedLog(MemoryEventLog):
 
     def close(self) -> None:
         super().close()
-        self._bus._expire_later(self._pid)
+        self._bus._closed(self._pid)

@@ -43,6 +43,8 @@ class ServerState:
     predictions: set[Prediction] = field(default_factory=set)
     _graphs: dict[str, tuple[datetime, Graph]] = field(default_factory=dict)
     _canvases: dict[str, tuple[float, Canvas]] = field(default_factory=dict)
+    _loading: dict[str, asyncio.Future[Canvas | None]] = field(default_factory=dict)
+    _canvas_generation: int = 0
     trimmer: Trimmer = field(init=False)
 
     def __post_init__(self) -> None:
@@ -51,20 +53,36 @@ class ServerState:
     async def canvas(self, ref: str) -> Canvas | None:
         """A canvas by id or slug. Remembered for CANVAS_TTL seconds, so a prediction
         does not pay a database read; writes through this process forget at once,
-        writes through another process show within CANVAS_TTL."""
-        now = time.monotonic()
+        writes through another process show within CANVAS_TTL. Requests that miss
+        together share one read: a burst of thousands of predictions arriving as the
+        entry expires would otherwise each queue a read for the store's connections."""
         hit = self._canvases.get(ref)
-        if hit is not None and hit[0] > now:
+        if hit is not None and hit[0] > time.monotonic():
             return hit[1]
+        loading = self._loading.get(ref)
+        if loading is None:
+            loading = asyncio.ensure_future(self._load_canvas(ref, self._canvas_generation))
+            self._loading[ref] = loading
+            loading.add_done_callback(lambda f: self._loaded(ref, f))
+        # shielded: a caller that goes away does not cancel the read the others wait for
+        return await asyncio.shield(loading)
+
+    async def _load_canvas(self, ref: str, generation: int) -> Canvas | None:
         canvas = await self.store.get_canvas(ref)
-        if canvas is not None:
+        if canvas is not None and generation == self._canvas_generation:
             if len(self._canvases) > 10_000:
                 self._canvases.clear()
-            self._canvases[ref] = (now + CANVAS_TTL, canvas)
+            self._canvases[ref] = (time.monotonic() + CANVAS_TTL, canvas)
         return canvas
+
+    def _loaded(self, ref: str, future: asyncio.Future[Canvas | None]) -> None:
+        if self._loading.get(ref) is future:
+            del self._loading[ref]
 
     def forget_canvases(self) -> None:
         self._canvases.clear()
+        self._loading.clear()  # later callers read again
+        self._canvas_generation += 1  # and a read still in flight is not remembered
 
     def graph_for(self, canvas: Canvas) -> Graph:
         """The parsed graph of a canvas, parsed once per version."""
