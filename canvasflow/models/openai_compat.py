@@ -24,6 +24,8 @@ from canvasflow.models.base import Message, Usage, provider
 
 _clients: dict[tuple[Any, ...], openai.AsyncOpenAI] = {}
 
+DRAIN_SECONDS = 1.0  # the most an answer's end waits for its body's end
+
 
 def client_for(
     base_url: str | None,
@@ -81,18 +83,35 @@ async def sse_chunks(response: Any) -> AsyncIterator[dict[str, Any]]:
     parser canvasflow uses for upstreams) and orjson (building the client's Pydantic
     object per chunk was most of a token's CPU)."""
     source = getattr(response, "http_response", response)  # the official client's, or httpx's
-    async for sse in EventSource(source).aiter_sse():
+    events = EventSource(source).aiter_sse()
+    async for sse in events:
         data = sse.data
         if not data:
             continue
         if data == "[DONE]":
-            return
+            break
         chunk = orjson.loads(data)
         if "error" in chunk and not chunk.get("choices"):
             err = chunk["error"]
             message = err.get("message") if isinstance(err, dict) else str(err)
             raise UpstreamError(f"upstream model failed: {message}")
         yield chunk
+    else:
+        return
+    await read_to_end(events)
+
+
+async def read_to_end(events: AsyncIterator[Any], limit: float = DRAIN_SECONDS) -> None:
+    """Read what follows an answer's end marker (the body's last chunk), so the
+    connection goes back to the pool: a response closed before its end closes its
+    connection, and every stream then paid a new connection. An upstream that keeps
+    talking after its end marker is cut after ``limit`` seconds."""
+    try:
+        async with asyncio.timeout(limit):
+            async for _ in events:
+                pass
+    except (TimeoutError, httpx.HTTPError):
+        pass
 
 
 def answer_text(body: dict[str, Any], usage: Usage) -> str | None:
