@@ -6,6 +6,15 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Protocol, TypedDict
 
+# Idle upstream connections a model client keeps for the next call (a JSON answer's
+# connection is reused; a streamed one is closed at [DONE], see openai_compat). Not more:
+# httpcore's pool, on every request and every response's end, checks each idle
+# connection against a count of all its connections, so thousands kept idle made a
+# burst's starts quadratic (with streamed answers' connections reused and 10,000 kept, a
+# 500-stream burst's first tokens took 7.9 s; BENCHMARKS.md). Past this many connections
+# in all, a finished call's connection is closed.
+KEEP_IDLE_CONNECTIONS = 100
+
 
 class Message(TypedDict):
     role: str  # "system" | "user" | "assistant"

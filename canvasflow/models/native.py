@@ -11,7 +11,7 @@ import orjson
 from httpx_sse import aconnect_sse
 
 from canvasflow.errors import UpstreamError, UpstreamUnreachable
-from canvasflow.models.base import Message, Usage, provider
+from canvasflow.models.base import KEEP_IDLE_CONNECTIONS, Message, Usage, provider
 
 _client: httpx.AsyncClient | None = None
 
@@ -21,10 +21,9 @@ def http() -> httpx.AsyncClient:
     if _client is None:
         _client = httpx.AsyncClient(
             timeout=httpx.Timeout(600, connect=10),
-            # a burst's upstream connections are kept for the next one (idle ones close
-            # after httpx's 5 s keep-alive expiry), not reopened: connecting is most of a
-            # stream's start when many arrive at once
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=10_000),
+            limits=httpx.Limits(
+                max_connections=None, max_keepalive_connections=KEEP_IDLE_CONNECTIONS
+            ),
         )
     return _client
 

@@ -20,11 +20,9 @@ import orjson
 from httpx_sse import EventSource
 
 from canvasflow.errors import UpstreamError, UpstreamTimeout, UpstreamUnreachable
-from canvasflow.models.base import Message, Usage, provider
+from canvasflow.models.base import KEEP_IDLE_CONNECTIONS, Message, Usage, provider
 
 _clients: dict[tuple[Any, ...], openai.AsyncOpenAI] = {}
-
-DRAIN_SECONDS = 1.0  # the most an answer's end waits for its body's end
 
 
 def client_for(
@@ -44,10 +42,9 @@ def client_for(
             timeout=httpx.Timeout(timeout, connect=min(timeout, connect)),
             max_retries=retries,
             http_client=httpx.AsyncClient(
-                # a burst's upstream connections are kept for the next one (idle ones close
-                # after httpx's 5 s keep-alive expiry), not reopened: connecting is most of a
-                # stream's start when many arrive at once
-                limits=httpx.Limits(max_connections=None, max_keepalive_connections=10_000),
+                limits=httpx.Limits(
+                    max_connections=None, max_keepalive_connections=KEEP_IDLE_CONNECTIONS
+                ),
                 timeout=httpx.Timeout(timeout, connect=min(timeout, connect)),
             ),
         )
@@ -83,35 +80,22 @@ async def sse_chunks(response: Any) -> AsyncIterator[dict[str, Any]]:
     parser canvasflow uses for upstreams) and orjson (building the client's Pydantic
     object per chunk was most of a token's CPU)."""
     source = getattr(response, "http_response", response)  # the official client's, or httpx's
-    events = EventSource(source).aiter_sse()
-    async for sse in events:
+    # At [DONE] the response is closed before its body's last chunk, which closes its
+    # connection: reading to the end would let the next call reuse it (0.5 ms less to a
+    # lone stream's first token), but holds each answer's end until the upstream ends
+    # its body, and a 500-stream burst's first tokens came twice as late (BENCHMARKS.md).
+    async for sse in EventSource(source).aiter_sse():
         data = sse.data
         if not data:
             continue
         if data == "[DONE]":
-            break
+            return
         chunk = orjson.loads(data)
         if "error" in chunk and not chunk.get("choices"):
             err = chunk["error"]
             message = err.get("message") if isinstance(err, dict) else str(err)
             raise UpstreamError(f"upstream model failed: {message}")
         yield chunk
-    else:
-        return
-    await read_to_end(events)
-
-
-async def read_to_end(events: AsyncIterator[Any], limit: float = DRAIN_SECONDS) -> None:
-    """Read what follows an answer's end marker (the body's last chunk), so the
-    connection goes back to the pool: a response closed before its end closes its
-    connection, and every stream then paid a new connection. An upstream that keeps
-    talking after its end marker is cut after ``limit`` seconds."""
-    try:
-        async with asyncio.timeout(limit):
-            async for _ in events:
-                pass
-    except (TimeoutError, httpx.HTTPError):
-        pass
 
 
 def answer_text(body: dict[str, Any], usage: Usage) -> str | None:
