@@ -152,7 +152,7 @@ class Prediction(OutcomeView):
         self.aborted_by: str | None = None
         self._inner: asyncio.Task[None] | None = None
         self._t0 = 0.0
-        self._stored: asyncio.Task[None] | None = None
+        self._stored: asyncio.Future[None] | None = None
         self.task: asyncio.Task[None] | None = None
 
     def start(self) -> asyncio.Task[None]:
@@ -193,15 +193,13 @@ class Prediction(OutcomeView):
         self.log.append(start_event(outcome.who, self.graph.kind == "agentflow"))
         if self.store is not None:  # the question and a running answer: one write, aside
             who = outcome.who
-            self._stored = asyncio.create_task(
-                self.store.start_exchange(
-                    who.canvas_id,
-                    who.chat_id or "",
-                    who.session_id or "",
-                    who.question or "",
-                    question_id_for(who.chat_message_id),
-                    who.chat_message_id,
-                )
+            self._stored = self.store.start_exchange_soon(
+                who.canvas_id,
+                who.chat_id or "",
+                who.session_id or "",
+                who.question or "",
+                question_id_for(who.chat_message_id),
+                who.chat_message_id,
             )
         self._inner = asyncio.create_task(self._generate())
         if self.aborted_by is not None:  # aborted before it began

@@ -211,6 +211,22 @@ class Store:
         question_id: str,
         answer_id: str,
     ) -> None:
+        await self.start_exchange_soon(
+            canvas_id, chat_id, session_id, question, question_id, answer_id
+        )
+
+    def start_exchange_soon(
+        self,
+        canvas_id: str,
+        chat_id: str,
+        session_id: str,
+        question: str,
+        question_id: str,
+        answer_id: str,
+    ) -> asyncio.Future[None]:
+        """The question and a ``running`` answer, queued for the writer; the future is
+        done once they are committed (a prediction awaits it as it ends, with no task of
+        its own meanwhile)."""
         now = utcnow()
         base = {"canvas_id": canvas_id, "chat_id": chat_id, "session_id": session_id}
         rows = (
@@ -237,7 +253,7 @@ class Store:
                 "created_at": now + timedelta(microseconds=1),
             },
         )
-        await self._queue(("start", rows))
+        return self._enqueue(("start", rows))
 
     async def save_exchange(
         self,
@@ -294,11 +310,14 @@ class Store:
         await self._queue(("finish", finish))
 
     async def _queue(self, item: tuple[str, Any]) -> None:
+        await self._enqueue(item)
+
+    def _enqueue(self, item: tuple[str, Any]) -> asyncio.Future[None]:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((item, done))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_exchanges())
-        await done
+        return done
 
     async def _apply(self, conn: Any, item: tuple[str, Any]) -> None:
         table = ChatMessage.__table__

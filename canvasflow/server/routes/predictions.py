@@ -119,7 +119,8 @@ async def predict(canvas_id: str, request: Request) -> Response:
 async def wait_or_leave(request: Request, prediction: Any, keep_going: bool) -> None:
     """Wait for a JSON answer; a client that goes away first cancels the generation
     (unless it asked for ``continueOnDisconnect``)."""
-    done = asyncio.ensure_future(prediction.wait())
+    task = getattr(prediction, "task", None)  # a local prediction's own task: no other
+    done = task if isinstance(task, asyncio.Task) else asyncio.ensure_future(prediction.wait())
     while True:
         finished, _ = await asyncio.wait({done}, timeout=0.25)
         if finished:
@@ -128,7 +129,7 @@ async def wait_or_leave(request: Request, prediction: Any, keep_going: bool) -> 
         if await request.is_disconnected():
             if not keep_going:
                 prediction.abort("disconnect")
-            await done
+            await asyncio.wait({done})  # not ``await done``: a cancel here must not reach it
             return
 
 
