@@ -36,3 +36,27 @@ def test_bench_smoke(tmp_path: Path) -> None:
     for run in results["g"]["canvasflow"]["runs"]:
         assert run["completed_share"] == 1.0 and run["ratio_to_before"] > 0
     assert "| a. one stream" in r.stdout  # the table
+
+
+def test_memory_probe_smoke() -> None:
+    """``python -m bench.memory`` (BENCHMARKS.md's allocator figures) at tiny sizes, with
+    and without tracemalloc (which hides CPython's arena counts while it runs)."""
+    for trace in ((), ("--trace",)):
+        r = subprocess.run(
+            [
+                *(sys.executable, "-m", "bench.memory"),
+                *("--streams", "5", "--bursts", "1", "--settle", "0.5", *trace),
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert r.returncode == 0, r.stderr[-3000:]
+        lines = r.stdout.splitlines()
+        assert lines[0].startswith("before rss_mb=")
+        assert lines[1].startswith("after burst 1 (5/5 completed) rss_mb=")
+        if trace:
+            assert "allocation sites holding more than before the bursts:" in r.stdout
+        else:
+            assert "arenas=" in lines[0] and "arenas=" in lines[1]
