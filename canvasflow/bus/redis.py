@@ -112,10 +112,12 @@ class RedisEventLog(EventLog):
 
     async def _write_loop(self) -> None:
         bus = self._bus
+        expiring = False  # the retention set on the stream, with its last events
         while True:
             if not self._pending:
                 if self._closed:
-                    await bus.retry(lambda r: r.expire(self._key, int(bus.retention)))
+                    if not expiring:
+                        await bus.retry(lambda r: r.expire(self._key, int(bus.retention)))
                     self.flushed.set()
                     if bus._logs.get(self._pid) is self:
                         del bus._logs[self._pid]
@@ -124,8 +126,11 @@ class RedisEventLog(EventLog):
                 await self._wake.wait()
                 continue
             batch, self._pending = self._pending, []
+            last = self._closed  # a closed log takes no more events: this batch ends it
 
-            async def write(r: aioredis.Redis, batch: list[Event] = batch) -> bool:
+            async def write(
+                r: aioredis.Redis, batch: list[Event] = batch, last: bool = last
+            ) -> bool:
                 pipe = r.pipeline(transaction=False)
                 for ev in batch:
                     pipe.xadd(
@@ -135,6 +140,8 @@ class RedisEventLog(EventLog):
                         maxlen=bus.max_events,
                         approximate=True,
                     )
+                if last:
+                    pipe.expire(self._key, int(bus.retention))
                 await pipe.execute()
                 return True
 
@@ -143,6 +150,7 @@ class RedisEventLog(EventLog):
             except RedisError as exc:  # e.g. ids behind what another process wrote
                 log.error("dropped %d events of %s: %s", len(batch), self._pid, exc)
                 continue
+            expiring = expiring or (last and bool(ok))
             if not ok:
                 log.error("dropped %d events of %s: Redis unreachable", len(batch), self._pid)
 
@@ -235,7 +243,8 @@ class RedisBus(Bus):
         self.on_idle: Callable[[str, int], Awaitable[None]] | None = None
         self.node_id = uuid.uuid4().hex[:12]
         self._local: dict[tuple[str, str], Callable[[], None]] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._marks: list[Callable[[Any], Any]] = []
+        self._marker: asyncio.Task[None] | None = None
         self._listener: asyncio.Task[None] | None = None
         self._beat: asyncio.Task[None] | None = None
         self._logs: dict[str, RedisEventLog] = {}
@@ -255,10 +264,30 @@ class RedisBus(Bus):
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 1.0)
 
-    def _spawn(self, coro: Awaitable[Any]) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    def _soon(self, op: Callable[[Any], Any]) -> None:
+        """A mark (``op`` on a pipeline) sent aside, without delaying the caller: the marks
+        of every prediction starting or ending meanwhile go in one pipeline, in order (a
+        task and a round trip per mark cost a prediction more than its events did)."""
+        self._marks.append(op)
+        if self._marker is None or self._marker.done():
+            self._marker = asyncio.create_task(self._send_marks(), name="redis marks")
+
+    async def _send_marks(self) -> None:
+        while self._marks:
+            ops, self._marks = self._marks, []
+
+            async def send(r: aioredis.Redis, ops: list[Callable[[Any], Any]] = ops) -> bool:
+                pipe = r.pipeline(transaction=False)
+                for op in ops:
+                    op(pipe)
+                await pipe.execute()
+                return True
+
+            try:
+                if not await self.retry(send):
+                    log.error("dropped %d marks: Redis unreachable", len(ops))
+            except RedisError as exc:
+                log.error("dropped %d marks: %s", len(ops), exc)
 
     async def start(self) -> None:
         await self.redis.ping()
@@ -280,6 +309,8 @@ class RedisBus(Bus):
         if self._beat is not None:
             self._beat.cancel()
         pending = [log._writer for log in self._logs.values() if log._writer is not None]
+        if self._marker is not None:
+            pending.append(self._marker)
         if pending:
             await asyncio.wait(pending, timeout=5)
         await self.retry(lambda r: r.delete(keys.node_alive(self.node_id)))
@@ -291,7 +322,7 @@ class RedisBus(Bus):
         log_ = RedisEventLog(self, prediction_id, writer=True)
         self._logs[prediction_id] = log_
         started = keys.started(prediction_id)
-        self._spawn(self.retry(lambda r: r.set(started, self.node_id, ex=int(self.retention))))
+        self._soon(lambda pipe: pipe.set(started, self.node_id, ex=int(self.retention)))
         return log_
 
     async def alive(self, prediction_id: str) -> bool:
@@ -344,12 +375,12 @@ class RedisBus(Bus):
     def add_running(self, canvas_id: str, chat_id: str, abort: Callable[[], None]) -> None:
         self._local[(canvas_id, chat_id)] = abort
         key = keys.running(canvas_id, chat_id)
-        self._spawn(self.retry(lambda r: r.set(key, self.node_id, ex=24 * 3600)))
+        self._soon(lambda pipe: pipe.set(key, self.node_id, ex=24 * 3600))
 
     def remove_running(self, canvas_id: str, chat_id: str) -> None:
         self._local.pop((canvas_id, chat_id), None)
         key = keys.running(canvas_id, chat_id)
-        self._spawn(self.retry(lambda r: r.delete(key)))
+        self._soon(lambda pipe: pipe.delete(key))
 
     async def abort(self, canvas_id: str, chat_id: str) -> bool:
         local = self._local.get((canvas_id, chat_id))
