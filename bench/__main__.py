@@ -102,6 +102,27 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def chain_flow(model_name: str) -> dict[str, Any]:
+    """The benchmarks' canvas: a chat model, a prompt template, an LLM chain."""
+    return {
+        "nodes": [
+            {
+                "id": "m",
+                "data": {"name": "chatOpenAICustom", "inputs": {"modelName": model_name}},
+            },
+            {"id": "p", "data": {"name": "promptTemplate", "inputs": {"template": "{question}"}}},
+            {
+                "id": "c",
+                "data": {
+                    "name": "llmChain",
+                    "inputs": {"model": "{{m.data.instance}}", "prompt": "{{p.data.instance}}"},
+                },
+            },
+        ],
+        "edges": [],
+    }
+
+
 @dataclass
 class Target:
     name: str
@@ -235,32 +256,7 @@ class Bench:
     ) -> tuple[str, dict]:
         key = (port, tokens, delay)
         if key not in self.canvases:
-            flow = {
-                "nodes": [
-                    {
-                        "id": "m",
-                        "data": {
-                            "name": "chatOpenAICustom",
-                            "inputs": {"modelName": f"bench?tokens={tokens}&delay={delay}"},
-                        },
-                    },
-                    {
-                        "id": "p",
-                        "data": {"name": "promptTemplate", "inputs": {"template": "{question}"}},
-                    },
-                    {
-                        "id": "c",
-                        "data": {
-                            "name": "llmChain",
-                            "inputs": {
-                                "model": "{{m.data.instance}}",
-                                "prompt": "{{p.data.instance}}",
-                            },
-                        },
-                    },
-                ],
-                "edges": [],
-            }
+            flow = chain_flow(f"bench?tokens={tokens}&delay={delay}")
             r = httpx.post(
                 f"http://{HOST}:{port}/api/v1/canvases",
                 json={"name": f"bench {tokens} {delay}", "flowData": flow},

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.__main__ import HOST, free_port, wait_port
+from bench.__main__ import HOST, chain_flow, free_port, wait_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -119,26 +119,7 @@ async def measure(args: argparse.Namespace, port: int) -> None:
         if asyncio.get_running_loop().time() > deadline or serving.done():
             raise RuntimeError("the server did not start")
         await asyncio.sleep(0.05)
-    flow = {
-        "nodes": [
-            {
-                "id": "m",
-                "data": {
-                    "name": "chatOpenAICustom",
-                    "inputs": {"modelName": f"bench?tokens={args.tokens}&delay=0.02"},
-                },
-            },
-            {"id": "p", "data": {"name": "promptTemplate", "inputs": {"template": "{question}"}}},
-            {
-                "id": "c",
-                "data": {
-                    "name": "llmChain",
-                    "inputs": {"model": "{{m.data.instance}}", "prompt": "{{p.data.instance}}"},
-                },
-            },
-        ],
-        "edges": [],
-    }
+    flow = chain_flow(f"bench?tokens={args.tokens}&delay=0.02")
     async with httpx.AsyncClient() as client:
         r = await client.post(
             f"http://{HOST}:{port}/api/v1/canvases", json={"name": "memory", "flowData": flow}

@@ -193,7 +193,7 @@ class Prediction(OutcomeView):
         self.log.append(start_event(outcome.who, self.graph.kind == "agentflow"))
         if self.store is not None:  # the question and a running answer: one write, aside
             who = outcome.who
-            self._stored = self.store.start_exchange_soon(
+            self._stored = self.store.start_exchange(
                 who.canvas_id,
                 who.chat_id or "",
                 who.session_id or "",

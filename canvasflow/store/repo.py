@@ -202,20 +202,7 @@ class Store:
     # Writes of predictions starting or ending at the same time share one transaction
     # (group commit): a writer task takes every write waiting and commits them together.
 
-    async def start_exchange(
-        self,
-        canvas_id: str,
-        chat_id: str,
-        session_id: str,
-        question: str,
-        question_id: str,
-        answer_id: str,
-    ) -> None:
-        await self.start_exchange_soon(
-            canvas_id, chat_id, session_id, question, question_id, answer_id
-        )
-
-    def start_exchange_soon(
+    def start_exchange(
         self,
         canvas_id: str,
         chat_id: str,
@@ -224,9 +211,9 @@ class Store:
         question_id: str,
         answer_id: str,
     ) -> asyncio.Future[None]:
-        """The question and a ``running`` answer, queued for the writer; the future is
-        done once they are committed (a prediction awaits it as it ends, with no task of
-        its own meanwhile)."""
+        """The question and a ``running`` answer, queued for the writer at once; the
+        returned future is done once they are committed (a prediction awaits it as it
+        ends, with no task of its own meanwhile)."""
         now = utcnow()
         base = {"canvas_id": canvas_id, "chat_id": chat_id, "session_id": session_id}
         rows = (
