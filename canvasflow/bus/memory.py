@@ -120,10 +120,9 @@ class MemoryEventLog(EventLog):
         while True:
             if cursor < self._offset:
                 raise EventsExpired(f"events after {cursor} are no longer kept")
-            if self._packed is None:
-                events = self._events
-            else:  # packed while this reader was behind, or a resume after the end
-                events = unpacked = unpacked if unpacked is not None else self._unpacked()
+            if self._packed is not None and unpacked is None:  # a resume after the end
+                unpacked = self._unpacked()
+            events = self._events if unpacked is None else unpacked
             index = cursor - self._offset
             if index < len(events):
                 event = events[index]
@@ -183,10 +182,9 @@ class MemoryBus(Bus):
     def _schedule(self) -> None:
         """The next sweep, when the oldest closed or packed log is due."""
         due = []
-        if self._closing and (first := self._logs.get(self._closing[0])) is not None:
-            due.append(first.closed_at + min(PACK_AFTER, self._retention))
-        elif self._closing:
-            due.append(0.0)
+        if self._closing:
+            first = self._logs.get(self._closing[0])  # gone already: sweep it at once
+            due.append(first.closed_at + min(PACK_AFTER, self._retention) if first else 0.0)
         if self._shelf:
             due.append(next(iter(self._shelf.values())).closed_at + self._retention)
         if not due:

@@ -171,6 +171,11 @@ class Prediction(OutcomeView):
         assert self.task is not None
         await asyncio.shield(self.task)
 
+    def finished(self) -> asyncio.Future[None]:
+        """Its own task: waiting for a JSON answer costs no other."""
+        assert self.task is not None
+        return self.task
+
     async def _main(self) -> None:
         ctx = self.ctx
         with span("prediction", canvas=ctx.canvas_id, chat_id=ctx.chat_id) as current:

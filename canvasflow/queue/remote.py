@@ -26,6 +26,9 @@ class RemotePrediction(OutcomeView):
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    def finished(self) -> asyncio.Future[None]:
+        return asyncio.ensure_future(self.wait())
+
     async def wait(self) -> None:
         async for event in self.log.follow(0, None):
             if event is not None:

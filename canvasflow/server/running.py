@@ -53,6 +53,10 @@ class Running(Protocol):
 
     async def wait(self) -> None: ...
 
+    def finished(self) -> asyncio.Future[None]:
+        """Done when the answer is; awaiting it from elsewhere does not start a run, and
+        ``asyncio.wait`` on it leaves it running when the waiter is cancelled."""
+
 
 async def start_prediction(
     st: ServerState,

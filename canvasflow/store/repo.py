@@ -240,7 +240,7 @@ class Store:
                 "created_at": now + timedelta(microseconds=1),
             },
         )
-        return self._enqueue(("start", rows))
+        return self._queue(("start", rows))
 
     async def save_exchange(
         self,
@@ -296,10 +296,7 @@ class Store:
         }
         await self._queue(("finish", finish))
 
-    async def _queue(self, item: tuple[str, Any]) -> None:
-        await self._enqueue(item)
-
-    def _enqueue(self, item: tuple[str, Any]) -> asyncio.Future[None]:
+    def _queue(self, item: tuple[str, Any]) -> asyncio.Future[None]:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((item, done))
         if self._writer is None or self._writer.done():

@@ -16,7 +16,7 @@ from canvasflow.server.deps import canvas_or_404, json_body, state
 from canvasflow.server.errors import JSONBody, describe_validation
 from canvasflow.server.formats import encoder_for
 from canvasflow.server.guards import check_canvas_access, client_id
-from canvasflow.server.running import start_prediction, stream_response
+from canvasflow.server.running import Running, start_prediction, stream_response
 from canvasflow.server.schemas import (
     AbortResponse,
     ErrorResponse,
@@ -116,11 +116,10 @@ async def predict(canvas_id: str, request: Request) -> Response:
     return JSONBody(prediction.answer())
 
 
-async def wait_or_leave(request: Request, prediction: Any, keep_going: bool) -> None:
+async def wait_or_leave(request: Request, prediction: Running, keep_going: bool) -> None:
     """Wait for a JSON answer; a client that goes away first cancels the generation
     (unless it asked for ``continueOnDisconnect``)."""
-    task = getattr(prediction, "task", None)  # a local prediction's own task: no other
-    done = task if isinstance(task, asyncio.Task) else asyncio.ensure_future(prediction.wait())
+    done = prediction.finished()
     while True:
         finished, _ = await asyncio.wait({done}, timeout=0.25)
         if finished:
