@@ -242,6 +242,7 @@ def test_traces(upstream: str) -> None:
     from canvasflow.engine import RunContext, parse
     from canvasflow.engine.graph import DEFAULT_OVERRIDES
     from canvasflow.engine.prediction import Prediction
+    from canvasflow.models.openai_compat import close_clients
 
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
@@ -261,7 +262,10 @@ def test_traces(upstream: str) -> None:
             store=None,
         )
         p.start()
-        await p.wait()
+        try:
+            await p.wait()
+        finally:
+            await close_clients()  # the loop ends here: its upstream connections too
         return p
 
     assert asyncio.run(go()).outcome.text == "word0 word1"

@@ -1,25 +1,25 @@
 """Any OpenAI-compatible chat endpoint.
 
-Clients are shared per (base URL, key, timeout) so connections are pooled and kept
-alive across predictions. The official ``openai`` client holds the endpoint, the key
-and the pooled connections, and makes every call but one: a plain chat completion (the
-one call on every prediction's start) is posted straight on its pooled httpx client, as
-bytes built with orjson, because the official client's request building (typed
-parameter transforms) cost a measurable share of a prediction's CPU (BENCHMARKS.md,
-issue 17). Azure keeps the official client for everything."""
+Clients are shared per (base URL, key, timeout). The official ``openai`` client holds the
+endpoint, the key, the timeouts and the retries, and makes every call but one: a plain
+chat completion (the one call on every prediction's start) is posted straight through
+:mod:`canvasflow.models.upstream` (aiohttp), as bytes built with orjson. The official
+client's request building (typed parameter transforms) and httpx's pure-Python HTTP
+parsing cost most of a bare relay's CPU per answer (BENCHMARKS.md, issue 17). Azure and
+tool calls keep the official client."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import httpx
 import openai
 import orjson
-from httpx_sse import EventSource
 
 from canvasflow.errors import UpstreamError, UpstreamTimeout, UpstreamUnreachable
+from canvasflow.models import upstream
 from canvasflow.models.base import KEEP_IDLE_CONNECTIONS, Message, Usage, provider
 
 _clients: dict[tuple[Any, ...], openai.AsyncOpenAI] = {}
@@ -73,23 +73,19 @@ async def close_clients() -> None:
     for client in _clients.values():
         await client.close()
     _clients.clear()
+    await upstream.close_sessions()
 
 
 async def sse_chunks(response: Any) -> AsyncIterator[dict[str, Any]]:
-    """The JSON chunks of an OpenAI-style event stream: parsed by httpx-sse (the one SSE
-    parser canvasflow uses for upstreams) and orjson (building the client's Pydantic
-    object per chunk was most of a token's CPU)."""
-    source = getattr(response, "http_response", response)  # the official client's, or httpx's
-    # At [DONE] the response is closed before its body's last chunk, which closes its
-    # connection: reading to the end would let the next call reuse it (0.5 ms less to a
-    # lone stream's first token), but holds each answer's end until the upstream ends
-    # its body, and a 500-stream burst's first tokens came twice as late (BENCHMARKS.md).
-    async for sse in EventSource(source).aiter_sse():
-        data = sse.data
+    """The JSON chunks of an OpenAI-style event stream (an aiohttp response, or the
+    official client's): events read by :func:`upstream.sse_data`, parsed by orjson
+    (building the client's Pydantic object per chunk was most of a token's CPU). It
+    stops at ``[DONE]``; the caller releases the response."""
+    async for data in upstream.sse_data(upstream.body_chunks(response)):
+        if data == b"[DONE]":
+            return
         if not data:
             continue
-        if data == "[DONE]":
-            return
         chunk = orjson.loads(data)
         if "error" in chunk and not chunk.get("choices"):
             err = chunk["error"]
@@ -193,23 +189,51 @@ class OpenAIChatModel:
         if self.streaming:
             body["stream"] = True
             body["stream_options"] = {"include_usage": True}
-        response = await _post(self.client, "/chat/completions", body, self.streaming)
+        client = self.client
+        timeout = client.timeout
+        read, connect = (
+            (timeout.read or 600.0, timeout.connect or 10.0)
+            if isinstance(timeout, httpx.Timeout)
+            else (float(timeout or 600.0), 10.0)
+        )
+        response = await upstream.post(
+            str(client.base_url).rstrip("/") + "/chat/completions",
+            {
+                "Authorization": f"Bearer {client.api_key}",
+                "Content-Type": "application/json",
+                "Accept": "text/event-stream" if self.streaming else "application/json",
+                "User-Agent": "canvasflow",
+            },
+            orjson.dumps(body),
+            read_timeout=read,
+            connect_timeout=connect,
+            retries=client.max_retries,
+        )
         try:
-            if not self.streaming:
-                text = answer_text(orjson.loads(await response.aread()), usage)
+            # a server that ignores ``stream`` and answers with one JSON body is read as one
+            if not self.streaming or response.content_type == "application/json":
+                text = answer_text(orjson.loads(await response.read()), usage)
                 if text:
                     yield text
                 return
+            if response.content_type != "text/event-stream":
+                raise UpstreamError(
+                    f"upstream model answered {response.content_type or 'no content type'}, "
+                    "not an event stream"
+                )
             async for piece in answer_pieces(response, usage):
                 yield piece
-        except httpx.TimeoutException:
+        except TimeoutError:
             raise UpstreamTimeout("upstream model timed out") from None
-        except httpx.HTTPError as exc:
-            raise UpstreamError(f"upstream model stream failed: {exc}") from None
+        except aiohttp.ClientError as exc:
+            reason = str(exc) or type(exc).__name__
+            raise UpstreamError(f"upstream model stream failed: {reason}") from None
         except ValueError as exc:  # a chunk that is not JSON
             raise UpstreamError(f"upstream model sent invalid data: {exc}") from None
         finally:
-            await response.aclose()
+            # back to the pool when its body was read to the end (a stream's usually is
+            # by its [DONE]: the chunked body's end comes in the same packet), else closed
+            response.release()
 
     def chat_with_tools(
         self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], usage: Usage
@@ -217,74 +241,6 @@ class OpenAIChatModel:
         """One tool-calling turn, streamed: ``("token", text)`` as the answer comes, then
         ``("tool_calls", [ToolCall, ...])`` if the model asked for tools."""
         return _chat_with_tools(self, messages, tools, usage)
-
-
-RETRYABLE = frozenset({408, 409, 429, 500, 502, 503, 504})
-
-
-async def _post(
-    client: openai.AsyncOpenAI, path: str, body: dict[str, Any], stream: bool
-) -> httpx.Response:
-    """POST a JSON body on the official client's pooled connections, with its key and its
-    retries (a refused connection, a timeout or 408/409/429/5xx before the answer starts,
-    waiting as ``Retry-After`` says or 0.5 s, 1 s, 2 s...). An error status is raised as
-    :class:`UpstreamError` with the upstream's message."""
-    http: httpx.AsyncClient = client._client  # the pooled httpx client it was given
-    url = str(client.base_url).rstrip("/") + path
-    headers = {
-        "Authorization": f"Bearer {client.api_key}",
-        "Content-Type": "application/json",
-        "Accept": "text/event-stream" if stream else "application/json",
-        "User-Agent": "canvasflow",
-    }
-    content = orjson.dumps(body)
-    retries = client.max_retries
-    for attempt in range(retries + 1):
-        last = attempt == retries
-        try:
-            response = await http.send(
-                http.build_request("POST", url, content=content, headers=headers), stream=True
-            )
-        except httpx.TimeoutException:
-            if last:
-                raise UpstreamTimeout("upstream model timed out") from None
-            await asyncio.sleep(0.5 * 2**attempt)
-            continue
-        except httpx.TransportError as exc:
-            if last:
-                raise UpstreamUnreachable(f"upstream model unreachable: {exc}") from None
-            await asyncio.sleep(0.5 * 2**attempt)
-            continue
-        if response.status_code < 400:
-            return response
-        raw = await response.aread()
-        await response.aclose()
-        if response.status_code in RETRYABLE and not last:
-            await asyncio.sleep(_retry_after(response) or 0.5 * 2**attempt)
-            continue
-        raise UpstreamError(
-            f"upstream model answered {response.status_code}: {_error_text(raw)}",
-            upstream_status=response.status_code,
-        )
-    raise UpstreamUnreachable("upstream model unreachable")  # pragma: no cover
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    try:
-        return min(float(response.headers.get("retry-after", "")), 30.0)
-    except ValueError:
-        return None
-
-
-def _error_text(raw: bytes) -> str:
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return raw[:300].decode(errors="replace") or "no message"
-    err = body.get("error", body) if isinstance(body, dict) else body
-    if isinstance(err, dict) and err.get("message"):
-        return str(err["message"])
-    return str(err)[:300]
 
 
 class ToolCall:
