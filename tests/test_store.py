@@ -157,6 +157,35 @@ async def test_exchange_writes_in_batches(store: Store) -> None:
     assert await store.count_messages(c.id) == 22
 
 
+async def test_a_start_waits_for_its_end_or_the_delay(store: Store) -> None:
+    """A start is not written at once: an end that follows within the store's start
+    delay is written with it, as one transaction of a finished exchange; a start alone
+    is written when the delay has passed (a process that dies later leaves its trace)."""
+    import asyncio
+    import time
+
+    from sqlalchemy import event
+
+    c = await store.create_canvas("delayed", "{}")
+    commits: list[float] = []
+    event.listen(store.engine.sync_engine, "commit", lambda _conn: commits.append(time.monotonic()))
+    q1, a1 = "00000000-0000-0000-0000-300000000001", "00000000-0000-0000-0000-400000000001"
+    started = store.start_exchange(c.id, "quick", "s", "hi", q1, a1)
+    await store.save_exchange(c.id, "quick", "s", "hi", "hello", a1, "completed", question_id=q1)
+    assert started.done() and len(commits) == 1
+    assert [(r.content, r.status) for r in await store.messages(c.id)] == [
+        ("hi", "completed"),
+        ("hello", "completed"),
+    ]
+
+    q2, a2 = "00000000-0000-0000-0000-300000000002", "00000000-0000-0000-0000-400000000002"
+    store.start_delay = 0.3
+    t0 = time.monotonic()
+    await asyncio.wait_for(store.start_exchange(c.id, "slow", "s", "long", q2, a2), 10)
+    assert commits[-1] - t0 >= 0.25 and len(commits) == 2
+    assert [r.id for r in await store.running_answers()] == [a2]
+
+
 async def test_credentials(store: Store) -> None:
     cid = await store.create_credential("my openai", "openAIApi", {"openAIApiKey": "sk-1"})
     assert (await store.get_credential(cid)).data == {"openAIApiKey": "sk-1"}  # type: ignore[union-attr]

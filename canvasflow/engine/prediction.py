@@ -266,13 +266,15 @@ class Prediction(OutcomeView):
             append(event)
 
     async def _finish(self) -> None:
+        before = self.outcome.error
+        # the end first: it wakes the store's writer, and a start still waiting for it
+        # goes in the same transaction (then both are done)
+        await store_outcome(self.store, self.outcome)
         if self._stored is not None:
             try:
                 await self._stored
             except Exception:
                 log.exception("storing the start of %s failed", self.id)
-        before = self.outcome.error
-        await store_outcome(self.store, self.outcome)
         if self.outcome.error is not before and self.outcome.error is not None:
             self.log.append(Event("error", self.outcome.error))
         close_log(self.log, self.outcome)

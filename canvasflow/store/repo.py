@@ -29,6 +29,12 @@ from canvasflow.store.models import (
 )
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# Seconds the start of an exchange (its question and ``running`` answer) waits for the
+# writer. An answer that ends sooner is written once, finished (one INSERT instead of
+# two transactions); a longer one has its start written while the model is thinking,
+# not between the request and its first token. The cost: a process killed in this
+# window leaves no trace of the question (BENCHMARKS.md, issue 17).
+START_DELAY = 0.1
 _SLUG_CHARS = re.compile(r"[^a-z0-9]+")
 
 
@@ -101,6 +107,8 @@ class Store:
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._pending: list[tuple[tuple[str, Any], asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self.start_delay = START_DELAY
 
     async def migrate(self) -> None:
         if self.url.startswith("sqlite"):
@@ -111,6 +119,10 @@ class Store:
             await conn.run_sync(_upgrade)
 
     async def close(self) -> None:
+        if self._pending:  # starts still waiting for the writer
+            self._wake()
+        if self._writer is not None:
+            await asyncio.wait({self._writer})
         await self.engine.dispose()
 
     # -- canvases -----------------------------------------------------------------
@@ -201,6 +213,8 @@ class Store:
     # so a process that dies mid-answer leaves a trace) and when it ends (the answer).
     # Writes of predictions starting or ending at the same time share one transaction
     # (group commit): a writer task takes every write waiting and commits them together.
+    # A start waits up to ``start_delay`` for the writer; an end wakes it at once, and a
+    # start still waiting goes with it (the exchange is then inserted finished).
 
     def start_exchange(
         self,
@@ -240,7 +254,7 @@ class Store:
                 "created_at": now + timedelta(microseconds=1),
             },
         )
-        return self._queue(("start", rows))
+        return self._queue(("start", rows), soon=False)
 
     async def save_exchange(
         self,
@@ -296,12 +310,24 @@ class Store:
         }
         await self._queue(("finish", finish))
 
-    def _queue(self, item: tuple[str, Any]) -> asyncio.Future[None]:
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    def _queue(self, item: tuple[str, Any], soon: bool = True) -> asyncio.Future[None]:
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
         self._pending.append((item, done))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write_exchanges())
+        if self._writer is not None and not self._writer.done():
+            return done  # the running writer takes it next
+        if soon or self.start_delay <= 0:
+            self._wake()
+        elif self._timer is None:
+            self._timer = loop.call_later(self.start_delay, self._wake)
         return done
+
+    def _wake(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._pending and (self._writer is None or self._writer.done()):
+            self._writer = asyncio.create_task(self._write_exchanges())
 
     async def _apply(self, conn: Any, item: tuple[str, Any]) -> None:
         table = ChatMessage.__table__
