@@ -1,12 +1,18 @@
 """The ceiling: the least a relay can do on the same stack (Starlette on uvicorn with
-uvloop and httptools, one shared pooled httpx client). It relays the mock upstream's
-tokens in canvasflow's wire format, with no engine, no database and no other encoding."""
+uvloop and httptools, one shared pooled HTTP client). It relays the mock upstream's
+tokens in canvasflow's wire format, with no engine, no database and no other encoding.
+
+Its upstream client is httpx (``--client httpx``, the reference issue 17's targets are
+stated against) or aiohttp (``--client aiohttp``, what canvasflow's model calls use
+since; ``python -m bench.relays`` measures the two side by side)."""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import AsyncIterator
+from typing import Any
 
+import aiohttp
 import httpx
 import orjson
 import uvicorn
@@ -16,35 +22,55 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 UPSTREAM = ""
-client: httpx.AsyncClient | None = None
+CLIENT = "httpx"
+_http: Any = None
 
 
-def http() -> httpx.AsyncClient:
-    global client
-    if client is None:
-        client = httpx.AsyncClient(
-            timeout=httpx.Timeout(600, connect=10),
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=10_000),
-        )
-    return client
+def http() -> Any:
+    global _http
+    if _http is None:
+        if CLIENT == "aiohttp":
+            _http = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=0),
+                timeout=aiohttp.ClientTimeout(total=None, connect=10, sock_read=600),
+            )
+        else:
+            _http = httpx.AsyncClient(
+                timeout=httpx.Timeout(600, connect=10),
+                limits=httpx.Limits(max_connections=None, max_keepalive_connections=10_000),
+            )
+    return _http
+
+
+async def answer(upstream_body: bytes) -> str:
+    if CLIENT == "aiohttp":
+        async with http().post(UPSTREAM, data=upstream_body) as r:
+            return orjson.loads(await r.read())["choices"][0]["message"]["content"]  # type: ignore[no-any-return]
+    r = await http().post(UPSTREAM, content=upstream_body)
+    return r.json()["choices"][0]["message"]["content"]  # type: ignore[no-any-return]
+
+
+def token_frame(n: int, tok: str) -> bytes:
+    return b"id: %d\ndata: %s\n\n" % (n, orjson.dumps({"event": "token", "data": tok, "text": tok}))
 
 
 async def relay(request: Request) -> Response:
     body = orjson.loads(await request.body())
-    upstream_body = {
-        "model": body.get("model", "bench"),
-        "messages": [{"role": "user", "content": body.get("question", "")}],
-        "stream": bool(body.get("streaming")),
-    }
+    upstream_body = orjson.dumps(
+        {
+            "model": body.get("model", "bench"),
+            "messages": [{"role": "user", "content": body.get("question", "")}],
+            "stream": bool(body.get("streaming")),
+        }
+    )
     if not body.get("streaming"):
-        r = await http().post(UPSTREAM, content=orjson.dumps(upstream_body))
-        text = r.json()["choices"][0]["message"]["content"]
+        text = await answer(upstream_body)
         return Response(orjson.dumps({"text": text}), media_type="application/json")
 
-    async def frames() -> AsyncIterator[bytes]:
+    async def frames() -> AsyncIterator[bytes]:  # httpx: as this relay always read them
         n = 1
         yield b'id: 1\ndata: {"event":"start","data":{}}\n\n'
-        async with http().stream("POST", UPSTREAM, content=orjson.dumps(upstream_body)) as r:
+        async with http().stream("POST", UPSTREAM, content=upstream_body) as r:
             async for line in r.aiter_lines():
                 if line.startswith("data: {"):
                     choices = orjson.loads(line[6:])["choices"]
@@ -52,13 +78,27 @@ async def relay(request: Request) -> Response:
                         tok = choices[0]["delta"].get("content")
                         if tok:
                             n += 1
-                            yield b"id: %d\ndata: %s\n\n" % (
-                                n,
-                                orjson.dumps({"event": "token", "data": tok, "text": tok}),
-                            )
+                            yield token_frame(n, tok)
         yield b'id: %d\ndata: {"event":"end","data":"[DONE]"}\n\ndata: [DONE]\n\n' % (n + 1)
 
-    return StreamingResponse(frames(), media_type="text/event-stream; charset=utf-8")
+    async def aiohttp_frames() -> AsyncIterator[bytes]:
+        n = 1
+        yield b'id: 1\ndata: {"event":"start","data":{}}\n\n'
+        async with http().post(UPSTREAM, data=upstream_body) as r:
+            async for line in r.content:
+                if line.startswith(b"data: {"):
+                    choices = orjson.loads(line[6:])["choices"]
+                    if choices:
+                        tok = choices[0]["delta"].get("content")
+                        if tok:
+                            n += 1
+                            yield token_frame(n, tok)
+        yield b'id: %d\ndata: {"event":"end","data":"[DONE]"}\n\ndata: [DONE]\n\n' % (n + 1)
+
+    return StreamingResponse(
+        aiohttp_frames() if CLIENT == "aiohttp" else frames(),
+        media_type="text/event-stream; charset=utf-8",
+    )
 
 
 app = Starlette(routes=[Route("/relay", relay, methods=["POST"])])
@@ -67,8 +107,10 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--upstream", required=True)
+    parser.add_argument("--client", choices=["httpx", "aiohttp"], default="httpx")
     args = parser.parse_args()
     UPSTREAM = args.upstream.rstrip("/") + "/chat/completions"
+    CLIENT = args.client
     uvicorn.run(
         app,
         host="127.0.0.1",

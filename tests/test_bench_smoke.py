@@ -60,3 +60,21 @@ def test_memory_probe_smoke() -> None:
             assert "allocation sites holding more than before the bursts:" in r.stdout
         else:
             assert "arenas=" in lines[0] and "arenas=" in lines[1]
+
+
+def test_relays_smoke() -> None:
+    """``python -m bench.relays`` (the two bare relays' clients side by side) at tiny
+    sizes: both relays answer streams and JSON."""
+    r = subprocess.run(
+        [sys.executable, "-m", "bench.relays", "--streams", "5", "--seconds", "0.5"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    rows = {line.split("|")[1].strip(): line for line in r.stdout.splitlines()[2:]}
+    assert set(rows) == {"httpx", "aiohttp"}
+    for line in rows.values():
+        cells = [float(c) for c in line.strip("|").split("|")[1:]]
+        assert all(c > 0 for c in cells), line
