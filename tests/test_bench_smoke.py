@@ -76,5 +76,6 @@ def test_relays_smoke() -> None:
     rows = {line.split("|")[1].strip(): line for line in r.stdout.splitlines()[2:]}
     assert set(rows) == {"httpx", "aiohttp"}
     for line in rows.values():
-        cells = [float(c) for c in line.strip("|").split("|")[1:]]
-        assert all(c > 0 for c in cells), line
+        ttft, cpu, rps, json_cpu = (float(c) for c in line.strip("|").split("|")[1:])
+        # CPU time is counted in 10 ms ticks: a few tiny answers may show none
+        assert ttft > 0 and rps > 0 and cpu >= 0 and json_cpu >= 0, line
