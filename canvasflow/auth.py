@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import logging
 import secrets
 import time
 import uuid
@@ -20,6 +21,8 @@ from canvasflow.store.models import ApiKey, utcnow
 from canvasflow.store.repo import Store
 
 SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
+log = logging.getLogger("canvasflow.auth")
+
 REFRESH_SECONDS = 2.0
 REMEMBER_SECONDS = 60.0
 
@@ -58,7 +61,10 @@ class Caller:
 
 class KeyRing:
     """The keys of the store, re-read every couple of seconds (other processes may add
-    or delete keys)."""
+    or delete keys). Once the keys are older than that, the next caller starts a read
+    and every caller goes on with the keys held, up to twice that age: a burst of
+    requests does not wait in line behind a read of the keys. Changes through this
+    process (``invalidate``), and keys older than that, are waited for."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -66,18 +72,36 @@ class KeyRing:
         self._loaded = 0.0
         self._lock = asyncio.Lock()
         self._verified: dict[bytes, tuple[str, float]] = {}
+        self._reading: asyncio.Task[None] | None = None
+        self._generation = 0
 
     async def _refresh(self) -> None:
-        if time.monotonic() - self._loaded < REFRESH_SECONDS:
+        age = time.monotonic() - self._loaded
+        if age < REFRESH_SECONDS:
+            return
+        if age < 2 * REFRESH_SECONDS:  # a read aside; these keys meanwhile
+            if self._reading is None or self._reading.done():
+                self._reading = asyncio.create_task(self._read_aside(self._generation))
             return
         async with self._lock:
             if time.monotonic() - self._loaded < REFRESH_SECONDS:
                 return
-            self._keys = {k.prefix: k for k in await self.store.api_keys()}
-            self._loaded = time.monotonic()
+            await self._read(self._generation)
+
+    async def _read(self, generation: int) -> None:
+        keys = {k.prefix: k for k in await self.store.api_keys()}
+        if generation == self._generation:  # not invalidated while it read
+            self._keys, self._loaded = keys, time.monotonic()
+
+    async def _read_aside(self, generation: int) -> None:
+        try:
+            await self._read(generation)
+        except Exception:  # the next caller past twice the age reads, and sees the error
+            log.warning("reading the API keys failed", exc_info=True)
 
     def invalidate(self) -> None:
         self._loaded = 0.0
+        self._generation += 1
         self._verified.clear()
 
     async def admin_required(self) -> bool:

@@ -402,3 +402,62 @@ async def test_requests_missing_the_canvas_cache_share_one_read() -> None:
     st.forget_canvases()  # a write while the read is in flight
     fresh = await st.canvas("other")
     assert SlowStore.reads == 3 and (await pending) is not fresh
+
+
+async def test_an_expired_canvas_or_key_ring_is_read_aside() -> None:
+    """Just past its time, a remembered canvas (and the API keys) is still answered at
+    once while one read refreshes it; long past it, or once forgotten, callers wait."""
+    import asyncio
+
+    from canvasflow.auth import REFRESH_SECONDS, KeyRing
+    from canvasflow.server import state as state_module
+    from canvasflow.server.state import ServerState
+
+    gate = asyncio.Event()
+
+    class GatedStore:
+        reads = 0
+        key_reads = 0
+
+        async def get_canvas(self, ref: str) -> object:
+            GatedStore.reads += 1
+            await gate.wait()
+            return {"ref": ref, "read": GatedStore.reads}
+
+        async def api_keys(self) -> list[object]:
+            GatedStore.key_reads += 1
+            await gate.wait()
+            return []
+
+    st = ServerState(Settings(), GatedStore(), None, None, None, None, None)  # type: ignore[arg-type]
+    gate.set()
+    first = await st.canvas("cv")
+    gate.clear()
+    expires, canvas = st._canvases["cv"]
+    st._canvases["cv"] = (expires - state_module.CANVAS_TTL - 0.01, canvas)  # just expired
+    stale = await asyncio.wait_for(asyncio.gather(*(st.canvas("cv") for _ in range(50))), 5)
+    assert all(c is first for c in stale) and GatedStore.reads == 2  # one read, aside
+    gate.set()
+    await asyncio.wait_for(st._loading["cv"], 5)  # the read aside lands
+    assert (await st.canvas("cv"))["read"] == 2  # type: ignore[index]
+    st._canvases["cv"] = (expires - 3 * state_module.CANVAS_TTL, canvas)  # long expired
+    gate.clear()
+    waiting = asyncio.ensure_future(st.canvas("cv"))
+    await asyncio.sleep(0.05)
+    assert not waiting.done()  # too old to be answered from
+    gate.set()
+    assert (await waiting)["read"] == 3  # type: ignore[index]
+
+    ring = KeyRing(GatedStore())  # type: ignore[arg-type]
+    await ring.canvas_locked("cv")
+    assert GatedStore.key_reads == 1
+    gate.clear()
+    ring._loaded -= REFRESH_SECONDS + 0.01  # just expired: answered now, read aside
+    assert await asyncio.wait_for(ring.canvas_locked("cv"), 5) is False
+    assert GatedStore.key_reads == 2
+    ring.invalidate()  # a change through this process: waited for
+    waiting = asyncio.ensure_future(ring.canvas_locked("cv"))
+    await asyncio.sleep(0.05)
+    assert not waiting.done()
+    gate.set()
+    assert await asyncio.wait_for(waiting, 5) is False

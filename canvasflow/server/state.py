@@ -53,23 +53,33 @@ class ServerState:
     async def canvas(self, ref: str) -> Canvas | None:
         """A canvas by id or slug. Remembered for CANVAS_TTL seconds, so a prediction
         does not pay a database read; writes through this process forget at once,
-        writes through another process show within CANVAS_TTL. Requests that miss
+        writes through another process show within twice CANVAS_TTL. Requests that miss
         together share one read: a burst of thousands of predictions arriving as the
-        entry expires would otherwise each queue a read for the store's connections."""
+        entry expires would otherwise each queue a read for the store's connections.
+        Once an entry has expired (for less than CANVAS_TTL), the next request starts
+        that read and every request goes on with the entry meanwhile: a burst does not
+        wait in line behind it."""
         hit = self._canvases.get(ref)
-        if hit is not None and hit[0] > time.monotonic():
+        now = time.monotonic()
+        if hit is not None and hit[0] > now:
             return hit[1]
         loading = self._loading.get(ref)
         if loading is None:
             loading = asyncio.ensure_future(self._load_canvas(ref, self._canvas_generation))
             self._loading[ref] = loading
             loading.add_done_callback(lambda f: self._loaded(ref, f))
+        if hit is not None and hit[0] + CANVAS_TTL > now:
+            return hit[1]
         # shielded: a caller that goes away does not cancel the read the others wait for
         return await asyncio.shield(loading)
 
     async def _load_canvas(self, ref: str, generation: int) -> Canvas | None:
         canvas = await self.store.get_canvas(ref)
-        if canvas is not None and generation == self._canvas_generation:
+        if generation != self._canvas_generation:
+            return canvas
+        if canvas is None:
+            self._canvases.pop(ref, None)  # deleted elsewhere: not served stale any more
+        else:
             if len(self._canvases) > 10_000:
                 self._canvases.clear()
             self._canvases[ref] = (time.monotonic() + CANVAS_TTL, canvas)
@@ -78,6 +88,8 @@ class ServerState:
     def _loaded(self, ref: str, future: asyncio.Future[Canvas | None]) -> None:
         if self._loading.get(ref) is future:
             del self._loading[ref]
+        if not future.cancelled() and future.exception() is not None:
+            self._canvases.pop(ref, None)  # the next request reads, and sees the error
 
     def forget_canvases(self) -> None:
         self._canvases.clear()
