@@ -6,8 +6,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Protocol, TypedDict
 
-# Idle upstream connections a model client keeps for the next call (a JSON answer's
-# connection is reused; a streamed one is closed at [DONE], see openai_compat). Not more:
+# Idle upstream connections an httpx model client keeps for the next call (the official
+# openai client's for Azure, tool calls and embeddings; Ollama's and Anthropic's; the
+# plain chat completion goes through models/upstream.py on aiohttp instead). Not more:
 # httpcore's pool, on every request and every response's end, checks each idle
 # connection against a count of all its connections, so thousands kept idle made a
 # burst's starts quadratic (with streamed answers' connections reused and 10,000 kept, a
