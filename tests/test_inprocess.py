@@ -378,6 +378,30 @@ async def test_a_finished_log_is_packed_and_still_read_in_full() -> None:
     assert await bus.get_log("p1") is None and bus.stats() == (0, 0)
 
 
+async def test_a_follower_is_pinged_only_when_quiet() -> None:
+    """``follow`` with a ping interval: None after a quiet interval (again after the
+    next), events as they come with no ping between them, and no waiter left behind."""
+    import asyncio
+    import time
+
+    log = MemoryBus().open_log("p2")
+    seen = log.follow(after=0, ping=0.1)
+    t0 = time.monotonic()
+    assert await asyncio.wait_for(anext(seen), 5) is None
+    assert await asyncio.wait_for(anext(seen), 5) is None
+    assert time.monotonic() - t0 >= 0.19
+    log.append(token("a"))
+    got = await asyncio.wait_for(anext(seen), 5)
+    assert got is not None and got.data == "a"
+    for text in ("b", "c"):  # events sooner than the interval: no ping between them
+        log.append(token(text))
+    assert [(await anext(seen)).data for _ in range(2)] == ["b", "c"]  # type: ignore[union-attr]
+    assert await asyncio.wait_for(anext(seen), 5) is None
+    assert len(log._waiters) == 0  # the pings' waits are not kept
+    log.close()
+    assert [e async for e in seen] == []
+
+
 async def test_requests_missing_the_canvas_cache_share_one_read() -> None:
     """A burst arriving as the remembered canvas expires makes one store read, not one
     per request; a write through this process is not answered from a read in flight."""
