@@ -67,12 +67,18 @@ async def relay(request: Request) -> Response:
         text = await answer(upstream_body)
         return Response(orjson.dumps({"text": text}), media_type="application/json")
 
-    async def frames() -> AsyncIterator[bytes]:  # httpx: as this relay always read them
+    async def frames() -> AsyncIterator[bytes]:
         n = 1
         yield b'id: 1\ndata: {"event":"start","data":{}}\n\n'
-        async with http().stream("POST", UPSTREAM, content=upstream_body) as r:
-            async for line in r.aiter_lines():
-                if line.startswith("data: {"):
+        aio = CLIENT == "aiohttp"
+        async with (
+            http().post(UPSTREAM, data=upstream_body)
+            if aio
+            else http().stream("POST", UPSTREAM, content=upstream_body)
+        ) as r:
+            prefix = b"data: {" if aio else "data: {"  # httpx: lines as str, as always
+            async for line in r.content if aio else r.aiter_lines():
+                if line.startswith(prefix):
                     choices = orjson.loads(line[6:])["choices"]
                     if choices:
                         tok = choices[0]["delta"].get("content")
@@ -81,24 +87,7 @@ async def relay(request: Request) -> Response:
                             yield token_frame(n, tok)
         yield b'id: %d\ndata: {"event":"end","data":"[DONE]"}\n\ndata: [DONE]\n\n' % (n + 1)
 
-    async def aiohttp_frames() -> AsyncIterator[bytes]:
-        n = 1
-        yield b'id: 1\ndata: {"event":"start","data":{}}\n\n'
-        async with http().post(UPSTREAM, data=upstream_body) as r:
-            async for line in r.content:
-                if line.startswith(b"data: {"):
-                    choices = orjson.loads(line[6:])["choices"]
-                    if choices:
-                        tok = choices[0]["delta"].get("content")
-                        if tok:
-                            n += 1
-                            yield token_frame(n, tok)
-        yield b'id: %d\ndata: {"event":"end","data":"[DONE]"}\n\ndata: [DONE]\n\n' % (n + 1)
-
-    return StreamingResponse(
-        aiohttp_frames() if CLIENT == "aiohttp" else frames(),
-        media_type="text/event-stream; charset=utf-8",
-    )
+    return StreamingResponse(frames(), media_type="text/event-stream; charset=utf-8")
 
 
 app = Starlette(routes=[Route("/relay", relay, methods=["POST"])])
