@@ -189,25 +189,8 @@ class OpenAIChatModel:
         if self.streaming:
             body["stream"] = True
             body["stream_options"] = {"include_usage": True}
-        client = self.client
-        timeout = client.timeout
-        read, connect = (
-            (timeout.read or 600.0, timeout.connect or 10.0)
-            if isinstance(timeout, httpx.Timeout)
-            else (float(timeout or 600.0), 10.0)
-        )
         response = await upstream.post(
-            str(client.base_url).rstrip("/") + "/chat/completions",
-            {
-                "Authorization": f"Bearer {client.api_key}",
-                "Content-Type": "application/json",
-                "Accept": "text/event-stream" if self.streaming else "application/json",
-                "User-Agent": "canvasflow",
-            },
-            orjson.dumps(body),
-            read_timeout=read,
-            connect_timeout=connect,
-            retries=client.max_retries,
+            _endpoint_of(self.client), orjson.dumps(body), stream=self.streaming
         )
         try:
             # a server that ignores ``stream`` and answers with one JSON body is read as one
@@ -241,6 +224,24 @@ class OpenAIChatModel:
         """One tool-calling turn, streamed: ``("token", text)`` as the answer comes, then
         ``("tool_calls", [ToolCall, ...])`` if the model asked for tools."""
         return _chat_with_tools(self, messages, tools, usage)
+
+
+def _endpoint_of(client: openai.AsyncOpenAI) -> upstream.Endpoint:
+    """The chat completions endpoint of an official client: its URL, key, timeouts and
+    retries (built once per client, see :func:`upstream.endpoint`)."""
+    timeout = client.timeout
+    read, connect = (
+        (timeout.read or 600.0, timeout.connect or 10.0)
+        if isinstance(timeout, httpx.Timeout)
+        else (float(timeout or 600.0), 10.0)
+    )
+    return upstream.endpoint(
+        str(client.base_url).rstrip("/") + "/chat/completions",
+        client.api_key,
+        read,
+        connect,
+        client.max_retries,
+    )
 
 
 class ToolCall:
