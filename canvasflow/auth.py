@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import logging
 import secrets
 import time
 import uuid
@@ -17,12 +16,11 @@ from dataclasses import dataclass
 
 from canvasflow.config import Settings
 from canvasflow.keyfiles import ADMIN_KEY_FILE, write_private
+from canvasflow.remembered import Remembered
 from canvasflow.store.models import ApiKey, utcnow
 from canvasflow.store.repo import Store
 
 SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
-log = logging.getLogger("canvasflow.auth")
-
 REFRESH_SECONDS = 2.0
 REMEMBER_SECONDS = 60.0
 
@@ -61,47 +59,24 @@ class Caller:
 
 class KeyRing:
     """The keys of the store, re-read every couple of seconds (other processes may add
-    or delete keys). Once the keys are older than that, the next caller starts a read
-    and every caller goes on with the keys held, up to twice that age: a burst of
-    requests does not wait in line behind a read of the keys. Changes through this
-    process (``invalidate``), and keys older than that, are waited for."""
+    or delete keys), as :class:`Remembered` values: just past that time the keys held
+    are used while one read refreshes them, so a burst of requests does not wait in
+    line behind it; changes through this process (``invalidate``) are waited for."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
         self._keys: dict[str, ApiKey] = {}
-        self._loaded = 0.0
-        self._lock = asyncio.Lock()
+        self._ring: Remembered[str, dict[str, ApiKey]] = Remembered(self._read, REFRESH_SECONDS)
         self._verified: dict[bytes, tuple[str, float]] = {}
-        self._reading: asyncio.Task[None] | None = None
-        self._generation = 0
+
+    async def _read(self, _: str) -> dict[str, ApiKey]:
+        return {k.prefix: k for k in await self.store.api_keys()}
 
     async def _refresh(self) -> None:
-        age = time.monotonic() - self._loaded
-        if age < REFRESH_SECONDS:
-            return
-        if age < 2 * REFRESH_SECONDS:  # a read aside; these keys meanwhile
-            if self._reading is None or self._reading.done():
-                self._reading = asyncio.create_task(self._read_aside(self._generation))
-            return
-        async with self._lock:
-            if time.monotonic() - self._loaded < REFRESH_SECONDS:
-                return
-            await self._read(self._generation)
-
-    async def _read(self, generation: int) -> None:
-        keys = {k.prefix: k for k in await self.store.api_keys()}
-        if generation == self._generation:  # not invalidated while it read
-            self._keys, self._loaded = keys, time.monotonic()
-
-    async def _read_aside(self, generation: int) -> None:
-        try:
-            await self._read(generation)
-        except Exception:  # the next caller past twice the age reads, and sees the error
-            log.warning("reading the API keys failed", exc_info=True)
+        self._keys = await self._ring.get("keys") or {}
 
     def invalidate(self) -> None:
-        self._loaded = 0.0
-        self._generation += 1
+        self._ring.forget()
         self._verified.clear()
 
     async def admin_required(self) -> bool:

@@ -457,14 +457,15 @@ async def test_an_expired_canvas_or_key_ring_is_read_aside() -> None:
     gate.set()
     first = await st.canvas("cv")
     gate.clear()
-    expires, canvas = st._canvases["cv"]
-    st._canvases["cv"] = (expires - state_module.CANVAS_TTL - 0.01, canvas)  # just expired
+    remembered = st._canvases._entries
+    expires, canvas = remembered["cv"]
+    remembered["cv"] = (expires - state_module.CANVAS_TTL - 0.01, canvas)  # just expired
     stale = await asyncio.wait_for(asyncio.gather(*(st.canvas("cv") for _ in range(50))), 5)
     assert all(c is first for c in stale) and GatedStore.reads == 2  # one read, aside
     gate.set()
-    await asyncio.wait_for(st._loading["cv"], 5)  # the read aside lands
+    await asyncio.wait_for(st._canvases._loading["cv"], 5)  # the read aside lands
     assert (await st.canvas("cv"))["read"] == 2  # type: ignore[index]
-    st._canvases["cv"] = (expires - 3 * state_module.CANVAS_TTL, canvas)  # long expired
+    remembered["cv"] = (expires - 3 * state_module.CANVAS_TTL, canvas)  # long expired
     gate.clear()
     waiting = asyncio.ensure_future(st.canvas("cv"))
     await asyncio.sleep(0.05)
@@ -476,7 +477,8 @@ async def test_an_expired_canvas_or_key_ring_is_read_aside() -> None:
     await ring.canvas_locked("cv")
     assert GatedStore.key_reads == 1
     gate.clear()
-    ring._loaded -= REFRESH_SECONDS + 0.01  # just expired: answered now, read aside
+    expires, keys = ring._ring._entries["keys"]
+    ring._ring._entries["keys"] = (expires - REFRESH_SECONDS - 0.01, keys)  # just expired
     assert await asyncio.wait_for(ring.canvas_locked("cv"), 5) is False
     assert GatedStore.key_reads == 2
     ring.invalidate()  # a change through this process: waited for

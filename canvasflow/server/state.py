@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -16,6 +15,7 @@ from canvasflow.engine.graph import Graph, parse
 from canvasflow.engine.prediction import Observer, Prediction
 from canvasflow.observability.memory import Trimmer
 from canvasflow.observability.metrics import Metrics
+from canvasflow.remembered import Remembered
 from canvasflow.store.models import Canvas
 from canvasflow.store.repo import Store
 
@@ -42,59 +42,24 @@ class ServerState:
     shutting_down: bool = False
     predictions: set[Prediction] = field(default_factory=set)
     _graphs: dict[str, tuple[datetime, Graph]] = field(default_factory=dict)
-    _canvases: dict[str, tuple[float, Canvas]] = field(default_factory=dict)
-    _loading: dict[str, asyncio.Future[Canvas | None]] = field(default_factory=dict)
-    _canvas_generation: int = 0
+    _canvases: Remembered[str, Canvas] = field(init=False)
     trimmer: Trimmer = field(init=False)
 
     def __post_init__(self) -> None:
+        self._canvases = Remembered(self.store.get_canvas, CANVAS_TTL)
         self.trimmer = Trimmer(lambda: len(self.predictions))
 
     async def canvas(self, ref: str) -> Canvas | None:
-        """A canvas by id or slug. Remembered for CANVAS_TTL seconds, so a prediction
-        does not pay a database read; writes through this process forget at once,
-        writes through another process show within twice CANVAS_TTL. Requests that miss
-        together share one read: a burst of thousands of predictions arriving as the
-        entry expires would otherwise each queue a read for the store's connections.
-        Once an entry has expired (for less than CANVAS_TTL), the next request starts
-        that read and every request goes on with the entry meanwhile: a burst does not
-        wait in line behind it."""
-        hit = self._canvases.get(ref)
-        now = time.monotonic()
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        loading = self._loading.get(ref)
-        if loading is None:
-            loading = asyncio.ensure_future(self._load_canvas(ref, self._canvas_generation))
-            self._loading[ref] = loading
-            loading.add_done_callback(lambda f: self._loaded(ref, f))
-        if hit is not None and hit[0] + CANVAS_TTL > now:
-            return hit[1]
-        # shielded: a caller that goes away does not cancel the read the others wait for
-        return await asyncio.shield(loading)
-
-    async def _load_canvas(self, ref: str, generation: int) -> Canvas | None:
-        canvas = await self.store.get_canvas(ref)
-        if generation != self._canvas_generation:
-            return canvas
-        if canvas is None:
-            self._canvases.pop(ref, None)  # deleted elsewhere: not served stale any more
-        else:
-            if len(self._canvases) > 10_000:
-                self._canvases.clear()
-            self._canvases[ref] = (time.monotonic() + CANVAS_TTL, canvas)
-        return canvas
-
-    def _loaded(self, ref: str, future: asyncio.Future[Canvas | None]) -> None:
-        if self._loading.get(ref) is future:
-            del self._loading[ref]
-        if not future.cancelled() and future.exception() is not None:
-            self._canvases.pop(ref, None)  # the next request reads, and sees the error
+        """A canvas by id or slug, remembered for CANVAS_TTL seconds (see
+        :class:`Remembered`), so a prediction does not pay a database read: writes
+        through this process forget at once, writes through another process show within
+        twice CANVAS_TTL. Requests that miss together share one read, and one just past
+        the time is answered while a read refreshes it: a burst of thousands of
+        predictions never queues reads for the store's connections, or waits behind one."""
+        return await self._canvases.get(ref)
 
     def forget_canvases(self) -> None:
-        self._canvases.clear()
-        self._loading.clear()  # later callers read again
-        self._canvas_generation += 1  # and a read still in flight is not remembered
+        self._canvases.forget()
 
     def graph_for(self, canvas: Canvas) -> Graph:
         """The parsed graph of a canvas, parsed once per version."""
