@@ -2,9 +2,9 @@
 
 A finished prediction's log is kept for resume (``CANVASFLOW_RETENTION``). A few seconds
 after it closes, when its own streams have read it, its events are packed into one JSON
-blob in a new, small log object: the objects made while it ran would otherwise live for
-minutes after a burst, scattered over the allocator's arenas and keeping every arena of
-the burst from being given back. One timer sweeps closed logs in the order they closed.
+blob on the shelf (``bus/shelf.py``): memory maps outside the Python heap with no object
+per log, so what a burst leaves for resume does not keep the burst's heap pages from being
+given back. One timer sweeps closed logs in the order they closed.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import orjson
 
 from canvasflow.bus import backend
 from canvasflow.bus.base import Bus, EventLog, EventsExpired
+from canvasflow.bus.shelf import Shelf, Shelved
 from canvasflow.events import Event
 
 if TYPE_CHECKING:
@@ -61,18 +62,20 @@ class MemoryEventLog(EventLog):
         """Events held."""
         return self._count if self._packed is not None else len(self._events)
 
-    def packed_copy(self) -> MemoryEventLog | None:
-        """A new closed log holding this one's events as one JSON blob (unpacked for a
-        late reader); None when a value is not JSON."""
+    def packed(self) -> bytes | None:
+        """This log's events as one JSON blob; None when a value is not JSON."""
         try:
-            # copied: orjson's own result keeps a 4 KiB buffer whatever its length
-            packed = memoryview(orjson.dumps([(e.kind, e.data) for e in self._events])).tobytes()
+            return orjson.dumps([(e.kind, e.data) for e in self._events])
         except TypeError:
             log.debug("event log not packed", exc_info=True)
             return None
-        copy = MemoryEventLog(self._max)
-        copy._packed, copy._count, copy._offset = packed, len(self._events), self._offset
-        copy._closed, copy.closed_at = True, self.closed_at
+
+    @classmethod
+    def from_shelf(cls, shelved: Shelved, max_events: int) -> MemoryEventLog:
+        """A closed log read from its packed blob (unpacked for a late reader)."""
+        copy = cls(max_events)
+        copy._packed, copy._count, copy._offset = shelved.blob, shelved.count, shelved.offset
+        copy._closed, copy.closed_at = True, shelved.closed_at
         return copy
 
     def _unpacked(self) -> list[Event]:
@@ -175,7 +178,8 @@ class MemoryBus(Bus):
     def __init__(self, retention_seconds: float = 600.0, max_events: int = 100_000) -> None:
         self._logs: dict[str, MemoryEventLog] = {}  # running, and closed not yet packed
         self._closing: deque[str] = deque()  # closed, in the order they closed
-        self._shelf: OrderedDict[str, MemoryEventLog] = OrderedDict()  # packed, oldest first
+        self._shelf = Shelf(span=min(max(retention_seconds / 20, 1.0), 30.0))  # packed
+        self._unpackable: OrderedDict[str, MemoryEventLog] = OrderedDict()  # not JSON
         self._sweeper: asyncio.TimerHandle | None = None
         self._running: dict[tuple[str, str], Callable[[], None]] = {}
         self._retention = retention_seconds
@@ -187,12 +191,17 @@ class MemoryBus(Bus):
         return log
 
     async def get_log(self, prediction_id: str) -> EventLog | None:
-        return self._logs.get(prediction_id) or self._shelf.get(prediction_id)
+        found = self._logs.get(prediction_id) or self._unpackable.get(prediction_id)
+        if found is not None:
+            return found
+        shelved = self._shelf.get(prediction_id, time.monotonic(), self._retention)
+        return MemoryEventLog.from_shelf(shelved, self._max_events) if shelved else None
 
     def stats(self) -> tuple[int, int]:
         """(event logs kept, events held in them)."""
-        logs = [*self._logs.values(), *self._shelf.values()]
-        return len(logs), sum(log.kept for log in logs)
+        logs = [*self._logs.values(), *self._unpackable.values()]
+        shelved, events = self._shelf.stats()
+        return len(logs) + shelved, sum(log.kept for log in logs) + events
 
     def _closed(self, prediction_id: str) -> None:
         self._closing.append(prediction_id)
@@ -208,8 +217,11 @@ class MemoryBus(Bus):
         if self._closing:
             first = self._logs.get(self._closing[0])  # gone already: sweep it at once
             due.append(first.closed_at + min(PACK_AFTER, self._retention) if first else 0.0)
-        if self._shelf:
-            due.append(next(iter(self._shelf.values())).closed_at + self._retention)
+        if self._unpackable:
+            due.append(next(iter(self._unpackable.values())).closed_at + self._retention)
+        expiry = self._shelf.next_expiry(self._retention)
+        if expiry is not None:
+            due.append(expiry)
         if not due:
             self._sweeper = None
             return
@@ -229,14 +241,17 @@ class MemoryBus(Bus):
             kept = self._logs.pop(pid, None)
             if kept is None or kept.closed_at + self._retention <= now:
                 continue
-            packed = kept.packed_copy()
-            # a new key too: the id string made while it ran would hold its arena
-            self._shelf[pid.encode().decode()] = packed if packed is not None else kept
-        while self._shelf:
-            pid, kept = next(iter(self._shelf.items()))
+            packed = kept.packed()
+            if packed is None:
+                self._unpackable[pid] = kept
+            else:
+                self._shelf.put(pid, kept.closed_at, kept._offset, kept.kept, packed)
+        while self._unpackable:
+            kept = next(iter(self._unpackable.values()))
             if kept.closed_at + self._retention > now:
                 break
-            self._shelf.popitem(last=False)
+            self._unpackable.popitem(last=False)
+        self._shelf.expire(now, self._retention)
         if self._sweeper is not None:
             self._sweeper.cancel()
         self._schedule()
