@@ -30,7 +30,8 @@ WORKDIR /home/canvasflow
 ENV CANVASFLOW_DATA_DIR=/data \
     CANVASFLOW_HOST=0.0.0.0 \
     CANVASFLOW_HOST_NAMES=localhost \
-    PYTHONUNBUFFERED=1
+    PYTHONUNBUFFERED=1 \
+    PYTHONMALLOC=malloc
 VOLUME ["/data"]
 EXPOSE 3000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s \

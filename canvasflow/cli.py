@@ -96,10 +96,7 @@ def serve(
     ] = None,
 ) -> None:
     """Start the HTTP server."""
-    from canvasflow.observability.logs import configure
-    from canvasflow.server.formats import format_names
-    from canvasflow.server.serving import default_workers
-    from canvasflow.server.serving import serve as run_server
+    from canvasflow.observability.memory import use_malloc
 
     settings = _settings(
         host=host,
@@ -114,6 +111,13 @@ def serve(
         host_names=host_names,
         workers=workers,
     )
+    use_malloc(settings.allocator)  # may start this process again, before the imports below
+
+    from canvasflow.observability.logs import configure
+    from canvasflow.server.formats import format_names
+    from canvasflow.server.serving import default_workers
+    from canvasflow.server.serving import serve as run_server
+
     if settings.no_auth and not settings.binds_loopback():
         raise typer.BadParameter(
             f"refused when binding to {settings.host}: only a loopback address may run "

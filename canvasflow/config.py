@@ -9,6 +9,7 @@ read it there), to the worker. Nothing else in canvasflow reads the environment.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any, Literal
 
@@ -82,6 +83,15 @@ class Settings(BaseSettings):
         description="Seconds a finished stream stays resumable",
     )
     max_events: int = Field(100_000, ge=2, description="Events kept per prediction")
+    allocator: str = Field(
+        "malloc",
+        validation_alias=AliasChoices("CANVASFLOW_ALLOCATOR", "PYTHONMALLOC", "allocator"),
+        description=(
+            "Memory allocator of `canvasflow serve`: malloc (glibc's; memory a burst used "
+            "goes back to the system when the server is idle) or pymalloc (CPython's own; "
+            "keeps it). PYTHONMALLOC, when set, is taken as it is"
+        ),
+    )
     max_body_bytes: int = Field(10 * 1024 * 1024, ge=1)
     max_question_chars: int = Field(100_000, ge=1)
     max_history: int = Field(1000, ge=0, description="History messages a request may send")
@@ -170,7 +180,8 @@ class Settings(BaseSettings):
 
     def provider_env(self, name: str) -> str | None:
         """A provider variable by its standard name (``OPENAI_API_KEY``)."""
-        value = getattr(self, name.lower(), None)
+        # interned: a new name per call would be kept by CPython's attribute cache
+        value = getattr(self, sys.intern(name.lower()), None)
         return str(value) if value else None
 
     @property

@@ -1,23 +1,32 @@
 """Giving memory back after a burst.
 
-CPython frees the objects of finished predictions, but the C allocator keeps the freed
-pages of its heap for reuse: after a burst of thousands of streams a process stays at its
-peak. When the server has been idle for a moment, ``malloc_trim`` (glibc) returns those
-pages to the system. Elsewhere (no glibc) it is a no-op."""
+CPython frees the objects of finished predictions, but its own small-object allocator
+(pymalloc) returns a 1 MiB arena to the system only when every object in it is gone:
+after a burst of thousands of streams, a few objects that outlive it (an idle upstream
+connection, a cache entry) are scattered over every arena the burst made, and the process
+stays near its peak. With glibc's ``malloc`` instead (``PYTHONMALLOC=malloc``, which
+``canvasflow serve`` sets for itself, see :func:`use_malloc`), such an object holds only
+its own page, and ``malloc_trim`` returns every free page when the server is idle: the
+:class:`Trimmer` collects reference cycles and trims a few times while it stays quiet
+(idle upstream connections close over the first seconds). Elsewhere (no glibc) both are
+no-ops."""
 
 from __future__ import annotations
 
 import asyncio
 import ctypes
 import ctypes.util
+import gc
 import logging
-import time
+import os
+import sys
 from collections.abc import Callable
 
 log = logging.getLogger("canvasflow.memory")
 
-IDLE_SECONDS = 2.0  # quiet this long before trimming
-EVERY_SECONDS = 10.0  # at most this often
+IDLE_SECONDS = 2.0  # quiet this long before the first trim
+AGAIN_SECONDS = 3.0  # then again while quiet: what lingers (idle connections) goes later
+QUIET_TRIMS = 8  # trims per quiet spell (some 23 s)
 
 
 def _libc_trim() -> Callable[[int], int] | None:
@@ -29,24 +38,52 @@ def _libc_trim() -> Callable[[int], int] | None:
         return None
 
 
+def pymalloc_in_use() -> bool:
+    """Whether CPython's small-object allocator is on (it counts its blocks; with
+    ``PYTHONMALLOC=malloc`` the count is 0)."""
+    return sys.getallocatedblocks() > 0
+
+
+def use_malloc(allocator: str) -> None:
+    """Start this process again with ``PYTHONMALLOC=malloc`` (same pid, arguments and
+    environment) when ``allocator`` asks for it, pymalloc is on and glibc can trim.
+
+    The allocator is chosen when the interpreter starts, so this runs first thing in
+    ``canvasflow serve``; its worker processes inherit the environment. ``allocator`` is
+    the setting (``CANVASFLOW_ALLOCATOR``, or ``PYTHONMALLOC`` itself when set). An
+    interpreter that ignores the environment (``python -E``) is left as it is."""
+    if allocator != "malloc" or not pymalloc_in_use() or _libc_trim() is None:
+        return
+    if sys.flags.ignore_environment:
+        return
+    os.putenv("PYTHONMALLOC", "malloc")  # the environment execv passes on
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, sys.orig_argv)
+
+
 class Trimmer:
-    """Told when the last running prediction ends; trims once the quiet lasts."""
+    """Told when the last running prediction ends; trims while the quiet lasts."""
 
     def __init__(self, running: Callable[[], int]) -> None:
         self._trim = _libc_trim()
         self._running = running
-        self._last = 0.0
         self._pending: asyncio.TimerHandle | None = None
+        self._left = 0
 
     def idle(self) -> None:
-        if self._trim is None or self._pending is not None:
+        if self._trim is None:
             return
-        self._pending = asyncio.get_running_loop().call_later(IDLE_SECONDS, self._maybe_trim)
+        self._left = QUIET_TRIMS
+        if self._pending is None:
+            self._pending = asyncio.get_running_loop().call_later(IDLE_SECONDS, self._maybe_trim)
 
     def _maybe_trim(self) -> None:
         self._pending = None
-        now = time.monotonic()
-        if self._running() or now - self._last < EVERY_SECONDS or self._trim is None:
-            return
-        self._last = now
+        if self._running() or self._trim is None or self._left <= 0:
+            return  # busy again: the next idle starts a new spell
+        self._left -= 1
+        gc.collect()  # a burst's reference cycles hold pages until a full collection
         self._trim(0)
+        if self._left > 0:
+            self._pending = asyncio.get_running_loop().call_later(AGAIN_SECONDS, self._maybe_trim)

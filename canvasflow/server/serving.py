@@ -12,6 +12,7 @@ running ones before its grace ends, as a single process does.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import multiprocessing
 import os
@@ -75,6 +76,10 @@ def _one(settings: Settings, log_level: str, sockets: list[socket.socket] | None
     server = CanvasflowServer(
         uvicorn_config(app, settings, log_level), app, settings.shutdown_grace
     )
+    # what is loaded by now lives as long as the process: out of the collector's way, so
+    # a full collection (observability/memory.py, when idle) walks only newer objects
+    gc.collect()
+    gc.freeze()
     server.run(sockets=sockets)
 
 

@@ -1,0 +1,83 @@
+"""Giving memory back after a burst (``observability/memory.py``): the server runs on
+glibc's malloc, and trims (after a full collection) while it stays idle."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from canvasflow.observability import memory
+from tests.support import Proc
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SHOW = (
+    "from canvasflow.observability.memory import use_malloc, pymalloc_in_use\n"
+    "use_malloc({allocator!r})\n"
+    "print('pymalloc' if pymalloc_in_use() else 'malloc')\n"
+)
+
+
+def run(allocator: str, *flags: str) -> str:
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}  # no PYTHONMALLOC
+    out = subprocess.run(
+        [sys.executable, *flags, "-c", SHOW.format(allocator=allocator)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+def test_use_malloc_starts_the_process_again_once() -> None:
+    """The process is started again with PYTHONMALLOC=malloc (one line printed: the first
+    run never got past the exec); pymalloc asked for, or an interpreter that ignores the
+    environment, is left as it is (no loop of execs)."""
+    assert run("malloc") == "malloc"
+    assert run("pymalloc") == "pymalloc"
+    assert run("malloc", "-E") == "pymalloc"
+
+
+def test_serve_runs_on_malloc(server: Proc) -> None:
+    """``canvasflow serve`` (the same pid, started again) has PYTHONMALLOC=malloc."""
+    assert server.proc is not None
+    environ = Path(f"/proc/{server.proc.pid}/environ").read_bytes().split(b"\0")
+    assert b"PYTHONMALLOC=malloc" in environ
+
+
+async def test_the_trimmer_trims_while_quiet_and_stops_when_busy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(memory, "IDLE_SECONDS", 0.01)
+    monkeypatch.setattr(memory, "AGAIN_SECONDS", 0.01)
+    running = [0]
+    trims: list[int] = []
+    trimmer = memory.Trimmer(lambda: running[0])
+    trimmer._trim = lambda pad: trims.append(pad) or 1  # count instead of trimming
+    trimmer.idle()
+    await poll_async(lambda: len(trims) == memory.QUIET_TRIMS)
+    assert trimmer._pending is None  # the spell is over: no timer left
+    # busy when the timer fires: no trim, and no timer until the next idle
+    trims.clear()
+    trimmer.idle()
+    running[0] = 1
+    await poll_async(lambda: trimmer._pending is None)
+    assert trims == []
+    running[0] = 0
+    trimmer.idle()
+    await poll_async(lambda: len(trims) == memory.QUIET_TRIMS)
+
+
+async def poll_async(check: Callable[[], bool]) -> None:
+    """Until ``check`` holds, for 10 s at most."""
+    async with asyncio.timeout(10):
+        while not check():  # noqa: ASYNC110 - the timers under test set no event
+            await asyncio.sleep(0.01)
