@@ -35,6 +35,9 @@ from canvasflow.errors import UpstreamError, UpstreamTimeout, UpstreamUnreachabl
 RETRYABLE = frozenset({408, 409, 429, 500, 502, 503, 504})
 # an event stream's line longer than this is refused, not buffered without end
 MAX_LINE_BYTES = 8 * 1024 * 1024
+# idle connections are kept this long for the next call (as Node's fetch, undici, does):
+# after a burst, thousands of them would otherwise hold memory for aiohttp's default 15 s
+KEEPALIVE_SECONDS = 4.0
 
 _sessions: dict[asyncio.AbstractEventLoop, aiohttp.ClientSession] = {}
 
@@ -53,7 +56,9 @@ def session() -> aiohttp.ClientSession:
         for other in [lp for lp in _sessions if lp.is_closed()]:
             del _sessions[other]  # a finished loop's session cannot be used or closed
         current = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=0, limit_per_host=0, ssl=_tls()),
+            connector=aiohttp.TCPConnector(
+                limit=0, limit_per_host=0, ssl=_tls(), keepalive_timeout=KEEPALIVE_SECONDS
+            ),
             cookie_jar=aiohttp.DummyCookieJar(),
             timeout=aiohttp.ClientTimeout(total=None),
         )

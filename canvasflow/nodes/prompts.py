@@ -53,13 +53,17 @@ class Prompt:
     system: str | None = None
     values: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # once per prompt, not per question (new strings per request outlive a burst)
+        self._names = tuple(variables(self.human) + variables(self.system or ""))
+
     def _values(self, question: str, ctx: RunContext) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for key, value in self.values.items():
             if isinstance(value, str):
                 value = _QUESTION_REF.sub(lambda _m: question, value)
             out[key] = value
-        for name in variables(self.human) + variables(self.system or ""):
+        for name in self._names:
             out.setdefault(name, ctx.vars.get(name, question))
         return out
 
