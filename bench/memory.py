@@ -3,7 +3,10 @@ be read), bursts of streams from a child process, and after each burst the RSS,
 CPython's object arenas (``sys._debugmallocstats``) and glibc's heap (``mallinfo2``);
 with ``--trace``, the allocation sites still holding memory (tracemalloc).
 
-    python -m bench.memory --streams 2000 --bursts 3 [--trace]
+    PYTHONMALLOC=malloc python -m bench.memory --streams 2000 --bursts 3 [--trace]
+
+(``canvasflow serve`` runs on glibc's malloc; an in-process server runs on what the
+interpreter was started with.) It runs on uvloop, as the server does.
 
 Loopback only; every burst is bounded in time. Tracing is slower and costs memory of
 its own, and while tracemalloc runs CPython reports no arena counts.
@@ -23,6 +26,7 @@ import tracemalloc
 from pathlib import Path
 
 import httpx
+import uvloop
 
 from bench.__main__ import HOST, chain_flow, free_port, wait_port
 
@@ -185,7 +189,7 @@ def main() -> None:
                 "CANVASFLOW_DATA_DIR": tempfile.mkdtemp(prefix="canvasflow-memory-"),
             }
         )
-        asyncio.run(measure(args, port))
+        uvloop.run(measure(args, port))
     finally:
         mock.terminate()
         mock.wait(10)
