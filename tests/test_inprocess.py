@@ -4,8 +4,9 @@ error tree, the settings, and the app itself through httpx's ASGI transport."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
@@ -20,6 +21,7 @@ from canvasflow.events import Event, memory, model, output, source, step, token,
 from canvasflow.models.base import PROVIDERS, supports
 from canvasflow.server.app import create_app
 from canvasflow.server.formats import FORMATS, encoder_for
+from canvasflow.server.sse import EventStreamResponse
 from tests.support import edge, llm_chain_flow, node, ref
 
 WHO = Identity(chat_id="c1", chat_message_id="m1", session_id="s1", question="q?", canvas_id="cv")
@@ -487,3 +489,66 @@ async def test_an_expired_canvas_or_key_ring_is_read_aside() -> None:
     assert not waiting.done()
     gate.set()
     assert await asyncio.wait_for(waiting, 5) is False
+
+
+# -- cutting a slow client (server/sse.py) ---------------------------------------------
+
+
+async def _serve_stream(
+    response: EventStreamResponse, send_delay: Callable[[int], float | None]
+) -> list[bytes]:
+    """Run the response against an ASGI ``send`` that takes ``send_delay(n)`` seconds for
+    the n-th body frame (None: never returns, a full socket)."""
+    import asyncio
+
+    frames: list[bytes] = []
+
+    async def receive() -> dict[str, Any]:
+        await asyncio.Event().wait()  # the client never goes away
+        return {}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] != "http.response.body":
+            return
+        delay = send_delay(len(frames))
+        if delay is None:
+            await asyncio.Event().wait()
+        elif delay:
+            await asyncio.sleep(delay)
+        frames.append(message["body"])
+
+    async with asyncio.timeout(30):
+        await response({"type": "http"}, receive, send)
+    return frames
+
+
+async def test_a_stuck_client_is_cut_and_a_client_catching_up_is_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Cut when too far behind at two checks in a row without catching up; a client
+    that a burst of events left behind, but that is catching up, gets every event."""
+    from canvasflow.bus.memory import MemoryEventLog
+    from canvasflow.server import sse
+
+    monkeypatch.setattr(sse, "LAG_CHECK_SECONDS", 0.05)
+
+    def burst() -> MemoryEventLog:
+        log = MemoryEventLog()
+        for i in range(100):
+            log.append(token(f"t{i} "))
+        return log
+
+    stuck_log = burst()
+    stuck = EventStreamResponse(stuck_log, encoder_for("canvasflow"), max_lag=10)
+    frames = await _serve_stream(stuck, lambda n: 0 if n < 5 else None)
+    assert stuck.cut and len(frames) == 5
+    assert stuck.cut_behind == 95  # as seen when it was cut, not after
+
+    catching_log = burst()
+    catching_log.append(Event("end", "[DONE]"))
+    catching_log.close()
+    catching = EventStreamResponse(catching_log, encoder_for("canvasflow"), max_lag=10)
+    # 80 of its 101 events behind for some 0.4 s: eight checks, the lag falling at each
+    frames = await _serve_stream(catching, lambda n: 0.005 if n < 80 else 0)
+    assert not catching.cut
+    assert sum(b'"token"' in f for f in frames) == 100 and frames[-1] == b""

@@ -227,7 +227,7 @@ def test_long_answer_memory_stays_flat(lag_server: Proc) -> None:
     )
     events = sse_events(r.content)
     assert sum(e["event"] == "token" for e in events) == 20000
-    assert events[-1]["event"] == "end"
+    assert events[-1]["event"] == "end", events[-1]
     growth_mb = (rss_kb(pid) - before) / 1024
     assert growth_mb < 60, growth_mb
 

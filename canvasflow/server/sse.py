@@ -57,6 +57,7 @@ class EventStreamResponse(Response):
         self.metrics = metrics
         self.sent = 0
         self.cut = False
+        self.cut_behind = 0  # events the client was behind when it was cut
         self.position = after  # id of the last event written
         self.raw_headers = [
             (b"content-type", encoder.content_type),
@@ -86,7 +87,7 @@ class EventStreamResponse(Response):
                 yield frame
 
     def _cut_frame(self) -> bytes | None:
-        behind = self.log.last_id - self.position
+        behind = self.cut_behind
         frame = self.encoder.encode(
             Event(
                 "error",
@@ -125,13 +126,20 @@ class EventStreamResponse(Response):
                         return
 
             async def watch_lag(limit: int) -> None:
-                # independent of the sender, which may be stuck on a full socket
+                # independent of the sender, which may be stuck on a full socket. Cut
+                # when the client has been too far behind at two checks in a row and
+                # is not catching up: a burst of events from the model puts a fast
+                # client far behind for a moment, until the sender has run
+                before = 0
                 while True:
                     await anyio.sleep(LAG_CHECK_SECONDS)
-                    if self.log.last_id - self.position > limit:
+                    behind = self.log.last_id - self.position
+                    if behind > limit and before > limit and behind >= before:
                         self.cut = True
+                        self.cut_behind = behind
                         sending.cancel()
                         return
+                    before = behind
 
             tg.start_soon(watch_disconnect)
             if self.max_lag is not None:
