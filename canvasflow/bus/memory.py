@@ -2,9 +2,9 @@
 
 A finished prediction's log is kept for resume (``CANVASFLOW_RETENTION``). A few seconds
 after it closes, when its own streams have read it, its events are packed into one JSON
-blob on the shelf (``bus/shelf.py``): memory maps outside the Python heap with no object
-per log, so what a burst leaves for resume does not keep the burst's heap pages from being
-given back. One timer sweeps closed logs in the order they closed.
+blob, deflated, on the shelf (``bus/shelf.py``): memory maps outside the Python heap with
+no object per log, so what a burst leaves for resume does not keep the burst's heap pages
+from being given back. One timer sweeps closed logs in the order they closed.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import zlib
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING
@@ -29,6 +30,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("canvasflow.bus")
 
 PACK_AFTER = 5.0  # seconds after a log closes
+# raw deflate, a 4 KiB window, the fastest level: a 20-token answer's 756 bytes of events
+# become 226, in about 15 µs (the default window's set-up alone takes twice that)
+PACK_WBITS = -12
 
 
 class MemoryEventLog(EventLog):
@@ -63,12 +67,13 @@ class MemoryEventLog(EventLog):
         return self._count if self._packed is not None else len(self._events)
 
     def packed(self) -> bytes | None:
-        """This log's events as one JSON blob; None when a value is not JSON."""
+        """This log's events as one JSON blob, deflated; None when a value is not JSON."""
         try:
-            return orjson.dumps([(e.kind, e.data) for e in self._events])
+            blob = orjson.dumps([(e.kind, e.data) for e in self._events])
         except TypeError:
             log.debug("event log not packed", exc_info=True)
             return None
+        return zlib.compress(blob, 1, PACK_WBITS)
 
     @classmethod
     def from_shelf(cls, shelved: Shelved, max_events: int) -> MemoryEventLog:
@@ -83,7 +88,9 @@ class MemoryEventLog(EventLog):
         first = self._offset + 1
         return [
             Event(kind, data, first + i)
-            for i, (kind, data) in enumerate(orjson.loads(self._packed))
+            for i, (kind, data) in enumerate(
+                orjson.loads(zlib.decompress(self._packed, PACK_WBITS))
+            )
         ]
 
     @property
