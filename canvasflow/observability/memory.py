@@ -16,19 +16,18 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import ctypes.util
+import functools
 import gc
-import logging
 import os
 import sys
 from collections.abc import Callable
-
-log = logging.getLogger("canvasflow.memory")
 
 IDLE_SECONDS = 2.0  # quiet this long before the first trim
 AGAIN_SECONDS = 3.0  # then again while quiet: what lingers (idle connections) goes later
 QUIET_TRIMS = 8  # trims per quiet spell (some 23 s)
 
 
+@functools.cache  # find_library runs ldconfig: once per process, not per caller
 def _libc_trim() -> Callable[[int], int] | None:
     try:
         name = ctypes.util.find_library("c")
@@ -52,9 +51,9 @@ def use_malloc(allocator: str) -> None:
     ``canvasflow serve``; its worker processes inherit the environment. ``allocator`` is
     the setting (``CANVASFLOW_ALLOCATOR``, or ``PYTHONMALLOC`` itself when set). An
     interpreter that ignores the environment (``python -E``) is left as it is."""
-    if allocator != "malloc" or not pymalloc_in_use() or _libc_trim() is None:
+    if allocator != "malloc" or sys.flags.ignore_environment:
         return
-    if sys.flags.ignore_environment:
+    if not pymalloc_in_use() or _libc_trim() is None:
         return
     os.putenv("PYTHONMALLOC", "malloc")  # the environment execv passes on
     sys.stdout.flush()
