@@ -1,5 +1,5 @@
-"""The shelf of finished event logs (``bus/shelf.py``): entries in memory maps, found by
-the digest of their id, expired a segment at a time."""
+"""The shelf of finished event logs (``bus/shelf.py``): entries in unlinked files, found
+by the digest of their id, expired a segment at a time."""
 
 from __future__ import annotations
 
@@ -59,3 +59,43 @@ def test_a_digest_inside_another_record_is_not_a_match() -> None:
     # forge the index so the digest appears straddling the first record's fields
     segment.index[:] = segment.index[:8] + target + segment.index[8 + len(target) :]
     assert shelf.get("y", now=2.0, retention=600.0) is None
+
+
+def test_segments_are_unlinked_files_in_the_given_directory(tmp_path) -> None:
+    """Entries live in the kernel's page cache, not the process's memory: each segment is
+    a file in the directory, unlinked at once (nothing left behind), closed on expiry."""
+    import os
+
+    shelf = Shelf(span=30.0, directory=tmp_path)
+    shelf.put("p", 1.0, 2, 3, blob(3))
+    segment = shelf._segments[0]
+    fd = segment.file.fileno()
+    assert os.fstat(fd).st_nlink == 0 and os.fstat(fd).st_size == segment.used > len(blob(3))
+    assert os.readlink(f"/proc/self/fd/{fd}").startswith(str(tmp_path))
+    assert list(tmp_path.iterdir()) == []
+    assert shelf.get("p", now=2.0, retention=600.0).blob == blob(3)
+    shelf.expire(now=700.0, retention=600.0)
+    assert segment.file.closed
+
+
+async def test_a_log_the_shelf_cannot_take_stays_in_memory(tmp_path, caplog) -> None:
+    """A full disk (or a directory that went away): the finished log is kept as objects,
+    with one warning per sweep, and is still read in full until retention."""
+    from canvasflow.bus.memory import PACK_AFTER, MemoryBus
+    from canvasflow.events import Event
+
+    bus = MemoryBus(retention_seconds=600, shelf_dir=tmp_path / "gone")
+    logs = []
+    for pid in ("a", "b"):
+        log = bus.open_log(pid)
+        log.append(Event("token", pid))
+        log.close()
+        logs.append(log)
+    with caplog.at_level("WARNING", logger="canvasflow.bus"):
+        bus._sweep(now=logs[-1].closed_at + PACK_AFTER)
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 1 and "stay in memory" in messages[0]
+    kept = await bus.get_log("a")
+    assert kept is logs[0] and [e.data async for e in kept.follow(0) if e] == ["a"]
+    bus._sweep(now=logs[-1].closed_at + 600)
+    assert await bus.get_log("a") is None and bus.stats() == (0, 0)

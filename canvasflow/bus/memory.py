@@ -2,9 +2,11 @@
 
 A finished prediction's log is kept for resume (``CANVASFLOW_RETENTION``). A few seconds
 after it closes, when its own streams have read it, its events are packed into one JSON
-blob, deflated, on the shelf (``bus/shelf.py``): memory maps outside the Python heap with
-no object per log, so what a burst leaves for resume does not keep the burst's heap pages
-from being given back. One timer sweeps closed logs in the order they closed.
+blob, deflated, on the shelf (``bus/shelf.py``): unlinked files in the data directory
+(the kernel's page cache, not the process's memory) with no object per log, so what a
+burst leaves for resume does not keep the burst's heap pages from being given back. When
+the shelf cannot be written (a full disk), logs stay in memory as objects. One timer
+sweeps closed logs in the order they closed.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import time
 import zlib
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import orjson
@@ -180,13 +183,25 @@ class MemoryEventLog(EventLog):
 class MemoryBus(Bus):
     @classmethod
     def from_settings(cls, settings: Settings) -> MemoryBus:
-        return cls(settings.retention_seconds, settings.max_events)
+        try:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            directory: Path | None = settings.data_dir
+        except OSError:  # read-only: the system's temporary directory
+            directory = None
+        return cls(settings.retention_seconds, settings.max_events, directory)
 
-    def __init__(self, retention_seconds: float = 600.0, max_events: int = 100_000) -> None:
+    def __init__(
+        self,
+        retention_seconds: float = 600.0,
+        max_events: int = 100_000,
+        shelf_dir: Path | None = None,
+    ) -> None:
         self._logs: dict[str, MemoryEventLog] = {}  # running, and closed not yet packed
         self._closing: deque[str] = deque()  # closed, in the order they closed
-        self._shelf = Shelf(span=min(max(retention_seconds / 20, 1.0), 30.0))  # packed
-        self._unpackable: OrderedDict[str, MemoryEventLog] = OrderedDict()  # not JSON
+        span = min(max(retention_seconds / 20, 1.0), 30.0)
+        self._shelf = Shelf(span, shelf_dir)  # packed
+        # not JSON, or not shelved (the disk full): kept as objects
+        self._unpackable: OrderedDict[str, MemoryEventLog] = OrderedDict()
         self._sweeper: asyncio.TimerHandle | None = None
         self._running: dict[tuple[str, str], Callable[[], None]] = {}
         self._retention = retention_seconds
@@ -239,6 +254,7 @@ class MemoryBus(Bus):
         """Pack the logs closed PACK_AFTER ago, forget those past retention."""
         now = time.monotonic() if now is None else now
         wait = min(PACK_AFTER, self._retention)
+        unshelved = 0
         while self._closing:
             pid = self._closing[0]
             kept = self._logs.get(pid)
@@ -249,10 +265,15 @@ class MemoryBus(Bus):
             if kept is None or kept.closed_at + self._retention <= now:
                 continue
             packed = kept.packed()
-            if packed is None:
-                self._unpackable[pid] = kept
-            else:
-                self._shelf.put(pid, kept.closed_at, kept._offset, kept.kept, packed)
+            if packed is not None:
+                try:
+                    self._shelf.put(pid, kept.closed_at, kept._offset, kept.kept, packed)
+                    continue
+                except OSError as exc:
+                    if not unshelved:
+                        log.warning("finished event logs stay in memory: %s", exc)
+                    unshelved += 1
+            self._unpackable[pid] = kept
         while self._unpackable:
             kept = next(iter(self._unpackable.values()))
             if kept.closed_at + self._retention > now:
