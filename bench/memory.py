@@ -1,6 +1,7 @@
 """Where a burst's memory goes: canvasflow served in this process (so its allocator can
 be read), bursts of streams from a child process, and after each burst the RSS,
-CPython's object arenas (``sys._debugmallocstats``) and glibc's heap (``mallinfo2``);
+CPython's object arenas (``sys._debugmallocstats``), glibc's heap (``mallinfo2``), what
+SQLite holds and the resident memory by kind of mapping;
 with ``--trace``, the allocation sites still holding memory (tracemalloc).
 
     PYTHONMALLOC=malloc python -m bench.memory --streams 2000 --bursts 3 [--trace]
@@ -84,6 +85,38 @@ def glibc_heap() -> dict[str, float]:
     return {"heap_mb": info.arena / 1e6, "used_mb": info.uordblks / 1e6}
 
 
+def sqlite_mb() -> dict[str, float]:
+    """What SQLite itself holds (page caches, statements): its allocations bypass
+    CPython's, so tracemalloc does not see them."""
+    try:
+        lib = ctypes.CDLL("libsqlite3.so.0")
+        lib.sqlite3_memory_used.restype = ctypes.c_int64
+        return {"sqlite_mb": lib.sqlite3_memory_used() / 1e6}
+    except (OSError, AttributeError):
+        return {}
+
+
+def maps_mb() -> dict[str, float]:
+    """Resident memory by kind of mapping: the heap, anonymous maps (thread arenas and
+    stacks, large blocks) and files (code, SQLite's shared memory)."""
+    sizes = {"rss_heap_mb": 0.0, "rss_anon_mb": 0.0, "rss_files_mb": 0.0}
+    kind = "rss_anon_mb"
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        head = line.split()
+        if head and not head[0].endswith(":"):  # a mapping's first line
+            name = head[5] if len(head) > 5 else ""
+            kind = (
+                "rss_heap_mb"
+                if name == "[heap]"
+                else "rss_files_mb"
+                if name.startswith("/") and not name.startswith(("/dev/zero", "/memfd:"))
+                else "rss_anon_mb"
+            )
+        elif head and head[0] == "Rss:":
+            sizes[kind] += int(head[1]) / 1024
+    return sizes
+
+
 BURST = """
 import asyncio, sys
 sys.path.insert(0, {root!r})
@@ -140,7 +173,13 @@ async def measure(args: argparse.Namespace, port: int) -> None:
     before = tracemalloc.take_snapshot() if args.trace else None
 
     def report(label: str) -> None:
-        figures = {"rss_mb": round(rss_mb(), 1), **pymalloc_stats(), **glibc_heap()}
+        figures = {
+            "rss_mb": round(rss_mb(), 1),
+            **maps_mb(),
+            **pymalloc_stats(),
+            **glibc_heap(),
+            **sqlite_mb(),
+        }
         print(
             label,
             " ".join(
