@@ -81,3 +81,28 @@ async def poll_async(check: Callable[[], bool]) -> None:
     async with asyncio.timeout(10):
         while not check():  # noqa: ASYNC110 - the timers under test set no event
             await asyncio.sleep(0.01)
+
+
+async def test_the_task_registry_is_compacted_for_the_tasks_alive() -> None:
+    """After a burst of tasks, asyncio's registry keeps a table sized for all of them;
+    compacting it gives the table back and keeps every live task registered."""
+    import gc
+
+    async def quick() -> None:
+        await asyncio.sleep(0)
+
+    async def burst() -> None:
+        tasks = [asyncio.create_task(quick()) for _ in range(20_000)]
+        await asyncio.wait(tasks)
+
+    await burst()
+    gc.collect()
+    pending = asyncio.create_task(asyncio.sleep(60))
+    try:
+        registry = asyncio.tasks._all_tasks  # type: ignore[attr-defined]
+        assert sys.getsizeof(registry.data) > 500_000  # a table for 20,000 tasks
+        assert memory.compact_task_registry()
+        assert sys.getsizeof(registry.data) < 10_000
+        assert {pending, asyncio.current_task()} <= asyncio.all_tasks()
+    finally:
+        pending.cancel()
