@@ -144,10 +144,12 @@ async def measure(args: argparse.Namespace, port: int) -> None:
 
     from bench.load import stream_once
     from canvasflow.config import Settings
+    from canvasflow.observability.memory import fix_mmap_threshold
     from canvasflow.server.app import create_app
     from canvasflow.server.serving import uvicorn_config
 
     settings = Settings()
+    fix_mmap_threshold()  # as canvasflow serve does
     app = create_app(settings)
     server = uvicorn.Server(uvicorn_config(app, settings, "warning"))
     serving = asyncio.create_task(server.serve())

@@ -106,3 +106,34 @@ async def test_the_task_registry_is_compacted_for_the_tasks_alive() -> None:
         assert {pending, asyncio.current_task()} <= asyncio.all_tasks()
     finally:
         pending.cancel()
+
+
+MAPPED = """
+import ctypes, sys
+from canvasflow.observability import memory
+class Info(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in "arena ordblks smblks hblks hblkhd usmblks "
+                "fsmblks uordblks fordblks keepcost".split()]
+libc = ctypes.CDLL("libc.so.6")
+libc.mallinfo2.restype = Info
+fixed = {fix} and memory.fix_mmap_threshold()
+big = bytearray(2 << 20)  # mapped on its own; freeing it raises glibc's threshold...
+del big
+before = libc.mallinfo2().hblks
+block = bytearray(512 << 10)  # ...so this one is carved from the heap, unless fixed
+print(fixed, libc.mallinfo2().hblks - before)
+"""
+
+
+@pytest.mark.parametrize("fix", [False, True])
+def test_a_fixed_mmap_threshold_keeps_large_blocks_out_of_the_heap(fix: bool) -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", MAPPED.format(fix=fix)],
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "PYTHONMALLOC": "malloc"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == (["True", "1"] if fix else ["False", "0"])

@@ -27,14 +27,35 @@ AGAIN_SECONDS = 3.0  # then again while quiet: what lingers (idle connections) g
 QUIET_TRIMS = 8  # trims per quiet spell (some 23 s)
 
 
+M_MMAP_THRESHOLD = -3  # mallopt's parameter (malloc.h)
+MMAP_THRESHOLD = 128 << 10  # glibc's own starting value, kept
+
+
 @functools.cache  # find_library runs ldconfig: once per process, not per caller
-def _libc_trim() -> Callable[[int], int] | None:
+def _libc_function(name: str) -> Callable[..., int] | None:
     try:
-        name = ctypes.util.find_library("c")
-        libc = ctypes.CDLL(name) if name else None
-        return libc.malloc_trim if libc is not None and hasattr(libc, "malloc_trim") else None
+        path = ctypes.util.find_library("c")
+        libc = ctypes.CDLL(path) if path else None
+        return getattr(libc, name, None) if libc is not None else None
     except OSError:
         return None
+
+
+def _libc_trim() -> Callable[[int], int] | None:
+    return _libc_function("malloc_trim")
+
+
+def fix_mmap_threshold() -> bool:
+    """Keep glibc's threshold for serving a block from a map of its own at 128 KiB.
+
+    Such a block goes back to the system the moment it is freed. But glibc raises the
+    threshold to the size of every mapped block freed (up to 32 MiB), so after a burst's
+    tables and buffers of a few hundred KiB to 2 MiB come and go, blocks of that size are
+    carved from the heap, where the small blocks that outlive the burst settle among
+    them and keep their pages. Setting the threshold turns the raising off (measured: a
+    3-4 MB lower level after three 5,000-stream bursts, BENCHMARKS.md)."""
+    mallopt = _libc_function("mallopt")
+    return mallopt is not None and mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1
 
 
 def pymalloc_in_use() -> bool:

@@ -70,6 +70,7 @@ def uvicorn_config(app: Any, settings: Settings, log_level: str) -> uvicorn.Conf
 
 
 def _one(settings: Settings, log_level: str, sockets: list[socket.socket] | None) -> None:
+    from canvasflow.observability.memory import fix_mmap_threshold
     from canvasflow.server.app import create_app
 
     app = create_app(settings)
@@ -80,6 +81,7 @@ def _one(settings: Settings, log_level: str, sockets: list[socket.socket] | None
     # a full collection (observability/memory.py, when idle) walks only newer objects
     gc.collect()
     gc.freeze()
+    fix_mmap_threshold()
     server.run(sockets=sockets)
 
 
