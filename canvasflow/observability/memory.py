@@ -32,13 +32,17 @@ MMAP_THRESHOLD = 128 << 10  # glibc's own starting value, kept
 
 
 @functools.cache  # find_library runs ldconfig: once per process, not per caller
-def _libc_function(name: str) -> Callable[..., int] | None:
+def _libc() -> ctypes.CDLL | None:
     try:
         path = ctypes.util.find_library("c")
-        libc = ctypes.CDLL(path) if path else None
-        return getattr(libc, name, None) if libc is not None else None
+        return ctypes.CDLL(path) if path else None
     except OSError:
         return None
+
+
+def _libc_function(name: str) -> Callable[..., int] | None:
+    libc = _libc()
+    return getattr(libc, name, None) if libc is not None else None
 
 
 def _libc_trim() -> Callable[[int], int] | None:
