@@ -156,7 +156,8 @@ def test_survives_a_server_restart(upstream: str, tmp_path: Path) -> None:
     result: dict = {}
 
     def ask() -> None:
-        with Flowise(proc.url, retry=Retry(attempts=30, base=0.2, cap=0.5)) as client:
+        # a budget of about a minute: a loaded machine takes some seconds to start a server
+        with Flowise(proc.url, retry=Retry(attempts=120, base=0.2, cap=0.5)) as client:
             result["events"] = list(
                 client.create_prediction(
                     PredictionData(canvasId=canvas["id"], question="q", streaming=True)
@@ -167,7 +168,7 @@ def test_survives_a_server_restart(upstream: str, tmp_path: Path) -> None:
     t.start()
     time.sleep(1.0)  # the client is retrying against a closed port
     proc.start()
-    t.join(30)
+    t.join(90)
     proc.stop()
     assert tokens(result["events"]) == "word0 word1 word2 word3 word4"
 
