@@ -191,3 +191,20 @@ async def test_credentials(store: Store) -> None:
     assert (await store.get_credential(cid)).data == {"openAIApiKey": "sk-1"}  # type: ignore[union-attr]
     assert (await store.get_credential("my openai")).id == cid  # type: ignore[union-attr]
     assert await store.get_credential("nope") is None
+
+
+async def test_release_memory_closes_sqlite_connections_and_keeps_working(store: Store) -> None:
+    """When the server is idle, SQLite's pooled connections (each with its page cache and
+    thread) are closed and opened again on the next query; a server database's pool is
+    kept as it is."""
+    created = await store.create_canvas("Idle", "{}")
+    assert await store.get_canvas(created.id) is not None
+    pool = store.engine.pool
+    assert pool.checkedin() >= 1  # type: ignore[attr-defined]
+    await store.release_memory()
+    if store.url.startswith("sqlite"):
+        assert store.engine.pool.checkedin() == 0  # type: ignore[attr-defined]
+    else:
+        assert store.engine.pool is pool and pool.checkedin() >= 1  # type: ignore[attr-defined]
+    found = await store.get_canvas(created.id)  # a connection is opened again
+    assert found is not None and found.name == "Idle"

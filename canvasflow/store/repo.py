@@ -118,6 +118,13 @@ class Store:
         async with self.engine.begin() as conn:
             await conn.run_sync(_upgrade)
 
+    async def release_memory(self) -> None:
+        """When the server is idle: close SQLite's pooled connections, so each one's page
+        cache (up to 2 MiB) and thread go; the next query opens one again. Connections in
+        use are closed when they come back. A server database keeps its pool."""
+        if self.url.startswith("sqlite"):
+            await self.engine.dispose()
+
     async def close(self) -> None:
         if self._pending:  # starts still waiting for the writer
             self._wake()
