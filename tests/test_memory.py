@@ -6,8 +6,11 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import weakref
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -101,11 +104,133 @@ async def test_the_task_registry_is_compacted_for_the_tasks_alive() -> None:
     try:
         registry = asyncio.tasks._all_tasks  # type: ignore[attr-defined]
         assert sys.getsizeof(registry.data) > 500_000  # a table for 20,000 tasks
-        assert memory.compact_task_registry()
+        assert registry in memory.task_registries()
+        assert memory.compact(registry)
         assert sys.getsizeof(registry.data) < 10_000
         assert {pending, asyncio.current_task()} <= asyncio.all_tasks()
     finally:
         pending.cancel()
+
+
+def grown(kind: type) -> object:
+    """A table grown for 20,000 items, of which 3 are left (as after a burst)."""
+    keep = [Item(i) for i in range(20_000)]
+    table: Any
+    if kind in (set, weakref.WeakSet):
+        table = kind()
+        for item in keep:
+            table.add(item)
+        for item in keep[3:]:
+            table.discard(item)
+    else:
+        table = kind()
+        for i, item in enumerate(keep):
+            table[item if kind is weakref.WeakKeyDictionary else i] = item
+        for i, item in enumerate(keep[3:], start=3):
+            del table[item if kind is weakref.WeakKeyDictionary else i]
+    grown.kept = keep[:3]  # type: ignore[attr-defined]  # the weak collections' items
+    return table
+
+
+class Item:
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+
+def table_bytes(table: object) -> int:
+    return sys.getsizeof(getattr(table, "data", table))
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        set,
+        dict,
+        OrderedDict,
+        weakref.WeakSet,
+        weakref.WeakKeyDictionary,
+        weakref.WeakValueDictionary,
+    ],
+)
+def test_compact_remakes_a_grown_table_in_place(kind: type) -> None:
+    table: Any = grown(kind)
+    before = list(table.items()) if hasattr(table, "items") else set(table)
+    assert table_bytes(table) > 300_000
+    same = id(table), id(getattr(table, "data", table))
+    assert memory.compact(table)
+    assert table_bytes(table) < 5_000
+    assert (id(table), id(getattr(table, "data", table))) == same  # the same objects
+    after = list(table.items()) if hasattr(table, "items") else set(table)
+    assert after == before  # every item, in the same order for dicts
+    assert not memory.compact(table)  # small now: left alone
+
+
+def test_compact_leaves_full_tables_and_open_iterations() -> None:
+    full = set(range(20_000))
+    size = sys.getsizeof(full)
+    assert not memory.compact(full)
+    assert sys.getsizeof(full) == size and len(full) == 20_000
+    table: Any = grown(weakref.WeakSet)
+    iterating = iter(table)
+    next(iterating)  # an iteration is open: removals are deferred, the table is left
+    assert not memory.compact(table)
+    del iterating
+    assert memory.compact(table)
+
+
+def test_compact_tables_covers_the_loop_and_the_owners_given() -> None:
+    """uvloop's loop keeps a set of live timers (a field of an extension type, not an
+    attribute); after 20,000 timers came and went its table is compacted, as are the
+    tables of the owners passed."""
+    import uvloop
+
+    class Owner:
+        def __init__(self) -> None:
+            self.running: Any = grown(set)
+            self.small = {1: 2}
+
+    async def burst() -> tuple[int, int]:
+        loop = asyncio.get_running_loop()
+        handles = [loop.call_later(60, lambda: None) for _ in range(20_000)]
+        for handle in handles:
+            handle.cancel()
+        owner = Owner()
+        before = sum(table_bytes(t) for t in memory.tables_of(loop))
+        assert memory.compact_tables([owner]) >= 2
+        after = sum(table_bytes(t) for t in memory.tables_of(loop))
+        assert table_bytes(owner.running) < 5_000 and owner.small == {1: 2}
+        return before, after
+
+    runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
+    with runner:
+        before, after = runner.run(burst())
+    assert before > 500_000 and after < before - 500_000
+
+
+async def test_the_trimmer_releases_caches_once_a_spell_and_trims_after(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(memory, "IDLE_SECONDS", 0.01)
+    monkeypatch.setattr(memory, "AGAIN_SECONDS", 0.01)
+    steps: list[str] = []
+    releases = [0]
+
+    async def release() -> None:
+        steps.append("release")
+        releases[0] += 1
+        if releases[0] > 1:
+            raise RuntimeError("cannot")
+
+    trimmer = memory.Trimmer(lambda: 0, lambda: [], release)
+    trimmer._trim = lambda pad: steps.append("trim") or 1
+    trimmer.idle()
+    await poll_async(lambda: steps.count("trim") == memory.QUIET_TRIMS)
+    assert steps == ["release", *["trim"] * memory.QUIET_TRIMS]  # released first, once
+    steps.clear()
+    with caplog.at_level("WARNING", logger="canvasflow.memory"):
+        trimmer.idle()  # the next spell: a failed release is logged, the trims go on
+        await poll_async(lambda: steps.count("trim") == memory.QUIET_TRIMS)
+    assert steps[0] == "release" and "releasing caches when idle failed" in caplog.text
 
 
 MAPPED = """

@@ -66,6 +66,12 @@ def session() -> aiohttp.ClientSession:
     return current
 
 
+def connectors() -> list[aiohttp.BaseConnector]:
+    """The sessions' connection pools (their tables are compacted when the server is
+    idle, observability/memory.py)."""
+    return [s.connector for s in _sessions.values() if s.connector is not None]
+
+
 async def close_sessions() -> None:
     """Close this loop's session (at shutdown)."""
     current = _sessions.pop(asyncio.get_running_loop(), None)

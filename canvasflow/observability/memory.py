@@ -8,8 +8,10 @@ stays near its peak. With glibc's ``malloc`` instead (``PYTHONMALLOC=malloc``, w
 ``canvasflow serve`` sets for itself, see :func:`use_malloc`), such an object holds only
 its own page, and ``malloc_trim`` returns every free page when the server is idle: the
 :class:`Trimmer` collects reference cycles and trims a few times while it stays quiet
-(idle upstream connections close over the first seconds). Elsewhere (no glibc) both are
-no-ops."""
+(idle upstream connections close over the first seconds). Before trimming it re-makes
+the tables a burst grew (:func:`compact`): a set or dict keeps the table it had at its
+largest, 0.5-2 MiB each for the loop's timers, the task registries and the server's own
+registries, until it is made small again. Elsewhere (no glibc) the trims are no-ops."""
 
 from __future__ import annotations
 
@@ -18,9 +20,13 @@ import ctypes
 import ctypes.util
 import functools
 import gc
+import logging
 import os
 import sys
-from collections.abc import Callable
+import weakref
+from collections.abc import Awaitable, Callable, Iterable
+
+log = logging.getLogger("canvasflow.memory")
 
 IDLE_SECONDS = 2.0  # quiet this long before the first trim
 AGAIN_SECONDS = 3.0  # then again while quiet: what lingers (idle connections) goes later
@@ -86,50 +92,129 @@ def use_malloc(allocator: str) -> None:
     os.execv(sys.executable, sys.orig_argv)
 
 
-def compact_task_registry() -> bool:
-    """Re-make asyncio's registry of tasks for the tasks alive now.
+MIN_TABLE_BYTES = 64 << 10  # a smaller table is not worth re-making
+_WEAK = (weakref.WeakSet, weakref.WeakKeyDictionary, weakref.WeakValueDictionary)
+_TABLES = (set, dict, *_WEAK)
 
-    The registry (a ``WeakSet`` in ``asyncio.tasks``) grows its table for the tens of
-    thousands of tasks a burst runs at once, and a set's table never shrinks on removal:
-    1-2 MiB stay allocated (a block of its own, outside the heap) for a registry
-    holding a few tasks. Done when idle, between two steps of the loop, so nothing
-    iterates over it; skipped when an iteration left removals pending."""
-    registry = getattr(asyncio.tasks, "_all_tasks", None)  # 3.11; 3.12+: _scheduled_tasks
-    registry = getattr(asyncio.tasks, "_scheduled_tasks", registry)
-    data = getattr(registry, "data", None)
-    if not isinstance(data, set) or getattr(registry, "_iterating", True):
+
+def compact(table: object) -> bool:
+    """Re-make a set's or dict's table, in place, for the items it holds now.
+
+    A set or dict grows its table for the most items it ever held and, as CPython's do,
+    keeps it on removal until later insertions make it resize: a registry that held a
+    burst's ten thousand tasks, timers or connections keeps a table of 0.5-2 MiB (a map
+    of its own, outside the heap) while holding a handful, as long as the server stays
+    quiet. Copying the items, clearing (which frees the table) and putting them back
+    keeps the object, so every reference to it stays good. Weak collections are done on
+    their ``data``, and skipped while an iteration over them is open or left removals
+    pending. Tables under ``MIN_TABLE_BYTES``, or mostly full, are left as they are.
+
+    Only for tables nothing iterates across an ``await``: it runs from a timer callback,
+    between two steps of the loop, so no synchronous iteration is open."""
+    data = table
+    if isinstance(table, _WEAK):
+        if getattr(table, "_iterating", True) or getattr(table, "_pending_removals", True):
+            return False
+        data = table.data
+    if not isinstance(data, (set, dict)) or sys.getsizeof(data) < MIN_TABLE_BYTES:
         return False
-    if getattr(registry, "_pending_removals", True):
-        return False
-    live = set(data)  # a table sized for these
-    data.clear()  # back to the set's own small table
-    data |= live
+    live = data.copy()
+    if sys.getsizeof(live) * 2 > sys.getsizeof(data):
+        return False  # mostly full: nothing to give back
+    data.clear()
+    data.update(live)  # type: ignore[arg-type]
     return True
 
 
-class Trimmer:
-    """Told when the last running prediction ends; trims while the quiet lasts."""
+def tables_of(owner: object) -> list[object]:
+    """The sets, dicts and weak collections an object holds directly, as attributes
+    (of a Python object) or fields (of an extension type's, uvloop's loop)."""
+    attributes = getattr(owner, "__dict__", None)
+    found: list[object] = []
+    for ref in gc.get_referents(owner):
+        if ref is attributes and isinstance(ref, dict):
+            found.extend(value for value in ref.values() if isinstance(value, _TABLES))
+        elif isinstance(ref, _TABLES):
+            found.append(ref)
+    return found
 
-    def __init__(self, running: Callable[[], int]) -> None:
+
+def task_registries() -> list[object]:
+    """Tables kept per task, outside the loop: asyncio's registry of tasks (a
+    ``WeakSet``; 3.11: ``_all_tasks``, 3.12+: ``_scheduled_tasks``) and, when loaded,
+    anyio's state per task (Starlette runs a task group per streamed response)."""
+    registry = getattr(asyncio.tasks, "_all_tasks", None)
+    registry = getattr(asyncio.tasks, "_scheduled_tasks", registry)
+    anyio = sys.modules.get("anyio._backends._asyncio")
+    return [t for t in (registry, getattr(anyio, "_task_states", None)) if t is not None]
+
+
+def compact_tables(owners: Iterable[object] = ()) -> int:
+    """Compact the running loop's tables, the registries kept per task, and the tables
+    of ``owners`` (the server's own: running predictions, event logs, connections).
+    Returns how many were re-made."""
+    tables = [*tables_of(asyncio.get_running_loop()), *task_registries()]
+    for owner in owners:
+        tables.extend(tables_of(owner))
+    return sum(compact(table) for table in tables)
+
+
+class Trimmer:
+    """Told when the last running prediction ends; trims while the quiet lasts.
+
+    Each trim collects reference cycles, compacts the tables a burst grew (the loop's,
+    the per-task registries, and those of ``owners()``) and returns free pages to the
+    system. The first trim of a quiet spell first awaits ``release()``: caches that can
+    be filled again on demand (the SQLite store's connections and their page caches)."""
+
+    def __init__(
+        self,
+        running: Callable[[], int],
+        owners: Callable[[], Iterable[object]] = tuple,
+        release: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         self._trim = _libc_trim()
         self._running = running
+        self._owners = owners
+        self._release = release
         self._pending: asyncio.TimerHandle | None = None
+        self._releasing: asyncio.Task[None] | None = None
         self._left = 0
 
     def idle(self) -> None:
         if self._trim is None:
             return
         self._left = QUIET_TRIMS
-        if self._pending is None:
+        if self._pending is None and self._releasing is None:
             self._pending = asyncio.get_running_loop().call_later(IDLE_SECONDS, self._maybe_trim)
 
     def _maybe_trim(self) -> None:
         self._pending = None
         if self._running() or self._trim is None or self._left <= 0:
             return  # busy again: the next idle starts a new spell
+        first = self._left == QUIET_TRIMS
         self._left -= 1
+        if first and self._release is not None:
+            self._releasing = asyncio.get_running_loop().create_task(self._release_then_trim())
+            return
+        self._trim_now()
+
+    async def _release_then_trim(self) -> None:
+        try:
+            if self._release is not None:
+                await self._release()
+        except Exception:  # a cache that could not be dropped is only kept
+            log.warning("releasing caches when idle failed", exc_info=True)
+        finally:
+            self._releasing = None
+        if self._running():
+            return  # busy again while releasing
+        self._trim_now()
+
+    def _trim_now(self) -> None:
+        assert self._trim is not None
         gc.collect()  # a burst's reference cycles hold pages until a full collection
-        compact_task_registry()
+        compact_tables(self._owners())
         self._trim(0)
-        if self._left > 0:
+        if self._left > 0 and self._pending is None:
             self._pending = asyncio.get_running_loop().call_later(AGAIN_SECONDS, self._maybe_trim)

@@ -47,7 +47,16 @@ class ServerState:
 
     def __post_init__(self) -> None:
         self._canvases = Remembered(self.store.get_canvas, CANVAS_TTL)
-        self.trimmer = Trimmer(lambda: len(self.predictions))
+        self.trimmer = Trimmer(
+            lambda: len(self.predictions), self._burst_tables, self.store.release_memory
+        )
+
+    def _burst_tables(self) -> list[object]:
+        """What holds tables a burst grows: this state (running predictions, parsed
+        graphs), the bus (event logs, aborts), canvases remembered, connection pools."""
+        from canvasflow.models.upstream import connectors
+
+        return [self, self.bus, self._canvases, *connectors()]
 
     async def canvas(self, ref: str) -> Canvas | None:
         """A canvas by id or slug, remembered for CANVAS_TTL seconds (see
