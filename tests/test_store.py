@@ -208,3 +208,15 @@ async def test_release_memory_closes_sqlite_connections_and_keeps_working(store:
         assert store.engine.pool is pool and pool.checkedin() >= 1  # type: ignore[attr-defined]
     found = await store.get_canvas(created.id)  # a connection is opened again
     assert found is not None and found.name == "Idle"
+
+
+async def test_release_memory_keeps_a_database_in_memory() -> None:
+    store = Store("sqlite+aiosqlite:///:memory:")
+    try:
+        await store.migrate()
+        created = await store.create_canvas("Kept", "{}")
+        await store.release_memory()
+        found = await store.get_canvas(created.id)
+        assert found is not None and found.name == "Kept"
+    finally:
+        await store.close()

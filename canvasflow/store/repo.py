@@ -121,8 +121,11 @@ class Store:
     async def release_memory(self) -> None:
         """When the server is idle: close SQLite's pooled connections, so each one's page
         cache (up to 2 MiB) and thread go; the next query opens one again. Connections in
-        use are closed when they come back. A server database keeps its pool."""
-        if self.url.startswith("sqlite"):
+        use are closed when they come back. A server database keeps its pool, and a
+        database in memory its connection (closing it would drop the database)."""
+        database = self.engine.url.database or ""
+        in_memory = database in ("", ":memory:") or "mode=memory" in self.url
+        if self.url.startswith("sqlite") and not in_memory:
             await self.engine.dispose()
 
     async def close(self) -> None:
