@@ -164,8 +164,10 @@ class Trimmer:
 
     Each trim collects reference cycles, compacts the tables a burst grew (the loop's,
     the per-task registries, and those of ``owners()``) and returns free pages to the
-    system. The first trim of a quiet spell first awaits ``release()``: caches that can
-    be filled again on demand (the SQLite store's connections and their page caches)."""
+    system. The last trim of a quiet spell (some 20 s without a prediction) first awaits
+    ``release()``: caches that are filled again on demand (the SQLite store's
+    connections and their page caches), which a server with a request every few seconds
+    keeps (opening a connection again costs the next query some milliseconds)."""
 
     def __init__(
         self,
@@ -192,9 +194,8 @@ class Trimmer:
         self._pending = None
         if self._running() or self._trim is None or self._left <= 0:
             return  # busy again: the next idle starts a new spell
-        first = self._left == QUIET_TRIMS
         self._left -= 1
-        if first and self._release is not None:
+        if self._left == 0 and self._release is not None:  # quiet for some 20 s
             self._releasing = asyncio.get_running_loop().create_task(self._release_then_trim())
             return
         self._trim_now()
