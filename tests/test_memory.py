@@ -165,11 +165,19 @@ def test_compact_remakes_a_grown_table_in_place(kind: type) -> None:
     assert not memory.compact(table)  # small now: left alone
 
 
-def test_compact_leaves_full_tables_and_open_iterations() -> None:
+def test_compact_leaves_full_tables_subclasses_and_open_iterations() -> None:
     full = set(range(20_000))
     size = sys.getsizeof(full)
     assert not memory.compact(full)
     assert sys.getsizeof(full) == size and len(full) == 20_000
+
+    class Counting(dict):  # type: ignore[type-arg]  # a subclass's methods may do more
+        pass
+
+    sub: Any = grown(Counting)
+    assert sys.getsizeof(sub) > 300_000
+    assert not memory.compact(sub)
+    assert sys.getsizeof(sub) > 300_000 and len(sub) == 3
     table: Any = grown(weakref.WeakSet)
     iterating = iter(table)
     next(iterating)  # an iteration is open: removals are deferred, the table is left

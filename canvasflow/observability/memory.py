@@ -24,6 +24,7 @@ import logging
 import os
 import sys
 import weakref
+from collections import OrderedDict, defaultdict
 from collections.abc import Awaitable, Callable, Iterable
 
 log = logging.getLogger("canvasflow.memory")
@@ -95,6 +96,8 @@ def use_malloc(allocator: str) -> None:
 MIN_TABLE_BYTES = 64 << 10  # a smaller table is not worth re-making
 _WEAK = (weakref.WeakSet, weakref.WeakKeyDictionary, weakref.WeakValueDictionary)
 _TABLES = (set, dict, *_WEAK)
+# re-made only when of these exact types, whose copy, clear and update are the builtins'
+_PLAIN = (set, dict, OrderedDict, defaultdict)
 
 
 def compact(table: object) -> bool:
@@ -107,7 +110,8 @@ def compact(table: object) -> bool:
     quiet. Copying the items, clearing (which frees the table) and putting them back
     keeps the object, so every reference to it stays good. Weak collections are done on
     their ``data``, and skipped while an iteration over them is open or left removals
-    pending. Tables under ``MIN_TABLE_BYTES``, or mostly full, are left as they are.
+    pending. Tables under ``MIN_TABLE_BYTES``, mostly full, or of a subclass (whose
+    methods may do more) are left as they are.
 
     Only for tables nothing iterates across an ``await``: it runs from a timer callback,
     between two steps of the loop, so no synchronous iteration is open."""
@@ -116,7 +120,7 @@ def compact(table: object) -> bool:
         if getattr(table, "_iterating", True) or getattr(table, "_pending_removals", True):
             return False
         data = table.data
-    if not isinstance(data, (set, dict)) or sys.getsizeof(data) < MIN_TABLE_BYTES:
+    if type(data) not in _PLAIN or sys.getsizeof(data) < MIN_TABLE_BYTES:
         return False
     live = data.copy()
     if sys.getsizeof(live) * 2 > sys.getsizeof(data):
