@@ -123,6 +123,17 @@ def chain_flow(model_name: str) -> dict[str, Any]:
     }
 
 
+def not_completed(results: list[Any]) -> dict[str, Any]:
+    """Why streams did not complete: a count per reason (an exception, an HTTP status, a
+    200 with no token) and the first bytes of one such answer."""
+    reasons: dict[str, Any] = {}
+    for r in results:
+        reason = r.error or (f"HTTP {r.status}" if r.status != 200 else "200 without a token")
+        entry = reasons.setdefault(reason, {"count": 0, "sample": r.start.decode(errors="replace")})
+        entry["count"] += 1
+    return reasons
+
+
 @dataclass
 class Target:
     name: str
@@ -409,6 +420,9 @@ class Bench:
                     "rss_mb_after": tree_rss_mb(pid) if pid else None,
                     "rss_mb_before": rss0,
                     "errors": sorted({r.error for r in results if r.error}),
+                    "not_completed": not_completed(
+                        [r for r in results if not (r.ok and r.ttft is not None)]
+                    ),
                 }
             out[f"burst_{n}"] = row
         return out

@@ -22,6 +22,7 @@ class StreamResult:
     tokens: int = 0
     gaps: list[float] = field(default_factory=list)
     error: str | None = None
+    start: bytes = b""  # the body's first bytes while no token has come (why none came)
 
 
 def request(host: str, port: int, path: str, body: dict, keep_alive: bool = False) -> bytes:
@@ -60,6 +61,8 @@ async def stream_once(
                 if not chunk:
                     break
                 now = time.perf_counter()
+                if not res.tokens and len(res.start) < 600:
+                    res.start = (res.start + chunk)[:600]
                 data = tail + chunk
                 n = data.count(pattern)
                 tail = data[-(len(pattern) - 1) :]
