@@ -4,11 +4,13 @@ resume ids that make no sense."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -210,6 +212,67 @@ def test_redis_gone_means_503_never_a_hang_or_a_500(upstream: str, tmp_path: Pat
     finally:
         proc.stop()
         redis.stop()
+
+
+async def test_a_burst_asks_redis_once_and_a_late_answer_is_not_redis_gone(
+    redis_server: RedisServer,
+) -> None:
+    """Requests arriving together share one PING, and a PING answered late (a loop busy
+    with a burst) still counts as Redis there: with a PING per request and a limit of a
+    second, a 2,000-stream burst on two processes had a quarter of its streams refused."""
+    from canvasflow.bus.redis import RedisBus
+
+    bus = RedisBus(redis_server.url)
+    pings: list[float] = []
+    real = bus.redis.ping
+
+    async def late_ping() -> Any:
+        pings.append(time.monotonic())
+        await asyncio.sleep(1.5)  # the answer waits for a busy loop
+        return await real()
+
+    bus.redis.ping = late_ping  # type: ignore[method-assign]
+    try:
+        answers = await asyncio.gather(*(bus.healthy() for _ in range(500)))
+        assert all(answers) and len(pings) == 1
+        assert await bus.healthy() and len(pings) == 1  # the answer is kept a while
+    finally:
+        await bus.redis.aclose()
+
+
+async def test_the_heartbeat_answers_for_redis_and_a_refused_connection_is_gone(
+    redis_server: RedisServer,
+) -> None:
+    from canvasflow.bus.redis import RedisBus
+
+    bus = RedisBus(redis_server.url)
+    await bus.start()
+    pings = [0]
+    real = bus.redis.ping
+
+    async def counted() -> Any:
+        pings[0] += 1
+        return await real()
+
+    bus.redis.ping = counted  # type: ignore[method-assign]
+    try:
+        until = time.monotonic() + 2.5  # five heartbeats
+        while time.monotonic() < until:
+            assert await bus.healthy()
+            await asyncio.sleep(0.05)
+        assert pings[0] == 0  # the heartbeat's writes were the answers
+    finally:
+        await bus.close()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    gone = RedisBus(f"redis://127.0.0.1:{port}/0")
+    try:
+        t0 = time.monotonic()
+        answers = await asyncio.gather(*(gone.healthy() for _ in range(100)))
+        assert not any(answers) and time.monotonic() - t0 < 2.5
+    finally:
+        await gone.redis.aclose()
 
 
 # -- nothing lost --------------------------------------------------------------------------
