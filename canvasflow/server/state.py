@@ -47,9 +47,12 @@ class ServerState:
 
     def __post_init__(self) -> None:
         self._canvases = Remembered(self.store.get_canvas, CANVAS_TTL)
-        self.trimmer = Trimmer(
-            lambda: len(self.predictions), self._burst_tables, self.store.release_memory
-        )
+        self.trimmer = Trimmer(lambda: len(self.predictions), self._burst_tables, self._release)
+
+    async def _release(self) -> None:
+        """What is filled again on demand, dropped after a quiet spell: the store's
+        connections (SQLite's page caches)."""
+        await self.store.release_memory()
 
     def _burst_tables(self) -> list[object]:
         """What holds tables a burst grows: this state (running predictions, parsed
