@@ -161,7 +161,13 @@ def chunk(model: str, content: str | None, usage: dict[str, int] | None = None) 
 
 async def completions(request: Request) -> Response:
     body = orjson.loads(await request.body())
-    REQUESTS.append({**body, "_auth": request.headers.get("authorization")})
+    REQUESTS.append(
+        {
+            **body,
+            "_auth": request.headers.get("authorization"),
+            "_api_key": request.headers.get("api-key"),
+        }
+    )
     model = str(body.get("model", "mock"))
     b = behaviour(model)
     if b.get("first_byte"):

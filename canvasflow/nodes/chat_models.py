@@ -54,23 +54,30 @@ def _same_url(a: str | None, b: str | None) -> bool:
     return bool(a and b) and str(a).rstrip("/").lower() == str(b).rstrip("/").lower()
 
 
-def server_key(
-    settings: Settings, key_env: str, url_env: str | None, official: str | None, chosen: Any
-) -> str | None:
-    """The server's own key for a provider (from its environment), but only for that
-    provider's endpoint: when a canvas points the node elsewhere, the canvas must bring
-    its own credential; the server's key is never sent where an author points."""
+_WARNED: set[tuple[str, str]] = set()
+
+
+def server_key(settings: Settings, key_env: str, target: Any, *own: str | None) -> str | None:
+    """The server's own key for a provider or service (its standard environment variable),
+    only when ``target``, the address the request will really go to once credentials and
+    inputs are applied, is that provider's own endpoint: the official one or the
+    operator's (``own``). Anywhere else the canvas must bring its own credential: the
+    server's key is never sent where an author points. The one check every node shares."""
     key = settings.provider_env(key_env)
-    if not key or not chosen:
+    if not key:
+        return None
+    if target and any(_same_url(str(target), o) for o in own):
         return key
-    own = settings.provider_env(url_env) if url_env else None
-    if _same_url(str(chosen), own) or _same_url(str(chosen), official):
-        return key
-    log.warning(
-        "not sending %s to %s (a canvas's own base URL): give the node a credential",
-        key_env,
-        chosen,
-    )
+    warned = (key_env, str(target))
+    if warned not in _WARNED:  # once per address, not per request
+        if len(_WARNED) > 10_000:
+            _WARNED.clear()
+        _WARNED.add(warned)
+        log.warning(
+            "not sending %s to %s (not the provider's own endpoint): give the node a credential",
+            key_env,
+            target,
+        )
     return None
 
 
@@ -109,11 +116,16 @@ class _OpenAIBase(Node):
         api_key = await credential_value(ctx, self.get("credential"), self.credential_field)
         chosen = self.get(self.url_input)
         settings = ctx.settings
+        own_url = settings.provider_env(self.url_env) if self.url_env else None
+        base_url = chosen or own_url or self.default_url
         if not api_key:
             api_key = server_key(
-                settings, self.key_env, self.url_env, self.official_url or self.default_url, chosen
+                settings,
+                self.key_env,
+                base_url or self.official_url,
+                own_url,
+                self.official_url or self.default_url,
             )
-        base_url = chosen or settings.provider_env(self.url_env) or self.default_url
         timeout_ms = to_float(self.get("timeout"))
         client = client_for(
             base_url,
@@ -384,7 +396,11 @@ class ChatAnthropic(Node):
 
     async def build(self, ctx: RunContext) -> AnthropicChatModel:
         key = await credential_value(ctx, self.get("credential"), "anthropicApiKey")
-        base = ctx.settings.anthropic_base_url or "https://api.anthropic.com"
+        official = "https://api.anthropic.com"
+        base = ctx.settings.anthropic_base_url or official
+        key = key or server_key(
+            ctx.settings, "ANTHROPIC_API_KEY", base, ctx.settings.anthropic_base_url, official
+        )
         params = {
             "temperature": to_float(self.get("temperature")),
             "top_p": to_float(self.get("topP")),
@@ -392,9 +408,7 @@ class ChatAnthropic(Node):
             "max_tokens": to_int(self.get("maxTokensToSample")),
         }
         return limited(
-            AnthropicChatModel(
-                base, key or ctx.settings.anthropic_api_key, str(self.get("modelName")), params
-            ),
+            AnthropicChatModel(base, key, str(self.get("modelName")), params),
             self,
             ctx,
         )
@@ -430,9 +444,9 @@ class AzureChatOpenAI(_OpenAIBase):
             if ctx.settings.azure_openai_instance_name
             else None
         )
-        key = own_key or server_key(
-            ctx.settings, "AZURE_OPENAI_API_KEY", None, official, self.get("basepath")
-        )
+        # checked against the endpoint really used, whatever named it (an input, or the
+        # instance of a credential)
+        key = own_key or server_key(ctx.settings, "AZURE_OPENAI_API_KEY", endpoint, official)
         if not endpoint or not deployment:
             raise CanvasInvalid(
                 "Azure OpenAI needs an instance (or endpoint) and a deployment",

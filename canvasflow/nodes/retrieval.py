@@ -73,15 +73,17 @@ class OpenAIEmbeddings(Node):
     async def build(self, ctx: RunContext) -> OpenAIEmbedder:
         key = await credential_value(ctx, self.get("credential"), "openAIApiKey")
         timeout_ms = to_float(self.get("timeout"))
+        official = "https://api.openai.com/v1"
+        base_url = self.get("basepath") or ctx.settings.openai_base_url
         client = client_for(
-            self.get("basepath") or ctx.settings.openai_base_url,
+            base_url,
             key
             or server_key(
                 ctx.settings,
                 "OPENAI_API_KEY",
-                "OPENAI_BASE_URL",
-                "https://api.openai.com/v1",
-                self.get("basepath"),
+                base_url or official,
+                ctx.settings.openai_base_url,
+                official,
             ),
             timeout_ms / 1000 if timeout_ms else 600.0,
             ctx.settings.upstream_retries,
@@ -112,7 +114,10 @@ class LocalAIEmbeddings(Node):
             str(self.get("basePath")),
             key
             or server_key(
-                ctx.settings, "LOCALAI_API_KEY", "LOCALAI_BASE_URL", None, self.get("basePath")
+                ctx.settings,
+                "LOCALAI_API_KEY",
+                self.get("basePath"),
+                ctx.settings.provider_env("LOCALAI_BASE_URL"),
             ),
             retries=ctx.settings.upstream_retries,
         )

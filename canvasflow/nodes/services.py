@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from canvasflow.nodes.chat_models import credential_value
+from canvasflow.nodes.chat_models import credential_value, server_key
 
 if TYPE_CHECKING:
     from canvasflow.config import Settings
@@ -93,7 +93,10 @@ async def service_key(
     key = await credential_value(ctx, node.get("credential"), field or service.field)
     if key:
         return key
-    return ctx.settings.provider_env(service.key_env) if service.key_env else None
+    if not service.key_env:
+        return None
+    url = service_url(ctx.settings, service)  # the only address its requests go to
+    return server_key(ctx.settings, service.key_env, url, url)
 
 
 async def required_key(ctx: RunContext, node: Node, service: Service) -> str:

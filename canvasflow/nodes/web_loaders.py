@@ -16,7 +16,7 @@ import orjson
 from canvasflow.errors import CanvasflowError, CanvasInvalid, UpstreamError
 from canvasflow.nodes import services
 from canvasflow.nodes.base import Input, Node, register, to_bool, to_int
-from canvasflow.nodes.chat_models import credential_value
+from canvasflow.nodes.chat_models import credential_value, server_key
 from canvasflow.nodes.documents import finish_loaded
 from canvasflow.nodes.services import ServiceError, allowed_host, call, service_url
 
@@ -104,7 +104,7 @@ class GithubLoader(Node):
             allowed_host(ctx, self, chosen, "GitHub")
             return chosen, own_token
         base = service_url(ctx.settings, services.GITHUB)
-        return base, own_token or ctx.settings.github_token
+        return base, own_token or server_key(ctx.settings, "GITHUB_TOKEN", base, base)
 
     async def build(self, ctx: RunContext) -> list[Document]:
         link = str(self.get("repoLink"))
