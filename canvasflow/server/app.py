@@ -35,8 +35,10 @@ from canvasflow.nodes import load_all
 from canvasflow.observability.logs import PredictionLog
 from canvasflow.observability.metrics import Metrics
 from canvasflow.observability.tracing import setup as setup_tracing
+from canvasflow.sandbox import slots as sandbox_slots
 from canvasflow.server import errors
 from canvasflow.server.cors import PAGE_SECURITY_HEADERS, PublicCORS
+from canvasflow.server.gate import Gate
 from canvasflow.server.guards import RateLimiter, require_admin
 from canvasflow.server.routes import (
     apikeys,
@@ -122,6 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         load_all(settings.extra_node_modules)
+        sandbox_slots.configure(settings.sandbox_processes)
         if setup_tracing(settings):
             log.info("exporting traces over OTLP")
         store = Store(settings.resolved_database_url())
@@ -185,6 +188,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
+    # innermost: management routes check the key before any body is read; every body is
+    # limited in size and time
+    app.add_middleware(Gate, limit=settings.max_body_bytes, seconds=settings.body_timeout)
     # only the configured host names: a DNS-rebinding page cannot reach this server
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.server_names)
     app.add_middleware(PublicCORS)
