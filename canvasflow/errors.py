@@ -160,6 +160,8 @@ MORE_CODES = {
     "bad_input": CanvasInvalid.status,
     "host_not_allowed": CanvasInvalid.status,
     "path_not_allowed": CanvasInvalid.status,
+    "role_not_allowed": CanvasInvalid.status,
+    "already_resumed": AlreadyExists.status,
     "model_missing": RunFailed.status,
     "max_iterations": RunFailed.status,
 }

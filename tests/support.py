@@ -187,6 +187,24 @@ def create_pg_database() -> str:
     return f"postgresql://postgres@127.0.0.1:5432/{name}"
 
 
+def pg_reader(url: str) -> str:
+    """The URL of a new role of its own (login, no superuser) that may read and write the
+    database's public tables: a canvas may not use a superuser."""
+    name = url.rsplit("/", 1)[-1]
+    role = "cf_role_" + uuid.uuid4().hex[:10]
+    sql = (
+        f"create role {role} login; grant all on database {name} to {role}; "
+        f"grant usage on schema public to {role}; "
+        f"grant select, insert, update, delete on all tables in schema public to {role}"
+    )
+    subprocess.run(
+        ["psql", PG_ADMIN.rsplit("/", 1)[0] + "/" + name, "-qc", sql],
+        check=True,
+        capture_output=True,
+    )
+    return url.replace("postgresql://postgres@", f"postgresql://{role}@")
+
+
 def drop_pg_database(url: str) -> None:
     name = url.rsplit("/", 1)[-1]
     subprocess.run(

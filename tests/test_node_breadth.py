@@ -633,7 +633,9 @@ def test_sql_chain_on_postgres_is_read_only(server: Proc, client: httpx.Client) 
             await conn.close()
 
         asyncio.run(seed())
-        canvas = make_canvas(server.url, sql_flow(url, "postgres"))
+        from tests.support import pg_reader
+
+        canvas = make_canvas(server.url, sql_flow(pg_reader(url), "postgres"))
         body = predict(client, canvas["id"], {"question": "q sql: SELECT name, price FROM fruits"})
         assert body["text"] == "The answer is [('name', 'price'), ('fig', 3.0)]"
         for attack in (

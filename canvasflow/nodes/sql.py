@@ -130,9 +130,66 @@ class SQLiteDatabase:
         return await asyncio.to_thread(self._tables)
 
 
+# what a canvas's database URL may say beyond where it points: nothing that moves the
+# connection (``host``, ``hostaddr``, ``port``, ``service``, ``passfile``...)
+_URL_OPTIONS = frozenset({"sslmode", "application_name", "connect_timeout"})
+
+
+def postgres_target(url: str) -> dict[str, Any]:
+    """The connection parameters a PostgreSQL URL really asks for, as the driver will
+    be given them: one host (no socket path, no list), port, user, password, database,
+    and only the options above. Anything that could point the driver elsewhere than the
+    URL's host is refused."""
+    from urllib.parse import parse_qsl, unquote
+
+    parts = urlsplit(url)
+    if parts.scheme.split("+")[0] not in ("postgres", "postgresql"):
+        raise CanvasInvalid("the database URL must be postgresql://…", code="bad_input")
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    host = parts.hostname or ""
+    if not host or "," in netloc or "/" in unquote(host) or "%" in host:
+        raise CanvasInvalid(
+            "the database URL must name one host (no socket path, no list of hosts)",
+            code="host_not_allowed",
+        )
+    options: dict[str, str] = {}
+    for name, value in parse_qsl(parts.query, keep_blank_values=True):
+        if name not in _URL_OPTIONS:
+            raise CanvasInvalid(
+                f"the database URL's option {name!r} is not allowed here "
+                f"(only {', '.join(sorted(_URL_OPTIONS))})",
+                code="host_not_allowed",
+            )
+        options[name] = value
+    try:
+        port = parts.port or 5432
+    except ValueError:
+        raise CanvasInvalid("the database URL has a bad port", code="bad_input") from None
+    return {
+        "host": host,
+        "port": port,
+        "user": unquote(parts.username) if parts.username else None,
+        "password": unquote(parts.password) if parts.password else None,
+        "database": unquote(parts.path.lstrip("/")) or None,
+        "ssl": options.get("sslmode") or None,
+        "timeout": float(options.get("connect_timeout") or 10),
+        "server_settings": {"application_name": options.get("application_name") or "canvasflow"},
+    }
+
+
+# a role that can read or write the server's files, or run programs, escapes a read-only
+# transaction (COPY ... TO, pg_read_file): a canvas may not use one
+PRIVILEGED = """SELECT r.rolsuper
+    OR pg_has_role(current_user, 'pg_read_server_files', 'MEMBER')
+    OR pg_has_role(current_user, 'pg_write_server_files', 'MEMBER')
+    OR pg_has_role(current_user, 'pg_execute_server_program', 'MEMBER')
+  FROM pg_roles r WHERE r.rolname = current_user"""
+
+
 class PostgresDatabase:
-    """A PostgreSQL database through SQLAlchemy (asyncpg): read-only transactions, a
-    statement timeout."""
+    """A PostgreSQL database through SQLAlchemy (asyncpg), connected with the parameters
+    :func:`postgres_target` checked and nothing else: read-only transactions, a statement
+    timeout, and never a role that can reach the database server's files."""
 
     dialect = "postgresql"
 
@@ -140,18 +197,39 @@ class PostgresDatabase:
         from sqlalchemy.ext.asyncio import create_async_engine
 
         self.seconds = seconds
-        parts = urlsplit(url)
-        async_url = parts._replace(scheme="postgresql+asyncpg").geturl()
+        target = postgres_target(url)
+        settings = {
+            **target.pop("server_settings"),
+            "default_transaction_read_only": "on",
+            "statement_timeout": str(int(seconds * 1000)),
+        }
+        self.role_checked = False
+
+        async def connect() -> Any:
+            import asyncpg
+
+            return await asyncpg.connect(**target, server_settings=settings)
+
         self.engine = create_async_engine(
-            async_url,
-            pool_size=2,
-            connect_args={
-                "server_settings": {
-                    "default_transaction_read_only": "on",
-                    "statement_timeout": str(int(seconds * 1000)),
-                }
-            },
+            "postgresql+asyncpg://", async_creator=connect, pool_size=2
         )
+
+    async def _check_role(self, conn: Any) -> None:
+        from sqlalchemy import text
+
+        if self.role_checked:
+            return
+        privileged = (await conn.execute(text(PRIVILEGED))).scalar()
+        await conn.rollback()
+        if privileged:
+            raise CanvasInvalid(
+                "the database URL's role is a superuser or may read or write the database "
+                "server's files (pg_read_server_files, pg_write_server_files, "
+                "pg_execute_server_program): give the canvas a role that may only read its "
+                "tables",
+                code="role_not_allowed",
+            )
+        self.role_checked = True
 
     async def run(self, sql: str, limit: int) -> tuple[list[str], list[tuple[Any, ...]]]:
         from sqlalchemy import text
@@ -159,6 +237,7 @@ class PostgresDatabase:
 
         try:
             async with self.engine.connect() as conn:
+                await self._check_role(conn)
                 await self._read_only(conn)
                 result = await conn.execute(text(sql))
                 columns = list(result.keys())
@@ -177,6 +256,7 @@ class PostgresDatabase:
             "'public' GROUP BY table_name ORDER BY table_name"
         )
         async with self.engine.connect() as conn:
+            await self._check_role(conn)
             await self._read_only(conn)
             rows = (await conn.execute(text(sql))).all()
             await conn.rollback()
@@ -212,7 +292,12 @@ def open_database(kind: str, url: str, ctx: RunContext, node: Node) -> Any:
             )
         return SQLiteDatabase(path)
     if kind == "postgres":
-        allowed_host(ctx, node, url, "database")
+        # the host the driver will connect to, not only what the URL seems to say
+        try:
+            target = postgres_target(url)
+        except CanvasInvalid as exc:
+            raise CanvasInvalid(f"node {node_id}: {exc.message}", code=exc.code) from None
+        allowed_host(ctx, node, str(target["host"]), "database")
         if url not in _ENGINES:
             _ENGINES[url] = PostgresDatabase(url)
         return _ENGINES[url]
