@@ -154,6 +154,14 @@ def read_session(value: str | None, secret: bytes) -> str | None:
     return key_id if int(expires) > time.time() else None
 
 
+def session_parts(value: str | None) -> tuple[str, int] | None:
+    """A well-formed cookie's signature and expiry (for signing it out); not checked."""
+    if not value or value.count(".") != 2:
+        return None
+    _, expires, sig = value.split(".")
+    return (sig, int(expires)) if expires.isdigit() and len(sig) == 64 else None
+
+
 def bearer(authorization: str | None) -> str | None:
     if not authorization:
         return None

@@ -128,6 +128,17 @@ class Settings(BaseSettings):
         False, description="Allow Python custom tools (run in bubblewrap only)"
     )
     tool_memory_mb: int = Field(256, ge=16, description="Memory a custom tool may use")
+    run_timeout: float = Field(
+        900.0,
+        gt=0,
+        description="Seconds one request's run may take in all, flows it runs included",
+    )
+    sandbox_processes: int = Field(
+        8,
+        ge=1,
+        description="Children running authors' code (JavaScript, Python) at once, each "
+        "within tool_memory_mb: their number bounds their total memory",
+    )
     upstream_retries: int = Field(2, ge=0, description="Retries of a model call before it starts")
     local_model: Path | None = Field(None, description="Another GGUF file for chatLocal")
     local_ctx: int = Field(2048, ge=128)

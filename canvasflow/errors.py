@@ -7,6 +7,7 @@ JSON prediction answers the same status whether it ran here or on a worker."""
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar
 
 
@@ -114,13 +115,35 @@ class InputInvalid(RunFailed):
     status, code = 400, "input_invalid"
 
 
+_SECRETS = re.compile(
+    r"(?i)(bearer\s+)[^\s\"',;]+"  # an Authorization header's token
+    r"|\b(sk|pk|rk|gsk|xai|hf|ghp|gho|github_pat|whsec|cf)[-_][A-Za-z0-9_\-]{8,}"  # API keys
+    r"|((?:api[-_]?key|access[-_]?token|password|secret)[\"']?\s*[:=]\s*[\"']?)[^\s\"',;&]+"
+)
+_INTERNAL = re.compile(
+    r"\b(?:127(?:\.\d{1,3}){3}|10(?:\.\d{1,3}){3}|192\.168(?:\.\d{1,3}){2}"
+    r"|172\.(?:1[6-9]|2\d|3[01])(?:\.\d{1,3}){2}|169\.254(?:\.\d{1,3}){2}|localhost)"
+    r"(?::\d+)?|\[::1\](?::\d+)?"
+)
+
+
+def redact(text: str) -> str:
+    """What an upstream said, fit for any caller: keys and tokens it echoed replaced,
+    the server's internal addresses (loopback, private ranges) not told."""
+    text = _SECRETS.sub(lambda m: (m.group(1) or m.group(3) or "") + "[redacted]", text)
+    return _INTERNAL.sub("an internal address", text)
+
+
 class UpstreamError(RunFailed):
-    """The model's (or embeddings', or a tool's) upstream server failed."""
+    """The model's (or embeddings', or a tool's) upstream server failed. Its message
+    reaches callers (anonymous ones too), so it is redacted; the server log keeps the
+    original (``detail``)."""
 
     status, code = 502, "upstream_error"
 
     def __init__(self, message: str, *, upstream_status: int | None = None, **kw: Any) -> None:
-        super().__init__(message, **kw)
+        super().__init__(redact(message), **kw)
+        self.detail = message
         self.upstream_status = upstream_status
 
 

@@ -170,6 +170,12 @@ async def completions(request: Request) -> Response:
     )
     model = str(body.get("model", "mock"))
     b = behaviour(model)
+    if b.get("notopenai"):  # a 200 in another shape (a misconfigured proxy, a login page)
+        if body.get("stream"):
+            return Response(
+                b'data: {"result": "hello"}\n\ndata: [DONE]\n\n', media_type="text/event-stream"
+            )
+        return Response(b'{"result": "hello"}', media_type="application/json")
     if b.get("first_byte"):
         await asyncio.sleep(b["first_byte"])
     if b.get("status"):

@@ -9,6 +9,7 @@ next. Models are the existing chat-model nodes, named by ``llmModel`` and built 
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import re
 import time
@@ -617,11 +618,10 @@ def condition_holds(kind: str, operation: str, left: str, right: str) -> bool:
         a_bool = left.strip().lower() in ("true", "1", "yes")
         b_bool = right.strip().lower() in ("true", "1", "yes")
         return a_bool == b_bool if operation == "equal" else a_bool != b_bool
-    if operation == "regex":
-        try:
-            return re.search(right, left) is not None
-        except re.error:
-            return False
+    if operation == "regex":  # time-limited: an author's pattern may backtrack forever
+        from canvasflow.sandbox.regex import search
+
+        return search(right, left)
     return {
         "equal": left == right,
         "notEqual": left != right,
@@ -630,6 +630,18 @@ def condition_holds(kind: str, operation: str, left: str, right: str) -> bool:
         "startsWith": left.startswith(right),
         "endsWith": left.endswith(right),
     }.get(operation, False)
+
+
+async def holds(kind: str, operation: str, left: str, right: str) -> bool:
+    """:func:`condition_holds`, a regex in a worker thread (never on the event loop)."""
+    from canvasflow.sandbox.errors import SandboxError
+
+    try:
+        if operation == "regex" and kind not in ("number", "boolean"):
+            return await asyncio.to_thread(condition_holds, kind, operation, left, right)
+        return condition_holds(kind, operation, left, right)
+    except SandboxError as exc:
+        raise RunFailed(str(exc), code="regex_timeout") from None
 
 
 @register
@@ -664,7 +676,7 @@ class ConditionAgentflow(AgentflowNode):
         results = [dict(c) for c in rendered]
         chosen = len(rendered)  # the else branch
         for i, c in enumerate(results):
-            if condition_holds(c["type"], c["operation"], c["value1"], c["value2"]):
+            if await holds(c["type"], c["operation"], c["value1"], c["value2"]):
                 c["isFulfilled"] = True
                 chosen = i
                 break

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from canvasflow.agentflow.graph import AgentGraph, FlowNode
 from canvasflow.agentflow.template import MISSING, Lookup, lookup_in, render
-from canvasflow.errors import BadRequest, CanvasInvalid, RunFailed
+from canvasflow.errors import AlreadyExists, BadRequest, CanvasInvalid, RunFailed
 from canvasflow.events import Event, action, flow, flow_step, token
 from canvasflow.events import node as node_event
 from canvasflow.models.base import Message
@@ -37,7 +37,7 @@ from canvasflow.nodes import REGISTRY
 if TYPE_CHECKING:
     from canvasflow.engine.context import RunContext
 
-MAX_STEPS = 1000  # nodes one run may execute (loops are bounded; this bounds the rest)
+MAX_STEPS = 1000  # nodes one request may execute, in all the flows it runs
 MAX_DEPTH = 4  # canvases run by Execute Flow inside one another
 
 
@@ -113,7 +113,6 @@ class FlowRun:
         self.resuming: dict[str, Any] | None = None  # the request's humanInput, once
         self.iteration: dict[str, Any] | None = None  # $iteration inside an iteration
         self._past: list[Message] | None = None
-        self._steps = 0
         self.keep_state = False
 
     # -- what nodes use ---------------------------------------------------------------
@@ -290,9 +289,7 @@ class FlowRun:
                     waiting[target] = None
 
     async def run_node(self, node: FlowNode, parents: list[str]) -> AsyncIterator[Event | Done]:
-        self._steps += 1
-        if self._steps > MAX_STEPS:
-            raise RunFailed(f"the agentflow ran more than {MAX_STEPS} nodes", code="max_steps")
+        self.ctx.budget.step(self.ctx.settings.run_timeout, MAX_STEPS)
         base = {"nodeId": node.id, "label": node.label, "kind": node.name}
         yield flow_step({**base, "status": "INPROGRESS"})
         yield node_event(node.id, "running")
@@ -397,13 +394,27 @@ class FlowRun:
             raise BadRequest("resuming a paused run needs the database")
         row = await ctx.store.last_execution(ctx.canvas_id, chat_id=ctx.chat_id)
         if row is None or row.status != "STOPPED":
-            raise BadRequest(f"chat {ctx.chat_id} has no run waiting for human input")
+            if row is not None and row.status == "INPROGRESS":  # being answered right now
+                raise AlreadyExists(
+                    f"the run of chat {ctx.chat_id} waiting for human input was already answered",
+                    code="already_resumed",
+                )
+            answered = (
+                " (its pause was already answered)" if row and row.data.get("resumed") else ""
+            )
+            raise BadRequest(f"chat {ctx.chat_id} has no run waiting for human input{answered}")
         data = row.data
         node_id = str(human.get("startNodeId") or data.get("nodeId"))
         if node_id != data.get("nodeId") or node_id not in self.graph.nodes:
             raise BadRequest(f"the paused run waits at {data.get('nodeId')!r}, not at {node_id!r}")
         if str(human.get("type")) not in ("proceed", "reject"):
             raise BadRequest("humanInput.type must be 'proceed' or 'reject'")
+        # a pause is answered once: of concurrent answers, one takes it, the others 409
+        if not await ctx.store.claim_execution(row.id, "STOPPED", "INPROGRESS"):
+            raise AlreadyExists(
+                f"the run of chat {ctx.chat_id} waiting for human input was already answered",
+                code="already_resumed",
+            )
         self.execution_id = row.id
         self.state = dict(data.get("state") or {})
         self.outputs = dict(data.get("outputs") or {})
@@ -429,6 +440,8 @@ class FlowRun:
             return
         ctx = self.ctx
         data: dict[str, Any] = {"state": self.state, "keepState": self.keep_state}
+        if self.resuming is not None and status != "STOPPED":
+            data["resumed"] = True  # a later answer to the same pause is a 409
         if status == "STOPPED" and self.paused is not None:
             data.update(
                 nodeId=self.paused["nodeId"],

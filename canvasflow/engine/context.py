@@ -4,6 +4,7 @@ here."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +15,36 @@ from canvasflow.models.base import Message
 if TYPE_CHECKING:
     from canvasflow.credentials import Credentials
     from canvasflow.store.repo import Store
+
+
+MAX_STEPS = 1000  # nodes one request may run, across every flow it runs inside another
+
+
+class Budget:
+    """What one request may spend, shared by every flow it runs (Execute Flow inside
+    Execute Flow, loops in each): nodes run and wall time. A copy of the context made for
+    a nested flow keeps the same budget, so nesting cannot multiply the work."""
+
+    __slots__ = ("started", "steps")
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.steps = 0
+
+    def step(self, seconds: float, max_steps: int = MAX_STEPS) -> None:
+        from canvasflow.errors import RunFailed
+
+        self.steps += 1
+        if self.steps > max_steps:
+            raise RunFailed(
+                f"the request ran more than {max_steps} nodes (across the flows it ran)",
+                code="max_steps",
+            )
+        if time.monotonic() - self.started > seconds:
+            raise RunFailed(
+                f"the request ran longer than {seconds:g} s (CANVASFLOW_RUN_TIMEOUT)",
+                code="max_time",
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +74,8 @@ class RunContext:
     # feedback}), and a Start node's form values
     human_input: dict[str, Any] | None = None
     form: dict[str, Any] | None = None
+    # what this request may still spend (nodes, time), shared with the flows it runs
+    budget: Budget = field(default_factory=Budget, compare=False)
 
     @property
     def vars(self) -> dict[str, Any]:

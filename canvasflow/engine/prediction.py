@@ -57,8 +57,20 @@ async def store_outcome(store: Store | None, outcome: Outcome) -> None:
     """Store the exchange; a storage failure becomes the outcome's error."""
     if store is None:
         return
+    write = asyncio.ensure_future(store.save_exchange(**outcome.message()))
     try:
-        await store.save_exchange(**outcome.message())
+        # a database that went away holds the write (the store retries it, in order, when
+        # the database is back): the answer is not failed for that, nor made to wait
+        done, _ = await asyncio.wait({write}, timeout=OUTAGE_WAIT)
+        if not done:
+            log.warning(
+                "prediction %s: the database is unreachable; its answer is kept and written "
+                "when the database is back",
+                outcome.who.chat_message_id,
+            )
+            write.add_done_callback(_log_late_failure)
+            return
+        write.result()
     except Exception:
         error_id = uuid.uuid4().hex[:12]
         log.exception(
@@ -71,6 +83,14 @@ async def store_outcome(store: Store | None, outcome: Outcome) -> None:
                     "code": "storage_error",
                 }
             )
+
+
+OUTAGE_WAIT = 3.0  # seconds an ending prediction waits for its write before it goes on
+
+
+def _log_late_failure(write: asyncio.Future[None]) -> None:
+    if not write.cancelled() and write.exception() is not None:
+        log.error("a held write failed after the database outage", exc_info=write.exception())
 
 
 def close_log(log_: EventLog, outcome: Outcome) -> None:
@@ -272,7 +292,10 @@ class Prediction(OutcomeView):
         await store_outcome(self.store, self.outcome)
         if self._stored is not None:
             try:
-                await self._stored
+                # held by an outage (then written when the database is back): go on
+                done, _ = await asyncio.wait({self._stored}, timeout=OUTAGE_WAIT)
+                if done:
+                    self._stored.result()
             except Exception:
                 log.exception("storing the start of %s failed", self.id)
         if self.outcome.error is not before and self.outcome.error is not None:

@@ -18,7 +18,7 @@ import httpx
 import openai
 import orjson
 
-from canvasflow.errors import UpstreamError, UpstreamTimeout, UpstreamUnreachable
+from canvasflow.errors import OutputInvalid, UpstreamError, UpstreamTimeout, UpstreamUnreachable
 from canvasflow.models import upstream
 from canvasflow.models.base import KEEP_IDLE_CONNECTIONS, Message, Usage, provider
 
@@ -98,7 +98,11 @@ def answer_text(body: dict[str, Any], usage: Usage) -> str | None:
     """A chat completion's text (not streamed), its usage added to ``usage``."""
     answer_usage = body.get("usage") or {}
     usage.add(answer_usage.get("prompt_tokens") or 0, answer_usage.get("completion_tokens") or 0)
-    choices = body.get("choices") or []
+    choices = body.get("choices") if isinstance(body, dict) else None
+    if not isinstance(choices, list):  # 200, but not a chat completion: not an answer
+        raise OutputInvalid(
+            f"the model's answer is not a chat completion (no choices): {str(body)[:200]}"
+        )
     return (choices[0].get("message") or {}).get("content") if choices else ""
 
 
@@ -107,7 +111,9 @@ async def answer_pieces(response: Any, usage: Usage) -> AsyncIterator[str]:
     completion token per piece) added to ``usage``."""
     pieces = 0
     reported = False
+    shaped = False  # some chunk was a chat completion chunk
     async for chunk in sse_chunks(response):
+        shaped = shaped or "choices" in chunk
         chunk_usage = chunk.get("usage")
         if chunk_usage:
             usage.add(
@@ -120,6 +126,8 @@ async def answer_pieces(response: Any, usage: Usage) -> AsyncIterator[str]:
             if delta:
                 pieces += 1
                 yield delta
+    if not shaped:  # 200, but no chat completion chunk in the stream
+        raise OutputInvalid("the model's stream held no chat completion chunk (no choices)")
     if not reported:
         usage.add(0, pieces)
 

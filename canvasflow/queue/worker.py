@@ -24,6 +24,7 @@ from canvasflow.models.openai_compat import close_clients
 from canvasflow.nodes import load_all
 from canvasflow.observability.logs import PredictionLog
 from canvasflow.queue.jobs import JobQueue, JobSpec
+from canvasflow.sandbox import slots as sandbox_slots
 from canvasflow.store.repo import Store
 
 log = logging.getLogger("canvasflow.worker")
@@ -49,6 +50,7 @@ class Worker:
 
     async def run(self) -> None:
         load_all(self.settings.extra_node_modules)
+        sandbox_slots.configure(self.settings.sandbox_processes)
         beat: asyncio.Task[None] | None = None
         try:
             await self.store.migrate()

@@ -14,15 +14,31 @@ from typing import Any
 import orjson
 
 from canvasflow.sandbox.errors import SandboxError
+from canvasflow.sandbox.slots import slot
+
+MAX_RESULT = 4_000_000  # bytes of one message from the child (its result, a fetch)
 
 Fetch = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
-def _limits() -> None:
-    import resource
+# what the child needs beyond the isolate's heap: the interpreter, V8's code and tables
+# (measured: V8 does not start below some 600 MB of writable data for a 256 MB heap)
+CHILD_BASE_MB = 768
 
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))  # the isolate writes no files
+
+def _limits(memory_mb: int) -> Any:
+    def apply() -> None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))  # the isolate writes no files
+        # the process's own memory, not only V8's heap: typed arrays' buffers and
+        # WebAssembly memories live outside it (writable private mappings: RLIMIT_DATA;
+        # V8's address-space reservations are not writable, so RLIMIT_AS would break it)
+        data = (memory_mb + CHILD_BASE_MB) * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_DATA, (data, data))
+
+    return apply
 
 
 async def run_js(
@@ -37,6 +53,13 @@ async def run_js(
     function shape: it ``return``s its result), with ``globals_`` defined (``$input``,
     ``$vars``, ``$flow``, one ``$name`` per tool argument). Returns the result as a
     string (JSON for anything else); raises :class:`SandboxError`."""
+    async with slot(time_limit):
+        return await _run_js(code, globals_, fetch, time_limit, memory_mb)
+
+
+async def _run_js(
+    code: str, globals_: dict[str, Any], fetch: Fetch, time_limit: float, memory_mb: int
+) -> str:
     with tempfile.TemporaryDirectory(prefix="canvasflow-js-") as cwd:
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -49,8 +72,8 @@ async def run_js(
             cwd=cwd,
             env={"PATH": os.defpath},  # none of the server's environment
             start_new_session=True,  # its own process group, killed as a whole
-            preexec_fn=_limits,
-            limit=4 * 1024 * 1024,
+            preexec_fn=_limits(memory_mb),
+            limit=MAX_RESULT,
         )
         assert proc.stdin is not None and proc.stdout is not None
         job = {"code": code, "globals": globals_, "memory_mb": memory_mb}
@@ -72,9 +95,16 @@ async def run_js(
         try:
             async with asyncio.timeout(time_limit):
                 while True:
-                    line = await proc.stdout.readline()
+                    try:
+                        line = await proc.stdout.readline()
+                    except ValueError:  # a line past the stream's limit
+                        raise SandboxError(
+                            f"the code's result is larger than {MAX_RESULT // 1_000_000} MB"
+                        ) from None
                     if not line:
-                        raise SandboxError(f"the code's sandbox stopped (exit {await proc.wait()})")
+                        code = await proc.wait()
+                        why = " (out of memory, or it crashed)" if code < 0 else ""
+                        raise SandboxError(f"the code's sandbox stopped{why} (exit {code})")
                     message = orjson.loads(line)
                     if "fetch" in message:
                         task = asyncio.create_task(answer(message))

@@ -41,6 +41,9 @@ WRAP = """globalThis.__canvasflow_result = (async function () {
 0"""
 
 
+MAX_RESULT_CHARS = 1_000_000
+
+
 class Bridge:
     """The fetch requests this child sends its parent, and their answers."""
 
@@ -88,8 +91,13 @@ async def main() -> None:
             for name, value in job["globals"].items():
                 mr.eval(f"globalThis[{json.dumps(name)}] = {json.dumps(value)};")
             await mr.eval_cancelable(WRAP % job["code"])
-            result = await mr.eval("globalThis.__canvasflow_result")
-            bridge.send({"result": str(result)})
+            result = str(await mr.eval("globalThis.__canvasflow_result"))
+            if len(result) > MAX_RESULT_CHARS:
+                bridge.send(
+                    {"error": f"the code's result is larger than {MAX_RESULT_CHARS} characters"}
+                )
+            else:
+                bridge.send({"result": result})
     except JSOOMException:
         bridge.send({"error": f"the code used more than {job['memory_mb']} MB of memory"})
     except MiniRacerBaseException as exc:

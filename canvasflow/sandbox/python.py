@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from canvasflow.sandbox.errors import SandboxError
+from canvasflow.sandbox.slots import slot
 
 RUNNER = r"""
 import json, sys
@@ -116,6 +117,11 @@ async def run_python(
             "Python tools need an operating-system sandbox (bubblewrap), and none is "
             "available here: install bubblewrap, or write the tool in JavaScript"
         )
+    async with slot(time_limit):
+        return await _run_python(code, args, time_limit, memory_mb)
+
+
+async def _run_python(code: str, args: dict[str, Any], time_limit: float, memory_mb: int) -> str:
     proc = await asyncio.create_subprocess_exec(
         *_command(_python()),
         stdin=asyncio.subprocess.PIPE,

@@ -18,7 +18,6 @@ from fastapi.responses import FileResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from canvasflow import __version__
 from canvasflow.auth import KeyRing, bootstrap_admin
@@ -192,7 +191,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # limited in size and time
     app.add_middleware(Gate, limit=settings.max_body_bytes, seconds=settings.body_timeout)
     # only the configured host names: a DNS-rebinding page cannot reach this server
-    app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.server_names)
+    app.add_middleware(errors.TrustedHosts, allowed_hosts=settings.server_names)
     app.add_middleware(PublicCORS)
     app.add_middleware(errors.RefuseNul)
     app.include_router(predictions.router)

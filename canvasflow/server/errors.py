@@ -42,6 +42,33 @@ class RefuseNul:
         await self.app(scope, receive, send)
 
 
+class TrustedHosts:
+    """Only the server's own host names in ``Host`` (a DNS-rebinding page cannot reach
+    it); any other is a 400 in the JSON envelope every error has."""
+
+    def __init__(self, app: ASGIApp, allowed_hosts: list[str]) -> None:
+        self.app = app
+        self.allowed = [h.lower() for h in allowed_hosts]
+        self.any = "*" in self.allowed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.any or scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        from starlette.datastructures import Headers
+        from starlette.middleware.trustedhost import parse_host_header
+
+        parsed = parse_host_header(Headers(scope=scope).get("host"))
+        host = parsed.host.lower() if parsed is not None else ""
+        if host and any(
+            host == p or (p.startswith("*") and host.endswith(p[1:])) for p in self.allowed
+        ):
+            await self.app(scope, receive, send)
+            return
+        response = envelope(400, "Invalid host header: this server is not known by that name")
+        await response(scope, receive, send)
+
+
 class JSONBody(Response):
     """A JSON response rendered with orjson."""
 
@@ -104,6 +131,15 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONBody:
+        from canvasflow.store.outage import RETRY_AFTER, is_outage
+
+        if is_outage(exc):  # the database went away: a 503 to retry, not a 500
+            log.warning("the database is unreachable (%s %s)", request.method, request.url.path)
+            return envelope(
+                503,
+                "the database is unreachable right now; try again shortly",
+                {"Retry-After": RETRY_AFTER},
+            )
         # never a plain-text 500, never SQL or parameters: an id to find it in the log
         error_id = uuid.uuid4().hex[:12]
         log.error("error %s on %s %s", error_id, request.method, request.url.path, exc_info=exc)

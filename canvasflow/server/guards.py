@@ -13,7 +13,7 @@ from limits import RateLimitItem, RateLimitItemPerSecond, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import FixedWindowRateLimiter
 
-from canvasflow.auth import SESSION_COOKIE, Caller, bearer, read_session
+from canvasflow.auth import SESSION_COOKIE, Caller, bearer, read_session, session_parts
 from canvasflow.errors import Forbidden, RateLimited, Unauthorized, Unavailable
 from canvasflow.server.deps import state
 from canvasflow.store.models import Canvas
@@ -42,8 +42,10 @@ async def identify(request: Request) -> Caller | None:
         if caller is None:
             await st.limiter.auth_failed(client)
     else:
-        key_id = read_session(request.cookies.get(SESSION_COOKIE), st.secret)
-        if key_id:
+        cookie = request.cookies.get(SESSION_COOKIE)
+        key_id = read_session(cookie, st.secret)
+        parts = session_parts(cookie) if key_id else None
+        if key_id and parts and not await st.store.session_revoked(parts[0]):
             caller = await st.keys.by_id(key_id)
     setattr(request.state, _CALLER, caller)
     return caller

@@ -9,6 +9,7 @@ import base64
 import binascii
 import io
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -46,9 +47,33 @@ def uploads_allowed(canvas: Any) -> tuple[bool, bool]:
 SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
+def _segment(name: str) -> str:
+    """One path segment made of a client's id: never ``.``, ``..`` or a separator."""
+    return SAFE.sub("_", name).strip(".") or "_"
+
+
+def canvas_upload_dir(root: Path, canvas_id: str) -> Path:
+    return root / "uploads" / _segment(canvas_id)
+
+
 def upload_dir(root: Path, canvas_id: str, chat_id: str) -> Path:
-    """Where a chat's uploads are kept: one folder per canvas and chat."""
-    return root / "uploads" / SAFE.sub("_", canvas_id) / SAFE.sub("_", chat_id)
+    """Where a chat's uploads are kept: one folder per canvas and chat, always inside
+    the canvas's own (a chat id ``..`` is a folder named ``_``)."""
+    return canvas_upload_dir(root, canvas_id) / _segment(chat_id)
+
+
+def remove_uploads(root: Path, canvas_id: str, chat_ids: Iterable[str] | None = None) -> None:
+    """Delete the uploads of some chats of a canvas (all its chats when None): uploads
+    do not outlive the messages they came with."""
+    import shutil
+
+    folders = (
+        [canvas_upload_dir(root, canvas_id)]
+        if chat_ids is None
+        else [upload_dir(root, canvas_id, c) for c in chat_ids]
+    )
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def safe_name(name: str) -> str:

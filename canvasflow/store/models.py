@@ -148,3 +148,13 @@ class Execution(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )
+
+
+class RevokedSession(Base):
+    """A browser session signed out before it expired: its cookie is refused until then
+    (the cookie is signed, not stored, so signing out must be remembered here)."""
+
+    __tablename__ = "revoked_sessions"
+
+    signature: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

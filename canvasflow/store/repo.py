@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import uuid
 from dataclasses import dataclass
@@ -25,8 +26,12 @@ from canvasflow.store.models import (
     DocumentChunk,
     Execution,
     Feedback,
+    RevokedSession,
     utcnow,
 )
+from canvasflow.store.outage import is_outage
+
+log = logging.getLogger("canvasflow.store")
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Seconds the start of an exchange (its question and ``running`` answer) waits for the
@@ -35,6 +40,9 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # not between the request and its first token. The cost: a process killed in this
 # window leaves no trace of the question (BENCHMARKS.md, issue 17).
 START_DELAY = 0.1
+# Seconds the writes of finished exchanges wait, in order, for a database that went
+# away (an outage) before they fail.
+OUTAGE_HOLD = 600.0
 _SLUG_CHARS = re.compile(r"[^a-z0-9]+")
 
 
@@ -77,6 +85,14 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _private_file(path: Path) -> None:
+    """The SQLite file (chats, keys' hashes, sealed credentials) readable by its owner
+    only, made so before the first connection creates it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)
+
+
 def _upgrade(connection: Connection) -> None:
     cfg = Config(str(MIGRATIONS / "alembic.ini"))
     cfg.set_main_option("script_location", str(MIGRATIONS))
@@ -109,14 +125,21 @@ class Store:
         self._writer: asyncio.Task[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self.start_delay = START_DELAY
+        # how long writes wait for a database that went away before they fail
+        self.outage_hold = OUTAGE_HOLD
 
     async def migrate(self) -> None:
+        path = None
         if self.url.startswith("sqlite"):
-            path = self.url.split("///", 1)[-1]
+            path = self.url.split("///", 1)[-1].split("?", 1)[0]
             if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                await asyncio.to_thread(_private_file, Path(path))
+            else:
+                path = None
         async with self.engine.begin() as conn:
             await conn.run_sync(_upgrade)
+        if path is not None:  # SQLite makes its WAL files with the database's mode
+            await asyncio.to_thread(_private_file, Path(path))
 
     async def release_memory(self) -> None:
         """When the server is idle: close SQLite's pooled connections, so each one's page
@@ -426,12 +449,25 @@ class Store:
             await conn.execute(insert(table), rows)
 
     async def _write_exchanges(self) -> None:
+        waited = 0.0
         while self._pending:
             batch, self._pending = self._pending, []
             try:
                 async with self.engine.begin() as conn:
                     await self._write_batch(conn, [item for item, _ in batch])
             except Exception as exc:
+                if is_outage(exc) and waited < self.outage_hold:
+                    # the database is away: keep every write, in order, and try again
+                    # (a prediction does not wait for it: see engine/prediction.py)
+                    if not waited:
+                        log.warning("the database is unreachable; %d writes wait", len(batch))
+                    self._pending = batch + self._pending
+                    pause = min(2.0, 0.25 + waited / 10)
+                    await asyncio.sleep(pause)
+                    waited += pause
+                    continue
+                if waited:
+                    waited = 0.0
                 if len(batch) == 1:
                     _settle(batch[0][1], exc)
                     continue
@@ -444,6 +480,9 @@ class Store:
                     else:
                         _settle(done, None)
                 continue
+            if waited:
+                log.warning("the database is back; the writes that waited are written")
+                waited = 0.0
             for _, done in batch:
                 _settle(done, None)
 
@@ -526,6 +565,36 @@ class Store:
                 row.status = status
                 row.data = data
             await s.commit()
+
+    # -- browser sessions -------------------------------------------------------------
+
+    async def revoke_session(self, signature: str, expires_at: datetime) -> None:
+        """Remember a signed-out session until it would have expired (and forget the
+        ones past their time)."""
+        async with self.sessions() as s:
+            await s.execute(delete(RevokedSession).where(RevokedSession.expires_at < utcnow()))
+            if await s.get(RevokedSession, signature) is None:
+                s.add(RevokedSession(signature=signature, expires_at=expires_at))
+            await s.commit()
+
+    async def session_revoked(self, signature: str) -> bool:
+        async with self.sessions() as s:
+            return await s.get(RevokedSession, signature) is not None
+
+    async def claim_execution(self, execution_id: str, status: str, new_status: str) -> bool:
+        """Move an execution from ``status`` to ``new_status`` if it is still there: one
+        conditional UPDATE, so of concurrent callers exactly one wins (a paused run is
+        resumed once)."""
+        from sqlalchemy import update
+
+        async with self.sessions() as s:
+            result = await s.execute(
+                update(Execution)
+                .where(Execution.id == execution_id, Execution.status == status)
+                .values(status=new_status)
+            )
+            await s.commit()
+            return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def last_execution(
         self, canvas_id: str, *, chat_id: str | None = None, session_id: str | None = None

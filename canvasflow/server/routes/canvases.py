@@ -10,9 +10,16 @@ from fastapi import APIRouter, Depends, Request, Response
 from canvasflow import importer
 from canvasflow.engine.graph import Problem, check, load_flow_data, refuse
 from canvasflow.engine.run import can_stream
-from canvasflow.errors import AlreadyExists, CanvasInvalid, NotFound, PayloadTooLarge
+from canvasflow.errors import (
+    AlreadyExists,
+    CanvasInvalid,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    Unauthorized,
+)
 from canvasflow.server.deps import canvas_or_404, json_body, state
-from canvasflow.server.guards import require_admin
+from canvasflow.server.guards import check_canvas_access, require_admin
 from canvasflow.server.routes.predictions import ERRORS
 from canvasflow.server.schemas import (
     CanvasIn,
@@ -22,6 +29,7 @@ from canvasflow.server.schemas import (
     StreamingCheck,
     Validation,
 )
+from canvasflow.server.uploads import remove_uploads
 from canvasflow.store.models import Canvas
 from canvasflow.store.repo import Conflict
 
@@ -144,6 +152,7 @@ async def delete_canvas(canvas_id: str, request: Request) -> Response:
     st = state(request)
     canvas = await canvas_or_404(st, canvas_id)
     await st.store.delete_canvas(canvas.id)
+    remove_uploads(st.settings.data_dir, canvas.id)
     st.forget_canvases()
     return Response(status_code=204)
 
@@ -178,7 +187,16 @@ async def export_canvas(canvas_id: str, request: Request) -> dict[str, Any]:
 
 
 async def streaming_check(canvas_id: str, request: Request) -> StreamingCheck:
-    canvas = await canvas_or_404(state(request), canvas_id)
+    """Public (Flowise's widget asks it): an unknown canvas, and one whose keys the
+    caller does not have, answer the same ``false``, so ids cannot be probed here."""
+    st = state(request)
+    canvas = await st.canvas(canvas_id) if canvas_id else None
+    if canvas is None:
+        return StreamingCheck(isStreaming=False)
+    try:
+        await check_canvas_access(request, canvas)
+    except (Unauthorized, Forbidden):
+        return StreamingCheck(isStreaming=False)
     try:
         return StreamingCheck(isStreaming=can_stream(state(request).graph_for(canvas)))
     except CanvasInvalid:

@@ -11,6 +11,7 @@ from canvasflow.server.deps import canvas_or_404, state
 from canvasflow.server.guards import require_admin
 from canvasflow.server.routes.predictions import ERRORS
 from canvasflow.server.schemas import ChatMessageOut, DeleteResult
+from canvasflow.server.uploads import remove_uploads
 from canvasflow.store.models import ChatMessage
 from canvasflow.store.repo import HistoryFilter
 
@@ -62,4 +63,11 @@ async def delete_messages(
     st = state(request)
     canvas = await canvas_or_404(st, canvas_id)
     f = HistoryFilter(chat_id, session_id, start_date, end_date)
-    return DeleteResult(deleted=await st.store.delete_messages(canvas.id, f))
+    everything = not (chat_id or session_id or start_date or end_date)
+    chats = None if everything else {m.chat_id for m in await st.store.messages(canvas.id, f)}
+    deleted = await st.store.delete_messages(canvas.id, f)
+    if chats is not None:  # chats with no message left lose their uploads too
+        left = {m.chat_id for m in await st.store.messages(canvas.id, HistoryFilter())}
+        chats -= left
+    remove_uploads(st.settings.data_dir, canvas.id, chats)
+    return DeleteResult(deleted=deleted)

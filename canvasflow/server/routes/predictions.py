@@ -9,6 +9,7 @@ from fastapi import APIRouter, Header, Query, Request
 from pydantic import ValidationError
 from starlette.responses import Response
 
+from canvasflow.bus.base import EventLog
 from canvasflow.bus.memory import MemoryEventLog
 from canvasflow.engine.prediction import replay_stored
 from canvasflow.errors import BadRequest, NotFound, PayloadTooLarge, from_event
@@ -156,6 +157,10 @@ async def resume(
             raise NotFound(f"no stream {chat_message_id} is running or kept")
         log = MemoryEventLog()
         replay_stored(row, log)
+    elif await log_canvas(log) != canvas.id:
+        # the log of another canvas's answer: never readable through this canvas's URL
+        # (a public canvas must not open a locked one's stream)
+        raise NotFound(f"no stream {chat_message_id} is running or kept")
     raw = last_event_id_header if last_event_id_header is not None else last_event_id
     raw = (raw or "").strip()
     if raw and (not raw.isdigit() or len(raw) > 15):
@@ -166,6 +171,21 @@ async def resume(
         raise BadRequest(f"Last-Event-ID {after} is beyond this stream's last event ({last})")
     encoder = encoder_for(stream_format or st.settings.stream_format)
     return stream_response(st, log, encoder, after=after)
+
+
+async def log_canvas(log: EventLog) -> str | None:
+    """The canvas whose answer a log holds: its first event, ``start``, says."""
+    events = log.follow(0, ping=None)
+    try:
+        async with asyncio.timeout(5):
+            async for event in events:
+                if event is not None:
+                    return event.data.get("canvasId") if event.kind == "start" else None
+    except TimeoutError:
+        return None
+    finally:
+        await events.aclose()  # type: ignore[attr-defined]
+    return None
 
 
 async def _abort(canvas_id: str, chat_id: str, request: Request) -> AbortResponse:
