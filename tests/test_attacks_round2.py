@@ -721,3 +721,115 @@ def test_probing_ids_and_a_bad_host_learn_nothing(secured_r2: Any) -> None:
         assert (r.status_code, r.json()) == (200, {"isStreaming": False}), ref
     r = httpx.get(secured_r2.url + "/api/v1/ping", headers={"Host": "evil.example"})
     assert r.status_code == 400 and r.json()["success"] is False
+
+
+# -- 9: the database goes away and comes back -------------------------------------------------
+
+
+class SwitchableProxy:
+    """A TCP proxy to PostgreSQL that can be cut (every connection closed, new ones
+    refused) and restored, as a database restart looks to a client."""
+
+    def __init__(self, target: int) -> None:
+        import threading
+
+        self.target = target
+        self.up = True
+        self.writers: set[asyncio.StreamWriter] = set()
+        self.loop = asyncio.new_event_loop()
+        started = threading.Event()
+
+        def run() -> None:
+            asyncio.set_event_loop(self.loop)
+            server = self.loop.run_until_complete(
+                asyncio.start_server(self._handle, "127.0.0.1", 0)
+            )
+            self.port = server.sockets[0].getsockname()[1]
+            started.set()
+            self.loop.run_forever()
+
+        threading.Thread(target=run, daemon=True).start()
+        started.wait(5)
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            writer.close()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not self.up:
+            writer.close()
+            return
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target)
+        self.writers |= {writer, up_writer}
+        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+
+    def cut(self) -> None:
+        def close() -> None:
+            self.up = False
+            for w in self.writers:
+                w.transport.abort()
+            self.writers.clear()
+
+        self.loop.call_soon_threadsafe(close)
+
+    def restore(self) -> None:
+        self.loop.call_soon_threadsafe(setattr, self, "up", True)
+
+
+def test_a_database_outage_is_a_503_and_loses_no_answer(upstream: str, tmp_path: Path) -> None:
+    from tests.support import (
+        canvasflow_server,
+        create_pg_database,
+        drop_pg_database,
+        llm_chain_flow,
+        make_canvas,
+        poll,
+    )
+
+    url = create_pg_database()
+    proxy = SwitchableProxy(5432)
+    through = url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
+    proc = canvasflow_server(tmp_path / "d", upstream, {"DATABASE_URL": through}).start()
+    try:
+        canvas = make_canvas(proc.url, llm_chain_flow("mock?tokens=30&delay=0.1"))
+        with httpx.stream(
+            "POST",
+            f"{proc.url}/api/v1/prediction/{canvas['id']}",
+            json={"question": "q", "streaming": True, "chatId": "outage"},
+            timeout=60,
+        ) as r:
+            lines = r.iter_lines()
+            while '"event":"token"' not in next(lines):
+                pass
+            proxy.cut()  # the database goes away mid-answer
+            rest = "\n".join(lines)
+        assert "storage_error" not in rest and '"event":"end"' in rest, rest[-500:]
+        # while it is away: 503 with Retry-After, never a 500
+        r = httpx.get(proc.url + "/api/v1/canvases", timeout=30)
+        assert r.status_code == 503 and r.headers["retry-after"], r.text
+        import json
+
+        flow = json.dumps(llm_chain_flow("mock"))
+        r = httpx.post(
+            proc.url + "/api/v1/canvases", json={"name": "x", "flowData": flow}, timeout=30
+        )
+        assert r.status_code == 503, r.text
+        proxy.restore()
+
+        def stored() -> bool:
+            r = httpx.get(
+                f"{proc.url}/api/v1/chatmessage/{canvas['id']}", params={"chatId": "outage"}
+            )
+            rows = r.json() if r.status_code == 200 else []
+            return len(rows) == 2 and rows[-1]["status"] == "completed" and rows[-1]["content"]
+
+        poll(stored, timeout=60)  # the held writes went in when the database came back
+    finally:
+        proc.stop()
+        drop_pg_database(url)
