@@ -128,6 +128,25 @@ class Settings(BaseSettings):
         False, description="Allow Python custom tools (run in bubblewrap only)"
     )
     tool_memory_mb: int = Field(256, ge=16, description="Memory a custom tool may use")
+    mcp_commands: str = Field(
+        "",
+        description="Commands a canvas may start as a local MCP server (comma-separated: "
+        "npx,uvx,/opt/servers/run); none by default. They run in bubblewrap",
+    )
+    mcp_env: str = Field(
+        "",
+        description="Names of the server's environment variables a local MCP server sees "
+        "(comma-separated); none by default",
+    )
+    mcp_paths: str = Field(
+        "",
+        description="Folders a local MCP server may read besides the system's "
+        "(comma-separated: a virtualenv, node_modules)",
+    )
+    mcp_network: bool = Field(
+        False, description="Local MCP servers share the network (else they have none)"
+    )
+    mcp_timeout: float = Field(60.0, gt=0, description="Seconds an MCP tool call may take")
     run_timeout: float = Field(
         900.0,
         gt=0,
@@ -194,6 +213,23 @@ class Settings(BaseSettings):
         # interned: a new name per call would be kept by CPython's attribute cache
         value = getattr(self, sys.intern(name.lower()), None)
         return str(value) if value else None
+
+    @property
+    def mcp_command_list(self) -> frozenset[str]:
+        return frozenset(c.strip() for c in self.mcp_commands.split(",") if c.strip())
+
+    @property
+    def mcp_env_list(self) -> list[str]:
+        return [n.strip() for n in self.mcp_env.split(",") if n.strip()]
+
+    @property
+    def mcp_path_list(self) -> list[str]:
+        return [p.strip() for p in self.mcp_paths.split(",") if p.strip()]
+
+    def env_values(self, names: list[str]) -> dict[str, str]:
+        """The values of some of the process's environment variables (those an operator
+        hands on, by name: a local MCP server's)."""
+        return {n: os.environ[n] for n in names if n in os.environ}
 
     @property
     def files_root(self) -> Path:

@@ -184,6 +184,7 @@ MORE_CODES = {
     "host_not_allowed": CanvasInvalid.status,
     "path_not_allowed": CanvasInvalid.status,
     "role_not_allowed": CanvasInvalid.status,
+    "command_not_allowed": CanvasInvalid.status,
     "already_resumed": AlreadyExists.status,
     "model_missing": RunFailed.status,
     "max_iterations": RunFailed.status,

@@ -93,7 +93,7 @@ def _tool_problems(node: FlowNode, names: list[str]) -> list[Problem]:
     out = []
     for name in names:
         cls = REGISTRY.get(name)
-        if cls is None or cls.category != "Tools":
+        if cls is None or cls.category not in ("Tools", "Tools (MCP)"):
             out.append(Problem(explain_unknown(node.id, name), node.id))
     return out
 

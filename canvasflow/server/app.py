@@ -18,6 +18,7 @@ from fastapi.responses import FileResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel
+from starlette.routing import Route
 
 from canvasflow import __version__
 from canvasflow.auth import KeyRing, bootstrap_admin
@@ -28,6 +29,7 @@ from canvasflow.defaults import DEFAULT_SLUG, default_flow
 from canvasflow.engine.prediction import recover_interrupted
 from canvasflow.errors import NotFound
 from canvasflow.keyfiles import ADMIN_KEY_FILE, secret_key
+from canvasflow.mcp.door import McpDoor
 from canvasflow.models.native import close_http
 from canvasflow.models.openai_compat import close_clients
 from canvasflow.nodes import load_all
@@ -43,6 +45,7 @@ from canvasflow.server.routes import (
     apikeys,
     canvases,
     credentials,
+    mcp_server,
     messages,
     nodes,
     openai_door,
@@ -162,7 +165,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.canvasflow = st
         warming = asyncio.create_task(warm_up(settings)) if settings.warm_up else None
         try:
-            yield
+            async with mcp_door.run():
+                yield
         finally:
             if warming is not None:
                 warming.cancel()
@@ -204,6 +208,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(nodes.router)
     app.include_router(credentials.router)
     app.include_router(widget.router)
+    app.include_router(mcp_server.router)
+    # canvases as MCP servers: Streamable HTTP, answered by the mcp SDK (not in /docs:
+    # JSON-RPC, described in PROTOCOL.md)
+    mcp_door = McpDoor()
+    for path in ("/api/v1/mcp/{canvas_id}", "/api/v1/mcp"):
+        app.router.routes.append(Route(path, endpoint=mcp_door, methods=["GET", "POST", "DELETE"]))
 
     @app.get("/api/v1/ping", response_model=Ping, tags=["health"])
     async def ping() -> Ping:

@@ -103,7 +103,7 @@ class Gate:
         except CanvasflowError as exc:
             await envelope(exc.status, exc.message, exc.headers)(scope, receive, send)
             return
-        await self.app(scope, _replay(body, receive), send)
+        await self.app(scope, replay_body(body, receive), send)
 
     def _declared(self, scope: Scope) -> int | None:
         """The body's declared length (None for a chunked body); too large: 413 now."""
@@ -142,7 +142,7 @@ class Gate:
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
+def replay_body(body: bytes, receive: Receive) -> Receive:
     """The body as one message, then the connection's own messages (a disconnect)."""
     sent = False
 

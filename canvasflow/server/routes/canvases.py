@@ -18,6 +18,7 @@ from canvasflow.errors import (
     PayloadTooLarge,
     Unauthorized,
 )
+from canvasflow.mcp.config import keep_mcp_token
 from canvasflow.server.deps import canvas_or_404, json_body, state
 from canvasflow.server.guards import check_canvas_access, require_admin
 from canvasflow.server.routes.predictions import ERRORS
@@ -136,9 +137,13 @@ async def update_canvas(canvas_id: str, body: CanvasUpdate, request: Request) ->
         if body.flowData is not None
         else None
     )
+    settings = body.settings
+    if settings is not None:  # the MCP token's hash is never set from outside, nor lost
+        current = await canvas_or_404(state(request), canvas_id)
+        settings = keep_mcp_token(settings, current.settings)
     try:
         canvas = await state(request).store.update_canvas(
-            canvas_id, name=body.name, slug=body.slug, flow_data=flow, settings=body.settings
+            canvas_id, name=body.name, slug=body.slug, flow_data=flow, settings=settings
         )
     except Conflict as exc:
         raise AlreadyExists(str(exc)) from None

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from canvasflow.engine.catalog import catalogue, describe, icon_svg
-from canvasflow.errors import NotFound
+from canvasflow.errors import BadRequest, NotFound
 from canvasflow.nodes import REGISTRY, load_all
 from canvasflow.server.guards import require_admin
 from canvasflow.server.routes.predictions import ERRORS
@@ -41,3 +42,46 @@ async def node_icon(name: str) -> Response:
         media_type="image/svg+xml",
         headers={"Cache-Control": "public, max-age=86400"},
     )
+
+
+class LoadMethodRequest(BaseModel):
+    loadMethod: str = Field(..., description="listActions: the tools of an MCP node's server")
+    inputs: dict[str, Any] = Field(default_factory=dict, description="The node's form values")
+    credential: str | None = None
+
+
+class NodeOption(BaseModel):
+    label: str
+    name: str
+    description: str = ""
+
+
+@router.post(
+    "/node-load-method/{name}",
+    dependencies=[Depends(require_admin)],
+    response_model=list[NodeOption],
+)
+async def load_method(name: str, body: LoadMethodRequest, request: Request) -> list[NodeOption]:
+    """Options a node's form loads from outside (Flowise's route): for an MCP node,
+    ``listActions`` connects to its server (the operator's rules apply) and lists its
+    tools, to pick from in ``mcpActions``."""
+    from canvasflow.engine.context import RunContext
+    from canvasflow.nodes.mcp_tools import McpNode
+    from canvasflow.server.deps import state
+
+    load_all()
+    cls = REGISTRY.get(name)
+    if cls is None:
+        raise NotFound(f"no node {name!r}")
+    if body.loadMethod != "listActions" or not issubclass(cls, McpNode):
+        raise BadRequest(f"node {name} has no load method {body.loadMethod!r}")
+    st = state(request)
+    values = dict(body.inputs)
+    if body.credential:
+        values["credential"] = body.credential
+    ctx = RunContext(question="", settings=st.settings, credentials=st.credentials, store=st.store)
+    pooled = await cls(f"{name}_options", values).connect(ctx)
+    return [
+        NodeOption(label=str(t.name), name=str(t.name), description=str(t.description or ""))
+        for t in pooled.tools
+    ]
