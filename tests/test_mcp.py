@@ -113,7 +113,7 @@ def test_the_python_sdk_lists_and_calls_a_canvas_with_progress(served: Proc) -> 
 
 
 def test_json_answers_when_the_client_asks_only_json(served: Proc) -> None:
-    canvas, cfg = mcp_canvas(served)
+    _canvas, cfg = mcp_canvas(served)
     headers = {**bearer(cfg["token"]), "Accept": "application/json"}
     call = {
         "jsonrpc": "2.0",
@@ -172,7 +172,7 @@ def test_tokens_keys_and_switches(served: Proc) -> None:
 
 
 def test_one_server_for_every_canvas_a_key_may_use(served: Proc) -> None:
-    first, _ = mcp_canvas(served, name="Alpha Desk")
+    _first, _ = mcp_canvas(served, name="Alpha Desk")
     second, _ = mcp_canvas(served, name="Beta Desk")
     key = httpx.post(
         served.url + "/api/v1/apikeys",
@@ -270,7 +270,7 @@ def test_an_agentflow_with_a_form_is_a_tool_of_its_fields(served: Proc) -> None:
 def test_the_typescript_sdk_client_lists_calls_and_sees_progress(served: Proc) -> None:
     import subprocess
 
-    canvas, cfg = mcp_canvas(served)
+    _canvas, cfg = mcp_canvas(served)
     done = subprocess.run(
         ["node", "mcp_client.mjs", cfg["url"], cfg["token"], "capital_finder"],
         cwd=ROOT / "tests" / "js",
@@ -350,7 +350,11 @@ def agent_flow(config: dict[str, Any], actions: list[str] | None = None) -> dict
                 {"tools": [ref("mcp_0")], "memory": ref("mem_0"), "model": ref("chatOpenAI_0")},
             ),
         ],
-        "edges": [edge("mcp_0", "agent_0"), edge("mem_0", "agent_0"), edge("chatOpenAI_0", "agent_0")],
+        "edges": [
+            edge("mcp_0", "agent_0"),
+            edge("mem_0", "agent_0"),
+            edge("chatOpenAI_0", "agent_0"),
+        ],
     }
 
 
@@ -377,7 +381,7 @@ def test_a_tool_agent_calls_a_remote_mcp_server(user: Proc, tool_server: Proc) -
     )
     assert {o["name"] for o in r.json()} == {"add", "environment", "wait"}
     # only the chosen actions reach the agent
-    code, text = tool_output(user, agent_flow(config, ["wait"]), 'tool: add {"a": 2, "b": 3}')
+    _code, text = tool_output(user, agent_flow(config, ["wait"]), 'tool: add {"a": 2, "b": 3}')
     assert "add" in text and text != "5"
 
 
@@ -468,10 +472,10 @@ def test_a_dead_or_hanging_server_is_a_clear_error(user: Proc) -> None:
     poll(lambda: _answers(f"{proc.url}/mcp"), timeout=30)
     flow = agent_flow({"url": f"{proc.url}/mcp"})
     # a tool that takes longer than CANVASFLOW_MCP_TIMEOUT (3 s)
-    code, text = tool_output(user, flow, 'tool: wait {"seconds": 30}')
+    _, text = tool_output(user, flow, 'tool: wait {"seconds": 30}')
     assert "did not answer within 3 s" in text and "MCP server" in text, text
     proc.stop()
-    code, text = tool_output(user, agent_flow({"url": f"{proc.url}/mcp"}), "tool: add {}")
+    _code, text = tool_output(user, agent_flow({"url": f"{proc.url}/mcp"}), "tool: add {}")
     assert "MCP server" in text, text
 
 
@@ -485,4 +489,3 @@ def test_mcp_settings_are_refused_without_the_admin_key(served: Proc) -> None:
         headers=admin(served),
     )
     assert r.status_code == 400
-

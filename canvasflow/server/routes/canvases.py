@@ -10,17 +10,10 @@ from fastapi import APIRouter, Depends, Request, Response
 from canvasflow import importer
 from canvasflow.engine.graph import Problem, check, load_flow_data, refuse
 from canvasflow.engine.run import can_stream
-from canvasflow.errors import (
-    AlreadyExists,
-    CanvasInvalid,
-    Forbidden,
-    NotFound,
-    PayloadTooLarge,
-    Unauthorized,
-)
+from canvasflow.errors import AlreadyExists, CanvasInvalid, NotFound, PayloadTooLarge
 from canvasflow.mcp.config import keep_mcp_token
 from canvasflow.server.deps import canvas_or_404, json_body, state
-from canvasflow.server.guards import check_canvas_access, require_admin
+from canvasflow.server.guards import require_admin
 from canvasflow.server.routes.predictions import ERRORS
 from canvasflow.server.schemas import (
     CanvasIn,
@@ -192,18 +185,15 @@ async def export_canvas(canvas_id: str, request: Request) -> dict[str, Any]:
 
 
 async def streaming_check(canvas_id: str, request: Request) -> StreamingCheck:
-    """Public (Flowise's widget asks it): an unknown canvas, and one whose keys the
-    caller does not have, answer the same ``false``, so ids cannot be probed here."""
+    """Public, with no key even for a locked canvas (Flowise's SDKs ask it before every
+    prediction). An unknown id answers as a canvas that streams does, so ids cannot be
+    probed here."""
     st = state(request)
     canvas = await st.canvas(canvas_id) if canvas_id else None
     if canvas is None:
-        return StreamingCheck(isStreaming=False)
+        return StreamingCheck(isStreaming=True)
     try:
-        await check_canvas_access(request, canvas)
-    except (Unauthorized, Forbidden):
-        return StreamingCheck(isStreaming=False)
-    try:
-        return StreamingCheck(isStreaming=can_stream(state(request).graph_for(canvas)))
+        return StreamingCheck(isStreaming=can_stream(st.graph_for(canvas)))
     except CanvasInvalid:
         return StreamingCheck(isStreaming=False)
 
