@@ -442,3 +442,45 @@ def test_studio_unit_tests() -> None:
     )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
     assert "passed" in out.stdout
+
+
+def test_a_canvas_is_served_as_an_mcp_server_from_its_settings(page: Page, studio: Proc) -> None:
+    import asyncio
+
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamable_http_client
+
+    page.click("text=Use this template >> nth=1")  # conversation with memory
+    page.wait_for_selector(".react-flow__node")
+    canvas_id = page.url.rsplit("/", 1)[1]
+    page.click("button[role=tab]:has-text('Settings')")
+    page.click("button:has-text('Serve as an MCP server')")
+    page.wait_for_selector(".mcp-notice:has-text('Serving as an MCP server.')")
+    token = page.inner_text(".mcp-token")
+    url = page.inner_text(".mcp-url")
+    assert url == f"{studio.url}/api/v1/mcp/{canvas_id}" and len(token) == 32
+    assert f"Authorization: Bearer {token}" in page.inner_text(".mcp-desktop")
+    assert "session.call_tool(" in page.inner_text(".mcp-python")
+    page.locator(".mcp").scroll_into_view_if_needed()
+    shoot(page, "studio-mcp-settings.png")
+
+    async def tools() -> list[str]:
+        async with (
+            httpx.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as http,
+            streamable_http_client(url, http_client=http) as (read, write, _),
+            ClientSession(read, write) as session,
+        ):
+            await session.initialize()
+            return [t.name for t in (await session.list_tools()).tools]
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:  # Playwright's own loop runs in this thread
+        assert len(pool.submit(lambda: asyncio.run(tools())).result()) == 1
+    # rotated from the studio: the old token stops working
+    page.click("button:has-text('Rotate token')")
+    page.wait_for_selector(".mcp-notice:has-text('New token')")
+    assert page.inner_text(".mcp-token") != token
+    ping = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+    r = httpx.post(url, json=ping, headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 401

@@ -1,4 +1,5 @@
 // The server's API, same origin: the session cookie (HttpOnly) authenticates.
+import type { McpConfig } from './mcp';
 import type { CanvasRow, FlowData, NodeDesc, Problem } from './types';
 
 export class ApiError extends Error {
@@ -81,4 +82,10 @@ export const api = {
   createKey: (name: string, admin: boolean, canvases: string[]) =>
     call<ApiKey>('POST', '/api/v1/apikeys', { name, admin, canvases }),
   deleteKey: (id: string) => call<void>('DELETE', `/api/v1/apikeys/${encodeURIComponent(id)}`),
+  mcpServer: (id: string) => call<McpConfig>('GET', `/api/v1/mcp-server/${encodeURIComponent(id)}`),
+  enableMcp: (id: string) => call<McpConfig>('POST', `/api/v1/mcp-server/${encodeURIComponent(id)}`, {}),
+  updateMcp: (id: string, changes: { toolName?: string; description?: string; enabled?: boolean }) =>
+    call<McpConfig>('PUT', `/api/v1/mcp-server/${encodeURIComponent(id)}`, changes),
+  rotateMcp: (id: string) => call<McpConfig>('POST', `/api/v1/mcp-server/${encodeURIComponent(id)}/refresh`),
+  disableMcp: (id: string) => call<void>('DELETE', `/api/v1/mcp-server/${encodeURIComponent(id)}`),
 };

@@ -2,6 +2,7 @@ import { useEffect, useState } from 'react';
 import { api, ApiError, type ApiKey } from '../api';
 import type { CanvasRow } from '../types';
 import { embedSnippet, widgetForm, withWidget, type WidgetForm } from '../widget';
+import { McpSettings } from './McpSettings';
 
 // A canvas's settings: keys assigned, allowed origins, rate limit, what is returned,
 // Flowise's chat widget on a website.
@@ -90,6 +91,7 @@ export function CanvasSettings({ canvas, onSaved }: { canvas: CanvasRow; onSaved
         )}
       </fieldset>
       <button type="submit">Save settings</button>
+      <McpSettings canvas={canvas} />
       <h3>API keys for this canvas</h3>
       <p className="hint">A canvas with keys needs one of them for predictions; one without is open to anyone.</p>
       <ul>
