@@ -266,3 +266,63 @@ def test_full_queue_answers_503(cluster: Cluster) -> None:
     r = httpx.post(f"{cluster.web_a.url}/api/v1/prediction/{canvas['id']}", json={"question": "q"})
     assert r.status_code == 503 and "Retry-After" in r.headers
     assert httpx.get(cluster.web_a.url + "/api/v1/queue").json()["depth"] >= 50
+
+
+def test_mcp_calls_run_on_workers_and_cancel_from_any_process(cluster: Cluster) -> None:
+    """A canvas's MCP server is stateless: a call answered by one web process, through a
+    worker, is cancelled by a notification that lands on the other."""
+    a, b = cluster.web_a, cluster.web_b
+    if cluster.worker.proc is None or cluster.worker.proc.poll() is not None:
+        cluster.worker = cluster.new_worker()  # an earlier test stopped it
+        cluster.worker.spawn()
+    canvas = make_canvas(a.url, llm_chain_flow("mock?tokens=400&delay=0.02"))
+    token = httpx.post(f"{a.url}/api/v1/mcp-server/{canvas['id']}", json={}).json()["token"]
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "Accept": "application/json, text/event-stream",
+        "Content-Type": "application/json",
+    }
+    quick = make_canvas(a.url, llm_chain_flow("mock?tokens=3"))
+    quick_token = httpx.post(f"{a.url}/api/v1/mcp-server/{quick['id']}", json={}).json()["token"]
+    call = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {"name": "test_canvas", "arguments": {"question": "q"}},
+    }
+
+    def answered() -> bool:  # once the queue an earlier test filled has drained
+        answer = httpx.post(
+            f"{b.url}/api/v1/mcp/{quick['id']}",
+            json=call,
+            headers={**headers, "Authorization": f"Bearer {quick_token}"},
+            timeout=60,
+        )
+        return "word0 word1 word2" in answer.text
+
+    poll(answered, timeout=90, interval=0.5)
+    call["id"] = 9
+    call["params"] = {
+        "name": "test_canvas",
+        "arguments": {"question": "q", "sessionId": "mcp-cluster"},
+        "_meta": {"progressToken": 1},
+    }
+    cancel = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 9}}
+    with httpx.stream(
+        "POST", f"{b.url}/api/v1/mcp/{canvas['id']}", json=call, headers=headers, timeout=60
+    ) as r:
+        lines = r.iter_lines()
+        while "notifications/progress" not in next(lines):
+            pass
+        sent = httpx.post(f"{a.url}/api/v1/mcp/{canvas['id']}", json=cancel, headers=headers)
+        assert sent.status_code == 202
+
+        def aborted() -> bool:
+            rows = httpx.get(
+                f"{a.url}/api/v1/chatmessage/{canvas['id']}", params={"sessionId": "mcp-cluster"}
+            ).json()
+            return bool(rows) and rows[-1]["status"] == "aborted"
+
+        poll(aborted, timeout=15)
+        rest = "\n".join(lines)
+    assert rest.count("notifications/progress") < 399

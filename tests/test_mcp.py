@@ -489,3 +489,29 @@ def test_mcp_settings_are_refused_without_the_admin_key(served: Proc) -> None:
         headers=admin(served),
     )
     assert r.status_code == 400
+
+
+def test_the_mcp_inspectors_cli_lists_and_calls_a_canvas(served: Proc) -> None:
+    import subprocess
+
+    _, cfg = mcp_canvas(served)
+    cli = ROOT / "tests/js/node_modules/@modelcontextprotocol/inspector/cli/build/cli.js"
+    base = ["node", str(cli), "--cli", cfg["url"], "--transport", "http"]
+    auth = ["--header", f"Authorization: Bearer {cfg['token']}"]
+    listed = subprocess.run(
+        [*base, "--method", "tools/list", *auth], capture_output=True, text=True, timeout=120
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert [t["name"] for t in json.loads(listed.stdout)["tools"]] == ["capital_finder"]
+    called = subprocess.run(
+        [
+            *base,
+            *("--method", "tools/call", "--tool-name", "capital_finder"),
+            *("--tool-arg", "question=hi", *auth),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert called.returncode == 0, called.stderr
+    assert json.loads(called.stdout)["content"][0]["text"] == "word0 word1 word2 word3 word4"
