@@ -465,6 +465,59 @@ class Bench:
             out[target.name] = {"rss_mb_before": before, "runs": runs}
         return out
 
+    async def scenario_h(self) -> dict[str, Any]:
+        """A canvas as an MCP server: ``tools/call`` (JSON answer) against the same JSON
+        prediction through the prediction API, one at a time, alternating, on the mock
+        (50 tokens); then N calls at once over SSE with progress, all expected to end."""
+        runs, at_once = (10, 10) if self.smoke else (300, 200)
+        port = self.cf.port
+        path, body = self._canvasflow_request(port, 50, 0.0, False)
+        canvas_id = path.rsplit("/", 1)[1]
+        base = f"http://{HOST}:{port}"
+        async with httpx.AsyncClient(base_url=base, timeout=120) as client:
+            cfg = (await client.post(f"/api/v1/mcp-server/{canvas_id}", json={})).json()
+            mcp = f"/api/v1/mcp/{canvas_id}"
+            auth = {"Authorization": f"Bearer {cfg['token']}"}
+
+            def call(i: int, progress: bool = False) -> dict[str, Any]:
+                params: dict[str, Any] = {"name": cfg["toolName"], "arguments": {"question": "q"}}
+                if progress:
+                    params["_meta"] = {"progressToken": i}
+                return {"jsonrpc": "2.0", "id": i, "method": "tools/call", "params": params}
+
+            json_only = {**auth, "Accept": "application/json"}
+            predict_ms, mcp_ms = [], []
+            for i in range(runs + 5):
+                t0 = time.perf_counter()
+                r = await client.post(path, json=body)
+                t1 = time.perf_counter()
+                m = await client.post(mcp, json=call(i), headers=json_only)
+                t2 = time.perf_counter()
+                assert r.status_code == 200 and m.status_code == 200, (r.text, m.text)
+                if i >= 5:
+                    predict_ms.append((t1 - t0) * 1000)
+                    mcp_ms.append((t2 - t1) * 1000)
+            sse = {**auth, "Accept": "application/json, text/event-stream"}
+
+            async def one(i: int) -> bool:
+                r = await client.post(mcp, json=call(i, progress=True), headers=sse)
+                last = [x for x in r.text.splitlines() if x.startswith("data:")][-1]
+                result = orjson.loads(last[5:]).get("result") or {}
+                return r.status_code == 200 and result.get("isError") is False
+
+            t0 = time.perf_counter()
+            done = await asyncio.gather(*(one(i) for i in range(at_once)), return_exceptions=True)
+            burst_s = time.perf_counter() - t0
+        return {
+            "runs": runs,
+            "prediction_ms_p50": statistics.median(predict_ms),
+            "mcp_ms_p50": statistics.median(mcp_ms),
+            "added_ms_p50": statistics.median(mcp_ms) - statistics.median(predict_ms),
+            "at_once": at_once,
+            "at_once_completed_share": sum(d is True for d in done) / at_once,
+            "at_once_seconds": burst_s,
+        }
+
     async def scenario_f(self) -> dict[str, Any]:
         """Agentflow engine overhead: Start, a chain of N condition nodes, a direct reply,
         run in this process (no model, no I/O) through the reducer: time per executed
@@ -675,6 +728,16 @@ def table(results: dict[str, Any]) -> str:
                 f"| g. RSS {when} after each of 3 bursts of {g['streams']} streams ({name}) | "
                 f"ratio to before ({g[name]['rss_mb_before']:.0f} MB) | {ratios} | | |"
             )
+    h = results.get("h")
+    if h:
+        lines.append(
+            f"| h. MCP tools/call vs JSON prediction, 50 tokens | p50 ms (added) | "
+            f"{h['mcp_ms_p50']:.2f} ({h['added_ms_p50']:+.2f}) | {h['prediction_ms_p50']:.2f} | |"
+        )
+        lines.append(
+            f"| h. {h['at_once']} MCP calls at once, with progress | completed share | "
+            f"{h['at_once_completed_share']:.3f} | | |"
+        )
     f = results.get("f")
     if f:
         lines.append(
@@ -707,7 +770,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             "smoke": args.smoke,
             "date": datetime.now(UTC).isoformat(),
         }
-        for name in args.only or ["a", "b", "c", "d", "e", "f", "g"]:
+        for name in args.only or ["a", "b", "c", "d", "e", "f", "g", "h"]:
             t0 = time.perf_counter()
             results[name] = await getattr(bench, f"scenario_{name}")()
             results[name]["seconds_taken"] = round(time.perf_counter() - t0, 1)
@@ -722,7 +785,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
 def run() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, no thresholds")
-    parser.add_argument("--only", nargs="*", choices=["a", "b", "c", "d", "e", "f", "g"])
+    parser.add_argument("--only", nargs="*", choices=["a", "b", "c", "d", "e", "f", "g", "h"])
     parser.add_argument("--out", type=Path, default=None, help="JSON file to write")
     parser.add_argument(
         "--redis",
@@ -739,6 +802,13 @@ def run() -> None:
     out.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
     if not args.only or set(args.only) >= {"a", "b", "c", "d"}:
         print(table(results))
+    elif "h" in results:
+        h = results["h"]
+        print(
+            f"MCP tools/call p50 {h['mcp_ms_p50']:.2f} ms vs JSON prediction "
+            f"{h['prediction_ms_p50']:.2f} ms (added {h['added_ms_p50']:+.2f} ms); "
+            f"{h['at_once']} at once: {h['at_once_completed_share']:.3f} completed"
+        )
     elif "f" in results:
         f = results["f"]
         print(

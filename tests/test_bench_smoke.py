@@ -35,6 +35,8 @@ def test_bench_smoke(tmp_path: Path) -> None:
     assert results["f"]["nodes_per_run"] == 12 and results["f"]["ms_per_node_p50"] > 0
     for run in results["g"]["canvasflow"]["runs"]:
         assert run["completed_share"] == 1.0 and run["ratio_to_before"] > 0
+    h = results["h"]
+    assert h["at_once_completed_share"] == 1.0 and h["mcp_ms_p50"] > 0
     assert "| a. one stream" in r.stdout  # the table
 
 
