@@ -515,3 +515,61 @@ def test_the_mcp_inspectors_cli_lists_and_calls_a_canvas(served: Proc) -> None:
     )
     assert called.returncode == 0, called.stderr
     assert json.loads(called.stdout)["content"][0]["text"] == "word0 word1 word2 word3 word4"
+
+
+def test_the_studio_lists_an_mcp_servers_tools_to_pick(
+    user: Proc, tool_server: Proc, browser: Any
+) -> None:
+    from tests.test_studio import ARTIFACTS, node_box, select
+
+    config = {"url": tool_server.url + "/mcp"}
+    flow = agent_flow(config)
+    for i, n in enumerate(flow["nodes"]):  # apart on the board, as the studio places them
+        n["position"] = {"x": 50 + 320 * (i % 2), "y": 50 + 260 * (i // 2)}
+        n["type"] = "customNode"
+    canvas = make_canvas(user.url, flow, "MCP tools")
+    context = browser.new_context(viewport={"width": 1500, "height": 900})
+    page = context.new_page()
+    try:
+        page.goto(f"{user.url}/studio/canvas/{canvas['id']}")  # --no-auth: no sign-in
+        page.wait_for_selector(node_box(page, "mcp_0"))
+        select(page, "mcp_0")
+        page.click("text=List the server's tools")
+        page.wait_for_selector(".mcp-actions label:has-text('environment')")
+        labels = page.locator(".mcp-actions .multi label").all_inner_texts()
+        assert sorted(x.strip() for x in labels) == ["add", "environment", "wait"]
+        page.check(".mcp-actions label:has-text('add') input")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "studio-mcp-actions.png"))
+        page.click("#save")
+        page.wait_for_selector(".board-bar .notice:has-text('Saved.')")
+    finally:
+        context.close()
+    stored = httpx.get(f"{user.url}/api/v1/canvases/{canvas['id']}").json()
+    flow = json.loads(stored["flowData"])
+    [mcp_node] = [n for n in flow["nodes"] if n["id"] == "mcp_0"]
+    assert json.loads(mcp_node["data"]["inputs"]["mcpActions"]) == ["add"]
+
+
+def test_a_canvas_uses_another_canvas_over_mcp_with_a_stored_token(user: Proc) -> None:
+    """Both directions at once: one canvas served as an MCP server, another one's agent
+    calling it, the token kept in the credential store (Flowise's httpBearerToken)."""
+    served = make_canvas(user.url, llm_chain_flow("mock?tokens=3"), "Inner Desk")
+    token = httpx.post(f"{user.url}/api/v1/mcp-server/{served['id']}", json={}).json()["token"]
+    cred = httpx.post(
+        user.url + "/api/v1/credentials",
+        json={
+            "name": "inner",
+            "credentialName": "httpBearerToken",
+            "plainDataObj": {"token": token},
+        },
+    )
+    assert cred.status_code in (200, 201), cred.text
+    flow = agent_flow({"url": f"{user.url}/api/v1/mcp/{served['id']}"})
+    flow["nodes"][0]["data"]["inputs"]["credential"] = cred.json()["id"]
+    code, answer = tool_output(user, flow, 'tool: inner_desk {"question": "hi"}')
+    assert (code, answer) == (200, "word0 word1 word2")
+    # the same without the credential: the served canvas refuses
+    flow["nodes"][0]["data"]["inputs"]["credential"] = ""
+    code, answer = tool_output(user, flow, 'tool: inner_desk {"question": "hi"}')
+    assert "401" in answer or "Unauthorized" in answer, answer

@@ -1169,7 +1169,13 @@ class ToolAgentflow(AgentflowNode):
             for k, v in (config if isinstance(config, dict) else {}).items()
             if k != "toolAgentflowSelectedTool" and not _empty(v)
         }
-        tool = await REGISTRY[name](f"{node.id}.tool", values).build(run.ctx)
+        built = tools_of(await REGISTRY[name](f"{node.id}.tool", values).build(run.ctx))
+        if len(built) != 1:  # an MCP node gives its server's tools: one must be chosen
+            raise CanvasInvalid(
+                f"node {node.id} ({node.label}): tool {name} offers {len(built)} tools; "
+                "choose one in its available actions (mcpActions)"
+            )
+        tool = built[0]
         args = {
             str(r["inputArgName"]): run.render(r.get("inputArgValue"))
             for r in _rows(inputs.get("toolInputArgs"))

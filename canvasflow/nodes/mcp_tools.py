@@ -5,6 +5,7 @@ server lists (those chosen in ``mcpActions``, else all) to an agent."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import orjson
@@ -16,6 +17,10 @@ from canvasflow.nodes.tools import Tool
 
 if TYPE_CHECKING:
     from canvasflow.engine.context import RunContext
+
+
+# the fields of a credential that hold a bearer token, in the order they are tried
+BEARER_FIELDS = ("bearerToken", "token", "accessToken", "apiKey", "mcpToken")
 
 
 class McpTool(Tool):
@@ -80,6 +85,9 @@ class CustomMCP(McpNode):
             '"args": [...]}',
         ),
         Input("mcpActions", "asyncMultiOptions", optional=True),
+        # canvasflow's own: a stored credential whose token goes to a remote server as
+        # "Authorization: Bearer ..." (kept out of the canvas's configuration)
+        Input("credential", "credential", optional=True),
     )
 
     async def spec(self, ctx: RunContext) -> ServerSpec:
@@ -88,7 +96,15 @@ class CustomMCP(McpNode):
             for name, value in ctx.vars.items():
                 raw = raw.replace("{{$vars." + str(name) + "}}", str(value))
                 raw = raw.replace("$vars." + str(name), str(value))
-        return spec_from_config(raw, f"{self.label} ({self.id})")
+        spec = spec_from_config(raw, f"{self.label} ({self.id})")
+        ref = self.get("credential")
+        if ref and spec.url is not None:
+            for field in BEARER_FIELDS:
+                token = await credential_value(ctx, ref, field)
+                if token:
+                    headers = {**dict(spec.headers), "Authorization": f"Bearer {token}"}
+                    return dataclasses.replace(spec, headers=tuple(sorted(headers.items())))
+        return spec
 
 
 class PackagedMCP(McpNode):

@@ -21,9 +21,14 @@ PUBLIC = re.compile(
     r"|static/vendor/flowise-embed\.js$)"
 )
 
+# the one <style> element the studio's code editor (react-simple-code-editor) writes,
+# allowed by its hash: no other inline style is
+CODE_EDITOR_STYLE = "'sha256-40iiqMCd92gEkTDo77tABEiJ83Vil54BR3JPvnldhrA='"
+
 PAGE_SECURITY_HEADERS = {
     "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "default-src 'self'; script-src 'self'; "
+        f"style-src 'self' {CODE_EDITOR_STYLE}; img-src 'self' data:; "
         "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
         "frame-ancestors 'none'"
     ),

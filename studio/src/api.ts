@@ -82,6 +82,12 @@ export const api = {
   createKey: (name: string, admin: boolean, canvases: string[]) =>
     call<ApiKey>('POST', '/api/v1/apikeys', { name, admin, canvases }),
   deleteKey: (id: string) => call<void>('DELETE', `/api/v1/apikeys/${encodeURIComponent(id)}`),
+  nodeLoadMethod: (name: string, loadMethod: string, inputs: Record<string, unknown>) =>
+    call<{ name: string; label: string; description: string }[]>(
+      'POST',
+      `/api/v1/node-load-method/${encodeURIComponent(name)}`,
+      { loadMethod, inputs },
+    ),
   mcpServer: (id: string) => call<McpConfig>('GET', `/api/v1/mcp-server/${encodeURIComponent(id)}`),
   enableMcp: (id: string) => call<McpConfig>('POST', `/api/v1/mcp-server/${encodeURIComponent(id)}`, {}),
   updateMcp: (id: string, changes: { toolName?: string; description?: string; enabled?: boolean }) =>

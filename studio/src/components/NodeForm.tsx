@@ -1,5 +1,5 @@
 import { useContext, useEffect, useState } from 'react';
-import Editor from 'react-simple-code-editor';
+import EditorModule from 'react-simple-code-editor';
 import Prism from 'prismjs';
 import 'prismjs/components/prism-json';
 import 'prismjs/components/prism-python';
@@ -9,6 +9,11 @@ import { CatalogueContext } from './CanvasNode';
 import type { InputDesc, NodeDesc, Problem } from '../types';
 
 type Change = (name: string, value: unknown) => void;
+
+// the package is CommonJS: in the built bundle its default import is the module object
+// (React error #130 on any code field), in Vite's dev server the component itself
+const Editor = ((EditorModule as unknown as { default?: typeof EditorModule }).default ??
+  EditorModule) as typeof EditorModule;
 
 function readFile(file: File): Promise<string> {
   // Flowise's upload format: a data URL with the file name appended
@@ -124,7 +129,7 @@ function optionsFor(name: string, catalogue: Map<string, NodeDesc>, choices: Cho
   if (name === 'embeddingModel') return of('Embeddings');
   if (name === 'vectorStore') return of('Vector Stores');
   if (/Model$/.test(name)) return of('Chat Models');
-  if (name === 'toolAgentflowSelectedTool' || name === 'agentSelectedTool') return of('Tools');
+  if (name === 'toolAgentflowSelectedTool' || name === 'agentSelectedTool') return [...of('Tools'), ...of('Tools (MCP)')];
   if (name === 'loopBackToNode') return choices.nodes.map((n) => ({ name: `${n.id}-${n.label}`, label: `${n.label} (${n.id})` }));
   return null;
 }
@@ -376,6 +381,16 @@ export function NodeForm({
   const more = params.filter((i) => i.additionalParams);
   const language = String(node.data.inputs.language ?? 'javascript') === 'python' ? 'python' : 'javascript';
   const field = (input: InputDesc) => {
+    if (input.name === 'mcpActions')
+      return (
+        <McpActions
+          key={input.name}
+          nodeName={desc.name}
+          inputs={node.data.inputs}
+          value={node.data.inputs.mcpActions}
+          onChange={(v) => onChange('mcpActions', v)}
+        />
+      );
     const configOf = input.type === 'asyncOptions' && all.some((i) => i.name === `${input.name}Config`);
     const chosen = String(node.data.inputs[input.name] ?? '');
     const config = node.data.inputs[`${input.name}Config`];
@@ -430,6 +445,77 @@ export function NodeForm({
           {more.map(field)}
         </details>
       )}
+    </div>
+  );
+}
+
+/** An MCP node's "Available Actions": the tools its server lists (asked of the server by
+ *  the node's configuration), to check the ones the agent gets; none checked: all. Kept
+ *  as Flowise keeps it, a JSON list of names. */
+function McpActions({
+  nodeName,
+  inputs,
+  value,
+  onChange,
+}: {
+  nodeName: string;
+  inputs: Record<string, unknown>;
+  value: unknown;
+  onChange: (v: string) => void;
+}) {
+  const [tools, setTools] = useState<{ name: string; description: string }[] | null>(null);
+  const [error, setError] = useState('');
+  const [busy, setBusy] = useState(false);
+  let chosen: string[] = [];
+  try {
+    chosen = Array.isArray(value) ? value.map(String) : value ? JSON.parse(String(value)) : [];
+  } catch {
+    chosen = [];
+  }
+  const picked = new Set(chosen);
+  return (
+    <div className="field mcp-actions" data-input="mcpActions">
+      <label>Available actions (none checked: all)</label>
+      <button
+        type="button"
+        className="ghost"
+        disabled={busy}
+        onClick={async () => {
+          setBusy(true);
+          setError('');
+          try {
+            setTools(await api.nodeLoadMethod(nodeName, 'listActions', inputs));
+          } catch (err) {
+            setError(err instanceof Error ? err.message : String(err));
+          } finally {
+            setBusy(false);
+          }
+        }}
+      >
+        {busy ? 'Asking the server…' : "List the server's tools"}
+      </button>
+      {error && (
+        <p className="problem error" role="alert">
+          {error}
+        </p>
+      )}
+      <div className="multi">
+        {(tools ?? chosen.map((name) => ({ name, description: '' }))).map((t) => (
+          <label key={t.name} title={t.description}>
+            <input
+              type="checkbox"
+              checked={picked.has(t.name)}
+              onChange={(e) => {
+                const next = new Set(picked);
+                if (e.target.checked) next.add(t.name);
+                else next.delete(t.name);
+                onChange(JSON.stringify([...next]));
+              }}
+            />
+            {t.name}
+          </label>
+        ))}
+      </div>
     </div>
   );
 }
