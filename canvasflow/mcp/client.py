@@ -26,6 +26,7 @@ import httpx
 import orjson
 
 from canvasflow.errors import CanvasInvalid, RunFailed, UpstreamError, UpstreamUnreachable
+from canvasflow.sandbox.bwrap import bwrap_args
 from canvasflow.sandbox.net import host_allowed
 
 if TYPE_CHECKING:
@@ -126,39 +127,12 @@ def sandboxed(spec: ServerSpec, settings: Settings) -> tuple[str, list[str]]:
     process in sight, the network only with ``CANVASFLOW_MCP_NETWORK``, and an
     environment of the listed variables only."""
     executable = shutil.which(spec.command or "") or str(spec.command)
-    binds: list[str] = []
-    for path in ("/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc", *settings.mcp_path_list):
-        p = Path(path)
-        if p.is_symlink():
-            binds += ["--symlink", os.readlink(path), path]
-        elif p.exists():
-            binds += ["--ro-bind", path, path]
     env = {**settings.env_values(settings.mcp_env_list), **dict(spec.env)}
     env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
     env["HOME"] = "/tmp/home"
-    setenv = [part for k, v in sorted(env.items()) for part in ("--setenv", k, v)]
+    folders = ("/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc", *settings.mcp_path_list)
     args = [
-        *binds,
-        "--proc",
-        "/proc",
-        "--dev",
-        "/dev",
-        "--tmpfs",
-        "/tmp",
-        "--dir",
-        "/tmp/home",
-        "--unshare-all",
-        *(["--share-net"] if settings.mcp_network else []),
-        "--uid",
-        "65534",  # nobody
-        "--gid",
-        "65534",
-        "--die-with-parent",
-        "--new-session",
-        "--clearenv",
-        *setenv,
-        "--chdir",
-        "/tmp",
+        *bwrap_args(folders, env, network=settings.mcp_network, dirs=["/tmp/home"]),
         executable,
         *spec.args,
     ]

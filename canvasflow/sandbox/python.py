@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from canvasflow.sandbox.bwrap import bwrap_args
 from canvasflow.sandbox.errors import SandboxError
 from canvasflow.sandbox.slots import slot
 
@@ -44,34 +45,9 @@ def _python() -> str:
 
 
 def _command(python: str) -> list[str]:
-    binds: list[str] = []
-    for path in ("/usr", "/lib", "/lib64", "/bin", "/etc/alternatives"):
-        if Path(path).is_symlink():
-            binds += ["--symlink", os.readlink(path), path]
-        elif Path(path).exists():
-            binds += ["--ro-bind", path, path]
     return [
         "bwrap",
-        *binds,
-        "--proc",
-        "/proc",
-        "--dev",
-        "/dev",
-        "--tmpfs",
-        "/tmp",
-        "--unshare-all",  # no network, no view of other processes
-        "--uid",
-        "65534",  # nobody
-        "--gid",
-        "65534",
-        "--die-with-parent",
-        "--new-session",
-        "--clearenv",
-        "--setenv",
-        "PATH",
-        "/usr/bin:/bin",
-        "--chdir",
-        "/tmp",
+        *bwrap_args(env={"PATH": "/usr/bin:/bin"}),
         python,
         "-I",
         "-S",
