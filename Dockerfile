@@ -1,8 +1,17 @@
 # canvasflow in a container: the package and llama.cpp are built once in the build
 # stage (wheels), the runtime stage installs those wheels only, runs as a non-root user,
 # keeps its data under /data and reports its health.
+#
+#   docker build --network host -t canvasflow .                        # the default image
+#   docker build --network host --build-arg VARIANT=all -t canvasflow:all .
+#
+# VARIANT=default: the server, the embedded model, SQLite, PostgreSQL and Redis clients.
+# VARIANT=all: and the heavy engines (Chroma with onnxruntime, Qdrant's local mode,
+# faiss, PDF, text splitters, OpenTelemetry).
+ARG VARIANT=default
 
 FROM python:3.11-slim-bookworm AS build
+ARG VARIANT
 RUN apt-get update \
     && apt-get install -y --no-install-recommends build-essential cmake \
     && rm -rf /var/lib/apt/lists/*
@@ -12,9 +21,13 @@ COPY canvasflow ./canvasflow
 # a portable CPU baseline (a -march=native llama.cpp crashes on CPUs the build host lacks)
 ENV CMAKE_ARGS="-DGGML_NATIVE=OFF" \
     PIP_DISABLE_PIP_VERSION_CHECK=1
-RUN pip wheel --no-cache-dir --wheel-dir /wheels ".[all]"
+RUN extras="postgres,redis"; \
+    if [ "$VARIANT" = "all" ]; then extras="all"; fi; \
+    echo "$extras" > /extras \
+    && pip wheel --no-cache-dir --wheel-dir /wheels ".[$extras]"
 
 FROM python:3.11-slim-bookworm
+ARG VARIANT
 RUN apt-get update \
     && apt-get install -y --no-install-recommends libgomp1 bubblewrap \
     && rm -rf /var/lib/apt/lists/* \
@@ -22,18 +35,25 @@ RUN apt-get update \
     && mkdir /data \
     && chown canvasflow /data
 COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir --no-index --find-links /wheels "canvasflow[all]==0.1.0" \
-    && rm -rf /wheels
+COPY --from=build /extras /extras
+RUN pip install --no-cache-dir --no-index --find-links /wheels "canvasflow[$(cat /extras)]==0.1.0" \
+    && rm -rf /wheels /extras
 USER 10001
 WORKDIR /home/canvasflow
-# CANVASFLOW_HOST_NAMES: the names clients reach the server by (Host is checked)
+# CANVASFLOW_HOST_NAMES: the names clients reach the server by (Host is checked).
+# The grace a stop gives running streams stays within `docker stop`'s 10 s.
 ENV CANVASFLOW_DATA_DIR=/data \
     CANVASFLOW_HOST=0.0.0.0 \
+    CANVASFLOW_PORT=3000 \
     CANVASFLOW_HOST_NAMES=localhost \
+    CANVASFLOW_SHUTDOWN_GRACE=8 \
     PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
     PYTHONMALLOC=malloc
 VOLUME ["/data"]
 EXPOSE 3000
+STOPSIGNAL SIGTERM
+# the port the server listens on, whatever CANVASFLOW_PORT says
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s \
-    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:3000/api/v1/ping', timeout=2)"]
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/api/v1/ping' % os.environ.get('CANVASFLOW_PORT', '3000'), timeout=2)"]
 CMD ["canvasflow", "serve"]

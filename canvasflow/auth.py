@@ -30,11 +30,20 @@ def _hash(secret: str, salt: str) -> str:
 
 
 def new_key(
-    name: str, admin: bool = False, canvas_ids: list[str] | None = None
+    name: str, admin: bool = False, canvas_ids: list[str] | None = None, given: str | None = None
 ) -> tuple[ApiKey, str]:
-    """A new key row and the key itself (shown once, never stored)."""
+    """A new key row and the key itself (shown once, never stored); ``given``: a key the
+    operator made (``cf_<12 hex>_<secret>``), stored the same way."""
     prefix = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
+    if given is not None:
+        parts = given.split("_", 2)
+        if len(parts) != 3 or parts[0] != "cf" or len(parts[1]) != 12 or len(parts[2]) < 32:
+            raise ValueError(
+                "CANVASFLOW_ADMIN_KEY must look like cf_<12 hex characters>_<32 or more "
+                "characters> (canvasflow apikey create prints one)"
+            )
+        prefix, secret = parts[1], parts[2]
     salt = secrets.token_hex(16)
     row = ApiKey(
         id=str(uuid.uuid4()),
@@ -121,6 +130,10 @@ async def bootstrap_admin(store: Store, settings: Settings) -> str | None:
     the caller, stored as a hash, and copied for the CLI into ``<data dir>/admin.key``
     (mode 0600). None when an admin key exists already."""
     if any(k.is_admin for k in await store.api_keys()):
+        return None
+    if settings.admin_key:  # the operator's own (a Kubernetes Secret): stored, not printed
+        row, _ = new_key("admin (operator's)", admin=True, given=settings.admin_key)
+        await store.add_api_key(row)
         return None
     row, key = new_key("admin (first start)", admin=True)
     await store.add_api_key(row)

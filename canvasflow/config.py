@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -128,6 +128,11 @@ class Settings(BaseSettings):
         False, description="Allow Python custom tools (run in bubblewrap only)"
     )
     tool_memory_mb: int = Field(256, ge=16, description="Memory a custom tool may use")
+    admin_key: str | None = Field(
+        None,
+        description="The admin API key to create at first start, instead of a random one "
+        "(from a secret store: cf_<12 hex>_<secret>); not printed",
+    )
     mcp_commands: str = Field(
         "",
         description="Commands a canvas may start as a local MCP server (comma-separated: "
@@ -205,6 +210,16 @@ class Settings(BaseSettings):
     otel_exporter_otlp_traces_endpoint: str | None = _env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
     otel_traces_exporter: str | None = _env("OTEL_TRACES_EXPORTER")
     otel_service_name: str | None = _env("OTEL_SERVICE_NAME")
+
+    @field_validator("admin_key")
+    @classmethod
+    def _admin_key_shape(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = value.split("_", 2)
+        if len(parts) != 3 or parts[0] != "cf" or len(parts[1]) != 12 or len(parts[2]) < 32:
+            raise ValueError("must look like cf_<12 hex characters>_<32 or more characters>")
+        return value
 
     # -- derived ------------------------------------------------------------------------
 

@@ -38,3 +38,27 @@ def secret_key(settings: Settings) -> bytes:
             with os.fdopen(fd, "w") as f:
                 f.write(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
     return path.read_text().strip().encode()
+
+
+def secret_fingerprint(secret: bytes) -> str:
+    """What tells two secret keys apart without telling either (an HMAC of a constant)."""
+    import hashlib
+    import hmac
+
+    return hmac.new(secret, b"canvasflow secret key check", hashlib.sha256).hexdigest()[:32]
+
+
+async def check_shared_secret(store: object, settings: Settings) -> None:
+    """Every process on one database uses one secret key (sessions are signed and
+    credentials encrypted with it): a process whose key is not the one the database was
+    first used with refuses to start, naming the variable."""
+    from canvasflow.store.repo import Store
+
+    assert isinstance(store, Store)
+    mine = secret_fingerprint(secret_key(settings))
+    if await store.agreed("secret_fingerprint", mine) != mine:
+        raise SystemExit(
+            "canvasflow: CANVASFLOW_SECRET_KEY differs from the secret key this database was "
+            "first used with (its sessions and stored credentials need that one): give every "
+            "process the same CANVASFLOW_SECRET_KEY"
+        )

@@ -20,6 +20,17 @@ if ! command -v bwrap >/dev/null 2>&1; then
   apt-get update -qq >/dev/null 2>&1 || true
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null 2>&1
 fi
+# the Kubernetes manifests' checks: kubectl (kustomize), and in a venv of their own (their
+# pins are not canvasflow's) the schema validator and the policy scanner
+if ! command -v kubectl >/dev/null 2>&1; then
+  apt-get update -qq >/dev/null 2>&1 || true
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kubernetes-client >/dev/null 2>&1
+fi
+if [ ! -x .venv-tools/bin/checkov ] || [ ! -x .venv-tools/bin/kubernetes-validate ]; then
+  "${PYTHON:-python3}" -m venv .venv-tools
+  .venv-tools/bin/python -m pip install -q --disable-pip-version-check \
+    kubernetes-validate==1.37.0 checkov==3.3.30 2>&1 | grep -v '^WARNING: Location' || true
+fi
 # the published flowise-sdk, exactly as locked; the studio's packages (its unit tests)
 (cd tests/js && npm ci --no-audit --no-fund --silent)
 (cd studio && npm ci --no-audit --no-fund --silent)

@@ -33,6 +33,9 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+# the secret key of test servers on a shared database (every process of one database
+# must use the same: the server refuses to start otherwise)
+SHARED_SECRET = "Y2FudmFzZmxvdy10ZXN0cy1zaGFyZWQtc2VjcmV0ISE="
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
@@ -159,6 +162,8 @@ def canvasflow_server(
         "COHERE_API_KEY": "cohere-key",
         **(extra_env or {}),
     }
+    if "DATABASE_URL" in env:  # processes sharing a database share its secret key
+        env.setdefault("CANVASFLOW_SECRET_KEY", SHARED_SECRET)
     cmd = [
         sys.executable,
         "-m",

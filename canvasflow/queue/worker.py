@@ -19,7 +19,7 @@ from canvasflow.credentials import Credentials
 from canvasflow.engine.graph import allowed_overrides, parse
 from canvasflow.engine.prediction import Prediction
 from canvasflow.errors import CanvasInvalid
-from canvasflow.keyfiles import secret_key
+from canvasflow.keyfiles import check_shared_secret, secret_key
 from canvasflow.models.openai_compat import close_clients
 from canvasflow.nodes import load_all
 from canvasflow.observability.logs import PredictionLog
@@ -54,6 +54,7 @@ class Worker:
         beat: asyncio.Task[None] | None = None
         try:
             await self.store.migrate()
+            await check_shared_secret(self.store, self.settings)
             await self.bus.start()
             await self.queue.ensure_group()
             loop = asyncio.get_running_loop()

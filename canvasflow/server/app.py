@@ -28,7 +28,7 @@ from canvasflow.credentials import Credentials
 from canvasflow.defaults import DEFAULT_SLUG, default_flow
 from canvasflow.engine.prediction import recover_interrupted
 from canvasflow.errors import NotFound
-from canvasflow.keyfiles import ADMIN_KEY_FILE, secret_key
+from canvasflow.keyfiles import ADMIN_KEY_FILE, check_shared_secret, secret_key
 from canvasflow.mcp.door import McpDoor
 from canvasflow.models.native import close_http
 from canvasflow.models.openai_compat import close_clients
@@ -104,6 +104,7 @@ async def prepare_store(store: Store, settings: Settings) -> None:
     """What a server makes once on its database: the schema, the default canvas, the
     first admin key (shown once; the operator's copy is in the data dir, 0600)."""
     await store.migrate()
+    await check_shared_secret(store, settings)
     if settings.create_default_canvas:
         await ensure_default_canvas(store)
     if not settings.no_auth:

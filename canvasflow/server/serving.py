@@ -20,6 +20,7 @@ import signal
 import socket
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -108,11 +109,31 @@ async def _prepare(settings: Settings) -> None:
         await store.close()
 
 
+def writable(folder: Path) -> str | None:
+    """Why the data directory cannot be written, or None."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-check-{os.getpid()}"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
+
+
 def serve(settings: Settings, log_level: str, workers: int) -> None:
+    why = writable(settings.data_dir)
+    if why is not None:  # one line, not a traceback: a container without its volume
+        raise SystemExit(
+            f"canvasflow: the data directory {settings.data_dir} is not writable ({why}): "
+            "mount a writable volume there, or set CANVASFLOW_DATA_DIR"
+        )
+    # schema, default canvas, admin key, and one secret key for every process: checked
+    # before any process answers (a refusal is one line and exit 1)
+    asyncio.run(_prepare(settings))
     if workers <= 1:
         _one(settings, log_level, None)
         return
-    asyncio.run(_prepare(settings))
     sock = uvicorn.Config(app=None, host=settings.host, port=settings.port).bind_socket()
     spawn = multiprocessing.get_context("spawn")
     stop = threading.Event()

@@ -158,3 +158,12 @@ class RevokedSession(Base):
 
     signature: Mapped[str] = mapped_column(String(64), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class ServerMeta(Base):
+    """A fact every process of the server must agree on (the secret key's fingerprint)."""
+
+    __tablename__ = "server_meta"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(String(500))

@@ -27,6 +27,7 @@ from canvasflow.store.models import (
     Execution,
     Feedback,
     RevokedSession,
+    ServerMeta,
     utcnow,
 )
 from canvasflow.store.outage import is_outage
@@ -565,6 +566,22 @@ class Store:
                 row.status = status
                 row.data = data
             await s.commit()
+
+    async def agreed(self, key: str, value: str) -> str:
+        """The value of ``key`` every process agrees on: the first one written (this one,
+        if none was), so a process that brings another value can tell."""
+        async with self.sessions() as s:
+            row = await s.get(ServerMeta, key)
+            if row is not None:
+                return row.value
+            s.add(ServerMeta(key=key, value=value))
+            try:
+                await s.commit()
+            except IntegrityError:
+                await s.rollback()
+                row = await s.get(ServerMeta, key)
+                return row.value if row is not None else value
+        return value
 
     # -- browser sessions -------------------------------------------------------------
 
