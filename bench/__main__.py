@@ -508,6 +508,33 @@ class Bench:
             t0 = time.perf_counter()
             done = await asyncio.gather(*(one(i) for i in range(at_once)), return_exceptions=True)
             burst_s = time.perf_counter() - t0
+            # a client's cancellation: from the notification to the call's result (the
+            # prediction aborted, its partial answer the result), 400 slow tokens
+            slow_path, _ = self._canvasflow_request(port, 400, 0.02, False)
+            slow_id = slow_path.rsplit("/", 1)[1]
+            slow_cfg = (await client.post(f"/api/v1/mcp-server/{slow_id}", json={})).json()
+            slow_mcp = f"/api/v1/mcp/{slow_id}"
+            slow_sse = {**sse, "Authorization": f"Bearer {slow_cfg['token']}"}
+            cancel_ms = []
+            for i in range(3 if self.smoke else 10):
+                request = call(1000 + i, progress=True)
+                request["params"]["name"] = slow_cfg["toolName"]
+                async with client.stream("POST", slow_mcp, json=request, headers=slow_sse) as r:
+                    lines = r.aiter_lines()
+                    async for line in lines:
+                        if "notifications/progress" in line:
+                            break
+                    note = {
+                        "jsonrpc": "2.0",
+                        "method": "notifications/cancelled",
+                        "params": {"requestId": 1000 + i},
+                    }
+                    t0 = time.perf_counter()
+                    await client.post(slow_mcp, json=note, headers=slow_sse)
+                    async for line in lines:
+                        if '"result"' in line:
+                            break
+                    cancel_ms.append((time.perf_counter() - t0) * 1000)
         return {
             "runs": runs,
             "prediction_ms_p50": statistics.median(predict_ms),
@@ -516,6 +543,8 @@ class Bench:
             "at_once": at_once,
             "at_once_completed_share": sum(d is True for d in done) / at_once,
             "at_once_seconds": burst_s,
+            "cancel_to_result_ms_p50": statistics.median(cancel_ms),
+            "cancel_to_result_ms_max": max(cancel_ms),
         }
 
     async def scenario_f(self) -> dict[str, Any]:
@@ -807,7 +836,9 @@ def run() -> None:
         print(
             f"MCP tools/call p50 {h['mcp_ms_p50']:.2f} ms vs JSON prediction "
             f"{h['prediction_ms_p50']:.2f} ms (added {h['added_ms_p50']:+.2f} ms); "
-            f"{h['at_once']} at once: {h['at_once_completed_share']:.3f} completed"
+            f"{h['at_once']} at once: {h['at_once_completed_share']:.3f} completed; "
+            f"cancel to result p50 {h['cancel_to_result_ms_p50']:.1f} ms, "
+            f"max {h['cancel_to_result_ms_max']:.1f} ms"
         )
     elif "f" in results:
         f = results["f"]

@@ -716,11 +716,13 @@ def test_probing_ids_and_a_bad_host_learn_nothing(secured_r2: Any) -> None:
         json={"name": "k", "canvases": [locked["id"]]},
         headers=admin,
     )
-    for ref in (locked["id"], "no-such-canvas", "00000000-0000-0000-0000-000000000000"):
+    # an unknown id is no 404: it answers as a canvas that does not stream
+    for ref in ("no-such-canvas", "00000000-0000-0000-0000-000000000000"):
         r = httpx.get(f"{secured_r2.url}/api/v1/canvases/{ref}/streaming")
-        # a locked canvas answers without its key (Flowise's SDKs ask before predicting),
-        # and an unknown id answers the same
-        assert (r.status_code, r.json()) == (200, {"isStreaming": True}), ref
+        assert (r.status_code, r.json()) == (200, {"isStreaming": False}), ref
+    # a locked canvas answers without its key (Flowise's SDKs ask before predicting)
+    r = httpx.get(f"{secured_r2.url}/api/v1/canvases/{locked['id']}/streaming")
+    assert (r.status_code, r.json()) == (200, {"isStreaming": True})
     r = httpx.get(secured_r2.url + "/api/v1/ping", headers={"Host": "evil.example"})
     assert r.status_code == 400 and r.json()["success"] is False
 

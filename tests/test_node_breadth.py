@@ -1373,7 +1373,7 @@ def test_a_node_canvasflow_lacks_names_a_sensible_stand_in() -> None:
         "googleCustomSearch",
     }
     # nothing of that kind: no random suggestion
-    message = explain_unknown("n1", "slackMCP")
+    message = explain_unknown("n1", "Neo4j")  # (slackMCP, the example before, is supported now)
     assert "not supported" in message and "no node of this kind yet" in message
     assert "closest" not in explain_unknown("n1", "momentoCache")
 

@@ -253,10 +253,28 @@ class McpDoor:
 
     @asynccontextmanager
     async def run(self) -> AsyncIterator[None]:
-        async with AsyncExitStack() as stack:
-            await stack.enter_async_context(self.sse.run())
-            await stack.enter_async_context(self.json.run())
+        """The managers' task groups, entered and left by one task of their own (a
+        lifespan's start and end may run in different tasks; anyio's scopes may not)."""
+        started, stop = asyncio.Event(), asyncio.Event()
+
+        async def hold() -> None:
+            async with AsyncExitStack() as stack:
+                await stack.enter_async_context(self.sse.run())
+                await stack.enter_async_context(self.json.run())
+                started.set()
+                await stop.wait()
+
+        holder = asyncio.create_task(hold())
+        waiting = asyncio.create_task(started.wait())
+        await asyncio.wait({holder, waiting}, return_when=asyncio.FIRST_COMPLETED)
+        if holder.done():  # it failed to start: say why
+            waiting.cancel()
+            holder.result()
+        try:
             yield
+        finally:
+            stop.set()
+            await holder
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)

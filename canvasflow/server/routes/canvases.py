@@ -186,12 +186,12 @@ async def export_canvas(canvas_id: str, request: Request) -> dict[str, Any]:
 
 async def streaming_check(canvas_id: str, request: Request) -> StreamingCheck:
     """Public, with no key even for a locked canvas (Flowise's SDKs ask it before every
-    prediction). An unknown id answers as a canvas that streams does, so ids cannot be
-    probed here."""
+    prediction, without a key). An unknown id answers ``false``, as a canvas that does
+    not stream, never 404 (the SDK then asks for a JSON answer and gets its clean 404)."""
     st = state(request)
     canvas = await st.canvas(canvas_id) if canvas_id else None
     if canvas is None:
-        return StreamingCheck(isStreaming=True)
+        return StreamingCheck(isStreaming=False)
     try:
         return StreamingCheck(isStreaming=can_stream(st.graph_for(canvas)))
     except CanvasInvalid:
