@@ -11,20 +11,24 @@
 ARG VARIANT=default
 
 FROM python:3.11-slim-bookworm AS build
-ARG VARIANT
 RUN apt-get update \
     && apt-get install -y --no-install-recommends build-essential cmake \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY pyproject.toml README.md LICENSE* ./
-COPY canvasflow ./canvasflow
 # a portable CPU baseline (a -march=native llama.cpp crashes on CPUs the build host lacks)
 ENV CMAKE_ARGS="-DGGML_NATIVE=OFF" \
     PIP_DISABLE_PIP_VERSION_CHECK=1
+# llama.cpp first, in a layer of its own: it compiles for minutes, and a change to
+# canvasflow's sources (or the variant) does not make it compile again
+ARG LLAMA_CPP_VERSION=0.3.36
+RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels "llama-cpp-python==${LLAMA_CPP_VERSION}"
+ARG VARIANT
+COPY pyproject.toml README.md LICENSE* ./
+COPY canvasflow ./canvasflow
 RUN extras="postgres,redis"; \
     if [ "$VARIANT" = "all" ]; then extras="all"; fi; \
     echo "$extras" > /extras \
-    && pip wheel --no-cache-dir --wheel-dir /wheels ".[$extras]"
+    && pip wheel --no-cache-dir --find-links /wheels --wheel-dir /wheels ".[$extras]"
 
 FROM python:3.11-slim-bookworm
 ARG VARIANT

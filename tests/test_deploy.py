@@ -177,3 +177,13 @@ def test_the_cluster_overlay_has_what_a_cluster_needs() -> None:
     volumes = single[("Deployment", "canvasflow-web")]["spec"]["template"]["spec"]["volumes"]
     data = next(v for v in volumes if v["name"] == "data")
     assert data == {"name": "data", "persistentVolumeClaim": {"claimName": "canvasflow-data"}}
+
+
+def test_the_images_llama_cpp_is_the_packages() -> None:
+    """The Dockerfile builds llama.cpp in a layer of its own, by version: the version
+    pyproject.toml pins."""
+    import re
+
+    docker = re.search(r"ARG LLAMA_CPP_VERSION=(\S+)", (ROOT / "Dockerfile").read_text())
+    pinned = re.search(r'"llama-cpp-python==([^"]+)"', (ROOT / "pyproject.toml").read_text())
+    assert docker and pinned and docker.group(1) == pinned.group(1)
