@@ -837,3 +837,30 @@ def test_a_database_outage_is_a_503_and_loses_no_answer(upstream: str, tmp_path:
     finally:
         proc.stop()
         drop_pg_database(url)
+
+
+async def test_answers_left_running_by_nobody_are_repaired_while_serving(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+
+    from canvasflow.bus.memory import MemoryBus
+    from canvasflow.engine.prediction import repair_running
+    from canvasflow.store.models import ChatMessage
+    from canvasflow.store.repo import Store
+
+    store = Store(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
+    await store.migrate()
+    for answer in ("old", "mine", "recent"):
+        await store.start_exchange("c", "chat", "s", "q", f"q-{answer}", answer)
+    old = datetime.now(UTC) - timedelta(minutes=10)
+    async with store.sessions() as s:
+        await s.execute(
+            update(ChatMessage).where(ChatMessage.id.in_(["old", "mine"])).values(created_at=old)
+        )
+        await s.commit()
+    assert await repair_running(store, MemoryBus(), running_here={"mine"}) == 1
+    statuses = {m.id: m.status for m in await store.messages("c")}
+    assert statuses["old"] == "interrupted"
+    assert statuses["mine"] == "running" and statuses["recent"] == "running"
+    await store.close()

@@ -115,6 +115,33 @@ async def recover_interrupted(store: Store, bus: Bus) -> int:
     return count
 
 
+REPAIR_AFTER = 120.0  # seconds a `running` answer must be old before a sweep looks at it
+
+
+async def repair_running(
+    store: Store, bus: Bus, running_here: set[str], older_than: float = REPAIR_AFTER
+) -> int:
+    """While serving, now and then: answers still ``running`` that no process runs any
+    more (their end was never written: a database outage that outlasted the held
+    writes, a process that died while another kept serving) become ``interrupted``,
+    with what the event log still keeps. Recent answers and this process's own are left."""
+    from datetime import UTC, datetime, timedelta
+
+    limit = datetime.now(UTC) - timedelta(seconds=older_than)
+    count = 0
+    for row in await store.running_answers():
+        created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
+        if created > limit or row.id in running_here:
+            continue
+        if await bus.running_elsewhere(row.id):
+            continue
+        await store.mark_interrupted(row.id, await bus.kept_text(row.id))
+        count += 1
+    if count:
+        log.warning("%d answers left running by no process were marked interrupted", count)
+    return count
+
+
 def replay_stored(row: Any, log_: EventLog) -> None:
     """A stored answer whose events are gone, as a stream: what was kept, then (if it
     was interrupted) an ``interrupted`` error, ``metadata`` and ``end``."""

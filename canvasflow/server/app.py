@@ -26,7 +26,7 @@ from canvasflow.bus import create_bus
 from canvasflow.config import Settings
 from canvasflow.credentials import Credentials
 from canvasflow.defaults import DEFAULT_SLUG, default_flow
-from canvasflow.engine.prediction import recover_interrupted
+from canvasflow.engine.prediction import recover_interrupted, repair_running
 from canvasflow.errors import NotFound
 from canvasflow.keyfiles import ADMIN_KEY_FILE, check_shared_secret, secret_key
 from canvasflow.mcp.door import McpDoor
@@ -116,6 +116,17 @@ async def prepare_store(store: Store, settings: Settings) -> None:
             )
 
 
+async def repair_now_and_then(st: ServerState, every: float = 60.0) -> None:
+    """Answers left ``running`` by nobody are repaired while the server runs, not only at
+    its next start (engine/prediction.py: repair_running)."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await repair_running(st.store, st.bus, {p.ctx.chat_message_id for p in st.predictions})
+        except Exception as exc:  # the database away: the next round tries again
+            log.warning("repairing running answers failed: %s", exc)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     if settings.no_auth and not settings.binds_loopback():
@@ -165,10 +176,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.canvasflow = st
         warming = asyncio.create_task(warm_up(settings)) if settings.warm_up else None
+        repairing = asyncio.create_task(repair_now_and_then(st))
         try:
             async with mcp_door.run():
                 yield
         finally:
+            repairing.cancel()
             if warming is not None:
                 warming.cancel()
             running = list(st.predictions)
