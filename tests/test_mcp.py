@@ -10,6 +10,7 @@ import json
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -573,3 +574,78 @@ def test_a_canvas_uses_another_canvas_over_mcp_with_a_stored_token(user: Proc) -
     flow["nodes"][0]["data"]["inputs"]["credential"] = ""
     code, answer = tool_output(user, flow, 'tool: inner_desk {"question": "hi"}')
     assert "401" in answer or "Unauthorized" in answer, answer
+
+
+@pytest.mark.parametrize(
+    ("name", "credential", "package", "env"),
+    [
+        (
+            "braveSearchMCP",
+            {"braveApiKey": "bk"},
+            "@modelcontextprotocol/server-brave-search",
+            {"BRAVE_API_KEY": "bk"},
+        ),
+        (
+            "githubMCP",
+            {"accessToken": "gh"},
+            "@modelcontextprotocol/server-github",
+            {"GITHUB_PERSONAL_ACCESS_TOKEN": "gh"},
+        ),
+        (
+            "slackMCP",
+            {"botToken": "xb", "teamId": "T1"},
+            "@modelcontextprotocol/server-slack",
+            {"SLACK_BOT_TOKEN": "xb", "SLACK_TEAM_ID": "T1"},
+        ),
+        ("sequentialThinkingMCP", None, "@modelcontextprotocol/server-sequential-thinking", {}),
+    ],
+)
+async def test_named_mcp_nodes_start_their_package_with_their_credential(
+    name: str, credential: dict[str, str] | None, package: str, env: dict[str, str]
+) -> None:
+    from canvasflow.config import Settings
+    from canvasflow.engine.context import RunContext
+    from canvasflow.errors import CanvasInvalid
+    from canvasflow.mcp.client import check_allowed, sandboxed
+    from canvasflow.nodes import load_all
+    from canvasflow.nodes.base import REGISTRY
+
+    class Creds:
+        async def plain(self, ref: str) -> dict[str, str] | None:
+            return credential
+
+    load_all()
+    ctx = RunContext(question="q", credentials=Creds())  # type: ignore[arg-type]
+    spec = await REGISTRY[name]("n", {"credential": "c"}).spec(ctx)
+    assert (spec.command, spec.args[:2], dict(spec.env)) == ("npx", ("-y", package), env)
+    with pytest.raises(CanvasInvalid, match="CANVASFLOW_MCP_COMMANDS"):
+        check_allowed(spec, Settings(data_dir=Path("/tmp/x")))
+    command, args = sandboxed(spec, Settings(data_dir=Path("/tmp/x"), mcp_commands="npx"))
+    assert command == "bwrap" and "--clearenv" in args and "--unshare-all" in args
+    assert all(f"{k}" in args for k in env)  # handed on inside the sandbox, nothing else
+
+
+async def test_supergateway_and_postgres_mcp_nodes() -> None:
+    from canvasflow.config import Settings
+    from canvasflow.engine.context import RunContext
+    from canvasflow.errors import CanvasInvalid
+    from canvasflow.nodes import load_all
+    from canvasflow.nodes.base import REGISTRY
+
+    class Creds:
+        async def plain(self, ref: str) -> dict[str, str] | None:
+            return {"postgresUrl": "postgresql://reader@db.internal:5432/shop"}
+
+    load_all()
+    ctx = RunContext(question="q", credentials=Creds())  # type: ignore[arg-type]
+    spec = await REGISTRY["supergatewayMCP"]("n", {"arguments": "--sse 'http://x/sse'"}).spec(ctx)
+    assert spec.args == ("-y", "supergateway", "--sse", "http://x/sse")
+    with pytest.raises(CanvasInvalid, match="not allowed"):  # its host is checked first
+        await REGISTRY["postgreSQLMCP"]("n", {"credential": "c"}).spec(ctx)
+    allowed = RunContext(
+        question="q",
+        credentials=Creds(),  # type: ignore[arg-type]
+        settings=Settings(data_dir=Path("/tmp/x"), allowed_hosts="db.internal"),
+    )
+    spec = await REGISTRY["postgreSQLMCP"]("n", {"credential": "c"}).spec(allowed)
+    assert spec.args[-1] == "postgresql://reader@db.internal:5432/shop"
