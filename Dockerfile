@@ -25,28 +25,33 @@ RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels "llama-cpp-python==${
 ARG VARIANT
 COPY pyproject.toml README.md LICENSE* ./
 COPY canvasflow ./canvasflow
+COPY scripts/link_library_copies.sh ./scripts/
+# everything installed into one virtualenv, copied whole into the runtime image: no
+# layer there holds the wheels too. Shared libraries stripped of their symbols, and the
+# copies of one library a wheel carries (it cannot hold symlinks) made links again.
 RUN extras="postgres,redis"; \
     if [ "$VARIANT" = "all" ]; then extras="all"; fi; \
-    echo "$extras" > /extras \
-    && pip wheel --no-cache-dir --find-links /wheels --wheel-dir /wheels ".[$extras]"
+    pip wheel --no-cache-dir --find-links /wheels --wheel-dir /wheels ".[$extras]" \
+    && python -m venv /opt/canvasflow \
+    && /opt/canvasflow/bin/pip install --no-cache-dir --no-index --find-links /wheels \
+        "canvasflow[$extras]" \
+    && find /opt/canvasflow -name '*.so*' -type f -exec strip --strip-unneeded {} + \
+    && sh scripts/link_library_copies.sh /opt/canvasflow
 
 FROM python:3.11-slim-bookworm
-ARG VARIANT
 RUN apt-get update \
     && apt-get install -y --no-install-recommends libgomp1 bubblewrap \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --create-home --uid 10001 canvasflow \
     && mkdir /data \
     && chown canvasflow /data
-COPY --from=build /wheels /wheels
-COPY --from=build /extras /extras
-RUN pip install --no-cache-dir --no-index --find-links /wheels "canvasflow[$(cat /extras)]==0.1.0" \
-    && rm -rf /wheels /extras
+COPY --from=build /opt/canvasflow /opt/canvasflow
 USER 10001
 WORKDIR /home/canvasflow
 # CANVASFLOW_HOST_NAMES: the names clients reach the server by (Host is checked).
 # The grace a stop gives running streams stays within `docker stop`'s 10 s.
-ENV CANVASFLOW_DATA_DIR=/data \
+ENV PATH=/opt/canvasflow/bin:$PATH \
+    CANVASFLOW_DATA_DIR=/data \
     CANVASFLOW_HOST=0.0.0.0 \
     CANVASFLOW_PORT=3000 \
     CANVASFLOW_HOST_NAMES=localhost \
