@@ -187,3 +187,20 @@ def test_the_images_llama_cpp_is_the_packages() -> None:
     docker = re.search(r"ARG LLAMA_CPP_VERSION=(\S+)", (ROOT / "Dockerfile").read_text())
     pinned = re.search(r'"llama-cpp-python==([^"]+)"', (ROOT / "pyproject.toml").read_text())
     assert docker and pinned and docker.group(1) == pinned.group(1)
+
+
+async def test_processes_starting_together_on_a_new_database_all_start() -> None:
+    """Pods or containers started at once on a new PostgreSQL database: one migrates the
+    schema, the others wait for it (a race here made a worker container exit 1)."""
+    import asyncio
+
+    from canvasflow.store.repo import Store
+
+    url = create_pg_database()
+    try:
+        stores = [Store(url.replace("postgresql://", "postgresql+asyncpg://")) for _ in range(6)]
+        await asyncio.gather(*(s.migrate() for s in stores))
+        for s in stores:
+            await s.close()
+    finally:
+        drop_pg_database(url)

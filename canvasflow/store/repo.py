@@ -13,7 +13,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import bindparam, delete, event, func, insert, or_, select, update
+from sqlalchemy import bindparam, delete, event, func, insert, or_, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -44,6 +44,7 @@ START_DELAY = 0.1
 # Seconds the writes of finished exchanges wait, in order, for a database that went
 # away (an outage) before they fail.
 OUTAGE_HOLD = 600.0
+MIGRATE_LOCK = 0x63616E76  # PostgreSQL advisory lock key of the schema's migrations
 _SLUG_CHARS = re.compile(r"[^a-z0-9]+")
 
 
@@ -138,6 +139,10 @@ class Store:
             else:
                 path = None
         async with self.engine.begin() as conn:
+            if self.engine.dialect.name == "postgresql":
+                # processes starting together on a new database (pods, containers) take
+                # turns: one migrates, the others then find nothing to do
+                await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATE_LOCK})
             await conn.run_sync(_upgrade)
         if path is not None:  # SQLite makes its WAL files with the database's mode
             await asyncio.to_thread(_private_file, Path(path))
