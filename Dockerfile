@@ -27,15 +27,18 @@ COPY pyproject.toml README.md LICENSE* ./
 COPY canvasflow ./canvasflow
 COPY scripts/link_library_copies.sh ./scripts/
 # everything installed into one virtualenv, copied whole into the runtime image: no
-# layer there holds the wheels too. Shared libraries stripped of their symbols, and the
-# copies of one library a wheel carries (it cannot hold symlinks) made links again.
+# layer there holds the wheels too. V8's and llama.cpp's libraries stripped of their
+# symbols (not the libraries auditwheel patched into *.libs/: stripping breaks them),
+# and the copies of one library a wheel carries (it cannot hold symlinks) made links.
 RUN extras="postgres,redis"; \
     if [ "$VARIANT" = "all" ]; then extras="all"; fi; \
     pip wheel --no-cache-dir --find-links /wheels --wheel-dir /wheels ".[$extras]" \
     && python -m venv /opt/canvasflow \
     && /opt/canvasflow/bin/pip install --no-cache-dir --no-index --find-links /wheels \
         "canvasflow[$extras]" \
-    && find /opt/canvasflow -name '*.so*' -type f -exec strip --strip-unneeded {} + \
+    && site="$(/opt/canvasflow/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" \
+    && find "$site/py_mini_racer" "$site/llama_cpp" "$site/lib" -name '*.so*' -type f \
+        -exec strip --strip-unneeded {} + \
     && sh scripts/link_library_copies.sh /opt/canvasflow
 
 FROM python:3.11-slim-bookworm
