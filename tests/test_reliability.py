@@ -363,3 +363,28 @@ def test_a_huge_canvas_is_refused_at_save(strict: Proc) -> None:
         timeout=30,
     )
     assert r.status_code == 413 and "CANVASFLOW_MAX_CANVAS_NODES" in r.json()["message"]
+
+
+def test_a_client_that_had_every_event_re_attaches_to_a_closed_stream(
+    upstream: str, tmp_path: Path
+) -> None:
+    """Resuming after the last event (the `end`) through another process: the stream
+    closes at once (it waited for events that would never come, pinging, for ever)."""
+    with two_web_processes(tmp_path, upstream) as (a, b):
+        canvas = make_canvas(a.url, llm_chain_flow("mock?tokens=3"))
+        r = httpx.post(
+            f"{a.url}/api/v1/prediction/{canvas['id']}",
+            json={"question": "q", "streaming": True},
+            timeout=30,
+        )
+        events = sse_events(r.content)
+        message_id = events[0]["data"]["chatMessageId"]
+        last = r.text.count("\nid: ") + r.text.startswith("id: ")
+        for proc, after in ((b, last), (b, last - 1), (a, last)):
+            again = httpx.get(
+                f"{proc.url}/api/v1/prediction/{canvas['id']}/stream/{message_id}",
+                headers={"Last-Event-ID": str(after)},
+                timeout=10,  # a read that waits longer is the bug
+            )
+            kinds = [e["event"] for e in sse_events(again.content)]
+            assert kinds == ([] if after == last else ["end"]), (proc.url, after, kinds)

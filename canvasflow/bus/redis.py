@@ -174,6 +174,12 @@ class RedisEventLog(EventLog):
                 first_id = decode(first[0][0], first[0][1]).id
                 if first_id > after + 1:
                     raise EventsExpired(f"events after {after} are no longer kept")
+            # a client that had every event, its end too, re-attaching: nothing is to come
+            newest = await bus.retry(lambda r: r.xrevrange(self._key, count=1))
+            if newest:
+                end = decode(newest[0][0], newest[0][1])
+                if end.kind == "end" and end.id <= after:
+                    return
         while True:
             try:
                 reply = await bus.redis.xread(
