@@ -104,12 +104,7 @@ async def recover_interrupted(store: Store, bus: Bus) -> int:
     """At start-up: answers left ``running`` by a process that died become
     ``interrupted``, with what the event log still keeps of them (Redis), so nothing is
     lost silently and a resume finds them."""
-    count = 0
-    for row in await store.running_answers():
-        if await bus.running_elsewhere(row.id):
-            continue
-        await store.mark_interrupted(row.id, await bus.kept_text(row.id))
-        count += 1
+    count = await repair_running(store, bus, set(), older_than=None)
     if count:
         log.warning("%d answers were interrupted by a stop of the server", count)
     return count
@@ -119,25 +114,26 @@ REPAIR_AFTER = 120.0  # seconds a `running` answer must be old before a sweep lo
 
 
 async def repair_running(
-    store: Store, bus: Bus, running_here: set[str], older_than: float = REPAIR_AFTER
+    store: Store, bus: Bus, running_here: set[str], older_than: float | None = REPAIR_AFTER
 ) -> int:
-    """While serving, now and then: answers still ``running`` that no process runs any
-    more (their end was never written: a database outage that outlasted the held
-    writes, a process that died while another kept serving) become ``interrupted``,
-    with what the event log still keeps. Recent answers and this process's own are left."""
+    """Answers still ``running`` that no process runs any more become ``interrupted``,
+    with what the event log still keeps. At start-up all of them; while serving, now and
+    then, those older than ``older_than`` (their end was never written: a database
+    outage that outlasted the held writes, a process that died while another kept
+    serving), never this process's own."""
     from datetime import UTC, datetime, timedelta
 
-    limit = datetime.now(UTC) - timedelta(seconds=older_than)
+    limit = datetime.now(UTC) - timedelta(seconds=older_than or 0)
     count = 0
     for row in await store.running_answers():
         created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
-        if created > limit or row.id in running_here:
+        if (older_than is not None and created > limit) or row.id in running_here:
             continue
         if await bus.running_elsewhere(row.id):
             continue
         await store.mark_interrupted(row.id, await bus.kept_text(row.id))
         count += 1
-    if count:
+    if count and older_than is not None:
         log.warning("%d answers left running by no process were marked interrupted", count)
     return count
 
