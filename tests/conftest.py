@@ -11,12 +11,14 @@ from playwright.sync_api import Browser, sync_playwright
 from tests.support import (
     CHROMIUM,
     CHROMIUM_FLAGS,
+    ROOT,
     Proc,
     RedisServer,
     canvasflow_server,
     create_pg_database,
     drop_pg_database,
     free_port,
+    poll,
 )
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -102,3 +104,52 @@ def browser() -> Iterator[Browser]:
         b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
         yield b
         b.close()
+
+
+# -- MCP (tests/test_mcp.py, tests/test_studio.py) ---------------------------------------
+
+
+@pytest.fixture(scope="module")
+def mcp_tool_server() -> Iterator[Proc]:
+    """A FastMCP server over Streamable HTTP (``/mcp``)."""
+    port = free_port()
+    proc = Proc(
+        [sys.executable, "-m", "tests.mcp_servers", "http", "--port", str(port)],
+        port,
+        "/mcp",
+    )
+    proc.spawn()
+    poll(lambda: listening(proc.url + "/mcp"), timeout=30)
+    yield proc
+    proc.stop()
+
+
+def listening(url: str) -> bool:
+    """Something listens at the URL's port (an SSE endpoint would not end a GET)."""
+    import socket
+
+    port = httpx.URL(url).port or 80
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
+@pytest.fixture(scope="module")
+def mcp_user(upstream: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
+    """A server whose operator allows loopback MCP servers and one local command (this
+    Python, in bubblewrap), with one variable of its environment handed on."""
+    data = tmp_path_factory.mktemp("mcp-user")
+    env = {
+        "CANVASFLOW_ALLOWED_HOSTS": "127.0.0.1",
+        "CANVASFLOW_MCP_COMMANDS": sys.executable,
+        "CANVASFLOW_MCP_PATHS": f"{ROOT},{sys.base_prefix}",
+        "CANVASFLOW_MCP_ENV": "MCP_VISIBLE",
+        "CANVASFLOW_MCP_TIMEOUT": "3",
+        "MCP_VISIBLE": "handed-on",
+        "CANVASFLOW_TEST_SECRET": "never-seen",
+    }
+    proc = canvasflow_server(data, upstream, env).start()
+    yield proc
+    proc.stop()

@@ -18,6 +18,7 @@ import pytest
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
+from tests.conftest import listening
 from tests.support import (
     ROOT,
     Proc,
@@ -289,52 +290,6 @@ def test_the_typescript_sdk_client_lists_calls_and_sees_progress(served: Proc) -
 # -- MCP servers as tools ----------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def tool_server() -> Iterator[Proc]:
-    """A FastMCP server over Streamable HTTP (``/mcp``)."""
-    port = free_port()
-    proc = Proc(
-        [sys.executable, "-m", "tests.mcp_servers", "http", "--port", str(port)],
-        port,
-        "/mcp",
-    )
-    proc.spawn()
-    poll(lambda: _answers(proc.url + "/mcp"), timeout=30)
-    yield proc
-    proc.stop()
-
-
-def _answers(url: str) -> bool:
-    """Something listens at the URL's port (an SSE endpoint would not end a GET)."""
-    import socket
-
-    port = httpx.URL(url).port or 80
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-    except OSError:
-        return False
-    return True
-
-
-@pytest.fixture(scope="module")
-def user(upstream: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
-    """A server whose operator allows loopback MCP servers and one local command (this
-    Python, in bubblewrap), with one variable of its environment handed on."""
-    data = tmp_path_factory.mktemp("mcp-user")
-    env = {
-        "CANVASFLOW_ALLOWED_HOSTS": "127.0.0.1",
-        "CANVASFLOW_MCP_COMMANDS": sys.executable,
-        "CANVASFLOW_MCP_PATHS": f"{ROOT},{sys.base_prefix}",
-        "CANVASFLOW_MCP_ENV": "MCP_VISIBLE",
-        "CANVASFLOW_MCP_TIMEOUT": "3",
-        "MCP_VISIBLE": "handed-on",
-        "CANVASFLOW_TEST_SECRET": "never-seen",
-    }
-    proc = canvasflow_server(data, upstream, env).start()
-    yield proc
-    proc.stop()
-
-
 def agent_flow(config: dict[str, Any], actions: list[str] | None = None) -> dict[str, Any]:
     return {
         "nodes": [
@@ -372,22 +327,24 @@ def tool_output(proc: Proc, flow: dict[str, Any], question: str) -> tuple[int, s
     return 200, str(tools[0]["toolOutput"]) if tools else r.text
 
 
-def test_a_tool_agent_calls_a_remote_mcp_server(user: Proc, tool_server: Proc) -> None:
-    config = {"url": tool_server.url + "/mcp"}
-    assert tool_output(user, agent_flow(config), 'tool: add {"a": 2, "b": 3}') == (200, "5")
+def test_a_tool_agent_calls_a_remote_mcp_server(mcp_user: Proc, mcp_tool_server: Proc) -> None:
+    config = {"url": mcp_tool_server.url + "/mcp"}
+    assert tool_output(mcp_user, agent_flow(config), 'tool: add {"a": 2, "b": 3}') == (200, "5")
     # the studio's list of the server's tools, to choose from
     r = httpx.post(
-        user.url + "/api/v1/node-load-method/customMCP",
+        mcp_user.url + "/api/v1/node-load-method/customMCP",
         json={"loadMethod": "listActions", "inputs": {"mcpServerConfig": json.dumps(config)}},
     )
     assert {o["name"] for o in r.json()} == {"add", "environment", "wait"}
     # only the chosen actions reach the agent
-    _code, text = tool_output(user, agent_flow(config, ["wait"]), 'tool: add {"a": 2, "b": 3}')
+    _code, text = tool_output(mcp_user, agent_flow(config, ["wait"]), 'tool: add {"a": 2, "b": 3}')
     assert "add" in text and text != "5"
 
 
-def test_an_agentflow_agent_uses_mcp_tools(user: Proc, tool_server: Proc, upstream: str) -> None:
-    config = {"url": tool_server.url + "/mcp"}
+def test_an_agentflow_agent_uses_mcp_tools(
+    mcp_user: Proc, mcp_tool_server: Proc, upstream: str
+) -> None:
+    config = {"url": mcp_tool_server.url + "/mcp"}
     flow = {
         "nodes": [
             start(),
@@ -413,9 +370,9 @@ def test_an_agentflow_agent_uses_mcp_tools(user: Proc, tool_server: Proc, upstre
         ],
         "edges": [af_edge("startAgentflow_0", "agentAgentflow_0")],
     }
-    canvas = make_canvas(user.url, flow)
+    canvas = make_canvas(mcp_user.url, flow)
     r = httpx.post(
-        f"{user.url}/api/v1/prediction/{canvas['id']}",
+        f"{mcp_user.url}/api/v1/prediction/{canvas['id']}",
         json={"question": 'tool: add {"a": 20, "b": 22}'},
         timeout=60,
     )
@@ -423,29 +380,29 @@ def test_an_agentflow_agent_uses_mcp_tools(user: Proc, tool_server: Proc, upstre
     assert r.json()["usedTools"][0]["toolOutput"] == "42"
 
 
-def test_an_older_server_is_reached_over_sse(user: Proc) -> None:
+def test_an_older_server_is_reached_over_sse(mcp_user: Proc) -> None:
     port = free_port()
     proc = Proc([sys.executable, "-m", "tests.mcp_servers", "sse", "--port", str(port)], port, "")
     proc.spawn()
     try:
-        poll(lambda: _answers(f"{proc.url}/sse"), timeout=30)
+        poll(lambda: listening(f"{proc.url}/sse"), timeout=30)
         flow = agent_flow({"url": f"{proc.url}/sse"})
-        assert tool_output(user, flow, 'tool: add {"a": 1, "b": 1}') == (200, "2")
+        assert tool_output(mcp_user, flow, 'tool: add {"a": 1, "b": 1}') == (200, "2")
     finally:
         proc.stop()
 
 
-def test_a_local_server_runs_sandboxed_with_only_the_listed_environment(user: Proc) -> None:
+def test_a_local_server_runs_sandboxed_with_only_the_listed_environment(mcp_user: Proc) -> None:
     config = {
         "command": sys.executable,
         "args": ["-m", "tests.mcp_servers", "stdio"],
         "env": {"PYTHONPATH": str(ROOT)},
     }
-    code, seen = tool_output(user, agent_flow(config), "tool: environment {}")
+    code, seen = tool_output(mcp_user, agent_flow(config), "tool: environment {}")
     assert code == 200, seen
     assert "MCP_VISIBLE=handed-on" in seen  # listed by the operator
     assert "never-seen" not in seen and "test-key" not in seen and "OPENAI" not in seen
-    code, added = tool_output(user, agent_flow(config), 'tool: add {"a": 4, "b": 5}')
+    code, added = tool_output(mcp_user, agent_flow(config), 'tool: add {"a": 4, "b": 5}')
     assert (code, added) == (200, "9")
 
 
@@ -460,23 +417,23 @@ def test_a_local_server_runs_sandboxed_with_only_the_listed_environment(user: Pr
     ],
 )
 def test_what_the_operator_did_not_allow_is_refused(
-    user: Proc, config: dict[str, Any], refused: str
+    mcp_user: Proc, config: dict[str, Any], refused: str
 ) -> None:
-    code, message = tool_output(user, agent_flow(config), "tool: add {}")
+    code, message = tool_output(mcp_user, agent_flow(config), "tool: add {}")
     assert code == 422 and refused in message, message
 
 
-def test_a_dead_or_hanging_server_is_a_clear_error(user: Proc) -> None:
+def test_a_dead_or_hanging_server_is_a_clear_error(mcp_user: Proc) -> None:
     port = free_port()
     proc = Proc([sys.executable, "-m", "tests.mcp_servers", "http", "--port", str(port)], port, "")
     proc.spawn()
-    poll(lambda: _answers(f"{proc.url}/mcp"), timeout=30)
+    poll(lambda: listening(f"{proc.url}/mcp"), timeout=30)
     flow = agent_flow({"url": f"{proc.url}/mcp"})
     # a tool that takes longer than CANVASFLOW_MCP_TIMEOUT (3 s)
-    _, text = tool_output(user, flow, 'tool: wait {"seconds": 30}')
+    _, text = tool_output(mcp_user, flow, 'tool: wait {"seconds": 30}')
     assert "did not answer within 3 s" in text and "MCP server" in text, text
     proc.stop()
-    _code, text = tool_output(user, agent_flow({"url": f"{proc.url}/mcp"}), "tool: add {}")
+    _code, text = tool_output(mcp_user, agent_flow({"url": f"{proc.url}/mcp"}), "tool: add {}")
     assert "MCP server" in text, text
 
 
@@ -518,47 +475,13 @@ def test_the_mcp_inspectors_cli_lists_and_calls_a_canvas(served: Proc) -> None:
     assert json.loads(called.stdout)["content"][0]["text"] == "word0 word1 word2 word3 word4"
 
 
-def test_the_studio_lists_an_mcp_servers_tools_to_pick(
-    user: Proc, tool_server: Proc, browser: Any
-) -> None:
-    from tests.test_studio import ARTIFACTS, node_box, select
-
-    config = {"url": tool_server.url + "/mcp"}
-    flow = agent_flow(config)
-    for i, n in enumerate(flow["nodes"]):  # apart on the board, as the studio places them
-        n["position"] = {"x": 50 + 320 * (i % 2), "y": 50 + 260 * (i // 2)}
-        n["type"] = "customNode"
-    canvas = make_canvas(user.url, flow, "MCP tools")
-    context = browser.new_context(viewport={"width": 1500, "height": 900})
-    page = context.new_page()
-    try:
-        page.goto(f"{user.url}/studio/canvas/{canvas['id']}")  # --no-auth: no sign-in
-        page.wait_for_selector(node_box(page, "mcp_0"))
-        select(page, "mcp_0")
-        page.click("text=List the server's tools")
-        page.wait_for_selector(".mcp-actions label:has-text('environment')")
-        labels = page.locator(".mcp-actions .multi label").all_inner_texts()
-        assert sorted(x.strip() for x in labels) == ["add", "environment", "wait"]
-        page.check(".mcp-actions label:has-text('add') input")
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "studio-mcp-actions.png"))
-        page.click("#save")
-        page.wait_for_selector(".board-bar .notice:has-text('Saved.')")
-    finally:
-        context.close()
-    stored = httpx.get(f"{user.url}/api/v1/canvases/{canvas['id']}").json()
-    flow = json.loads(stored["flowData"])
-    [mcp_node] = [n for n in flow["nodes"] if n["id"] == "mcp_0"]
-    assert json.loads(mcp_node["data"]["inputs"]["mcpActions"]) == ["add"]
-
-
-def test_a_canvas_uses_another_canvas_over_mcp_with_a_stored_token(user: Proc) -> None:
+def test_a_canvas_uses_another_canvas_over_mcp_with_a_stored_token(mcp_user: Proc) -> None:
     """Both directions at once: one canvas served as an MCP server, another one's agent
     calling it, the token kept in the credential store (Flowise's httpBearerToken)."""
-    served = make_canvas(user.url, llm_chain_flow("mock?tokens=3"), "Inner Desk")
-    token = httpx.post(f"{user.url}/api/v1/mcp-server/{served['id']}", json={}).json()["token"]
+    served = make_canvas(mcp_user.url, llm_chain_flow("mock?tokens=3"), "Inner Desk")
+    token = httpx.post(f"{mcp_user.url}/api/v1/mcp-server/{served['id']}", json={}).json()["token"]
     cred = httpx.post(
-        user.url + "/api/v1/credentials",
+        mcp_user.url + "/api/v1/credentials",
         json={
             "name": "inner",
             "credentialName": "httpBearerToken",
@@ -566,13 +489,13 @@ def test_a_canvas_uses_another_canvas_over_mcp_with_a_stored_token(user: Proc) -
         },
     )
     assert cred.status_code in (200, 201), cred.text
-    flow = agent_flow({"url": f"{user.url}/api/v1/mcp/{served['id']}"})
+    flow = agent_flow({"url": f"{mcp_user.url}/api/v1/mcp/{served['id']}"})
     flow["nodes"][0]["data"]["inputs"]["credential"] = cred.json()["id"]
-    code, answer = tool_output(user, flow, 'tool: inner_desk {"question": "hi"}')
+    code, answer = tool_output(mcp_user, flow, 'tool: inner_desk {"question": "hi"}')
     assert (code, answer) == (200, "word0 word1 word2")
     # the same without the credential: the served canvas refuses
     flow["nodes"][0]["data"]["inputs"]["credential"] = ""
-    code, answer = tool_output(user, flow, 'tool: inner_desk {"question": "hi"}')
+    code, answer = tool_output(mcp_user, flow, 'tool: inner_desk {"question": "hi"}')
     assert "401" in answer or "Unauthorized" in answer, answer
 
 

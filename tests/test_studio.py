@@ -13,7 +13,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page
 
-from tests.support import Proc, canvasflow_server, edge, node, ref
+from tests.support import Proc, canvasflow_server, edge, make_canvas, node, ref
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
@@ -484,3 +484,37 @@ def test_a_canvas_is_served_as_an_mcp_server_from_its_settings(page: Page, studi
     ping = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
     r = httpx.post(url, json=ping, headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 401
+
+
+def test_the_studio_lists_an_mcp_servers_tools_to_pick(
+    mcp_user: Proc, mcp_tool_server: Proc, browser: Browser
+) -> None:
+    from tests.test_mcp import agent_flow
+
+    config = {"url": mcp_tool_server.url + "/mcp"}
+    flow = agent_flow(config)
+    for i, n in enumerate(flow["nodes"]):  # apart on the board, as the studio places them
+        n["position"] = {"x": 50 + 320 * (i % 2), "y": 50 + 260 * (i // 2)}
+        n["type"] = "customNode"
+    canvas = make_canvas(mcp_user.url, flow, "MCP tools")
+    context = browser.new_context(viewport={"width": 1500, "height": 900})
+    page = context.new_page()
+    try:
+        page.goto(f"{mcp_user.url}/studio/canvas/{canvas['id']}")  # --no-auth: no sign-in
+        page.wait_for_selector(node_box(page, "mcp_0"))
+        select(page, "mcp_0")
+        page.click("text=List the server's tools")
+        page.wait_for_selector(".mcp-actions label:has-text('environment')")
+        labels = page.locator(".mcp-actions .multi label").all_inner_texts()
+        assert sorted(x.strip() for x in labels) == ["add", "environment", "wait"]
+        page.check(".mcp-actions label:has-text('add') input")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "studio-mcp-actions.png"))
+        page.click("#save")
+        page.wait_for_selector(".board-bar .notice:has-text('Saved.')")
+    finally:
+        context.close()
+    stored = httpx.get(f"{mcp_user.url}/api/v1/canvases/{canvas['id']}").json()
+    flow = json.loads(stored["flowData"])
+    [mcp_node] = [n for n in flow["nodes"] if n["id"] == "mcp_0"]
+    assert json.loads(mcp_node["data"]["inputs"]["mcpActions"]) == ["add"]
