@@ -572,3 +572,22 @@ async def test_supergateway_and_postgres_mcp_nodes() -> None:
     )
     spec = await REGISTRY["postgreSQLMCP"]("n", {"credential": "c"}).spec(allowed)
     assert spec.args[-1] == "postgresql://reader@db.internal:5432/shop"
+
+
+def test_a_folder_under_tmp_stays_visible_in_the_sandbox(tmp_path: Path) -> None:
+    """The private /tmp is mounted before the folders an operator adds: one under /tmp
+    (a checkout there, as CI's) is not hidden by it."""
+    import subprocess
+
+    from canvasflow.sandbox.bwrap import SYSTEM, bwrap_args
+
+    (tmp_path / "seen.txt").write_text("visible")
+    args = bwrap_args([*SYSTEM, str(tmp_path)])
+    assert args.index("--tmpfs") < args.index(str(tmp_path))
+    done = subprocess.run(
+        ["bwrap", *args, "/bin/cat", str(tmp_path / "seen.txt")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.stdout == "visible", done.stderr

@@ -28,13 +28,15 @@ def bwrap_args(
     made = [part for d in dirs for part in ("--dir", d)]
     setenv = [part for k, v in sorted((env or {}).items()) for part in ("--setenv", k, v)]
     return [
+        # the private /tmp first: a folder the caller adds may be under /tmp (a checkout
+        # in /tmp/...), and a tmpfs mounted after its bind would hide it
+        "--tmpfs",
+        "/tmp",
         *binds,
         "--proc",
         "/proc",
         "--dev",
         "/dev",
-        "--tmpfs",
-        "/tmp",
         *made,
         "--unshare-all",  # no network, no view of other processes
         *(["--share-net"] if network else []),
