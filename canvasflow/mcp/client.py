@@ -17,6 +17,7 @@ import logging
 import os
 import shutil
 import time
+import weakref
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -296,22 +297,23 @@ def _factory(
     )
 
 
-_POOLS: dict[int, Pool] = {}
+_POOLS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Pool] = weakref.WeakKeyDictionary()
 
 
 def pool() -> Pool:
-    """The pool of this event loop."""
+    """The pool of this event loop (sessions belong to the loop that opened them)."""
     loop = asyncio.get_running_loop()
-    found = _POOLS.get(id(loop))
+    found = _POOLS.get(loop)
     if found is None:
-        found = _POOLS[id(loop)] = Pool()
+        found = _POOLS[loop] = Pool()
     return found
 
 
-async def close_pools() -> None:
-    for p in list(_POOLS.values()):
-        await p.close()
-    _POOLS.clear()
+async def close_pool() -> None:
+    """At shutdown: this loop's sessions closed (local servers' processes ended)."""
+    found = _POOLS.pop(asyncio.get_running_loop(), None)
+    if found is not None:
+        await found.close()
 
 
 async def call_tool(pooled: Pooled, name: str, args: dict[str, Any], seconds: float) -> str:

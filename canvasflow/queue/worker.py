@@ -20,6 +20,7 @@ from canvasflow.engine.graph import allowed_overrides, parse
 from canvasflow.engine.prediction import Prediction
 from canvasflow.errors import CanvasInvalid
 from canvasflow.keyfiles import check_shared_secret, secret_key
+from canvasflow.mcp.client import close_pool
 from canvasflow.models.openai_compat import close_clients
 from canvasflow.nodes import load_all
 from canvasflow.observability.logs import PredictionLog
@@ -72,6 +73,7 @@ class Worker:
             await self._drain()
             await self.bus.retry(lambda r: r.delete(keys.worker(self.name)))
             await self.bus.close()
+            await close_pool()
             await close_clients()
             await self.store.close()
 

@@ -29,6 +29,7 @@ from canvasflow.defaults import DEFAULT_SLUG, default_flow
 from canvasflow.engine.prediction import recover_interrupted, repair_running
 from canvasflow.errors import NotFound
 from canvasflow.keyfiles import ADMIN_KEY_FILE, check_shared_secret, secret_key
+from canvasflow.mcp.client import close_pool
 from canvasflow.mcp.door import McpDoor
 from canvasflow.models.native import close_http
 from canvasflow.models.openai_compat import close_clients
@@ -190,6 +191,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if running:
                 await asyncio.wait([p.task for p in running if p.task], timeout=10)
             await bus.close()
+            await close_pool()
             await close_clients()
             await close_http()
             await store.close()
