@@ -37,7 +37,6 @@ from canvasflow.nodes import REGISTRY
 if TYPE_CHECKING:
     from canvasflow.engine.context import RunContext
 
-MAX_STEPS = 1000  # nodes one request may execute, in all the flows it runs
 MAX_DEPTH = 4  # canvases run by Execute Flow inside one another
 
 
@@ -289,7 +288,7 @@ class FlowRun:
                     waiting[target] = None
 
     async def run_node(self, node: FlowNode, parents: list[str]) -> AsyncIterator[Event | Done]:
-        self.ctx.budget.step(self.ctx.settings.run_timeout, MAX_STEPS)
+        self.ctx.budget.step(self.ctx.settings.run_timeout)
         base = {"nodeId": node.id, "label": node.label, "kind": node.name}
         yield flow_step({**base, "status": "INPROGRESS"})
         yield node_event(node.id, "running")

@@ -27,7 +27,7 @@ import httpx
 import orjson
 
 from canvasflow.errors import CanvasInvalid, RunFailed, UpstreamError, UpstreamUnreachable
-from canvasflow.sandbox.bwrap import bwrap_args
+from canvasflow.sandbox.bwrap import SYSTEM, bwrap_args
 from canvasflow.sandbox.net import host_allowed
 
 if TYPE_CHECKING:
@@ -131,7 +131,7 @@ def sandboxed(spec: ServerSpec, settings: Settings) -> tuple[str, list[str]]:
     env = {**settings.env_values(settings.mcp_env_list), **dict(spec.env)}
     env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
     env["HOME"] = "/tmp/home"
-    folders = ("/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc", *settings.mcp_path_list)
+    folders = (*SYSTEM, "/sbin", "/etc", *settings.mcp_path_list)
     args = [
         *bwrap_args(folders, env, network=settings.mcp_network, dirs=["/tmp/home"]),
         executable,

@@ -29,7 +29,7 @@ from starlette.types import Receive, Scope, Send
 
 from canvasflow import __version__
 from canvasflow.auth import bearer
-from canvasflow.errors import CanvasflowError, CanvasInvalid
+from canvasflow.errors import CanvasflowError, CanvasInvalid, NotFound, Unauthorized
 from canvasflow.mcp import config
 from canvasflow.server.errors import JSONBody
 from canvasflow.server.gate import replay_body
@@ -66,13 +66,6 @@ class McpCall:
     def chat_for(self, request_id: Any) -> str:
         digest = hashlib.sha256(f"{self.token}\0{request_id}".encode()).hexdigest()
         return "mcp-" + digest[:32]
-
-
-class Refused(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 def _refusal(status: int, message: str) -> JSONBody:
@@ -283,9 +276,6 @@ class McpDoor:
         body = await request.body() if request.method == "POST" else b""
         try:
             call = await self._call(st, request, token)
-        except Refused as exc:
-            await _refusal(exc.status, exc.message)(scope, receive, send)
-            return
         except CanvasflowError as exc:
             await _refusal(exc.status, exc.message)(scope, receive, send)
             return
@@ -303,11 +293,11 @@ class McpDoor:
         if ref is not None:  # one canvas: its MCP token (or the admin key)
             canvas = await st.canvas(ref)
             if canvas is None or not config.enabled(canvas):
-                raise Refused(404, "MCP server not found")
+                raise NotFound("MCP server not found")
             if not config.token_matches(canvas, token):
                 caller = await st.keys.identify(token) if token else None
                 if caller is None or not caller.is_admin:
-                    raise Refused(401, "Unauthorized: this MCP server needs its token")
+                    raise Unauthorized("Unauthorized: this MCP server needs its token")
             call.client = client_id(request, None, st.settings.trusted_proxy_header)
             target = target_of(st, canvas)
             call.targets[target.name] = target
@@ -315,7 +305,7 @@ class McpDoor:
         # every MCP-enabled canvas the API key may use, one tool each
         caller = await st.keys.identify(token) if token else None
         if caller is None and not st.settings.no_auth:
-            raise Refused(401, "Unauthorized: /api/v1/mcp needs an API key")
+            raise Unauthorized("Unauthorized: /api/v1/mcp needs an API key")
         call.client = client_id(request, caller, st.settings.trusted_proxy_header)
         for canvas in await st.store.list_canvases():
             if not config.enabled(canvas):

@@ -111,9 +111,8 @@ async def answer_pieces(response: Any, usage: Usage) -> AsyncIterator[str]:
     completion token per piece) added to ``usage``."""
     pieces = 0
     reported = False
-    shaped = False  # some chunk was a chat completion chunk
+    shaped = False  # some chunk was a chat completion chunk (no work per token for it)
     async for chunk in sse_chunks(response):
-        shaped = shaped or "choices" in chunk
         chunk_usage = chunk.get("usage")
         if chunk_usage:
             usage.add(
@@ -126,7 +125,11 @@ async def answer_pieces(response: Any, usage: Usage) -> AsyncIterator[str]:
             if delta:
                 pieces += 1
                 yield delta
-    if not shaped:  # 200, but no chat completion chunk in the stream
+            else:
+                shaped = True
+        elif choices is not None:
+            shaped = True
+    if not pieces and not shaped:  # 200, but no chat completion chunk in the stream
         raise OutputInvalid("the model's stream held no chat completion chunk (no choices)")
     if not reported:
         usage.add(0, pieces)

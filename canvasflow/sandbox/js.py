@@ -102,9 +102,9 @@ async def _run_js(
                             f"the code's result is larger than {MAX_RESULT // 1_000_000} MB"
                         ) from None
                     if not line:
-                        code = await proc.wait()
-                        why = " (out of memory, or it crashed)" if code < 0 else ""
-                        raise SandboxError(f"the code's sandbox stopped{why} (exit {code})")
+                        status = await proc.wait()
+                        why = " (out of memory, or it crashed)" if status < 0 else ""
+                        raise SandboxError(f"the code's sandbox stopped{why} (exit {status})")
                     message = orjson.loads(line)
                     if "fetch" in message:
                         task = asyncio.create_task(answer(message))

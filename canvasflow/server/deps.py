@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import orjson
@@ -11,8 +10,6 @@ from fastapi import Request
 from canvasflow.errors import (
     BadRequest,
     NotFound,
-    PayloadTooLarge,
-    RequestTimeout,
     UnsupportedMediaType,
 )
 from canvasflow.server.state import ServerState
@@ -49,33 +46,13 @@ def nul_in(value: Any, where: str = "body") -> str | None:
     return None
 
 
-async def json_body(request: Request, limit: int, time_limit: float = 30.0) -> Any:
-    """The request body as JSON, with a size limit and clear 4xx answers."""
+async def json_body(request: Request) -> Any:
+    """The request body as JSON, with clear 4xx answers. Its size and the time it may
+    take are the gate's (``server/gate.py``), on every route, before any route reads it."""
     ctype = request.headers.get("content-type", "")
     if ctype and "json" not in ctype.split(";")[0].lower():
         raise UnsupportedMediaType(f"Content-Type must be application/json, not {ctype}")
-    length = request.headers.get("content-length")
-    if length is not None:
-        try:
-            declared = int(length)
-        except ValueError:
-            raise BadRequest("invalid Content-Length") from None
-        if declared > limit:
-            raise PayloadTooLarge(f"request body is larger than {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        async with asyncio.timeout(time_limit):
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > limit:
-                    raise PayloadTooLarge(f"request body is larger than {limit} bytes")
-                chunks.append(chunk)
-    except TimeoutError:
-        raise RequestTimeout(
-            f"the request body did not arrive within {time_limit:g} s (CANVASFLOW_BODY_TIMEOUT)"
-        ) from None
-    raw = b"".join(chunks)
+    raw = await request.body()
     if not raw.strip():
         raise BadRequest("request body is empty; send a JSON object")
     try:

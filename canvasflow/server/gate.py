@@ -24,13 +24,12 @@ from canvasflow.errors import (
     RequestTimeout,
 )
 from canvasflow.server.errors import envelope
+from canvasflow.server.guards import require_admin
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def _needs_admin(dependant: Any) -> bool:
-    from canvasflow.server.guards import require_admin
-
     for dep in dependant.dependencies:
         if dep.call is require_admin or _needs_admin(dep):
             return True
@@ -50,7 +49,7 @@ def admin_routes(app: Any) -> list[tuple[frozenset[str], Any]]:
             if inner is not None:  # a router included into the app
                 context = route.include_context
                 deps = any(
-                    getattr(d, "dependency", None) is _require_admin()
+                    getattr(d, "dependency", None) is require_admin
                     for d in getattr(context, "dependencies", None) or ()
                 )
                 walk(inner.routes, prefix + context.prefix, inherited or deps)
@@ -65,12 +64,6 @@ def admin_routes(app: Any) -> list[tuple[frozenset[str], Any]]:
 
     walk(app.routes, "", False)
     return found
-
-
-def _require_admin() -> Any:
-    from canvasflow.server.guards import require_admin
-
-    return require_admin
 
 
 class Gate:
@@ -93,8 +86,6 @@ class Gate:
         try:
             declared = self._declared(scope)
             if self._is_admin_route(scope):
-                from canvasflow.server.guards import require_admin
-
                 await require_admin(Request(scope))
             if declared == 0:
                 await self.app(scope, receive, send)

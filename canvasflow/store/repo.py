@@ -656,6 +656,13 @@ class Store:
         async with self.sessions() as s:
             return list((await s.scalars(q)).all())
 
+    async def chats_of(self, canvas_id: str, f: HistoryFilter | None = None) -> set[str]:
+        """The chats a filter selects messages of (one column, each chat once)."""
+        q = self._history_query(canvas_id, f or HistoryFilter())
+        q = q.with_only_columns(ChatMessage.chat_id).distinct().order_by(None)
+        async with self.sessions() as s:
+            return set(await s.scalars(q))
+
     async def delete_messages(self, canvas_id: str, f: HistoryFilter | None = None) -> int:
         f = f or HistoryFilter()
         ids = select(self._history_query(canvas_id, f).subquery().c.id)

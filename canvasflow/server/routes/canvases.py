@@ -158,7 +158,7 @@ async def delete_canvas(canvas_id: str, request: Request) -> Response:
 async def import_canvas(request: Request, slug: str | None = None) -> CanvasOut:
     """A canvasflow canvas, a Flowise chatflow export, or a Flowise marketplace template."""
     st = state(request)
-    doc = await json_body(request, st.settings.max_body_bytes, st.settings.body_timeout)
+    doc = await json_body(request)
     try:
         canvas_doc = importer.normalise(doc)
     except CanvasInvalid as exc:

@@ -64,10 +64,9 @@ async def delete_messages(
     canvas = await canvas_or_404(st, canvas_id)
     f = HistoryFilter(chat_id, session_id, start_date, end_date)
     everything = not (chat_id or session_id or start_date or end_date)
-    chats = None if everything else {m.chat_id for m in await st.store.messages(canvas.id, f)}
+    chats = None if everything else await st.store.chats_of(canvas.id, f)
     deleted = await st.store.delete_messages(canvas.id, f)
-    if chats is not None:  # chats with no message left lose their uploads too
-        left = {m.chat_id for m in await st.store.messages(canvas.id, HistoryFilter())}
-        chats -= left
+    if chats:  # chats with no message left lose their uploads too
+        chats -= await st.store.chats_of(canvas.id)
     remove_uploads(st.settings.data_dir, canvas.id, chats)
     return DeleteResult(deleted=deleted)

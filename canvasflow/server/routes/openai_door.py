@@ -111,7 +111,7 @@ async def list_models(request: Request) -> Response:
 async def chat_completions(request: Request) -> Response:
     st = state(request)
     try:
-        body = await json_body(request, st.settings.max_body_bytes, st.settings.body_timeout)
+        body = await json_body(request)
         req = ChatCompletionRequest.model_validate(body)
     except CanvasflowError as exc:
         return openai_error(exc.status, exc.message, "invalid_request_error")

@@ -60,7 +60,7 @@ def _request_body_doc() -> dict[str, Any]:
 async def predict(canvas_id: str, request: Request) -> Response:
     st = state(request)
     settings = st.settings
-    body = await json_body(request, settings.max_body_bytes, settings.body_timeout)
+    body = await json_body(request)
     if not isinstance(body, dict):
         raise BadRequest("request body must be a JSON object")
     try:
