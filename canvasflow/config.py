@@ -157,6 +157,19 @@ class Settings(BaseSettings):
         gt=0,
         description="Seconds one request's run may take in all, flows it runs included",
     )
+    # -- runs nobody typed: webhooks, schedules; the record of every run ---------------------
+    record_executions: bool = Field(
+        True, description="Keep a record of every run (its trigger, status, per-node trace)"
+    )
+    execution_retention_days: float = Field(
+        30.0, ge=0, description="Days execution records are kept (0: for ever)"
+    )
+    scheduler: bool = Field(
+        True, description="Run canvases' schedules from this process (one run per tick in all)"
+    )
+    min_schedule_s: float = Field(
+        60.0, gt=0, description="Shortest interval a schedule may have, in seconds"
+    )
     sandbox_processes: int = Field(
         8,
         ge=1,

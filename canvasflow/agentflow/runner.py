@@ -100,7 +100,10 @@ class FlowRun:
         self.graph = graph
         self.ctx = ctx
         self.depth = depth
-        self.execution_id = str(uuid.uuid4())
+        # the run's execution: the prediction's own id (its record's), a new one inside
+        self.execution_id = (
+            ctx.chat_message_id if depth == 0 and ctx.chat_message_id else str(uuid.uuid4())
+        )
         self.state: dict[str, Any] = {}
         self.outputs: dict[str, dict[str, Any]] = {}
         self.executed: list[dict[str, Any]] = []
@@ -134,6 +137,8 @@ class FlowRun:
             return ctx.vars
         if name == "$form":
             return dict(ctx.form or {})
+        if name == "$webhook":
+            return dict(ctx.webhook or {})
         if name == "$iteration" and self.iteration is not None:
             return self.iteration
         if name == "chat_history":
@@ -383,7 +388,7 @@ class FlowRun:
         self.keep_state = to_bool(start.inputs.get("startPersistState"), False)
         store = self.ctx.store
         if self.keep_state and store is not None:
-            last = await store.last_execution(self.ctx.canvas_id, session_id=self.ctx.session_id)
+            last = await store.last_flow_state(self.ctx.canvas_id, session_id=self.ctx.session_id)
             if last is not None:
                 self.state.update(last.data.get("state") or {})
 
@@ -391,7 +396,7 @@ class FlowRun:
         ctx = self.ctx
         if ctx.store is None:
             raise BadRequest("resuming a paused run needs the database")
-        row = await ctx.store.last_execution(ctx.canvas_id, chat_id=ctx.chat_id)
+        row = await ctx.store.last_flow_state(ctx.canvas_id, chat_id=ctx.chat_id)
         if row is None or row.status != "STOPPED":
             if row is not None and row.status == "INPROGRESS":  # being answered right now
                 raise AlreadyExists(
@@ -409,7 +414,7 @@ class FlowRun:
         if str(human.get("type")) not in ("proceed", "reject"):
             raise BadRequest("humanInput.type must be 'proceed' or 'reject'")
         # a pause is answered once: of concurrent answers, one takes it, the others 409
-        if not await ctx.store.claim_execution(row.id, "STOPPED", "INPROGRESS"):
+        if not await ctx.store.claim_flow_state(row.id, "STOPPED", "INPROGRESS"):
             raise AlreadyExists(
                 f"the run of chat {ctx.chat_id} waiting for human input was already answered",
                 code="already_resumed",
@@ -449,7 +454,7 @@ class FlowRun:
                 outputs=self.outputs,
                 loopCounts=self.loop_counts,
             )
-        await store.save_execution(
+        await store.save_flow_state(
             self.execution_id, ctx.canvas_id, ctx.chat_id, ctx.session_id, status, data
         )
 

@@ -74,6 +74,12 @@ class RunContext:
     # feedback}), and a Start node's form values
     human_input: dict[str, Any] | None = None
     form: dict[str, Any] | None = None
+    # what started the run (prediction, studio, openai, mcp, webhook, schedule), and a
+    # webhook's request ({method, body, query, headers}: ``$webhook`` in templates)
+    trigger: str = "prediction"
+    webhook: dict[str, Any] | None = None
+    # the canvas version that answers (recorded with the run)
+    version: str | None = None
     # what this request may still spend (nodes, time), shared with the flows it runs
     budget: Budget = field(default_factory=Budget, compare=False)
 

@@ -45,6 +45,7 @@ class NodeSpec:
     inputs: dict[str, Any]
     # ids of nodes this one takes instances from
     deps: set[str] = field(default_factory=set)
+    label: str = ""  # as the canvas shows it
 
 
 @dataclass
@@ -195,7 +196,10 @@ def check(flow_data: str | dict[str, Any]) -> tuple[Graph | None, list[Problem]]
         credential = raw["data"].get("credential")
         if credential and "credential" not in inputs:
             inputs = {**inputs, "credential": credential}
-        nodes[node_id] = NodeSpec(node_id, name, cls, inputs)
+        label = raw["data"].get("label")
+        nodes[node_id] = NodeSpec(
+            node_id, name, cls, inputs, label=str(label or getattr(cls, "label", None) or name)
+        )
     if not nodes:
         if not unsupported:
             problems.append(Problem("the canvas has no nodes"))

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from canvasflow.engine.context import RunContext
 from canvasflow.engine.graph import Graph
 from canvasflow.engine.outcome import Identity, Outcome, OutcomeView
+from canvasflow.engine.record import end_row, start_row
 from canvasflow.engine.run import run as run_engine
 from canvasflow.errors import CanvasflowError
 from canvasflow.events import REPORT_KINDS, Event
@@ -91,6 +92,11 @@ OUTAGE_WAIT = 3.0  # seconds an ending prediction waits for its write before it 
 def _log_late_failure(write: asyncio.Future[None]) -> None:
     if not write.cancelled() and write.exception() is not None:
         log.error("a held write failed after the database outage", exc_info=write.exception())
+
+
+def _log_record_failure(write: asyncio.Future[None]) -> None:
+    if not write.cancelled() and write.exception() is not None:
+        log.error("writing an execution record failed", exc_info=write.exception())
 
 
 def close_log(log_: EventLog, outcome: Outcome) -> None:
@@ -197,6 +203,9 @@ class Prediction(OutcomeView):
         self._t0 = 0.0
         self._stored: asyncio.Future[None] | None = None
         self.task: asyncio.Task[None] | None = None
+        # the run's record (engine/record.py): its first row, and the node events seen
+        self._record: dict[str, Any] | None = None
+        self._nodes: list[dict[str, Any]] = []
 
     def start(self) -> asyncio.Task[None]:
         self.bus.add_running(self.ctx.canvas_id, self.ctx.chat_id, self.abort)
@@ -249,6 +258,9 @@ class Prediction(OutcomeView):
                 question_id_for(who.chat_message_id),
                 who.chat_message_id,
             )
+            if self.ctx.settings.record_executions:
+                self._record = start_row(self.ctx)
+                self.store.record_run(self._record).add_done_callback(_log_record_failure)
         self._inner = asyncio.create_task(self._generate())
         if self.aborted_by is not None:  # aborted before it began
             self._inner.cancel()
@@ -304,12 +316,19 @@ class Prediction(OutcomeView):
                 continue
             elif kind == "source" and not sources:
                 continue
-            elif kind == "node" and not nodes:
-                continue
+            elif kind == "node":
+                self._nodes.append(event.data)
+                if not nodes:
+                    continue
             append(event)
 
     async def _finish(self) -> None:
         before = self.outcome.error
+        if self._record is not None and self.store is not None:  # with the exchange's end
+            row = end_row(
+                self.ctx, self.graph, self.outcome, self._nodes, self.ttft_ms, self._record
+            )
+            self.store.finish_run(row).add_done_callback(_log_record_failure)
         # the end first: it wakes the store's writer, and a start still waiting for it
         # goes in the same transaction (then both are done)
         await store_outcome(self.store, self.outcome)

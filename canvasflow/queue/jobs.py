@@ -49,6 +49,9 @@ class JobSpec:
     streaming: bool = True
     human_input: dict[str, Any] | None = None
     form: dict[str, Any] | None = None
+    trigger: str = "prediction"
+    webhook: dict[str, Any] | None = None
+    version: str | None = None
     submitted: float = field(default_factory=time.time)
 
     @classmethod
@@ -69,6 +72,9 @@ class JobSpec:
             streaming=ctx.streaming,
             human_input=ctx.human_input,
             form=ctx.form,
+            trigger=ctx.trigger,
+            webhook=ctx.webhook,
+            version=ctx.version,
         )
 
     def to_ctx(
@@ -93,6 +99,9 @@ class JobSpec:
             attachments=tuple(self.attachments),
             human_input=self.human_input,
             form=self.form,
+            trigger=self.trigger,
+            webhook=self.webhook,
+            version=self.version,
         )
 
     def dumps(self) -> bytes:

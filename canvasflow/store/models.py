@@ -15,6 +15,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -129,18 +130,18 @@ class Lead(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-class Execution(Base):
-    """One run of an agentflow, kept when it pauses for a person (human input) or keeps
+class FlowState(Base):
+    """What an agentflow run keeps when it pauses for a person (human input) or keeps
     its flow state for the session: what a later prediction resumes from, on any
     process, after a restart too."""
 
-    __tablename__ = "executions"
-    __table_args__ = (Index("ix_executions_canvas_chat", "canvas_id", "chat_id"),)
+    __tablename__ = "flow_states"
+    __table_args__ = (Index("ix_flow_states_canvas_chat", "canvas_id", "chat_id"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     canvas_id: Mapped[str] = mapped_column(String(36))
     chat_id: Mapped[str] = mapped_column(String(200))
-    session_id: Mapped[str] = mapped_column(String(200), index=True)
+    session_id: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(20))  # STOPPED | FINISHED | ERROR
     # what the run had: executed nodes, flow state, node outputs, the node it waits at
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -148,6 +149,65 @@ class Execution(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )
+
+
+class Execution(Base):
+    """The record of one run of a canvas, whatever started it (Flowise's execution): its
+    trigger, the canvas version, status, timings, tokens and the trace of its nodes."""
+
+    __tablename__ = "executions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    canvas_id: Mapped[str] = mapped_column(String(36))
+    version: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    # prediction | studio | openai | mcp | webhook | schedule
+    trigger: Mapped[str] = mapped_column(String(20))
+    chat_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    session_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # running | completed | error | aborted | interrupted | paused
+    status: Mapped[str] = mapped_column(String(20))
+    question: Mapped[str | None] = mapped_column(Text, nullable=True)
+    answer: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    request: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    trace: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
+    latency_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    ttft_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    is_public: Mapped[bool] = mapped_column(Boolean, default=False)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class ScheduleTick(Base):
+    """One tick of a canvas's schedule, claimed by the one process that runs it (the
+    unique pair is the claim), then its outcome: Flowise's trigger log."""
+
+    __tablename__ = "schedule_ticks"
+    __table_args__ = (UniqueConstraint("canvas_id", "tick", name="uq_schedule_ticks_canvas_tick"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    canvas_id: Mapped[str] = mapped_column(String(36))
+    tick: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # RUNNING | SUCCEEDED | FAILED | SKIPPED
+    status: Mapped[str] = mapped_column(String(20))
+    execution_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    elapsed_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    process: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """A webhook delivery already taken (its id), so a sender's retry does not run twice."""
+
+    __tablename__ = "webhook_deliveries"
+
+    canvas_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    delivery_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    execution_id: Mapped[str] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class RevokedSession(Base):

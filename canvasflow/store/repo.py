@@ -26,8 +26,11 @@ from canvasflow.store.models import (
     DocumentChunk,
     Execution,
     Feedback,
+    FlowState,
     RevokedSession,
+    ScheduleTick,
     ServerMeta,
+    WebhookDelivery,
     utcnow,
 )
 from canvasflow.store.outage import is_outage
@@ -45,6 +48,18 @@ START_DELAY = 0.1
 # away (an outage) before they fail.
 OUTAGE_HOLD = 600.0
 MIGRATE_LOCK = 0x63616E76  # PostgreSQL advisory lock key of the schema's migrations
+# what a run's end writes over its start
+RUN_END_COLUMNS = (
+    "status",
+    "answer",
+    "error",
+    "trace",
+    "latency_ms",
+    "ttft_ms",
+    "prompt_tokens",
+    "completion_tokens",
+    "ended_at",
+)
 _SLUG_CHARS = re.compile(r"[^a-z0-9]+")
 
 
@@ -109,6 +124,17 @@ class HistoryFilter:
     start: datetime | None = None
     end: datetime | None = None
     order: str = "ASC"
+
+
+@dataclass
+class RunFilter:
+    canvas_id: str | None = None
+    session_id: str | None = None
+    status: list[str] | None = None
+    trigger: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    ids: list[str] | None = None
 
 
 class Store:
@@ -222,6 +248,12 @@ class Store:
         async with self.sessions() as s:
             return list((await s.scalars(select(Canvas).order_by(Canvas.created_at))).all())
 
+    async def canvas_versions(self) -> dict[str, datetime]:
+        """Every canvas's id and the time it last changed (one light query)."""
+        async with self.sessions() as s:
+            rows = await s.execute(select(Canvas.id, Canvas.updated_at))
+            return {canvas_id: updated for canvas_id, updated in rows.all()}
+
     async def update_canvas(self, ref: str, **changes: Any) -> Canvas | None:
         async with self.sessions() as s:
             canvas = await s.get(Canvas, ref) if is_uuid(ref) else None
@@ -242,6 +274,8 @@ class Store:
     async def delete_canvas(self, canvas_id: str) -> bool:
         async with self.sessions() as s:
             await s.execute(delete(ChatMessage).where(ChatMessage.canvas_id == canvas_id))
+            for model in (Execution, ScheduleTick, WebhookDelivery):
+                await s.execute(delete(model).where(model.canvas_id == canvas_id))
             result = await s.execute(delete(Canvas).where(Canvas.id == canvas_id))
             await s.commit()
             return bool(result.rowcount)
@@ -371,6 +405,9 @@ class Store:
     async def _apply(self, conn: Any, item: tuple[str, Any]) -> None:
         table = ChatMessage.__table__
         kind, payload = item
+        if kind in ("run", "run_end"):
+            await self._write_runs(conn, [item])
+            return
         if kind == "start":
             await conn.execute(insert(table), list(payload))
             return
@@ -399,7 +436,12 @@ class Store:
         table = ChatMessage.__table__
         starts: dict[str, Any] = {}
         finishes: list[dict[str, Any]] = []
+        runs = [item for item in batch if item[0] in ("run", "run_end")]
+        if runs:
+            await self._write_runs(conn, runs)
         for kind, payload in batch:
+            if kind in ("run", "run_end"):
+                continue
             if kind == "start":
                 starts[payload[1]["id"]] = payload
             else:
@@ -453,6 +495,48 @@ class Store:
                 )
         if rows:
             await conn.execute(insert(table), rows)
+
+    # -- execution records: written by the same writer, in the same transactions --------
+
+    def record_run(self, row: dict[str, Any]) -> asyncio.Future[None]:
+        """A run's record as it starts (``running``), written with the next batch of the
+        writer (its exchange's start, usually): no transaction of its own."""
+        return self._queue(("run", row), soon=False)
+
+    def finish_run(self, row: dict[str, Any]) -> asyncio.Future[None]:
+        """A run's record as it ended: the whole row (inserted if its start was never
+        written)."""
+        return self._queue(("run_end", row))
+
+    async def _write_runs(self, conn: Any, items: list[tuple[str, Any]]) -> None:
+        table = Execution.__table__
+        rows: dict[str, dict[str, Any]] = {}
+        ends: dict[str, dict[str, Any]] = {}
+        for kind, row in items:
+            if kind == "run":
+                rows[row["id"]] = row
+            elif row["id"] in rows:  # began and ended in this batch: one insert
+                rows[row["id"]] = {**rows[row["id"]], **row}
+            else:
+                ends[row["id"]] = row
+        if ends:
+            found = set(
+                (await conn.execute(select(table.c.id).where(table.c.id.in_(list(ends))))).scalars()
+            )
+            for run_id, row in ends.items():
+                if run_id not in found:
+                    rows[run_id] = row
+            known = [row for run_id, row in ends.items() if run_id in found]
+            if known:
+                columns = [c for c in RUN_END_COLUMNS if all(c in row for row in known)]
+                await conn.execute(
+                    update(table)
+                    .where(table.c.id == bindparam("b_id"))
+                    .values({c: bindparam("b_" + c) for c in columns}),
+                    [{"b_id": r["id"], **{"b_" + c: r[c] for c in columns}} for r in known],
+                )
+        if rows:
+            await conn.execute(insert(table), list(rows.values()))
 
     async def _write_exchanges(self) -> None:
         waited = 0.0
@@ -513,6 +597,12 @@ class Store:
                 .where(table.c.id == question_id_for(answer_id))
                 .values(status="completed")
             )
+            runs = Execution.__table__
+            await conn.execute(  # its record, if one was kept, says so too
+                update(runs)
+                .where(runs.c.id == answer_id, runs.c.status == "running")
+                .values(status="interrupted", ended_at=utcnow(), answer=partial)
+            )
 
     # -- the chat widget's feedback and leads ---------------------------------------------
 
@@ -542,11 +632,11 @@ class Store:
             q = select(model).where(model.canvas_id == canvas_id).order_by(model.created_at)
             return list(await s.scalars(q))
 
-    # -- agentflow executions ----------------------------------------------------------
+    # -- agentflow flow states (a paused run, a kept state) ---------------------------------
 
-    async def save_execution(
+    async def save_flow_state(
         self,
-        execution_id: str,
+        state_id: str,
         canvas_id: str,
         chat_id: str,
         session_id: str,
@@ -555,11 +645,11 @@ class Store:
     ) -> None:
         """Create or replace one agentflow execution (one write)."""
         async with self.sessions() as s:
-            row = await s.get(Execution, execution_id)
+            row = await s.get(FlowState, state_id)
             if row is None:
                 s.add(
-                    Execution(
-                        id=execution_id,
+                    FlowState(
+                        id=state_id,
                         canvas_id=canvas_id,
                         chat_id=chat_id,
                         session_id=session_id,
@@ -603,7 +693,7 @@ class Store:
         async with self.sessions() as s:
             return await s.get(RevokedSession, signature) is not None
 
-    async def claim_execution(self, execution_id: str, status: str, new_status: str) -> bool:
+    async def claim_flow_state(self, state_id: str, status: str, new_status: str) -> bool:
         """Move an execution from ``status`` to ``new_status`` if it is still there: one
         conditional UPDATE, so of concurrent callers exactly one wins (a paused run is
         resumed once)."""
@@ -611,23 +701,23 @@ class Store:
 
         async with self.sessions() as s:
             result = await s.execute(
-                update(Execution)
-                .where(Execution.id == execution_id, Execution.status == status)
+                update(FlowState)
+                .where(FlowState.id == state_id, FlowState.status == status)
                 .values(status=new_status)
             )
             await s.commit()
             return bool(result.rowcount)  # type: ignore[attr-defined]
 
-    async def last_execution(
+    async def last_flow_state(
         self, canvas_id: str, *, chat_id: str | None = None, session_id: str | None = None
-    ) -> Execution | None:
+    ) -> FlowState | None:
         """The latest execution of a chat (or a session) of a canvas."""
-        q = select(Execution).where(Execution.canvas_id == canvas_id)
+        q = select(FlowState).where(FlowState.canvas_id == canvas_id)
         if chat_id is not None:
-            q = q.where(Execution.chat_id == chat_id)
+            q = q.where(FlowState.chat_id == chat_id)
         if session_id is not None:
-            q = q.where(Execution.session_id == session_id)
-        q = q.order_by(Execution.updated_at.desc()).limit(1)
+            q = q.where(FlowState.session_id == session_id)
+        q = q.order_by(FlowState.updated_at.desc()).limit(1)
         async with self.sessions() as s:
             return (await s.scalars(q)).first()
 
@@ -801,3 +891,174 @@ class Store:
             )
             await s.commit()
             return int(result.rowcount or 0)
+
+    # -- execution records (reads; the writer writes them) ---------------------------------
+
+    def _runs_query(self, f: RunFilter) -> Any:
+        t = Execution
+        q = select(t)
+        if f.canvas_id:
+            q = q.where(t.canvas_id == f.canvas_id)
+        if f.session_id:
+            q = q.where(t.session_id == f.session_id)
+        if f.status:
+            q = q.where(t.status.in_(f.status))
+        if f.trigger:
+            q = q.where(t.trigger == f.trigger)
+        if f.start:
+            q = q.where(t.started_at >= f.start)
+        if f.end:
+            q = q.where(t.started_at <= f.end)
+        if f.ids:
+            q = q.where(t.id.in_(f.ids))
+        return q
+
+    async def executions(self, f: RunFilter, page: int, limit: int) -> tuple[list[Any], int]:
+        """A page of execution records, newest first, without their traces; and how many
+        the filter selects in all."""
+        t = Execution
+        summary = [c for c in Execution.__table__.c if c.name not in ("trace", "request")]
+        q = self._runs_query(f)
+        listed = (
+            q.with_only_columns(*summary)
+            .order_by(t.started_at.desc(), t.id)
+            .offset((page - 1) * limit)
+            .limit(limit)
+        )
+        counted = q.with_only_columns(func.count()).select_from(Execution).order_by(None)
+        async with self.sessions() as s:
+            rows = list((await s.execute(listed)).mappings())
+            total = int(await s.scalar(counted) or 0)
+        return rows, total
+
+    async def get_execution(self, execution_id: str) -> Execution | None:
+        async with self.sessions() as s:
+            return await s.get(Execution, execution_id)
+
+    async def set_execution_public(self, execution_id: str, public: bool) -> Execution | None:
+        async with self.sessions() as s:
+            row = await s.get(Execution, execution_id)
+            if row is None:
+                return None
+            row.is_public = public
+            await s.commit()
+            return row
+
+    async def delete_executions(self, ids: list[str]) -> int:
+        if not ids:
+            return 0
+        async with self.sessions() as s:
+            result = await s.execute(delete(Execution).where(Execution.id.in_(ids)))
+            await s.commit()
+            return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def forget_old(
+        self, executions_before: datetime | None, deliveries_before: datetime
+    ) -> int:
+        """Retention: execution records started before a time, webhook delivery ids older
+        than a day, schedule ticks of the same age as the executions."""
+        removed = 0
+        async with self.sessions() as s:
+            if executions_before is not None:
+                result = await s.execute(
+                    delete(Execution).where(
+                        Execution.started_at < executions_before, Execution.status != "running"
+                    )
+                )
+                removed = int(result.rowcount or 0)  # type: ignore[attr-defined]
+                await s.execute(delete(ScheduleTick).where(ScheduleTick.tick < executions_before))
+            await s.execute(
+                delete(WebhookDelivery).where(WebhookDelivery.created_at < deliveries_before)
+            )
+            await s.commit()
+        return removed
+
+    # -- schedules' ticks ------------------------------------------------------------------
+
+    async def claim_tick(self, canvas_id: str, tick: datetime, process: str) -> str | None:
+        """Take one tick of a canvas's schedule: of every process asking, exactly one gets
+        its id (the unique pair decides); the others get None."""
+        row_id = str(uuid.uuid4())
+        async with self.sessions() as s:
+            s.add(
+                ScheduleTick(
+                    id=row_id,
+                    canvas_id=canvas_id,
+                    tick=tick,
+                    status="RUNNING",
+                    process=process,
+                    created_at=utcnow(),
+                )
+            )
+            try:
+                await s.commit()
+            except IntegrityError:
+                return None
+        return row_id
+
+    async def finish_tick(self, tick_id: str, **values: Any) -> None:
+        async with self.sessions() as s:
+            await s.execute(update(ScheduleTick).where(ScheduleTick.id == tick_id).values(**values))
+            await s.commit()
+
+    async def last_ticks(self) -> dict[str, datetime]:
+        """The latest tick taken of every canvas's schedule."""
+        q = select(ScheduleTick.canvas_id, func.max(ScheduleTick.tick)).group_by(
+            ScheduleTick.canvas_id
+        )
+        async with self.sessions() as s:
+            return {canvas: tick for canvas, tick in (await s.execute(q)).all()}
+
+    async def ticks(
+        self, canvas_id: str, page: int, limit: int, status: list[str] | None = None
+    ) -> tuple[list[ScheduleTick], int]:
+        q = select(ScheduleTick).where(ScheduleTick.canvas_id == canvas_id)
+        if status:
+            q = q.where(ScheduleTick.status.in_(status))
+        counted = q.with_only_columns(func.count()).select_from(ScheduleTick).order_by(None)
+        q = q.order_by(ScheduleTick.tick.desc()).offset((page - 1) * limit).limit(limit)
+        async with self.sessions() as s:
+            return list((await s.scalars(q)).all()), int(await s.scalar(counted) or 0)
+
+    async def delete_ticks(self, canvas_id: str) -> int:
+        async with self.sessions() as s:
+            result = await s.execute(
+                delete(ScheduleTick).where(ScheduleTick.canvas_id == canvas_id)
+            )
+            await s.commit()
+            return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    # -- webhook deliveries ----------------------------------------------------------------
+
+    async def claim_delivery(
+        self, canvas_id: str, delivery_id: str, execution_id: str
+    ) -> str | None:
+        """Take a webhook delivery id for a run: None when it is new (this run takes it),
+        else the execution the earlier delivery of the same id started."""
+        async with self.sessions() as s:
+            s.add(
+                WebhookDelivery(
+                    canvas_id=canvas_id,
+                    delivery_id=delivery_id,
+                    execution_id=execution_id,
+                    created_at=utcnow(),
+                )
+            )
+            try:
+                await s.commit()
+            except IntegrityError:
+                await s.rollback()
+                row = await s.get(WebhookDelivery, (canvas_id, delivery_id))
+                return row.execution_id if row is not None else execution_id
+        return None
+
+    async def release_delivery(self, canvas_id: str, delivery_id: str) -> None:
+        """A delivery whose run never started: a retry of it may run."""
+        async with self.sessions() as s:
+            await s.execute(
+                delete(WebhookDelivery).where(
+                    WebhookDelivery.canvas_id == canvas_id,
+                    WebhookDelivery.delivery_id == delivery_id,
+                )
+            )
+            await s.commit()
