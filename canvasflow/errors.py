@@ -56,6 +56,17 @@ class NotFound(CanvasflowError):
     status, code = 404, "not_found"
 
 
+class MethodNotAllowed(CanvasflowError):
+    status, code = 405, "method_not_allowed"
+
+
+class SettingsInvalid(CanvasflowError):
+    """A canvas's settings that cannot be kept (a schedule that does not parse, or runs
+    more often than the server allows): refused at save."""
+
+    status, code = 422, "settings_invalid"
+
+
 class AlreadyExists(CanvasflowError):
     status, code = 409, "conflict"
 

@@ -11,6 +11,7 @@ import orjson
 
 from canvasflow.engine.graph import IGNORED_NODES, load_flow_data
 from canvasflow.errors import CanvasInvalid
+from canvasflow.triggers.webhook import shown
 
 
 def normalise(doc: Any, fallback_name: str = "Imported canvas") -> dict[str, Any]:
@@ -77,7 +78,8 @@ def export(canvas: Any) -> dict[str, Any]:
         "name": canvas.name,
         "slug": canvas.slug,
         "flowData": canvas.flow_data,
-        "settings": canvas.settings or {},
+        # never a sealed secret (a webhook's): the export may leave this server
+        "settings": shown(canvas.settings),
         "deployed": False,
         "isPublic": False,
         "type": "CHATFLOW",

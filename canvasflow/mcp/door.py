@@ -195,6 +195,7 @@ async def run_tool(
         overrides={"sessionId": session},
         streaming=progress is not None,
         form=form,
+        trigger="mcp",
     )
     try:
         if progress is not None:  # the tokens as they come, as progress

@@ -70,9 +70,15 @@ class Prompt:
     def messages(self, question: str, ctx: RunContext) -> list[Message]:
         values = self._values(question, ctx)
         out: list[Message] = []
-        if self.system:
-            out.append({"role": "system", "content": fill(self.system, values)})
-        out.append({"role": "user", "content": fill(self.human, values)})
+        system, human = self.system, self.human
+        if ctx.webhook is not None:  # a webhook's request: {{ $webhook.body.x }}
+            from canvasflow.triggers.webhook import fill as fill_webhook
+
+            system = fill_webhook(system, ctx.webhook) if system else system
+            human = fill_webhook(human, ctx.webhook)
+        if system:
+            out.append({"role": "system", "content": fill(system, values)})
+        out.append({"role": "user", "content": fill(human, values)})
         return out
 
 

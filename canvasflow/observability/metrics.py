@@ -68,6 +68,12 @@ class Metrics:
         self.queue_depth = Gauge(
             "canvasflow_queue_depth", "Predictions waiting for a worker (queue mode)", registry=r
         )
+        self.webhooks_refused = Counter(
+            "canvasflow_webhooks_refused",
+            "Webhook requests refused before anything ran, by reason (signature...)",
+            ["reason"],
+            registry=r,
+        )
         self.running = Gauge("canvasflow_predictions_running", "Predictions running", registry=r)
         logs = Gauge("canvasflow_event_logs", "Prediction event logs kept", registry=r)
         events = Gauge("canvasflow_event_log_events", "Events held in event logs", registry=r)

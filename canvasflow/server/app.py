@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -46,18 +47,21 @@ from canvasflow.server.routes import (
     apikeys,
     canvases,
     credentials,
+    executions,
     mcp_server,
     messages,
     nodes,
     openai_door,
     predictions,
     session,
+    triggers,
     vectors,
     widget,
 )
 from canvasflow.server.schemas import ErrorResponse
 from canvasflow.server.state import ServerState
 from canvasflow.store.repo import Conflict, Store
+from canvasflow.triggers.schedule import ScheduleBeat
 
 log = logging.getLogger("canvasflow")
 
@@ -119,13 +123,23 @@ async def prepare_store(store: Store, settings: Settings) -> None:
 
 async def repair_now_and_then(st: ServerState, every: float = 60.0) -> None:
     """Answers left ``running`` by nobody are repaired while the server runs, not only at
-    its next start (engine/prediction.py: repair_running)."""
+    its next start (engine/prediction.py: repair_running); execution records older than
+    their retention, and webhook delivery ids older than a day, are deleted."""
     while True:
         await asyncio.sleep(every)
         try:
             await repair_running(st.store, st.bus, {p.ctx.chat_message_id for p in st.predictions})
+            await forget_old(st)
         except Exception as exc:  # the database away: the next round tries again
             log.warning("repairing running answers failed: %s", exc)
+
+
+async def forget_old(st: ServerState) -> int:
+    now = datetime.now(UTC)
+    days = st.settings.execution_retention_days
+    return await st.store.forget_old(
+        now - timedelta(days=days) if days else None, now - timedelta(days=1)
+    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -178,11 +192,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.canvasflow = st
         warming = asyncio.create_task(warm_up(settings)) if settings.warm_up else None
         repairing = asyncio.create_task(repair_now_and_then(st))
+        await forget_old(st)
+        beat = ScheduleBeat(st) if settings.scheduler else None
+        beating = asyncio.create_task(beat.run()) if beat is not None else None
         try:
             async with mcp_door.run():
                 yield
         finally:
             repairing.cancel()
+            if beat is not None and beating is not None:
+                beating.cancel()
+                await beat.close()
             if warming is not None:
                 warming.cancel()
             running = list(st.predictions)
@@ -225,6 +245,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(credentials.router)
     app.include_router(widget.router)
     app.include_router(mcp_server.router)
+    app.include_router(executions.router)
+    app.include_router(triggers.router)
     # canvases as MCP servers: Streamable HTTP, answered by the mcp SDK (not in /docs:
     # JSON-RPC, described in PROTOCOL.md)
     mcp_door = McpDoor()

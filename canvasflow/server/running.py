@@ -70,6 +70,9 @@ async def start_prediction(
     uploads: list[Any] | None = None,
     human_input: dict[str, Any] | None = None,
     form: dict[str, Any] | None = None,
+    trigger: str = "prediction",
+    webhook: dict[str, Any] | None = None,
+    message_id: str | None = None,
 ) -> Running:
     """Check the question and the canvas (4xx before anything starts), then start it
     here, or put it on the queue for a worker."""
@@ -88,7 +91,13 @@ async def start_prediction(
     agentflow = graph.kind == "agentflow"
     if (human_input or form) and not agentflow:
         raise BadRequest("humanInput and form are for agentflows; this canvas is a chatflow")
-    if not question.strip() and not (agentflow and (human_input or form)):
+    # a trigger may run a canvas with nothing to ask (Flowise's "no input": one space)
+    nothing_asked = trigger in ("schedule", "webhook")
+    if (
+        not question.strip()
+        and not nothing_asked
+        and not (agentflow and (human_input or form is not None))
+    ):
         raise BadRequest("question is required")
     limit = st.settings.max_question_chars
     if len(question) > limit:
@@ -111,7 +120,7 @@ async def start_prediction(
         canvas_id=canvas.id,
         chat_id=chat_id,
         session_id=str(session_override) if session_override else chat_id,
-        chat_message_id=str(uuid.uuid4()),
+        chat_message_id=message_id or str(uuid.uuid4()),
         history=history,
         streaming=streaming,
         overrides=overrides,
@@ -122,6 +131,9 @@ async def start_prediction(
         attachments=attachments,
         human_input=human_input,
         form=form,
+        trigger=trigger,
+        webhook=webhook,
+        version=canvas.updated_at.isoformat() if canvas.updated_at else None,
         return_source_documents=_flag(overrides, canvas.settings, "returnSourceDocuments", allowed)
         or graph.wants_sources(),
         return_intermediate_steps=_flag(

@@ -220,3 +220,133 @@ class ChatMessageOut(BaseModel):
 
 class DeleteResult(BaseModel):
     deleted: int
+
+
+# -- executions: the record of every run -------------------------------------------------
+
+ExecutionStatus = Literal["running", "completed", "error", "aborted", "interrupted", "paused"]
+# Flowise's execution states, beside canvasflow's statuses
+FLOWISE_STATE = {
+    "running": "INPROGRESS",
+    "completed": "FINISHED",
+    "error": "ERROR",
+    "aborted": "TERMINATED",
+    "interrupted": "TERMINATED",
+    "paused": "STOPPED",
+}
+
+
+class TraceEntry(BaseModel):
+    """One node of a run: how it ended, its time and tokens, what went in and out."""
+
+    model_config = ConfigDict(extra="allow")
+    nodeId: str
+    label: str | None = None
+    name: str | None = None
+    status: str
+    ms: int | None = None
+    tokens: int | None = None
+    input: Any = None
+    output: Any = None
+    error: Any = None
+
+
+class ExecutionOut(BaseModel):
+    id: str
+    canvasId: str
+    agentflowId: str = Field(description="The canvas's id, as Flowise names it")
+    canvasName: str | None = None
+    version: str | None = Field(None, description="The canvas version that answered")
+    trigger: str
+    chatId: str | None = None
+    sessionId: str | None = None
+    status: ExecutionStatus
+    state: str = Field(description="Flowise's state: INPROGRESS, FINISHED, ERROR, ...")
+    question: str | None = None
+    answer: str | None = None
+    error: dict[str, Any] | None = None
+    latencyMs: int | None = None
+    ttftMs: int | None = None
+    promptTokens: int = 0
+    completionTokens: int = 0
+    isPublic: bool = False
+    createdDate: UTCDateTime
+    updatedDate: UTCDateTime
+    stoppedDate: UTCDateTime | None = None
+    request: dict[str, Any] | None = None
+    trace: list[TraceEntry] | None = None
+    executionData: str | None = Field(
+        None, description="The trace as a JSON string (Flowise's executionData)"
+    )
+
+
+class ExecutionList(BaseModel):
+    data: list[ExecutionOut]
+    total: int
+    page: int
+    limit: int
+
+
+class ExecutionUpdate(BaseModel):
+    isPublic: bool
+
+
+class ExecutionIds(BaseModel):
+    executionIds: list[str] = Field(min_length=1, max_length=1000)
+
+
+class DeletedCount(BaseModel):
+    success: bool = True
+    deletedCount: int
+
+
+class RunAgain(BaseModel):
+    executionId: str
+    chatId: str
+
+
+class WebhookAccepted(BaseModel):
+    executionId: str
+    chatId: str
+    status: Literal["accepted", "duplicate"]
+
+
+class WebhookSecret(BaseModel):
+    webhookSecret: str = Field(description="Shown once: the Standard Webhooks secret (whsec_...)")
+
+
+class ScheduleRecord(BaseModel):
+    cron: str
+    timezone: str
+    misfire: str
+    nextRunAt: UTCDateTime | None = None
+    lastRunAt: UTCDateTime | None = None
+    endDate: UTCDateTime | None = None
+
+
+class ScheduleStatus(BaseModel):
+    enabled: bool
+    canEnable: bool
+    reason: str | None = None
+    record: ScheduleRecord | None = None
+
+
+class ScheduleEnabled(BaseModel):
+    enabled: bool
+
+
+class TickOut(BaseModel):
+    id: str
+    scheduledAt: UTCDateTime
+    status: str
+    executionId: str | None = None
+    error: str | None = None
+    elapsedTimeMs: int | None = None
+    process: str | None = None
+
+
+class TickList(BaseModel):
+    data: list[TickOut]
+    total: int
+    page: int
+    limit: int

@@ -10,7 +10,13 @@ from fastapi import APIRouter, Depends, Request, Response
 from canvasflow import importer
 from canvasflow.engine.graph import Problem, check, load_flow_data, refuse
 from canvasflow.engine.run import can_stream
-from canvasflow.errors import AlreadyExists, CanvasInvalid, NotFound, PayloadTooLarge
+from canvasflow.errors import (
+    AlreadyExists,
+    CanvasInvalid,
+    NotFound,
+    PayloadTooLarge,
+    SettingsInvalid,
+)
 from canvasflow.mcp.config import keep_mcp_token
 from canvasflow.server.deps import canvas_or_404, json_body, state
 from canvasflow.server.guards import require_admin
@@ -26,6 +32,7 @@ from canvasflow.server.schemas import (
 from canvasflow.server.uploads import remove_uploads
 from canvasflow.store.models import Canvas
 from canvasflow.store.repo import Conflict
+from canvasflow.triggers import schedule, webhook
 
 router = APIRouter(prefix="/api/v1", tags=["canvases"])
 admin = [Depends(require_admin)]
@@ -41,7 +48,7 @@ def out(canvas: Canvas, problems: list[Problem] | None = None) -> CanvasOut:
         slug=canvas.slug,
         name=canvas.name,
         flowData=canvas.flow_data,
-        settings=canvas.settings or {},
+        settings=webhook.shown(canvas.settings),
         isStreaming=streaming,
         createdDate=canvas.created_at,
         updatedDate=canvas.updated_at,
@@ -63,6 +70,22 @@ def validated_flow(flow_data: str | dict, max_nodes: int = 1000) -> str:  # type
     if structure:
         raise refuse(structure)
     return flow_data if isinstance(flow_data, str) else orjson.dumps(data).decode()
+
+
+def check_triggers(flow: str, settings: dict[str, Any] | None, min_seconds: float) -> None:
+    """A schedule that cannot be kept is refused at save (422 naming it)."""
+    graph, problems = check(flow)
+    if graph is None or any(p.level == "error" for p in problems):
+        graph = None  # a draft: its Start node's schedule is checked once it can run
+    try:
+        found = schedule.config_of(graph, settings)
+    except CanvasInvalid:
+        return
+    if found is None:
+        return
+    schedule.check(found, min_seconds)
+    if getattr(graph, "kind", "chatflow") != "agentflow" and not found.input.strip():
+        raise SettingsInvalid("a chatflow's schedule needs an input (settings.schedule.input)")
 
 
 async def problems_of(st: Any, canvas: Canvas) -> list[Problem]:
@@ -110,9 +133,11 @@ async def list_canvases(request: Request) -> list[CanvasOut]:
 
 async def create_canvas(body: CanvasIn, request: Request) -> CanvasOut:
     flow = validated_flow(body.flowData, state(request).settings.max_canvas_nodes)
+    settings = webhook.keep_secret(body.settings or {}, None)
+    check_triggers(flow, settings, state(request).settings.min_schedule_s)
     try:
         canvas = await state(request).store.create_canvas(
-            body.name, flow, slug=body.slug, settings=body.settings
+            body.name, flow, slug=body.slug, settings=settings
         )
     except Conflict as exc:
         raise AlreadyExists(str(exc)) from None
@@ -131,9 +156,16 @@ async def update_canvas(canvas_id: str, body: CanvasUpdate, request: Request) ->
         else None
     )
     settings = body.settings
-    if settings is not None:  # the MCP token's hash is never set from outside, nor lost
-        current = await canvas_or_404(state(request), canvas_id)
-        settings = keep_mcp_token(settings, current.settings)
+    current = await canvas_or_404(state(request), canvas_id)
+    if settings is not None:  # the MCP token's hash, the webhook's secret: never set
+        settings = keep_mcp_token(settings, current.settings)  # from outside, nor lost
+        settings = webhook.keep_secret(settings, current.settings)
+    if flow is not None or settings is not None:
+        check_triggers(
+            flow if flow is not None else current.flow_data,
+            settings if settings is not None else current.settings,
+            state(request).settings.min_schedule_s,
+        )
     try:
         canvas = await state(request).store.update_canvas(
             canvas_id, name=body.name, slug=body.slug, flow_data=flow, settings=settings
@@ -164,6 +196,8 @@ async def import_canvas(request: Request, slug: str | None = None) -> CanvasOut:
     except CanvasInvalid as exc:
         raise CanvasInvalid(exc.message) from None
     flow = validated_flow(canvas_doc["flowData"], st.settings.max_canvas_nodes)
+    canvas_doc["settings"] = webhook.keep_secret(canvas_doc["settings"] or {}, None)
+    check_triggers(flow, canvas_doc["settings"], st.settings.min_schedule_s)
     try:
         canvas = await st.store.create_canvas(
             canvas_doc["name"],

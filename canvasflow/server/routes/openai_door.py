@@ -136,8 +136,14 @@ async def chat_completions(request: Request) -> Response:
     history = [{"role": m.role, "content": m.text()} for m in turns[:-1]]
     try:
         prediction = await start_prediction(
-            st, canvas, turns[-1].text(), chat_id=req.user, history=history, streaming=req.stream
-        )  # type: ignore[arg-type]
+            st,
+            canvas,
+            turns[-1].text(),
+            chat_id=req.user,
+            history=history,  # type: ignore[arg-type]
+            streaming=req.stream,
+            trigger="openai",
+        )
     except CanvasflowError as exc:
         return openai_error(exc.status, exc.message, "invalid_request_error")
     completion_id = "chatcmpl-" + prediction.id.replace("-", "")

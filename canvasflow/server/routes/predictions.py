@@ -99,6 +99,7 @@ async def predict(canvas_id: str, request: Request) -> Response:
         uploads=req.uploads,
         human_input=req.humanInput.model_dump() if req.humanInput else None,
         form=req.form,
+        trigger=trigger_of(request),
     )
 
     if encoder is not None:
@@ -115,6 +116,15 @@ async def predict(canvas_id: str, request: Request) -> Response:
     if prediction.status == "error" and prediction.error is not None:
         raise from_event(prediction.error)
     return JSONBody(prediction.answer())
+
+
+# what a client may say it is (X-Canvasflow-Trigger), for the record of the run only
+CLIENT_TRIGGERS = frozenset({"studio", "chat", "widget", "sdk"})
+
+
+def trigger_of(request: Request) -> str:
+    said = request.headers.get("x-canvasflow-trigger", "").strip().lower()
+    return said if said in CLIENT_TRIGGERS else "prediction"
 
 
 async def wait_or_leave(request: Request, prediction: Running, keep_going: bool) -> None:
