@@ -345,6 +345,11 @@ PUBLIC = {
     ("POST", "/api/v1/text-to-speech/abort"),
     ("GET", "/api/v1/openai-assistants-file/download"),
     ("POST", "/api/v1/openai-assistants-file/download"),
+    # a canvas's webhook: its own key when it has one, its signature when it has a secret
+    # (tests/test_triggers.py); a canvas that takes no webhook answers 404
+    *((m, "/api/v1/webhook/{canvas_id}") for m in ("GET", "POST", "PUT", "PATCH", "DELETE")),
+    # a run its owner shared (404 for any other): tests/test_triggers.py
+    ("GET", "/api/v1/public-executions/{execution_id}"),
 }
 
 

@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
@@ -120,6 +121,18 @@ def test_json_and_stream_through_a_worker(cluster: Cluster) -> None:
     assert [e["event"] for e in events] == ["start"] + ["token"] * 5 + ["metadata", "end"]
     stats = httpx.get(cluster.web_b.url + "/api/v1/queue").json()
     assert stats["mode"] == "queue" and len(stats["workers"]) == 1
+
+    # the worker records the runs it runs: their trigger, status, the trace of its nodes
+    def recorded() -> list[dict[str, Any]] | None:
+        page = httpx.get(
+            f"{cluster.web_a.url}/api/v1/executions", params={"canvasId": canvas["id"]}
+        ).json()["data"]
+        return page if len(page) == 2 and all(e["status"] == "completed" for e in page) else None
+
+    runs = poll(recorded, timeout=20)
+    assert {e["trigger"] for e in runs} == {"prediction"}
+    one = httpx.get(f"{cluster.web_b.url}/api/v1/executions/{runs[0]['id']}").json()
+    assert one["answer"] == "word0 word1 word2 word3 word4" and len(one["trace"]) == 3
 
 
 def test_resume_through_the_other_web_process(cluster: Cluster) -> None:
