@@ -13,7 +13,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page
 
-from tests.support import Proc, canvasflow_server, edge, make_canvas, node, ref
+from tests.support import Proc, canvasflow_server, edge, llm_chain_flow, make_canvas, node, ref
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
@@ -518,3 +518,125 @@ def test_the_studio_lists_an_mcp_servers_tools_to_pick(
     flow = json.loads(stored["flowData"])
     [mcp_node] = [n for n in flow["nodes"] if n["id"] == "mcp_0"]
     assert json.loads(mcp_node["data"]["inputs"]["mcpActions"]) == ["add"]
+
+
+# -- executions: every run, one run node by node, shared, run again; the triggers' settings --------
+
+
+def executions_of(studio: Proc, canvas_id: str) -> list[dict[str, object]]:
+    admin = {"Authorization": f"Bearer {studio.admin}"}  # type: ignore[attr-defined]
+    r = httpx.get(f"{studio.url}/api/v1/executions", params={"canvasId": canvas_id}, headers=admin)
+    return r.json()["data"]  # type: ignore[no-any-return]
+
+
+def test_a_running_execution_is_followed_live(page: Page, studio: Proc) -> None:
+    import threading
+
+    admin = {"Authorization": f"Bearer {studio.admin}"}  # type: ignore[attr-defined]
+    slow = make_canvas(
+        studio.url, llm_chain_flow(model="mock?tokens=40&delay=0.1"), name="Live", headers=admin
+    )
+    body = {"question": "slowly", "streaming": True, "overrideConfig": {"returnNodeEvents": True}}
+    url = f"{studio.url}/api/v1/prediction/{slow['id']}"
+    worker = threading.Thread(target=lambda: httpx.post(url, json=body, timeout=30))
+    worker.start()
+    deadline = time.monotonic() + 10
+    while not executions_of(studio, slow["id"]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    run_id = executions_of(studio, slow["id"])[0]["id"]
+    page.goto(f"{studio.url}/studio/executions/{run_id}")
+    page.wait_for_selector(".execution[data-status=running]")
+    page.wait_for_selector(".run-canvas .cf-node[data-status=running]")
+    shoot(page, "studio-execution-live.png")
+    page.wait_for_selector(".execution[data-status=completed]", timeout=20000)
+    page.wait_for_selector(".run-canvas .cf-node[data-status=done] >> nth=2")
+    worker.join(30)
+
+
+def test_the_executions_pages(page: Page, browser: Browser, studio: Proc) -> None:
+    admin = {"Authorization": f"Bearer {studio.admin}"}  # type: ignore[attr-defined]
+    good = make_canvas(studio.url, llm_chain_flow(), name="Echo runs", headers=admin)
+    bad = make_canvas(
+        studio.url, llm_chain_flow(model="mock?status=500"), name="Failing runs", headers=admin
+    )
+    for q in ("echo: first run", "echo: second run"):
+        httpx.post(
+            f"{studio.url}/api/v1/prediction/{good['id']}", json={"question": q}
+        ).raise_for_status()
+    httpx.post(f"{studio.url}/api/v1/prediction/{bad['id']}", json={"question": "will fail"})
+    page.click("nav >> text=Executions")
+    page.wait_for_selector("table.runs tbody tr[data-status=error]")
+    assert count(page, "table.runs tbody tr") >= 3
+    page.select_option(".filters select >> nth=1", "error")
+    wait_count(page, "table.runs tbody tr", 1)
+    shoot(page, "studio-executions-list.png")
+    # the failing run: its canvas with the failing node marked, the error beside it
+    page.click("table.runs tbody tr")
+    page.wait_for_selector(".execution[data-status=error]")
+    page.wait_for_selector(".run-canvas .cf-node[data-status=error]")
+    page.wait_for_selector(".node-detail pre.error")
+    assert (
+        "500" in page.inner_text(".node-detail")
+        or "upstream" in page.inner_text(".node-detail").lower()
+    )
+    shoot(page, "studio-execution-error.png")
+    # a good run: the ending node's output, shared read-only
+    page.click("text=← All runs")
+    page.select_option(".filters select >> nth=1", "completed")
+    page.wait_for_selector("table.runs tbody tr[data-status=completed]")
+    page.click("table.runs tbody tr >> nth=0")
+    page.wait_for_selector(".run-canvas .cf-node[data-status=done]")
+    page.click(".steps button:has-text('LLM Chain')")
+    assert "second run" in page.inner_text(".node-detail")
+    run_id = page.url.rsplit("/", 1)[1]
+    shared_url = f"{studio.url}/studio/shared/{run_id}"
+    other = browser.new_context(viewport={"width": 1200, "height": 800}).new_page()
+    other.goto(shared_url)  # not shared yet: nothing of it shows
+    other.wait_for_selector("text=This run is not shared")
+    page.click("label:has-text('Shared read-only')")
+    page.wait_for_selector(f".share code:has-text('{run_id}')")
+    shoot(page, "studio-execution-done.png")
+    other.goto(shared_url)  # no sign-in needed
+    other.wait_for_selector(".execution[data-status=completed] .steps")
+    assert "second run" in other.inner_text(".run-io")
+    other.screenshot(path=str(ARTIFACTS / "studio-execution-shared.png"))
+    other.context.close()
+    # run again: a new run of the same question, shown live until it ends
+    page.click("button:has-text('Run again')")
+    page.wait_for_url(lambda url: not url.endswith(run_id))
+    page.wait_for_selector(".execution[data-status=completed]", timeout=20000)
+    assert "second run" in page.inner_text(".run-io")
+    # a run still going, followed live until it ends
+    slow = make_canvas(
+        studio.url, llm_chain_flow(model="mock?tokens=30&delay=0.1"), name="Slow", headers=admin
+    )
+    started = httpx.post(
+        f"{studio.url}/api/v1/prediction/{slow['id']}",
+        json={
+            "question": "slowly",
+            "streaming": True,
+            "overrideConfig": {"returnNodeEvents": True},
+        },
+        headers={"X-Canvasflow-Trigger": "sdk"},
+        timeout=30,
+    )
+    assert started.status_code == 200
+    slow_run = executions_of(studio, slow["id"])[0]
+    assert slow_run["trigger"] == "sdk" and slow_run["status"] == "completed"
+    # the canvas's webhook and schedule, in its settings
+    page.goto(f"{studio.url}/studio/canvas/{good['id']}")
+    page.wait_for_selector(".react-flow__node")
+    page.click("button[role=tab]:has-text('Settings')")
+    assert f"/api/v1/webhook/{good['id']}" in page.inner_text(".webhook-url")
+    page.click("button:has-text('Make a signing secret')")
+    page.wait_for_selector(".triggers .fresh-key code")
+    assert page.inner_text(".triggers .fresh-key code").startswith("whsec_")
+    page.check("text=Run this canvas when a webhook arrives")
+    page.fill(".triggers textarea >> nth=0", "echo: hook {{ $webhook.body.id }}")
+    page.click("button:has-text('Save settings')")
+    page.wait_for_selector(".settings .notice:has-text('Settings saved.')")
+    shoot(page, "studio-triggers.png")
+    stored = httpx.get(f"{studio.url}/api/v1/canvases/{good['id']}", headers=admin).json()[
+        "settings"
+    ]
+    assert stored["webhook"]["enabled"] is True and stored["webhook"]["secretConfigured"] is True

@@ -7,6 +7,8 @@ import { Editor } from './pages/Editor';
 import { Credentials } from './pages/Credentials';
 import { ApiKeys } from './pages/ApiKeys';
 import { SignIn } from './pages/SignIn';
+import { Executions } from './pages/Executions';
+import { ExecutionView } from './pages/ExecutionView';
 import type { NodeDesc } from './types';
 
 export function App() {
@@ -26,15 +28,26 @@ export function App() {
     api.nodes().then(setCatalogue, (e: ApiError) => setError(e.message));
   }, [allowed]);
 
+  // a run its owner shared: read-only, for anyone with the link
+  if (route.page === 'shared') {
+    return (
+      <div className="app shared" data-ready="true">
+        <header className="topbar">
+          <strong className="brand">canvasflow · shared run</strong>
+        </header>
+        <ExecutionView id={route.id} shared />
+      </div>
+    );
+  }
   if (error) return <p className="fatal">{error}</p>;
   if (session === null) return <p className="loading">Loading…</p>;
   if (!allowed) return <SignIn />;
   if (catalogue === null) return <p className="loading">Loading the node catalogue…</p>;
 
-  const link = (page: 'canvases' | 'credentials' | 'keys', label: string) => (
+  const link = (page: 'canvases' | 'credentials' | 'keys' | 'executions', label: string) => (
     <a
       href={href({ page })}
-      className={route.page === page ? 'active' : ''}
+      className={route.page === page || (page === 'executions' && route.page === 'execution') ? 'active' : ''}
       onClick={(e) => {
         e.preventDefault();
         go({ page });
@@ -50,6 +63,7 @@ export function App() {
         <strong className="brand">canvasflow studio</strong>
         <nav>
           {link('canvases', 'Canvases')}
+          {link('executions', 'Executions')}
           {link('credentials', 'Credentials')}
           {link('keys', 'API keys')}
           <a href="/docs">API docs</a>
@@ -76,6 +90,8 @@ export function App() {
       {route.page === 'editor' && <Editor key={route.id} id={route.id} catalogue={catalogue} />}
       {route.page === 'credentials' && <Credentials />}
       {route.page === 'keys' && <ApiKeys />}
+      {route.page === 'executions' && <Executions />}
+      {route.page === 'execution' && <ExecutionView key={route.id} id={route.id} catalogue={catalogue} />}
     </div>
   );
 }

@@ -1,4 +1,6 @@
 // The server's API, same origin: the session cookie (HttpOnly) authenticates.
+import type { Execution, ExecutionPage, ExecutionQuery, ScheduleStatus, TickPage } from './executions';
+import { queryString } from './executions';
 import type { McpConfig } from './mcp';
 import type { CanvasRow, FlowData, NodeDesc, Problem } from './types';
 
@@ -94,4 +96,20 @@ export const api = {
     call<McpConfig>('PUT', `/api/v1/mcp-server/${encodeURIComponent(id)}`, changes),
   rotateMcp: (id: string) => call<McpConfig>('POST', `/api/v1/mcp-server/${encodeURIComponent(id)}/refresh`),
   disableMcp: (id: string) => call<void>('DELETE', `/api/v1/mcp-server/${encodeURIComponent(id)}`),
+  executions: (q: ExecutionQuery) => call<ExecutionPage>('GET', `/api/v1/executions${queryString(q)}`),
+  execution: (id: string) => call<Execution>('GET', `/api/v1/executions/${encodeURIComponent(id)}`),
+  publicExecution: (id: string) => call<Execution>('GET', `/api/v1/public-executions/${encodeURIComponent(id)}`),
+  shareExecution: (id: string, isPublic: boolean) =>
+    call<Execution>('PUT', `/api/v1/executions/${encodeURIComponent(id)}`, { isPublic }),
+  deleteExecutions: (ids: string[]) =>
+    call<{ deletedCount: number }>('DELETE', '/api/v1/executions', { executionIds: ids }),
+  runAgain: (id: string) =>
+    call<{ executionId: string; chatId: string }>('POST', `/api/v1/executions/${encodeURIComponent(id)}/run`),
+  makeWebhookSecret: (id: string) =>
+    call<{ webhookSecret: string }>('POST', `/api/v1/canvases/${encodeURIComponent(id)}/webhook-secret`),
+  removeWebhookSecret: (id: string) => call<void>('DELETE', `/api/v1/canvases/${encodeURIComponent(id)}/webhook-secret`),
+  scheduleStatus: (id: string) => call<ScheduleStatus>('GET', `/api/v1/canvases/${encodeURIComponent(id)}/schedule/status`),
+  setScheduleEnabled: (id: string, enabled: boolean) =>
+    call<ScheduleStatus>('PATCH', `/api/v1/canvases/${encodeURIComponent(id)}/schedule/enabled`, { enabled }),
+  scheduleLogs: (id: string) => call<TickPage>('GET', `/api/v1/canvases/${encodeURIComponent(id)}/schedule/logs?limit=10`),
 };

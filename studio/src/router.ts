@@ -1,11 +1,15 @@
-// Paths under /studio/: the canvas list, an editor, credentials, API keys.
+// Paths under /studio/: the canvas list, an editor, credentials, API keys, executions
+// (a list, one run), and a shared run (read-only, no sign-in).
 import { useEffect, useState } from 'react';
 
 export type Route =
   | { page: 'canvases' }
   | { page: 'editor'; id: string }
   | { page: 'credentials' }
-  | { page: 'keys' };
+  | { page: 'keys' }
+  | { page: 'executions' }
+  | { page: 'execution'; id: string }
+  | { page: 'shared'; id: string };
 
 export function parse(pathname: string): Route {
   const rest = pathname.replace(/^\/studio\/?/, '');
@@ -13,6 +17,9 @@ export function parse(pathname: string): Route {
   if (head === 'canvas' && arg) return { page: 'editor', id: decodeURIComponent(arg) };
   if (head === 'credentials') return { page: 'credentials' };
   if (head === 'keys') return { page: 'keys' };
+  if (head === 'executions' && arg) return { page: 'execution', id: decodeURIComponent(arg) };
+  if (head === 'executions') return { page: 'executions' };
+  if (head === 'shared' && arg) return { page: 'shared', id: decodeURIComponent(arg) };
   return { page: 'canvases' };
 }
 
@@ -24,6 +31,12 @@ export function href(route: Route): string {
       return '/studio/credentials';
     case 'keys':
       return '/studio/keys';
+    case 'executions':
+      return '/studio/executions';
+    case 'execution':
+      return `/studio/executions/${encodeURIComponent(route.id)}`;
+    case 'shared':
+      return `/studio/shared/${encodeURIComponent(route.id)}`;
     default:
       return '/studio/';
   }

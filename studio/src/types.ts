@@ -99,7 +99,7 @@ export interface FlowData {
   viewport?: { x: number; y: number; zoom: number };
 }
 
-export type RunStatus = 'running' | 'done' | 'error';
+export type RunStatus = 'running' | 'done' | 'error' | 'paused';
 
 export interface StudioNodeData extends Record<string, unknown> {
   name: string;

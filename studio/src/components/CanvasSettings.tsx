@@ -3,6 +3,7 @@ import { api, ApiError, type ApiKey } from '../api';
 import type { CanvasRow } from '../types';
 import { embedSnippet, widgetForm, withWidget, type WidgetForm } from '../widget';
 import { McpSettings } from './McpSettings';
+import { TriggerSettings, triggersOf, withTriggers, type Triggers } from './TriggerSettings';
 
 // A canvas's settings: keys assigned, allowed origins, rate limit, what is returned,
 // Flowise's chat widget on a website.
@@ -15,6 +16,8 @@ export function CanvasSettings({ canvas, onSaved }: { canvas: CanvasRow; onSaved
   const [steps, setSteps] = useState<boolean>(Boolean(s.returnIntermediateSteps));
   const [widget, setWidget] = useState<WidgetForm>(widgetForm(s));
   const setW = (change: Partial<WidgetForm>) => setWidget({ ...widget, ...change });
+  const [triggers, setTriggers] = useState<Triggers>(triggersOf(s));
+  const agentflow = canvas.flowData.includes('"startAgentflow"');
   const [keys, setKeys] = useState<ApiKey[]>([]);
   const [fresh, setFresh] = useState('');
   const [notice, setNotice] = useState('');
@@ -28,7 +31,7 @@ export function CanvasSettings({ canvas, onSaved }: { canvas: CanvasRow; onSaved
       onSubmit={async (e) => {
         e.preventDefault();
         const settings: Record<string, unknown> = {
-          ...withWidget(canvas.settings as Record<string, unknown>, widget),
+          ...withTriggers(withWidget(canvas.settings as Record<string, unknown>, widget), triggers, agentflow),
           allowedOrigins: origins.split(/\s+/).filter(Boolean),
           returnSourceDocuments: sources,
           returnIntermediateSteps: steps,
@@ -90,6 +93,7 @@ export function CanvasSettings({ canvas, onSaved }: { canvas: CanvasRow; onSaved
           </>
         )}
       </fieldset>
+      <TriggerSettings canvas={canvas} value={triggers} onChange={setTriggers} />
       <button type="submit">Save settings</button>
       <McpSettings canvas={canvas} />
       <h3>API keys for this canvas</h3>

@@ -27,6 +27,9 @@ export interface NodeRun {
 
 // The canvas's test chat: the answer streams, sources and steps show, and every node
 // lights up as it runs, from the same event stream any client gets (with node events).
+const asStudio: typeof fetch = (input, init) =>
+  fetch(input, { ...init, headers: { ...(init?.headers as Record<string, string>), 'X-Canvasflow-Trigger': 'studio' } });
+
 export function TestPanel({
   canvasId,
   beforeRun,
@@ -62,7 +65,8 @@ export function TestPanel({
       { question: shown, answer: '', sources: [], steps: [], done: false, trace: [] },
     ]);
     try {
-      const client = new FlowiseClient({ baseUrl: location.origin });
+      // the run's record says the studio started it
+      const client = new FlowiseClient({ baseUrl: location.origin, fetch: asStudio });
       const s = await client.createPrediction({
         canvasId,
         question: q,
