@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -547,6 +548,101 @@ class Bench:
             "cancel_to_result_ms_max": max(cancel_ms),
         }
 
+    async def scenario_i(self) -> dict[str, Any]:
+        """The record of every run: JSON predictions/s (concurrency 10) and streamed
+        TTFT with records against the same server with them off
+        (``CANVASFLOW_RECORD_EXECUTIONS=0``), in turns; then 10,000 records listed a page
+        at a time (newest, a middle page, filtered by canvas and status)."""
+        seconds, rounds, streams, stored = (1.0, 1, 5, 200) if self.smoke else (10.0, 6, 50, 10_000)
+        port = free_port()
+        upstream = f"http://{HOST}:{self.mock_port}/v1"
+        self.spawn(
+            [
+                sys.executable, "-m", "canvasflow.cli", "serve", "--port", str(port),
+                "--data-dir", str(self.tmp / "data-norecord"), "--log-level", "warning",
+                "--no-auth",
+            ],
+            port,
+            {
+                "OPENAI_BASE_URL": upstream,
+                "OPENAI_API_KEY": "bench",
+                "CANVASFLOW_UPSTREAM_RETRIES": "0",
+                "CANVASFLOW_WARM_UP": "0",
+                "CANVASFLOW_RECORD_EXECUTIONS": "0",
+            },
+        )  # fmt: skip
+        off = Target("canvasflow_no_records", port, 0, self._request_to(port))
+        sides: dict[str, dict[str, list[float]]] = {
+            t.name: {"rps": [], "ttft": []} for t in (self.cf, off)
+        }
+        for turn in range(rounds):
+            for target in (self.cf, off) if turn % 2 == 0 else (off, self.cf):  # in turns
+                path, body = target.path_for(50, 0.0, False)
+                latencies: list[float] = []
+                errors: list[str] = []
+                deadline = time.perf_counter() + seconds
+                await asyncio.gather(
+                    *(
+                        json_worker(HOST, target.port, path, body, deadline, latencies, errors)
+                        for _ in range(10)
+                    )
+                )
+                sides[target.name]["rps"].append(len(latencies) / seconds)
+                path, body = target.path_for(50, 0.0, True)
+                for _ in range(streams):
+                    r = await stream_once(HOST, target.port, path, body)
+                    if r.ok:
+                        sides[target.name]["ttft"].append(r.ttft or 0.0)
+        out: dict[str, Any] = {}
+        for name, got in sides.items():
+            out[name] = {
+                "rps": statistics.median(got["rps"]),
+                "ttft_ms_p50": statistics.median(got["ttft"]) * 1000,
+            }
+        on, no = out[self.cf.name], out[off.name]
+        out["rps_cost_share"] = 1 - on["rps"] / no["rps"] if no["rps"] else None
+        out["added_ttft_ms_p50"] = on["ttft_ms_p50"] - no["ttft_ms_p50"]
+        # 10,000 records in the recording server's database, then pages of them
+        from canvasflow.engine.context import RunContext
+        from canvasflow.engine.outcome import Outcome
+        from canvasflow.engine.record import end_row, start_row
+        from canvasflow.store.repo import Store
+
+        store = Store(f"sqlite+aiosqlite:///{self.tmp / 'data' / 'canvasflow.db'}")
+        canvas_id = next(iter(self.canvases.values()))
+        rows = []
+        for i in range(stored):
+            ctx = RunContext(
+                question=f"question {i}", canvas_id=canvas_id, chat_message_id=str(uuid.uuid4())
+            )
+            outcome = Outcome(
+                ctx.identity(), status="error" if i % 10 == 0 else "completed", pieces=["an answer"]
+            )
+            rows.append(end_row(ctx, None, outcome, [], 5, start_row(ctx)))
+        for i in range(0, stored, 500):
+            await asyncio.gather(*(store.finish_run(r) for r in rows[i : i + 500]))
+        await store.close()
+        base = f"http://{HOST}:{self.cf.port}/api/v1/executions"
+        timings: dict[str, float] = {}
+        async with httpx.AsyncClient() as client:
+            total = (await client.get(base + "?limit=1")).json()["total"]
+            middle = max(1, total // 40)
+            for label, query in (
+                ("newest", "page=1&limit=20"),
+                ("middle", f"page={middle}&limit=20"),
+                ("filtered", f"canvasId={canvas_id}&status=error&page=2&limit=20"),
+            ):
+                took = []
+                for _ in range(20):
+                    t0 = time.perf_counter()
+                    r = await client.get(f"{base}?{query}")
+                    took.append(time.perf_counter() - t0)
+                    r.raise_for_status()
+                timings[label] = statistics.median(took) * 1000
+        out["stored"] = total
+        out["list_ms_p50"] = timings
+        return out
+
     async def scenario_f(self) -> dict[str, Any]:
         """Agentflow engine overhead: Start, a chain of N condition nodes, a direct reply,
         run in this process (no model, no I/O) through the reducer: time per executed
@@ -799,7 +895,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             "smoke": args.smoke,
             "date": datetime.now(UTC).isoformat(),
         }
-        for name in args.only or ["a", "b", "c", "d", "e", "f", "g", "h"]:
+        for name in args.only or ["a", "b", "c", "d", "e", "f", "g", "h", "i"]:
             t0 = time.perf_counter()
             results[name] = await getattr(bench, f"scenario_{name}")()
             results[name]["seconds_taken"] = round(time.perf_counter() - t0, 1)
@@ -814,7 +910,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
 def run() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, no thresholds")
-    parser.add_argument("--only", nargs="*", choices=["a", "b", "c", "d", "e", "f", "g", "h"])
+    parser.add_argument("--only", nargs="*", choices=["a", "b", "c", "d", "e", "f", "g", "h", "i"])
     parser.add_argument("--out", type=Path, default=None, help="JSON file to write")
     parser.add_argument(
         "--redis",
@@ -831,6 +927,13 @@ def run() -> None:
     out.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
     if not args.only or set(args.only) >= {"a", "b", "c", "d"}:
         print(table(results))
+    elif "i" in results:
+        i = results["i"]
+        print(
+            f"records of every run: {i['rps_cost_share']:.1%} of JSON predictions/s, "
+            f"{i['added_ttft_ms_p50']:+.2f} ms TTFT p50; {i['stored']} stored, a page in "
+            + ", ".join(f"{k} {v:.1f} ms" for k, v in i["list_ms_p50"].items())
+        )
     elif "h" in results:
         h = results["h"]
         print(

@@ -13,7 +13,7 @@ import httpx
 import orjson
 import pytest
 
-from tests.support import Proc, canvasflow_server, make_canvas, sse_events
+from tests.support import Proc, canvasflow_server, make_canvas, poll, sse_events
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden" / "agentflow"
@@ -185,6 +185,11 @@ def test_json_matches_flowise(server: Proc, canvases: dict[str, str], name: str)
     assert ours["executionId"]
 
 
+def record(server: Proc, execution_id: str) -> dict[str, Any] | None:
+    r = httpx.get(f"{server.url}/api/v1/executions/{execution_id}")
+    return r.json() if r.status_code == 200 and r.json()["status"] != "running" else None
+
+
 def test_human_input_stops_and_resumes_as_flowise(server: Proc, canvases: dict[str, str]) -> None:
     cid = canvases["humaninput"]
     for mode in ("stream", "json"):
@@ -206,6 +211,24 @@ def test_human_input_stops_and_resumes_as_flowise(server: Proc, canvases: dict[s
                     assert normal(got.json()[key]) == normal(theirs[key]), (file, key)
             # the resumed run is the same execution
             assert first.json()["executionId"] == then.json()["executionId"]
+            # recorded: the first run paused; the one answering it names it
+            first_id = first.json()["executionId"]
+            paused = poll(lambda: record(server, first_id), timeout=10)  # noqa: B023
+            assert paused["status"] == "paused" and paused["state"] == "STOPPED"
+            assert paused["trace"][-1]["status"] == "paused"
+
+            def resumer() -> dict[str, Any] | None:
+                listed = httpx.get(
+                    f"{server.url}/api/v1/executions", params={"canvasId": cid, "limit": 200}
+                ).json()["data"]
+                for row in listed:
+                    one = record(server, row["id"])
+                    if one is not None and (one["request"] or {}).get("resumes") == first_id:  # noqa: B023
+                        return one
+                return None
+
+            resumed_one = poll(resumer, timeout=10)
+            assert resumed_one["status"] == "completed"
     # it was resumed: a second answer finds no run waiting
     again = predict(server.url, cid, request_of("humaninput.json.proceed"))
     assert again.status_code == 400

@@ -6,6 +6,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page
 
@@ -14,6 +15,7 @@ from tests.support import (
     canvasflow_server,
     llm_chain_flow,
     make_canvas,
+    poll,
 )
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -80,6 +82,10 @@ def test_answer_grows_then_finishes(server: Proc, page: Page) -> None:
     page.wait_for_selector("body[data-ready=true]")
     page.wait_for_selector(".msg.bot .answer")
     assert answer_text(page) == words(60)
+    # its run is recorded as the chat page's
+    url = f"{server.url}/api/v1/executions"
+    runs = poll(lambda: httpx.get(url, params={"canvasId": canvas["id"]}).json()["data"] or None)
+    assert [r["trigger"] for r in runs] == ["chat"]
 
 
 def test_stop_button(server: Proc, page: Page) -> None:

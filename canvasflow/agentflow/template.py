@@ -42,7 +42,7 @@ def as_text(value: Any) -> str:
     return orjson.dumps(value, default=str).decode()
 
 
-def _dig(value: Any, path: list[str]) -> Any:
+def dig(value: Any, path: list[str]) -> Any:
     for key in path:
         if isinstance(value, str):
             try:
@@ -71,14 +71,14 @@ def lookup_in(scope: Any, outputs: dict[str, dict[str, Any]]) -> Lookup:
         head, *path = name.split(".")
         value = scope.get(head, MISSING)  # a dict, or anything with get(name, default)
         if value is not MISSING:
-            return _dig(value, path) if path else value
+            return dig(value, path) if path else value
         if head in outputs:
             output = outputs[head]
             if not path:
                 return output.get("content", output)
             if path[0] == "output":
                 path = path[1:]
-            return _dig(output, path) if path else output.get("content", output)
+            return dig(output, path) if path else output.get("content", output)
         return MISSING
 
     return find

@@ -53,6 +53,9 @@ class Graph:
     nodes: dict[str, NodeSpec]
     order: list[str]
     ending: str
+    # each node's inputs as a run's record shows them (engine/record.py): made once per
+    # canvas version, as the graph is
+    shown_inputs: dict[str, dict[str, Any]] = field(default_factory=dict, compare=False)
 
     kind = "chatflow"
 

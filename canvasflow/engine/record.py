@@ -75,7 +75,8 @@ def _now() -> datetime:
 def start_row(ctx: RunContext) -> dict[str, Any]:
     """The record of a run that has just started (every column: the writer inserts rows
     of one shape)."""
-    request: dict[str, Any] = {"question": _text(ctx.question)}
+    # what the run was asked besides its question (the question has its own column)
+    request: dict[str, Any] = {}
     if ctx.form:
         request["form"] = cut(ctx.form)
     if ctx.webhook is not None:
@@ -93,7 +94,7 @@ def start_row(ctx: RunContext) -> dict[str, Any]:
         "question": _text(ctx.question),
         "answer": None,
         "error": None,
-        "request": request,
+        "request": request or None,
         "trace": None,
         "latency_ms": None,
         "ttft_ms": None,
@@ -146,13 +147,18 @@ def trace(graph: Any, node_events: list[dict[str, Any]], outcome: Outcome) -> li
                 entry["status"] = "paused"
     else:
         ending = getattr(graph, "ending", None)
+        shown = getattr(graph, "shown_inputs", {})
         for node_id, entry in entries.items():
             spec = nodes.get(node_id)
             if spec is not None:
-                entry["input"] = _inputs(spec.inputs)
+                if node_id not in shown:
+                    shown[node_id] = _inputs(spec.inputs)
+                entry["input"] = shown[node_id]
             if node_id == ending:
                 entry["input"] = {"question": cut(outcome.who.question), **entry.get("input", {})}
-                output: dict[str, Any] = {"text": cut("".join(outcome.pieces))}
+                # its text is the record's answer (kept once; the API puts it back here)
+                entry["ending"] = True
+                output: dict[str, Any] = {}
                 if outcome.steps:
                     output["steps"] = cut(outcome.steps)
                 if outcome.sources:

@@ -24,6 +24,7 @@ from urllib.parse import parse_qs
 import orjson
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from canvasflow.agentflow.template import as_text, dig
 from canvasflow.errors import BadRequest, Unauthorized, UnsupportedMediaType
 from canvasflow.values import to_bool
 
@@ -191,32 +192,16 @@ def payload_of(
     }
 
 
-def _dig(value: Any, path: str) -> Any:
-    for key in path.replace("[", ".").replace("]", "").split("."):
-        if not key:
-            continue
-        if isinstance(value, dict):
-            value = value.get(key)
-        elif isinstance(value, list) and key.isdigit() and int(key) < len(value):
-            value = value[int(key)]
-        else:
-            return None
-    return value
-
-
-def _as_text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    return orjson.dumps(value, default=str).decode()
-
-
 def fill(text: str, payload: dict[str, Any] | None) -> str:
     """``{{ $webhook.body.x }}`` (and ``query``, ``headers``, ``method``) replaced."""
     if payload is None or "$webhook" not in text:
         return text
-    return _REF.sub(lambda m: _as_text(_dig(payload, m.group(1))), text)
+
+    def value(m: re.Match[str]) -> str:
+        path = m.group(1).replace("[", ".").replace("]", "")
+        return as_text(dig(payload, [key for key in path.split(".") if key]))
+
+    return _REF.sub(value, text)
 
 
 def question_of(config: WebhookConfig, payload: dict[str, Any]) -> str:
@@ -225,7 +210,7 @@ def question_of(config: WebhookConfig, payload: dict[str, Any]) -> str:
     if config.input_mode == "none":
         return " "
     if config.input_mode == "payload":
-        return _as_text(payload)
+        return as_text(payload)
     if config.template.strip():
         return fill(config.template, payload)
     body = payload.get("body")
@@ -233,7 +218,7 @@ def question_of(config: WebhookConfig, payload: dict[str, Any]) -> str:
         for name in ("question", "text", "message", "input"):
             if isinstance(body.get(name), str) and body[name].strip():
                 return str(body[name])
-    text = _as_text(body)
+    text = as_text(body)
     return text if text.strip() else " "
 
 

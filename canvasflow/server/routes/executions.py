@@ -43,6 +43,10 @@ def execution_out(row: Any, names: dict[str, str], full: bool = False) -> Execut
     started = get("started_at")
     ended = get("ended_at")
     trace = get("trace") if full else None
+    if trace:  # a chatflow's ending node: its text is the answer, kept once
+        for entry in trace:
+            if entry.get("ending") and isinstance(entry.get("output"), dict):
+                entry["output"] = {"text": get("answer") or "", **entry["output"]}
     return ExecutionOut(
         id=get("id"),
         canvasId=get("canvas_id"),

@@ -8,8 +8,12 @@ const state = { client: null, stream: null, canvasId: null };
 
 // No key is ever kept by the page: signing in trades it once for an HttpOnly session
 // cookie, which the browser sends with every same-origin request.
+// (its runs are recorded as the chat page's: X-Canvasflow-Trigger)
+const asChatPage = (input, init = {}) =>
+  fetch(input, { ...init, headers: { ...(init.headers || {}), 'X-Canvasflow-Trigger': 'chat' } });
+
 function client() {
-  return new FlowiseClient({ baseUrl: location.origin });
+  return new FlowiseClient({ baseUrl: location.origin, fetch: asChatPage });
 }
 
 async function signIn(event) {

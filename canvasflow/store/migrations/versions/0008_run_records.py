@@ -45,7 +45,6 @@ def upgrade() -> None:
     )
     op.create_index("ix_executions_started", "executions", ["started_at"])
     op.create_index("ix_executions_canvas_started", "executions", ["canvas_id", "started_at"])
-    op.create_index("ix_executions_session", "executions", ["session_id"])
     op.create_table(
         "schedule_ticks",
         sa.Column("id", sa.String(36), primary_key=True),
@@ -71,7 +70,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("webhook_deliveries")
     op.drop_table("schedule_ticks")
-    op.drop_index("ix_executions_session", "executions")
     op.drop_index("ix_executions_canvas_started", "executions")
     op.drop_index("ix_executions_started", "executions")
     op.drop_table("executions")
