@@ -220,3 +220,43 @@ async def test_release_memory_keeps_a_database_in_memory() -> None:
         assert found is not None and found.name == "Kept"
     finally:
         await store.close()
+
+
+async def test_canvases_saved_before_versions_get_their_first(tmp_path: Path) -> None:
+    """Migrating a database whose canvases were saved before versions existed: each
+    canvas's flow as it is becomes its version 1."""
+    import sqlite3
+
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from canvasflow.store.repo import MIGRATIONS
+
+    path = tmp_path / "old.db"
+
+    def upgrade_to(conn: object, revision: str) -> None:
+        cfg = Config(str(MIGRATIONS / "alembic.ini"))
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+
+    engine = create_async_engine(f"sqlite+aiosqlite:///{path}")
+    async with engine.begin() as conn:
+        await conn.run_sync(upgrade_to, "0008")
+    await engine.dispose()
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "insert into canvases (id, slug, name, flow_data, settings, created_at, updated_at)"
+            " values ('c1', 'old', 'Old', '{\"nodes\": [], \"edges\": []}', '{}',"
+            " '2026-01-01 00:00:00.000000', '2026-01-01 00:00:00.000000')"
+        )
+    store = Store(f"sqlite+aiosqlite:///{path}")
+    await store.migrate()
+    canvas = await store.get_canvas("old")
+    assert canvas is not None and canvas.version == 1 and canvas.published is None
+    versions = await store.versions("c1")
+    assert [(v.number, v.name, v.flow_data) for v in versions] == [
+        (1, "Old", '{"nodes": [], "edges": []}')
+    ]
+    await store.close()

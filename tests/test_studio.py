@@ -564,6 +564,10 @@ def test_the_executions_pages(page: Page, browser: Browser, studio: Proc) -> Non
             f"{studio.url}/api/v1/prediction/{good['id']}", json={"question": q}
         ).raise_for_status()
     httpx.post(f"{studio.url}/api/v1/prediction/{bad['id']}", json={"question": "will fail"})
+    for canvas, n in ((good, 2), (bad, 1)):  # records are written within half a second
+        deadline = time.monotonic() + 10
+        while len(executions_of(studio, canvas["id"])) < n and time.monotonic() < deadline:
+            time.sleep(0.1)
     page.click("nav >> text=Executions")
     page.wait_for_selector("table.runs tbody tr[data-status=error]")
     assert count(page, "table.runs tbody tr") >= 3
@@ -621,6 +625,11 @@ def test_the_executions_pages(page: Page, browser: Browser, studio: Proc) -> Non
         timeout=30,
     )
     assert started.status_code == 200
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not [
+        e for e in executions_of(studio, slow["id"]) if e["status"] == "completed"
+    ]:
+        time.sleep(0.1)
     slow_run = executions_of(studio, slow["id"])[0]
     assert slow_run["trigger"] == "sdk" and slow_run["status"] == "completed"
     # the canvas's webhook and schedule, in its settings
@@ -640,3 +649,41 @@ def test_the_executions_pages(page: Page, browser: Browser, studio: Proc) -> Non
         "settings"
     ]
     assert stored["webhook"]["enabled"] is True and stored["webhook"]["secretConfigured"] is True
+
+
+def test_the_history_tab_compares_restores_and_publishes(page: Page, studio: Proc) -> None:
+    admin = {"Authorization": f"Bearer {studio.admin}"}  # type: ignore[attr-defined]
+    canvas = make_canvas(
+        studio.url, llm_chain_flow(template="echo: one {question}"), name="Versioned", headers=admin
+    )
+    for template in ("echo: two {question}", "echo: three {question}"):
+        httpx.put(
+            f"{studio.url}/api/v1/canvases/{canvas['id']}",
+            json={
+                "flowData": json.dumps(llm_chain_flow(template=template)),
+                "versionMessage": template[6:9],
+            },
+            headers=admin,
+        ).raise_for_status()
+    page.goto(f"{studio.url}/studio/canvas/{canvas['id']}")
+    page.wait_for_selector(".react-flow__node")
+    page.click("button[role=tab]:has-text('History')")
+    page.wait_for_selector(".versions li[data-version='3'] .badge:has-text('latest')")
+    assert count(page, ".versions li") == 3
+    page.click(".versions li[data-version='1'] button:has-text('Compare with latest')")
+    page.wait_for_selector(f"{node_box(page, 'promptTemplate_0')} .cf-node[data-changed=true]")
+    assert count(page, ".cf-node[data-changed=true]") == 1
+    changes = page.inner_text("table.changes")
+    assert "echo: one {question}" in changes and "echo: three {question}" in changes
+    shoot(page, "studio-history-diff.png")
+    page.click(".versions li[data-version='2'] button:has-text('Publish')")
+    page.wait_for_selector(".versions li[data-version='2'] .badge:has-text('published')")
+    assert "answered with version 2" in page.inner_text(".history .hint >> nth=0")
+    r = httpx.post(
+        f"{studio.url}/api/v1/prediction/{canvas['id']}", json={"question": "q"}, headers=admin
+    )
+    assert r.json()["text"] == "two q"
+    page.click(".versions li[data-version='1'] button:has-text('Restore')")
+    page.wait_for_selector(".versions li[data-version='4'] .badge:has-text('latest')")
+    assert "restored version 1" in page.inner_text(".versions li[data-version='4']")
+    shoot(page, "studio-history.png")

@@ -149,8 +149,13 @@ class Worker:
         if canvas is None:
             await self.queue.finish_lost(pid, f"canvas {spec.canvas_id} was deleted", "not_found")
             return
+        flow = canvas.flow_data
+        if spec.version and spec.version.isdigit() and int(spec.version) != canvas.version:
+            pinned = await self.store.version(canvas.id, int(spec.version))  # a published one
+            if pinned is not None:
+                flow = pinned.flow_data
         try:
-            graph = parse(canvas.flow_data)
+            graph = parse(flow)
         except CanvasInvalid as exc:
             await self.queue.finish_lost(pid, exc.message, "canvas_error")
             return

@@ -56,6 +56,7 @@ from canvasflow.server.routes import (
     session,
     triggers,
     vectors,
+    versions,
     widget,
 )
 from canvasflow.server.schemas import ErrorResponse
@@ -247,6 +248,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(mcp_server.router)
     app.include_router(executions.router)
     app.include_router(triggers.router)
+    app.include_router(versions.router)
     # canvases as MCP servers: Streamable HTTP, answered by the mcp SDK (not in /docs:
     # JSON-RPC, described in PROTOCOL.md)
     mcp_door = McpDoor()

@@ -79,6 +79,14 @@ async def require_admin(request: Request) -> None:
         )
 
 
+async def is_admin(request: Request) -> bool:
+    """Whether the caller holds the admin key (or an admin session, or --no-auth)."""
+    if state(request).settings.no_auth:
+        return True
+    caller = await identify(request)
+    return caller is not None and caller.is_admin
+
+
 async def check_canvas_access(request: Request, canvas: Canvas) -> Caller | None:
     """A canvas with keys assigned needs one of them (or the admin key); a request from
     a browser origin the canvas does not allow is refused."""

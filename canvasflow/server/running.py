@@ -73,6 +73,7 @@ async def start_prediction(
     trigger: str = "prediction",
     webhook: dict[str, Any] | None = None,
     message_id: str | None = None,
+    draft: bool = False,
 ) -> Running:
     """Check the question and the canvas (4xx before anything starts), then start it
     here, or put it on the queue for a worker."""
@@ -83,7 +84,7 @@ async def start_prediction(
             "the event log (Redis) is unreachable; try again shortly", headers={"Retry-After": "5"}
         )
     try:
-        graph = st.graph_for(canvas)
+        graph, version = await st.served_graph(canvas, draft)
     except CanvasInvalid as exc:
         err = CanvasInvalid(f"Canvas {canvas.slug} cannot run: {exc.message}", exc.node_id)
         err.problems = getattr(exc, "problems", [])  # type: ignore[attr-defined]
@@ -133,7 +134,7 @@ async def start_prediction(
         form=form,
         trigger=trigger,
         webhook=webhook,
-        version=canvas.updated_at.isoformat() if canvas.updated_at else None,
+        version=str(version),
         return_source_documents=_flag(overrides, canvas.settings, "returnSourceDocuments", allowed)
         or graph.wants_sources(),
         return_intermediate_steps=_flag(

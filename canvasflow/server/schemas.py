@@ -177,6 +177,9 @@ class CanvasUpdate(BaseModel):
     slug: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9\-_]{0,199}$")
     flowData: str | dict[str, Any] | None = None
     settings: dict[str, Any] | None = None
+    versionMessage: str | None = Field(
+        None, max_length=1000, description="Said of the version this save makes"
+    )
 
 
 class CanvasOut(BaseModel):
@@ -188,6 +191,10 @@ class CanvasOut(BaseModel):
     isStreaming: bool | None = None
     createdDate: UTCDateTime
     updatedDate: UTCDateTime
+    version: int = Field(1, description="The number of its latest version (the draft)")
+    published: int | None = Field(
+        None, description="The version predictions are answered with, when one is pinned"
+    )
     problems: list[Problem] = Field(
         default_factory=list,
         description="Everything wrong with the canvas; it is stored as a draft all the same",
@@ -350,3 +357,48 @@ class TickList(BaseModel):
     total: int
     page: int
     limit: int
+
+
+# -- versions ---------------------------------------------------------------------------
+
+
+class VersionOut(BaseModel):
+    number: int
+    name: str
+    createdDate: UTCDateTime
+    author: str | None = None
+    message: str | None = None
+    nodes: int = Field(description="How many nodes the version has")
+    published: bool = False
+    latest: bool = False
+    flowData: str | None = Field(None, description="The version's flowData (one version only)")
+
+
+class InputChange(BaseModel):
+    nodeId: str
+    input: str
+    old: Any = None
+    new: Any = None
+
+
+class NodeRef(BaseModel):
+    nodeId: str
+    name: str
+    label: str | None = None
+
+
+class VersionDiff(BaseModel):
+    """What changed from version ``old`` to ``new``: nodes, their inputs, edges."""
+
+    old: int
+    new: int
+    nodesAdded: list[NodeRef]
+    nodesRemoved: list[NodeRef]
+    inputsChanged: list[InputChange]
+    edgesAdded: list[str]
+    edgesRemoved: list[str]
+    nameChanged: bool = False
+
+
+class PublishIn(BaseModel):
+    version: int | None = Field(None, ge=1, description="The version to serve; null: the latest")

@@ -42,6 +42,8 @@ class ServerState:
     shutting_down: bool = False
     predictions: set[Prediction] = field(default_factory=set)
     _graphs: dict[str, tuple[datetime, Graph]] = field(default_factory=dict)
+    # pinned versions' graphs: a version never changes, so they are kept as long as asked
+    _pinned: dict[tuple[str, int], Graph] = field(default_factory=dict)
     _canvases: Remembered[str, Canvas] = field(init=False)
     trimmer: Trimmer = field(init=False)
 
@@ -74,13 +76,29 @@ class ServerState:
         self._canvases.forget()
 
     def graph_for(self, canvas: Canvas) -> Graph:
-        """The parsed graph of a canvas, parsed once per version."""
+        """The parsed graph of a canvas's latest version (its draft), parsed once per
+        version."""
         cached = self._graphs.get(canvas.id)
         if cached is not None and cached[0] == canvas.updated_at:
             return cached[1]
         graph = parse(canvas.flow_data)
         self._graphs[canvas.id] = (canvas.updated_at, graph)
         return graph
+
+    async def served_graph(self, canvas: Canvas, draft: bool = False) -> tuple[Graph, int]:
+        """The graph a prediction runs, and its version's number: the version the canvas
+        pins (``published``), else its latest; the latest when asked for the draft."""
+        pinned = canvas.published
+        if draft or pinned is None or pinned == canvas.version:
+            return self.graph_for(canvas), canvas.version
+        key = (canvas.id, pinned)
+        graph = self._pinned.get(key)
+        if graph is None:
+            row = await self.store.version(canvas.id, pinned)
+            if row is None:  # a pin to a version that is gone: the latest serves
+                return self.graph_for(canvas), canvas.version
+            graph = self._pinned[key] = parse(row.flow_data)
+        return graph, pinned
 
     def begin_shutdown(self, grace: float) -> None:
         """SIGTERM: refuse new predictions; cut the ones still running a little before

@@ -40,6 +40,25 @@ class Canvas(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )
+    # the number of its latest version (the draft), and the one it serves if pinned
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    published: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class CanvasVersion(Base):
+    """One saved state of a canvas's flow: immutable, numbered from 1."""
+
+    __tablename__ = "canvas_versions"
+    __table_args__ = (UniqueConstraint("canvas_id", "number", name="uq_canvas_versions_number"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    canvas_id: Mapped[str] = mapped_column(String(36))
+    number: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(400))
+    flow_data: Mapped[str] = mapped_column(Text)
+    message: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    author: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class ChatMessage(Base):

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import bindparam, delete, event, func, insert, or_, select, text, update
@@ -21,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from canvasflow.store.models import (
     ApiKey,
     Canvas,
+    CanvasVersion,
     ChatMessage,
     Credential,
     DocumentChunk,
@@ -48,6 +50,9 @@ START_DELAY = 0.1
 # away (an outage) before they fail.
 OUTAGE_HOLD = 600.0
 MIGRATE_LOCK = 0x63616E76  # PostgreSQL advisory lock key of the schema's migrations
+# seconds, and how many, execution records gather before their own transaction
+RUN_DELAY = 0.5
+RUN_BATCH = 500
 # what a run's end writes over its start
 RUN_END_COLUMNS = (
     "status",
@@ -66,6 +71,23 @@ _SLUG_CHARS = re.compile(r"[^a-z0-9]+")
 def question_id_for(answer_id: str) -> str:
     """The id of the question of an answer: derived, so any process can find it."""
     return str(uuid.uuid5(uuid.NAMESPACE_URL, "canvasflow-question:" + answer_id))
+
+
+def _version_of(canvas: Canvas, author: str | None, message: str | None) -> CanvasVersion:
+    return CanvasVersion(
+        id=str(uuid.uuid4()),
+        canvas_id=canvas.id,
+        number=canvas.version,
+        name=canvas.name,
+        flow_data=canvas.flow_data,
+        message=(message or None) and message[:1000],
+        author=(author or None) and author[:200],
+        created_at=utcnow(),
+    )
+
+
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def _settle(done: asyncio.Future[None], exc: BaseException | None) -> None:
@@ -145,6 +167,8 @@ class Store:
             kwargs["connect_args"] = {"timeout": 30}
         else:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+        # JSON columns written with orjson (the stdlib's encoder is the writer's main cost)
+        kwargs["json_serializer"] = _json_text
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if url.startswith("sqlite"):
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
@@ -152,6 +176,10 @@ class Store:
         self._pending: list[tuple[tuple[str, Any], asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._runs: list[tuple[tuple[str, Any], asyncio.Future[None]]] = []
+        self._runs_since = 0.0
+        self._run_timer: asyncio.TimerHandle | None = None
+        self._closing = False
         self.start_delay = START_DELAY
         # how long writes wait for a database that went away before they fail
         self.outage_hold = OUTAGE_HOLD
@@ -184,7 +212,8 @@ class Store:
             await self.engine.dispose()
 
     async def close(self) -> None:
-        if self._pending:  # starts still waiting for the writer
+        self._closing = True  # records still gathering go now
+        if self._pending or self._runs:  # starts still waiting for the writer
             self._wake()
         if self._writer is not None:
             await asyncio.wait({self._writer})
@@ -199,6 +228,8 @@ class Store:
         slug: str | None = None,
         settings: dict[str, Any] | None = None,
         canvas_id: str | None = None,
+        author: str | None = None,
+        message: str | None = None,
     ) -> Canvas:
         canvas = Canvas(
             id=canvas_id or str(uuid.uuid4()),
@@ -208,9 +239,12 @@ class Store:
             settings=settings or {},
             created_at=utcnow(),
             updated_at=utcnow(),
+            version=1,
+            published=None,
         )
         async with self.sessions() as s:
             s.add(canvas)
+            s.add(_version_of(canvas, author, message))
             try:
                 await s.commit()
             except IntegrityError:
@@ -254,16 +288,49 @@ class Store:
             rows = await s.execute(select(Canvas.id, Canvas.updated_at))
             return {canvas_id: updated for canvas_id, updated in rows.all()}
 
-    async def update_canvas(self, ref: str, **changes: Any) -> Canvas | None:
+    async def versions(self, canvas_id: str) -> list[CanvasVersion]:
+        """A canvas's versions, newest first."""
+        q = select(CanvasVersion).where(CanvasVersion.canvas_id == canvas_id)
+        async with self.sessions() as s:
+            return list((await s.scalars(q.order_by(CanvasVersion.number.desc()))).all())
+
+    async def version(self, canvas_id: str, number: int) -> CanvasVersion | None:
+        q = select(CanvasVersion).where(
+            CanvasVersion.canvas_id == canvas_id, CanvasVersion.number == number
+        )
+        async with self.sessions() as s:
+            return await s.scalar(q)
+
+    async def publish(self, canvas_id: str, number: int | None) -> Canvas | None:
+        """Pin the version a canvas serves (None: its latest)."""
+        async with self.sessions() as s:
+            canvas = await s.get(Canvas, canvas_id)
+            if canvas is None:
+                return None
+            canvas.published = number
+            canvas.updated_at = utcnow()
+            await s.commit()
+            return canvas
+
+    async def update_canvas(
+        self, ref: str, *, author: str | None = None, message: str | None = None, **changes: Any
+    ) -> Canvas | None:
+        """Change a canvas; a new flow (or name) is a new version of it."""
         async with self.sessions() as s:
             canvas = await s.get(Canvas, ref) if is_uuid(ref) else None
             if canvas is None:
                 canvas = await s.scalar(select(Canvas).where(Canvas.slug == ref))
             if canvas is None:
                 return None
+            versioned = (changes.get("flow_data") not in (None, canvas.flow_data)) or (
+                changes.get("name") not in (None, canvas.name)
+            )
             for key, value in changes.items():
                 if value is not None:
                     setattr(canvas, key, value)
+            if versioned:
+                canvas.version = (canvas.version or 1) + 1
+                s.add(_version_of(canvas, author, message))
             canvas.updated_at = utcnow()
             try:
                 await s.commit()
@@ -274,7 +341,7 @@ class Store:
     async def delete_canvas(self, canvas_id: str) -> bool:
         async with self.sessions() as s:
             await s.execute(delete(ChatMessage).where(ChatMessage.canvas_id == canvas_id))
-            for model in (Execution, ScheduleTick, WebhookDelivery):
+            for model in (Execution, ScheduleTick, WebhookDelivery, CanvasVersion):
                 await s.execute(delete(model).where(model.canvas_id == canvas_id))
             result = await s.execute(delete(Canvas).where(Canvas.id == canvas_id))
             await s.commit()
@@ -399,7 +466,10 @@ class Store:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if self._pending and (self._writer is None or self._writer.done()):
+        if self._run_timer is not None:
+            self._run_timer.cancel()
+            self._run_timer = None
+        if (self._pending or self._runs) and (self._writer is None or self._writer.done()):
             self._writer = asyncio.create_task(self._write_exchanges())
 
     async def _apply(self, conn: Any, item: tuple[str, Any]) -> None:
@@ -499,14 +569,39 @@ class Store:
     # -- execution records: written by the same writer, in the same transactions --------
 
     def record_run(self, row: dict[str, Any]) -> asyncio.Future[None]:
-        """A run's record as it starts (``running``), written with the next batch of the
-        writer (its exchange's start, usually): no transaction of its own."""
-        return self._queue(("run", row), soon=False)
+        """A run's record as it starts (``running``)."""
+        return self._queue_run(("run", row))
 
     def finish_run(self, row: dict[str, Any]) -> asyncio.Future[None]:
         """A run's record as it ended: the whole row (inserted if its start was never
         written)."""
-        return self._queue(("run_end", row))
+        return self._queue_run(("run_end", row))
+
+    # Records are written by the same writer, but never in an exchange's transaction: a
+    # prediction waits for its exchange, not for its record. They gather for up to
+    # RUN_DELAY (or RUN_BATCH of them) and go in one transaction of their own, between
+    # exchanges' batches; a run that starts and ends within that time is one INSERT.
+
+    def _queue_run(self, item: tuple[str, Any]) -> asyncio.Future[None]:
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        if not self._runs:
+            self._runs_since = loop.time()
+        self._runs.append((item, done))
+        if self._writer is not None and not self._writer.done():
+            return done
+        if len(self._runs) >= RUN_BATCH:
+            self._wake()
+        elif self._run_timer is None:
+            self._run_timer = loop.call_later(RUN_DELAY, self._wake)
+        return done
+
+    def _runs_due(self) -> bool:
+        if not self._runs:
+            return False
+        if self._closing or len(self._runs) >= RUN_BATCH:
+            return True
+        return asyncio.get_running_loop().time() - self._runs_since >= RUN_DELAY
 
     async def _write_runs(self, conn: Any, items: list[tuple[str, Any]]) -> None:
         table = Execution.__table__
@@ -540,8 +635,11 @@ class Store:
 
     async def _write_exchanges(self) -> None:
         waited = 0.0
-        while self._pending:
-            batch, self._pending = self._pending, []
+        while self._pending or self._runs_due():
+            if self._pending:
+                batch, self._pending = self._pending, []
+            else:  # the exchanges are written: the records that waited long enough
+                batch, self._runs = self._runs, []
             try:
                 async with self.engine.begin() as conn:
                     await self._write_batch(conn, [item for item, _ in batch])
@@ -575,6 +673,10 @@ class Store:
                 waited = 0.0
             for _, done in batch:
                 _settle(done, None)
+        if self._runs and self._run_timer is None:  # records not due yet: later
+            loop = asyncio.get_running_loop()
+            wait = max(0.0, RUN_DELAY - (loop.time() - self._runs_since))
+            self._run_timer = loop.call_later(wait, self._wake)
 
     async def running_answers(self) -> list[ChatMessage]:
         """Answers still marked running (at start-up: left by a process that died)."""

@@ -59,6 +59,29 @@ export interface ApiKey {
   key?: string;
 }
 
+export interface Version {
+  number: number;
+  name: string;
+  createdDate: string;
+  author?: string | null;
+  message?: string | null;
+  nodes: number;
+  published: boolean;
+  latest: boolean;
+  flowData?: string | null;
+}
+
+export interface VersionDiff {
+  old: number;
+  new: number;
+  nodesAdded: { nodeId: string; name: string; label?: string | null }[];
+  nodesRemoved: { nodeId: string; name: string; label?: string | null }[];
+  inputsChanged: { nodeId: string; input: string; old: unknown; new: unknown }[];
+  edgesAdded: string[];
+  edgesRemoved: string[];
+  nameChanged: boolean;
+}
+
 export const api = {
   session: () => call<Session>('GET', '/api/v1/auth/session'),
   signIn: (key: string) => call<Session>('POST', '/api/v1/auth/session', { key }),
@@ -96,6 +119,14 @@ export const api = {
     call<McpConfig>('PUT', `/api/v1/mcp-server/${encodeURIComponent(id)}`, changes),
   rotateMcp: (id: string) => call<McpConfig>('POST', `/api/v1/mcp-server/${encodeURIComponent(id)}/refresh`),
   disableMcp: (id: string) => call<void>('DELETE', `/api/v1/mcp-server/${encodeURIComponent(id)}`),
+  versions: (id: string) => call<Version[]>('GET', `/api/v1/canvases/${encodeURIComponent(id)}/versions`),
+  version: (id: string, n: number) => call<Version>('GET', `/api/v1/canvases/${encodeURIComponent(id)}/versions/${n}`),
+  versionDiff: (id: string, a: number, b: number) =>
+    call<VersionDiff>('GET', `/api/v1/canvases/${encodeURIComponent(id)}/versions/${a}/diff/${b}`),
+  restoreVersion: (id: string, n: number) =>
+    call<CanvasRow>('POST', `/api/v1/canvases/${encodeURIComponent(id)}/versions/${n}/restore`),
+  publish: (id: string, version: number | null) =>
+    call<CanvasRow>('PUT', `/api/v1/canvases/${encodeURIComponent(id)}/published`, { version }),
   executions: (q: ExecutionQuery) => call<ExecutionPage>('GET', `/api/v1/executions${queryString(q)}`),
   execution: (id: string) => call<Execution>('GET', `/api/v1/executions/${encodeURIComponent(id)}`),
   publicExecution: (id: string) => call<Execution>('GET', `/api/v1/public-executions/${encodeURIComponent(id)}`),

@@ -62,6 +62,8 @@ export interface CanvasRow {
   isStreaming: boolean | null;
   createdDate: string;
   updatedDate: string;
+  version?: number;
+  published?: number | null;
   problems: Problem[];
 }
 
@@ -109,4 +111,5 @@ export interface StudioNodeData extends Record<string, unknown> {
   ms?: number;
   tokens?: number;
   problems?: Problem[];
+  changed?: boolean; // marked by the history's comparison
 }

@@ -19,7 +19,7 @@ from canvasflow.errors import (
 )
 from canvasflow.mcp.config import keep_mcp_token
 from canvasflow.server.deps import canvas_or_404, json_body, state
-from canvasflow.server.guards import require_admin
+from canvasflow.server.guards import identify, require_admin
 from canvasflow.server.routes.predictions import ERRORS
 from canvasflow.server.schemas import (
     CanvasIn,
@@ -52,6 +52,8 @@ def out(canvas: Canvas, problems: list[Problem] | None = None) -> CanvasOut:
         isStreaming=streaming,
         createdDate=canvas.created_at,
         updatedDate=canvas.updated_at,
+        version=canvas.version or 1,
+        published=canvas.published,
     )
 
 
@@ -70,6 +72,12 @@ def validated_flow(flow_data: str | dict, max_nodes: int = 1000) -> str:  # type
     if structure:
         raise refuse(structure)
     return flow_data if isinstance(flow_data, str) else orjson.dumps(data).decode()
+
+
+async def author_of(request: Request) -> str | None:
+    """Who saves: the name of the caller's key (none with --no-auth)."""
+    caller = await identify(request)
+    return caller.name if caller is not None else None
 
 
 def check_triggers(flow: str, settings: dict[str, Any] | None, min_seconds: float) -> None:
@@ -137,7 +145,7 @@ async def create_canvas(body: CanvasIn, request: Request) -> CanvasOut:
     check_triggers(flow, settings, state(request).settings.min_schedule_s)
     try:
         canvas = await state(request).store.create_canvas(
-            body.name, flow, slug=body.slug, settings=settings
+            body.name, flow, slug=body.slug, settings=settings, author=await author_of(request)
         )
     except Conflict as exc:
         raise AlreadyExists(str(exc)) from None
@@ -168,7 +176,13 @@ async def update_canvas(canvas_id: str, body: CanvasUpdate, request: Request) ->
         )
     try:
         canvas = await state(request).store.update_canvas(
-            canvas_id, name=body.name, slug=body.slug, flow_data=flow, settings=settings
+            canvas_id,
+            name=body.name,
+            slug=body.slug,
+            flow_data=flow,
+            settings=settings,
+            author=await author_of(request),
+            message=body.versionMessage,
         )
     except Conflict as exc:
         raise AlreadyExists(str(exc)) from None

@@ -16,7 +16,7 @@ from canvasflow.errors import BadRequest, NotFound, PayloadTooLarge, from_event
 from canvasflow.server.deps import canvas_or_404, json_body, state
 from canvasflow.server.errors import JSONBody, describe_validation
 from canvasflow.server.formats import encoder_for
-from canvasflow.server.guards import check_canvas_access, client_id
+from canvasflow.server.guards import check_canvas_access, client_id, is_admin
 from canvasflow.server.running import Running, start_prediction, stream_response
 from canvasflow.server.schemas import (
     AbortResponse,
@@ -100,6 +100,9 @@ async def predict(canvas_id: str, request: Request) -> Response:
         human_input=req.humanInput.model_dump() if req.humanInput else None,
         form=req.form,
         trigger=trigger_of(request),
+        # the studio's test panel runs the draft, not the version the canvas serves
+        draft=request.headers.get("x-canvasflow-version", "").lower() == "draft"
+        and await is_admin(request),
     )
 
     if encoder is not None:

@@ -71,6 +71,7 @@ export function CanvasNode({ id, data, selected }: NodeProps<StudioNode>) {
       style={agentflow ? { minHeight: 44 + branchesOf(data.name, data.inputs).length * 22 } : undefined}
       data-node-id={id}
       data-status={status ?? ''}
+      data-changed={data.changed ? 'true' : undefined}
       title={[...errors, ...warnings].map((p) => p.message).join('\n') || desc?.description}
     >
       <div className="cf-node-head">

@@ -27,8 +27,17 @@ export interface NodeRun {
 
 // The canvas's test chat: the answer streams, sources and steps show, and every node
 // lights up as it runs, from the same event stream any client gets (with node events).
+// the studio's runs: recorded as the studio's, and on the draft (the latest save), not
+// the version the canvas serves when one is published
 const asStudio: typeof fetch = (input, init) =>
-  fetch(input, { ...init, headers: { ...(init?.headers as Record<string, string>), 'X-Canvasflow-Trigger': 'studio' } });
+  fetch(input, {
+    ...init,
+    headers: {
+      ...(init?.headers as Record<string, string>),
+      'X-Canvasflow-Trigger': 'studio',
+      'X-Canvasflow-Version': 'draft',
+    },
+  });
 
 export function TestPanel({
   canvasId,

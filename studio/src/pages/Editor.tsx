@@ -18,6 +18,7 @@ import { NodeForm } from '../components/NodeForm';
 import { Palette } from '../components/Palette';
 import { CanvasSettings } from '../components/CanvasSettings';
 import { TestPanel, type NodeRun } from '../components/TestPanel';
+import { VersionHistory } from '../components/VersionHistory';
 import {
   canConnect,
   canConnectAgentflow,
@@ -53,7 +54,7 @@ function EditorInner({ id, catalogue }: { id: string; catalogue: NodeDesc[] }) {
   const [problems, setProblems] = useState<Problem[]>([]);
   const [notice, setNotice] = useState('');
   const [dirty, setDirty] = useState(false);
-  const [tab, setTab] = useState<'node' | 'test' | 'settings'>('node');
+  const [tab, setTab] = useState<'node' | 'test' | 'settings' | 'history'>('node');
   const [name, setName] = useState('');
   const past = useRef<Snapshot[]>([]);
   const future = useRef<Snapshot[]>([]);
@@ -62,7 +63,7 @@ function EditorInner({ id, catalogue }: { id: string; catalogue: NodeDesc[] }) {
   const wrapper = useRef<HTMLDivElement>(null);
 
   // -- loading -----------------------------------------------------------------------
-  useEffect(() => {
+  const load = () =>
     api.canvas(id).then(
       (row) => {
         setCanvas(row);
@@ -76,6 +77,8 @@ function EditorInner({ id, catalogue }: { id: string; catalogue: NodeDesc[] }) {
       },
       (e: ApiError) => setNotice(e.message),
     );
+  useEffect(() => {
+    load();
   }, [id]); // eslint-disable-line react-hooks/exhaustive-deps
 
   // -- history -------------------------------------------------------------------------
@@ -347,6 +350,7 @@ function EditorInner({ id, catalogue }: { id: string; catalogue: NodeDesc[] }) {
             <button type="button" role="tab" aria-selected={tab === 'node'} onClick={() => setTab('node')}>Node</button>
             <button type="button" role="tab" aria-selected={tab === 'test'} onClick={() => setTab('test')}>Test</button>
             <button type="button" role="tab" aria-selected={tab === 'settings'} onClick={() => setTab('settings')}>Settings</button>
+            <button type="button" role="tab" aria-selected={tab === 'history'} onClick={() => setTab('history')}>History</button>
           </nav>
           <div hidden={tab !== 'node'}>
             {selected && selectedDesc ? (
@@ -382,6 +386,17 @@ function EditorInner({ id, catalogue }: { id: string; catalogue: NodeDesc[] }) {
           </div>
           <div hidden={tab !== 'settings'}>
             <CanvasSettings canvas={canvas} onSaved={setCanvas} />
+          </div>
+          <div hidden={tab !== 'history'}>
+            {tab === 'history' && (
+              <VersionHistory
+                canvas={canvas}
+                onChanged={load}
+                onCompare={(ids) =>
+                  setNodes((all) => all.map((n) => ({ ...n, data: { ...n.data, changed: ids.has(n.id) } })))
+                }
+              />
+            )}
           </div>
         </aside>
       </div>

@@ -54,10 +54,15 @@ export function ExecutionView({ id, catalogue, shared = false }: { id: string; c
     load();
   }, [load]);
 
-  // the canvas the run belongs to, drawn as it is now (read-only)
+  // the canvas the run belongs to, drawn read-only
   useEffect(() => {
     if (shared || !run || flow) return;
-    api.canvas(run.canvasId).then(
+    // the version that answered, when it is known (else the canvas as it is now)
+    const number = Number(run.version);
+    const flowOf = Number.isInteger(number) && number > 0
+      ? api.version(run.canvasId, number).catch(() => api.canvas(run.canvasId))
+      : api.canvas(run.canvasId);
+    flowOf.then(
       (row) => {
         const parsed = toFlow(JSON.parse(row.flowData || '{"nodes":[],"edges":[]}'), byName);
         setFlow({ nodes: parsed.needsLayout ? layout(parsed.nodes, parsed.edges) : parsed.nodes, edges: parsed.edges });
