@@ -286,6 +286,12 @@ def test_import_flowise_export_and_template(server: Proc, client: httpx.Client) 
     }
     # what was exported imports again
     assert client.post("/api/v1/canvases/import", json=exported).status_code == 201
+    # a file that holds no name (Flowise's "Export Chatflow": nodes and edges) takes the
+    # file's name the studio sends, not "Imported canvas"
+    bare = {"nodes": json.loads(exported["flowData"])["nodes"], "edges": []}
+    named = client.post("/api/v1/canvases/import", params={"name": "My support bot"}, json=bare)
+    assert named.status_code == 201 and named.json()["name"] == "My support bot"
+    assert named.json()["slug"].startswith("my-support-bot")
 
 
 def test_unsupported_node_is_explained(client: httpx.Client) -> None:

@@ -94,7 +94,9 @@ export const api = {
   updateCanvas: (id: string, changes: { name?: string; flowData?: FlowData; settings?: Record<string, unknown> }) =>
     call<CanvasRow>('PUT', `/api/v1/canvases/${encodeURIComponent(id)}`, changes),
   deleteCanvas: (id: string) => call<void>('DELETE', `/api/v1/canvases/${encodeURIComponent(id)}`),
-  importCanvas: (doc: unknown) => call<CanvasRow>('POST', '/api/v1/canvases/import', doc),
+  // a file's name names the canvas when the file holds none (a Flowise export)
+  importCanvas: (doc: unknown, name?: string) =>
+    call<CanvasRow>('POST', `/api/v1/canvases/import${name ? `?name=${encodeURIComponent(name)}` : ''}`, doc),
   exportCanvas: (id: string) => call<unknown>('GET', `/api/v1/canvases/${encodeURIComponent(id)}/export`),
   validate: (flowData: FlowData) =>
     call<{ valid: boolean; problems: Problem[] }>('POST', '/api/v1/canvases/validate', { flowData }),

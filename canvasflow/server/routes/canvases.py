@@ -201,12 +201,16 @@ async def delete_canvas(canvas_id: str, request: Request) -> Response:
     return Response(status_code=204)
 
 
-async def import_canvas(request: Request, slug: str | None = None) -> CanvasOut:
-    """A canvasflow canvas, a Flowise chatflow export, or a Flowise marketplace template."""
+async def import_canvas(
+    request: Request, slug: str | None = None, name: str | None = None
+) -> CanvasOut:
+    """A canvasflow canvas, a Flowise chatflow export, or a Flowise marketplace template.
+    Its name: the one the file holds, else ``name`` (the studio sends the file's)."""
     st = state(request)
     doc = await json_body(request)
     try:
-        canvas_doc = importer.normalise(doc)
+        fallback = (name or "").strip()[:400] or "Imported canvas"
+        canvas_doc = importer.normalise(doc, fallback_name=fallback)
     except CanvasInvalid as exc:
         raise CanvasInvalid(exc.message) from None
     flow = validated_flow(canvas_doc["flowData"], st.settings.max_canvas_nodes)

@@ -105,7 +105,7 @@ export function CanvasList() {
               const file = e.target.files?.[0];
               if (!file) return;
               try {
-                const made = await api.importCanvas(JSON.parse(await file.text()));
+                const made = await api.importCanvas(JSON.parse(await file.text()), file.name.replace(/\.json$/i, ''));
                 go({ page: 'editor', id: made.id });
               } catch (err) {
                 setMessage(err instanceof ApiError ? err.message : `Not a canvas file: ${err}`);
