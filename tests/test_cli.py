@@ -64,6 +64,11 @@ def test_cli_talks_to_a_running_server_and_fails_in_one_line(upstream: str, tmp_
     data = tmp_path / "d"
     proc = canvasflow_server(data, upstream, auth=True).start()
     try:
+        # every start says where things are: the studio, the chat, the docs, the key
+        started = proc.log_text()
+        for line in (f"studio     {proc.url}/studio/", f"API docs   {proc.url}/docs"):
+            assert line in started, started
+        assert f"admin key  {data / 'admin.key'}" in started and "database   SQLite" in started
         f = tmp_path / "c.json"
         f.write_bytes(
             orjson.dumps({"name": "Over URL", "flowData": llm_chain_flow("mock?tokens=2")})

@@ -18,6 +18,7 @@ import multiprocessing
 import os
 import signal
 import socket
+import sys
 import threading
 import time
 from pathlib import Path
@@ -109,6 +110,45 @@ async def _prepare(settings: Settings) -> None:
         await store.close()
 
 
+def banner(settings: Settings, workers: int) -> str:
+    """What a person starting the server needs to know, on every start: where the studio,
+    the chat page and the docs are, where the admin key is, which database, which model."""
+    from sqlalchemy.engine import make_url
+
+    from canvasflow import __version__
+    from canvasflow.keyfiles import ADMIN_KEY_FILE
+
+    host = settings.host if settings.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+    base = f"http://{'[' + host + ']' if ':' in host else host}:{settings.port}"
+    if settings.no_auth:
+        key = "none needed (--no-auth: loopback only)"
+    elif settings.admin_key:
+        key = "CANVASFLOW_ADMIN_KEY"
+    else:
+        key = str(settings.data_dir / ADMIN_KEY_FILE)
+    url = make_url(settings.resolved_database_url())
+    if url.get_backend_name() == "sqlite":
+        database = f"SQLite {url.database}"
+    else:
+        database = f"PostgreSQL {url.host or 'localhost'}:{url.port or 5432}/{url.database}"
+    model = (
+        "the embedded model, loading in the background"
+        if settings.warm_up
+        else "the embedded model, loaded when a canvas first asks (CANVASFLOW_WARM_UP=0)"
+    )
+    processes = f", {workers} processes" if workers > 1 else ""
+    lines = [
+        f"canvasflow {__version__} on {base} ({settings.mode} mode{processes})",
+        f"  studio     {base}/studio/",
+        f"  chat       {base}/",
+        f"  API docs   {base}/docs",
+        f"  admin key  {key}",
+        f"  database   {database}",
+        f"  model      {model}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def writable(folder: Path) -> str | None:
     """Why the data directory cannot be written, or None."""
     try:
@@ -131,6 +171,8 @@ def serve(settings: Settings, log_level: str, workers: int) -> None:
     # schema, default canvas, admin key, and one secret key for every process: checked
     # before any process answers (a refusal is one line and exit 1)
     asyncio.run(_prepare(settings))
+    sys.stderr.write(banner(settings, workers))
+    sys.stderr.flush()
     if workers <= 1:
         _one(settings, log_level, None)
         return
