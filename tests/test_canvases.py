@@ -75,6 +75,12 @@ def test_drafts_are_stored_with_every_problem_named(client: httpx.Client) -> Non
     }
     messages = " ".join(p["message"] for p in r.json()["problems"])
     assert "did you mean 'temperature'" in messages and "must be a number" in messages
+    # suggested only when close in meaning too: Ollama's numGqa is not numGpu
+    from canvasflow.engine.graph import suggestion
+
+    assert suggestion("numGqa", {"numGpu", "numCtx"}) is None
+    assert suggestion("maxToken", {"maxTokens"}) == "maxTokens"
+    assert suggestion("baseURL", {"baseUrl"}) == "baseUrl"
     assert "BasePromptTemplate" in messages
     draft = r.json()
     assert draft["isStreaming"] is None

@@ -353,12 +353,41 @@ def _check_inputs(spec: NodeSpec, nodes: dict[str, NodeSpec]) -> list[Problem]:
     known = known_input_names(spec.cls)
     for name in spec.inputs:
         if name not in known:
-            close = difflib.get_close_matches(name, sorted(known), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            close = suggestion(name, known)
+            hint = f"; did you mean {close!r}?" if close else ""
             problems.append(
                 Problem(f"{where}: unknown input {name!r}{hint}", spec.id, name, level="warning")
             )
     return problems
+
+
+_WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+
+
+def _words(name: str) -> list[str]:
+    return [w.lower() for w in _WORD.findall(name)] or [name.lower()]
+
+
+def suggestion(name: str, known: Any) -> str | None:
+    """A known name ``name`` was likely meant to be: close in spelling and in meaning,
+    word by word (``temprature`` → ``temperature``, ``maxToken`` → ``maxTokens``), never
+    one that only looks alike (``numGqa``, grouped-query attention, is not ``numGpu``)."""
+    for candidate in known:
+        if candidate.lower() == name.lower():  # only the case differs
+            return str(candidate)
+    for candidate in difflib.get_close_matches(name, sorted(known), n=3, cutoff=0.75):
+        mine, theirs = _words(name), _words(candidate)
+        if len(mine) != len(theirs):
+            continue
+        if all(
+            a == b
+            or a.startswith(b)
+            or b.startswith(a)
+            or difflib.SequenceMatcher(None, a, b).ratio() >= 0.75
+            for a, b in zip(mine, theirs, strict=True)
+        ):
+            return candidate
+    return None
 
 
 def allowed_overrides(settings: dict[str, Any] | None) -> frozenset[str]:
