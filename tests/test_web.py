@@ -207,3 +207,18 @@ def test_sign_in_keeps_no_key_in_the_page(upstream: str, tmp_path: Path, browser
     finally:
         context.close()
         proc.stop()
+
+
+def test_a_canvas_serving_flowises_widget_still_shows_right_here(server: Proc, page: Page) -> None:
+    """Turning on Flowise's chat widget makes the canvas stream Flowise's format to
+    clients that ask nothing; the chat page asks for canvasflow's, so nothing changes on it
+    (issue 41: it showed "0 in / 0 out tokens · 0 ms · undefined")."""
+    canvas = make_canvas(
+        server.url, llm_chain_flow("mock?tokens=6"), settings={"streamFormat": "flowise"}
+    )
+    open_chat(page, server, canvas)
+    ask(page, "hello")
+    page.wait_for_selector(".msg.bot[data-done=true]")
+    assert answer_text(page) == words(6)
+    usage = page.locator(".msg.bot .usage").last.inner_text()
+    assert "6 out tokens" in usage and "undefined" not in usage

@@ -162,7 +162,11 @@ async function ask(question) {
   const c = client();
   const pending = { canvasId, question, chatId: chatId(canvasId) };
   try {
-    const stream = await c.createPrediction({ canvasId, question, streaming: true, chatId: pending.chatId });
+    // the page reads canvasflow's events, whatever the canvas streams to others (a canvas
+    // serving Flowise's chat widget streams Flowise's format by default)
+    const stream = await c.createPrediction({
+      canvasId, question, streaming: true, chatId: pending.chatId, streamFormat: 'canvasflow',
+    });
     await follow(stream, bot, pending);
   } catch (error) {
     show(bot, { event: 'error', data: { message: error.serverMessage || error.message } });

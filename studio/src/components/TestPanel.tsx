@@ -81,6 +81,7 @@ export function TestPanel({
         question: q,
         chatId: chatId.current,
         streaming: true,
+        streamFormat: 'canvasflow', // what this panel reads, whatever the canvas streams to others
         overrideConfig: { returnSourceDocuments: true, returnIntermediateSteps: true, returnNodeEvents: true },
         ...(human ? { humanInput: human } : {}),
       });
