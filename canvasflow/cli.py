@@ -236,15 +236,40 @@ def canvas_list(data_dir: DataDir = None, url: Url = None, api_key: ApiKeyOpt = 
     """List canvases: id, slug, name."""
     if url:
         with _server(url, api_key, data_dir) as client:
-            for c in _call(client, "GET", "/api/v1/canvases"):
-                typer.echo(f"{c['id']}  {c['slug']:<24} {c['name']}")
+            rows = [
+                (c["id"], c["slug"], c["name"]) for c in _call(client, "GET", "/api/v1/canvases")
+            ]
+        _table(("id", "slug", "name"), rows)
         return
 
     async def go(store: Any) -> None:
-        for c in await store.list_canvases():
-            typer.echo(f"{c.id}  {c.slug:<24} {c.name}")
+        _table(
+            ("id", "slug", "name"), [(c.id, c.slug, c.name) for c in await store.list_canvases()]
+        )
 
     asyncio.run(_with_store(data_dir, go))
+
+
+def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    """Rows in columns as wide as their longest value (long slugs do not shift the
+    others), never cut: a pipe or a file gets them whole."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(*header, box=None, pad_edge=False, show_edge=False, header_style="bold")
+    for row in rows:
+        table.add_row(*row)
+    width = sum(max([len(h), *(len(r[i]) for r in rows)]) + 2 for i, h in enumerate(header))
+    Console(width=max(80, width), soft_wrap=False).print(table)
+
+
+async def _find_canvas(store: Any, ref: str) -> Any:
+    """A canvas by id, slug, or name (as the list shows them)."""
+    found = await store.get_canvas(ref)
+    if found is None:
+        named = [c for c in await store.list_canvases() if c.name.lower() == ref.lower()]
+        found = named[0] if len(named) == 1 else None
+    return found
 
 
 @canvas_app.command("import")
@@ -366,14 +391,14 @@ def canvas_update(
 
 @canvas_app.command("export")
 def canvas_export(
-    canvas: Annotated[str, typer.Argument(help="Canvas id or slug")],
+    canvas: Annotated[str, typer.Argument(help="Canvas id, slug or name")],
     data_dir: DataDir = None,
 ) -> None:
     """Print a canvas as a Flowise-shaped chatflow JSON."""
     from canvasflow.importer import export
 
     async def go(store: Any) -> None:
-        found = await store.get_canvas(canvas)
+        found = await _find_canvas(store, canvas)
         if found is None:
             typer.echo(f"error: canvas {canvas} not found", err=True)
             raise typer.Exit(1)

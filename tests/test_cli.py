@@ -31,6 +31,17 @@ def test_canvas_import_list_export(tmp_path: Path) -> None:
     out = run("canvas", "export", "imp", "--data-dir", str(data))
     doc = orjson.loads(out.stdout)
     assert doc["name"] == "Imported" and orjson.loads(doc["flowData"]) == llm_chain_flow()
+    # by its name too, as the list shows it
+    assert orjson.loads(run("canvas", "export", "imported", "--data-dir", str(data)).stdout) == doc
+    # a long slug does not shift the other columns: each starts where its header does
+    long = "a-very-long-slug-for-a-canvas-that-has-a-long-name-indeed"
+    assert run("canvas", "import", str(f), "--slug", long, "--data-dir", str(data)).returncode == 0
+    lines = run("canvas", "list", "--data-dir", str(data)).stdout.splitlines()
+    at = lines[0].index("name")
+    assert all(line[at:].strip() for line in lines[1:]), lines
+    assert all(
+        line.split()[-1] == "Imported" for line in lines[1:] if long in line or " imp " in line
+    )
     bad = tmp_path / "bad.json"
     bad.write_bytes(orjson.dumps({"nodes": [node("q_1", "nope", {})], "edges": []}))
     r = run("canvas", "import", str(bad), "--data-dir", str(data))
