@@ -86,15 +86,25 @@ export function CanvasSettings({ canvas, onSaved }: { canvas: CanvasRow; onSaved
           <input type="checkbox" checked={widget.files} onChange={(e) => setW({ files: e.target.checked })} /> File uploads
           (text, Markdown, CSV, JSON, PDF)
         </label>
-        {widget.enabled && (
-          <>
-            <p className="hint">Paste into your website's pages:</p>
-            <pre className="embed-snippet">{embedSnippet(window.location.origin, canvas.id)}</pre>
-          </>
-        )}
+        <p className="hint">
+          Paste into your website's pages{widget.enabled ? ':' : ' (it answers once the widget is served and saved):'}
+        </p>
+        <pre className="embed-snippet">{embedSnippet(window.location.origin, canvas.id)}</pre>
+        <button
+          type="button"
+          className="ghost"
+          onClick={() =>
+            navigator.clipboard
+              ?.writeText(embedSnippet(window.location.origin, canvas.id))
+              .then(() => setNotice('Snippet copied.'))
+          }
+        >
+          Copy the snippet
+        </button>
       </fieldset>
       <TriggerSettings canvas={canvas} value={triggers} onChange={setTriggers} />
       <button type="submit">Save settings</button>
+      {notice && <p className="notice saved">{notice}</p>}
       <McpSettings canvas={canvas} />
       <h3>API keys for this canvas</h3>
       <p className="hint">A canvas with keys needs one of them for predictions; one without is open to anyone.</p>
@@ -121,7 +131,6 @@ export function CanvasSettings({ canvas, onSaved }: { canvas: CanvasRow; onSaved
           Copy it now, it is shown once: <code>{fresh}</code>
         </p>
       )}
-      {notice && <p className="notice">{notice}</p>}
     </form>
   );
 }

@@ -28,7 +28,7 @@ export function ApiKeys() {
         ))}
       </ul>
       <form
-        className="card"
+        className="card new-key"
         onSubmit={async (e) => {
           e.preventDefault();
           const form = new FormData(e.currentTarget);
