@@ -687,3 +687,23 @@ def test_the_history_tab_compares_restores_and_publishes(page: Page, studio: Pro
     page.wait_for_selector(".versions li[data-version='4'] .badge:has-text('latest')")
     assert "restored version 1" in page.inner_text(".versions li[data-version='4']")
     shoot(page, "studio-history.png")
+
+
+def test_arrange_keeps_node_text_readable(page: Page, studio: Proc) -> None:
+    """A canvas of many nodes, arranged: the view stays at a zoom where labels can be
+    read (the canvas is panned, not shrunk to dots)."""
+    admin = {"Authorization": f"Bearer {studio.admin}"}  # type: ignore[attr-defined]
+    nodes = [
+        node(f"promptTemplate_{i}", "promptTemplate", {"template": "{question}"}) for i in range(30)
+    ]
+    canvas = make_canvas(studio.url, {"nodes": nodes, "edges": []}, name="Many", headers=admin)
+    page.goto(f"{studio.url}/studio/canvas/{canvas['id']}")
+    page.wait_for_selector(".react-flow__node")
+    page.click("button:has-text('Arrange')")
+    # without the floor the fit would settle far below it (30 nodes in one view)
+    page.wait_for_function(
+        "() => { const m = /scale\\(([0-9.]+)\\)/.exec("
+        "document.querySelector('.react-flow__viewport').style.transform);"
+        " return m !== null && parseFloat(m[1]) >= 0.6; }"
+    )
+    shoot(page, "studio-arrange-many.png")

@@ -33,6 +33,9 @@ import {
 import { layout } from '../layout';
 import type { CanvasRow, NodeDesc, Problem } from '../types';
 
+// the smallest zoom at which a node's label and anchors stay readable
+const READABLE_ZOOM = 0.6;
+
 const nodeTypes = { canvasNode: CanvasNode };
 
 interface Snapshot {
@@ -73,7 +76,7 @@ function EditorInner({ id, catalogue }: { id: string; catalogue: NodeDesc[] }) {
         setNodes(placed);
         setEdges(parsed.edges);
         setProblems(row.problems);
-        if (placed.length) setTimeout(() => flow.fitView({ padding: 0.2, maxZoom: 1 }), 50);
+        if (placed.length) setTimeout(() => flow.fitView({ padding: 0.2, maxZoom: 1, minZoom: READABLE_ZOOM }), 50);
       },
       (e: ApiError) => setNotice(e.message),
     );
@@ -219,7 +222,8 @@ function EditorInner({ id, catalogue }: { id: string; catalogue: NodeDesc[] }) {
   const arrange = () => {
     remember();
     setNodes(layout(nodes, edges));
-    setTimeout(() => flow.fitView({ padding: 0.2, maxZoom: 1 }), 50);
+    // never so far out that node text cannot be read: a large canvas is then panned
+    setTimeout(() => flow.fitView({ padding: 0.2, maxZoom: 1, minZoom: READABLE_ZOOM }), 50);
   };
 
   const save = async (): Promise<boolean> => {
