@@ -21,15 +21,6 @@ VALUE_LIMIT = 4000  # characters of a value kept in a trace; beyond it, a cut an
 TEXT_LIMIT = 20000  # characters of a question or an answer kept in a record
 _SECRET_WORDS = ("key", "secret", "password", "token", "credential")
 
-# a prediction's outcome status -> a record's status
-STATUS = {
-    "completed": "completed",
-    "error": "error",
-    "aborted": "aborted",
-    "interrupted": "interrupted",
-    "running": "running",
-}
-
 
 def cut(value: Any, limit: int = VALUE_LIMIT) -> Any:
     """A value as a record keeps it: as it is when small, else its start and its size."""
@@ -184,7 +175,7 @@ def end_row(
 ) -> dict[str, Any]:
     """The whole record of a run that ended."""
     row = dict(started) if started is not None else start_row(ctx)
-    status = STATUS.get(outcome.status, outcome.status)
+    status = outcome.status  # a record's statuses are the outcome's, and "paused"
     if outcome.flow_status == "STOPPED" and status == "completed":
         status = "paused"  # an agentflow waiting for a person
     if outcome.execution_id and outcome.execution_id != ctx.chat_message_id:

@@ -65,3 +65,30 @@ async def json_body(request: Request) -> Any:
     if found:
         raise BadRequest(f"{found} contains a NUL character, which cannot be stored")
     return body
+
+
+def canvas_admin_routes(
+    router: Any, tag: str, routes: list[tuple[str, Any, str, Any]], responses: Any
+) -> None:
+    """Management routes under a canvas, at ``/canvases/{canvas_id}...`` and at Flowise's
+    ``/chatflows/{canvas_id}...``: each ``(path, endpoint, method, response model or a
+    status code for an empty answer)``, all needing the admin key."""
+    from fastapi import Depends
+
+    from canvasflow.server.guards import require_admin
+
+    for prefix in ("/canvases", "/chatflows"):
+        tags = [tag if prefix == "/canvases" else f"{tag} (Flowise alias)"]
+        for path, endpoint, method, answer in routes:
+            shape: dict[str, Any] = (
+                {"status_code": answer} if isinstance(answer, int) else {"response_model": answer}
+            )
+            router.add_api_route(
+                prefix + "/{canvas_id}" + path,
+                endpoint,
+                methods=[method],
+                responses=responses,
+                tags=tags,
+                dependencies=[Depends(require_admin)],
+                **shape,
+            )

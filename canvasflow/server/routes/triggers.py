@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from canvasflow.engine.graph import parse
 from canvasflow.errors import (
@@ -19,10 +19,10 @@ from canvasflow.errors import (
     UnsupportedMediaType,
     from_event,
 )
-from canvasflow.server.deps import canvas_or_404, state
+from canvasflow.server.deps import canvas_admin_routes, canvas_or_404, state
 from canvasflow.server.errors import JSONBody
 from canvasflow.server.formats import encoder_for
-from canvasflow.server.guards import check_canvas_access, client_id, require_admin
+from canvasflow.server.guards import check_canvas_access, client_id
 from canvasflow.server.routes.predictions import ERRORS, STREAM_DOC, wait_or_leave
 from canvasflow.server.running import start_prediction, stream_response
 from canvasflow.server.schemas import (
@@ -39,7 +39,6 @@ from canvasflow.store.models import Canvas
 from canvasflow.triggers import schedule, webhook
 
 router = APIRouter(prefix="/api/v1", tags=["triggers"])
-admin = [Depends(require_admin)]
 
 
 # -- the webhook ------------------------------------------------------------------------------
@@ -258,31 +257,22 @@ async def delete_schedule_logs(canvas_id: str, request: Request) -> Response:
     return Response(status_code=204)
 
 
-for prefix in ("/canvases", "/chatflows"):
-    tag = "triggers" if prefix == "/canvases" else "triggers (Flowise alias)"
-    base = prefix + "/{canvas_id}"
-    router.add_api_route(
-        base + "/webhook-secret", make_secret, methods=["POST"], response_model=WebhookSecret,
-        responses=ERRORS, tags=[tag], dependencies=admin,
-    )  # fmt: skip
-    router.add_api_route(
-        base + "/webhook-secret", remove_secret, methods=["DELETE"], status_code=204,
-        responses=ERRORS, tags=[tag], dependencies=admin,
-    )  # fmt: skip
-    router.add_api_route(
-        base + "/schedule/status", schedule_status, methods=["GET"],
-        response_model=ScheduleStatus, responses=ERRORS, tags=[tag], dependencies=admin,
-    )  # fmt: skip
-    router.add_api_route(
-        base + "/schedule/enabled", set_schedule_enabled, methods=["PATCH"],
-        response_model=ScheduleStatus, responses=ERRORS, tags=[tag], dependencies=admin,
-    )  # fmt: skip
-    for logs in ("/schedule/logs", "/schedule/trigger-logs"):
-        router.add_api_route(
-            base + logs, schedule_logs, methods=["GET"], response_model=TickList,
-            responses=ERRORS, tags=[tag], dependencies=admin,
-        )  # fmt: skip
-        router.add_api_route(
-            base + logs, delete_schedule_logs, methods=["DELETE"], status_code=204,
-            responses=ERRORS, tags=[tag], dependencies=admin,
-        )  # fmt: skip
+canvas_admin_routes(
+    router,
+    "triggers",
+    [
+        ("/webhook-secret", make_secret, "POST", WebhookSecret),
+        ("/webhook-secret", remove_secret, "DELETE", 204),
+        ("/schedule/status", schedule_status, "GET", ScheduleStatus),
+        ("/schedule/enabled", set_schedule_enabled, "PATCH", ScheduleStatus),
+        *(
+            route
+            for logs in ("/schedule/logs", "/schedule/trigger-logs")
+            for route in (
+                (logs, schedule_logs, "GET", TickList),
+                (logs, delete_schedule_logs, "DELETE", 204),
+            )
+        ),
+    ],
+    ERRORS,
+)

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 
 from canvasflow.engine.graph import load_flow_data
 from canvasflow.errors import NotFound
-from canvasflow.server.deps import canvas_or_404, state
-from canvasflow.server.guards import require_admin
+from canvasflow.server.deps import canvas_admin_routes, canvas_or_404, state
 from canvasflow.server.routes.canvases import author_of, check_triggers, out
 from canvasflow.server.routes.predictions import ERRORS
 from canvasflow.server.schemas import (
@@ -26,7 +25,6 @@ from canvasflow.server.schemas import (
 from canvasflow.store.models import Canvas, CanvasVersion
 
 router = APIRouter(prefix="/api/v1", tags=["versions"])
-admin = [Depends(require_admin)]
 
 
 def _nodes(flow_data: str) -> dict[str, dict[str, Any]]:
@@ -150,26 +148,15 @@ async def publish(canvas_id: str, body: PublishIn, request: Request) -> CanvasOu
     return out(updated)
 
 
-for prefix in ("/canvases", "/chatflows"):
-    tag = "versions" if prefix == "/canvases" else "versions (Flowise alias)"
-    base = prefix + "/{canvas_id}"
-    router.add_api_route(
-        base + "/versions", list_versions, methods=["GET"],
-        response_model=list[VersionOut], responses=ERRORS, tags=[tag], dependencies=admin,
-    )  # fmt: skip
-    router.add_api_route(
-        base + "/versions/{number}", get_version, methods=["GET"],
-        response_model=VersionOut, responses=ERRORS, tags=[tag], dependencies=admin,
-    )  # fmt: skip
-    router.add_api_route(
-        base + "/versions/{old}/diff/{new}", compare, methods=["GET"],
-        response_model=VersionDiff, responses=ERRORS, tags=[tag], dependencies=admin,
-    )  # fmt: skip
-    router.add_api_route(
-        base + "/versions/{number}/restore", restore, methods=["POST"],
-        response_model=CanvasOut, responses=ERRORS, tags=[tag], dependencies=admin,
-    )  # fmt: skip
-    router.add_api_route(
-        base + "/published", publish, methods=["PUT"],
-        response_model=CanvasOut, responses=ERRORS, tags=[tag], dependencies=admin,
-    )  # fmt: skip
+canvas_admin_routes(
+    router,
+    "versions",
+    [
+        ("/versions", list_versions, "GET", list[VersionOut]),
+        ("/versions/{number}", get_version, "GET", VersionOut),
+        ("/versions/{old}/diff/{new}", compare, "GET", VersionDiff),
+        ("/versions/{number}/restore", restore, "POST", CanvasOut),
+        ("/published", publish, "PUT", CanvasOut),
+    ],
+    ERRORS,
+)
