@@ -643,6 +643,62 @@ class Bench:
         out["list_ms_p50"] = timings
         return out
 
+    async def scenario_j(self) -> dict[str, Any]:
+        """What an evaluation adds: a 200-row dataset run by the server at concurrency 10
+        (every answer judged by ``contains`` and ``latency<60000``, rows written as they
+        finish, a summary at the end) against the same 200 predictions asked over HTTP at
+        concurrency 10, in turns; the medians of the rounds."""
+        rows_n, rounds = (20, 1) if self.smoke else (200, 5)
+        path, _ = self._request_to(self.cf.port)(20, 0.005, False)
+        canvas_id = path.rsplit("/", 1)[1]
+        base = f"http://{HOST}:{self.cf.port}/api/v1"
+        alone: list[float] = []
+        evaluated: list[float] = []
+        async with httpx.AsyncClient(timeout=120) as client:
+            rows = [{"input": f"q{i}", "output": "word"} for i in range(rows_n)]
+            d = await client.post(f"{base}/datasets/set", json={"name": "bench", "rows": rows})
+            dataset_id = d.json()["id"]
+            gate = asyncio.Semaphore(10)
+
+            async def ask(i: int) -> None:
+                async with gate:
+                    r = await client.post(base + path[len("/api/v1") :], json={"question": f"q{i}"})
+                    r.raise_for_status()
+
+            for turn in range(rounds * 2):
+                if turn % 2 == 0:
+                    t0 = time.perf_counter()
+                    await asyncio.gather(*(ask(i) for i in range(rows_n)))
+                    alone.append(time.perf_counter() - t0)
+                    continue
+                t0 = time.perf_counter()
+                r = await client.post(
+                    f"{base}/evaluations",
+                    json={
+                        "canvasId": canvas_id,
+                        "datasetId": dataset_id,
+                        "evaluators": ["contains", "latency<60000"],
+                        "concurrency": 10,
+                    },
+                )
+                r.raise_for_status()
+                evaluation_id = r.json()["id"]
+                while True:
+                    e = (await client.get(f"{base}/evaluations/{evaluation_id}")).json()
+                    if e["status"] not in ("pending", "running"):
+                        break
+                    await asyncio.sleep(0.02)
+                evaluated.append(time.perf_counter() - t0)
+                assert e["status"] == "completed" and e["done"] == rows_n, e
+        a, b = statistics.median(alone), statistics.median(evaluated)
+        return {
+            "rows": rows_n,
+            "rounds": rounds,
+            "predictions_alone_s": round(a, 3),
+            "evaluation_s": round(b, 3),
+            "added_share": round(b / a - 1, 4),
+        }
+
     async def scenario_f(self) -> dict[str, Any]:
         """Agentflow engine overhead: Start, a chain of N condition nodes, a direct reply,
         run in this process (no model, no I/O) through the reducer: time per executed
@@ -895,7 +951,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             "smoke": args.smoke,
             "date": datetime.now(UTC).isoformat(),
         }
-        for name in args.only or ["a", "b", "c", "d", "e", "f", "g", "h", "i"]:
+        for name in args.only or ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"]:
             t0 = time.perf_counter()
             results[name] = await getattr(bench, f"scenario_{name}")()
             results[name]["seconds_taken"] = round(time.perf_counter() - t0, 1)
@@ -910,7 +966,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
 def run() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, no thresholds")
-    parser.add_argument("--only", nargs="*", choices=["a", "b", "c", "d", "e", "f", "g", "h", "i"])
+    parser.add_argument(
+        "--only", nargs="*", choices=["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"]
+    )
     parser.add_argument("--out", type=Path, default=None, help="JSON file to write")
     parser.add_argument(
         "--redis",
@@ -927,6 +985,13 @@ def run() -> None:
     out.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
     if not args.only or set(args.only) >= {"a", "b", "c", "d"}:
         print(table(results))
+    elif "j" in results:
+        j = results["j"]
+        print(
+            f"evaluation of {j['rows']} rows: {j['evaluation_s']:.2f} s against "
+            f"{j['predictions_alone_s']:.2f} s for the predictions alone "
+            f"(added {j['added_share']:+.1%})"
+        )
     elif "i" in results:
         i = results["i"]
         print(

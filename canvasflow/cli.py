@@ -733,5 +733,211 @@ def _print_stream(events: Any, as_json: bool) -> None:
         raise typer.Exit(1)
 
 
+eval_app = typer.Typer(help="Evaluate a canvas over a dataset.", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
+FAILED_EVALUATION = 1
+
+
+def _dataset_file(path: Path) -> tuple[list[dict[str, Any]], list[Any]]:
+    from canvasflow.evals import datasets as files
+
+    rows, problems = files.read(path.read_text(encoding="utf-8-sig"), files.kind_of(path.name))
+    for p in problems:
+        typer.echo(f"{path.name}:{p.line}: {p.reason} (row skipped)", err=True)
+    if not rows:
+        typer.echo(f"error: {path} has no rows", err=True)
+        raise typer.Exit(2)
+    return rows, problems
+
+
+async def _eval_local(
+    data_dir: Path | None,
+    canvas_ref: str,
+    dataset: str,
+    versions: list[int],
+    evaluators: list[str],
+    concurrency: int,
+    from_file: tuple[str, list[dict[str, Any]]] | None,
+) -> dict[str, Any]:
+    from rich.progress import Progress
+
+    from canvasflow.errors import CanvasflowError
+    from canvasflow.evals import runner
+    from canvasflow.server.app import open_state
+    from canvasflow.server.routes.evals import evaluation_out
+
+    async with open_state(_settings(data_dir=data_dir)) as st:
+        canvas = await _find_canvas(st.store, canvas_ref)
+        if canvas is None:
+            typer.echo(f"error: no canvas {canvas_ref!r} (see `canvasflow canvas list`)", err=True)
+            raise typer.Exit(2)
+        dataset_ref = dataset
+        if from_file is not None:  # a file's rows: the dataset named after it, replaced
+            name, rows = from_file
+            found = await st.store.dataset(name)
+            found = found or await st.store.create_dataset(name, f"from {dataset}")
+            await st.store.add_dataset_rows(found.id, rows, replace=True)
+            dataset_ref = found.id
+        try:
+            plan = await runner.plan(
+                st, canvas, dataset_ref, versions or None, evaluators, concurrency
+            )
+        except CanvasflowError as exc:
+            typer.echo(f"error: {exc.message}", err=True)
+            raise typer.Exit(2) from None
+        evaluation = await runner.start(st, plan)
+        task = st.evaluations[evaluation.id]
+        with Progress(console=_stderr(), transient=True) as bar:
+            shown = bar.add_task("evaluating", total=evaluation.total)
+            while not task.done():
+                await asyncio.wait({task}, timeout=0.25)
+                now = await st.store.evaluation(evaluation.id)
+                bar.update(shown, completed=now.done if now else 0)
+        done = await st.store.evaluation(evaluation.id)
+        assert done is not None
+        out = evaluation_out(done, await st.store.evaluation_rows(done.id))
+        return out.model_dump(mode="json")
+
+
+def _stderr() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def _eval_remote(
+    url: str,
+    api_key: str | None,
+    data_dir: Path | None,
+    canvas_ref: str,
+    dataset: str,
+    versions: list[int],
+    evaluators: list[str],
+    concurrency: int,
+) -> dict[str, Any]:
+    import time
+
+    from rich.progress import Progress
+
+    with _server(url, api_key, data_dir) as client:
+        canvases = _call(client, "GET", "/api/v1/canvases")
+        named = [
+            c for c in canvases if canvas_ref in (c["id"], c["slug"]) or c["name"] == canvas_ref
+        ]
+        if len(named) != 1:
+            typer.echo(f"error: no canvas {canvas_ref!r} at {url}", err=True)
+            raise typer.Exit(2)
+        path = Path(dataset)
+        dataset_ref = dataset
+        if path.is_file():
+            _dataset_file(path)  # bad rows named here, before anything is sent
+            from canvasflow.evals.datasets import kind_of
+
+            listed = [d for d in _call(client, "GET", "/api/v1/datasets") if d["name"] == path.name]
+            found = (
+                listed[0]
+                if listed
+                else _call(client, "POST", "/api/v1/datasets/set", json={"name": path.name})
+            )
+            _call(
+                client,
+                "POST",
+                f"/api/v1/datasets/set/{found['id']}/import",
+                json={
+                    "content": path.read_text(encoding="utf-8-sig"),
+                    "format": kind_of(path.name),
+                    "replace": True,
+                },
+            )
+            dataset_ref = found["id"]
+        body = {
+            "canvasId": named[0]["id"],
+            "datasetId": dataset_ref,
+            "versions": versions or None,
+            "evaluators": evaluators,
+            "concurrency": concurrency,
+        }
+        r = client.post("/api/v1/evaluations", json=body)
+        if r.status_code in (400, 404, 422):
+            typer.echo(f"error: {r.status_code}: {r.json().get('message')}", err=True)
+            raise typer.Exit(2)
+        if r.status_code >= 400:
+            typer.echo(f"error: {r.status_code}: {r.text}", err=True)
+            raise typer.Exit(1)
+        evaluation = r.json()
+        with Progress(console=_stderr(), transient=True) as bar:
+            shown = bar.add_task("evaluating", total=evaluation["total"])
+            while evaluation["status"] in ("pending", "running"):
+                time.sleep(0.5)
+                evaluation = _call(client, "GET", f"/api/v1/evaluations/{evaluation['id']}")
+                bar.update(shown, completed=evaluation["done"])
+        return evaluation  # type: ignore[no-any-return]
+
+
+@eval_app.command("run")
+def eval_run(
+    canvas: Annotated[str, typer.Argument(help="Canvas id, slug or name")],
+    dataset: Annotated[
+        str,
+        typer.Argument(
+            help="Dataset id or name, or a CSV/JSONL file (question and expected columns)"
+        ),
+    ],
+    version: Annotated[
+        list[int] | None, typer.Option("--version", help="A version to run (repeat for more)")
+    ] = None,
+    evaluator: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--evaluator",
+            help="A saved evaluator's id or name, or a builtin: exact, contains, "
+            "not-contains, regex:PATTERN, json, json-schema:SCHEMA, similarity[:0.8], "
+            "latency<MS, tokens<N, cost<USD, judge[:RUBRIC] (default: contains)",
+        ),
+    ] = None,
+    fail_under: Annotated[
+        float, typer.Option("--fail-under", min=0, max=1, help="Exit 1 below this pass rate")
+    ] = 0.0,
+    concurrency: Annotated[int, typer.Option(min=1, max=32)] = 4,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the whole result as JSON")] = False,
+    junit: Annotated[
+        Path | None, typer.Option("--junit", help="Write JUnit XML here (for a CI)")
+    ] = None,
+    data_dir: DataDir = None,
+    url: Url = None,
+    api_key: ApiKeyOpt = None,
+) -> None:
+    """Run a canvas over a dataset, judge every answer, print a table and a last line
+    `pass rate P (N of M)`; exit 1 below --fail-under, 2 on bad input."""
+    from canvasflow.evals import report
+
+    if url:
+        result = _eval_remote(
+            url, api_key, data_dir, canvas, dataset, version or [], evaluator or [], concurrency
+        )
+    else:
+        path = Path(dataset)
+        from_file = (path.name, _dataset_file(path)[0]) if path.is_file() else None
+        result = asyncio.run(
+            _eval_local(
+                data_dir, canvas, dataset, version or [], evaluator or [], concurrency, from_file
+            )
+        )
+    if junit is not None:
+        junit.write_text(report.junit(result), encoding="utf-8")
+    if as_json:
+        typer.echo(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
+    else:
+        report.print_table(result)
+    if result["status"] != "completed":
+        typer.echo(
+            f"error: the evaluation ended {result['status']}: {result.get('error')}", err=True
+        )
+        raise typer.Exit(FAILED_EVALUATION)
+    typer.echo(report.pass_line(result), err=as_json)  # stdout stays one JSON document
+    if report.pass_rate(result) < fail_under:
+        raise typer.Exit(FAILED_EVALUATION)
+
+
 if __name__ == "__main__":
     app()

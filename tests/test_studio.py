@@ -707,3 +707,80 @@ def test_arrange_keeps_node_text_readable(page: Page, studio: Proc) -> None:
         " return m !== null && parseFloat(m[1]) >= 0.6; }"
     )
     shoot(page, "studio-arrange-many.png")
+
+
+def test_the_evaluation_pages(page: Page, studio: Proc, tmp_path: Path) -> None:
+    """A dataset imported from a file and edited, an evaluator saved, a run of two
+    versions followed to its end, its charts, the two versions compared, run again."""
+    admin = {"Authorization": f"Bearer {studio.admin}"}  # type: ignore[attr-defined]
+    canvas = make_canvas(
+        studio.url, llm_chain_flow(template="echo: answer {question}"), name="Quiz", headers=admin
+    )
+    httpx.put(
+        f"{studio.url}/api/v1/canvases/{canvas['id']}",
+        json={"flowData": json.dumps(llm_chain_flow(template="echo: reply {question}"))},
+        headers=admin,
+    ).raise_for_status()
+    page.goto(f"{studio.url}/studio/evaluations")
+    page.wait_for_selector("main.evaluations .empty")
+    page.click(".tabs button:has-text('Datasets')")
+    page.fill("input[aria-label='Dataset name']", "Quiz questions")
+    page.click("form[aria-label='New dataset'] button")
+    page.wait_for_selector("main.dataset-view h1:has-text('Quiz questions')")
+    rows = tmp_path / "quiz.csv"
+    lines = ["question,expected"] + [
+        f"q{i},answer q{i}" if i % 3 else f"q{i},something else" for i in range(12)
+    ]
+    rows.write_text("\n".join([*lines, '"",orphan']) + "\n")
+    page.set_input_files("input[aria-label='Import rows']", str(rows))
+    page.wait_for_selector("[aria-label='Import result']:has-text('12 rows imported')")
+    assert "line 14" in page.inner_text("[aria-label='Import result']")
+    page.fill("textarea[aria-label='New question']", "q12")
+    page.fill("textarea[aria-label='New expected answer']", "answer q12")
+    page.click("button:has-text('Add row')")
+    page.wait_for_selector("textarea[aria-label='Question 13']")
+    page.fill("textarea[aria-label='Expected 1']", "answer q0")  # edited in place
+    saved = ".dataset-rows tr:has(textarea[aria-label='Expected 1']) button:has-text('Save')"
+    page.click(saved)
+    page.wait_for_selector(saved, state="detached")
+    shoot(page, "studio-dataset.png")
+
+    page.goto(f"{studio.url}/studio/evaluations")
+    page.click(".tabs button:has-text('Evaluators')")
+    page.select_option("select[aria-label='Evaluator type']", "llm")
+    assert "{answer}" in page.input_value("textarea[aria-label='Judge prompt']")
+    shoot(page, "studio-evaluator-judge.png")
+    page.select_option("select[aria-label='Evaluator type']", "text")
+    page.fill("input[aria-label='Evaluator name']", "shape")
+    page.select_option("select[aria-label='Operator']", "Regex")
+    page.fill("input[aria-label='Value']", "^(answer|reply) q\\d+$")
+    page.click("form[aria-label='New evaluator'] button[type=submit]")
+    page.wait_for_selector(".evaluator-list li:has-text('shape')")
+    shoot(page, "studio-evaluators.png")
+
+    page.click(".tabs button:has-text('Runs')")
+    page.select_option("form[aria-label='New run'] select >> nth=0", canvas["id"])
+    page.wait_for_selector("fieldset.versions label:has-text('v2')")
+    page.click("fieldset.versions label:has-text('v1')")
+    page.click("fieldset.versions label:has-text('v2')")
+    page.select_option("form[aria-label='New run'] select >> nth=1", label="Quiz questions (13 rows)")
+    page.click("fieldset.picked-evaluators label:has-text('contains the expected answer')")
+    page.click("fieldset.picked-evaluators label:has-text('shape')")
+    page.click("form[aria-label='New run'] button[type=submit]")
+    page.wait_for_selector("main.evaluation-view h1 .status.completed", timeout=30000)
+    figures = page.inner_text(".summary .figures")
+    # v1 answers 10 of its 13 rows as expected, v2 none
+    assert "38.5%" in figures and "10/26" in figures, figures
+    assert count(page, "figure[aria-label='Score by version'] rect") == 4
+    assert count(page, ".eval-rows tbody tr") == 26
+    shoot(page, "studio-evaluation.png")
+    page.select_option("select[aria-label='Compare with']", "versions")
+    page.wait_for_selector("section[aria-label='Comparison']")
+    changes = page.locator(".compare-rows tbody tr").evaluate_all(
+        "rows => rows.map(r => r.dataset.change)"
+    )
+    assert changes == ["worse"] * 10 + ["same"] * 3, changes
+    shoot(page, "studio-evaluation-compare.png")
+    page.click("button:has-text('Run again')")
+    page.wait_for_selector("[aria-label='Changes since the earlier run']:has-text('nothing changed')")
+    page.wait_for_selector("main.evaluation-view h1 .status.completed", timeout=30000)

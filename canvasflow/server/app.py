@@ -29,6 +29,7 @@ from canvasflow.credentials import Credentials
 from canvasflow.defaults import DEFAULT_SLUG, default_flow
 from canvasflow.engine.prediction import recover_interrupted, repair_running
 from canvasflow.errors import NotFound
+from canvasflow.evals import runner as evals_runner
 from canvasflow.keyfiles import ADMIN_KEY_FILE, check_shared_secret, secret_key
 from canvasflow.mcp.client import close_pool
 from canvasflow.mcp.door import McpDoor
@@ -47,6 +48,7 @@ from canvasflow.server.routes import (
     apikeys,
     canvases,
     credentials,
+    evals,
     executions,
     mcp_server,
     messages,
@@ -143,6 +145,68 @@ async def forget_old(st: ServerState) -> int:
     )
 
 
+@asynccontextmanager
+async def open_state(settings: Settings) -> AsyncIterator[ServerState]:
+    """What a server holds while it runs (store, bus, queue, keys, credentials), made
+    and closed in one place: by the app's lifespan, and by the CLI's commands that run
+    canvases in their own process (``canvasflow eval run`` without ``--url``)."""
+    load_all(settings.extra_node_modules)
+    sandbox_slots.configure(settings.sandbox_processes)
+    if setup_tracing(settings):
+        log.info("exporting traces over OTLP")
+    store = Store(settings.resolved_database_url())
+    await prepare_store(store, settings)
+    bus = create_bus(settings)
+    queue = None
+    if settings.redis_url:  # Redis, an extra: imported only when configured
+        from canvasflow.bus.redis import RedisBus
+        from canvasflow.queue import JobQueue
+
+        assert isinstance(bus, RedisBus)
+        queue = JobQueue(bus, store, settings.max_queue, settings.queue_timeout)
+        bus.on_idle = queue.check
+    elif settings.mode == "queue":
+        raise RuntimeError("--mode queue needs REDIS_URL")
+    await bus.start()
+    await recover_interrupted(store, bus)
+    metrics = Metrics(bus.stats)
+    st = ServerState(
+        settings=settings,
+        store=store,
+        bus=bus,
+        metrics=metrics,
+        observers=[metrics, PredictionLog(settings.log_prompts)],
+        queue=queue,
+        keys=KeyRing(store),
+        limiter=RateLimiter(
+            settings.redis_url,
+            settings.rate_limit,
+            settings.auth_failures,
+            settings.rate_limit_fail,
+        ),
+        credentials=Credentials(store, secret_key(settings)),
+        secret=secret_key(settings),
+    )
+    await evals_runner.repair(st)
+    try:
+        yield st
+    finally:
+        for evaluation in list(st.evaluations.values()):
+            evaluation.cancel()
+        if st.evaluations:
+            await asyncio.wait(list(st.evaluations.values()), timeout=10)
+        running = list(st.predictions)
+        for prediction in running:
+            prediction.abort("shutdown")
+        if running:
+            await asyncio.wait([p.task for p in running if p.task], timeout=10)
+        await bus.close()
+        await close_pool()
+        await close_clients()
+        await close_http()
+        await store.close()
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     if settings.no_auth and not settings.binds_loopback():
@@ -153,69 +217,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        load_all(settings.extra_node_modules)
-        sandbox_slots.configure(settings.sandbox_processes)
-        if setup_tracing(settings):
-            log.info("exporting traces over OTLP")
-        store = Store(settings.resolved_database_url())
-        await prepare_store(store, settings)
-        bus = create_bus(settings)
-        queue = None
-        if settings.redis_url:  # Redis, an extra: imported only when configured
-            from canvasflow.bus.redis import RedisBus
-            from canvasflow.queue import JobQueue
-
-            assert isinstance(bus, RedisBus)
-            queue = JobQueue(bus, store, settings.max_queue, settings.queue_timeout)
-            bus.on_idle = queue.check
-        elif settings.mode == "queue":
-            raise RuntimeError("--mode queue needs REDIS_URL")
-        await bus.start()
-        await recover_interrupted(store, bus)
-        metrics = Metrics(bus.stats)
-        st = ServerState(
-            settings=settings,
-            store=store,
-            bus=bus,
-            metrics=metrics,
-            observers=[metrics, PredictionLog(settings.log_prompts)],
-            queue=queue,
-            keys=KeyRing(store),
-            limiter=RateLimiter(
-                settings.redis_url,
-                settings.rate_limit,
-                settings.auth_failures,
-                settings.rate_limit_fail,
-            ),
-            credentials=Credentials(store, secret_key(settings)),
-            secret=secret_key(settings),
-        )
-        app.state.canvasflow = st
-        warming = asyncio.create_task(warm_up(settings)) if settings.warm_up else None
-        repairing = asyncio.create_task(repair_now_and_then(st))
-        await forget_old(st)
-        beat = ScheduleBeat(st) if settings.scheduler else None
-        beating = asyncio.create_task(beat.run()) if beat is not None else None
-        try:
-            async with mcp_door.run():
-                yield
-        finally:
-            repairing.cancel()
-            if beat is not None and beating is not None:
-                beating.cancel()
-                await beat.close()
-            if warming is not None:
-                warming.cancel()
-            running = list(st.predictions)
-            for prediction in running:
-                prediction.abort("shutdown")
-            if running:
-                await asyncio.wait([p.task for p in running if p.task], timeout=10)
-            await bus.close()
-            await close_pool()
-            await close_clients()
-            await close_http()
-            await store.close()
+        async with open_state(settings) as st:
+            app.state.canvasflow = st
+            warming = asyncio.create_task(warm_up(settings)) if settings.warm_up else None
+            repairing = asyncio.create_task(repair_now_and_then(st))
+            await forget_old(st)
+            beat = ScheduleBeat(st) if settings.scheduler else None
+            beating = asyncio.create_task(beat.run()) if beat is not None else None
+            try:
+                async with mcp_door.run():
+                    yield
+            finally:
+                repairing.cancel()
+                if beat is not None and beating is not None:
+                    beating.cancel()
+                    await beat.close()
+                if warming is not None:
+                    warming.cancel()
 
     app = FastAPI(
         # any route may answer these (a bad Host, a NUL, no key, a limit, an outage)
@@ -249,6 +267,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(executions.router)
     app.include_router(triggers.router)
     app.include_router(versions.router)
+    app.include_router(evals.router)
     # canvases as MCP servers: Streamable HTTP, answered by the mcp SDK (not in /docs:
     # JSON-RPC, described in PROTOCOL.md)
     mcp_door = McpDoor()

@@ -74,6 +74,7 @@ async def start_prediction(
     webhook: dict[str, Any] | None = None,
     message_id: str | None = None,
     draft: bool = False,
+    version: int | None = None,
 ) -> Running:
     """Check the question and the canvas (4xx before anything starts), then start it
     here, or put it on the queue for a worker."""
@@ -84,7 +85,7 @@ async def start_prediction(
             "the event log (Redis) is unreachable; try again shortly", headers={"Retry-After": "5"}
         )
     try:
-        graph, version = await st.served_graph(canvas, draft)
+        graph, number = await st.served_graph(canvas, draft, version)
     except CanvasInvalid as exc:
         err = CanvasInvalid(f"Canvas {canvas.slug} cannot run: {exc.message}", exc.node_id)
         err.problems = getattr(exc, "problems", [])  # type: ignore[attr-defined]
@@ -134,7 +135,7 @@ async def start_prediction(
         form=form,
         trigger=trigger,
         webhook=webhook,
-        version=str(version),
+        version=str(number),
         return_source_documents=_flag(overrides, canvas.settings, "returnSourceDocuments", allowed)
         or graph.wants_sources(),
         return_intermediate_steps=_flag(

@@ -402,3 +402,245 @@ class VersionDiff(BaseModel):
 
 class PublishIn(BaseModel):
     version: int | None = Field(None, ge=1, description="The version to serve; null: the latest")
+
+
+# -- evaluations: datasets, evaluators, runs (canvasflow/evals) ---------------------------
+
+
+class RowProblem(BaseModel):
+    line: int = Field(description="The file's line (1 is the first)")
+    reason: str
+
+
+class DatasetRowIn(BaseModel):
+    """A dataset row: Flowise's ``input``/``output``, or ``question``/``expected``."""
+
+    model_config = ConfigDict(extra="ignore")
+    datasetId: str | None = None
+    input: str | None = None
+    output: str | None = None
+    question: str | None = None
+    expected: str | None = None
+    form: dict[str, Any] | None = None
+    history: list[dict[str, Any]] | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class DatasetRowOut(BaseModel):
+    id: str
+    datasetId: str
+    sequenceNo: int
+    input: str
+    output: str | None = None
+    form: dict[str, Any] | None = None
+    history: list[dict[str, Any]] | None = None
+    metadata: dict[str, Any] | None = None
+    updatedDate: UTCDateTime
+
+
+class DatasetIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    name: str = Field(min_length=1, max_length=400)
+    description: str = Field("", max_length=10_000)
+    csvFile: str | None = Field(
+        None, description="Flowise's: a CSV as a data URI (or plain text); rows are added"
+    )
+    firstRowHeaders: bool | None = None
+    rows: list[DatasetRowIn] | None = None
+
+
+class DatasetUpdate(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    name: str | None = Field(None, min_length=1, max_length=400)
+    description: str | None = Field(None, max_length=10_000)
+    csvFile: str | None = None
+    firstRowHeaders: bool | None = None
+
+
+class DatasetOut(BaseModel):
+    id: str
+    name: str
+    description: str
+    createdDate: UTCDateTime
+    updatedDate: UTCDateTime
+    rowCount: int
+    rows: list[DatasetRowOut] | None = None
+    problems: list[RowProblem] = Field(
+        default_factory=list, description="Rows of an imported file that were not read"
+    )
+
+
+class DatasetImport(BaseModel):
+    content: str = Field(description="The file's text")
+    format: Literal["csv", "jsonl", "json"] = "csv"
+    firstRowHeaders: bool | None = None
+    replace: bool = Field(False, description="Replace every row instead of adding")
+
+
+class ImportResult(BaseModel):
+    added: int
+    problems: list[RowProblem]
+
+
+class RowIds(BaseModel):
+    ids: list[str]
+
+
+class EvaluatorIn(BaseModel):
+    """Flowise's evaluator (``type`` text, json, numeric or llm, with ``operator``,
+    ``value``, ``measure``, ``prompt``) and canvasflow's: ``similarity`` (``value`` the
+    threshold), a judge's ``rubric`` and chat ``model`` node ({name, inputs})."""
+
+    model_config = ConfigDict(extra="ignore")
+    name: str = Field(min_length=1, max_length=400)
+    type: Literal["text", "json", "numeric", "similarity", "llm"]
+    operator: str | None = None
+    value: str | float | None = None
+    measure: str | None = None
+    prompt: str | None = Field(None, max_length=20_000)
+    rubric: str | None = Field(None, max_length=5_000)
+    model: dict[str, Any] | None = None
+
+
+class EvaluatorOut(BaseModel):
+    id: str | None = None
+    name: str
+    type: str
+    operator: str | None = None
+    value: str | None = None
+    measure: str | None = None
+    prompt: str | None = None
+    rubric: str | None = None
+    model: dict[str, Any] | None = None
+    createdDate: UTCDateTime | None = None
+    updatedDate: UTCDateTime | None = None
+
+
+class EvaluatorCatalog(BaseModel):
+    """What the evaluator form offers: operators, measures, the judge's default prompt
+    and rubric (shown, editable), the builtin short names the CLI takes."""
+
+    textOperators: list[str]
+    jsonOperators: list[str]
+    numericOperators: list[str]
+    measures: list[str]
+    judgePrompt: str
+    judgeRubric: str
+    judgeModel: dict[str, Any]
+    builtins: list[str]
+
+
+class EvaluationIn(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    name: str | None = Field(None, max_length=400)
+    canvasId: str = Field(alias="chatflowId", description="The canvas (id, slug or name)")
+    datasetId: str = Field(description="The dataset (id or name)")
+    versions: list[int] | None = Field(
+        None, description="Versions to run (default: the one the canvas serves)"
+    )
+    evaluators: list[str | dict[str, Any]] | None = Field(
+        None,
+        description="Saved evaluators (id or name), builtins (contains, regex:...), or "
+        "inline configurations; default: contains, when rows have expected answers",
+    )
+    concurrency: int = Field(4, ge=1, le=32)
+
+
+class VerdictOut(BaseModel):
+    name: str
+    type: str
+    result: Literal["Pass", "Fail", "Error"]
+    score: float | None = None
+    detail: str | None = None
+
+
+class EvaluationRowOut(BaseModel):
+    id: str
+    rowId: str
+    sequenceNo: int
+    version: int
+    input: str
+    expected: str | None = None
+    answer: str | None = None
+    executionId: str | None = None
+    outcome: Literal["passed", "failed", "error"]
+    error: str | None = None
+    latencyMs: int | None = None
+    promptTokens: int = 0
+    completionTokens: int = 0
+    cost: float | None = None
+    verdicts: list[VerdictOut]
+
+
+class EvaluationOut(BaseModel):
+    id: str
+    name: str
+    canvasId: str
+    canvasName: str | None = None
+    datasetId: str
+    datasetName: str | None = None
+    status: Literal["pending", "running", "completed", "error", "aborted"]
+    versions: list[int]
+    evaluators: list[EvaluatorOut]
+    concurrency: int
+    total: int
+    done: int
+    summary: dict[str, Any] | None = Field(
+        None,
+        description="passRate, meanScore, latencyMs and tokens percentiles, cost, "
+        "byVersion, byEvaluator, latencyHistogram (live while it runs)",
+    )
+    error: str | None = None
+    changes: list[str] = Field(
+        default_factory=list, description="What differs from the run this one repeats"
+    )
+    previous: str | None = None
+    createdDate: UTCDateTime
+    endedDate: UTCDateTime | None = None
+    rows: list[EvaluationRowOut] | None = None
+
+
+class Outdated(BaseModel):
+    outdated: bool
+    changes: list[str]
+
+
+class RunAgainIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    latest: bool = Field(False, description="Answer with the canvas's latest version")
+
+
+class CompareSide(BaseModel):
+    outcome: str
+    answer: str | None = None
+    error: str | None = None
+    score: float | None = None
+    latencyMs: int | None = None
+    version: int
+    executionId: str | None = None
+    verdicts: list[VerdictOut]
+
+
+class CompareRow(BaseModel):
+    rowId: str
+    sequenceNo: int
+    input: str
+    expected: str | None = None
+    change: Literal["worse", "better", "same"]
+    a: CompareSide | None = None
+    b: CompareSide | None = None
+
+
+class Comparison(BaseModel):
+    a: EvaluationOut
+    b: EvaluationOut
+    rows: list[CompareRow]
+
+
+class ModelPriceIn(BaseModel):
+    input: float = Field(ge=0, description="USD per million input tokens")
+    output: float = Field(ge=0, description="USD per million output tokens")
+
+
+class Prices(BaseModel):
+    prices: dict[str, ModelPriceIn]

@@ -13,6 +13,7 @@ from canvasflow.config import Settings
 from canvasflow.credentials import Credentials
 from canvasflow.engine.graph import Graph, parse
 from canvasflow.engine.prediction import Observer, Prediction
+from canvasflow.errors import NotFound
 from canvasflow.observability.memory import Trimmer
 from canvasflow.observability.metrics import Metrics
 from canvasflow.remembered import Remembered
@@ -41,6 +42,8 @@ class ServerState:
     queue: JobQueue | None = None
     shutting_down: bool = False
     predictions: set[Prediction] = field(default_factory=set)
+    # evaluations running in this process (canvasflow/evals), by id
+    evaluations: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     _graphs: dict[str, tuple[datetime, Graph]] = field(default_factory=dict)
     # pinned versions' graphs: a version never changes, so they are kept as long as asked
     _pinned: dict[tuple[str, int], Graph] = field(default_factory=dict)
@@ -85,17 +88,22 @@ class ServerState:
         self._graphs[canvas.id] = (canvas.updated_at, graph)
         return graph
 
-    async def served_graph(self, canvas: Canvas, draft: bool = False) -> tuple[Graph, int]:
+    async def served_graph(
+        self, canvas: Canvas, draft: bool = False, number: int | None = None
+    ) -> tuple[Graph, int]:
         """The graph a prediction runs, and its version's number: the version the canvas
-        pins (``published``), else its latest; the latest when asked for the draft."""
-        pinned = canvas.published
-        if draft or pinned is None or pinned == canvas.version:
+        pins (``published``), else its latest; the latest when asked for the draft; the
+        version ``number`` when one is named (an evaluation's)."""
+        pinned = number if number is not None else canvas.published
+        if (draft and number is None) or pinned is None or pinned == canvas.version:
             return self.graph_for(canvas), canvas.version
         key = (canvas.id, pinned)
         graph = self._pinned.get(key)
         if graph is None:
             row = await self.store.version(canvas.id, pinned)
             if row is None:  # a pin to a version that is gone: the latest serves
+                if number is not None:
+                    raise NotFound(f"Canvas {canvas.slug} has no version {number}")
                 return self.graph_for(canvas), canvas.version
             graph = self._pinned[key] = parse(row.flow_data)
         return graph, pinned

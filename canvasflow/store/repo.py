@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
+from canvasflow.store.evals import EvalRepo
 from canvasflow.store.models import (
     ApiKey,
     Canvas,
@@ -159,7 +160,7 @@ class RunFilter:
     ids: list[str] | None = None
 
 
-class Store:
+class Store(EvalRepo):
     def __init__(self, url: str) -> None:
         self.url = url
         kwargs: dict[str, Any] = {}

@@ -9,6 +9,9 @@ import { ApiKeys } from './pages/ApiKeys';
 import { SignIn } from './pages/SignIn';
 import { Executions } from './pages/Executions';
 import { ExecutionView } from './pages/ExecutionView';
+import { Evaluations } from './pages/Evaluations';
+import { EvaluationView } from './pages/EvaluationView';
+import { DatasetView } from './pages/DatasetView';
 import type { NodeDesc } from './types';
 
 export function App() {
@@ -44,10 +47,14 @@ export function App() {
   if (!allowed) return <SignIn />;
   if (catalogue === null) return <p className="loading">Loading the node catalogue…</p>;
 
-  const link = (page: 'canvases' | 'credentials' | 'keys' | 'executions', label: string) => (
+  const active = (page: string) =>
+    route.page === page ||
+    (page === 'executions' && route.page === 'execution') ||
+    (page === 'evaluations' && (route.page === 'evaluation' || route.page === 'dataset'));
+  const link = (page: 'canvases' | 'credentials' | 'keys' | 'executions' | 'evaluations', label: string) => (
     <a
       href={href({ page })}
-      className={route.page === page || (page === 'executions' && route.page === 'execution') ? 'active' : ''}
+      className={active(page) ? 'active' : ''}
       onClick={(e) => {
         e.preventDefault();
         go({ page });
@@ -64,6 +71,7 @@ export function App() {
         <nav>
           {link('canvases', 'Canvases')}
           {link('executions', 'Executions')}
+          {link('evaluations', 'Evaluations')}
           {link('credentials', 'Credentials')}
           {link('keys', 'API keys')}
           <a href="/docs">API docs</a>
@@ -92,6 +100,9 @@ export function App() {
       {route.page === 'keys' && <ApiKeys />}
       {route.page === 'executions' && <Executions />}
       {route.page === 'execution' && <ExecutionView key={route.id} id={route.id} catalogue={catalogue} />}
+      {route.page === 'evaluations' && <Evaluations />}
+      {route.page === 'evaluation' && <EvaluationView key={route.id} id={route.id} />}
+      {route.page === 'dataset' && <DatasetView key={route.id} id={route.id} />}
     </div>
   );
 }

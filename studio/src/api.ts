@@ -14,7 +14,7 @@ export class ApiError extends Error {
   }
 }
 
-async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+export async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
   const r = await fetch(path, {
     method,
     headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
@@ -81,6 +81,8 @@ export interface VersionDiff {
   edgesRemoved: string[];
   nameChanged: boolean;
 }
+
+const call = request;
 
 export const api = {
   session: () => call<Session>('GET', '/api/v1/auth/session'),

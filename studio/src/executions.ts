@@ -80,7 +80,7 @@ export interface TickPage {
 }
 
 export const STATUSES: ExecutionStatus[] = ['running', 'completed', 'error', 'aborted', 'interrupted', 'paused'];
-export const TRIGGERS = ['prediction', 'studio', 'chat', 'openai', 'mcp', 'webhook', 'schedule'];
+export const TRIGGERS = ['prediction', 'studio', 'chat', 'openai', 'mcp', 'webhook', 'schedule', 'evaluation'];
 
 /** A query as the URL's search part (empty values left out). */
 export function queryString(q: ExecutionQuery): string {

@@ -1,5 +1,6 @@
 // Paths under /studio/: the canvas list, an editor, credentials, API keys, executions
-// (a list, one run), and a shared run (read-only, no sign-in).
+// (a list, one run), a shared run (read-only, no sign-in), evaluations (runs, datasets,
+// evaluators; one run; one dataset).
 import { useEffect, useState } from 'react';
 
 export type Route =
@@ -9,7 +10,10 @@ export type Route =
   | { page: 'keys' }
   | { page: 'executions' }
   | { page: 'execution'; id: string }
-  | { page: 'shared'; id: string };
+  | { page: 'shared'; id: string }
+  | { page: 'evaluations' }
+  | { page: 'evaluation'; id: string }
+  | { page: 'dataset'; id: string };
 
 export function parse(pathname: string): Route {
   const rest = pathname.replace(/^\/studio\/?/, '');
@@ -20,6 +24,9 @@ export function parse(pathname: string): Route {
   if (head === 'executions' && arg) return { page: 'execution', id: decodeURIComponent(arg) };
   if (head === 'executions') return { page: 'executions' };
   if (head === 'shared' && arg) return { page: 'shared', id: decodeURIComponent(arg) };
+  if (head === 'evaluations' && arg) return { page: 'evaluation', id: decodeURIComponent(arg) };
+  if (head === 'evaluations') return { page: 'evaluations' };
+  if (head === 'datasets' && arg) return { page: 'dataset', id: decodeURIComponent(arg) };
   return { page: 'canvases' };
 }
 
@@ -37,6 +44,12 @@ export function href(route: Route): string {
       return `/studio/executions/${encodeURIComponent(route.id)}`;
     case 'shared':
       return `/studio/shared/${encodeURIComponent(route.id)}`;
+    case 'evaluations':
+      return '/studio/evaluations';
+    case 'evaluation':
+      return `/studio/evaluations/${encodeURIComponent(route.id)}`;
+    case 'dataset':
+      return `/studio/datasets/${encodeURIComponent(route.id)}`;
     default:
       return '/studio/';
   }
