@@ -330,6 +330,21 @@ def test_judges_and_abort(server: Proc) -> None:
         assert fair["result"] == "Pass" and fair["score"] == 0.75 and fair["detail"] == "fine"
         assert rambling["result"] == "Error" and rambling["detail"].startswith("the judge answered")
         assert row["outcome"] == "error" and row["error"].startswith("rambling:")
+    # the operator's prices: a run's rows cost what its model's tokens do
+    prices = httpx.put(
+        f"{url}/api/v1/evaluations/prices",
+        json={"prices": {"mock": {"input": 1.0, "output": 2.0}}},
+    ).json()["prices"]
+    assert prices["mock"] == {"input": 1.0, "output": 2.0} and "gpt-4o-mini" in prices
+    r = httpx.post(
+        f"{url}/api/v1/evaluations",
+        json={"canvasId": canvas["id"], "datasetId": d["id"], "evaluators": ["cost<0.001"]},
+    )
+    costed = wait_done(url, r.json()["id"])
+    row = costed["rows"][0]
+    expected_cost = (row["promptTokens"] * 1.0 + row["completionTokens"] * 2.0) / 1e6
+    assert row["cost"] == pytest.approx(expected_cost) and row["cost"] > 0
+    assert row["verdicts"][0]["result"] == "Pass" and costed["summary"]["cost"] > 0
     catalog = httpx.get(f"{url}/api/v1/evaluators/catalog").json()
     assert "{answer}" in catalog["judgePrompt"] and "Regex" in catalog["textOperators"]
 

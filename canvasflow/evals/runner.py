@@ -320,8 +320,16 @@ async def _ask(
 
 async def run(st: ServerState, evaluation_id: str, p: Plan) -> None:
     store = st.store
-    await store.update_evaluation(evaluation_id, status="running")
-    prices = Prices(await store.prices())
+    try:
+        await store.update_evaluation(evaluation_id, status="running")
+        prices = Prices(await store.prices())
+    except asyncio.CancelledError:  # aborted before it began
+        await asyncio.shield(
+            store.update_evaluation(
+                evaluation_id, status="aborted", error="aborted", ended_at=utcnow()
+            )
+        )
+        return
     checks = Checks(st, p.canvas, p.specs)
     gate = asyncio.Semaphore(p.concurrency)
     waiting: list[dict[str, Any]] = []
