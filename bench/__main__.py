@@ -603,9 +603,9 @@ class Bench:
         out["rps_cost_share"] = 1 - on["rps"] / no["rps"] if no["rps"] else None
         out["added_ttft_ms_p50"] = on["ttft_ms_p50"] - no["ttft_ms_p50"]
         # 10,000 records in the recording server's database, then pages of them
-        from canvasflow.engine.context import RunContext
         from canvasflow.engine.outcome import Outcome
         from canvasflow.engine.record import end_row, start_row
+        from canvasflow.runtime.context import RunContext
         from canvasflow.store.repo import Store
 
         store = Store(f"sqlite+aiosqlite:///{self.tmp / 'data' / 'canvasflow.db'}")
@@ -705,9 +705,9 @@ class Bench:
         node (everything the runner and the reducer do for a node: events, executed
         data, variables, the branch taken)."""
         from canvasflow.agentflow.runner import FlowRun
-        from canvasflow.engine.context import RunContext
         from canvasflow.engine.graph import parse
         from canvasflow.engine.outcome import Outcome
+        from canvasflow.runtime.context import RunContext
 
         chain, runs = (10, 20) if self.smoke else (50, 300)
 

@@ -576,11 +576,11 @@ def ingest(
     import uuid
 
     from canvasflow.credentials import Credentials
-    from canvasflow.engine.context import RunContext
     from canvasflow.engine.graph import allowed_overrides, parse
     from canvasflow.engine.run import upsert
     from canvasflow.keyfiles import secret_key
-    from canvasflow.nodes import load_all
+    from canvasflow.runtime.context import RunContext
+    from canvasflow.runtime.node import load_all
 
     settings = _settings(data_dir=data_dir)
     load_all(settings.extra_node_modules)

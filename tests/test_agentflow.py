@@ -856,7 +856,7 @@ def test_marketplace_agentflows_answer(
 
 
 def test_rich_text_and_variables_read_as_flowise_reads_them() -> None:
-    from canvasflow.agentflow.template import html_to_text, lookup_in, render
+    from canvasflow.runtime.template import html_to_text, lookup_in, render
 
     mention = '<span class="variable" data-type="mention" data-id="question">{{ question }}</span>'
     assert html_to_text(f"<p>English:</p><p>{mention} </p><p>Japanese:</p><p></p>") == (

@@ -16,9 +16,9 @@ import httpx
 import pytest
 
 from canvasflow.config import Settings
-from canvasflow.engine.context import RunContext
 from canvasflow.nodes import load_all
-from canvasflow.nodes.base import REGISTRY
+from canvasflow.runtime.context import RunContext
+from canvasflow.runtime.node import REGISTRY
 
 SERVER_KEYS = {
     "openai_api_key": "srv-openai",
@@ -496,8 +496,8 @@ def test_nested_flows_with_loops_share_one_budget(server: Any) -> None:
 
 
 def test_a_budget_counts_steps_and_time() -> None:
-    from canvasflow.engine.context import Budget
     from canvasflow.errors import RunFailed
+    from canvasflow.runtime.context import Budget
 
     budget = Budget()
     for _ in range(5):

@@ -248,6 +248,33 @@ def test_nothing_below_the_engine_imports_it() -> None:
     assert offenders == []
 
 
+def test_every_layer_imports_only_what_is_below_it() -> None:
+    """The layers, bottom up: the base modules, ``runtime`` (the run context, problems,
+    the node protocol and registries), ``nodes``, ``engine``, ``agentflow`` (a graph kind
+    it registers), then the doors (server, queue, triggers, evals, the CLI). An import
+    anywhere in a module (in a function too) counts; the builtin packages are loaded by
+    name (``runtime.node.load_all``), so no layer names one above it."""
+    root = Path(__file__).resolve().parent.parent / "canvasflow"
+    doors = ["queue", "server", "triggers", "evals", "cli"]
+    above = {
+        "runtime": ["engine", "nodes", "agentflow", "mcp", *doors],
+        "nodes": ["engine", "agentflow", *doors],
+        "engine": ["agentflow", "nodes", *doors],
+        "agentflow": doors,
+        "models": ["runtime", "engine", "nodes", "agentflow", *doors],
+        "bus": ["runtime", "engine", "nodes", "agentflow", *doors],
+        "store": ["runtime", "engine", "nodes", "agentflow", *doors],
+        "sandbox": ["engine", "nodes", "agentflow", *doors],
+    }
+    offenders = []
+    for layer, banned in above.items():
+        for p in (root / layer).rglob("*.py"):
+            for m in re.finditer(r"^\s*(?:from|import) canvasflow\.(\w+)", p.read_text(), re.M):
+                if m.group(1) in banned:
+                    offenders.append(f"{p.relative_to(root)}: {m.group(0).strip()}")
+    assert offenders == []
+
+
 # -- the app through httpx's ASGI transport --------------------------------------------
 
 

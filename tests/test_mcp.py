@@ -527,11 +527,11 @@ async def test_named_mcp_nodes_start_their_package_with_their_credential(
     name: str, credential: dict[str, str] | None, package: str, env: dict[str, str]
 ) -> None:
     from canvasflow.config import Settings
-    from canvasflow.engine.context import RunContext
     from canvasflow.errors import CanvasInvalid
     from canvasflow.mcp.client import check_allowed, sandboxed
     from canvasflow.nodes import load_all
-    from canvasflow.nodes.base import REGISTRY
+    from canvasflow.runtime.context import RunContext
+    from canvasflow.runtime.node import REGISTRY
 
     class Creds:
         async def plain(self, ref: str) -> dict[str, str] | None:
@@ -550,10 +550,10 @@ async def test_named_mcp_nodes_start_their_package_with_their_credential(
 
 async def test_supergateway_and_postgres_mcp_nodes() -> None:
     from canvasflow.config import Settings
-    from canvasflow.engine.context import RunContext
     from canvasflow.errors import CanvasInvalid
     from canvasflow.nodes import load_all
-    from canvasflow.nodes.base import REGISTRY
+    from canvasflow.runtime.context import RunContext
+    from canvasflow.runtime.node import REGISTRY
 
     class Creds:
         async def plain(self, ref: str) -> dict[str, str] | None:

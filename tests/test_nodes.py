@@ -206,8 +206,8 @@ def test_the_same_canvases_imported_from_flowise_json(server: Proc, client: http
 def test_splitters_keep_chunks_small(name: str) -> None:
     import asyncio
 
-    from canvasflow.engine.context import RunContext
     from canvasflow.nodes import load_all
+    from canvasflow.runtime.context import RunContext
 
     REGISTRY = load_all()
 
@@ -499,8 +499,8 @@ def test_file_loaders() -> None:
     import asyncio
     import base64
 
-    from canvasflow.engine.context import RunContext
     from canvasflow.nodes import load_all
+    from canvasflow.runtime.context import RunContext
 
     nodes = load_all()
 
@@ -701,8 +701,8 @@ def test_embedded_minilm_embeddings_retrieve_by_meaning(server: Proc, client: ht
 def test_token_text_splitter_counts_tokens() -> None:
     import asyncio
 
-    from canvasflow.engine.context import RunContext
     from canvasflow.nodes import load_all
+    from canvasflow.runtime.context import RunContext
 
     splitter = asyncio.run(
         load_all()["tokenTextSplitter"]("t", {"chunkSize": 20, "chunkOverlap": 0}).build(

@@ -763,7 +763,9 @@ def test_the_evaluation_pages(page: Page, studio: Proc, tmp_path: Path) -> None:
     page.wait_for_selector("fieldset.versions label:has-text('v2')")
     page.click("fieldset.versions label:has-text('v1')")
     page.click("fieldset.versions label:has-text('v2')")
-    page.select_option("form[aria-label='New run'] select >> nth=1", label="Quiz questions (13 rows)")
+    page.select_option(
+        "form[aria-label='New run'] select >> nth=1", label="Quiz questions (13 rows)"
+    )
     page.click("fieldset.picked-evaluators label:has-text('contains the expected answer')")
     page.click("fieldset.picked-evaluators label:has-text('shape')")
     page.click("form[aria-label='New run'] button[type=submit]")
@@ -782,5 +784,7 @@ def test_the_evaluation_pages(page: Page, studio: Proc, tmp_path: Path) -> None:
     assert changes == ["worse"] * 10 + ["same"] * 3, changes
     shoot(page, "studio-evaluation-compare.png")
     page.click("button:has-text('Run again')")
-    page.wait_for_selector("[aria-label='Changes since the earlier run']:has-text('nothing changed')")
+    page.wait_for_selector(
+        "[aria-label='Changes since the earlier run']:has-text('nothing changed')"
+    )
     page.wait_for_selector("main.evaluation-view h1 .status.completed", timeout=30000)

@@ -22,6 +22,7 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from canvasflow.errors import SettingsInvalid
+from canvasflow.runtime.template import fill_webhook
 from canvasflow.triggers import schedule, webhook
 from tests.support import (
     Proc,
@@ -122,7 +123,7 @@ def test_webhook_payloads_and_templates() -> None:
         "order {{ $webhook.body.order.id }} ({{$webhook.body.order.items[1]}})"
         " p{{ $webhook.query.page }}"
     )
-    assert webhook.fill(text, payload) == "order 42 (b) p2"
+    assert fill_webhook(text, payload) == "order 42 (b) p2"
     config = webhook.WebhookConfig(template="event {{ $webhook.headers.x-event }}")
     assert webhook.question_of(config, payload) == "event paid"
     assert webhook.question_of(webhook.WebhookConfig(), {"body": {"question": "hi"}}) == "hi"
@@ -483,9 +484,9 @@ def test_the_openai_door_and_mcp_runs_are_recorded_with_their_trigger(srv: Proc)
 
 
 def test_records_share_the_writer_and_old_ones_go(tmp_path: Path) -> None:
-    from canvasflow.engine.context import RunContext
     from canvasflow.engine.outcome import Outcome
     from canvasflow.engine.record import end_row, start_row
+    from canvasflow.runtime.context import RunContext
     from canvasflow.store.repo import RunFilter, Store
 
     async def go() -> None:

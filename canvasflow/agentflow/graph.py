@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from canvasflow.agentflow.runner import run as run_agentflow
+from canvasflow.engine.graph import read_nodes
+from canvasflow.errors import CanvasInvalid
+from canvasflow.runtime.graphs import graph_kind
+from canvasflow.runtime.problems import Problem
+
 if TYPE_CHECKING:
-    from canvasflow.engine.graph import Problem
+    from canvasflow.events import Event
+    from canvasflow.runtime.context import RunContext
 
 IGNORED = frozenset({"stickyNoteAgentflow"})
 START = "startAgentflow"
@@ -42,10 +50,29 @@ class AgentGraph:
     # iteration node id -> the ids of the nodes inside it, and where its sub-flow starts
     children: dict[str, list[str]] = field(default_factory=dict)
     entries: dict[str, list[str]] = field(default_factory=dict)
+    shown_inputs: dict[str, dict[str, Any]] = field(default_factory=dict, compare=False)
     kind = "agentflow"
+    takes_forms = True
+    streams = True  # node by node
 
     def wants_sources(self) -> bool:
         return False
+
+    def events(self, ctx: RunContext, allowed: frozenset[str]) -> AsyncIterator[Event]:
+        return run_agentflow(self, ctx)
+
+    async def upsert(
+        self, ctx: RunContext, allowed: frozenset[str], progress: Any = None
+    ) -> dict[str, int]:
+        raise CanvasInvalid("an agentflow keeps no documents; upsert a canvas with a vector store")
+
+    def form_inputs(self) -> list[dict[str, Any]] | None:
+        """The Start node's form fields, when the run starts with a form."""
+        start = self.nodes[self.start]
+        if start.inputs.get("startInputType") != "formInput":
+            return None
+        rows = start.inputs.get("formInputTypes") or []
+        return [r for r in rows if isinstance(r, dict)]
 
     def last(self, node_id: str) -> bool:
         """Whether a node ends its path (its answer is what the user sees)."""
@@ -62,9 +89,8 @@ def _agentflow(cls: type) -> bool:
     return bool(getattr(cls, "agentflow", False))
 
 
+@graph_kind("agentflow", is_agentflow)
 def check(data: dict[str, Any]) -> tuple[AgentGraph | None, list[Problem]]:
-    from canvasflow.engine.graph import Problem, read_nodes
-
     problems: list[Problem] = []
     nodes: dict[str, FlowNode] = {}
     unsupported = False

@@ -26,16 +26,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from canvasflow.agentflow.graph import AgentGraph, FlowNode
-from canvasflow.agentflow.template import MISSING, Lookup, lookup_in, render
 from canvasflow.errors import AlreadyExists, BadRequest, CanvasInvalid, RunFailed
 from canvasflow.events import Event, action, flow, flow_step, token
 from canvasflow.events import node as node_event
 from canvasflow.models.base import Message
-from canvasflow.nodes import REGISTRY
+from canvasflow.runtime.node import REGISTRY
+from canvasflow.runtime.template import MISSING, Lookup, lookup_in, render
 
 if TYPE_CHECKING:
-    from canvasflow.engine.context import RunContext
+    from canvasflow.agentflow.graph import AgentGraph, FlowNode
+    from canvasflow.runtime.context import RunContext
 
 MAX_DEPTH = 4  # canvases run by Execute Flow inside one another
 
@@ -459,7 +459,8 @@ class FlowRun:
         )
 
 
-async def run(graph: AgentGraph, ctx: RunContext, depth: int = 0) -> AsyncIterator[Event]:
+async def run(graph: AgentGraph, ctx: RunContext) -> AsyncIterator[Event]:
+    depth = ctx.depth
     if depth > MAX_DEPTH:
         raise RunFailed(f"flows run inside one another more than {MAX_DEPTH} deep")
     async for event in FlowRun(graph, ctx, depth=depth).events():

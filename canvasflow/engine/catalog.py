@@ -14,7 +14,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from canvasflow.nodes import REGISTRY, Input, Node, load_all
+from canvasflow.runtime.node import REGISTRY, Input, Node, load_all
 
 # one-line descriptions of inputs that many nodes share
 DESCRIPTIONS: dict[str, str] = {

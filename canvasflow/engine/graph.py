@@ -5,69 +5,45 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from graphlib import CycleError, TopologicalSorter
 from typing import Any
 
 import orjson
 
-from canvasflow.agentflow.graph import check as check_agentflow
-from canvasflow.agentflow.graph import is_agentflow
-from canvasflow.errors import CanvasInvalid
-from canvasflow.nodes import REGISTRY, Input, Node, load_all
-
-REFERENCE = re.compile(r"^\{\{\s*([A-Za-z0-9_\-]+)\.data\.instance\s*\}\}$")
-IGNORED_NODES = frozenset({"stickyNote"})
-# Flowise input names that may also be given per request in overrideConfig, unless
-# the canvas lists its own in settings["allowedOverrides"].
-DEFAULT_OVERRIDES = frozenset(
-    {
-        "temperature",
-        "modelName",
-        "maxTokens",
-        "topP",
-        "systemMessage",
-        "systemMessagePrompt",
-        "promptValues",
-        "returnSourceDocuments",
-        "returnIntermediateSteps",
-        "returnNodeEvents",
-        "k",
-    }
+from canvasflow.engine.catalog import explain_unknown, flowise_interface, known_input_names
+from canvasflow.engine.chatflow import (
+    DEFAULT_OVERRIDES,
+    REFERENCE,
+    Graph,
+    NodeSpec,
+    _references,
+    allowed_overrides,
+    instantiate,
+    resolve,
 )
+from canvasflow.errors import CanvasInvalid
+from canvasflow.runtime.graphs import CanvasGraph, kind_of
+from canvasflow.runtime.node import REGISTRY, Input, Node, load_all
+from canvasflow.runtime.problems import Problem, refuse
 
+__all__ = [
+    "DEFAULT_OVERRIDES",
+    "REFERENCE",
+    "CanvasGraph",
+    "Graph",
+    "NodeSpec",
+    "Problem",
+    "allowed_overrides",
+    "check",
+    "instantiate",
+    "load_flow_data",
+    "parse",
+    "read_nodes",
+    "refuse",
+    "resolve",
+]
 
-@dataclass
-class NodeSpec:
-    id: str
-    name: str
-    cls: type[Node]
-    inputs: dict[str, Any]
-    # ids of nodes this one takes instances from
-    deps: set[str] = field(default_factory=set)
-    label: str = ""  # as the canvas shows it
-
-
-@dataclass
-class Graph:
-    nodes: dict[str, NodeSpec]
-    order: list[str]
-    ending: str
-    # each node's inputs as a run's record shows them (engine/record.py): made once per
-    # canvas version, as the graph is
-    shown_inputs: dict[str, dict[str, Any]] = field(default_factory=dict, compare=False)
-
-    kind = "chatflow"
-
-    @property
-    def ending_spec(self) -> NodeSpec:
-        return self.nodes[self.ending]
-
-    def wants_sources(self) -> bool:
-        """Whether the ending node is set to return its source documents."""
-        from canvasflow.values import to_bool
-
-        return to_bool(self.ending_spec.inputs.get("returnSourceDocuments"))
+IGNORED_NODES = frozenset({"stickyNote"})
 
 
 def load_flow_data(flow_data: str | dict[str, Any]) -> dict[str, Any]:
@@ -81,46 +57,8 @@ def load_flow_data(flow_data: str | dict[str, Any]) -> dict[str, Any]:
     return flow_data
 
 
-def _references(value: Any) -> list[str]:
-    if isinstance(value, str):
-        m = REFERENCE.match(value)
-        return [m.group(1)] if m else []
-    if isinstance(value, list):
-        return [ref for item in value for ref in _references(item)]
-    return []
-
-
 def _missing(value: Any) -> bool:
     return value is None or value == "" or value == []
-
-
-@dataclass
-class Problem:
-    """One thing wrong with a canvas, where the studio can show it."""
-
-    message: str
-    node_id: str | None = None
-    input: str | None = None
-    # "error": the canvas cannot run; "warning": it runs, but look (an unknown input
-    # name, a credential canvasflow does not store)
-    level: str = "error"
-    # a canvas with a "structure" problem is refused at save (not JSON, unknown node)
-    kind: str = "value"
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "nodeId": self.node_id,
-            "input": self.input,
-            "message": self.message,
-            "level": self.level,
-        }
-
-
-def refuse(problems: list[Problem]) -> CanvasInvalid:
-    errors = [p for p in problems if p.level == "error"]
-    exc = CanvasInvalid("; ".join(p.message for p in errors), errors[0].node_id if errors else None)
-    exc.problems = errors  # type: ignore[attr-defined]
-    return exc
 
 
 def read_nodes(
@@ -133,8 +71,6 @@ def read_nodes(
     and inputs; the class is None, its problem noted, for a node canvasflow lacks (or
     that ``accepts`` refuses). What is not a node, an ignored node (sticky notes) and a
     second node with the same id are noted or left out."""
-    from canvasflow.engine.catalog import explain_unknown
-
     seen: set[str] = set()
     for raw in raw_nodes:
         if not isinstance(raw, dict) or not isinstance(raw.get("data"), dict):
@@ -165,7 +101,7 @@ def read_nodes(
         yield raw, node_id, name, cls, dict(inputs)
 
 
-def parse(flow_data: str | dict[str, Any]) -> Graph:
+def parse(flow_data: str | dict[str, Any]) -> CanvasGraph:
     """Parse and validate flowData. Raises :class:`CanvasInvalid` naming every error."""
     graph, problems = check(flow_data)
     if graph is None or any(p.level == "error" for p in problems):
@@ -173,7 +109,7 @@ def parse(flow_data: str | dict[str, Any]) -> Graph:
     return graph
 
 
-def check(flow_data: str | dict[str, Any]) -> tuple[Graph | None, list[Problem]]:
+def check(flow_data: str | dict[str, Any]) -> tuple[CanvasGraph | None, list[Problem]]:
     """Every problem of a canvas at once (a draft may have many), and its graph when it
     can run."""
     load_all()
@@ -183,8 +119,9 @@ def check(flow_data: str | dict[str, Any]) -> tuple[Graph | None, list[Problem]]
         return None, [Problem(exc.message, kind="structure")]
     raw_nodes = data.get("nodes")
     raw_edges = data.get("edges") or []
-    if isinstance(raw_nodes, list) and is_agentflow(data):
-        return check_agentflow(data)  # type: ignore[return-value]
+    kind = kind_of(data) if isinstance(raw_nodes, list) else None
+    if kind is not None:  # a kind registered in the runtime (Agentflow v2)
+        return kind.check(data)
     if not isinstance(raw_nodes, list) or not isinstance(raw_edges, list):
         return None, [
             Problem("flowData needs a list of nodes and a list of edges", kind="structure")
@@ -306,8 +243,6 @@ def _check_value(spec: NodeSpec, inp: Input, value: Any, options: Any) -> str | 
 
 
 def _check_inputs(spec: NodeSpec, nodes: dict[str, NodeSpec]) -> list[Problem]:
-    from canvasflow.engine.catalog import flowise_interface, known_input_names
-
     problems: list[Problem] = []
     where = f"node {spec.id} ({spec.name})"
     fl_inputs = {i["name"]: i for i in flowise_interface().get(spec.name, {}).get("inputs", [])}
@@ -388,40 +323,3 @@ def suggestion(name: str, known: Any) -> str | None:
         ):
             return candidate
     return None
-
-
-def allowed_overrides(settings: dict[str, Any] | None) -> frozenset[str]:
-    if settings and isinstance(settings.get("allowedOverrides"), list):
-        return frozenset(str(k) for k in settings["allowedOverrides"])
-    return DEFAULT_OVERRIDES
-
-
-def _override_for(node_id: str, value: Any) -> tuple[bool, Any]:
-    """Flowise lets an override be a plain value, or an object keyed by node id."""
-    if isinstance(value, dict) and node_id in value:
-        return True, value[node_id]
-    return True, value
-
-
-def instantiate(graph: Graph, overrides: dict[str, Any], allowed: frozenset[str]) -> list[Node]:
-    """Node objects in dependency order, with overrides applied but references unresolved."""
-    out: list[Node] = []
-    for nid in graph.order:
-        spec = graph.nodes[nid]
-        values = dict(spec.inputs)
-        for key, value in overrides.items():
-            if key in allowed and spec.cls.input(key) is not None:
-                ok, v = _override_for(nid, value)
-                if ok:
-                    values[key] = v
-        out.append(spec.cls(nid, values))
-    return out
-
-
-def resolve(value: Any, instances: dict[str, Any]) -> Any:
-    if isinstance(value, str):
-        m = REFERENCE.match(value)
-        return instances[m.group(1)] if m else value
-    if isinstance(value, list) and any(_references(v) for v in value):
-        return [resolve(v, instances) for v in value]
-    return value

@@ -12,17 +12,7 @@ from typing import Any
 
 from canvasflow.events import Event
 from canvasflow.models.base import Usage
-
-
-@dataclass(slots=True)
-class Identity:
-    """Who a prediction answers: the fields every metadata and stored message carry."""
-
-    chat_id: str | None
-    chat_message_id: str
-    session_id: str | None
-    question: str | None
-    canvas_id: str = ""
+from canvasflow.runtime.context import Identity, RunContext
 
 
 class OutcomeView:
@@ -30,7 +20,7 @@ class OutcomeView:
     all of it from its :class:`Outcome`."""
 
     outcome: Outcome
-    ctx: Any  # RunContext (not imported: the context module imports this one)
+    ctx: RunContext
 
     @property
     def id(self) -> str:

@@ -14,14 +14,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from canvasflow.engine.context import RunContext
-from canvasflow.engine.graph import Graph
 from canvasflow.engine.outcome import Identity, Outcome, OutcomeView
 from canvasflow.engine.record import end_row, start_row
 from canvasflow.engine.run import run as run_engine
 from canvasflow.errors import CanvasflowError
 from canvasflow.events import REPORT_KINDS, Event
 from canvasflow.observability.tracing import set_attributes, span
+from canvasflow.runtime.context import RunContext
+from canvasflow.runtime.graphs import CanvasGraph
 from canvasflow.store.repo import question_id_for
 
 if TYPE_CHECKING:
@@ -182,7 +182,7 @@ class Prediction(OutcomeView):
     def __init__(
         self,
         *,
-        graph: Graph,
+        graph: CanvasGraph,
         ctx: RunContext,
         allowed_overrides: frozenset[str],
         bus: Bus,
@@ -247,7 +247,7 @@ class Prediction(OutcomeView):
         self._t0 = time.perf_counter()
         for observer in self.observers:
             observer.started(self)
-        self.log.append(start_event(outcome.who, self.graph.kind == "agentflow"))
+        self.log.append(start_event(outcome.who, self.graph.takes_forms))
         if self.store is not None:  # the question and a running answer: one write, aside
             who = outcome.who
             self._stored = self.store.start_exchange(

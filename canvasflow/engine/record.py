@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 if TYPE_CHECKING:
-    from canvasflow.engine.context import RunContext
     from canvasflow.engine.outcome import Outcome
+    from canvasflow.runtime.context import RunContext
 
 VALUE_LIMIT = 4000  # characters of a value kept in a trace; beyond it, a cut and its size
 TEXT_LIMIT = 20000  # characters of a question or an answer kept in a record

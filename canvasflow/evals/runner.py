@@ -13,7 +13,6 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from canvasflow.engine.context import RunContext
 from canvasflow.errors import BadRequest, CanvasflowError, NotFound
 from canvasflow.evals.datasets import digest
 from canvasflow.evals.evaluators import (
@@ -31,6 +30,7 @@ from canvasflow.evals.evaluators import (
 from canvasflow.evals.prices import Prices
 from canvasflow.evals.summary import summarize
 from canvasflow.models.base import Usage
+from canvasflow.runtime.context import RunContext
 from canvasflow.store.models import utcnow
 
 if TYPE_CHECKING:
@@ -137,7 +137,7 @@ class Checks:
         return similarity_verdict(spec, cosine(vectors[0], vectors[1]))
 
     async def _judge(self, spec: Spec, row: Answered) -> Verdict:
-        from canvasflow.nodes.base import REGISTRY
+        from canvasflow.runtime.node import REGISTRY
 
         config = spec.model or JUDGE_DEFAULT
         model = self._models.get(spec.name)

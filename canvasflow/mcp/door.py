@@ -116,19 +116,15 @@ def target_of(st: ServerState, canvas: Canvas, name: str | None = None) -> Targe
         graph = st.graph_for(canvas)
     except CanvasInvalid:
         graph = None
-    if graph is not None and graph.kind == "agentflow":
-        start = graph.nodes[graph.start]  # type: ignore[attr-defined]
-        if start.inputs.get("startInputType") == "formInput":
-            rows = start.inputs.get("formInputTypes") or []
-            props = dict(
-                f for f in (_form_field(r) for r in rows if isinstance(r, dict)) if f is not None
-            )
-            fields = frozenset(props)
-            schema = {
-                "type": "object",
-                "properties": {**props, "sessionId": SESSION_PROPERTY},
-                "required": sorted(props),
-            }
+    rows = graph.form_inputs() if graph is not None else None
+    if rows is not None:  # an agentflow that starts with a form
+        props = dict(f for f in (_form_field(r) for r in rows) if f is not None)
+        fields = frozenset(props)
+        schema = {
+            "type": "object",
+            "properties": {**props, "sessionId": SESSION_PROPERTY},
+            "required": sorted(props),
+        }
     return Target(
         canvas,
         name or config.tool_name(canvas),

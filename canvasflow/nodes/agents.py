@@ -17,13 +17,13 @@ from canvasflow.events import model as model_event
 from canvasflow.events import usage as usage_event
 from canvasflow.models.base import Message, Usage
 from canvasflow.models.deadlines import Deadlines, guarded
-from canvasflow.nodes.base import Input, Node, register, to_int
 from canvasflow.nodes.chains import load_memory
 from canvasflow.nodes.safety import moderate
 from canvasflow.nodes.tools import Tool, ToolError, tools_of
+from canvasflow.runtime.node import Input, Node, register, to_int
 
 if TYPE_CHECKING:
-    from canvasflow.engine.context import RunContext
+    from canvasflow.runtime.context import RunContext
 
 REACT_INSTRUCTIONS = """You have access to the following tools:
 

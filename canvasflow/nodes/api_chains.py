@@ -16,14 +16,14 @@ from canvasflow.events import Event, step
 from canvasflow.events import model as model_event
 from canvasflow.events import usage as usage_event
 from canvasflow.models.base import Usage, complete, supports
-from canvasflow.nodes.base import Input, Node, register
 from canvasflow.nodes.chains import stream_answer
 from canvasflow.nodes.openapi import OpenAPIToolkit
 from canvasflow.nodes.safety import moderate
 from canvasflow.nodes.tools import tool_turns
+from canvasflow.runtime.node import Input, Node, register
 
 if TYPE_CHECKING:
-    from canvasflow.engine.context import RunContext
+    from canvasflow.runtime.context import RunContext
 
 MAX_RESPONSE = 6000
 URL_PROMPT = """You are given the below API Documentation:

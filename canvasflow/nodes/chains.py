@@ -13,14 +13,14 @@ from canvasflow.events import output as output_event
 from canvasflow.events import usage as usage_event
 from canvasflow.models.base import ChatModel, Message, Usage, supports
 from canvasflow.models.deadlines import Deadlines, guarded
-from canvasflow.nodes.base import Input, Node, register
 from canvasflow.nodes.prompts import Prompt
 from canvasflow.nodes.safety import OutputParser, moderate
 from canvasflow.observability.tracing import set_attributes, span
+from canvasflow.runtime.node import Input, Node, register
 
 if TYPE_CHECKING:
-    from canvasflow.engine.context import RunContext
     from canvasflow.nodes.memory import Memory
+    from canvasflow.runtime.context import RunContext
 
 DEFAULT_SYSTEM = (
     "You are a helpful, friendly assistant. Answer the user's questions clearly and "

@@ -10,11 +10,11 @@ from canvasflow.models.deadlines import Deadlines
 from canvasflow.models.local import DEFAULT_NAME, LocalChatModel, LocalModel
 from canvasflow.models.native import AnthropicChatModel, OllamaChatModel
 from canvasflow.models.openai_compat import OpenAIChatModel, azure_client_for, client_for
-from canvasflow.nodes.base import Input, Node, register, to_bool, to_float, to_int
+from canvasflow.runtime.node import Input, Node, register, to_bool, to_float, to_int
 
 if TYPE_CHECKING:
     from canvasflow.config import Settings
-    from canvasflow.engine.context import RunContext
+    from canvasflow.runtime.context import RunContext
 
 log = logging.getLogger("canvasflow.nodes")
 

@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from canvasflow.errors import CanvasInvalid
-from canvasflow.nodes.base import Input, Node, register, to_int
 from canvasflow.nodes.chat_models import credential_value
 from canvasflow.nodes.kept import KeptStore, doc_id, engine_errors, flat_metadata, mark_of
 from canvasflow.nodes.retrieval import _docs_of
 from canvasflow.nodes.services import allowed_host, json_input
+from canvasflow.runtime.node import Input, Node, register, to_int
 
 if TYPE_CHECKING:
-    from canvasflow.engine.context import RunContext
+    from canvasflow.runtime.context import RunContext
 
 Document = dict[str, Any]
 _CLIENTS: dict[tuple[str, str | None], Any] = {}

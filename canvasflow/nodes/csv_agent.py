@@ -18,14 +18,14 @@ from canvasflow.errors import InputInvalid, RunFailed
 from canvasflow.events import Event, step
 from canvasflow.events import usage as usage_event
 from canvasflow.models.base import Usage, complete
-from canvasflow.nodes.base import Input, Node, register
 from canvasflow.nodes.chains import stream_answer
 from canvasflow.nodes.documents import decode_files
 from canvasflow.nodes.safety import moderate
+from canvasflow.runtime.node import Input, Node, register
 from canvasflow.sandbox import SandboxError, run_js
 
 if TYPE_CHECKING:
-    from canvasflow.engine.context import RunContext
+    from canvasflow.runtime.context import RunContext
 
 MAX_ROWS = 100_000
 CODE_PROMPT = """You are working with a table of {count} rows in the JavaScript array \

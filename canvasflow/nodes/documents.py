@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from canvasflow.errors import InputInvalid, RunFailed
-from canvasflow.nodes.base import Input, Node, register, to_int
 from canvasflow.nodes.prompts import parse_values
+from canvasflow.runtime.node import Input, Node, register, to_int
 
 if TYPE_CHECKING:
-    from canvasflow.engine.context import RunContext
+    from canvasflow.runtime.context import RunContext
 
 Document = dict[str, Any]
 

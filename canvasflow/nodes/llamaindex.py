@@ -14,14 +14,14 @@ import orjson
 from canvasflow.events import Event, source, step
 from canvasflow.events import usage as usage_event
 from canvasflow.models.base import Message, Usage, complete
-from canvasflow.nodes.base import Input, Node, register, to_bool
 from canvasflow.nodes.chains import load_memory, stream_answer
 from canvasflow.nodes.chat_models import AzureChatOpenAI, ChatAnthropic, ChatOpenAI
 from canvasflow.nodes.pinecone import pinecone_store
 from canvasflow.nodes.retrieval import Faiss, OpenAIEmbeddings, context_of
+from canvasflow.runtime.node import Input, Node, register, to_bool
 
 if TYPE_CHECKING:
-    from canvasflow.engine.context import RunContext
+    from canvasflow.runtime.context import RunContext
 
 LLAMA_CHAT = ("BaseChatModel_LlamaIndex", "ToolCallLLM", "BaseLLM")
 Document = dict[str, Any]

@@ -9,12 +9,12 @@ import orjson
 from canvasflow.errors import CanvasInvalid
 from canvasflow.models.hosted import HuggingFaceModel, ReplicateModel
 from canvasflow.nodes import services
-from canvasflow.nodes.base import Input, Node, register, to_float, to_int
 from canvasflow.nodes.chat_models import credential_value, limited
 from canvasflow.nodes.services import allowed_host, required_key, service_url
+from canvasflow.runtime.node import Input, Node, register, to_float, to_int
 
 if TYPE_CHECKING:
-    from canvasflow.engine.context import RunContext
+    from canvasflow.runtime.context import RunContext
 
 
 @register

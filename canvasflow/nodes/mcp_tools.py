@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import orjson
 
 from canvasflow.mcp.client import Pooled, ServerSpec, call_tool, pool, spec_from_config
-from canvasflow.nodes.base import Input, Node, register
 from canvasflow.nodes.chat_models import credential_value
 from canvasflow.nodes.tools import Tool
+from canvasflow.runtime.node import Input, Node, register
 
 if TYPE_CHECKING:
-    from canvasflow.engine.context import RunContext
+    from canvasflow.runtime.context import RunContext
 
 
 # the fields of a credential that hold a bearer token, in the order they are tried

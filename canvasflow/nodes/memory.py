@@ -9,10 +9,10 @@ import orjson
 
 from canvasflow.errors import CanvasInvalid, StorageError
 from canvasflow.models.base import Message, Usage, complete, transcript
-from canvasflow.nodes.base import Input, Node, register, to_bool, to_int
+from canvasflow.runtime.node import Input, Node, register, to_bool, to_int
 
 if TYPE_CHECKING:
-    from canvasflow.engine.context import RunContext
+    from canvasflow.runtime.context import RunContext
 
 _ROLES = {"userMessage": "user", "apiMessage": "assistant"}
 

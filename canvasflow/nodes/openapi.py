@@ -14,14 +14,14 @@ import orjson
 import yaml
 
 from canvasflow.errors import CanvasInvalid
-from canvasflow.nodes.base import Input, Node, register, to_bool
 from canvasflow.nodes.documents import decode_files
 from canvasflow.nodes.tools import Tool, ToolError, sandbox_fetch
+from canvasflow.runtime.node import Input, Node, register, to_bool
 from canvasflow.sandbox import HostNotAllowed, SandboxError, allowed_fetch, run_js
 
 if TYPE_CHECKING:
     from canvasflow.config import Settings
-    from canvasflow.engine.context import RunContext
+    from canvasflow.runtime.context import RunContext
 
 METHODS = ("get", "post", "put", "patch", "delete")
 MAX_OUTPUT = 8000

@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from canvasflow.errors import CanvasInvalid, OutputInvalid
-from canvasflow.nodes.base import Input, Node, register
 from canvasflow.nodes.safety import OutputParser
+from canvasflow.runtime.node import Input, Node, register
 
 if TYPE_CHECKING:
-    from canvasflow.engine.context import RunContext
+    from canvasflow.runtime.context import RunContext
 
 Schema = dict[str, Any]
 

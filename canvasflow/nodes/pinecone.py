@@ -9,13 +9,13 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from canvasflow.nodes import services
-from canvasflow.nodes.base import Input, Node, register, to_int
 from canvasflow.nodes.kept import KeptStore, doc_id, flat_metadata, mark_of
 from canvasflow.nodes.retrieval import _docs_of
 from canvasflow.nodes.services import call, json_input, required_key, service_url
+from canvasflow.runtime.node import Input, Node, register, to_int
 
 if TYPE_CHECKING:
-    from canvasflow.engine.context import RunContext
+    from canvasflow.runtime.context import RunContext
 
 Document = dict[str, Any]
 

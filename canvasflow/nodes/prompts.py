@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from canvasflow.models.base import Message
-from canvasflow.nodes.base import Input, Node, register
+from canvasflow.runtime.node import Input, Node, register
 
 if TYPE_CHECKING:
-    from canvasflow.engine.context import RunContext
+    from canvasflow.runtime.context import RunContext
+from canvasflow.runtime.template import fill_webhook
 
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _QUESTION_REF = re.compile(r"\{\{\s*question\s*\}\}")
@@ -72,8 +73,6 @@ class Prompt:
         out: list[Message] = []
         system, human = self.system, self.human
         if ctx.webhook is not None:  # a webhook's request: {{ $webhook.body.x }}
-            from canvasflow.triggers.webhook import fill as fill_webhook
-
             system = fill_webhook(system, ctx.webhook) if system else system
             human = fill_webhook(human, ctx.webhook)
         if system:

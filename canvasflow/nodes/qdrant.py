@@ -9,14 +9,14 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from canvasflow.errors import CanvasInvalid
-from canvasflow.nodes.base import Input, Node, register, to_int
 from canvasflow.nodes.chat_models import credential_value
 from canvasflow.nodes.kept import KeptStore, doc_id, mark_of
 from canvasflow.nodes.retrieval import _docs_of
 from canvasflow.nodes.services import allowed_host, json_input
+from canvasflow.runtime.node import Input, Node, register, to_int
 
 if TYPE_CHECKING:
-    from canvasflow.engine.context import RunContext
+    from canvasflow.runtime.context import RunContext
 
 Document = dict[str, Any]
 DISTANCES = {"Cosine": "COSINE", "Euclid": "EUCLID", "Dot": "DOT"}

@@ -18,15 +18,15 @@ from canvasflow.events import Event, source, step
 from canvasflow.events import usage as usage_event
 from canvasflow.models.base import Usage, complete, transcript
 from canvasflow.models.openai_compat import client_for
-from canvasflow.nodes.base import Input, Node, register, to_float, to_int
 from canvasflow.nodes.chains import load_memory, stream_answer
 from canvasflow.nodes.chat_models import credential_value, server_key
 from canvasflow.nodes.safety import moderate
+from canvasflow.runtime.node import Input, Node, register, to_float, to_int
 
 if TYPE_CHECKING:
-    from canvasflow.engine.context import RunContext
     from canvasflow.models.base import ChatModel, Message
     from canvasflow.nodes.memory import Memory
+    from canvasflow.runtime.context import RunContext
 
 Document = dict[str, Any]
 

@@ -11,12 +11,12 @@ import numpy as np
 from canvasflow.errors import UpstreamError
 from canvasflow.models.base import Usage, complete
 from canvasflow.nodes import services
-from canvasflow.nodes.base import Input, Node, register, to_float, to_int
 from canvasflow.nodes.retrieval import unit_rows
 from canvasflow.nodes.services import ServiceError, call, required_key, service_url
+from canvasflow.runtime.node import Input, Node, register, to_float, to_int
 
 if TYPE_CHECKING:
-    from canvasflow.engine.context import RunContext
+    from canvasflow.runtime.context import RunContext
 
 Document = dict[str, Any]
 BASES = ("BaseRetriever", "VectorStoreRetriever")

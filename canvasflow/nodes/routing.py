@@ -12,13 +12,13 @@ import orjson
 from canvasflow.events import Event, step
 from canvasflow.events import usage as usage_event
 from canvasflow.models.base import Message, Usage, complete
-from canvasflow.nodes.base import Input, Node, register
 from canvasflow.nodes.chains import stream_answer
 from canvasflow.nodes.retrieval import RetrievalQAChain, answer_from
 from canvasflow.nodes.safety import moderate
+from canvasflow.runtime.node import Input, Node, register
 
 if TYPE_CHECKING:
-    from canvasflow.engine.context import RunContext
+    from canvasflow.runtime.context import RunContext
 
 DEFAULT = "DEFAULT"
 ROUTER = """Given a raw text input to a language model, select the destination best \

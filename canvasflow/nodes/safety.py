@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from canvasflow.errors import OutputInvalid, Refused
-from canvasflow.nodes.base import Input, Node, register
+from canvasflow.runtime.node import Input, Node, register
 
 if TYPE_CHECKING:
-    from canvasflow.engine.context import RunContext
+    from canvasflow.runtime.context import RunContext
 
 
 class DenyList:

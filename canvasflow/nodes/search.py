@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from canvasflow.errors import CanvasInvalid
 from canvasflow.nodes import services
-from canvasflow.nodes.base import Input, Node, register, to_bool, to_int
 from canvasflow.nodes.chat_models import credential_value
 from canvasflow.nodes.services import Service, ServiceError, call, required_key, service_url
 from canvasflow.nodes.tools import Tool, ToolError
+from canvasflow.runtime.node import Input, Node, register, to_bool, to_int
 
 if TYPE_CHECKING:
-    from canvasflow.engine.context import RunContext
+    from canvasflow.runtime.context import RunContext
 
 QUERY = {
     "type": "object",

@@ -17,8 +17,8 @@ from canvasflow.nodes.chat_models import credential_value, server_key
 
 if TYPE_CHECKING:
     from canvasflow.config import Settings
-    from canvasflow.engine.context import RunContext
-    from canvasflow.nodes.base import Node
+    from canvasflow.runtime.context import RunContext
+    from canvasflow.runtime.node import Node
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,13 +21,13 @@ from canvasflow.errors import CanvasInvalid, RunFailed
 from canvasflow.events import Event, step
 from canvasflow.events import usage as usage_event
 from canvasflow.models.base import Usage, complete
-from canvasflow.nodes.base import Input, Node, register, to_int
 from canvasflow.nodes.chains import stream_answer
 from canvasflow.nodes.safety import moderate
 from canvasflow.nodes.services import allowed_host
+from canvasflow.runtime.node import Input, Node, register, to_int
 
 if TYPE_CHECKING:
-    from canvasflow.engine.context import RunContext
+    from canvasflow.runtime.context import RunContext
 
 STATEMENT_SECONDS = 10.0
 MAX_ROWS = 100

@@ -14,13 +14,13 @@ from canvasflow.events import model as model_event
 from canvasflow.events import usage as usage_event
 from canvasflow.models.base import Usage, supports
 from canvasflow.models.deadlines import Deadlines, guarded
-from canvasflow.nodes.base import Input, Node, register, to_bool, to_int
 from canvasflow.nodes.chains import load_memory
 from canvasflow.nodes.safety import moderate
+from canvasflow.runtime.node import Input, Node, register, to_bool, to_int
 from canvasflow.sandbox import SandboxError, allowed_fetch, run_js, run_python
 
 if TYPE_CHECKING:
-    from canvasflow.engine.context import RunContext
+    from canvasflow.runtime.context import RunContext
 
 
 class Tool:

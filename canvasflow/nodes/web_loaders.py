@@ -15,13 +15,13 @@ import orjson
 
 from canvasflow.errors import CanvasflowError, CanvasInvalid, UpstreamError
 from canvasflow.nodes import services
-from canvasflow.nodes.base import Input, Node, register, to_bool, to_int
 from canvasflow.nodes.chat_models import credential_value, server_key
 from canvasflow.nodes.documents import finish_loaded
 from canvasflow.nodes.services import ServiceError, allowed_host, call, service_url
+from canvasflow.runtime.node import Input, Node, register, to_bool, to_int
 
 if TYPE_CHECKING:
-    from canvasflow.engine.context import RunContext
+    from canvasflow.runtime.context import RunContext
 
 Document = dict[str, Any]
 

@@ -18,10 +18,10 @@ from canvasflow.bus import keys
 from canvasflow.bus.redis import RedisBus, RedisEventLog, decode
 from canvasflow.config import Settings
 from canvasflow.credentials import Credentials
-from canvasflow.engine.context import RunContext
 from canvasflow.engine.outcome import Identity, Outcome
 from canvasflow.engine.prediction import close_log, start_event, store_outcome
 from canvasflow.models.base import Message
+from canvasflow.runtime.context import RunContext
 from canvasflow.store.repo import question_id_for
 
 if TYPE_CHECKING:

@@ -6,8 +6,8 @@ import asyncio
 from typing import Any
 
 from canvasflow.bus.redis import RedisBus, RedisEventLog
-from canvasflow.engine.context import RunContext
 from canvasflow.engine.outcome import Outcome, OutcomeView
+from canvasflow.runtime.context import RunContext
 
 
 class RemotePrediction(OutcomeView):

@@ -22,9 +22,9 @@ from canvasflow.errors import CanvasInvalid
 from canvasflow.keyfiles import check_shared_secret, secret_key
 from canvasflow.mcp.client import close_pool
 from canvasflow.models.openai_compat import close_clients
-from canvasflow.nodes import load_all
 from canvasflow.observability.logs import PredictionLog
 from canvasflow.queue.jobs import JobQueue, JobSpec
+from canvasflow.runtime.node import load_all
 from canvasflow.sandbox import slots as sandbox_slots
 from canvasflow.store.repo import Store
 

@@ -35,10 +35,10 @@ from canvasflow.mcp.client import close_pool
 from canvasflow.mcp.door import McpDoor
 from canvasflow.models.native import close_http
 from canvasflow.models.openai_compat import close_clients
-from canvasflow.nodes import load_all
 from canvasflow.observability.logs import PredictionLog
 from canvasflow.observability.metrics import Metrics
 from canvasflow.observability.tracing import setup as setup_tracing
+from canvasflow.runtime.node import load_all
 from canvasflow.sandbox import slots as sandbox_slots
 from canvasflow.server import errors
 from canvasflow.server.cors import PAGE_SECURITY_HEADERS, PublicCORS

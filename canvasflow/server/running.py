@@ -9,11 +9,11 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from canvasflow.bus.base import EventLog
-from canvasflow.engine.context import RunContext
 from canvasflow.engine.graph import allowed_overrides
 from canvasflow.engine.prediction import Prediction
 from canvasflow.errors import BadRequest, CanvasInvalid, PayloadTooLarge, Unavailable
 from canvasflow.models.base import Message
+from canvasflow.runtime.context import RunContext
 from canvasflow.server.formats import Encoder
 from canvasflow.server.sse import EventStreamResponse
 from canvasflow.server.state import ServerState
@@ -90,7 +90,7 @@ async def start_prediction(
         err = CanvasInvalid(f"Canvas {canvas.slug} cannot run: {exc.message}", exc.node_id)
         err.problems = getattr(exc, "problems", [])  # type: ignore[attr-defined]
         raise err from None
-    agentflow = graph.kind == "agentflow"
+    agentflow = graph.takes_forms
     if (human_input or form) and not agentflow:
         raise BadRequest("humanInput and form are for agentflows; this canvas is a chatflow")
     # a trigger may run a canvas with nothing to ask (Flowise's "no input": one space)

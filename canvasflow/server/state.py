@@ -11,12 +11,13 @@ from canvasflow.auth import KeyRing
 from canvasflow.bus.base import Bus
 from canvasflow.config import Settings
 from canvasflow.credentials import Credentials
-from canvasflow.engine.graph import Graph, parse
+from canvasflow.engine.graph import parse
 from canvasflow.engine.prediction import Observer, Prediction
 from canvasflow.errors import NotFound
 from canvasflow.observability.memory import Trimmer
 from canvasflow.observability.metrics import Metrics
 from canvasflow.remembered import Remembered
+from canvasflow.runtime.graphs import CanvasGraph
 from canvasflow.store.models import Canvas
 from canvasflow.store.repo import Store
 
@@ -44,9 +45,9 @@ class ServerState:
     predictions: set[Prediction] = field(default_factory=set)
     # evaluations running in this process (canvasflow/evals), by id
     evaluations: dict[str, asyncio.Task[None]] = field(default_factory=dict)
-    _graphs: dict[str, tuple[datetime, Graph]] = field(default_factory=dict)
+    _graphs: dict[str, tuple[datetime, CanvasGraph]] = field(default_factory=dict)
     # pinned versions' graphs: a version never changes, so they are kept as long as asked
-    _pinned: dict[tuple[str, int], Graph] = field(default_factory=dict)
+    _pinned: dict[tuple[str, int], CanvasGraph] = field(default_factory=dict)
     _canvases: Remembered[str, Canvas] = field(init=False)
     trimmer: Trimmer = field(init=False)
 
@@ -78,7 +79,7 @@ class ServerState:
     def forget_canvases(self) -> None:
         self._canvases.forget()
 
-    def graph_for(self, canvas: Canvas) -> Graph:
+    def graph_for(self, canvas: Canvas) -> CanvasGraph:
         """The parsed graph of a canvas's latest version (its draft), parsed once per
         version."""
         cached = self._graphs.get(canvas.id)
@@ -90,7 +91,7 @@ class ServerState:
 
     async def served_graph(
         self, canvas: Canvas, draft: bool = False, number: int | None = None
-    ) -> tuple[Graph, int]:
+    ) -> tuple[CanvasGraph, int]:
         """The graph a prediction runs, and its version's number: the version the canvas
         pins (``published``), else its latest; the latest when asked for the draft; the
         version ``number`` when one is named (an evaluation's)."""

@@ -15,7 +15,6 @@ once, and kept sealed in the canvas's settings."""
 from __future__ import annotations
 
 import base64
-import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -24,8 +23,8 @@ from urllib.parse import parse_qs
 import orjson
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from canvasflow.agentflow.template import as_text, dig
 from canvasflow.errors import BadRequest, Unauthorized, UnsupportedMediaType
+from canvasflow.runtime.template import as_text, fill_webhook
 from canvasflow.values import to_bool
 
 KEY = "webhook"  # the canvas settings' entry
@@ -45,7 +44,6 @@ HIDDEN_HEADERS = frozenset(
 )
 # the headers a sender names a delivery with (a retry repeats it)
 DELIVERY_HEADERS = ("idempotency-key", "webhook-id", "x-github-delivery", "x-delivery-id")
-_REF = re.compile(r"\{\{\s*\$webhook\.([A-Za-z0-9_.\-\[\]]+)\s*\}\}")
 
 
 @dataclass(frozen=True)
@@ -192,18 +190,6 @@ def payload_of(
     }
 
 
-def fill(text: str, payload: dict[str, Any] | None) -> str:
-    """``{{ $webhook.body.x }}`` (and ``query``, ``headers``, ``method``) replaced."""
-    if payload is None or "$webhook" not in text:
-        return text
-
-    def value(m: re.Match[str]) -> str:
-        path = m.group(1).replace("[", ".").replace("]", "")
-        return as_text(dig(payload, [key for key in path.split(".") if key]))
-
-    return _REF.sub(value, text)
-
-
 def question_of(config: WebhookConfig, payload: dict[str, Any]) -> str:
     """What the run is asked: the template filled in; with none, the body's
     ``question`` (or ``text``, ``message``), else the body as JSON."""
@@ -212,7 +198,7 @@ def question_of(config: WebhookConfig, payload: dict[str, Any]) -> str:
     if config.input_mode == "payload":
         return as_text(payload)
     if config.template.strip():
-        return fill(config.template, payload)
+        return fill_webhook(config.template, payload)
     body = payload.get("body")
     if isinstance(body, dict):
         for name in ("question", "text", "message", "input"):

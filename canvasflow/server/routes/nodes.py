@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from canvasflow.engine.catalog import catalogue, describe, icon_svg
 from canvasflow.errors import BadRequest, NotFound
-from canvasflow.nodes import REGISTRY, load_all
+from canvasflow.runtime.node import REGISTRY, load_all
 from canvasflow.server.guards import require_admin
 from canvasflow.server.routes.predictions import ERRORS
 
@@ -65,8 +65,8 @@ async def load_method(name: str, body: LoadMethodRequest, request: Request) -> l
     """Options a node's form loads from outside (Flowise's route): for an MCP node,
     ``listActions`` connects to its server (the operator's rules apply) and lists its
     tools, to pick from in ``mcpActions``."""
-    from canvasflow.engine.context import RunContext
     from canvasflow.nodes.mcp_tools import McpNode
+    from canvasflow.runtime.context import RunContext
     from canvasflow.server.deps import state
 
     load_all()

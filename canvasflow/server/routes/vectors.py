@@ -7,9 +7,9 @@ import uuid
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
-from canvasflow.engine.context import RunContext
 from canvasflow.engine.graph import allowed_overrides
 from canvasflow.engine.run import upsert
+from canvasflow.runtime.context import RunContext
 from canvasflow.server.deps import canvas_or_404, state
 from canvasflow.server.guards import check_canvas_access
 from canvasflow.server.routes.predictions import ERRORS

@@ -97,3 +97,19 @@ def render(value: Any, find: Lookup) -> str:
         return m.group(0) if found is MISSING else as_text(found)
 
     return _VARIABLE.sub(replace, text)
+
+
+# a webhook's request in a prompt or a template: {{ $webhook.body.x }}
+_WEBHOOK_REF = re.compile(r"\{\{\s*\$webhook\.([A-Za-z0-9_.\-\[\]]+)\s*\}\}")
+
+
+def fill_webhook(text: str, payload: dict[str, Any] | None) -> str:
+    """``{{ $webhook.body.x }}`` (and ``query``, ``headers``, ``method``) replaced."""
+    if payload is None or "$webhook" not in text:
+        return text
+
+    def value(m: re.Match[str]) -> str:
+        path = m.group(1).replace("[", ".").replace("]", "")
+        return as_text(dig(payload, [key for key in path.split(".") if key]))
+
+    return _WEBHOOK_REF.sub(value, text)

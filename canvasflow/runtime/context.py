@@ -9,12 +9,22 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from canvasflow.config import Settings
-from canvasflow.engine.outcome import Identity
 from canvasflow.models.base import Message
 
 if TYPE_CHECKING:
     from canvasflow.credentials import Credentials
     from canvasflow.store.repo import Store
+
+
+@dataclass(slots=True)
+class Identity:
+    """Who a prediction answers: the fields every metadata and stored message carry."""
+
+    chat_id: str | None
+    chat_message_id: str
+    session_id: str | None
+    question: str | None
+    canvas_id: str = ""
 
 
 MAX_STEPS = 1000  # nodes one request may run, across every flow it runs inside another
@@ -82,6 +92,8 @@ class RunContext:
     version: str | None = None
     # what this request may still spend (nodes, time), shared with the flows it runs
     budget: Budget = field(default_factory=Budget, compare=False)
+    # how many flows this run is nested in (an agentflow's Execute Flow runs another)
+    depth: int = 0
 
     @property
     def vars(self) -> dict[str, Any]:
