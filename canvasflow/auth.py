@@ -26,7 +26,7 @@ REMEMBER_SECONDS = 60.0
 
 
 def _hash(secret: str, salt: str) -> str:
-    return hashlib.scrypt(secret.encode(), salt=bytes.fromhex(salt), **SCRYPT).hex()  # type: ignore[arg-type]
+    return hashlib.scrypt(secret.encode(), salt=bytes.fromhex(salt), **SCRYPT).hex()
 
 
 def new_key(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -250,7 +251,7 @@ def canvas_list(data_dir: DataDir = None, url: Url = None, api_key: ApiKeyOpt = 
     asyncio.run(_with_store(data_dir, go))
 
 
-def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+def _table(header: tuple[str, ...], rows: Sequence[tuple[Any, ...]]) -> None:
     """Rows in columns as wide as their longest value (long slugs do not shift the
     others), never cut: a pipe or a file gets them whole."""
     from rich.console import Console
@@ -871,7 +872,7 @@ def _eval_remote(
                 time.sleep(0.5)
                 evaluation = _call(client, "GET", f"/api/v1/evaluations/{evaluation['id']}")
                 bar.update(shown, completed=evaluation["done"])
-        return evaluation  # type: ignore[no-any-return]
+        return evaluation
 
 
 @eval_app.command("run")

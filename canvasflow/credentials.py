@@ -60,7 +60,7 @@ class Credentials:
         if token is None:
             return dict(stored)  # written before encryption (or by a test) in the clear
         try:
-            return orjson.loads(self.fernet.decrypt(token.encode()))  # type: ignore[no-any-return]
+            return orjson.loads(self.fernet.decrypt(token.encode()))
         except InvalidToken:
             raise BadRequest(
                 "a credential cannot be decrypted: CANVASFLOW_SECRET_KEY is not the key it "

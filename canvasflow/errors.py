@@ -27,9 +27,9 @@ class CanvasflowError(Exception):
         super().__init__(message)
         self.message = message
         if code is not None:
-            self.code = code  # type: ignore[misc]
+            self.code = code  # type: ignore[misc]  # an instance's own code over its class's
             if code in MORE_CODES:
-                self.status = MORE_CODES[code]  # type: ignore[misc]
+                self.status = MORE_CODES[code]  # type: ignore[misc]  # the code's status
         self.headers = headers
 
     def event_data(self) -> dict[str, str]:
@@ -93,6 +93,8 @@ class CanvasInvalid(CanvasflowError):
     def __init__(self, message: str, node_id: str | None = None, **kw: Any) -> None:
         super().__init__(message, **kw)
         self.node_id = node_id
+        # every problem of the canvas (runtime/problems.py: Problem), the studio's list
+        self.problems: list[Any] = []
 
 
 class RateLimited(CanvasflowError):
@@ -219,5 +221,5 @@ def from_event(data: dict[str, Any]) -> CanvasflowError:
     code = str(data.get("code") or "internal_error")
     message = str(data.get("message") or "error")
     err = CanvasflowError(message, code=code)
-    err.status = status_for(code)  # type: ignore[misc]
+    err.status = status_for(code)  # type: ignore[misc]  # the status its code says
     return err

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs canvasflow with its test dependencies, starts PostgreSQL and Redis, and runs
-# every test (lint included). Extra arguments go to pytest.
+# every test (lint and the type check included). Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install.sh test
@@ -42,4 +42,5 @@ if [ ! -d tests/js/flowise-3.1.2/marketplaces ]; then
 fi
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+.venv/bin/mypy  # [tool.mypy] in pyproject.toml: canvasflow/, no error
 exec .venv/bin/python -m pytest "$@"

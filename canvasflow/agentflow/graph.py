@@ -68,11 +68,14 @@ class AgentGraph:
 
     def form_inputs(self) -> list[dict[str, Any]] | None:
         """The Start node's form fields, when the run starts with a form."""
-        start = self.nodes[self.start]
-        if start.inputs.get("startInputType") != "formInput":
+        start = self.start_inputs()
+        if start.get("startInputType") != "formInput":
             return None
-        rows = start.inputs.get("formInputTypes") or []
+        rows = start.get("formInputTypes") or []
         return [r for r in rows if isinstance(r, dict)]
+
+    def start_inputs(self) -> dict[str, Any]:
+        return self.nodes[self.start].inputs
 
     def last(self, node_id: str) -> bool:
         """Whether a node ends its path (its answer is what the user sees)."""
@@ -131,7 +134,7 @@ def check(data: dict[str, Any]) -> tuple[AgentGraph | None, list[Problem]]:
                 )
                 continue
             children.setdefault(node.parent, []).append(node.id)
-        problems.extend(node.cls.check(node, nodes))  # type: ignore[attr-defined]
+        problems.extend(node.cls.check(node, nodes))  # type: ignore[attr-defined]  # every agentflow node class (AgentflowNode) has check
     entries = {
         it: [c for c in kids if not any(p in kids for p in incoming[c])]
         for it, kids in children.items()

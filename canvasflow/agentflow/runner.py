@@ -301,7 +301,7 @@ class FlowRun:
         tokens_before = self.tokens
         done: Done | None = None
         try:
-            async for item in node.cls(node.id, node.inputs).execute(self, node):  # type: ignore[attr-defined]
+            async for item in node.cls(node.id, node.inputs).execute(self, node):
                 if isinstance(item, Done):
                     done = item
                     continue

@@ -25,7 +25,7 @@ def backend(*schemes: str) -> Callable[[type[Bus]], type[Bus]]:
 
     def register(cls: type[Bus]) -> type[Bus]:
         for scheme in schemes:
-            BACKENDS[scheme] = cls.from_settings  # type: ignore[attr-defined]
+            BACKENDS[scheme] = cls.from_settings  # type: ignore[attr-defined]  # set by the decorator on the backend class
         return cls
 
     return register

@@ -44,7 +44,7 @@ def encode(event: Event) -> bytes:
 
 
 def decode(entry_id: bytes | str, fields: dict[Any, Any]) -> Event:
-    raw = fields.get(b"e") or fields.get("e")
+    raw: Any = fields.get(b"e") or fields.get("e")
     kind, data = orjson.loads(raw)
     sid = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
     return Event(kind, data, int(sid.split("-", 1)[1]))
@@ -182,7 +182,7 @@ class RedisEventLog(EventLog):
                     return
         while True:
             try:
-                reply = await bus.redis.xread(
+                reply: Any = await bus.redis.xread(
                     {self._key: f"0-{cursor}"}, count=500, block=int(block * 1000)
                 )
                 down_since = None

@@ -84,6 +84,9 @@ class Graph:
     def form_inputs(self) -> list[dict[str, Any]] | None:
         return None
 
+    def start_inputs(self) -> dict[str, Any] | None:
+        return None  # a chatflow's triggers are in its canvas's settings
+
     async def events(self, ctx: RunContext, allowed: frozenset[str]) -> AsyncIterator[Event]:
         """Build the nodes in dependency order, then stream the ending node's events.
         Never awaits a client: the caller consumes freely."""

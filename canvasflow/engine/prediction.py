@@ -42,7 +42,7 @@ STOP_NOTICES = {
 
 
 def start_event(who: Identity, agentflow: bool = False) -> Event:
-    data = {
+    data: dict[str, Any] = {
         "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
         "chatId": who.chat_id,
         "chatMessageId": who.chat_message_id,

@@ -121,7 +121,7 @@ def trace(graph: Any, node_events: list[dict[str, Any]], outcome: Outcome) -> li
             label = getattr(spec, "label", None)
             if label:
                 entry["label"] = label
-    if getattr(graph, "kind", "") == "agentflow":
+    if outcome.execution_id is not None:  # a flow's run (its ``flow`` events say so)
         for executed in outcome.executed or ():
             entry = entries.setdefault(
                 executed["nodeId"], {"nodeId": executed["nodeId"], "status": "done"}

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import orjson
 
@@ -222,7 +222,7 @@ def spec_from(name: str, type: str, config: dict[str, Any], id: str | None = Non
                     raise BadRequest(f"evaluator {name!r}: the prompt must contain {needed}")
     return Spec(
         name=name,
-        type=type,  # type: ignore[arg-type]
+        type=cast(Kind, type),  # one of KINDS, checked above
         operator=operator,
         value=value,
         measure=config.get("measure"),

@@ -41,7 +41,10 @@ log = logging.getLogger("canvasflow.evals")
 FLUSH_SECONDS = 0.5
 FLUSH_ROWS = 25
 MAX_CONCURRENCY = 32
-JUDGE_DEFAULT = {"name": "chatLocal", "inputs": {"temperature": 0, "maxTokens": 120}}
+JUDGE_DEFAULT: dict[str, Any] = {
+    "name": "chatLocal",
+    "inputs": {"temperature": 0, "maxTokens": 120},
+}
 
 
 def this_process() -> str:
@@ -151,7 +154,8 @@ class Checks:
                     None,
                     f"{config.get('name')!r} is not a chat model node canvasflow has",
                 )
-            inputs = config.get("inputs") if isinstance(config.get("inputs"), dict) else {}
+            given = config.get("inputs")
+            inputs: dict[str, Any] = given if isinstance(given, dict) else {}
             model = self._models[spec.name] = await cls(f"judge:{spec.name}", inputs).build(
                 self._ctx()
             )

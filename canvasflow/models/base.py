@@ -69,7 +69,7 @@ def provider(name: str) -> Any:
 
     def register(cls: type) -> type:
         PROVIDERS[name] = cls
-        cls.provider = name  # type: ignore[attr-defined]
+        cls.provider = name  # type: ignore[attr-defined]  # set by the decorator on the provider class
         return cls
 
     return register

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from canvasflow.errors import UpstreamTimeout
 
@@ -37,7 +38,10 @@ class Deadlines:
         )
 
 
-async def guarded(pieces: AsyncIterator[str], model: str, d: Deadlines) -> AsyncIterator[str]:
+T = TypeVar("T")
+
+
+async def guarded(pieces: AsyncIterator[T], model: str, d: Deadlines) -> AsyncIterator[T]:
     """``pieces`` under the deadlines ``d``. Must be consumed by one task (the one that
     iterates it); the call is cancelled in that task when a deadline passes."""
     loop = asyncio.get_running_loop()
@@ -48,17 +52,18 @@ async def guarded(pieces: AsyncIterator[str], model: str, d: Deadlines) -> Async
     first = d.first if d.node_limit is None else min(d.first, d.node_limit)
     idle = d.idle if d.node_limit is None else min(d.idle, d.node_limit)
     end = start + total
-    state = {"at": min(start + first, end), "which": "first", "fired": ""}
+    state: dict[str, Any] = {"at": min(start + first, end), "which": "first", "fired": ""}
+    handle: asyncio.TimerHandle | None = None
 
     def check() -> None:
         nonlocal handle
-        if loop.time() >= state["at"]:  # type: ignore[operator]
+        if loop.time() >= state["at"]:
             state["fired"] = "total" if state["at"] >= end else str(state["which"])
             task.cancel()
         else:
-            handle = loop.call_at(state["at"], check)  # type: ignore[arg-type]
+            handle = loop.call_at(state["at"], check)
 
-    handle = loop.call_at(state["at"], check)  # type: ignore[arg-type]
+    handle = loop.call_at(state["at"], check)
     try:
         async for piece in pieces:
             state["at"] = min(loop.time() + idle, end)
@@ -77,7 +82,8 @@ async def guarded(pieces: AsyncIterator[str], model: str, d: Deadlines) -> Async
             f"({'the node' + chr(39) + 's timeout' if own else variable})"
         ) from None
     finally:
-        handle.cancel()
+        if handle is not None:
+            handle.cancel()
         aclose = getattr(pieces, "aclose", None)
         if aclose is not None:
             await aclose()

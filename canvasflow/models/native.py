@@ -271,9 +271,9 @@ class AnthropicChatModel:
             elif kind == "content_block_delta":
                 delta = data.get("delta") or {}
                 if delta.get("type") == "input_json_delta":
-                    call = calls.get(int(data.get("index", -1)))
-                    if call is not None:
-                        call.arguments += str(delta.get("partial_json", ""))
+                    found = calls.get(int(data.get("index", -1)))
+                    if found is not None:
+                        found.arguments += str(delta.get("partial_json", ""))
                 elif delta.get("text"):
                     yield "token", delta["text"]
         if calls:

@@ -11,7 +11,7 @@ tool calls keep the official client."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 import httpx
@@ -35,18 +35,21 @@ def client_for(
     key = (base_url or None, api_key or "", timeout, retries, connect)
     client = _clients.get(key)
     if client is None:
+        limit = httpx.Timeout(timeout, connect=min(timeout, connect))
+        # openai 3 types its HTTP client and timeout as httpx2's; httpx's have the same API
+        http: Any = httpx.AsyncClient(
+            limits=httpx.Limits(
+                max_connections=None, max_keepalive_connections=KEEP_IDLE_CONNECTIONS
+            ),
+            timeout=limit,
+        )
         client = openai.AsyncOpenAI(
             base_url=base_url or None,
             # OpenAI-compatible servers that need no key still get a non-empty one
             api_key=api_key or "no-key",
-            timeout=httpx.Timeout(timeout, connect=min(timeout, connect)),
+            timeout=cast(Any, limit),
             max_retries=retries,
-            http_client=httpx.AsyncClient(
-                limits=httpx.Limits(
-                    max_connections=None, max_keepalive_connections=KEEP_IDLE_CONNECTIONS
-                ),
-                timeout=httpx.Timeout(timeout, connect=min(timeout, connect)),
-            ),
+            http_client=http,
         )
         _clients[key] = client
     return client
@@ -56,7 +59,7 @@ def azure_client_for(
     endpoint: str, api_key: str | None, deployment: str, version: str, retries: int = 2
 ) -> openai.AsyncAzureOpenAI:
     key = ("azure", endpoint, api_key or "", deployment, version)
-    client = _clients.get(key)  # type: ignore[arg-type]
+    client = _clients.get(key)
     if client is None:
         client = openai.AsyncAzureOpenAI(
             azure_endpoint=endpoint,
@@ -65,8 +68,8 @@ def azure_client_for(
             api_key=api_key or "no-key",
             max_retries=retries,
         )
-        _clients[key] = client  # type: ignore[index]
-    return client  # type: ignore[return-value]
+        _clients[key] = client
+    return client
 
 
 async def close_clients() -> None:
@@ -162,8 +165,8 @@ class OpenAIChatModel:
             if not self.streaming:
                 raw = await self.client.chat.completions.with_raw_response.create(
                     model=self.model_name,
-                    messages=messages,
-                    **self.params,  # type: ignore[arg-type]
+                    messages=cast(Any, messages),  # plain dicts; the SDK types TypedDicts
+                    **self.params,
                 )
                 text = answer_text(orjson.loads(raw.content), usage)
                 if text:
@@ -174,7 +177,7 @@ class OpenAIChatModel:
             # was most of the CPU a streamed token cost (see BENCHMARKS.md).
             async with self.client.chat.completions.with_streaming_response.create(
                 model=self.model_name,
-                messages=messages,  # type: ignore[arg-type]
+                messages=cast(Any, messages),  # plain dicts; the SDK types TypedDicts
                 stream=True,
                 stream_options={"include_usage": True},
                 **self.params,
@@ -240,7 +243,7 @@ class OpenAIChatModel:
 def _endpoint_of(client: openai.AsyncOpenAI) -> upstream.Endpoint:
     """The chat completions endpoint of an official client: its URL, key, timeouts and
     retries (built once per client, see :func:`upstream.endpoint`)."""
-    timeout = client.timeout
+    timeout: Any = client.timeout  # the httpx.Timeout given above (typed as httpx2's)
     read, connect = (
         (timeout.read or 600.0, timeout.connect or 10.0)
         if isinstance(timeout, httpx.Timeout)
@@ -274,8 +277,8 @@ async def _chat_with_tools(
     try:
         async with model.client.chat.completions.with_streaming_response.create(
             model=model.model_name,
-            messages=messages,  # type: ignore[arg-type]
-            tools=tools,  # type: ignore[arg-type]
+            messages=cast(Any, messages),  # plain dicts; the SDK types TypedDicts
+            tools=cast(Any, tools),
             stream=True,
             stream_options={"include_usage": True},
             **model.params,

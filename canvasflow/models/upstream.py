@@ -194,7 +194,7 @@ def body_chunks(response: Any) -> AsyncIterator[bytes]:
     official ``openai`` client's raw response."""
     if isinstance(response, aiohttp.ClientResponse):
         return response.content.iter_any()
-    return getattr(response, "http_response", response).aiter_bytes()  # type: ignore[no-any-return]
+    return getattr(response, "http_response", response).aiter_bytes()
 
 
 async def sse_data(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:

@@ -165,7 +165,7 @@ class _ReactAgent(Node):
     preamble_input = "systemMessage"
     default_preamble = DEFAULT_REACT
 
-    async def run(self, ctx: RunContext) -> AsyncIterator[Event]:  # type: ignore[override]
+    async def run(self, ctx: RunContext) -> AsyncIterator[Event]:
         moderate(self.get("inputModeration"), ctx.question)
         model = self.get("model")
         tools = tools_of(self.get("tools"))

@@ -94,7 +94,7 @@ class _APIChain(Node):
     def request_of(self, text: str) -> tuple[str, Any]:
         return text.strip().split()[0] if text.strip() else "", None
 
-    async def run(self, ctx: RunContext) -> AsyncIterator[Event]:  # type: ignore[override]
+    async def run(self, ctx: RunContext) -> AsyncIterator[Event]:
         moderate(self.get("inputModeration"), ctx.question)
         model = self.get("model")
         raw_headers = self.get("headers")
@@ -172,7 +172,7 @@ class OpenApiChain(Node):
     def required_now(cls, inputs: dict[str, Any]) -> tuple[str, ...]:
         return () if inputs.get("yamlLink") else ("yamlFile",)
 
-    async def run(self, ctx: RunContext) -> AsyncIterator[Event]:  # type: ignore[override]
+    async def run(self, ctx: RunContext) -> AsyncIterator[Event]:
         moderate(self.get("inputModeration"), ctx.question)
         model = self.get("model")
         if not supports(model, "tools"):

@@ -101,7 +101,7 @@ class LLMChain(Node):
         Input("chainName", "string", optional=True),
     )
 
-    async def run(self, ctx: RunContext) -> AsyncIterator[Event]:  # type: ignore[override]
+    async def run(self, ctx: RunContext) -> AsyncIterator[Event]:
         moderate(self.get("inputModeration"), ctx.question)
         prompt: Prompt = self.get("prompt")
         messages = prompt.messages(ctx.question, ctx)
@@ -145,7 +145,7 @@ class ConversationChain(Node):
             human = [{"role": "user", "content": ctx.question}]
         return ([system] if system else []) + history + human
 
-    async def run(self, ctx: RunContext) -> AsyncIterator[Event]:  # type: ignore[override]
+    async def run(self, ctx: RunContext) -> AsyncIterator[Event]:
         moderate(self.get("inputModeration"), ctx.question)
         reported, history = await load_memory(self.get("memory"), ctx)
         for event in reported:

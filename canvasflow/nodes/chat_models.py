@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from canvasflow.errors import CanvasInvalid
 from canvasflow.models.deadlines import Deadlines
@@ -151,8 +151,11 @@ class _OpenAIBase(Node):
 class ChatOpenAI(_OpenAIBase):
     name = "chatOpenAI"
     label = "ChatOpenAI"
-    base_classes = ("ChatOpenAI", "BaseChatOpenAI", *CHAT_BASES)
-    inputs = (Input("modelName", "asyncOptions", default="gpt-4o-mini"), *_OPENAI_INPUTS)
+    base_classes: ClassVar[tuple[str, ...]] = ("ChatOpenAI", "BaseChatOpenAI", *CHAT_BASES)
+    inputs: ClassVar[tuple[Input, ...]] = (
+        Input("modelName", "asyncOptions", default="gpt-4o-mini"),
+        *_OPENAI_INPUTS,
+    )
 
 
 @register
@@ -377,8 +380,12 @@ class ChatAnthropic(Node):
     name = "chatAnthropic"
     label = "ChatAnthropic"
     category = "Chat Models"
-    base_classes = ("ChatAnthropic", "ChatAnthropicMessages", *CHAT_BASES)
-    inputs = (
+    base_classes: ClassVar[tuple[str, ...]] = (
+        "ChatAnthropic",
+        "ChatAnthropicMessages",
+        *CHAT_BASES,
+    )
+    inputs: ClassVar[tuple[Input, ...]] = (
         Input("cache", "BaseCache", optional=True),
         Input("credential", "credential", optional=True),
         Input("modelName", "asyncOptions", default="claude-haiku-4-5"),
@@ -421,8 +428,16 @@ class AzureChatOpenAI(_OpenAIBase):
 
     name = "azureChatOpenAI"
     label = "Azure ChatOpenAI"
-    base_classes = ("AzureChatOpenAI", "ChatOpenAI", "BaseChatOpenAI", *CHAT_BASES)
-    inputs = (Input("modelName", "asyncOptions", optional=True), *_OPENAI_INPUTS)
+    base_classes: ClassVar[tuple[str, ...]] = (
+        "AzureChatOpenAI",
+        "ChatOpenAI",
+        "BaseChatOpenAI",
+        *CHAT_BASES,
+    )
+    inputs: ClassVar[tuple[Input, ...]] = (
+        Input("modelName", "asyncOptions", optional=True),
+        *_OPENAI_INPUTS,
+    )
 
     async def build(self, ctx: RunContext) -> OpenAIChatModel:
         async def field(name: str, env: str) -> str | None:

@@ -93,7 +93,7 @@ class CSVAgent(Node):
         Input("customReadCSV", "code", optional=True),
     )
 
-    async def run(self, ctx: RunContext) -> AsyncIterator[Event]:  # type: ignore[override]
+    async def run(self, ctx: RunContext) -> AsyncIterator[Event]:
         moderate(self.get("inputModeration"), ctx.question)
         model = self.get("model")
         files = decode_files(self.get("csvFile"))

@@ -101,7 +101,7 @@ class IndexRetriever:
             self.upsert = store.upsert
 
     async def retrieve(self, query: str, k: int | None = None) -> list[Document]:
-        return await self.store.retrieve(query, k)  # type: ignore[no-any-return]
+        return await self.store.retrieve(query, k)
 
 
 @register
@@ -341,7 +341,7 @@ class QueryEngineNode(Node):
             to_bool(self.get("returnSourceDocuments")),
         )
 
-    async def run(self, ctx: RunContext) -> AsyncIterator[Event]:  # type: ignore[override]
+    async def run(self, ctx: RunContext) -> AsyncIterator[Event]:
         engine = await self.build(ctx)
         async for event in engine.query(ctx.question):
             yield event
@@ -367,7 +367,7 @@ class SimpleChatEngine(Node):
         ),
     )
 
-    async def run(self, ctx: RunContext) -> AsyncIterator[Event]:  # type: ignore[override]
+    async def run(self, ctx: RunContext) -> AsyncIterator[Event]:
         reported, history = await load_memory(self.get("memory"), ctx)
         for event in reported:
             yield event
@@ -407,7 +407,7 @@ class ContextChatEngine(Node):
         ),
     )
 
-    async def run(self, ctx: RunContext) -> AsyncIterator[Event]:  # type: ignore[override]
+    async def run(self, ctx: RunContext) -> AsyncIterator[Event]:
         reported, history = await load_memory(self.get("memory"), ctx)
         for event in reported:
             yield event
@@ -497,7 +497,7 @@ class SubQuestionQueryEngine(Node):
         Input("returnSourceDocuments", "boolean", optional=True),
     )
 
-    async def run(self, ctx: RunContext) -> AsyncIterator[Event]:  # type: ignore[override]
+    async def run(self, ctx: RunContext) -> AsyncIterator[Event]:
         raw = self.get("queryEngineTools") or []
         tools = {t.name: t for t in (raw if isinstance(raw, list) else [raw])}
         model = self.get("model")

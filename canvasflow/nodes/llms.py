@@ -61,7 +61,7 @@ class Replicate(Node):
             params,
             ctx.settings.model_total_timeout,
         )
-        return limited(model, self, ctx)  # type: ignore[no-any-return]
+        return limited(model, self, ctx)
 
 
 @register
@@ -106,4 +106,4 @@ class HuggingFaceInferenceLLM(Node):
             "top_k": to_int(self.get("hfTopK")),
             "repetition_penalty": to_float(self.get("frequencyPenalty")),
         }
-        return limited(HuggingFaceModel(url, key, model or endpoint, params), self, ctx)  # type: ignore[no-any-return]
+        return limited(HuggingFaceModel(url, key, model or endpoint, params), self, ctx)

@@ -151,7 +151,7 @@ def _packaged(
             "__module__": __name__,
         },
     )
-    return register(cls)  # type: ignore[no-any-return]
+    return register(cls)
 
 
 _packaged(

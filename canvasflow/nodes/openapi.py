@@ -111,7 +111,7 @@ class OpenAPITool(Tool):
         if body is not None:
             props["body"] = body
             required.append("body")
-        self.parameters = {"type": "object", "properties": props, "required": required}  # type: ignore[misc]
+        self.parameters = {"type": "object", "properties": props, "required": required}
         self.headers = headers
         self.code = code
         self.remove_nulls = remove_nulls

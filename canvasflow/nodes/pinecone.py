@@ -73,7 +73,7 @@ class PineconeStore(KeptStore):
         return found
 
     async def write(self, part: list[Document], vectors: Any) -> None:
-        body = {
+        body: dict[str, Any] = {
             "namespace": self.namespace,
             "vectors": [
                 {

@@ -7,7 +7,7 @@ import asyncio
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import orjson
@@ -57,8 +57,8 @@ class OpenAIEmbeddings(Node):
     name = "openAIEmbeddings"
     label = "OpenAI Embeddings"
     category = "Embeddings"
-    base_classes = ("OpenAIEmbeddings", "Embeddings")
-    inputs = (
+    base_classes: ClassVar[tuple[str, ...]] = ("OpenAIEmbeddings", "Embeddings")
+    inputs: ClassVar[tuple[Input, ...]] = (
         Input("credential", "credential", optional=True),
         Input("modelName", "asyncOptions", default="text-embedding-ada-002"),
         Input("stripNewLines", "boolean", optional=True),
@@ -254,7 +254,7 @@ class FaissStore(MemoryStore):
         index = await self._index()
         if index.ntotal == 0:
             return []
-        q = (await self.query_vector(query)).reshape(1, -1).astype(np.float32)
+        q: Any = (await self.query_vector(query)).reshape(1, -1).astype(np.float32)
         _, found = index.search(q, min(k or self.k, index.ntotal))
         return [self.docs[i] for i in found[0] if i >= 0]
 
@@ -536,7 +536,7 @@ class RetrievalQAChain(Node):
         Input("inputModeration", "Moderation", optional=True, list=True),
     )
 
-    async def run(self, ctx: RunContext) -> AsyncIterator[Event]:  # type: ignore[override]
+    async def run(self, ctx: RunContext) -> AsyncIterator[Event]:
         moderate(self.get("inputModeration"), ctx.question)
         retriever = self.get(self.retriever_input)
         async for event in answer_from(self.get("model"), retriever, ctx.question):
@@ -560,7 +560,7 @@ class ConversationalRetrievalQAChain(Node):
         Input("inputModeration", "Moderation", optional=True, list=True),
     )
 
-    async def run(self, ctx: RunContext) -> AsyncIterator[Event]:  # type: ignore[override]
+    async def run(self, ctx: RunContext) -> AsyncIterator[Event]:
         moderate(self.get("inputModeration"), ctx.question)
         model: ChatModel = self.get("model")
         memory: Memory | None = self.get("memory")

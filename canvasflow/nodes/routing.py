@@ -129,7 +129,7 @@ class MultiPromptChain(Node):
         Input("inputModeration", "Moderation", optional=True, list=True),
     )
 
-    async def run(self, ctx: RunContext) -> AsyncIterator[Event]:  # type: ignore[override]
+    async def run(self, ctx: RunContext) -> AsyncIterator[Event]:
         moderate(self.get("inputModeration"), ctx.question)
         model = self.get("model")
         chosen, used = await route(model, _list(self.get("promptRetriever")), ctx.question)
@@ -157,7 +157,7 @@ class MultiRetrievalQAChain(Node):
         Input("inputModeration", "Moderation", optional=True, list=True),
     )
 
-    async def run(self, ctx: RunContext) -> AsyncIterator[Event]:  # type: ignore[override]
+    async def run(self, ctx: RunContext) -> AsyncIterator[Event]:
         moderate(self.get("inputModeration"), ctx.question)
         model = self.get("model")
         destinations = [

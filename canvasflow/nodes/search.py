@@ -16,7 +16,13 @@ from canvasflow.runtime.node import Input, Node, register, to_bool, to_int
 if TYPE_CHECKING:
     from canvasflow.runtime.context import RunContext
 
-QUERY = {
+# a tool's one argument: a URL
+URL_ONLY: dict[str, Any] = {
+    "type": "object",
+    "properties": {"url": {"type": "string", "description": "the page's URL"}},
+    "required": ["url"],
+}
+QUERY: dict[str, Any] = {
     "type": "object",
     "properties": {"input": {"type": "string", "description": "the search query"}},
     "required": ["input"],
@@ -44,7 +50,7 @@ def rows_of(items: Any, link: str = "link", snippet: str = "snippet") -> list[di
 class SearchTool(Tool):
     """One search engine as a tool; subclasses send the query and read the results."""
 
-    parameters: ClassVar[dict[str, Any]] = QUERY
+    parameters = QUERY
 
     def __init__(self, base: str, key: str, options: dict[str, Any]) -> None:
         self.base = base
@@ -300,7 +306,7 @@ class WebBrowserTool(Tool):
         'should be a comma separated list of "ONE valid http URL including protocol",'
         '"what you want to find on the page or empty string for a summary".'
     )
-    parameters: ClassVar[dict[str, Any]] = QUERY
+    parameters = QUERY
 
     def __init__(self, model: Any, embedder: Any, hosts: frozenset[str]) -> None:
         self.model = model
@@ -366,11 +372,7 @@ class WebScraperTool(Tool):
         "Scrapes a web page and, recursively, the pages of the same site it links to. "
         "Input: the page's URL."
     )
-    parameters: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {"url": {"type": "string", "description": "the page's URL"}},
-        "required": ["url"],
-    }
+    parameters = URL_ONLY
     PAGE_CHARS = 4000
 
     def __init__(
@@ -449,7 +451,7 @@ class ArxivTool(Tool):
         self.k = k
         self.max_query = max_query
         self.chars = chars
-        self.parameters = {  # type: ignore[misc]
+        self.parameters = {
             "type": "object",
             "properties": {"query": {"type": "string", "description": "keywords or an arXiv id"}},
             "required": ["query"],

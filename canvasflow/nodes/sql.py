@@ -260,7 +260,7 @@ class PostgresDatabase:
             await self._read_only(conn)
             rows = (await conn.execute(text(sql))).all()
             await conn.rollback()
-        return {name: f"CREATE TABLE {name} ({cols})" for name, cols in rows}
+        return {str(name): f"CREATE TABLE {name} ({cols})" for name, cols in rows}
 
     async def _read_only(self, conn: Any) -> None:
         """Every transaction read-only and time-limited on its own, whatever a query of
@@ -347,7 +347,7 @@ class SqlDatabaseChain(Node):
             parts.append(info)
         return "\n\n".join(parts)
 
-    async def run(self, ctx: RunContext) -> AsyncIterator[Event]:  # type: ignore[override]
+    async def run(self, ctx: RunContext) -> AsyncIterator[Event]:
         moderate(self.get("inputModeration"), ctx.question)
         model = self.get("model")
         db = open_database(str(self.get("database")), str(self.get("url") or ""), ctx, self)

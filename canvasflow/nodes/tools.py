@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from simpleeval import simple_eval
@@ -44,14 +44,19 @@ class Tool:
         raise NotImplementedError
 
 
+# one string argument, ``input`` (the schema the calculator and the date tool take)
+INPUT_ONLY: dict[str, Any] = {
+    "type": "object",
+    "properties": {"input": {"type": "string"}},
+    "required": ["input"],
+}
+NO_ARGUMENTS: dict[str, Any] = {"type": "object", "properties": {}}
+
+
 class CalculatorTool(Tool):
     name = "calculator"
     description = "Evaluates an arithmetic expression, e.g. 12*7 or (3+4)/2."
-    parameters: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {"input": {"type": "string"}},
-        "required": ["input"],
-    }
+    parameters = INPUT_ONLY
 
     async def call(self, args: dict[str, Any]) -> str:
         expression = str(args.get("input", ""))
@@ -107,7 +112,7 @@ class ToolAgent(Node):
         Input("enableDetailedStreaming", "boolean", optional=True, default=False),
     )
 
-    async def run(self, ctx: RunContext) -> AsyncIterator[Event]:  # type: ignore[override]
+    async def run(self, ctx: RunContext) -> AsyncIterator[Event]:
         moderate(self.get("inputModeration"), ctx.question)
         model = self.get("model")
         if not supports(model, "tools"):
@@ -119,7 +124,7 @@ class ToolAgent(Node):
         yield model_event(model.model_name)
         messages: list[dict[str, Any]] = [
             {"role": "system", "content": str(self.get("systemMessage"))},
-            *history,
+            *(dict(turn) for turn in history),
             {"role": "user", "content": ctx.question},
         ]
         turns = to_int(self.get("maxIterations"), 10) or 10
@@ -192,7 +197,7 @@ async def tool_turns(
                 failed = str(exc)
                 output = f"error: {exc}"
             if tool is not None and getattr(tool, "return_sources", False):
-                yield source(tool.last_sources)  # type: ignore[attr-defined]
+                yield source(tool.last_sources)  # type: ignore[attr-defined]  # a retriever tool's, checked with hasattr above
             if called is not None:
                 called.append({"tool": call.name, "toolInput": args, "toolOutput": output})
             if failed is None:
@@ -219,7 +224,7 @@ class CustomTool(Tool):
     ) -> None:
         self.name = name
         self.description = description
-        self.parameters = parameters  # type: ignore[misc]
+        self.parameters = parameters
         self.code = code
         self.language = language
         self.settings = ctx.settings
@@ -333,7 +338,7 @@ class RetrieverTool(Tool):
         self.description = description
         self.parameters = {
             "type": "object",
-            "properties": {"input": {"type": "string"}},  # type: ignore[misc]
+            "properties": {"input": {"type": "string"}},
             "required": ["input"],
         }
         self.retriever = retriever
@@ -389,7 +394,7 @@ class RequestsTool(Tool):
         self.description = description
         field = "params" if method in ("GET", "DELETE") else "body"
         self.parameters = {
-            "type": "object",  # type: ignore[misc]
+            "type": "object",
             "properties": {field: {"type": "object"}, "url": {"type": "string"}},
         }
         self.headers = headers
@@ -483,7 +488,7 @@ RequestsDelete = _requests_node("DELETE")
 class CurrentDateTimeTool(Tool):
     name = "current_date_time"
     description = "The current date and time (UTC, ISO 8601), with the weekday."
-    parameters: ClassVar[dict[str, Any]] = {"type": "object", "properties": {}}
+    parameters = NO_ARGUMENTS
 
     async def call(self, args: dict[str, Any]) -> str:
         from datetime import UTC, datetime

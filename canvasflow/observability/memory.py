@@ -26,6 +26,7 @@ import sys
 import weakref
 from collections import OrderedDict, defaultdict
 from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, cast
 
 log = logging.getLogger("canvasflow.memory")
 
@@ -115,18 +116,18 @@ def compact(table: object) -> bool:
 
     Only for tables nothing iterates across an ``await``: it runs from a timer callback,
     between two steps of the loop, so no synchronous iteration is open."""
-    data = table
+    data: Any = table
     if isinstance(table, _WEAK):
         if getattr(table, "_iterating", True) or getattr(table, "_pending_removals", True):
             return False
-        data = table.data
+        data = cast(Any, table).data
     if type(data) not in _PLAIN or sys.getsizeof(data) < MIN_TABLE_BYTES:
         return False
     live = data.copy()
     if sys.getsizeof(live) * 2 > sys.getsizeof(data):
         return False  # mostly full: nothing to give back
     data.clear()
-    data.update(live)  # type: ignore[arg-type]
+    data.update(live)
     return True
 
 

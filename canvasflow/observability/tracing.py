@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 try:
     from opentelemetry import trace
 except ImportError:  # the extra is not installed
-    trace = None  # type: ignore[assignment]
+    trace = None  # the otel extra is not installed
 
 if TYPE_CHECKING:
     from canvasflow.config import Settings

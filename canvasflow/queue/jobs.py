@@ -209,7 +209,7 @@ class JobQueue:
             return False
         spec_raw = await self.redis.get(keys.job(pid))
         spec = JobSpec.loads(spec_raw) if spec_raw else None
-        entries = await self.redis.xrange(keys.events(pid))
+        entries: Any = await self.redis.xrange(keys.events(pid))
         events = [decode(eid, fields) for eid, fields in entries]
         if any(e.kind == "end" for e in events):
             return False

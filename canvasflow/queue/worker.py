@@ -89,9 +89,11 @@ class Worker:
                 "concurrency": self.concurrency,
             }
             payload = orjson.dumps(info)
-            await self.bus.retry(
-                lambda r, payload=payload: r.set(keys.worker(self.name), payload, ex=5)
-            )
+
+            def beat(r: Any, payload: bytes = payload) -> Any:
+                return r.set(keys.worker(self.name), payload, ex=5)
+
+            await self.bus.retry(beat)
             await asyncio.sleep(1)
 
     async def _take_jobs(self) -> None:

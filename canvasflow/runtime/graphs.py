@@ -9,7 +9,7 @@ registered kinds first and parses a chatflow otherwise."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -17,6 +17,19 @@ if TYPE_CHECKING:
     from canvasflow.events import Event
     from canvasflow.runtime.context import RunContext
     from canvasflow.runtime.problems import Problem
+
+
+class GraphNode(Protocol):
+    """A node of a parsed graph, whatever its kind: its id, its Flowise name, its inputs."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def inputs(self) -> dict[str, Any]: ...
 
 
 class CanvasGraph(Protocol):
@@ -28,6 +41,11 @@ class CanvasGraph(Protocol):
     takes_forms: bool
     # each node's inputs as a run's record shows them (made once per canvas version)
     shown_inputs: dict[str, dict[str, Any]]
+
+    @property
+    def nodes(self) -> Mapping[str, GraphNode]:
+        """Its nodes by id."""
+        ...
 
     @property
     def streams(self) -> bool:
@@ -50,6 +68,11 @@ class CanvasGraph(Protocol):
 
     def form_inputs(self) -> list[dict[str, Any]] | None:
         """The form a run starts with (an agentflow's Start node), or None."""
+        ...
+
+    def start_inputs(self) -> dict[str, Any] | None:
+        """How a run of it starts, when the graph says so itself (an agentflow's Start
+        node: a form, a webhook, a schedule); None when its canvas's settings do."""
         ...
 
 

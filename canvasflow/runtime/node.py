@@ -10,7 +10,7 @@ import importlib
 import pkgutil
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from canvasflow.values import to_bool, to_float, to_int
 
@@ -124,7 +124,10 @@ __all__ = [
 ]
 
 
-def register(cls: type[Node]) -> type[Node]:
+N = TypeVar("N", bound="Node")
+
+
+def register(cls: type[N]) -> type[N]:
     if cls.name in REGISTRY:
         raise ValueError(f"node {cls.name!r} registered twice")
     REGISTRY[cls.name] = cls

@@ -34,5 +34,5 @@ class Problem:
 def refuse(problems: list[Problem]) -> CanvasInvalid:
     errors = [p for p in problems if p.level == "error"]
     exc = CanvasInvalid("; ".join(p.message for p in errors), errors[0].node_id if errors else None)
-    exc.problems = errors  # type: ignore[attr-defined]
+    exc.problems = list(errors)
     return exc

@@ -86,12 +86,14 @@ async def main() -> None:
     mr.set_hard_memory_limit(int(job["memory_mb"]) * 1024 * 1024)
     try:
         async with mr.wrap_py_function(bridge.fetch) as js_fetch:
-            mr.eval("(f => { globalThis.__canvasflow_fetch = f; })")(js_fetch)
+            install: Any = mr.eval("(f => { globalThis.__canvasflow_fetch = f; })")
+            install(js_fetch)
             mr.eval(PRELUDE)
             for name, value in job["globals"].items():
                 mr.eval(f"globalThis[{json.dumps(name)}] = {json.dumps(value)};")
             await mr.eval_cancelable(WRAP % job["code"])
-            result = str(await mr.eval("globalThis.__canvasflow_result"))
+            done: Any = mr.eval("globalThis.__canvasflow_result")  # a promise
+            result = str(await done)
             if len(result) > MAX_RESULT_CHARS:
                 bridge.send(
                     {"error": f"the code's result is larger than {MAX_RESULT_CHARS} characters"}

@@ -26,8 +26,18 @@ from canvasflow.sdk.models import PredictionData, StreamEvent
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 
 
+class _Configured:
+    """What the sync and async clients are configured with."""
+
+    base_url: str
+    api_key: str | None
+    retry: Retry
+    resume: bool
+    max_resumes: int
+
+
 def _configure(
-    client: Flowise | AsyncFlowise,
+    client: _Configured,
     base_url: str,
     api_key: str | None,
     retry: Retry | None,
@@ -42,7 +52,7 @@ def _configure(
     client.max_resumes = max_resumes
 
 
-class Flowise:
+class Flowise(_Configured):
     """A canvasflow (or Flowise) server.
 
     ``create_prediction`` returns the JSON answer, or, when ``streaming`` is set, a
@@ -103,10 +113,10 @@ class Flowise:
         return bool(self._send("GET", f"chatflows-streaming/{canvas_id}")["isStreaming"])
 
     def list_canvases(self) -> list[dict[str, Any]]:
-        return self._send("GET", "canvases")  # type: ignore[no-any-return]
+        return self._send("GET", "canvases")
 
     def get_history(self, canvas_id: str, **filters: str) -> list[dict[str, Any]]:
-        return self._send("GET", f"chatmessage/{canvas_id}", params=filters)  # type: ignore[no-any-return]
+        return self._send("GET", f"chatmessage/{canvas_id}", params=filters)
 
     # -- streams -----------------------------------------------------------------------
 
@@ -199,7 +209,7 @@ class PredictionStream:
         self.close()
 
 
-class AsyncFlowise:
+class AsyncFlowise(_Configured):
     """The async twin of :class:`Flowise`: ``await create_prediction(...)`` returns the
     answer, or an :class:`AsyncPredictionStream` to use with ``async for``."""
 
@@ -245,18 +255,16 @@ class AsyncFlowise:
         return await self._send("POST", f"prediction/{data.canvasId}", json=data.body())
 
     async def abort(self, canvas_id: str, chat_id: str) -> dict[str, Any]:
-        return await self._send(  # type: ignore[no-any-return]
-            "PUT", f"chatmessage/abort/{canvas_id}/{chat_id}", retry=NO_RETRY
-        )
+        return await self._send("PUT", f"chatmessage/abort/{canvas_id}/{chat_id}", retry=NO_RETRY)
 
     async def is_streaming(self, canvas_id: str) -> bool:
         return bool((await self._send("GET", f"chatflows-streaming/{canvas_id}"))["isStreaming"])
 
     async def list_canvases(self) -> list[dict[str, Any]]:
-        return await self._send("GET", "canvases")  # type: ignore[no-any-return]
+        return await self._send("GET", "canvases")
 
     async def get_history(self, canvas_id: str, **filters: str) -> list[dict[str, Any]]:
-        return await self._send("GET", f"chatmessage/{canvas_id}", params=filters)  # type: ignore[no-any-return]
+        return await self._send("GET", f"chatmessage/{canvas_id}", params=filters)
 
     async def _open(self, method: str, path: str, **kw: Any) -> Any:
         async for attempt in AsyncRetrying(**self.retry.policy()):

@@ -17,7 +17,7 @@ from canvasflow.store.models import Canvas
 
 
 def state(request: Request) -> ServerState:
-    return request.app.state.canvasflow  # type: ignore[no-any-return]
+    return request.app.state.canvasflow
 
 
 async def canvas_or_404(st: ServerState, ref: str) -> Canvas:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -106,7 +107,7 @@ def allowed_methods(app: Any, scope: Any) -> list[str]:
     return sorted(found)
 
 
-def describe_validation(errors: list[dict]) -> str:  # type: ignore[type-arg]
+def describe_validation(errors: Sequence[Any]) -> str:
     parts = []
     for err in errors:
         where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")

@@ -28,7 +28,7 @@ async def identify(request: Request) -> Caller | None:
     counted against the client; past ``CANVASFLOW_AUTH_FAILURES`` the client gets 429
     before any key is checked, so failed checks cannot eat the CPU."""
     if hasattr(request.state, _CALLER):
-        return getattr(request.state, _CALLER)  # type: ignore[no-any-return]
+        return getattr(request.state, _CALLER)
     st = state(request)
     caller = None
     presented = bearer(request.headers.get("authorization"))

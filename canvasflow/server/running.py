@@ -35,7 +35,9 @@ class Running(Protocol):
     (:class:`RemotePrediction`)."""
 
     ctx: RunContext
-    log: EventLog
+
+    @property
+    def log(self) -> EventLog: ...
 
     @property
     def id(self) -> str: ...
@@ -88,7 +90,7 @@ async def start_prediction(
         graph, number = await st.served_graph(canvas, draft, version)
     except CanvasInvalid as exc:
         err = CanvasInvalid(f"Canvas {canvas.slug} cannot run: {exc.message}", exc.node_id)
-        err.problems = getattr(exc, "problems", [])  # type: ignore[attr-defined]
+        err.problems = exc.problems
         raise err from None
     agentflow = graph.takes_forms
     if (human_input or form) and not agentflow:

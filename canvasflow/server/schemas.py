@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
+from canvasflow.models.base import Message
+
 
 def _aware(value: datetime) -> datetime:
     """Datetimes always say their zone (SQLite hands them back naive, in UTC)."""
@@ -31,7 +33,7 @@ def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
             return [walk(v) for v in node]
         return node
 
-    return walk(schema)  # type: ignore[no-any-return]
+    return walk(schema)
 
 
 class HistoryMessage(BaseModel):
@@ -41,7 +43,7 @@ class HistoryMessage(BaseModel):
     content: str | None = None
     message: str | None = None
 
-    def as_chat(self) -> dict[str, str]:
+    def as_chat(self) -> Message:
         kind = self.role or self.type or "userMessage"
         role = "user" if kind in ("userMessage", "user") else "assistant"
         return {

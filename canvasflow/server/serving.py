@@ -176,7 +176,9 @@ def serve(settings: Settings, log_level: str, workers: int) -> None:
     if workers <= 1:
         _one(settings, log_level, None)
         return
-    sock = uvicorn.Config(app=None, host=settings.host, port=settings.port).bind_socket()
+    sock = uvicorn.Config(
+        app="canvasflow.server.app:create_app", host=settings.host, port=settings.port
+    ).bind_socket()
     spawn = multiprocessing.get_context("spawn")
     stop = threading.Event()
 

@@ -76,7 +76,7 @@ class EventStreamResponse(Response):
                 frame = encode(event)
                 if type(frame) is bytes:
                     yield frame
-                elif frame:  # several events held back until now, one write each
+                elif isinstance(frame, tuple):  # several events held back, one write each
                     for part in frame:
                         yield part
                 self.position = event.id
@@ -152,11 +152,11 @@ class EventStreamResponse(Response):
                 if self.cut:
                     # cut a client that fell too far behind: a last error event if the
                     # socket takes it soon, and the generation goes on without it
-                    frame = self._cut_frame()
+                    last = self._cut_frame()
                     with anyio.move_on_after(1.0):
-                        if frame:
+                        if last:
                             await send(
-                                {"type": "http.response.body", "body": frame, "more_body": True}
+                                {"type": "http.response.body", "body": last, "more_body": True}
                             )
                         await send({"type": "http.response.body", "body": b"", "more_body": False})
                 else:

@@ -19,6 +19,7 @@ from canvasflow.store.models import (
     ModelPrice,
     utcnow,
 )
+from canvasflow.store.tables import rowcount
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -76,7 +77,7 @@ class EvalRepo:
             await s.execute(delete(DatasetRow).where(DatasetRow.dataset_id == dataset_id))
             result = await s.execute(delete(Dataset).where(Dataset.id == dataset_id))
             await s.commit()
-            return bool(result.rowcount)
+            return bool(rowcount(result))
 
     async def dataset_rows(
         self, dataset_id: str, page: int = 1, limit: int | None = None
@@ -135,7 +136,7 @@ class EvalRepo:
         async with self.sessions() as s:
             result = await s.execute(delete(DatasetRow).where(DatasetRow.id.in_(ids)))
             await s.commit()
-            return int(result.rowcount or 0)
+            return rowcount(result)
 
     # -- evaluators -------------------------------------------------------------------
 
@@ -174,7 +175,7 @@ class EvalRepo:
         async with self.sessions() as s:
             result = await s.execute(delete(Evaluator).where(Evaluator.id == evaluator_id))
             await s.commit()
-            return bool(result.rowcount)
+            return bool(rowcount(result))
 
     # -- evaluations ------------------------------------------------------------------
 
@@ -231,7 +232,7 @@ class EvalRepo:
             )
             result = await s.execute(delete(Evaluation).where(Evaluation.id == evaluation_id))
             await s.commit()
-            return bool(result.rowcount)
+            return bool(rowcount(result))
 
     async def interrupt_evaluations(self) -> int:
         """Evaluations left running by a process that stopped: ``aborted``."""
@@ -244,7 +245,7 @@ class EvalRepo:
                 )
             )
             await s.commit()
-            return int(result.rowcount or 0)
+            return rowcount(result)
 
     # -- prices -----------------------------------------------------------------------
 

@@ -37,6 +37,7 @@ from canvasflow.store.models import (
     utcnow,
 )
 from canvasflow.store.outage import is_outage
+from canvasflow.store.tables import CHUNKS, EXECUTIONS, MESSAGES, rowcount
 
 log = logging.getLogger("canvasflow.store")
 
@@ -346,7 +347,7 @@ class Store(EvalRepo):
                 await s.execute(delete(model).where(model.canvas_id == canvas_id))
             result = await s.execute(delete(Canvas).where(Canvas.id == canvas_id))
             await s.commit()
-            return bool(result.rowcount)
+            return bool(rowcount(result))
 
     # -- chat messages --------------------------------------------------------------
 
@@ -474,7 +475,7 @@ class Store(EvalRepo):
             self._writer = asyncio.create_task(self._write_exchanges())
 
     async def _apply(self, conn: Any, item: tuple[str, Any]) -> None:
-        table = ChatMessage.__table__
+        table = MESSAGES
         kind, payload = item
         if kind in ("run", "run_end"):
             await self._write_runs(conn, [item])
@@ -493,7 +494,7 @@ class Store(EvalRepo):
                 used_tools=payload["used_tools"],
             )
         )
-        if not result.rowcount:  # its start was never written: write it whole
+        if not rowcount(result):  # its start was never written: write it whole
             await conn.execute(insert(table), list(payload["rows"]))
             return
         await conn.execute(
@@ -504,7 +505,7 @@ class Store(EvalRepo):
         """One transaction for every waiting write, in as few statements as it takes: an
         exchange that starts and ends in the same batch is inserted finished (no running
         row, no updates); other finishes update their rows all at once."""
-        table = ChatMessage.__table__
+        table = MESSAGES
         starts: dict[str, Any] = {}
         finishes: list[dict[str, Any]] = []
         runs = [item for item in batch if item[0] in ("run", "run_end")]
@@ -605,7 +606,7 @@ class Store(EvalRepo):
         return asyncio.get_running_loop().time() - self._runs_since >= RUN_DELAY
 
     async def _write_runs(self, conn: Any, items: list[tuple[str, Any]]) -> None:
-        table = Execution.__table__
+        table = EXECUTIONS
         rows: dict[str, dict[str, Any]] = {}
         ends: dict[str, dict[str, Any]] = {}
         for kind, row in items:
@@ -688,7 +689,7 @@ class Store(EvalRepo):
             return list((await s.scalars(q)).all())
 
     async def mark_interrupted(self, answer_id: str, partial: str) -> None:
-        table = ChatMessage.__table__
+        table = MESSAGES
         async with self.engine.begin() as conn:
             await conn.execute(
                 update(table)
@@ -700,7 +701,7 @@ class Store(EvalRepo):
                 .where(table.c.id == question_id_for(answer_id))
                 .values(status="completed")
             )
-            runs = Execution.__table__
+            runs = EXECUTIONS
             await conn.execute(  # its record, if one was kept, says so too
                 update(runs)
                 .where(runs.c.id == answer_id, runs.c.status == "running")
@@ -809,7 +810,7 @@ class Store(EvalRepo):
                 .values(status=new_status)
             )
             await s.commit()
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+            return bool(rowcount(result))
 
     async def last_flow_state(
         self, canvas_id: str, *, chat_id: str | None = None, session_id: str | None = None
@@ -828,7 +829,7 @@ class Store(EvalRepo):
         async with self.sessions() as s:
             return await s.get(ChatMessage, message_id)
 
-    def _history_query(self, canvas_id: str, f: HistoryFilter):  # type: ignore[no-untyped-def]
+    def _history_query(self, canvas_id: str, f: HistoryFilter):
         q = select(ChatMessage).where(ChatMessage.canvas_id == canvas_id)
         if f.chat_id:
             q = q.where(ChatMessage.chat_id == f.chat_id)
@@ -862,7 +863,7 @@ class Store(EvalRepo):
         async with self.sessions() as s:
             result = await s.execute(delete(ChatMessage).where(ChatMessage.id.in_(ids)))
             await s.commit()
-            return int(result.rowcount or 0)
+            return rowcount(result)
 
     async def session_history(
         self, canvas_id: str, session_id: str, limit: int | None = None
@@ -966,7 +967,7 @@ class Store(EvalRepo):
                 )
             )
             await s.commit()
-            return bool(result.rowcount)
+            return bool(rowcount(result))
 
     # -- document chunks (the persistent vector store) ---------------------------------------
 
@@ -980,7 +981,7 @@ class Store(EvalRepo):
     async def add_chunks(self, rows: list[dict[str, Any]]) -> None:
         if rows:
             async with self.engine.begin() as conn:
-                await conn.execute(insert(DocumentChunk.__table__), rows)
+                await conn.execute(insert(CHUNKS), rows)
 
     async def chunks(self, collection: str) -> list[DocumentChunk]:
         async with self.sessions() as s:
@@ -993,7 +994,7 @@ class Store(EvalRepo):
                 delete(DocumentChunk).where(DocumentChunk.collection == collection)
             )
             await s.commit()
-            return int(result.rowcount or 0)
+            return rowcount(result)
 
     # -- execution records (reads; the writer writes them) ---------------------------------
 
@@ -1020,7 +1021,7 @@ class Store(EvalRepo):
         """A page of execution records, newest first, without their traces; and how many
         the filter selects in all."""
         t = Execution
-        summary = [c for c in Execution.__table__.c if c.name not in ("trace", "request")]
+        summary = [c for c in EXECUTIONS.c if c.name not in ("trace", "request")]
         q = self._runs_query(f)
         listed = (
             q.with_only_columns(*summary)
@@ -1053,7 +1054,7 @@ class Store(EvalRepo):
         async with self.sessions() as s:
             result = await s.execute(delete(Execution).where(Execution.id.in_(ids)))
             await s.commit()
-            return int(result.rowcount or 0)  # type: ignore[attr-defined]
+            return rowcount(result)
 
     async def forget_old(
         self, executions_before: datetime | None, deliveries_before: datetime
@@ -1068,7 +1069,7 @@ class Store(EvalRepo):
                         Execution.started_at < executions_before, Execution.status != "running"
                     )
                 )
-                removed = int(result.rowcount or 0)  # type: ignore[attr-defined]
+                removed = rowcount(result)
                 await s.execute(delete(ScheduleTick).where(ScheduleTick.tick < executions_before))
             await s.execute(
                 delete(WebhookDelivery).where(WebhookDelivery.created_at < deliveries_before)
@@ -1129,7 +1130,7 @@ class Store(EvalRepo):
                 delete(ScheduleTick).where(ScheduleTick.canvas_id == canvas_id)
             )
             await s.commit()
-            return int(result.rowcount or 0)  # type: ignore[attr-defined]
+            return rowcount(result)
 
     # -- webhook deliveries ----------------------------------------------------------------
 

@@ -108,8 +108,8 @@ def config_of(graph: Any, settings: dict[str, Any] | None) -> ScheduleConfig | N
     own = own if isinstance(own, dict) else {}
     enabled = to_bool(own.get("enabled"), True)
     misfire = "skip" if own.get("misfire") == "skip" else "once"
-    if getattr(graph, "kind", "") == "agentflow":
-        inputs = graph.nodes[graph.start].inputs
+    inputs = graph.start_inputs() if graph is not None else None
+    if inputs is not None:  # the Start node says how (an agentflow)
         if inputs.get("startInputType") != "scheduleInput":
             return None
         if inputs.get("scheduleType") == "cronExpression":

@@ -58,8 +58,8 @@ class WebhookConfig:
 
 def config_of(graph: Any, settings: dict[str, Any] | None) -> WebhookConfig | None:
     """How a canvas takes webhooks, or None when it does not."""
-    if getattr(graph, "kind", "") == "agentflow":
-        inputs = graph.nodes[graph.start].inputs
+    inputs = graph.start_inputs() if graph is not None else None
+    if inputs is not None:  # the Start node says how (an agentflow)
         if inputs.get("startInputType") != "webhookTrigger":
             return None
         mode = str(inputs.get("webhookResponseMode") or "sync")

@@ -103,7 +103,7 @@ class ConditionAgentflow(AgentflowNode):
             }
             for c in rows_of(node.inputs.get("conditions"))
         ]
-        results = [dict(c) for c in rendered]
+        results: list[dict[str, Any]] = [dict(c) for c in rendered]
         chosen = len(rendered)  # the else branch
         for i, c in enumerate(results):
             if await holds(c["type"], c["operation"], c["value1"], c["value2"]):
@@ -181,7 +181,7 @@ class ConditionAgentAgentflow(AgentflowNode):
         ]
         pieces: list[str] = []
         used = Usage()
-        async for event in stream_answer(model, messages):  # type: ignore[arg-type]
+        async for event in stream_answer(model, messages):  # type: ignore[arg-type]  # plain dict messages
             if event.kind == "token":
                 pieces.append(event.data)
                 continue

@@ -166,7 +166,7 @@ class HumanInputAgentflow(AgentflowNode):
             pieces = []
             async for event in stream_answer(
                 model, [*history, {"role": "user", "content": prompt}]
-            ):  # type: ignore[list-item]
+            ):
                 if event.kind == "token":
                     pieces.append(event.data)
                 else:

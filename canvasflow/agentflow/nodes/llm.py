@@ -191,8 +191,8 @@ class AgentAgentflow(AgentflowNode):
         for row in rows_of(node.inputs.get("agentKnowledgeVSEmbeddings")):
             for key, category in VS_PARTS:
                 name = str(row.get(key) or "")
-                cls = REGISTRY.get(name)
-                if cls is None or cls.category != category:
+                found = REGISTRY.get(name)
+                if found is None or found.category != category:
                     problems.append(
                         Problem(
                             explain_unknown(node.id, name), node.id, "agentKnowledgeVSEmbeddings"

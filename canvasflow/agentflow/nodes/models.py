@@ -186,7 +186,7 @@ async def converse(
         )
     call_messages: list[Any] = messages
     if added is not None and added["content"] == run.ctx.question:
-        call_messages = with_uploads(messages, run.ctx, model)  # type: ignore[arg-type]
+        call_messages = with_uploads(messages, run.ctx, model)  # type: ignore[arg-type]  # plain dict messages
     streamed = run.streams(node) and not structured
     started = time.time()
     used = Usage()

@@ -30,7 +30,7 @@ FORMATS: dict[str, Callable[..., Encoder]] = {}
 def wire_format(name: str) -> Callable[[type], type]:
     def register(cls: type) -> type:
         FORMATS[name] = cls
-        cls.format_name = name  # type: ignore[attr-defined]
+        cls.format_name = name  # type: ignore[attr-defined]  # set by the decorator on the encoder class
         return cls
 
     return register

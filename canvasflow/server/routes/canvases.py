@@ -43,7 +43,7 @@ def out(canvas: Canvas, problems: list[Problem] | None = None) -> CanvasOut:
     runs = graph is not None and not any(p.level == "error" for p in found)
     streaming = can_stream(graph) if runs and graph is not None else None
     return CanvasOut(
-        problems=[p.as_dict() for p in (found if problems is None else problems)],  # type: ignore[misc]
+        problems=[p.as_dict() for p in (found if problems is None else problems)],
         id=canvas.id,
         slug=canvas.slug,
         name=canvas.name,
@@ -57,7 +57,7 @@ def out(canvas: Canvas, problems: list[Problem] | None = None) -> CanvasOut:
     )
 
 
-def validated_flow(flow_data: str | dict, max_nodes: int = 1000) -> str:  # type: ignore[type-arg]
+def validated_flow(flow_data: str | dict, max_nodes: int = 1000) -> str:
     """flowData as stored (a JSON string). A draft with missing inputs or bad values is
     stored (its problems come back with it); only what is not a canvas at all (not
     JSON, a node canvasflow does not have) is refused."""
@@ -121,7 +121,7 @@ async def validate_draft(body: DraftIn, request: Request) -> Validation:
     _, problems = check(body.flowData)
     return Validation(
         valid=not any(p.level == "error" for p in problems),
-        problems=[p.as_dict() for p in problems],  # type: ignore[misc]
+        problems=[p.as_dict() for p in problems],
     )
 
 
@@ -131,7 +131,7 @@ async def validate_canvas(canvas_id: str, request: Request) -> Validation:
     problems = await problems_of(st, await canvas_or_404(st, canvas_id))
     return Validation(
         valid=not any(p.level == "error" for p in problems),
-        problems=[p.as_dict() for p in problems],  # type: ignore[misc]
+        problems=[p.as_dict() for p in problems],
     )
 
 

@@ -311,7 +311,7 @@ def eval_row_out(r: EvaluationRow) -> EvaluationRowOut:
         expected=r.expected,
         answer=r.answer,
         executionId=r.execution_id,
-        outcome=r.outcome,  # type: ignore[arg-type]
+        outcome=r.outcome,
         error=r.error,
         latencyMs=r.latency_ms,
         promptTokens=r.prompt_tokens,
@@ -333,7 +333,7 @@ def evaluation_out(e: Evaluation, rows: list[EvaluationRow] | None = None) -> Ev
         canvasName=config.get("canvasName"),
         datasetId=e.dataset_id,
         datasetName=config.get("datasetName"),
-        status=e.status,  # type: ignore[arg-type]
+        status=e.status,
         versions=config.get("versions") or [],
         evaluators=[EvaluatorOut(**s) for s in config.get("evaluators") or []],
         concurrency=int(config.get("concurrency") or 1),

@@ -140,7 +140,7 @@ async def chat_completions(request: Request) -> Response:
             canvas,
             turns[-1].text(),
             chat_id=req.user,
-            history=history,  # type: ignore[arg-type]
+            history=history,  # type: ignore[arg-type]  # chat messages as the model layer takes them
             streaming=req.stream,
             trigger="openai",
         )

@@ -197,7 +197,7 @@ async def log_canvas(log: EventLog) -> str | None:
     except TimeoutError:
         return None
     finally:
-        await events.aclose()  # type: ignore[attr-defined]
+        await events.aclose()  # type: ignore[attr-defined]  # an async generator's
     return None
 
 

@@ -42,4 +42,4 @@ elif context.is_offline_mode():
     with context.begin_transaction():
         context.run_migrations()
 else:
-    asyncio.run(_run_async(config.get_main_option("sqlalchemy.url")))
+    asyncio.run(_run_async(config.get_main_option("sqlalchemy.url") or ""))
