@@ -339,3 +339,41 @@ def test_mcp_calls_run_on_workers_and_cancel_from_any_process(cluster: Cluster) 
         poll(aborted, timeout=15)
         rest = "\n".join(lines)
     assert rest.count("notifications/progress") < 399
+
+
+def test_an_evaluation_runs_its_versions_on_the_workers(cluster: Cluster) -> None:
+    """Issue 36 in queue mode: each row is a job a worker runs, with the version asked."""
+    url = cluster.web_a.url
+    canvas = make_canvas(url, llm_chain_flow(template="echo: one {question}"), name="evaluated")
+    flow = orjson.dumps(llm_chain_flow(template="echo: two {question}")).decode()
+    httpx.put(f"{url}/api/v1/canvases/{canvas['id']}", json={"flowData": flow}).raise_for_status()
+    rows = [{"input": f"q{i}", "output": f"one q{i}"} for i in range(3)]
+    d = httpx.post(f"{url}/api/v1/datasets/set", json={"name": "cluster", "rows": rows}).json()
+    r = httpx.post(
+        f"{url}/api/v1/evaluations",
+        json={"canvasId": canvas["id"], "datasetId": d["id"], "versions": [1, 2]},
+    )
+    assert r.status_code == 202, r.text
+
+    def finished() -> dict[str, Any] | None:
+        e = httpx.get(f"{cluster.web_b.url}/api/v1/evaluations/{r.json()['id']}").json()
+        return e if e["status"] not in ("pending", "running") else None
+
+    e = poll(finished, timeout=60, interval=0.2)
+    assert e["status"] == "completed", e
+    answers = {(row["version"], row["answer"]) for row in e["rows"]}
+    assert answers == {(v, f"{w} q{i}") for v, w in ((1, "one"), (2, "two")) for i in range(3)}
+    assert {v["version"]: v["passRate"] for v in e["summary"]["byVersion"]} == {1: 1.0, 2: 0.0}
+
+    # the workers recorded each row's run, with its trigger and version
+    def recorded() -> list[dict[str, Any]] | None:
+        page = httpx.get(
+            f"{url}/api/v1/executions", params={"canvasId": canvas["id"], "limit": 20}
+        ).json()["data"]
+        return page if len(page) == 6 else None
+
+    runs = poll(recorded, timeout=20)
+    assert {(x["trigger"], x["version"]) for x in runs} == {
+        ("evaluation", "1"),
+        ("evaluation", "2"),
+    }

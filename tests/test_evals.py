@@ -427,27 +427,9 @@ def test_cli_eval_run_on_the_embedded_model(tmp_path: Path) -> None:
     assert r.stdout.strip().splitlines()[-1] == "pass rate 1.00 (2 of 2)"
     suite = ET.parse(junit).getroot()
     assert suite.get("tests") == "2" and len(suite.findall("testcase")) == 2
-    # below the threshold: exit 1; the JSON is one document on stdout
-    r = cli(
-        "eval",
-        "run",
-        "default",
-        "qa.csv",
-        "--evaluator",
-        "regex:^NEVER$",
-        "--json",
-        "--fail-under",
-        "0.5",
-        env=env,
-    )
-    assert r.returncode == 1, r.stderr
-    result = orjson.loads(r.stdout)
-    assert result["summary"]["passed"] == 0 and "pass rate 0.00 (0 of 2)" in r.stderr
-    # bad input: exit 2, one line
+    # bad input: exit 2, one line, before any model is loaded
     r = cli("eval", "run", "nope", "qa.csv", env=env)
     assert r.returncode == 2 and "no canvas 'nope'" in r.stderr
-    r = cli("eval", "run", "default", "qa.csv", "--evaluator", "magic", env=env)
-    assert r.returncode == 2 and "no evaluator 'magic'" in r.stderr
 
 
 def test_cli_eval_run_against_a_server(server: Proc, tmp_path: Path) -> None:
@@ -472,3 +454,33 @@ def test_cli_eval_run_against_a_server(server: Proc, tmp_path: Path) -> None:
     )
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip().splitlines()[-1] == "pass rate 1.00 (4 of 4)"
+    # below the threshold: exit 1; the JSON is one document on stdout
+    r = cli(
+        "eval",
+        "run",
+        canvas["id"],
+        "rows.jsonl",
+        "--url",
+        server.url,
+        "--evaluator",
+        "regex:^NEVER$",
+        "--json",
+        "--fail-under",
+        "0.5",
+        env={},
+    )
+    assert r.returncode == 1, r.stderr
+    result = orjson.loads(r.stdout)
+    assert result["summary"]["passed"] == 0 and "pass rate 0.00 (0 of 4)" in r.stderr
+    r = cli(
+        "eval",
+        "run",
+        canvas["id"],
+        "rows.jsonl",
+        "--url",
+        server.url,
+        "--evaluator",
+        "magic",
+        env={},
+    )
+    assert r.returncode == 2 and "no evaluator 'magic'" in r.stderr

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import delete, func, select, update
 
@@ -23,6 +23,9 @@ from canvasflow.store.tables import rowcount
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+# the tables a row is found in by id or name (datasets, evaluators)
+Named = TypeVar("Named", Dataset, Evaluator)
 
 
 class EvalRepo:
@@ -52,18 +55,20 @@ class EvalRepo:
         async with self.sessions() as s:
             return [(d, int(n)) for d, n in (await s.execute(q)).all()]
 
-    async def dataset(self, ref: str) -> Dataset | None:
-        """A dataset by id, or by name when one has it."""
+    async def _named(self, model: type[Named], ref: str) -> Named | None:
+        """A row by id, or by name when one row has it."""
         async with self.sessions() as s:
-            found = await s.get(Dataset, ref)
+            found = await s.get(model, ref)
             if found is None:
-                named = (await s.scalars(select(Dataset).where(Dataset.name == ref))).all()
+                named = (await s.scalars(select(model).where(model.name == ref))).all()
                 found = named[0] if len(named) == 1 else None
             return found
 
-    async def update_dataset(self, dataset_id: str, **changes: Any) -> Dataset | None:
+    async def _change(
+        self, model: type[Named], row_id: str, changes: dict[str, Any]
+    ) -> Named | None:
         async with self.sessions() as s:
-            row = await s.get(Dataset, dataset_id)
+            row = await s.get(model, row_id)
             if row is None:
                 return None
             for key, value in changes.items():
@@ -71,6 +76,13 @@ class EvalRepo:
             row.updated_at = utcnow()
             await s.commit()
             return row
+
+    async def dataset(self, ref: str) -> Dataset | None:
+        """A dataset by id, or by name when one has it."""
+        return await self._named(Dataset, ref)
+
+    async def update_dataset(self, dataset_id: str, **changes: Any) -> Dataset | None:
+        return await self._change(Dataset, dataset_id, changes)
 
     async def delete_dataset(self, dataset_id: str) -> bool:
         async with self.sessions() as s:
@@ -153,23 +165,10 @@ class EvalRepo:
 
     async def evaluator(self, ref: str) -> Evaluator | None:
         """An evaluator by id, or by name when one has it."""
-        async with self.sessions() as s:
-            found = await s.get(Evaluator, ref)
-            if found is None:
-                named = (await s.scalars(select(Evaluator).where(Evaluator.name == ref))).all()
-                found = named[0] if len(named) == 1 else None
-            return found
+        return await self._named(Evaluator, ref)
 
     async def update_evaluator(self, evaluator_id: str, **changes: Any) -> Evaluator | None:
-        async with self.sessions() as s:
-            row = await s.get(Evaluator, evaluator_id)
-            if row is None:
-                return None
-            for key, value in changes.items():
-                setattr(row, key, value)
-            row.updated_at = utcnow()
-            await s.commit()
-            return row
+        return await self._change(Evaluator, evaluator_id, changes)
 
     async def delete_evaluator(self, evaluator_id: str) -> bool:
         async with self.sessions() as s:
