@@ -44,3 +44,10 @@ def worker(name: str) -> str:
 
 
 WORKERS = "cf:worker:*"
+
+
+def memory(canvas_id: str, session: str) -> str:
+    """A Redis-backed chat memory's messages on the server's own Redis (a node with its
+    own Redis keeps the session id as its key). Its own prefix, kept since the first
+    release: a session id cannot name the server's keys."""
+    return f"canvasflow:memory:{canvas_id}:{session}"

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from canvasflow.bus import keys
 from canvasflow.errors import CanvasInvalid, StorageError
 from canvasflow.models.base import Message, Usage, complete, transcript
 from canvasflow.runtime.node import Input, Node, register, to_bool, to_int
@@ -303,6 +304,6 @@ class RedisBackedChatMemory(_MemoryNode):
         session = str(self.get("sessionId") or ctx.session_id or ctx.chat_id)
         # on the server's own Redis, memories live under their own prefix: a session id
         # cannot name the server's keys
-        key = f"canvasflow:memory:{ctx.canvas_id}:{session}" if own else session
+        key = keys.memory(ctx.canvas_id, session) if own else session
         window = to_int(self.get("windowSize"))
         return RedisMemory(_redis(url), key, window or None, to_int(self.get("sessionTTL")))

@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import orjson
 from fastapi import Depends, FastAPI, Request
@@ -18,7 +17,6 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST
-from pydantic import BaseModel
 from starlette.routing import Route
 
 from canvasflow import __version__
@@ -61,24 +59,12 @@ from canvasflow.server.routes import (
     versions,
     widget,
 )
-from canvasflow.server.schemas import ErrorResponse
+from canvasflow.server.schemas import ErrorResponse, Ping, QueueStats
 from canvasflow.server.state import ServerState
 from canvasflow.store.repo import Conflict, Store
 from canvasflow.triggers.schedule import ScheduleBeat
 
 log = logging.getLogger("canvasflow")
-
-
-class QueueStats(BaseModel):
-    mode: str
-    depth: int
-    running: int
-    workers: list[dict[str, Any]]
-
-
-class Ping(BaseModel):
-    status: str = "ok"
-    version: str = __version__
 
 
 async def warm_up(settings: Settings) -> None:

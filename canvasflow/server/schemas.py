@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
+from canvasflow import __version__
 from canvasflow.models.base import Message
 
 
@@ -646,3 +648,241 @@ class ModelPriceIn(BaseModel):
 
 class Prices(BaseModel):
     prices: dict[str, ModelPriceIn]
+
+
+# -- the server: ping, the queue -----------------------------------------------------------
+
+
+class QueueStats(BaseModel):
+    mode: str
+    depth: int
+    running: int
+    workers: list[dict[str, Any]]
+
+
+class Ping(BaseModel):
+    status: str = "ok"
+    version: str = __version__
+
+
+# -- API keys ------------------------------------------------------------------------------
+
+
+class ApiKeyIn(BaseModel):
+    name: str = Field(..., min_length=1, max_length=200)
+    admin: bool = False
+    canvases: list[str] = Field(default_factory=list, description="canvas ids or slugs")
+
+
+class ApiKeyOut(BaseModel):
+    id: str
+    name: str
+    prefix: str
+    admin: bool
+    canvases: list[str]
+    createdDate: UTCDateTime
+
+
+# -- a canvas as an MCP server -------------------------------------------------------------
+
+
+_TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def _tool_name(value: str | None) -> str | None:
+    if value is not None and not _TOOL_NAME.match(value):
+        raise ValueError("toolName: 1 to 64 letters, digits, _ or -")
+    return value
+
+
+class McpServerCreate(BaseModel):
+    toolName: str | None = Field(None, description="Defaults to the canvas's name")
+    description: str | None = Field(None, min_length=1, max_length=2000)
+
+    _name = field_validator("toolName")(_tool_name)
+
+
+class McpServerUpdate(BaseModel):
+    toolName: str | None = None
+    description: str | None = Field(None, min_length=1, max_length=2000)
+    enabled: bool | None = None
+
+    _name = field_validator("toolName")(_tool_name)
+
+
+class McpServerConfig(BaseModel):
+    enabled: bool
+    toolName: str
+    description: str
+    token: str = Field(
+        "",
+        description="Shown only when made or rotated (the server keeps its hash); empty otherwise",
+    )
+    url: str = Field(..., description="The MCP endpoint (Streamable HTTP)")
+    config: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Ready to paste: Claude Desktop / Cursor (through mcp-remote)",
+    )
+
+
+# -- the node catalogue --------------------------------------------------------------------
+
+
+class LoadMethodRequest(BaseModel):
+    loadMethod: str = Field(..., description="listActions: the tools of an MCP node's server")
+    inputs: dict[str, Any] = Field(default_factory=dict, description="The node's form values")
+    credential: str | None = None
+
+
+class NodeOption(BaseModel):
+    label: str
+    name: str
+    description: str = ""
+
+
+# -- the OpenAI-compatible door ------------------------------------------------------------
+
+
+class ChatMessageIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    role: Literal["system", "user", "assistant", "developer", "tool"]
+    content: str | list[dict[str, Any]] | None = None
+
+    def text(self) -> str:
+        if isinstance(self.content, list):
+            return "".join(p.get("text", "") for p in self.content if p.get("type") == "text")
+        return self.content or ""
+
+
+class ChatCompletionRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    model: str
+    messages: list[ChatMessageIn]
+    stream: bool = False
+    stream_options: dict[str, Any] | None = None
+    user: str | None = None
+
+
+class ModelCard(BaseModel):
+    id: str
+    object: str = "model"
+    created: int
+    owned_by: str = "canvasflow"
+
+
+class ModelList(BaseModel):
+    object: str = "list"
+    data: list[ModelCard]
+
+
+class OpenAIErrorBody(BaseModel):
+    message: str
+    type: str
+    code: int | str | None = None
+
+
+class OpenAIError(BaseModel):
+    error: OpenAIErrorBody
+
+
+# -- credentials ---------------------------------------------------------------------------
+
+
+class CredentialIn(BaseModel):
+    name: str = Field(..., min_length=1, max_length=200)
+    credentialName: str = Field(..., description="The kind, e.g. openAIApi")
+    plainDataObj: dict[str, Any] = Field(
+        default_factory=dict, description='The fields, e.g. {"openAIApiKey": "sk-..."}'
+    )
+
+
+class CredentialUpdate(BaseModel):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    plainDataObj: dict[str, Any] | None = Field(
+        None, description="New field values; a masked value keeps the stored one"
+    )
+
+
+class CredentialOut(BaseModel):
+    id: str
+    name: str
+    credentialName: str
+    createdDate: UTCDateTime
+    plainDataObj: dict[str, Any] | None = Field(
+        None, description="The fields, secret ones masked (only for one credential)"
+    )
+
+
+class CredentialKind(BaseModel):
+    name: str
+    label: str
+    description: str | None = None
+    inputs: list[dict[str, Any]]
+
+
+# -- the chat widget's feedback and leads --------------------------------------------------
+
+
+class FeedbackIn(BaseModel):
+    chatflowid: str | None = None
+    chatId: str = Field(..., max_length=200)
+    messageId: str = Field(..., max_length=36)
+    rating: str = Field(..., pattern="^(THUMBS_UP|THUMBS_DOWN)$")
+    content: str | None = Field(None, max_length=10_000)
+
+
+class FeedbackUpdate(BaseModel):
+    rating: str | None = Field(None, pattern="^(THUMBS_UP|THUMBS_DOWN)$")
+    content: str | None = Field(None, max_length=10_000)
+
+
+class FeedbackOut(BaseModel):
+    id: str
+    chatflowid: str
+    chatId: str
+    messageId: str
+    rating: str
+    content: str | None = None
+    createdDate: UTCDateTime
+
+
+class LeadIn(BaseModel):
+    chatflowid: str = Field(..., max_length=200)
+    chatId: str = Field(..., max_length=200)
+    name: str | None = Field(None, max_length=400)
+    email: str | None = Field(None, max_length=400)
+    phone: str | None = Field(None, max_length=100)
+
+
+class LeadOut(BaseModel):
+    id: str
+    chatflowid: str
+    chatId: str
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    createdDate: UTCDateTime
+
+
+# -- vector upsert -------------------------------------------------------------------------
+
+
+class UpsertResult(BaseModel):
+    numAdded: int
+    numSkipped: int
+    numUpdated: int
+    numDeleted: int
+
+
+# -- a browser's session -------------------------------------------------------------------
+
+
+class SignIn(BaseModel):
+    key: str = Field(..., min_length=1, max_length=500, description="An API key")
+
+
+class SessionInfo(BaseModel):
+    signedIn: bool
+    admin: bool
+    name: str | None = None
+    authRequired: bool = Field(..., description="False when the server runs with --no-auth")

@@ -3,33 +3,18 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from canvasflow.auth import new_key
 from canvasflow.errors import NotFound
 from canvasflow.server.deps import state
 from canvasflow.server.guards import require_admin
 from canvasflow.server.routes.predictions import ERRORS
-from canvasflow.server.schemas import UTCDateTime
+from canvasflow.server.schemas import ApiKeyIn, ApiKeyOut
 
 router = APIRouter(
     prefix="/api/v1", tags=["api keys"], dependencies=[Depends(require_admin)], responses=ERRORS
 )
-
-
-class ApiKeyIn(BaseModel):
-    name: str = Field(..., min_length=1, max_length=200)
-    admin: bool = False
-    canvases: list[str] = Field(default_factory=list, description="canvas ids or slugs")
-
-
-class ApiKeyOut(BaseModel):
-    id: str
-    name: str
-    prefix: str
-    admin: bool
-    canvases: list[str]
-    createdDate: UTCDateTime
 
 
 class ApiKeyCreated(ApiKeyOut):

@@ -5,51 +5,23 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
-from pydantic import BaseModel, Field
 
 from canvasflow.credentials import kinds
 from canvasflow.errors import NotFound
 from canvasflow.server.deps import state
 from canvasflow.server.guards import require_admin
 from canvasflow.server.routes.predictions import ERRORS
-from canvasflow.server.schemas import UTCDateTime
+from canvasflow.server.schemas import (
+    CredentialIn,
+    CredentialKind,
+    CredentialOut,
+    CredentialUpdate,
+)
 from canvasflow.store.models import Credential
 
 router = APIRouter(
     prefix="/api/v1", tags=["credentials"], dependencies=[Depends(require_admin)], responses=ERRORS
 )
-
-
-class CredentialIn(BaseModel):
-    name: str = Field(..., min_length=1, max_length=200)
-    credentialName: str = Field(..., description="The kind, e.g. openAIApi")
-    plainDataObj: dict[str, Any] = Field(
-        default_factory=dict, description='The fields, e.g. {"openAIApiKey": "sk-..."}'
-    )
-
-
-class CredentialUpdate(BaseModel):
-    name: str | None = Field(None, min_length=1, max_length=200)
-    plainDataObj: dict[str, Any] | None = Field(
-        None, description="New field values; a masked value keeps the stored one"
-    )
-
-
-class CredentialOut(BaseModel):
-    id: str
-    name: str
-    credentialName: str
-    createdDate: UTCDateTime
-    plainDataObj: dict[str, Any] | None = Field(
-        None, description="The fields, secret ones masked (only for one credential)"
-    )
-
-
-class CredentialKind(BaseModel):
-    name: str
-    label: str
-    description: str | None = None
-    inputs: list[dict[str, Any]]
 
 
 def out(row: Credential, data: dict[str, Any] | None = None) -> CredentialOut:

@@ -4,59 +4,20 @@ Streamable HTTP, handled by :mod:`canvasflow.mcp.door`)."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
-from pydantic import BaseModel, Field, field_validator
 
 from canvasflow.mcp import config
 from canvasflow.server.deps import canvas_or_404, state
 from canvasflow.server.guards import require_admin
 from canvasflow.server.routes.predictions import ERRORS
+from canvasflow.server.schemas import McpServerConfig, McpServerCreate, McpServerUpdate
 from canvasflow.store.models import Canvas
 
 router = APIRouter(
     prefix="/api/v1", tags=["MCP server"], dependencies=[Depends(require_admin)], responses=ERRORS
 )
-
-_TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-
-
-def _tool_name(value: str | None) -> str | None:
-    if value is not None and not _TOOL_NAME.match(value):
-        raise ValueError("toolName: 1 to 64 letters, digits, _ or -")
-    return value
-
-
-class McpServerCreate(BaseModel):
-    toolName: str | None = Field(None, description="Defaults to the canvas's name")
-    description: str | None = Field(None, min_length=1, max_length=2000)
-
-    _name = field_validator("toolName")(_tool_name)
-
-
-class McpServerUpdate(BaseModel):
-    toolName: str | None = None
-    description: str | None = Field(None, min_length=1, max_length=2000)
-    enabled: bool | None = None
-
-    _name = field_validator("toolName")(_tool_name)
-
-
-class McpServerConfig(BaseModel):
-    enabled: bool
-    toolName: str
-    description: str
-    token: str = Field(
-        "",
-        description="Shown only when made or rotated (the server keeps its hash); empty otherwise",
-    )
-    url: str = Field(..., description="The MCP endpoint (Streamable HTTP)")
-    config: dict[str, Any] = Field(
-        default_factory=dict,
-        description="Ready to paste: Claude Desktop / Cursor (through mcp-remote)",
-    )
 
 
 def _answer(request: Request, canvas: Canvas, token: str = "") -> McpServerConfig:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from canvasflow.engine.catalog import catalogue, describe, icon_svg
@@ -13,6 +12,7 @@ from canvasflow.errors import BadRequest, NotFound
 from canvasflow.runtime.node import REGISTRY, load_all
 from canvasflow.server.guards import require_admin
 from canvasflow.server.routes.predictions import ERRORS
+from canvasflow.server.schemas import LoadMethodRequest, NodeOption
 
 router = APIRouter(prefix="/api/v1", tags=["nodes"], responses=ERRORS)
 
@@ -42,18 +42,6 @@ async def node_icon(name: str) -> Response:
         media_type="image/svg+xml",
         headers={"Cache-Control": "public, max-age=86400"},
     )
-
-
-class LoadMethodRequest(BaseModel):
-    loadMethod: str = Field(..., description="listActions: the tools of an MCP node's server")
-    inputs: dict[str, Any] = Field(default_factory=dict, description="The node's form values")
-    credential: str | None = None
-
-
-class NodeOption(BaseModel):
-    label: str
-    name: str
-    description: str = ""
 
 
 @router.post(

@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 from starlette.responses import Response
 
 from canvasflow.errors import CanvasflowError, from_event
@@ -17,56 +17,20 @@ from canvasflow.server.formats import encoder_for
 from canvasflow.server.guards import check_canvas_access, client_id, identify
 from canvasflow.server.routes.predictions import wait_or_leave
 from canvasflow.server.running import start_prediction, stream_response
+from canvasflow.server.schemas import (
+    ChatCompletionRequest,
+    ModelCard,
+    ModelList,
+    OpenAIError,
+)
 
 router = APIRouter(prefix="/v1", tags=["OpenAI-compatible"])
-
-
-class ChatMessageIn(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    role: Literal["system", "user", "assistant", "developer", "tool"]
-    content: str | list[dict[str, Any]] | None = None
-
-    def text(self) -> str:
-        if isinstance(self.content, list):
-            return "".join(p.get("text", "") for p in self.content if p.get("type") == "text")
-        return self.content or ""
-
-
-class ChatCompletionRequest(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    model: str
-    messages: list[ChatMessageIn]
-    stream: bool = False
-    stream_options: dict[str, Any] | None = None
-    user: str | None = None
-
-
-class ModelCard(BaseModel):
-    id: str
-    object: str = "model"
-    created: int
-    owned_by: str = "canvasflow"
-
-
-class ModelList(BaseModel):
-    object: str = "list"
-    data: list[ModelCard]
 
 
 def openai_error(status: int, message: str, kind: str) -> JSONBody:
     return JSONBody(
         {"error": {"message": message, "type": kind, "code": status}}, status_code=status
     )
-
-
-class OpenAIErrorBody(BaseModel):
-    message: str
-    type: str
-    code: int | str | None = None
-
-
-class OpenAIError(BaseModel):
-    error: OpenAIErrorBody
 
 
 OPENAI_ERRORS: dict[int | str, dict[str, Any]] = {

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, Field
 
 from canvasflow.auth import (
     SESSION_COOKIE,
@@ -19,19 +18,9 @@ from canvasflow.errors import RateLimited, Unauthorized
 from canvasflow.server.deps import state
 from canvasflow.server.guards import check_origin, client_id, identify
 from canvasflow.server.routes.predictions import ERRORS
+from canvasflow.server.schemas import SessionInfo, SignIn
 
 router = APIRouter(prefix="/api/v1/auth", tags=["session"], responses=ERRORS)
-
-
-class SignIn(BaseModel):
-    key: str = Field(..., min_length=1, max_length=500, description="An API key")
-
-
-class SessionInfo(BaseModel):
-    signedIn: bool
-    admin: bool
-    name: str | None = None
-    authRequired: bool = Field(..., description="False when the server runs with --no-auth")
 
 
 @router.get("/session", response_model=SessionInfo)

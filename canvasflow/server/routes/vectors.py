@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel
 
 from canvasflow.engine.graph import allowed_overrides
 from canvasflow.engine.run import upsert
@@ -13,15 +12,9 @@ from canvasflow.runtime.context import RunContext
 from canvasflow.server.deps import canvas_or_404, state
 from canvasflow.server.guards import check_canvas_access
 from canvasflow.server.routes.predictions import ERRORS
+from canvasflow.server.schemas import UpsertResult
 
 router = APIRouter(prefix="/api/v1", tags=["vector store"])
-
-
-class UpsertResult(BaseModel):
-    numAdded: int
-    numSkipped: int
-    numUpdated: int
-    numDeleted: int
 
 
 @router.post("/vector/upsert/{canvas_id}", response_model=UpsertResult, responses=ERRORS)

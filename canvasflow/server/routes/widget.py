@@ -11,13 +11,18 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import FileResponse
-from pydantic import BaseModel, Field
 
 from canvasflow.errors import CanvasflowError, NotFound
 from canvasflow.server.deps import canvas_or_404, state
 from canvasflow.server.guards import check_canvas_access, require_admin
 from canvasflow.server.routes.predictions import ERRORS
-from canvasflow.server.schemas import UTCDateTime
+from canvasflow.server.schemas import (
+    FeedbackIn,
+    FeedbackOut,
+    FeedbackUpdate,
+    LeadIn,
+    LeadOut,
+)
 from canvasflow.server.uploads import (
     FILE_TYPES,
     IMAGE_TYPES,
@@ -57,29 +62,6 @@ async def public_chatbot_config(canvas_id: str, request: Request) -> dict[str, A
     }
     cfg["isTTSEnabled"] = False
     return cfg
-
-
-class FeedbackIn(BaseModel):
-    chatflowid: str | None = None
-    chatId: str = Field(..., max_length=200)
-    messageId: str = Field(..., max_length=36)
-    rating: str = Field(..., pattern="^(THUMBS_UP|THUMBS_DOWN)$")
-    content: str | None = Field(None, max_length=10_000)
-
-
-class FeedbackUpdate(BaseModel):
-    rating: str | None = Field(None, pattern="^(THUMBS_UP|THUMBS_DOWN)$")
-    content: str | None = Field(None, max_length=10_000)
-
-
-class FeedbackOut(BaseModel):
-    id: str
-    chatflowid: str
-    chatId: str
-    messageId: str
-    rating: str
-    content: str | None = None
-    createdDate: UTCDateTime
 
 
 def feedback_out(row: Feedback) -> FeedbackOut:
@@ -139,24 +121,6 @@ async def list_feedback(canvas_id: str, request: Request) -> list[FeedbackOut]:
     st = state(request)
     canvas = await canvas_or_404(st, canvas_id)
     return [feedback_out(r) for r in await st.store.rows_of(Feedback, canvas.id)]
-
-
-class LeadIn(BaseModel):
-    chatflowid: str = Field(..., max_length=200)
-    chatId: str = Field(..., max_length=200)
-    name: str | None = Field(None, max_length=400)
-    email: str | None = Field(None, max_length=400)
-    phone: str | None = Field(None, max_length=100)
-
-
-class LeadOut(BaseModel):
-    id: str
-    chatflowid: str
-    chatId: str
-    name: str | None = None
-    email: str | None = None
-    phone: str | None = None
-    createdDate: UTCDateTime
 
 
 def lead_out(row: Lead) -> LeadOut:
