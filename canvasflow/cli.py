@@ -462,6 +462,20 @@ def apikey_delete(
 
 
 @app.command()
+def openapi() -> None:
+    """Print the server's OpenAPI schema (JSON, keys sorted): what /openapi.json serves,
+    without a server; the studio's types are generated from it."""
+    import warnings
+
+    from canvasflow.server.app import create_app
+
+    with warnings.catch_warnings():  # FastAPI's note on Flowise's one handler per method
+        warnings.simplefilter("ignore")
+        schema = create_app(Settings(redis_url=None)).openapi()
+    typer.echo(orjson.dumps(schema, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2).decode())
+
+
+@app.command()
 def nodes(
     name: Annotated[str | None, typer.Argument(help="A node's name: show its inputs")] = None,
 ) -> None:

@@ -444,6 +444,34 @@ def test_studio_unit_tests() -> None:
     assert "passed" in out.stdout
 
 
+def test_the_studio_api_types_are_current(tmp_path: Path) -> None:
+    """The studio's types of the API are generated from the server's OpenAPI schema
+    (``scripts/api-types.sh``): they must be generated again when a route's models change."""
+    import subprocess
+    import sys
+
+    schema = tmp_path / "openapi.json"
+    dumped = subprocess.run(
+        [sys.executable, "-m", "canvasflow.cli", "openapi"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert dumped.returncode == 0, dumped.stderr
+    schema.write_text(dumped.stdout)
+    out = tmp_path / "api-types.ts"
+    made = subprocess.run(
+        ["npx", "--no-install", "openapi-typescript", str(schema), "-o", str(out), "--root-types"],
+        cwd=ROOT / "studio",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert made.returncode == 0, made.stderr
+    current = (ROOT / "studio" / "src" / "api-types.ts").read_text()
+    assert out.read_text() == current, "a route's models changed: ./scripts/api-types.sh"
+
+
 def test_a_canvas_is_served_as_an_mcp_server_from_its_settings(page: Page, studio: Proc) -> None:
     import asyncio
 

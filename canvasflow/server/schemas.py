@@ -509,7 +509,7 @@ class EvaluatorIn(BaseModel):
 class EvaluatorOut(BaseModel):
     id: str | None = None
     name: str
-    type: str
+    type: Literal["text", "json", "numeric", "similarity", "llm"]
     operator: str | None = None
     value: str | None = None
     measure: str | None = None

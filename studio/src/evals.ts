@@ -1,83 +1,32 @@
 // Evaluations: datasets, evaluators, runs (the server's /api/v1/datasets, /evaluators,
 // /evaluations), and the pure helpers the pages use (tested in test/evals.test.ts).
 import { request } from './api';
+import type {
+  SchemaCompareRow,
+  SchemaCompareSide,
+  SchemaDatasetOut,
+  SchemaDatasetRowOut,
+  SchemaEvaluationOut,
+  SchemaEvaluationRowOut,
+  SchemaEvaluatorCatalog,
+  SchemaEvaluatorOut,
+  SchemaRowProblem,
+  SchemaVerdictOut,
+} from './api-types';
 
-export interface DatasetRow {
-  id: string;
-  datasetId: string;
-  sequenceNo: number;
-  input: string;
-  output?: string | null;
-  form?: Record<string, unknown> | null;
-  history?: { role: string; content: string }[] | null;
-  metadata?: Record<string, unknown> | null;
-}
+// the server's shapes, generated from its OpenAPI schema (scripts/api-types.sh)
+export type DatasetRow = SchemaDatasetRowOut;
+export type Dataset = SchemaDatasetOut;
+export type RowProblem = SchemaRowProblem;
+export type Evaluator = SchemaEvaluatorOut;
+export type EvaluatorCatalog = SchemaEvaluatorCatalog;
+export type Verdict = SchemaVerdictOut;
+export type EvalRow = SchemaEvaluationRowOut;
+export type CompareSide = SchemaCompareSide;
+export type CompareRow = SchemaCompareRow;
+export type EvalStatus = SchemaEvaluationOut['status'];
 
-export interface Dataset {
-  id: string;
-  name: string;
-  description: string;
-  createdDate: string;
-  updatedDate: string;
-  rowCount: number;
-  rows?: DatasetRow[] | null;
-  problems: RowProblem[];
-}
-
-export interface RowProblem {
-  line: number;
-  reason: string;
-}
-
-export interface Evaluator {
-  id?: string | null;
-  name: string;
-  type: 'text' | 'json' | 'numeric' | 'similarity' | 'llm';
-  operator?: string | null;
-  value?: string | null;
-  measure?: string | null;
-  prompt?: string | null;
-  rubric?: string | null;
-  model?: { name: string; inputs?: Record<string, unknown> } | null;
-}
-
-export interface EvaluatorCatalog {
-  textOperators: string[];
-  jsonOperators: string[];
-  numericOperators: string[];
-  measures: string[];
-  judgePrompt: string;
-  judgeRubric: string;
-  judgeModel: { name: string; inputs?: Record<string, unknown> };
-  builtins: string[];
-}
-
-export interface Verdict {
-  name: string;
-  type: string;
-  result: 'Pass' | 'Fail' | 'Error';
-  score?: number | null;
-  detail?: string | null;
-}
-
-export interface EvalRow {
-  id: string;
-  rowId: string;
-  sequenceNo: number;
-  version: number;
-  input: string;
-  expected?: string | null;
-  answer?: string | null;
-  executionId?: string | null;
-  outcome: 'passed' | 'failed' | 'error';
-  error?: string | null;
-  latencyMs?: number | null;
-  promptTokens: number;
-  completionTokens: number;
-  cost?: number | null;
-  verdicts: Verdict[];
-}
-
+// a run's summary: the API gives it as an object (`summary` in PROTOCOL.md), read here so
 export interface Block {
   rows: number;
   passed: number;
@@ -96,50 +45,7 @@ export interface Summary extends Block {
   latencyHistogram: { from: number; to: number; count: number }[];
 }
 
-export type EvalStatus = 'pending' | 'running' | 'completed' | 'error' | 'aborted';
-
-export interface Evaluation {
-  id: string;
-  name: string;
-  canvasId: string;
-  canvasName?: string | null;
-  datasetId: string;
-  datasetName?: string | null;
-  status: EvalStatus;
-  versions: number[];
-  evaluators: Evaluator[];
-  concurrency: number;
-  total: number;
-  done: number;
-  summary?: Summary | null;
-  error?: string | null;
-  changes: string[];
-  previous?: string | null;
-  createdDate: string;
-  endedDate?: string | null;
-  rows?: EvalRow[] | null;
-}
-
-export interface CompareSide {
-  outcome: string;
-  answer?: string | null;
-  error?: string | null;
-  score?: number | null;
-  latencyMs?: number | null;
-  version: number;
-  executionId?: string | null;
-  verdicts: Verdict[];
-}
-
-export interface CompareRow {
-  rowId: string;
-  sequenceNo: number;
-  input: string;
-  expected?: string | null;
-  change: 'worse' | 'better' | 'same';
-  a?: CompareSide | null;
-  b?: CompareSide | null;
-}
+export type Evaluation = Omit<SchemaEvaluationOut, 'summary'> & { summary?: Summary | null };
 
 export interface Comparison {
   a: Evaluation;

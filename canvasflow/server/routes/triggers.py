@@ -44,13 +44,6 @@ router = APIRouter(prefix="/api/v1", tags=["triggers"])
 # -- the webhook ------------------------------------------------------------------------------
 
 
-@router.api_route(
-    "/webhook/{canvas_id}",
-    methods=list(webhook.METHODS),
-    response_model=PredictionResponse,
-    responses={200: STREAM_DOC, 202: {"model": WebhookAccepted}, **ERRORS},
-    summary="Start a canvas from a webhook (its body, query and headers are $webhook)",
-)
 async def receive(canvas_id: str, request: Request) -> Response:
     st = state(request)
     canvas = await canvas_or_404(st, canvas_id)
@@ -129,6 +122,20 @@ async def receive(canvas_id: str, request: Request) -> Response:
     if prediction.status == "error" and prediction.error is not None:
         raise from_event(prediction.error)
     return JSONBody({**prediction.answer(), "executionId": prediction.id})
+
+
+# one route per method (Flowise's webhook takes the method its Start node names), so
+# each has an operation id of its own in the OpenAPI schema
+for _method in webhook.METHODS:
+    router.add_api_route(
+        "/webhook/{canvas_id}",
+        receive,
+        methods=[_method],
+        operation_id=f"receive_webhook_{_method.lower()}",
+        response_model=PredictionResponse,
+        responses={200: STREAM_DOC, 202: {"model": WebhookAccepted}, **ERRORS},
+        summary="Start a canvas from a webhook (its body, query and headers are $webhook)",
+    )
 
 
 # -- its secret -------------------------------------------------------------------------------

@@ -62,11 +62,11 @@ export function EvaluationView({ id }: { id: string }) {
         {e.canvasName} · versions {e.versions.map((v) => `v${v}`).join(', ')} · dataset {e.datasetName} · {e.concurrency} at once ·
         evaluators: {e.evaluators.map((x) => `${x.name} (${describe(x)})`).join('; ') || 'none'}
       </p>
-      {e.changes.length > 0 && (
+      {(e.changes ?? []).length > 0 && (
         <div className="notice" aria-label="Changes since the earlier run">
           <strong>Since the run this one repeats:</strong>
           <ul>
-            {e.changes.map((c) => (
+            {(e.changes ?? []).map((c) => (
               <li key={c}>{c}</li>
             ))}
           </ul>
