@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal, cast
 
 import orjson
@@ -137,7 +137,6 @@ class Answered:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def measure(self, name: str) -> float | None:
         return {

@@ -6,18 +6,19 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 
-def pass_line(result: dict[str, Any]) -> str:
+def _counts(result: dict[str, Any]) -> tuple[int, int]:
     summary = result.get("summary") or {}
-    rows = int(summary.get("rows") or 0)
-    passed = int(summary.get("passed") or 0)
-    rate = passed / rows if rows else 0.0
-    return f"pass rate {rate:.2f} ({passed} of {rows})"
+    return int(summary.get("passed") or 0), int(summary.get("rows") or 0)
 
 
 def pass_rate(result: dict[str, Any]) -> float:
-    summary = result.get("summary") or {}
-    rows = int(summary.get("rows") or 0)
-    return int(summary.get("passed") or 0) / rows if rows else 0.0
+    passed, rows = _counts(result)
+    return passed / rows if rows else 0.0
+
+
+def pass_line(result: dict[str, Any]) -> str:
+    passed, rows = _counts(result)
+    return f"pass rate {pass_rate(result):.2f} ({passed} of {rows})"
 
 
 def _cut(text: str | None, width: int) -> str:

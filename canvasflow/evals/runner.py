@@ -68,8 +68,8 @@ async def repair(st: ServerState) -> int:
     """Evaluations left running by a process of this machine that is gone: aborted."""
     stale = [
         e.id
-        for e in await st.store.evaluations()
-        if e.status in ("pending", "running") and not _alive(str(e.config.get("process", "")))
+        for e in await st.store.evaluations(status=("pending", "running"))
+        if not _alive(str(e.config.get("process", "")))
     ]
     for evaluation_id in stale:
         await st.store.update_evaluation(

@@ -185,10 +185,14 @@ class EvalRepo:
             await s.commit()
         return row
 
-    async def evaluations(self, canvas_id: str | None = None) -> list[Evaluation]:
+    async def evaluations(
+        self, canvas_id: str | None = None, status: tuple[str, ...] = ()
+    ) -> list[Evaluation]:
         q = select(Evaluation)
         if canvas_id:
             q = q.where(Evaluation.canvas_id == canvas_id)
+        if status:
+            q = q.where(Evaluation.status.in_(status))
         async with self.sessions() as s:
             return list((await s.scalars(q.order_by(Evaluation.created_at.desc()))).all())
 
@@ -232,19 +236,6 @@ class EvalRepo:
             result = await s.execute(delete(Evaluation).where(Evaluation.id == evaluation_id))
             await s.commit()
             return bool(rowcount(result))
-
-    async def interrupt_evaluations(self) -> int:
-        """Evaluations left running by a process that stopped: ``aborted``."""
-        async with self.sessions() as s:
-            result = await s.execute(
-                update(Evaluation)
-                .where(Evaluation.status.in_(("pending", "running")))
-                .values(
-                    status="aborted", error="the server stopped during the run", ended_at=utcnow()
-                )
-            )
-            await s.commit()
-            return rowcount(result)
 
     # -- prices -----------------------------------------------------------------------
 

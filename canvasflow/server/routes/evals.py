@@ -12,8 +12,8 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from canvasflow.errors import BadRequest, NotFound
 from canvasflow.evals import datasets as files
 from canvasflow.evals import evaluators as ev
+from canvasflow.evals import prices as pricing
 from canvasflow.evals import runner
-from canvasflow.evals.prices import DEFAULTS
 from canvasflow.evals.summary import compare, summarize
 from canvasflow.server.deps import canvas_or_404, state
 from canvasflow.server.guards import require_admin
@@ -380,7 +380,7 @@ async def create_evaluation(request: Request, body: EvaluationIn) -> EvaluationO
 @router.get("/evaluations/prices", response_model=Prices)
 async def get_prices(request: Request) -> Prices:
     """The price table costs are counted with: the operator's, over the defaults."""
-    table = {**DEFAULTS, **await state(request).store.prices()}
+    table = pricing.Prices(await state(request).store.prices()).table
     return Prices(prices={m: ModelPriceIn(input=i, output=o) for m, (i, o) in table.items()})
 
 
