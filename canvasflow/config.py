@@ -9,7 +9,6 @@ read it there), to the worker. Nothing else in canvasflow reads the environment.
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import Any, Literal
 
@@ -182,36 +181,15 @@ class Settings(BaseSettings):
     warm_up: bool = Field(True, description="Load the embedded model at start, in the background")
     local_threads: int = Field(0, ge=0)
 
-    # -- model providers (their standard variable names) ----------------------------------
-    openai_api_key: str | None = _env("OPENAI_API_KEY")
-    openai_base_url: str | None = _env("OPENAI_BASE_URL")
-    anthropic_api_key: str | None = _env("ANTHROPIC_API_KEY")
-    anthropic_base_url: str | None = _env("ANTHROPIC_BASE_URL")
-    azure_openai_api_key: str | None = _env("AZURE_OPENAI_API_KEY")
-    azure_openai_instance_name: str | None = _env("AZURE_OPENAI_INSTANCE_NAME")
-    azure_openai_deployment: str | None = _env("AZURE_OPENAI_DEPLOYMENT")
-    azure_openai_endpoint: str | None = _env("AZURE_OPENAI_ENDPOINT")
-    openai_api_version: str | None = _env("OPENAI_API_VERSION")
-    mistral_api_key: str | None = _env("MISTRAL_API_KEY")
-    mistral_base_url: str | None = _env("MISTRAL_BASE_URL")
-    google_api_key: str | None = _env("GOOGLE_API_KEY")
-    google_base_url: str | None = _env("GOOGLE_BASE_URL")
-    groq_api_key: str | None = _env("GROQ_API_KEY")
-    groq_base_url: str | None = _env("GROQ_BASE_URL")
-    localai_api_key: str | None = _env("LOCALAI_API_KEY")
-    localai_base_url: str | None = _env("LOCALAI_BASE_URL")
-    ollama_base_url: str | None = _env("OLLAMA_BASE_URL")
-    # -- other services nodes call (search APIs, hosted models, Pinecone, GitHub) ---------
-    serpapi_api_key: str | None = _env("SERPAPI_API_KEY")
-    serper_api_key: str | None = _env("SERPER_API_KEY")
-    google_cse_id: str | None = _env("GOOGLE_CSE_ID")
-    brave_search_api_key: str | None = _env("BRAVE_SEARCH_API_KEY")
-    tavily_api_key: str | None = _env("TAVILY_API_KEY")
-    replicate_api_token: str | None = _env("REPLICATE_API_TOKEN")
-    huggingfacehub_api_key: str | None = _env("HUGGINGFACEHUB_API_KEY")
-    pinecone_api_key: str | None = _env("PINECONE_API_KEY")
-    github_token: str | None = _env("GITHUB_TOKEN")
-    cohere_api_key: str | None = _env("COHERE_API_KEY")
+    # -- model providers and outside services ---------------------------------------------
+    # their standard variables (OPENAI_API_KEY, OLLAMA_BASE_URL...), read by name through
+    # provider_env: each provider's descriptor (nodes/services.py) says which it reads
+    environ: dict[str, str] = Field(
+        default_factory=lambda: dict(os.environ),
+        repr=False,
+        exclude=True,
+        description="The process's environment when the settings were read",
+    )
     service_urls: dict[str, str] = Field(
         default_factory=dict,
         description="Base URLs that replace services' official ones (a proxy, a test "
@@ -237,10 +215,9 @@ class Settings(BaseSettings):
     # -- derived ------------------------------------------------------------------------
 
     def provider_env(self, name: str) -> str | None:
-        """A provider variable by its standard name (``OPENAI_API_KEY``)."""
-        # interned: a new name per call would be kept by CPython's attribute cache
-        value = getattr(self, sys.intern(name.lower()), None)
-        return str(value) if value else None
+        """A provider's or service's variable by its standard name (``OPENAI_API_KEY``);
+        None when unset or empty."""
+        return self.environ.get(name) or None
 
     @property
     def mcp_command_list(self) -> frozenset[str]:
@@ -257,7 +234,7 @@ class Settings(BaseSettings):
     def env_values(self, names: list[str]) -> dict[str, str]:
         """The values of some of the process's environment variables (those an operator
         hands on, by name: a local MCP server's)."""
-        return {n: os.environ[n] for n in names if n in os.environ}
+        return {n: self.environ[n] for n in names if n in self.environ}
 
     @property
     def files_root(self) -> Path:

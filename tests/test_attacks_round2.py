@@ -56,7 +56,10 @@ class FakeCredentials:
 def context(credential: dict[str, Any] | None = None) -> RunContext:
     return RunContext(
         question="q",
-        settings=Settings(**SERVER_KEYS, data_dir=Path("/tmp/unused")),  # type: ignore[arg-type]
+        settings=Settings(
+            environ={name.upper(): value for name, value in SERVER_KEYS.items()},
+            data_dir=Path("/tmp/unused"),
+        ),
         credentials=FakeCredentials(credential or {}),  # type: ignore[arg-type]
     )
 
@@ -139,7 +142,8 @@ async def test_services_and_github_keys_go_only_to_their_own_address() -> None:
 
     load_all()
     ctx = context()
-    ctx = replace(ctx, settings=ctx.settings.model_copy(update={"serpapi_api_key": "srv-serp"}))
+    environ = {**ctx.settings.environ, "SERPAPI_API_KEY": "srv-serp"}
+    ctx = replace(ctx, settings=ctx.settings.model_copy(update={"environ": environ}))
     node = REGISTRY["serpAPI"]("s", {})
     assert await services.service_key(ctx, node, services.SERPAPI) == "srv-serp"
     loader = GithubLoader("g", {"githubInstanceApi": "https://127.0.0.1:9/api"})
@@ -864,3 +868,39 @@ async def test_answers_left_running_by_nobody_are_repaired_while_serving(tmp_pat
     assert statuses["old"] == "interrupted"
     assert statuses["mine"] == "running" and statuses["recent"] == "running"
     await store.close()
+
+
+def test_every_service_is_one_descriptor_of_real_flowise_credentials() -> None:
+    """A provider or service is described once (``nodes/services.py``): its credential
+    kind and fields are Flowise's own, and the server's values are read by their
+    standard variable names from the settings' environment, whatever the provider."""
+    import json
+
+    from canvasflow.nodes import services
+
+    load_all()
+    kinds = {
+        c["name"]: {i["name"] for i in c.get("inputs", [])}
+        for c in json.loads(
+            (
+                Path(services.__file__).parent.parent / "data/flowise_3.1.2_credentials.json"
+            ).read_text()
+        )
+    }
+    assert len(services.SERVICES) >= 19
+    for service in services.SERVICES.values():
+        if not service.kind:
+            continue  # no key (arXiv)
+        assert service.kind in kinds, service.name
+        for field in (service.field, *(f for f, _ in service.more)):
+            assert field in kinds[service.kind], (service.name, field)
+    names = [n for s in services.SERVICES.values() for n in s.variables()]
+    settings = Settings(environ={n: f"value of {n}" for n in names})
+    assert all(settings.provider_env(n) == f"value of {n}" for n in names)
+    assert Settings(environ={}).provider_env("OPENAI_API_KEY") is None
+    # the operator's own address, from its variable or CANVASFLOW_SERVICE_URLS
+    own = Settings(environ={"GROQ_BASE_URL": "http://groq.proxy/v1"})
+    assert services.GROQ.base_url(own) == "http://groq.proxy/v1"
+    assert services.GROQ.base_url(Settings(environ={})) == services.GROQ.url
+    proxied = Settings(environ={}, service_urls={"serpapi": "http://serp.proxy"})
+    assert services.service_url(proxied, services.SERPAPI) == "http://serp.proxy"

@@ -22,10 +22,13 @@ def job(prediction_id: str) -> str:
     return f"cf:job:{prediction_id}"
 
 
-def node_alive(node_id: str) -> str:
-    """Heart-beat of a process (expires when it dies): a prediction is alive while the
-    process named in its ``started`` key is."""
-    return f"cf:node:{node_id}:alive"
+def heartbeat(kind: str, name: str) -> str:
+    """A heart-beat (expires when its owner dies). ``node``: a process (a prediction is
+    alive while the process named in its ``started`` key is); ``worker``: a worker's
+    load (queue mode). ``name`` ``*`` makes the pattern of every one of a kind."""
+    if kind == "node":
+        return f"cf:node:{name}:alive"
+    return f"cf:{kind}:{name}"
 
 
 def started(prediction_id: str) -> str:
@@ -36,14 +39,6 @@ def started(prediction_id: str) -> str:
 def final(prediction_id: str) -> str:
     """Set once by the one process that finishes a lost prediction."""
     return f"cf:job:{prediction_id}:final"
-
-
-def worker(name: str) -> str:
-    """A worker's heart-beat and load (queue mode)."""
-    return f"cf:worker:{name}"
-
-
-WORKERS = "cf:worker:*"
 
 
 def memory(canvas_id: str, session: str) -> str:

@@ -1,4 +1,6 @@
-"""The in-process bus: a list-backed ring buffer per prediction, aborts by callback.
+"""The in-process bus: a list-backed ring buffer per prediction, aborts by callback, a
+job queue and a heartbeat in dictionaries, rate limits counted in memory. For one
+process; several share the Redis backend instead.
 
 A finished prediction's log is kept for resume (``CANVASFLOW_RETENTION``). A few seconds
 after it closes, when its own streams have read it, its events are packed into one JSON
@@ -18,16 +20,18 @@ import zlib
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from canvasflow.bus import backend
-from canvasflow.bus.base import Bus, EventLog, EventsExpired
+from canvasflow.bus.base import Bus, EventLog, EventsExpired, Heartbeat, JobState, JobStore
 from canvasflow.bus.shelf import Shelf, Shelved
 from canvasflow.events import Event
 
 if TYPE_CHECKING:
+    from limits.aio.storage import Storage
+
     from canvasflow.config import Settings
 
 log = logging.getLogger("canvasflow.bus")
@@ -179,6 +183,83 @@ class MemoryEventLog(EventLog):
                 timer.cancel()
 
 
+class MemoryHeartbeat(Heartbeat):
+    def __init__(self) -> None:
+        self._marks: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
+
+    async def beat(
+        self, kind: str, name: str, ttl: float, info: dict[str, Any] | None = None
+    ) -> bool:
+        self._marks[(kind, name)] = (time.monotonic() + ttl, info or {})
+        return True
+
+    async def alive(self, kind: str, name: str) -> bool:
+        mark = self._marks.get((kind, name))
+        return mark is not None and mark[0] > time.monotonic()
+
+    async def members(self, kind: str) -> list[dict[str, Any]]:
+        now = time.monotonic()
+        for key in [k for k, (until, _) in self._marks.items() if until <= now]:
+            del self._marks[key]
+        return [info for (k, _), (_, info) in self._marks.items() if k == kind]
+
+    async def forget(self, kind: str, name: str) -> None:
+        self._marks.pop((kind, name), None)
+
+
+class MemoryJobStore(JobStore):
+    """Jobs for workers that are tasks of this process."""
+
+    def __init__(self) -> None:
+        self._waiting: asyncio.Queue[tuple[int, str]] = asyncio.Queue()
+        self._payloads: dict[str, tuple[float, bytes]] = {}  # pid: (expires, payload)
+        self._expiring: deque[tuple[float, str]] = deque()
+        self.started: dict[str, str] = {}
+        self._final: dict[str, str] = {}
+        self._taken: set[int] = set()
+        self._count = 0
+
+    async def ensure(self) -> None:
+        return None
+
+    async def depth(self) -> int:
+        return self._waiting.qsize()
+
+    async def put(self, pid: str, payload: bytes, ttl: float, cap: int) -> None:
+        now = time.monotonic()
+        while self._expiring and self._expiring[0][0] <= now:
+            _, gone = self._expiring.popleft()
+            self._payloads.pop(gone, None)
+            self.started.pop(gone, None)
+            self._final.pop(gone, None)
+        self._payloads[pid] = (now + ttl, payload)
+        self._expiring.append((now + ttl, pid))
+        self._count += 1
+        self._waiting.put_nowait((self._count, pid))
+
+    async def take(self, consumer: str, wait: float) -> list[tuple[Any, str]]:
+        try:
+            entry, pid = await asyncio.wait_for(self._waiting.get(), wait)
+        except TimeoutError:
+            return []
+        self._taken.add(entry)
+        return [(entry, pid)]
+
+    async def ack(self, entry: Any) -> None:
+        self._taken.discard(entry)
+
+    async def state(self, pid: str) -> JobState:
+        kept = self._payloads.get(pid)
+        payload = kept[1] if kept is not None and kept[0] > time.monotonic() else None
+        return JobState(payload, self.started.get(pid), self._final.get(pid))
+
+    async def give_up(self, pid: str, code: str, ttl: float) -> bool:
+        if pid in self._final:
+            return False
+        self._final[pid] = code
+        return True
+
+
 @backend("memory")
 class MemoryBus(Bus):
     @classmethod
@@ -205,10 +286,50 @@ class MemoryBus(Bus):
         self._sweeper: asyncio.TimerHandle | None = None
         self._running: dict[tuple[str, str], Callable[[], None]] = {}
         self._retention = retention_seconds
+        self.retention = retention_seconds
         self._max_events = max_events
+        self.heartbeat = MemoryHeartbeat()
+        self.jobs: MemoryJobStore = MemoryJobStore()
+        self._awaited: set[str] = set()  # logs a job's follower opened before its worker
+
+    def rate_storage(self) -> Storage:
+        from limits.aio.storage import MemoryStorage
+
+        return MemoryStorage()
 
     def open_log(self, prediction_id: str) -> EventLog:
+        if prediction_id in self._awaited:  # a queued job's: its follower waits on it
+            self._awaited.discard(prediction_id)
+            self.jobs.started[prediction_id] = self.node_id
+            return self._logs[prediction_id]
         log = _RetainedLog(self, prediction_id, self._max_events)
+        self._logs[prediction_id] = log
+        return log
+
+    def remote_log(self, prediction_id: str) -> EventLog:
+        log = _RetainedLog(self, prediction_id, self._max_events)
+        self._logs[prediction_id] = log
+        self._awaited.add(prediction_id)
+        return log
+
+    async def replay(self, prediction_id: str) -> list[Event]:
+        log = await self.get_log(prediction_id)
+        if log is None:
+            return []
+        return self._kept(log)
+
+    @staticmethod
+    def _kept(log: EventLog) -> list[Event]:
+        assert isinstance(log, MemoryEventLog)
+        return log._unpacked() if log._packed is not None else list(log._events)
+
+    def resume_log(self, prediction_id: str, last_id: int) -> EventLog:
+        self._awaited.discard(prediction_id)
+        found = self._logs.get(prediction_id)
+        if found is not None and not found.closed:
+            return found
+        log = _RetainedLog(self, prediction_id, self._max_events)
+        log._offset = last_id
         self._logs[prediction_id] = log
         return log
 

@@ -1,5 +1,6 @@
 """The Redis bus: events in Redis Streams, aborts over pub/sub, so that any process can
-stream, resume or abort any prediction.
+stream, resume or abort any prediction; queued jobs in a stream read by the workers'
+consumer group; heartbeats as expiring keys; rate limits counted in Redis.
 
 A prediction's events go to the stream ``cf:ev:{id}`` with explicit entry ids ``0-n``
 (n = the event id the clients see), so ``Last-Event-ID: n`` maps to the stream position
@@ -19,15 +20,17 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from canvasflow.bus import backend, keys
-from canvasflow.bus.base import Bus, EventLog, EventsExpired
+from canvasflow.bus.base import Bus, EventLog, EventsExpired, Heartbeat, JobState, JobStore
 from canvasflow.errors import Unavailable
 from canvasflow.events import Event
 
 if TYPE_CHECKING:
+    from limits.aio.storage import Storage
+
     from canvasflow.config import Settings
 
 log = logging.getLogger("canvasflow.bus.redis")
@@ -219,8 +222,110 @@ class RedisEventLog(EventLog):
                     return
 
 
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class RedisHeartbeat(Heartbeat):
+    def __init__(self, bus: RedisBus) -> None:
+        self._bus = bus
+
+    async def beat(
+        self, kind: str, name: str, ttl: float, info: dict[str, Any] | None = None
+    ) -> bool:
+        key, value = keys.heartbeat(kind, name), orjson.dumps(info or {})
+        return await self._bus.retry(lambda r: r.set(key, value, ex=max(1, round(ttl)))) is not None
+
+    async def alive(self, kind: str, name: str) -> bool:
+        return bool(await self._bus.retry(lambda r: r.exists(keys.heartbeat(kind, name))))
+
+    async def members(self, kind: str) -> list[dict[str, Any]]:
+        redis, found = self._bus.redis, []
+        async for key in redis.scan_iter(match=keys.heartbeat(kind, "*"), count=100):
+            raw = await redis.get(key)
+            if raw:
+                found.append(orjson.loads(raw))
+        return found
+
+    async def forget(self, kind: str, name: str) -> None:
+        await self._bus.retry(lambda r: r.delete(keys.heartbeat(kind, name)))
+
+
+class RedisJobStore(JobStore):
+    """Jobs on a Redis Stream read through a consumer group; a job's payload, the process
+    that started it and its final mark in keys of their own."""
+
+    def __init__(self, bus: RedisBus) -> None:
+        self._bus = bus
+
+    async def ensure(self) -> None:
+        try:
+            await self._bus.redis.xgroup_create(keys.JOBS, keys.GROUP, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def depth(self) -> int:
+        redis = self._bus.redis
+        try:
+            groups = await redis.xinfo_groups(keys.JOBS)
+        except ResponseError:  # no stream yet
+            return 0
+        for g in groups:
+            if _text(g.get("name")) == keys.GROUP:
+                lag = g.get("lag")
+                if lag is not None:
+                    return int(lag)
+                return max(0, int(await redis.xlen(keys.JOBS)) - int(g.get("entries-read") or 0))
+        return int(await redis.xlen(keys.JOBS))
+
+    async def put(self, pid: str, payload: bytes, ttl: float, cap: int) -> None:
+        pipe = self._bus.redis.pipeline(transaction=True)
+        pipe.set(keys.job(pid), payload, ex=int(ttl))
+        pipe.xadd(keys.JOBS, {"pid": pid}, maxlen=cap, approximate=True)
+        await pipe.execute()
+
+    async def take(self, consumer: str, wait: float) -> list[tuple[Any, str]]:
+        def read(r: aioredis.Redis) -> Awaitable[Any]:
+            return r.xreadgroup(
+                keys.GROUP, consumer, {keys.JOBS: ">"}, count=1, block=int(wait * 1000)
+            )
+
+        try:
+            reply = await self._bus.retry(read)
+        except ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            await self.ensure()  # Redis restarted without its data
+            return []
+        if not reply:
+            return []
+        return [
+            (entry, _text(fields.get(b"pid") or fields.get("pid") or b""))
+            for entry, fields in reply[0][1]
+        ]
+
+    async def ack(self, entry: Any) -> None:
+        await self._bus.retry(lambda r: r.xack(keys.JOBS, keys.GROUP, entry))
+
+    async def state(self, pid: str) -> JobState:
+        payload, started, final = await self._bus.redis.mget(
+            keys.job(pid), keys.started(pid), keys.final(pid)
+        )
+        return JobState(
+            payload,
+            _text(started) if started else None,
+            _text(final) if final else None,
+        )
+
+    async def give_up(self, pid: str, code: str, ttl: float) -> bool:
+        return bool(await self._bus.redis.set(keys.final(pid), code, nx=True, ex=int(ttl)))
+
+
 @backend("redis", "rediss", "unix")
 class RedisBus(Bus):
+    shared = True
+
     @classmethod
     def from_settings(cls, settings: Settings) -> RedisBus:
         assert settings.redis_url
@@ -245,11 +350,10 @@ class RedisBus(Bus):
         self.retention = retention_seconds
         self.max_events = max_events
         self.give_up_after = give_up_after
-        self.idle_check = 1.0
-        # called when a follower has waited idle_check seconds for news (queue mode uses
-        # it to notice a worker that died)
-        self.on_idle: Callable[[str, int], Awaitable[None]] | None = None
+        self.idle_check = 1.0  # seconds a follower waits for news before on_idle
         self.node_id = uuid.uuid4().hex[:12]
+        self.heartbeat = RedisHeartbeat(self)
+        self.jobs = RedisJobStore(self)
         self._local: dict[tuple[str, str], Callable[[], None]] = {}
         self._marks: list[Callable[[Any], Any]] = []
         self._marker: asyncio.Task[None] | None = None
@@ -308,9 +412,8 @@ class RedisBus(Bus):
         """One mark per process, whatever it runs: a prediction is alive while the process
         that started it beats (one Redis write every 0.5 s per process, not per
         prediction)."""
-        key = keys.node_alive(self.node_id)
         while True:
-            if await self.retry(lambda r: r.set(key, "1", ex=HEARTBEAT_TTL)) is not None:
+            if await self.heartbeat.beat("node", self.node_id, HEARTBEAT_TTL):
                 self._answered()
             await asyncio.sleep(HEARTBEAT_EVERY)
 
@@ -324,8 +427,29 @@ class RedisBus(Bus):
             pending.append(self._marker)
         if pending:
             await asyncio.wait(pending, timeout=5)
-        await self.retry(lambda r: r.delete(keys.node_alive(self.node_id)))
+        await self.heartbeat.forget("node", self.node_id)
         await self.redis.aclose()
+
+    def rate_storage(self) -> Storage:
+        from limits.aio.storage import RedisStorage
+
+        return RedisStorage("async+" + self.url, implementation="redispy")
+
+    def remote_log(self, prediction_id: str) -> EventLog:
+        return RedisEventLog(self, prediction_id)
+
+    async def replay(self, prediction_id: str) -> list[Event]:
+        entries: Any = await self.redis.xrange(keys.events(prediction_id))
+        return [decode(eid, fields) for eid, fields in entries]
+
+    def resume_log(self, prediction_id: str, last_id: int) -> EventLog:
+        log_ = RedisEventLog(self, prediction_id)
+        log_.continue_from(last_id)
+        return log_
+
+    async def flushed(self, log: EventLog) -> None:
+        if isinstance(log, RedisEventLog):
+            await log.flushed.wait()
 
     def open_log(self, prediction_id: str) -> EventLog:
         """The log of a prediction this process runs, marked as started here: followers
@@ -341,8 +465,7 @@ class RedisBus(Bus):
         node = await self.retry(lambda r: r.get(keys.started(prediction_id)))
         if not node:
             return False
-        node = node.decode() if isinstance(node, bytes) else str(node)
-        return bool(await self.retry(lambda r: r.exists(keys.node_alive(node))))
+        return await self.heartbeat.alive("node", _text(node))
 
     async def get_log(self, prediction_id: str) -> EventLog | None:
         local = self._logs.get(prediction_id)

@@ -10,10 +10,23 @@ from canvasflow.models.deadlines import Deadlines
 from canvasflow.models.local import DEFAULT_NAME, LocalChatModel, LocalModel
 from canvasflow.models.native import AnthropicChatModel, OllamaChatModel
 from canvasflow.models.openai_compat import OpenAIChatModel, azure_client_for, client_for
+from canvasflow.nodes.services import (
+    ANTHROPIC,
+    AZURE_OPENAI,
+    GOOGLE_GENAI,
+    GROQ,
+    LOCALAI,
+    MISTRAL,
+    OLLAMA,
+    OPENAI,
+    Service,
+    credential_value,
+    server_key,
+    service_field,
+)
 from canvasflow.runtime.node import Input, Node, register, to_bool, to_float, to_int
 
 if TYPE_CHECKING:
-    from canvasflow.config import Settings
     from canvasflow.runtime.context import RunContext
 
 log = logging.getLogger("canvasflow.nodes")
@@ -36,51 +49,6 @@ _OPENAI_INPUTS = (
 )
 
 
-async def credential_value(ctx: RunContext, ref: Any, field: str) -> str | None:
-    """A field of a stored credential, by id or name. None when canvasflow has no such
-    credential (an imported Flowise chatflow refers to Flowise's own credential ids):
-    the caller then falls back to the provider's standard environment variable."""
-    if not ref or ctx.credentials is None:
-        return None
-    data = await ctx.credentials.plain(str(ref))
-    if data is None:
-        log.info("credential %r is not stored in canvasflow; using the environment", ref)
-        return None
-    value = data.get(field)
-    return str(value) if value else None
-
-
-def _same_url(a: str | None, b: str | None) -> bool:
-    return bool(a and b) and str(a).rstrip("/").lower() == str(b).rstrip("/").lower()
-
-
-_WARNED: set[tuple[str, str]] = set()
-
-
-def server_key(settings: Settings, key_env: str, target: Any, *own: str | None) -> str | None:
-    """The server's own key for a provider or service (its standard environment variable),
-    only when ``target``, the address the request will really go to once credentials and
-    inputs are applied, is that provider's own endpoint: the official one or the
-    operator's (``own``). Anywhere else the canvas must bring its own credential: the
-    server's key is never sent where an author points. The one check every node shares."""
-    key = settings.provider_env(key_env)
-    if not key:
-        return None
-    if target and any(_same_url(str(target), o) for o in own):
-        return key
-    warned = (key_env, str(target))
-    if warned not in _WARNED:  # once per address, not per request
-        if len(_WARNED) > 10_000:
-            _WARNED.clear()
-        _WARNED.add(warned)
-        log.warning(
-            "not sending %s to %s (not the provider's own endpoint): give the node a credential",
-            key_env,
-            target,
-        )
-    return None
-
-
 def limited(model: Any, node: Node, ctx: RunContext) -> Any:
     """A model with the call's deadlines: the server's, shortened by the node's own
     ``timeout`` (ms) when it has one."""
@@ -89,16 +57,13 @@ def limited(model: Any, node: Node, ctx: RunContext) -> Any:
 
 
 class _OpenAIBase(Node):
-    """Any model behind an OpenAI-compatible API. Subclasses say where the key and the
-    base URL come from (credential field, environment variables, input names)."""
+    """Any model behind an OpenAI-compatible API. Subclasses name their provider's
+    descriptor (where the key and the base URL come from) and the input that may
+    change the address."""
 
     category = "Chat Models"
-    credential_field = "openAIApiKey"
-    key_env = "OPENAI_API_KEY"
-    url_env = "OPENAI_BASE_URL"
+    service: ClassVar[Service] = OPENAI
     url_input = "basepath"
-    default_url: str | None = None
-    official_url: str | None = "https://api.openai.com/v1"
     max_tokens_input = "maxTokens"
 
     def params(self) -> dict[str, Any]:
@@ -113,19 +78,11 @@ class _OpenAIBase(Node):
         }
 
     async def build(self, ctx: RunContext) -> OpenAIChatModel:
-        api_key = await credential_value(ctx, self.get("credential"), self.credential_field)
-        chosen = self.get(self.url_input)
-        settings = ctx.settings
-        own_url = settings.provider_env(self.url_env) if self.url_env else None
-        base_url = chosen or own_url or self.default_url
+        service, settings = self.service, ctx.settings
+        api_key = await credential_value(ctx, self.get("credential"), service.field)
+        base_url = self.get(self.url_input) or service.base_url(settings)
         if not api_key:
-            api_key = server_key(
-                settings,
-                self.key_env,
-                base_url or self.official_url,
-                own_url,
-                self.official_url or self.default_url,
-            )
+            api_key = service.server_key(settings, base_url)
         timeout_ms = to_float(self.get("timeout"))
         client = client_for(
             base_url,
@@ -171,10 +128,7 @@ class ChatLocalAI(_OpenAIBase):
     name = "chatLocalAI"
     label = "ChatLocalAI"
     base_classes = ("ChatLocalAI", "BaseChatOpenAI", *CHAT_BASES)
-    credential_field = "localAIApiKey"
-    official_url = None
-    key_env = "LOCALAI_API_KEY"
-    url_env = "LOCALAI_BASE_URL"
+    service = LOCALAI
     url_input = "basePath"
     inputs = (
         Input("cache", "BaseCache", optional=True),
@@ -196,12 +150,8 @@ class ChatMistralAI(_OpenAIBase):
     name = "chatMistralAI"
     label = "ChatMistralAI"
     base_classes = ("ChatMistralAI", *CHAT_BASES)
-    credential_field = "mistralAIAPIKey"
-    key_env = "MISTRAL_API_KEY"
-    url_env = "MISTRAL_BASE_URL"
+    service = MISTRAL
     url_input = "overrideEndpoint"
-    default_url = "https://api.mistral.ai/v1"
-    official_url = "https://api.mistral.ai/v1"
     max_tokens_input = "maxOutputTokens"
     inputs = (
         Input("cache", "BaseCache", optional=True),
@@ -224,12 +174,8 @@ class ChatGoogleGenerativeAI(_OpenAIBase):
     name = "chatGoogleGenerativeAI"
     label = "ChatGoogleGenerativeAI"
     base_classes = ("ChatGoogleGenerativeAI", *CHAT_BASES)
-    credential_field = "googleGenerativeAPIKey"
-    key_env = "GOOGLE_API_KEY"
-    url_env = "GOOGLE_BASE_URL"
+    service = GOOGLE_GENAI
     url_input = "baseUrl"
-    default_url = "https://generativelanguage.googleapis.com/v1beta/openai"
-    official_url = default_url
     max_tokens_input = "maxOutputTokens"
     inputs = (
         Input("cache", "BaseCache", optional=True),
@@ -251,11 +197,7 @@ class GroqChat(_OpenAIBase):
     name = "groqChat"
     label = "GroqChat"
     base_classes = ("GroqChat", *CHAT_BASES)
-    credential_field = "groqApiKey"
-    key_env = "GROQ_API_KEY"
-    url_env = "GROQ_BASE_URL"
-    default_url = "https://api.groq.com/openai/v1"
-    official_url = default_url
+    service = GROQ
     inputs = (
         Input("cache", "BaseCache", optional=True),
         Input("credential", "credential", optional=True),
@@ -359,7 +301,7 @@ class ChatOllama(Node):
             "tfs_z": to_float(self.get("tfsZ")),
             "stop": [x for x in str(stop).split(",") if x] if stop else None,
         }
-        base = self.get("baseUrl") or ctx.settings.ollama_base_url or "http://localhost:11434"
+        base = self.get("baseUrl") or OLLAMA.base_url(ctx.settings)
         return limited(
             OllamaChatModel(
                 str(base),
@@ -402,12 +344,9 @@ class ChatAnthropic(Node):
     )
 
     async def build(self, ctx: RunContext) -> AnthropicChatModel:
-        key = await credential_value(ctx, self.get("credential"), "anthropicApiKey")
-        official = "https://api.anthropic.com"
-        base = ctx.settings.anthropic_base_url or official
-        key = key or server_key(
-            ctx.settings, "ANTHROPIC_API_KEY", base, ctx.settings.anthropic_base_url, official
-        )
+        key = await credential_value(ctx, self.get("credential"), ANTHROPIC.field)
+        base = str(ANTHROPIC.base_url(ctx.settings))
+        key = key or ANTHROPIC.server_key(ctx.settings, base)
         params = {
             "temperature": to_float(self.get("temperature")),
             "top_p": to_float(self.get("topP")),
@@ -440,28 +379,24 @@ class AzureChatOpenAI(_OpenAIBase):
     )
 
     async def build(self, ctx: RunContext) -> OpenAIChatModel:
-        async def field(name: str, env: str) -> str | None:
-            value = await credential_value(ctx, self.get("credential"), name)
-            return value or ctx.settings.provider_env(env)
-
-        own_key = await credential_value(ctx, self.get("credential"), "azureOpenAIApiKey")
-        instance = await field("azureOpenAIApiInstanceName", "AZURE_OPENAI_INSTANCE_NAME")
-        deployment = await field("azureOpenAIApiDeploymentName", "AZURE_OPENAI_DEPLOYMENT")
-        version = await field("azureOpenAIApiVersion", "OPENAI_API_VERSION") or "2024-10-21"
+        settings, azure = ctx.settings, AZURE_OPENAI
+        own_key = await credential_value(ctx, self.get("credential"), azure.field)
+        instance = await service_field(ctx, self, azure, "azureOpenAIApiInstanceName")
+        deployment = await service_field(ctx, self, azure, "azureOpenAIApiDeploymentName")
+        version = await service_field(ctx, self, azure, "azureOpenAIApiVersion") or "2024-10-21"
         endpoint = (
             self.get("basepath")
-            or ctx.settings.azure_openai_endpoint
+            or azure.own_url(settings)
             or (f"https://{instance}.openai.azure.com" if instance else None)
         )
         # the server's key goes only to the server's own Azure endpoint
-        official = ctx.settings.azure_openai_endpoint or (
-            f"https://{ctx.settings.azure_openai_instance_name}.openai.azure.com"
-            if ctx.settings.azure_openai_instance_name
-            else None
+        servers = settings.provider_env("AZURE_OPENAI_INSTANCE_NAME")
+        official = azure.own_url(settings) or (
+            f"https://{servers}.openai.azure.com" if servers else None
         )
         # checked against the endpoint really used, whatever named it (an input, or the
         # instance of a credential)
-        key = own_key or server_key(ctx.settings, "AZURE_OPENAI_API_KEY", endpoint, official)
+        key = own_key or server_key(settings, "AZURE_OPENAI_API_KEY", endpoint, official)
         if not endpoint or not deployment:
             raise CanvasInvalid(
                 "Azure OpenAI needs an instance (or endpoint) and a deployment",

@@ -11,10 +11,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from canvasflow.errors import CanvasInvalid
-from canvasflow.nodes.chat_models import credential_value
 from canvasflow.nodes.kept import KeptStore, doc_id, engine_errors, flat_metadata, mark_of
 from canvasflow.nodes.retrieval import _docs_of
-from canvasflow.nodes.services import allowed_host, json_input
+from canvasflow.nodes.services import allowed_host, credential_value, json_input
 from canvasflow.runtime.node import Input, Node, register, to_int
 
 if TYPE_CHECKING:

@@ -9,8 +9,8 @@ import orjson
 from canvasflow.errors import CanvasInvalid
 from canvasflow.models.hosted import HuggingFaceModel, ReplicateModel
 from canvasflow.nodes import services
-from canvasflow.nodes.chat_models import credential_value, limited
-from canvasflow.nodes.services import allowed_host, required_key, service_url
+from canvasflow.nodes.chat_models import limited
+from canvasflow.nodes.services import allowed_host, credential_value, required_key, service_url
 from canvasflow.runtime.node import Input, Node, register, to_float, to_int
 
 if TYPE_CHECKING:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import orjson
 
 from canvasflow.mcp.client import Pooled, ServerSpec, call_tool, pool, spec_from_config
-from canvasflow.nodes.chat_models import credential_value
+from canvasflow.nodes.services import credential_value
 from canvasflow.nodes.tools import Tool
 from canvasflow.runtime.node import Input, Node, register
 

@@ -253,8 +253,7 @@ async def redis_url_of(node: Node, ctx: RunContext) -> tuple[str, bool]:
     else the server's ``REDIS_URL``."""
     from urllib.parse import quote, urlsplit
 
-    from canvasflow.nodes.chat_models import credential_value
-    from canvasflow.nodes.services import allowed_host
+    from canvasflow.nodes.services import allowed_host, credential_value
 
     ref = node.get("credential")
     url = await credential_value(ctx, ref, "redisUrl")

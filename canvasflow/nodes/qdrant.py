@@ -9,10 +9,9 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from canvasflow.errors import CanvasInvalid
-from canvasflow.nodes.chat_models import credential_value
 from canvasflow.nodes.kept import KeptStore, doc_id, mark_of
 from canvasflow.nodes.retrieval import _docs_of
-from canvasflow.nodes.services import allowed_host, json_input
+from canvasflow.nodes.services import allowed_host, credential_value, json_input
 from canvasflow.runtime.node import Input, Node, register, to_int
 
 if TYPE_CHECKING:

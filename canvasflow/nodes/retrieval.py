@@ -19,8 +19,8 @@ from canvasflow.events import usage as usage_event
 from canvasflow.models.base import Usage, complete, transcript
 from canvasflow.models.openai_compat import client_for
 from canvasflow.nodes.chains import load_memory, stream_answer
-from canvasflow.nodes.chat_models import credential_value, server_key
 from canvasflow.nodes.safety import moderate
+from canvasflow.nodes.services import LOCALAI, OPENAI, credential_value
 from canvasflow.runtime.node import Input, Node, register, to_float, to_int
 
 if TYPE_CHECKING:
@@ -71,20 +71,12 @@ class OpenAIEmbeddings(Node):
     )
 
     async def build(self, ctx: RunContext) -> OpenAIEmbedder:
-        key = await credential_value(ctx, self.get("credential"), "openAIApiKey")
+        key = await credential_value(ctx, self.get("credential"), OPENAI.field)
         timeout_ms = to_float(self.get("timeout"))
-        official = "https://api.openai.com/v1"
-        base_url = self.get("basepath") or ctx.settings.openai_base_url
+        base_url = self.get("basepath") or OPENAI.base_url(ctx.settings)
         client = client_for(
             base_url,
-            key
-            or server_key(
-                ctx.settings,
-                "OPENAI_API_KEY",
-                base_url or official,
-                ctx.settings.openai_base_url,
-                official,
-            ),
+            key or OPENAI.server_key(ctx.settings, base_url),
             timeout_ms / 1000 if timeout_ms else 600.0,
             ctx.settings.upstream_retries,
         )
@@ -109,16 +101,10 @@ class LocalAIEmbeddings(Node):
     )
 
     async def build(self, ctx: RunContext) -> OpenAIEmbedder:
-        key = await credential_value(ctx, self.get("credential"), "localAIApiKey")
+        key = await credential_value(ctx, self.get("credential"), LOCALAI.field)
         client = client_for(
             str(self.get("basePath")),
-            key
-            or server_key(
-                ctx.settings,
-                "LOCALAI_API_KEY",
-                self.get("basePath"),
-                ctx.settings.provider_env("LOCALAI_BASE_URL"),
-            ),
+            key or LOCALAI.server_key(ctx.settings, self.get("basePath")),
             retries=ctx.settings.upstream_retries,
         )
         return OpenAIEmbedder(client, str(self.get("modelName")), 512, None)

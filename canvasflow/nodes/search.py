@@ -8,8 +8,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from canvasflow.errors import CanvasInvalid
 from canvasflow.nodes import services
-from canvasflow.nodes.chat_models import credential_value
-from canvasflow.nodes.services import Service, ServiceError, call, required_key, service_url
+from canvasflow.nodes.services import (
+    Service,
+    ServiceError,
+    call,
+    required_key,
+    service_field,
+    service_url,
+)
 from canvasflow.nodes.tools import Tool, ToolError
 from canvasflow.runtime.node import Input, Node, register, to_bool, to_int
 
@@ -213,8 +219,8 @@ class GoogleCustomSearch(_SearchNode):
 
     async def build(self, ctx: RunContext) -> Tool:
         key = await required_key(ctx, self, self.service)
-        cx = await credential_value(ctx, self.get("credential"), "googleCustomSearchApiId")
-        cx = cx or ctx.settings.google_cse_id  # else the server's search engine id
+        # the credential's search engine id, else the server's
+        cx = await service_field(ctx, self, self.service, "googleCustomSearchApiId")
         if not cx:
             raise CanvasInvalid(
                 f"node {self.id} (googleCustomSearch) has no search engine id: give it a "

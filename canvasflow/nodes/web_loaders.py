@@ -15,9 +15,15 @@ import orjson
 
 from canvasflow.errors import CanvasflowError, CanvasInvalid, UpstreamError
 from canvasflow.nodes import services
-from canvasflow.nodes.chat_models import credential_value, server_key
 from canvasflow.nodes.documents import finish_loaded
-from canvasflow.nodes.services import ServiceError, allowed_host, call, service_url
+from canvasflow.nodes.services import (
+    ServiceError,
+    allowed_host,
+    call,
+    credential_value,
+    server_key,
+    service_url,
+)
 from canvasflow.runtime.node import Input, Node, register, to_bool, to_int
 
 if TYPE_CHECKING:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from canvasflow.bus.redis import RedisBus, RedisEventLog
+from canvasflow.bus.base import Bus, EventLog
 from canvasflow.engine.outcome import Outcome, OutcomeView
 from canvasflow.runtime.context import RunContext
 
@@ -14,7 +14,7 @@ class RemotePrediction(OutcomeView):
     """Its event log, its abort, and (for JSON answers) its outcome, reduced from the
     worker's events by the same :class:`Outcome` a local prediction uses."""
 
-    def __init__(self, bus: RedisBus, ctx: RunContext, log_: RedisEventLog) -> None:
+    def __init__(self, bus: Bus, ctx: RunContext, log_: EventLog) -> None:
         self.bus = bus
         self.ctx = ctx
         self.log = log_

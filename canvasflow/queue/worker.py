@@ -1,4 +1,6 @@
-"""``canvasflow worker``: takes jobs from the Redis queue and runs them."""
+"""``canvasflow worker``: takes jobs from the bus's job queue and runs them. Only the
+bus's ports are used; ``canvasflow worker`` runs on a shared bus (Redis), and the
+in-process bus runs the same loop in one process (the tests do)."""
 
 from __future__ import annotations
 
@@ -9,11 +11,8 @@ import signal
 import socket
 from typing import Any
 
-import orjson
-from redis.exceptions import ResponseError
-
-from canvasflow.bus import keys
-from canvasflow.bus.redis import RedisBus
+from canvasflow.bus import create_bus
+from canvasflow.bus.base import Bus
 from canvasflow.config import Settings
 from canvasflow.credentials import Credentials
 from canvasflow.engine.graph import allowed_overrides, parse
@@ -23,7 +22,8 @@ from canvasflow.keyfiles import check_shared_secret, secret_key
 from canvasflow.mcp.client import close_pool
 from canvasflow.models.openai_compat import close_clients
 from canvasflow.observability.logs import PredictionLog
-from canvasflow.queue.jobs import JobQueue, JobSpec
+from canvasflow.queue.jobs import Job, JobQueue
+from canvasflow.runtime.context import RunContext
 from canvasflow.runtime.node import load_all
 from canvasflow.sandbox import slots as sandbox_slots
 from canvasflow.store.repo import Store
@@ -32,15 +32,25 @@ log = logging.getLogger("canvasflow.worker")
 
 
 class Worker:
-    def __init__(self, settings: Settings, concurrency: int = 4, job_timeout: float = 300.0):
-        if not settings.redis_url:
+    def __init__(
+        self,
+        settings: Settings,
+        concurrency: int = 4,
+        job_timeout: float = 300.0,
+        bus: Bus | None = None,
+        store: Store | None = None,
+    ) -> None:
+        """A worker on ``bus`` (by default the settings' own, which must be shared:
+        a worker process on the in-process bus would wait for jobs nobody can give it)."""
+        if bus is None and not settings.redis_url:
             raise SystemExit("canvasflow worker needs REDIS_URL")
         self.settings = settings
         self.concurrency = max(1, concurrency)
         self.job_timeout = job_timeout
-        self.store = Store(settings.resolved_database_url())
+        self._own = bus is None  # started and closed here
+        self.store = store or Store(settings.resolved_database_url())
         self.credentials = Credentials(self.store, secret_key(settings))
-        self.bus = RedisBus.from_settings(settings)
+        self.bus = bus or create_bus(settings)
         self.queue = JobQueue(self.bus, self.store, settings.max_queue, settings.queue_timeout)
         self.bus.on_idle = self.queue.check
         self.name = f"{socket.gethostname()}-{os.getpid()}"
@@ -54,13 +64,14 @@ class Worker:
         sandbox_slots.configure(self.settings.sandbox_processes)
         beat: asyncio.Task[None] | None = None
         try:
-            await self.store.migrate()
-            await check_shared_secret(self.store, self.settings)
-            await self.bus.start()
+            if self._own:
+                await self.store.migrate()
+                await check_shared_secret(self.store, self.settings)
+                await self.bus.start()
+                loop = asyncio.get_running_loop()
+                for sig in (signal.SIGTERM, signal.SIGINT):
+                    loop.add_signal_handler(sig, self._stopping.set)
             await self.queue.ensure_group()
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(sig, self._stopping.set)
             beat = asyncio.create_task(self._beat())
             log.info("worker %s: %d slots", self.name, self.concurrency)
             await self._take_jobs()
@@ -71,15 +82,16 @@ class Worker:
             if beat is not None:
                 beat.cancel()
             await self._drain()
-            await self.bus.retry(lambda r: r.delete(keys.worker(self.name)))
-            await self.bus.close()
-            await close_pool()
-            await close_clients()
-            await self.store.close()
+            await self.bus.heartbeat.forget("worker", self.name)
+            if self._own:
+                await self.bus.close()
+                await close_pool()
+                await close_clients()
+                await self.store.close()
 
-    @property
-    def redis(self) -> Any:
-        return self.bus.redis
+    def stop(self) -> None:
+        """Take no more jobs; :meth:`run` returns once the running ones end."""
+        self._stopping.set()
 
     async def _beat(self) -> None:
         while True:
@@ -88,12 +100,7 @@ class Worker:
                 "running": len(self.running),
                 "concurrency": self.concurrency,
             }
-            payload = orjson.dumps(info)
-
-            def beat(r: Any, payload: bytes = payload) -> Any:
-                return r.set(keys.worker(self.name), payload, ex=5)
-
-            await self.bus.retry(beat)
+            await self.bus.heartbeat.beat("worker", self.name, 5, info)
             await asyncio.sleep(1)
 
     async def _take_jobs(self) -> None:
@@ -103,22 +110,14 @@ class Worker:
                 self._slots.release()
                 break
             try:
-                reply = await self.bus.retry(
-                    lambda r: r.xreadgroup(
-                        keys.GROUP, self.name, {keys.JOBS: ">"}, count=1, block=1000
-                    )
-                )
-            except ResponseError as exc:
+                taken = await self.bus.jobs.take(self.name, 1.0)
+            except BaseException:
                 self._slots.release()
-                if "NOGROUP" not in str(exc):
-                    raise
-                await self.queue.ensure_group()  # Redis restarted without its data
-                continue
-            if not reply:
+                raise
+            if not taken:
                 self._slots.release()
                 continue
-            for entry_id, fields in reply[0][1]:
-                pid = (fields.get(b"pid") or fields.get("pid") or b"").decode()
+            for entry_id, pid in taken:
                 task = asyncio.create_task(self._run_job(entry_id, pid))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
@@ -139,21 +138,21 @@ class Worker:
             log.exception("job %s failed", pid)
             await self.queue.finish_lost(pid, "the worker failed to run the job", "worker_error")
         finally:
-            await self.bus.retry(lambda r: r.xack(keys.JOBS, keys.GROUP, entry_id))
+            await self.bus.jobs.ack(entry_id)
             self._slots.release()
 
     async def _run(self, pid: str) -> None:
-        raw, final = await self.redis.mget(keys.job(pid), keys.final(pid))
-        if raw is None or final:
+        state = await self.bus.jobs.state(pid)
+        if state.payload is None or state.final:
             return  # expired, or already given up on
-        spec = JobSpec.loads(raw)
-        canvas = await self.store.get_canvas(spec.canvas_id)
+        asked = Job.loads(state.payload).request
+        canvas = await self.store.get_canvas(asked.canvas_id)
         if canvas is None:
-            await self.queue.finish_lost(pid, f"canvas {spec.canvas_id} was deleted", "not_found")
+            await self.queue.finish_lost(pid, f"canvas {asked.canvas_id} was deleted", "not_found")
             return
         flow = canvas.flow_data
-        if spec.version and spec.version.isdigit() and int(spec.version) != canvas.version:
-            pinned = await self.store.version(canvas.id, int(spec.version))  # a published one
+        if asked.version and asked.version.isdigit() and int(asked.version) != canvas.version:
+            pinned = await self.store.version(canvas.id, int(asked.version))  # a published one
             if pinned is not None:
                 flow = pinned.flow_data
         try:
@@ -163,7 +162,9 @@ class Worker:
             return
         prediction = Prediction(
             graph=graph,
-            ctx=spec.to_ctx(self.store, self.settings, self.credentials),
+            ctx=RunContext.serving(
+                asked, store=self.store, settings=self.settings, credentials=self.credentials
+            ),
             allowed_overrides=allowed_overrides(canvas.settings),
             bus=self.bus,
             store=self.store,
@@ -177,9 +178,7 @@ class Worker:
             except TimeoutError:
                 prediction.abort("timeout")
                 await prediction.wait()
-            # the events reach Redis before the job counts as done
-            flushed = getattr(prediction.log, "flushed", None)
-            if flushed is not None:
-                await flushed.wait()
+            # the events are stored before the job counts as done
+            await self.bus.flushed(prediction.log)
         finally:
             self.running.pop(pid, None)

@@ -5,8 +5,10 @@ here."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from canvasflow.config import Settings
 from canvasflow.models.base import Message
@@ -58,7 +60,10 @@ class Budget:
 
 
 @dataclass(frozen=True, slots=True)
-class RunContext:
+class RunRequest:
+    """What was asked: everything a run needs that is not a service. Plain data, sent as
+    it is to a worker in queue mode (:meth:`dumps`, :meth:`loads`)."""
+
     question: str
     canvas_id: str = ""
     chat_id: str = ""
@@ -69,10 +74,6 @@ class RunContext:
     # whether the client reads a stream (else a model may answer in one piece)
     streaming: bool = True
     overrides: dict[str, Any] = field(default_factory=dict)
-    store: Store | None = None
-    settings: Settings = field(default_factory=Settings)
-    # the stored credentials nodes may name (decrypted on demand, cached)
-    credentials: Credentials | None = None
     return_source_documents: bool = False
     return_intermediate_steps: bool = False
     return_node_events: bool = False
@@ -90,10 +91,67 @@ class RunContext:
     webhook: dict[str, Any] | None = None
     # the canvas version that answers (recorded with the run)
     version: str | None = None
-    # what this request may still spend (nodes, time), shared with the flows it runs
-    budget: Budget = field(default_factory=Budget, compare=False)
     # how many flows this run is nested in (an agentflow's Execute Flow runs another)
     depth: int = 0
+
+    def dumps(self) -> bytes:
+        return orjson.dumps({name: getattr(self, name) for name in REQUEST_FIELDS})
+
+    @classmethod
+    def loads(cls, raw: bytes | str | dict[str, Any]) -> RunRequest:
+        data = raw if isinstance(raw, dict) else orjson.loads(raw)
+        known = {k: v for k, v in data.items() if k in REQUEST_FIELDS}
+        for name in ("images", "attachments"):  # JSON arrays back to tuples
+            known[name] = tuple(known.get(name) or ())
+        return cls(**known)
+
+
+REQUEST_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(RunRequest))
+
+
+@dataclass(frozen=True, slots=True)
+class RunContext(RunRequest):
+    """A request with the services that run it: the store, the settings, the stored
+    credentials, and what the request may still spend."""
+
+    store: Store | None = None
+    settings: Settings = field(default_factory=Settings)
+    # the stored credentials nodes may name (decrypted on demand, cached)
+    credentials: Credentials | None = None
+    # what this request may still spend (nodes, time), shared with the flows it runs
+    budget: Budget = field(default_factory=Budget, compare=False)
+
+    @classmethod
+    def serving(
+        cls,
+        request: RunRequest,
+        *,
+        store: Store | None = None,
+        settings: Settings | None = None,
+        credentials: Credentials | None = None,
+    ) -> RunContext:
+        """A context that runs ``request`` with these services and a budget of its own."""
+        return cls(
+            **{name: getattr(request, name) for name in REQUEST_FIELDS},
+            store=store,
+            settings=settings if settings is not None else Settings(),
+            credentials=credentials,
+        )
+
+    @property
+    def request(self) -> RunRequest:
+        """The request part alone (what a worker is sent)."""
+        return RunRequest(**{name: getattr(self, name) for name in REQUEST_FIELDS})
+
+    def running(self, request: RunRequest) -> RunContext:
+        """Another request run with this one's services and budget (a nested flow)."""
+        return RunContext(
+            **{name: getattr(request, name) for name in REQUEST_FIELDS},
+            store=self.store,
+            settings=self.settings,
+            credentials=self.credentials,
+            budget=self.budget,
+        )
 
     @property
     def vars(self) -> dict[str, Any]:

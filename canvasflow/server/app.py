@@ -36,6 +36,7 @@ from canvasflow.models.openai_compat import close_clients
 from canvasflow.observability.logs import PredictionLog
 from canvasflow.observability.metrics import Metrics
 from canvasflow.observability.tracing import setup as setup_tracing
+from canvasflow.queue import JobQueue
 from canvasflow.runtime.node import load_all
 from canvasflow.sandbox import slots as sandbox_slots
 from canvasflow.server import errors
@@ -144,11 +145,7 @@ async def open_state(settings: Settings) -> AsyncIterator[ServerState]:
     await prepare_store(store, settings)
     bus = create_bus(settings)
     queue = None
-    if settings.redis_url:  # Redis, an extra: imported only when configured
-        from canvasflow.bus.redis import RedisBus
-        from canvasflow.queue import JobQueue
-
-        assert isinstance(bus, RedisBus)
+    if bus.shared:  # other processes: their jobs, and what they ran if they die
         queue = JobQueue(bus, store, settings.max_queue, settings.queue_timeout)
         bus.on_idle = queue.check
     elif settings.mode == "queue":
@@ -165,7 +162,7 @@ async def open_state(settings: Settings) -> AsyncIterator[ServerState]:
         queue=queue,
         keys=KeyRing(store),
         limiter=RateLimiter(
-            settings.redis_url,
+            bus.rate_storage(),
             settings.rate_limit,
             settings.auth_failures,
             settings.rate_limit_fail,

@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import Request
 from limits import RateLimitItem, RateLimitItemPerSecond, parse
-from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.storage import MemoryStorage, Storage
 from limits.aio.strategies import FixedWindowRateLimiter
 
 from canvasflow.auth import SESSION_COOKIE, Caller, bearer, read_session, session_parts
@@ -133,21 +133,18 @@ def canvas_rule(settings: dict[str, Any] | None) -> RateLimitItem | None:
 
 
 class RateLimiter:
-    """Requests per window, per canvas and client; shared through Redis when clustered."""
+    """Requests per window, per canvas and client, counted in the bus's rate storage
+    (shared by every process when clustered)."""
 
     def __init__(
         self,
-        redis_url: str | None,
+        storage: Storage | None = None,
         default: str | None = None,
         failures: str = "10/minute",
         fail: str = "open",
     ) -> None:
         self.fail = fail
-        storage: Storage
-        if redis_url:
-            storage = RedisStorage("async+" + redis_url, implementation="redispy")
-        else:
-            storage = MemoryStorage()
+        storage = storage if storage is not None else MemoryStorage()
         self.limiter = FixedWindowRateLimiter(storage)
         self.default = parse(default) if default else None
         self.failures = parse(failures)

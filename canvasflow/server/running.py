@@ -146,14 +146,14 @@ async def start_prediction(
         return_node_events=_flag(overrides, canvas.settings, "returnNodeEvents", allowed),
     )
     if st.queue is not None and st.settings.mode == "queue":
-        from canvasflow.bus.redis import RedisEventLog  # Redis, an extra: only in queue mode
-        from canvasflow.queue import JobSpec, QueueFull, RemotePrediction
+        from canvasflow.queue import Job, QueueFull, RemotePrediction
 
+        pid = ctx.chat_message_id
         try:
-            await st.queue.submit(JobSpec.from_ctx(ctx))
+            await st.queue.submit(Job(pid, ctx.request))
         except QueueFull as exc:
             raise Unavailable(f"overloaded: {exc}", headers={"Retry-After": "2"}) from None
-        return RemotePrediction(st.queue.bus, ctx, RedisEventLog(st.queue.bus, ctx.chat_message_id))
+        return RemotePrediction(st.bus, ctx, st.bus.remote_log(pid))
     prediction = Prediction(
         graph=graph,
         ctx=ctx,

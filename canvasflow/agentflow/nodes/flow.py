@@ -3,7 +3,6 @@ Sticky Note."""
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
@@ -17,6 +16,7 @@ from canvasflow.engine.graph import allowed_overrides, parse
 from canvasflow.errors import BadRequest, CanvasInvalid, RunFailed
 from canvasflow.events import token
 from canvasflow.nodes.chains import stream_answer
+from canvasflow.runtime.context import RunRequest
 from canvasflow.runtime.node import Input, register, to_bool, to_int
 from canvasflow.runtime.problems import Problem
 from canvasflow.runtime.template import as_text
@@ -272,19 +272,19 @@ class ExecuteFlowAgentflow(AgentflowNode):
             overrides = orjson.loads(raw) if isinstance(raw, str) and raw.strip() else (raw or {})
         except orjson.JSONDecodeError:
             overrides = {}
-        sub = dataclasses.replace(
-            ctx,
-            question=question,
-            canvas_id=canvas.id,
-            chat_id=str(uuid.uuid4()),
-            session_id="",
-            history=[],
-            overrides=overrides if isinstance(overrides, dict) else {},
-            human_input=None,
-            form=None,
-            images=(),
-            attachments=(),
-            depth=run.depth + 1,
+        sub = ctx.running(  # a request of its own, on this one's services and budget
+            RunRequest(
+                question=question,
+                canvas_id=canvas.id,
+                chat_id=str(uuid.uuid4()),
+                chat_message_id=ctx.chat_message_id,
+                history=[],
+                streaming=ctx.streaming,
+                overrides=overrides if isinstance(overrides, dict) else {},
+                trigger=ctx.trigger,
+                webhook=ctx.webhook,
+                depth=run.depth + 1,
+            )
         )
         graph = parse(canvas.flow_data)
         events = graph.events(sub, allowed_overrides(canvas.settings))
