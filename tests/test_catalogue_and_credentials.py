@@ -206,3 +206,43 @@ def test_every_flowise_marketplace_chatflow_imports(client: httpx.Client) -> Non
         (drafts if errors else ready).append(path.stem)
     print(f"\n{len(ready)} ready to run, {len(drafts)} drafts: {', '.join(drafts)}")
     assert len(ready) >= 5
+
+
+def test_node_inputs_come_from_flowise_and_declare_only_differences() -> None:
+    """A node of Flowise's takes its inputs from Flowise's own description; what it
+    declares is only where canvasflow differs (never an input as Flowise has it)."""
+    from canvasflow.runtime.node import (
+        DIFFERENCES,
+        REGISTRY,
+        Input,
+        as_flowise_describes,
+        flowise_inputs,
+        flowise_interface,
+        load_all,
+    )
+
+    load_all()
+    described = flowise_interface()
+    assert len(DIFFERENCES) >= 90
+    restated = []
+    for node, (changed, dropped, added) in DIFFERENCES.items():
+        flowise = {i["name"]: as_flowise_describes(i) for i in described[node]["inputs"]}
+        restated += [(node, i.name) for i in changed if flowise[i.name] == i]
+        assert not {i.name for i in added} & set(flowise), node  # added: not Flowise's
+        names = [i.name for i in REGISTRY[node].inputs]
+        assert not set(dropped) & set(names), node
+    assert restated == []
+    # changed in place, dropped, added after; a name Flowise lacks is refused
+    made = flowise_inputs(
+        "bufferMemory",
+        Input("sessionId", "string", optional=True, default="s"),
+        drop=("memoryKey",),
+        add=(Input("mine", "number", optional=True),),
+    )
+    flowise_order = [i["name"] for i in described["bufferMemory"]["inputs"]]
+    assert [i.name for i in made] == [n for n in flowise_order if n != "memoryKey"] + ["mine"]
+    assert next(i for i in made if i.name == "sessionId").default == "s"
+    with pytest.raises(ValueError, match="no input"):
+        flowise_inputs("bufferMemory", Input("nope", "string"))
+    with pytest.raises(ValueError, match="Flowise has no node"):
+        flowise_inputs("notAFlowiseNode")

@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import json
 import re
-from functools import cache
-from importlib import resources
 from typing import Any
 
-from canvasflow.runtime.node import REGISTRY, Input, Node, load_all
+from canvasflow.runtime.node import REGISTRY, Input, Node, flowise_interface, load_all
 
 # one-line descriptions of inputs that many nodes share
 DESCRIPTIONS: dict[str, str] = {
@@ -100,13 +97,6 @@ CATEGORY_COLOURS = {
     "Output Parsers": "#4338ca",
     "Agent Flows": "#9333ea",
 }
-
-
-@cache
-def flowise_interface() -> dict[str, dict[str, Any]]:
-    """Flowise 3.1.2's node interface, by node name."""
-    data = resources.files("canvasflow.data").joinpath("flowise_3.1.2_nodes.json")
-    return {n["name"]: n for n in json.loads(data.read_text("utf-8"))}
 
 
 def flowise_nodes() -> dict[str, dict[str, Any]]:

@@ -20,7 +20,7 @@ from canvasflow.nodes.chains import stream_answer
 from canvasflow.nodes.openapi import OpenAPIToolkit
 from canvasflow.nodes.safety import moderate
 from canvasflow.nodes.tools import tool_turns
-from canvasflow.runtime.node import Input, Node, register
+from canvasflow.runtime.node import Input, Node, flowise_inputs, register
 
 if TYPE_CHECKING:
     from canvasflow.runtime.context import RunContext
@@ -160,12 +160,8 @@ class OpenApiChain(Node):
     description = "Answers by calling the operations of an OpenAPI document (tool calling)"
     base_classes = ("OpenAPIChain", "BaseChain", "Runnable")
     ending = True
-    inputs = (
-        Input("model", "BaseChatModel"),
-        Input("yamlLink", "string", optional=True),
-        Input("yamlFile", "file", optional=True),
-        Input("headers", "json", optional=True),
-        Input("inputModeration", "Moderation", optional=True, list=True),
+    inputs = flowise_inputs(
+        name, Input("yamlLink", "string", optional=True), Input("yamlFile", "file", optional=True)
     )
 
     @classmethod

@@ -16,7 +16,7 @@ from canvasflow.models.deadlines import Deadlines, guarded
 from canvasflow.nodes.prompts import Prompt
 from canvasflow.nodes.safety import OutputParser, moderate
 from canvasflow.observability.tracing import set_attributes, span
-from canvasflow.runtime.node import Input, Node, register
+from canvasflow.runtime.node import Input, Node, flowise_inputs, register
 
 if TYPE_CHECKING:
     from canvasflow.nodes.memory import Memory
@@ -93,13 +93,7 @@ class LLMChain(Node):
     category = "Chains"
     base_classes = ("LLMChain", "BaseChain", "Runnable")
     ending = True
-    inputs = (
-        Input("model", "BaseLanguageModel"),
-        Input("prompt", "BasePromptTemplate"),
-        Input("outputParser", "BaseLLMOutputParser", optional=True),
-        Input("inputModeration", "Moderation", optional=True, list=True),
-        Input("chainName", "string", optional=True),
-    )
+    inputs = flowise_inputs(name)
 
     async def run(self, ctx: RunContext) -> AsyncIterator[Event]:
         moderate(self.get("inputModeration"), ctx.question)
@@ -127,12 +121,8 @@ class ConversationChain(Node):
     category = "Chains"
     base_classes = ("ConversationChain", "LLMChain", "BaseChain", "Runnable")
     ending = True
-    inputs = (
-        Input("model", "BaseChatModel"),
-        Input("memory", "BaseMemory"),
-        Input("chatPromptTemplate", "ChatPromptTemplate", optional=True),
-        Input("inputModeration", "Moderation", optional=True, list=True),
-        Input("systemMessagePrompt", "string", optional=True, default=DEFAULT_SYSTEM),
+    inputs = flowise_inputs(
+        name, Input("systemMessagePrompt", "string", optional=True, default=DEFAULT_SYSTEM)
     )
 
     def _messages(self, ctx: RunContext, history: list[Message]) -> list[Message]:

@@ -24,7 +24,7 @@ from canvasflow.nodes.services import (
     server_key,
     service_field,
 )
-from canvasflow.runtime.node import Input, Node, register, to_bool, to_float, to_int
+from canvasflow.runtime.node import Input, Node, flowise_inputs, register, to_bool, to_float, to_int
 
 if TYPE_CHECKING:
     from canvasflow.runtime.context import RunContext
@@ -33,20 +33,8 @@ log = logging.getLogger("canvasflow.nodes")
 
 CHAT_BASES = ("BaseChatModel", "BaseLanguageModel", "Runnable")
 
-_OPENAI_INPUTS = (
-    Input("cache", "BaseCache", optional=True),
-    Input("credential", "credential", optional=True),
-    Input("temperature", "number", optional=True, default=0.9),
-    Input("streaming", "boolean", optional=True, default=True),
-    Input("maxTokens", "number", optional=True),
-    Input("topP", "number", optional=True),
-    Input("frequencyPenalty", "number", optional=True),
-    Input("presencePenalty", "number", optional=True),
-    Input("timeout", "number", optional=True),
-    Input("stopSequence", "string", optional=True),
-    Input("basepath", "string", optional=True),
-    Input("baseOptions", "json", optional=True),
-)
+# Flowise's descriptions leave the credential out of the inputs (it is a field of its own)
+CREDENTIAL = Input("credential", "credential", optional=True)
 
 
 def limited(model: Any, node: Node, ctx: RunContext) -> Any:
@@ -109,9 +97,17 @@ class ChatOpenAI(_OpenAIBase):
     name = "chatOpenAI"
     label = "ChatOpenAI"
     base_classes: ClassVar[tuple[str, ...]] = ("ChatOpenAI", "BaseChatOpenAI", *CHAT_BASES)
-    inputs: ClassVar[tuple[Input, ...]] = (
-        Input("modelName", "asyncOptions", default="gpt-4o-mini"),
-        *_OPENAI_INPUTS,
+    # images, reasoning and strict tool calls are not taken yet
+    inputs: ClassVar[tuple[Input, ...]] = flowise_inputs(
+        name,
+        drop=(
+            "allowImageUploads",
+            "reasoning",
+            "reasoningEffort",
+            "reasoningSummary",
+            "strictToolCalling",
+        ),
+        add=(CREDENTIAL,),
     )
 
 
@@ -120,7 +116,7 @@ class ChatOpenAICustom(_OpenAIBase):
     name = "chatOpenAICustom"
     label = "ChatOpenAI Custom"
     base_classes = ("ChatOpenAI-Custom", "BaseChatOpenAI", *CHAT_BASES)
-    inputs = (Input("modelName", "string"), *_OPENAI_INPUTS)
+    inputs = flowise_inputs(name, add=(CREDENTIAL, Input("stopSequence", "string", optional=True)))
 
 
 @register
@@ -130,17 +126,7 @@ class ChatLocalAI(_OpenAIBase):
     base_classes = ("ChatLocalAI", "BaseChatOpenAI", *CHAT_BASES)
     service = LOCALAI
     url_input = "basePath"
-    inputs = (
-        Input("cache", "BaseCache", optional=True),
-        Input("credential", "credential", optional=True),
-        Input("basePath", "string"),
-        Input("modelName", "string"),
-        Input("temperature", "number", optional=True, default=0.9),
-        Input("streaming", "boolean", optional=True, default=True),
-        Input("maxTokens", "number", optional=True),
-        Input("topP", "number", optional=True),
-        Input("timeout", "number", optional=True),
-    )
+    inputs = flowise_inputs(name, add=(Input("credential", "credential", optional=True),))
 
 
 @register
@@ -153,18 +139,7 @@ class ChatMistralAI(_OpenAIBase):
     service = MISTRAL
     url_input = "overrideEndpoint"
     max_tokens_input = "maxOutputTokens"
-    inputs = (
-        Input("cache", "BaseCache", optional=True),
-        Input("credential", "credential", optional=True),
-        Input("modelName", "asyncOptions", default="mistral-tiny"),
-        Input("temperature", "number", optional=True, default=0.9),
-        Input("streaming", "boolean", optional=True, default=True),
-        Input("maxOutputTokens", "number", optional=True),
-        Input("topP", "number", optional=True),
-        Input("randomSeed", "number", optional=True),
-        Input("safeMode", "boolean", optional=True),
-        Input("overrideEndpoint", "string", optional=True),
-    )
+    inputs = flowise_inputs(name, add=(Input("credential", "credential", optional=True),))
 
 
 @register
@@ -177,16 +152,10 @@ class ChatGoogleGenerativeAI(_OpenAIBase):
     service = GOOGLE_GENAI
     url_input = "baseUrl"
     max_tokens_input = "maxOutputTokens"
-    inputs = (
-        Input("cache", "BaseCache", optional=True),
-        Input("credential", "credential", optional=True),
-        Input("modelName", "asyncOptions", default="gemini-1.5-flash-latest"),
-        Input("customModelName", "string", optional=True),
-        Input("temperature", "number", optional=True, default=0.9),
-        Input("streaming", "boolean", optional=True, default=True),
-        Input("maxOutputTokens", "number", optional=True),
-        Input("topP", "number", optional=True),
-        Input("baseUrl", "string", optional=True),
+    inputs = flowise_inputs(
+        name,
+        drop=("allowImageUploads", "thinkingBudget", "thinkingLevel", "topK", "safetySettings"),
+        add=(Input("credential", "credential", optional=True),),
     )
 
 
@@ -198,15 +167,13 @@ class GroqChat(_OpenAIBase):
     label = "GroqChat"
     base_classes = ("GroqChat", *CHAT_BASES)
     service = GROQ
-    inputs = (
-        Input("cache", "BaseCache", optional=True),
-        Input("credential", "credential", optional=True),
+    inputs = flowise_inputs(
+        name,
         Input("modelName", "asyncOptions", default="llama-3.3-70b-versatile"),
-        Input("temperature", "number", optional=True, default=0.9),
-        Input("maxTokens", "number", optional=True),
-        Input("streaming", "boolean", optional=True, default=True),
-        # canvasflow's own: another OpenAI-compatible endpoint for the same models
-        Input("basepath", "string", optional=True),
+        add=(
+            Input("credential", "credential", optional=True),
+            Input("basepath", "string", optional=True),
+        ),
     )
 
 
@@ -327,20 +294,12 @@ class ChatAnthropic(Node):
         "ChatAnthropicMessages",
         *CHAT_BASES,
     )
-    inputs: ClassVar[tuple[Input, ...]] = (
-        Input("cache", "BaseCache", optional=True),
-        Input("credential", "credential", optional=True),
-        Input("modelName", "asyncOptions", default="claude-haiku-4-5"),
-        Input("temperature", "number", optional=True, default=0.9),
-        Input("streaming", "boolean", optional=True, default=True),
+    inputs: ClassVar[tuple[Input, ...]] = flowise_inputs(
+        name,
         Input("allowImageUploads", "boolean", optional=True),
-        Input("extendedThinking", "boolean", optional=True),
         Input("budgetTokens", "number", optional=True),
         Input("adaptiveThinking", "boolean", optional=True),
-        Input("thinkingEffort", "options", optional=True),
-        Input("maxTokensToSample", "number", optional=True),
-        Input("topP", "number", optional=True),
-        Input("topK", "number", optional=True),
+        add=(Input("credential", "credential", optional=True),),
     )
 
     async def build(self, ctx: RunContext) -> AnthropicChatModel:
@@ -373,9 +332,11 @@ class AzureChatOpenAI(_OpenAIBase):
         "BaseChatOpenAI",
         *CHAT_BASES,
     )
-    inputs: ClassVar[tuple[Input, ...]] = (
-        Input("modelName", "asyncOptions", optional=True),
-        *_OPENAI_INPUTS,
+    inputs: ClassVar[tuple[Input, ...]] = flowise_inputs(
+        name,
+        Input("modelName", "asyncOptions", optional=True),  # else the deployment's
+        drop=("allowImageUploads", "reasoning", "reasoningEffort", "reasoningSummary"),
+        add=(CREDENTIAL, Input("stopSequence", "string", optional=True)),
     )
 
     async def build(self, ctx: RunContext) -> OpenAIChatModel:

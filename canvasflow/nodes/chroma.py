@@ -14,7 +14,7 @@ from canvasflow.errors import CanvasInvalid
 from canvasflow.nodes.kept import KeptStore, doc_id, engine_errors, flat_metadata, mark_of
 from canvasflow.nodes.retrieval import _docs_of
 from canvasflow.nodes.services import allowed_host, credential_value, json_input
-from canvasflow.runtime.node import Input, Node, register, to_int
+from canvasflow.runtime.node import Input, Node, flowise_inputs, register, to_int
 
 if TYPE_CHECKING:
     from canvasflow.runtime.context import RunContext
@@ -113,15 +113,11 @@ class Chroma(Node):
     category = "Vector Stores"
     description = "Chroma: embedded in the data directory, or a server at an allowed address"
     base_classes = ("Chroma", "VectorStoreRetriever", "BaseRetriever", "VectorStore")
-    inputs = (
-        Input("credential", "credential", optional=True),
-        Input("document", "Document", optional=True, list=True),
-        Input("embeddings", "Embeddings"),
-        Input("recordManager", "RecordManager", optional=True),
-        Input("collectionName", "string"),
+    inputs = flowise_inputs(
+        name,
         Input("chromaURL", "string", optional=True, placeholder="empty: embedded"),
-        Input("chromaMetadataFilter", "json", optional=True),
         Input("topK", "number", optional=True, default=4),
+        add=(Input("credential", "credential", optional=True),),
     )
 
     async def build(self, ctx: RunContext) -> ChromaStore:

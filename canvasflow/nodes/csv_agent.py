@@ -21,7 +21,7 @@ from canvasflow.models.base import Usage, complete
 from canvasflow.nodes.chains import stream_answer
 from canvasflow.nodes.documents import decode_files
 from canvasflow.nodes.safety import moderate
-from canvasflow.runtime.node import Input, Node, register
+from canvasflow.runtime.node import Input, Node, flowise_inputs, register
 from canvasflow.sandbox import SandboxError, run_js
 
 if TYPE_CHECKING:
@@ -85,11 +85,9 @@ class CSVAgent(Node):
     description = "Answers questions about a CSV file: the model's code runs in the sandbox"
     base_classes = ("AgentExecutor", "BaseChain", "Runnable")
     ending = True
-    inputs = (
-        Input("csvFile", "file"),
-        Input("model", "BaseLanguageModel"),
+    inputs = flowise_inputs(
+        name,
         Input("systemMessagePrompt", "string", optional=True, rows=4),
-        Input("inputModeration", "Moderation", optional=True, list=True),
         Input("customReadCSV", "code", optional=True),
     )
 

@@ -7,17 +7,13 @@ from typing import TYPE_CHECKING, Any
 
 from canvasflow.errors import InputInvalid, RunFailed
 from canvasflow.nodes.prompts import parse_values
-from canvasflow.runtime.node import Input, Node, register, to_int
+from canvasflow.runtime.node import Input, Node, flowise_inputs, register, to_int
 
 if TYPE_CHECKING:
     from canvasflow.runtime.context import RunContext
 
 Document = dict[str, Any]
 
-_SPLITTER_INPUTS = (
-    Input("chunkSize", "number", optional=True, default=1000),
-    Input("chunkOverlap", "number", optional=True, default=200),
-)
 _SPLITTER_BASES = ("TextSplitter", "BaseDocumentTransformer", "Runnable")
 
 
@@ -47,7 +43,7 @@ class RecursiveCharacterTextSplitter(_Splitter):
     name = "recursiveCharacterTextSplitter"
     label = "Recursive Character Text Splitter"
     base_classes = ("RecursiveCharacterTextSplitter", *_SPLITTER_BASES)
-    inputs = (*_SPLITTER_INPUTS, Input("separators", "string", optional=True))
+    inputs = flowise_inputs(name)
 
     async def build(self, ctx: RunContext) -> Any:
         raw = self.get("separators")
@@ -60,7 +56,7 @@ class CharacterTextSplitter(_Splitter):
     name = "characterTextSplitter"
     label = "Character Text Splitter"
     base_classes = ("CharacterTextSplitter", *_SPLITTER_BASES)
-    inputs = (*_SPLITTER_INPUTS, Input("separator", "string", optional=True))
+    inputs = flowise_inputs(name)
 
     async def build(self, ctx: RunContext) -> Any:
         return _splitters().CharacterTextSplitter(
@@ -73,7 +69,7 @@ class MarkdownTextSplitter(_Splitter):
     name = "markdownTextSplitter"
     label = "Markdown Text Splitter"
     base_classes = ("MarkdownTextSplitter", *_SPLITTER_BASES)
-    inputs = _SPLITTER_INPUTS
+    inputs = flowise_inputs(name, drop=("splitByHeaders",))  # not taken yet
 
     async def build(self, ctx: RunContext) -> Any:
         return _splitters().MarkdownTextSplitter(**self.sizes())
@@ -88,7 +84,7 @@ class TokenTextSplitter(_Splitter):
     name = "tokenTextSplitter"
     label = "Token Text Splitter"
     base_classes = ("TokenTextSplitter", *_SPLITTER_BASES)
-    inputs = (Input("encodingName", "options", optional=True, default="gpt2"), *_SPLITTER_INPUTS)
+    inputs = flowise_inputs(name, Input("encodingName", "options", optional=True, default="gpt2"))
 
     async def build(self, ctx: RunContext) -> Any:
         try:
@@ -155,12 +151,7 @@ class PlainText(Node):
     label = "Plain Text"
     category = "Document Loaders"
     base_classes = ("Document",)
-    inputs = (
-        Input("text", "string"),
-        Input("textSplitter", "TextSplitter", optional=True),
-        Input("metadata", "json", optional=True),
-        Input("omitMetadataKeys", "string", optional=True),
-    )
+    inputs = flowise_inputs(name)
 
     async def build(self, ctx: RunContext) -> list[Document]:
         return finish_loaded(self, [{"pageContent": str(self.get("text")), "metadata": {}}])
@@ -209,18 +200,11 @@ class _FileLoader(Node):
         return finish_loaded(self, docs)
 
 
-_LOADER_TAIL = (
-    Input("textSplitter", "TextSplitter", optional=True),
-    Input("metadata", "json", optional=True),
-    Input("omitMetadataKeys", "string", optional=True),
-)
-
-
 @register
 class TextFile(_FileLoader):
     name = "textFile"
     label = "Text File"
-    inputs = (Input("txtFile", "file"), *_LOADER_TAIL)
+    inputs = flowise_inputs(name)
 
     def documents(self, name: str, data: bytes) -> list[Document]:
         return [{"pageContent": data.decode("utf-8", "replace"), "metadata": {}}]
@@ -231,12 +215,7 @@ class CsvFile(_FileLoader):
     name = "csvFile"
     label = "Csv File"
     file_input = "csvFile"
-    inputs = (
-        Input("csvFile", "file"),
-        Input("textSplitter", "TextSplitter", optional=True),
-        Input("columnName", "string", optional=True),
-        *_LOADER_TAIL[1:],
-    )
+    inputs = flowise_inputs(name)
 
     def documents(self, name: str, data: bytes) -> list[Document]:
         import csv
@@ -260,13 +239,7 @@ class JsonFile(_FileLoader):
     name = "jsonFile"
     label = "Json File"
     file_input = "jsonFile"
-    inputs = (
-        Input("jsonFile", "file"),
-        Input("textSplitter", "TextSplitter", optional=True),
-        Input("separateByObject", "boolean", optional=True),
-        Input("pointersName", "string", optional=True),
-        *_LOADER_TAIL[1:],
-    )
+    inputs = flowise_inputs(name)
 
     def documents(self, name: str, data: bytes) -> list[Document]:
         import orjson
@@ -295,13 +268,7 @@ class PdfFile(_FileLoader):
     name = "pdfFile"
     label = "Pdf File"
     file_input = "pdfFile"
-    inputs = (
-        Input("pdfFile", "file"),
-        Input("textSplitter", "TextSplitter", optional=True),
-        Input("usage", "options", optional=True, default="perPage"),
-        Input("legacyBuild", "boolean", optional=True),
-        *_LOADER_TAIL[1:],
-    )
+    inputs = flowise_inputs(name, Input("usage", "options", optional=True, default="perPage"))
 
     def documents(self, name: str, data: bytes) -> list[Document]:
         return pdf_documents(data, str(self.get("usage") or "perPage"))
@@ -345,15 +312,7 @@ class FolderFiles(Node):
     label = "Folder with Files"
     category = "Document Loaders"
     base_classes = ("Document",)
-    inputs = (
-        Input("folderPath", "string"),
-        Input("recursive", "boolean", optional=True),
-        Input("textSplitter", "TextSplitter", optional=True),
-        Input("pdfUsage", "options", optional=True, default="perPage"),
-        Input("pointerName", "string", optional=True),
-        Input("metadata", "json", optional=True),
-        Input("omitMetadataKeys", "string", optional=True),
-    )
+    inputs = flowise_inputs(name, Input("recursive", "boolean", optional=True))
 
     async def build(self, ctx: RunContext) -> list[Document]:
         import asyncio

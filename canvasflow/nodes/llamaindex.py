@@ -18,7 +18,7 @@ from canvasflow.nodes.chains import load_memory, stream_answer
 from canvasflow.nodes.chat_models import AzureChatOpenAI, ChatAnthropic, ChatOpenAI
 from canvasflow.nodes.pinecone import pinecone_store
 from canvasflow.nodes.retrieval import Faiss, OpenAIEmbeddings, context_of
-from canvasflow.runtime.node import Input, Node, register, to_bool
+from canvasflow.runtime.node import Input, Node, flowise_inputs, register, to_bool
 
 if TYPE_CHECKING:
     from canvasflow.runtime.context import RunContext
@@ -35,15 +35,7 @@ class ChatOpenAILlamaIndex(ChatOpenAI):
     name = "chatOpenAI_LlamaIndex"
     label = "ChatOpenAI (LlamaIndex)"
     base_classes = ("ChatOpenAI", *LLAMA_CHAT)
-    inputs = (
-        Input("credential", "credential", optional=True),
-        Input("modelName", "asyncOptions", default="gpt-3.5-turbo"),
-        Input("temperature", "number", optional=True, default=0.9),
-        Input("maxTokens", "number", optional=True),
-        Input("topP", "number", optional=True),
-        Input("timeout", "number", optional=True),
-        Input("basepath", "string", optional=True),
-    )
+    inputs = flowise_inputs(name, add=(Input("credential", "credential", optional=True),))
 
 
 @register
@@ -51,13 +43,10 @@ class AzureChatOpenAILlamaIndex(AzureChatOpenAI):
     name = "azureChatOpenAI_LlamaIndex"
     label = "AzureChatOpenAI (LlamaIndex)"
     base_classes = ("AzureChatOpenAI", *LLAMA_CHAT)
-    inputs = (
-        Input("credential", "credential", optional=True),
+    inputs = flowise_inputs(
+        name,
         Input("modelName", "asyncOptions", optional=True, default="gpt-3.5-turbo-16k"),
-        Input("temperature", "number", optional=True, default=0.9),
-        Input("maxTokens", "number", optional=True),
-        Input("topP", "number", optional=True),
-        Input("timeout", "number", optional=True),
+        add=(Input("credential", "credential", optional=True),),
     )
 
 
@@ -66,13 +55,7 @@ class ChatAnthropicLlamaIndex(ChatAnthropic):
     name = "chatAnthropic_LlamaIndex"
     label = "ChatAnthropic (LlamaIndex)"
     base_classes = ("ChatAnthropic", *LLAMA_CHAT)
-    inputs = (
-        Input("credential", "credential", optional=True),
-        Input("modelName", "asyncOptions", default="claude-3-haiku"),
-        Input("temperature", "number", optional=True, default=0.9),
-        Input("maxTokensToSample", "number", optional=True),
-        Input("topP", "number", optional=True),
-    )
+    inputs = flowise_inputs(name, add=(Input("credential", "credential", optional=True),))
 
 
 @register
@@ -80,12 +63,7 @@ class OpenAIEmbeddingLlamaIndex(OpenAIEmbeddings):
     name = "openAIEmbedding_LlamaIndex"
     label = "OpenAI Embedding (LlamaIndex)"
     base_classes = ("OpenAIEmbedding", "BaseEmbedding_LlamaIndex", "BaseEmbedding")
-    inputs = (
-        Input("credential", "credential", optional=True),
-        Input("modelName", "asyncOptions", default="text-embedding-ada-002"),
-        Input("timeout", "number", optional=True),
-        Input("basepath", "string", optional=True),
-    )
+    inputs = flowise_inputs(name, add=(Input("credential", "credential", optional=True),))
 
 
 # -- vector index retrievers: a store that knows the model its query engine answers with -
@@ -111,15 +89,10 @@ class PineconeLlamaIndex(Node):
     category = "Vector Stores"
     description = "Upsert documents to Pinecone and search them, for LlamaIndex engines"
     base_classes = ("Pinecone", "VectorIndexRetriever")
-    inputs = (
-        Input("credential", "credential", optional=True),
-        Input("document", "Document", optional=True, list=True),
-        Input("model", "BaseChatModel_LlamaIndex"),
-        Input("embeddings", "BaseEmbedding_LlamaIndex"),
-        Input("pineconeIndex", "string"),
-        Input("pineconeNamespace", "string", optional=True),
-        Input("pineconeMetadataFilter", "json", optional=True),
+    inputs = flowise_inputs(
+        name,
         Input("topK", "number", optional=True, default=4),
+        add=(Input("credential", "credential", optional=True),),
     )
 
     async def build(self, ctx: RunContext) -> IndexRetriever:
@@ -133,13 +106,7 @@ class SimpleStoreLlamaIndex(Node):
     category = "Vector Stores"
     description = "Documents kept in a local index (under the data directory)"
     base_classes = ("SimpleVectorStore", "VectorIndexRetriever")
-    inputs = (
-        Input("document", "Document", optional=True, list=True),
-        Input("model", "BaseChatModel_LlamaIndex"),
-        Input("embeddings", "BaseEmbedding_LlamaIndex"),
-        Input("basePath", "string", optional=True),
-        Input("topK", "number", optional=True, default=4),
-    )
+    inputs = flowise_inputs(name, Input("topK", "number", optional=True, default=4))
 
     async def build(self, ctx: RunContext) -> IndexRetriever:
         store = await Faiss(self.id, self.values).build(ctx)
@@ -254,7 +221,8 @@ class CompactRefine(_SynthesizerNode):
     label = "Compact and Refine"
     description = "Packs the retrieved texts into as few prompts as fit, refining the answer"
     base_classes = ("CompactRefine", "ResponseSynthesizer")
-    inputs = (
+    inputs = flowise_inputs(
+        name,
         Input("refinePrompt", "string", optional=True, default=REFINE, rows=4),
         Input("textQAPrompt", "string", optional=True, default=TEXT_QA, rows=4),
     )
@@ -294,7 +262,7 @@ class TreeSummarize(_SynthesizerNode):
     label = "TreeSummarize"
     description = "Summarises the retrieved texts chunk by chunk, then answers from the summaries"
     base_classes = ("TreeSummarize", "ResponseSynthesizer")
-    inputs = (Input("prompt", "string", optional=True, default=TREE, rows=4),)
+    inputs = flowise_inputs(name, Input("prompt", "string", optional=True, default=TREE, rows=4))
 
     async def build(self, ctx: RunContext) -> Synthesizer:
         return TreeSynthesizer(str(self.get("prompt")))
@@ -328,11 +296,7 @@ class QueryEngineNode(Node):
     description = "Answers a question from a vector index, with no chat history"
     base_classes = ("QueryEngine", "BaseQueryEngine")
     ending = True
-    inputs = (
-        Input("vectorStoreRetriever", "VectorIndexRetriever"),
-        Input("responseSynthesizer", "ResponseSynthesizer", optional=True),
-        Input("returnSourceDocuments", "boolean", optional=True),
-    )
+    inputs = flowise_inputs(name)
 
     async def build(self, ctx: RunContext) -> QueryEngine:
         return QueryEngine(
@@ -355,9 +319,8 @@ class SimpleChatEngine(Node):
     description = "A chat with a model and a memory"
     base_classes = ("SimpleChatEngine",)
     ending = True
-    inputs = (
-        Input("model", "BaseChatModel_LlamaIndex"),
-        Input("memory", "BaseChatMemory"),
+    inputs = flowise_inputs(
+        name,
         Input(
             "systemMessagePrompt",
             "string",
@@ -393,11 +356,8 @@ class ContextChatEngine(Node):
     description = "A chat that retrieves from a vector index for every message, with memory"
     base_classes = ("ContextChatEngine",)
     ending = True
-    inputs = (
-        Input("model", "BaseChatModel_LlamaIndex"),
-        Input("vectorStoreRetriever", "VectorIndexRetriever"),
-        Input("memory", "BaseChatMemory"),
-        Input("returnSourceDocuments", "boolean", optional=True),
+    inputs = flowise_inputs(
+        name,
         Input(
             "systemMessagePrompt",
             "string",
@@ -440,11 +400,7 @@ class QueryEngineToolNode(Node):
     category = "Tools"
     description = "A query engine offered to the sub-question engine under a name"
     base_classes = ("QueryEngineTool", "Tool_LlamaIndex")
-    inputs = (
-        Input("baseQueryEngine", "BaseQueryEngine"),
-        Input("toolName", "string"),
-        Input("toolDesc", "string", rows=4),
-    )
+    inputs = flowise_inputs(name, Input("toolDesc", "string", rows=4))
 
     async def build(self, ctx: RunContext) -> QueryEngineTool:
         return QueryEngineTool(
@@ -489,13 +445,7 @@ class SubQuestionQueryEngine(Node):
     description = "Splits a question into sub-questions for several query engines, then answers"
     base_classes = ("SubQuestionQueryEngine", "BaseQueryEngine")
     ending = True
-    inputs = (
-        Input("queryEngineTools", "QueryEngineTool", list=True),
-        Input("model", "BaseChatModel_LlamaIndex"),
-        Input("embeddings", "BaseEmbedding_LlamaIndex"),
-        Input("responseSynthesizer", "ResponseSynthesizer", optional=True),
-        Input("returnSourceDocuments", "boolean", optional=True),
-    )
+    inputs = flowise_inputs(name)
 
     async def run(self, ctx: RunContext) -> AsyncIterator[Event]:
         raw = self.get("queryEngineTools") or []

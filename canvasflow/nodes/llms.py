@@ -11,7 +11,7 @@ from canvasflow.models.hosted import HuggingFaceModel, ReplicateModel
 from canvasflow.nodes import services
 from canvasflow.nodes.chat_models import limited
 from canvasflow.nodes.services import allowed_host, credential_value, required_key, service_url
-from canvasflow.runtime.node import Input, Node, register, to_float, to_int
+from canvasflow.runtime.node import Input, Node, flowise_inputs, register, to_float, to_int
 
 if TYPE_CHECKING:
     from canvasflow.runtime.context import RunContext
@@ -31,15 +31,8 @@ class Replicate(Node):
         "BaseLanguageModel",
         "Runnable",
     )
-    inputs = (
-        Input("credential", "credential", optional=True),
-        Input("cache", "BaseCache", optional=True),
-        Input("model", "string"),
-        Input("temperature", "number", optional=True, default=0.7),
-        Input("maxTokens", "number", optional=True),
-        Input("topP", "number", optional=True),
-        Input("repetitionPenalty", "number", optional=True),
-        Input("additionalInputs", "json", optional=True),
+    inputs = flowise_inputs(
+        name, Input("model", "string"), add=(Input("credential", "credential", optional=True),)
     )
 
     async def build(self, ctx: RunContext) -> ReplicateModel:
@@ -71,17 +64,7 @@ class HuggingFaceInferenceLLM(Node):
     category = "LLMs"
     description = "A text-generation model on Hugging Face's inference API, or your endpoint"
     base_classes = ("HuggingFaceInference", "LLM", "BaseLLM", "BaseLanguageModel", "Runnable")
-    inputs = (
-        Input("credential", "credential", optional=True),
-        Input("cache", "BaseCache", optional=True),
-        Input("model", "string", optional=True),
-        Input("endpoint", "string", optional=True),
-        Input("temperature", "number", optional=True),
-        Input("maxTokens", "number", optional=True),
-        Input("topP", "number", optional=True),
-        Input("hfTopK", "number", optional=True),
-        Input("frequencyPenalty", "number", optional=True),
-    )
+    inputs = flowise_inputs(name, add=(Input("credential", "credential", optional=True),))
 
     async def build(self, ctx: RunContext) -> HuggingFaceModel:
         endpoint = str(self.get("endpoint") or "").strip()

@@ -13,7 +13,7 @@ import orjson
 from canvasflow.mcp.client import Pooled, ServerSpec, call_tool, pool, spec_from_config
 from canvasflow.nodes.services import credential_value
 from canvasflow.nodes.tools import Tool
-from canvasflow.runtime.node import Input, Node, register
+from canvasflow.runtime.node import Input, Node, flowise_inputs, register
 
 if TYPE_CHECKING:
     from canvasflow.runtime.context import RunContext
@@ -77,7 +77,8 @@ class CustomMCP(McpNode):
     name = "customMCP"
     label = "Custom MCP"
     description = "The tools of any MCP server: a URL, or a command the operator allows"
-    inputs = (
+    inputs = flowise_inputs(
+        name,
         Input(
             "mcpServerConfig",
             "code",
@@ -85,9 +86,7 @@ class CustomMCP(McpNode):
             '"args": [...]}',
         ),
         Input("mcpActions", "asyncMultiOptions", optional=True),
-        # canvasflow's own: a stored credential whose token goes to a remote server as
-        # "Authorization: Bearer ..." (kept out of the canvas's configuration)
-        Input("credential", "credential", optional=True),
+        add=(Input("credential", "credential", optional=True),),
     )
 
     async def spec(self, ctx: RunContext) -> ServerSpec:
@@ -190,9 +189,10 @@ class PostgreSQLMCP(PackagedMCP):
     label = "PostgreSQL MCP"
     description = "The tools of @modelcontextprotocol/server-postgres (read-only queries)"
     package = "@modelcontextprotocol/server-postgres"
-    inputs = (
-        Input("credential", "credential", optional=True),
+    inputs = flowise_inputs(
+        name,
         Input("mcpActions", "asyncMultiOptions", optional=True),
+        add=(Input("credential", "credential", optional=True),),
     )
 
     async def spec(self, ctx: RunContext) -> ServerSpec:
@@ -212,7 +212,8 @@ class SupergatewayMCP(PackagedMCP):
     label = "Supergateway MCP"
     description = "Any server through supergateway (its arguments)"
     package = "supergateway"
-    inputs = (
+    inputs = flowise_inputs(
+        name,
         Input("arguments", "string", rows=4),
         Input("mcpActions", "asyncMultiOptions", optional=True),
     )

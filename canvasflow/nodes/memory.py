@@ -10,7 +10,7 @@ import orjson
 from canvasflow.bus import keys
 from canvasflow.errors import CanvasInvalid, StorageError
 from canvasflow.models.base import Message, Usage, complete, transcript
-from canvasflow.runtime.node import Input, Node, register, to_bool, to_int
+from canvasflow.runtime.node import Input, Node, flowise_inputs, register, to_bool, to_int
 
 if TYPE_CHECKING:
     from canvasflow.runtime.context import RunContext
@@ -61,9 +61,8 @@ class BufferMemory(_MemoryNode):
     name = "bufferMemory"
     label = "Buffer Memory"
     base_classes = ("BufferMemory", "BaseChatMemory", "BaseMemory")
-    inputs = (
-        Input("sessionId", "string", optional=True, default=""),
-        Input("memoryKey", "string", optional=True, default="chat_history"),
+    inputs = flowise_inputs(
+        name, Input("memoryKey", "string", optional=True, default="chat_history")
     )
 
 
@@ -73,10 +72,8 @@ class BufferWindowMemory(_MemoryNode):
     label = "Buffer Window Memory"
     memory_type = "Buffer Window Memory"
     base_classes = ("BufferWindowMemory", "BaseChatMemory", "BaseMemory")
-    inputs = (
-        Input("k", "number", default="4"),
-        Input("sessionId", "string", optional=True, default=""),
-        Input("memoryKey", "string", optional=True, default="chat_history"),
+    inputs = flowise_inputs(
+        name, Input("memoryKey", "string", optional=True, default="chat_history")
     )
 
     def window(self) -> int | None:
@@ -120,10 +117,8 @@ class ConversationSummaryMemory(_MemoryNode):
         "BaseChatMemory",
         "BaseMemory",
     )
-    inputs = (
-        Input("model", "BaseChatModel"),
-        Input("sessionId", "string", optional=True, default=""),
-        Input("memoryKey", "string", optional=True, default="chat_history"),
+    inputs = flowise_inputs(
+        name, Input("memoryKey", "string", optional=True, default="chat_history")
     )
 
     async def build(self, ctx: RunContext) -> Memory:
@@ -175,11 +170,8 @@ class ConversationSummaryBufferMemory(_MemoryNode):
         "BaseChatMemory",
         "BaseMemory",
     )
-    inputs = (
-        Input("model", "BaseChatModel"),
-        Input("maxTokenLimit", "number", default=2000),
-        Input("sessionId", "string", optional=True, default=""),
-        Input("memoryKey", "string", optional=True, default="chat_history"),
+    inputs = flowise_inputs(
+        name, Input("memoryKey", "string", optional=True, default="chat_history")
     )
 
     async def build(self, ctx: RunContext) -> Memory:
@@ -290,12 +282,10 @@ class RedisBackedChatMemory(_MemoryNode):
     memory_type = "Redis-Backed Chat Memory"
     description = "The chat's messages kept in Redis"
     base_classes = ("RedisBackedChatMemory", "BaseChatMemory", "BaseMemory")
-    inputs = (
-        Input("credential", "credential", optional=True),
-        Input("sessionId", "string", optional=True, default=""),
-        Input("sessionTTL", "number", optional=True),
+    inputs = flowise_inputs(
+        name,
         Input("memoryKey", "string", optional=True, default="chat_history"),
-        Input("windowSize", "number", optional=True),
+        add=(Input("credential", "credential", optional=True),),
     )
 
     async def build(self, ctx: RunContext) -> Memory:

@@ -16,7 +16,7 @@ import yaml
 from canvasflow.errors import CanvasInvalid
 from canvasflow.nodes.documents import decode_files
 from canvasflow.nodes.tools import Tool, ToolError, sandbox_fetch
-from canvasflow.runtime.node import Input, Node, register, to_bool
+from canvasflow.runtime.node import Input, Node, flowise_inputs, register, to_bool
 from canvasflow.sandbox import HostNotAllowed, SandboxError, allowed_fetch, run_js
 
 if TYPE_CHECKING:
@@ -225,15 +225,13 @@ class OpenAPIToolkit(Node):
     category = "Tools"
     description = "An OpenAPI document's operations as tools (calls go to allowed hosts only)"
     base_classes = ("OpenAPIToolkit", "Tool")
-    inputs = (
+    inputs = flowise_inputs(
+        name,
         Input("inputType", "options", default="file", options=("file", "link")),
         Input("openApiFile", "file", optional=True),
         Input("openApiLink", "string", optional=True),
         Input("selectedServer", "asyncOptions", optional=True),
         Input("selectedEndpoints", "asyncMultiOptions", optional=True),
-        Input("returnDirect", "boolean", optional=True),
-        Input("headers", "json", optional=True),
-        Input("removeNulls", "boolean", optional=True),
         Input("customCode", "code", optional=True, default=DEFAULT_CODE),
     )
 

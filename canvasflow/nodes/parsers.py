@@ -11,7 +11,7 @@ import orjson
 
 from canvasflow.errors import CanvasInvalid, OutputInvalid
 from canvasflow.nodes.safety import OutputParser
-from canvasflow.runtime.node import Input, Node, register
+from canvasflow.runtime.node import Input, Node, flowise_inputs, register
 
 if TYPE_CHECKING:
     from canvasflow.runtime.context import RunContext
@@ -290,8 +290,8 @@ class AdvancedStructuredOutputParser(Node):
     category = "Output Parsers"
     description = "The answer as JSON described by a zod schema"
     base_classes = ("AdvancedStructuredOutputParser", "BaseLLMOutputParser", "Runnable")
-    inputs = (
-        Input("autofixParser", "boolean", optional=True),
+    inputs = flowise_inputs(
+        name,
         Input(
             "exampleJson",
             "string",

@@ -17,7 +17,7 @@ from canvasflow.errors import CanvasInvalid
 from canvasflow.nodes.kept import KeptStore, doc_id, mark_of
 from canvasflow.nodes.retrieval import _docs_of, nearest, unit_rows
 from canvasflow.nodes.services import allowed_host, credential_value, json_input
-from canvasflow.runtime.node import Input, Node, register, to_bool, to_int
+from canvasflow.runtime.node import Input, Node, flowise_inputs, register, to_bool, to_int
 
 if TYPE_CHECKING:
     from canvasflow.runtime.context import RunContext
@@ -121,22 +121,14 @@ class Postgres(Node):
     category = "Vector Stores"
     description = "Chunks and embeddings in a PostgreSQL table (an allowed host)"
     base_classes = ("Postgres", "VectorStoreRetriever", "BaseRetriever", "VectorStore")
-    inputs = (
-        Input("credential", "credential", optional=True),
-        Input("document", "Document", optional=True, list=True),
-        Input("embeddings", "Embeddings"),
-        Input("recordManager", "RecordManager", optional=True),
-        Input("host", "string"),
-        Input("database", "string"),
+    inputs = flowise_inputs(
+        name,
         Input("port", "number", optional=True, default=5432),
-        Input("ssl", "boolean", optional=True),
         Input("tableName", "string", optional=True, default="documents"),
-        Input("distanceStrategy", "options", optional=True, default="cosine"),
-        Input("fileUpload", "boolean", optional=True),
         Input("batchSize", "number", optional=True, default=100),
-        Input("additionalConfig", "json", optional=True),
         Input("topK", "number", optional=True, default=4),
-        Input("pgMetadataFilter", "json", optional=True),
+        drop=("contentColumnName",),
+        add=(Input("credential", "credential", optional=True),),
     )
 
     async def build(self, ctx: RunContext) -> PostgresStore:

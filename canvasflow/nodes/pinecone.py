@@ -12,7 +12,7 @@ from canvasflow.nodes import services
 from canvasflow.nodes.kept import KeptStore, doc_id, flat_metadata, mark_of
 from canvasflow.nodes.retrieval import _docs_of
 from canvasflow.nodes.services import call, json_input, required_key, service_url
-from canvasflow.runtime.node import Input, Node, register, to_int
+from canvasflow.runtime.node import Input, Node, flowise_inputs, register, to_int
 
 if TYPE_CHECKING:
     from canvasflow.runtime.context import RunContext
@@ -144,20 +144,10 @@ class Pinecone(Node):
     category = "Vector Stores"
     description = "Upsert documents to Pinecone and search them by similarity"
     base_classes = ("Pinecone", "VectorStoreRetriever", "BaseRetriever", "VectorStore")
-    inputs = (
-        Input("credential", "credential", optional=True),
-        Input("document", "Document", optional=True, list=True),
-        Input("embeddings", "Embeddings"),
-        Input("recordManager", "RecordManager", optional=True),
-        Input("pineconeIndex", "string"),
-        Input("pineconeNamespace", "string", optional=True),
-        Input("fileUpload", "boolean", optional=True),
-        Input("pineconeTextKey", "string", optional=True),
-        Input("pineconeMetadataFilter", "json", optional=True),
+    inputs = flowise_inputs(
+        name,
         Input("topK", "number", optional=True, default=4),
-        Input("searchType", "options", optional=True, default="similarity"),
-        Input("fetchK", "number", optional=True),
-        Input("lambda", "number", optional=True),
+        add=(Input("credential", "credential", optional=True),),
     )
 
     async def build(self, ctx: RunContext) -> PineconeStore:

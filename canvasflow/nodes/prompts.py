@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from canvasflow.models.base import Message
-from canvasflow.runtime.node import Input, Node, register
+from canvasflow.runtime.node import Input, Node, flowise_inputs, register
 
 if TYPE_CHECKING:
     from canvasflow.runtime.context import RunContext
@@ -87,10 +87,7 @@ class PromptTemplate(Node):
     label = "Prompt Template"
     category = "Prompts"
     base_classes = ("PromptTemplate", "BaseStringPromptTemplate", "BasePromptTemplate", "Runnable")
-    inputs = (
-        Input("template", "string"),
-        Input("promptValues", "json", optional=True, list=True),
-    )
+    inputs = flowise_inputs(name)
 
     async def build(self, ctx: RunContext) -> Prompt:
         return Prompt(
@@ -109,12 +106,7 @@ class ChatPromptTemplate(Node):
         "BasePromptTemplate",
         "Runnable",
     )
-    inputs = (
-        Input("systemMessagePrompt", "string"),
-        Input("humanMessagePrompt", "string"),
-        Input("promptValues", "json", optional=True, list=True),
-        Input("messageHistory", "tabs", optional=True),
-    )
+    inputs = flowise_inputs(name, Input("messageHistory", "tabs", optional=True))
 
     async def build(self, ctx: RunContext) -> Prompt:
         return Prompt(

@@ -12,7 +12,7 @@ from canvasflow.errors import CanvasInvalid
 from canvasflow.nodes.kept import KeptStore, doc_id, mark_of
 from canvasflow.nodes.retrieval import _docs_of
 from canvasflow.nodes.services import allowed_host, credential_value, json_input
-from canvasflow.runtime.node import Input, Node, register, to_int
+from canvasflow.runtime.node import Input, Node, flowise_inputs, register, to_int
 
 if TYPE_CHECKING:
     from canvasflow.runtime.context import RunContext
@@ -131,22 +131,14 @@ class Qdrant(Node):
     category = "Vector Stores"
     description = "Qdrant: a server at an allowed address, or local mode in the data directory"
     base_classes = ("Qdrant", "VectorStoreRetriever", "BaseRetriever", "VectorStore")
-    inputs = (
-        Input("credential", "credential", optional=True),
-        Input("document", "Document", optional=True, list=True),
-        Input("embeddings", "Embeddings"),
-        Input("recordManager", "RecordManager", optional=True),
+    inputs = flowise_inputs(
+        name,
         Input("qdrantServerUrl", "string", optional=True, placeholder="empty: local mode"),
-        Input("qdrantCollection", "string"),
-        Input("fileUpload", "boolean", optional=True),
         Input("qdrantVectorDimension", "number", optional=True, default=1536),
-        Input("contentPayloadKey", "string", optional=True, default="content"),
-        Input("metadataPayloadKey", "string", optional=True, default="metadata"),
         Input("batchSize", "number", optional=True, default=100),
         Input("qdrantSimilarity", "options", optional=True, default="Cosine"),
-        Input("qdrantCollectionConfiguration", "json", optional=True),
         Input("topK", "number", optional=True, default=4),
-        Input("qdrantFilter", "json", optional=True),
+        add=(Input("credential", "credential", optional=True),),
     )
 
     async def build(self, ctx: RunContext) -> QdrantStore:

@@ -21,7 +21,7 @@ from canvasflow.models.openai_compat import client_for
 from canvasflow.nodes.chains import load_memory, stream_answer
 from canvasflow.nodes.safety import moderate
 from canvasflow.nodes.services import LOCALAI, OPENAI, credential_value
-from canvasflow.runtime.node import Input, Node, register, to_float, to_int
+from canvasflow.runtime.node import Input, Node, flowise_inputs, register, to_float, to_int
 
 if TYPE_CHECKING:
     from canvasflow.models.base import ChatModel, Message
@@ -58,16 +58,8 @@ class OpenAIEmbeddings(Node):
     label = "OpenAI Embeddings"
     category = "Embeddings"
     base_classes: ClassVar[tuple[str, ...]] = ("OpenAIEmbeddings", "Embeddings")
-    inputs: ClassVar[tuple[Input, ...]] = (
-        Input("credential", "credential", optional=True),
-        Input("modelName", "asyncOptions", default="text-embedding-ada-002"),
-        Input("stripNewLines", "boolean", optional=True),
-        Input("batchSize", "number", optional=True),
-        Input("timeout", "number", optional=True),
-        Input("basepath", "string", optional=True),
-        Input("baseOptions", "json", optional=True),
-        Input("dimensions", "number", optional=True),
-        Input("encodingFormat", "options", optional=True),
+    inputs: ClassVar[tuple[Input, ...]] = flowise_inputs(
+        name, add=(Input("credential", "credential", optional=True),)
     )
 
     async def build(self, ctx: RunContext) -> OpenAIEmbedder:
@@ -94,11 +86,7 @@ class LocalAIEmbeddings(Node):
     label = "LocalAI Embeddings"
     category = "Embeddings"
     base_classes = ("LocalAI Embeddings", "Embeddings")
-    inputs = (
-        Input("credential", "credential", optional=True),
-        Input("basePath", "string"),
-        Input("modelName", "string"),
-    )
+    inputs = flowise_inputs(name, add=(Input("credential", "credential", optional=True),))
 
     async def build(self, ctx: RunContext) -> OpenAIEmbedder:
         key = await credential_value(ctx, self.get("credential"), LOCALAI.field)
@@ -195,11 +183,7 @@ class MemoryVectorStore(Node):
     label = "In-Memory Vector Store"
     category = "Vector Stores"
     base_classes = ("Memory", "VectorStoreRetriever", "BaseRetriever", "VectorStore")
-    inputs = (
-        Input("document", "Document", optional=True, list=True),
-        Input("embeddings", "Embeddings"),
-        Input("topK", "number", optional=True, default=4),
-    )
+    inputs = flowise_inputs(name, Input("topK", "number", optional=True, default=4))
 
     async def build(self, ctx: RunContext) -> MemoryStore:
         return MemoryStore(
@@ -259,12 +243,7 @@ class Faiss(Node):
     label = "Faiss"
     category = "Vector Stores"
     base_classes = ("Faiss", "VectorStoreRetriever", "BaseRetriever", "VectorStore")
-    inputs = (
-        Input("document", "Document", optional=True, list=True),
-        Input("embeddings", "Embeddings"),
-        Input("basePath", "string"),
-        Input("topK", "number", optional=True, default=4),
-    )
+    inputs = flowise_inputs(name, Input("topK", "number", optional=True, default=4))
 
     async def build(self, ctx: RunContext) -> FaissStore:
         # paths stay inside the data directory: a canvas cannot write elsewhere
@@ -371,11 +350,15 @@ class DocumentStoreNode(Node):
     label = "canvasflow Document Store"
     category = "Vector Stores"
     base_classes = ("DocumentStore", "VectorStoreRetriever", "BaseRetriever", "VectorStore")
-    inputs = (
-        Input("document", "Document", optional=True, list=True),
-        Input("embeddings", "Embeddings"),
-        Input("collection", "string", optional=True),
-        Input("topK", "number", optional=True, default=4),
+    inputs = flowise_inputs(
+        name,
+        drop=("selectedStore",),
+        add=(
+            Input("document", "Document", optional=True, list=True),
+            Input("embeddings", "Embeddings"),
+            Input("collection", "string", optional=True),
+            Input("topK", "number", optional=True, default=4),
+        ),
     )
 
     async def build(self, ctx: RunContext) -> DocumentStore:
@@ -516,11 +499,7 @@ class RetrievalQAChain(Node):
     base_classes = ("RetrievalQAChain", "BaseChain", "Runnable")
     ending = True
     retriever_input = "vectorStoreRetriever"
-    inputs = (
-        Input("model", "BaseLanguageModel"),
-        Input("vectorStoreRetriever", "BaseRetriever"),
-        Input("inputModeration", "Moderation", optional=True, list=True),
-    )
+    inputs = flowise_inputs(name)
 
     async def run(self, ctx: RunContext) -> AsyncIterator[Event]:
         moderate(self.get("inputModeration"), ctx.question)
@@ -536,14 +515,10 @@ class ConversationalRetrievalQAChain(Node):
     category = "Chains"
     base_classes = ("ConversationalRetrievalQAChain", "BaseChain", "Runnable")
     ending = True
-    inputs = (
-        Input("model", "BaseChatModel"),
-        Input("vectorStoreRetriever", "BaseRetriever"),
-        Input("memory", "BaseMemory", optional=True),
-        Input("returnSourceDocuments", "boolean", optional=True),
+    inputs = flowise_inputs(
+        name,
         Input("rephrasePrompt", "string", optional=True, default=DEFAULT_REPHRASE),
         Input("responsePrompt", "string", optional=True, default=DEFAULT_RESPONSE),
-        Input("inputModeration", "Moderation", optional=True, list=True),
     )
 
     async def run(self, ctx: RunContext) -> AsyncIterator[Event]:

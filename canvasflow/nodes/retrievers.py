@@ -13,7 +13,7 @@ from canvasflow.models.base import Usage, complete
 from canvasflow.nodes import services
 from canvasflow.nodes.retrieval import unit_rows
 from canvasflow.nodes.services import ServiceError, call, required_key, service_url
-from canvasflow.runtime.node import Input, Node, register, to_float, to_int
+from canvasflow.runtime.node import Input, Node, flowise_inputs, register, to_float, to_int
 
 if TYPE_CHECKING:
     from canvasflow.runtime.context import RunContext
@@ -65,13 +65,10 @@ class CohereRerankRetriever(Node):
     category = "Retrievers"
     description = "Reranks another retriever's documents with Cohere's rerank API"
     base_classes = ("Cohere Rerank Retriever", *BASES)
-    inputs = (
-        Input("credential", "credential", optional=True),
-        Input("baseRetriever", "VectorStoreRetriever"),
-        Input("model", "options", optional=True, default="rerank-v3.5"),
-        Input("query", "string", optional=True),
+    inputs = flowise_inputs(
+        name,
         Input("topK", "number", optional=True, default=4),
-        Input("maxChunksPerDoc", "number", optional=True),
+        add=(Input("credential", "credential", optional=True),),
     )
 
     async def build(self, ctx: RunContext) -> CohereReranker:
@@ -124,11 +121,7 @@ class LLMFilterRetriever(Node):
     category = "Retrievers"
     description = "Keeps only the documents a model judges relevant to the question"
     base_classes = ("LLMFilterRetriever", *BASES)
-    inputs = (
-        Input("baseRetriever", "VectorStoreRetriever"),
-        Input("model", "BaseLanguageModel"),
-        Input("query", "string", optional=True),
-    )
+    inputs = flowise_inputs(name)
 
     async def build(self, ctx: RunContext) -> LLMFilter:
         return LLMFilter(self.get("baseRetriever"), self.get("model"))
@@ -158,13 +151,7 @@ class EmbeddingsFilterRetriever(Node):
     category = "Retrievers"
     description = "Keeps the documents whose embeddings are similar enough to the question's"
     base_classes = ("EmbeddingsFilterRetriever", *BASES)
-    inputs = (
-        Input("baseRetriever", "VectorStoreRetriever"),
-        Input("embeddings", "Embeddings"),
-        Input("query", "string", optional=True),
-        Input("similarityThreshold", "number", optional=True, default=0.8),
-        Input("k", "number", optional=True, default=20),
-    )
+    inputs = flowise_inputs(name)
 
     async def build(self, ctx: RunContext) -> EmbeddingsFilter:
         return EmbeddingsFilter(

@@ -15,7 +15,7 @@ from canvasflow.models.base import Message, Usage, complete
 from canvasflow.nodes.chains import stream_answer
 from canvasflow.nodes.retrieval import RetrievalQAChain, answer_from
 from canvasflow.nodes.safety import moderate
-from canvasflow.runtime.node import Input, Node, register
+from canvasflow.runtime.node import Input, Node, flowise_inputs, register
 
 if TYPE_CHECKING:
     from canvasflow.runtime.context import RunContext
@@ -84,11 +84,7 @@ class PromptRetriever(Node):
     category = "Retrievers"
     description = "A prompt a multi-prompt chain may route to: its name, use and system message"
     base_classes = ("PromptRetriever",)
-    inputs = (
-        Input("name", "string"),
-        Input("description", "string"),
-        Input("systemMessage", "string", rows=4),
-    )
+    inputs = flowise_inputs(name, Input("systemMessage", "string", rows=4))
 
     async def build(self, ctx: RunContext) -> Destination:
         return Destination(
@@ -103,11 +99,7 @@ class VectorStoreRetrieverNode(Node):
     category = "Retrievers"
     description = "A vector store a multi-retrieval chain may route to, with its name and use"
     base_classes = ("VectorStoreRetriever",)
-    inputs = (
-        Input("vectorStore", "VectorStore"),
-        Input("name", "string"),
-        Input("description", "string"),
-    )
+    inputs = flowise_inputs(name)
 
     async def build(self, ctx: RunContext) -> Destination:
         return Destination(
@@ -123,11 +115,7 @@ class MultiPromptChain(Node):
     description = "Routes the question to the prompt best suited for it"
     base_classes = ("MultiPromptChain", "MultiRouteChain", "BaseChain", "Runnable")
     ending = True
-    inputs = (
-        Input("model", "BaseLanguageModel"),
-        Input("promptRetriever", "PromptRetriever", list=True),
-        Input("inputModeration", "Moderation", optional=True, list=True),
-    )
+    inputs = flowise_inputs(name)
 
     async def run(self, ctx: RunContext) -> AsyncIterator[Event]:
         moderate(self.get("inputModeration"), ctx.question)
@@ -150,12 +138,7 @@ class MultiRetrievalQAChain(Node):
     description = "Routes the question to the vector store best suited for it, then answers"
     base_classes = ("MultiRetrievalQAChain", "MultiRouteChain", "BaseChain", "Runnable")
     ending = True
-    inputs = (
-        Input("model", "BaseLanguageModel"),
-        Input("vectorStoreRetriever", "VectorStoreRetriever", list=True),
-        Input("returnSourceDocuments", "boolean", optional=True),
-        Input("inputModeration", "Moderation", optional=True, list=True),
-    )
+    inputs = flowise_inputs(name)
 
     async def run(self, ctx: RunContext) -> AsyncIterator[Event]:
         moderate(self.get("inputModeration"), ctx.question)
@@ -183,8 +166,4 @@ class VectorDBQAChain(RetrievalQAChain):
     description = "Answers from the documents of a vector store nearest the question"
     base_classes = ("VectorDBQAChain", "BaseChain", "Runnable")
     retriever_input = "vectorStore"
-    inputs = (
-        Input("model", "BaseLanguageModel"),
-        Input("vectorStore", "VectorStore"),
-        Input("inputModeration", "Moderation", optional=True, list=True),
-    )
+    inputs = flowise_inputs(name)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from canvasflow.errors import OutputInvalid, Refused
-from canvasflow.runtime.node import Input, Node, register
+from canvasflow.runtime.node import Input, Node, flowise_inputs, register
 
 if TYPE_CHECKING:
     from canvasflow.runtime.context import RunContext
@@ -33,16 +33,7 @@ class InputModerationSimple(Node):
     label = "Simple Prompt Moderation"
     category = "Moderation"
     base_classes = ("Moderation",)
-    inputs = (
-        Input("denyList", "string"),
-        Input("model", "BaseChatModel", optional=True),
-        Input(
-            "moderationErrorMessage",
-            "string",
-            optional=True,
-            default="Cannot Process! Input violates content moderation policies.",
-        ),
-    )
+    inputs = flowise_inputs(name)
 
     async def build(self, ctx: RunContext) -> DenyList:
         words = [w.strip() for w in re.split(r"[\n,]", str(self.get("denyList"))) if w.strip()]
@@ -99,7 +90,7 @@ class CSVOutputParser(Node):
     label = "CSV Output Parser"
     category = "Output Parsers"
     base_classes = ("CSVListOutputParser", "BaseLLMOutputParser", "Runnable")
-    inputs = (Input("autofixParser", "boolean", optional=True),)
+    inputs = flowise_inputs(name)
 
     async def build(self, ctx: RunContext) -> OutputParser:
         return CSVParser()
@@ -111,8 +102,8 @@ class StructuredOutputParser(Node):
     label = "Structured Output Parser"
     category = "Output Parsers"
     base_classes = ("StructuredOutputParser", "BaseLLMOutputParser", "Runnable")
-    inputs = (
-        Input("autofixParser", "boolean", optional=True),
+    inputs = flowise_inputs(
+        name,
         Input(
             "jsonStructure",
             "datagrid",

@@ -17,7 +17,7 @@ from canvasflow.nodes.services import (
     service_url,
 )
 from canvasflow.nodes.tools import Tool, ToolError
-from canvasflow.runtime.node import Input, Node, register, to_bool, to_int
+from canvasflow.runtime.node import Input, Node, flowise_inputs, register, to_bool, to_int
 
 if TYPE_CHECKING:
     from canvasflow.runtime.context import RunContext
@@ -248,21 +248,7 @@ class TavilyAPI(_SearchNode):
     base_classes = ("TavilyAPI", "Tool", "StructuredTool", "Runnable")
     service = services.TAVILY
     tool = TavilyTool
-    inputs = (
-        Input("credential", "credential", optional=True),
-        Input("topic", "options", optional=True, default="general"),
-        Input("searchDepth", "options", optional=True, default="basic"),
-        Input("chunksPerSource", "number", optional=True, default=3),
-        Input("maxResults", "number", optional=True, default=5),
-        Input("timeRange", "options", optional=True),
-        Input("days", "number", optional=True, default=7),
-        Input("includeAnswer", "boolean", optional=True, default=False),
-        Input("includeRawContent", "boolean", optional=True, default=False),
-        Input("includeImages", "boolean", optional=True, default=False),
-        Input("includeImageDescriptions", "boolean", optional=True, default=False),
-        Input("includeDomains", "string", optional=True),
-        Input("excludeDomains", "string", optional=True),
-    )
+    inputs = flowise_inputs(name, add=(Input("credential", "credential", optional=True),))
 
     def options(self, ctx: RunContext) -> dict[str, Any]:
         def domains(name: str) -> list[str]:
@@ -357,7 +343,7 @@ class WebBrowser(Node):
     category = "Tools"
     description = "Gives an agent the ability to read a web page (allowed hosts only)"
     base_classes = ("WebBrowser", "Tool", "StructuredTool", "Runnable")
-    inputs = (Input("model", "BaseLanguageModel"), Input("embeddings", "Embeddings"))
+    inputs = flowise_inputs(name)
 
     async def build(self, ctx: RunContext) -> Tool:
         return WebBrowserTool(
@@ -425,12 +411,8 @@ class WebScraperToolNode(Node):
     category = "Tools"
     description = "Scrapes a page, or a site's linked pages, for an agent (allowed hosts only)"
     base_classes = ("Tool", "StructuredTool", "Runnable")
-    inputs = (
-        Input("scrapeMode", "options", default="recursive", options=("single", "recursive")),
-        Input("maxDepth", "number", optional=True, default=1),
-        Input("maxPages", "number", optional=True, default=10),
-        Input("timeoutS", "number", optional=True, default=60),
-        Input("description", "string", optional=True),
+    inputs = flowise_inputs(
+        name, Input("scrapeMode", "options", default="recursive", options=("single", "recursive"))
     )
 
     async def build(self, ctx: RunContext) -> Tool:
@@ -504,8 +486,8 @@ class Arxiv(Node):
     category = "Tools"
     description = "Searches arXiv's papers (titles, authors, summaries)"
     base_classes = ("Arxiv", "DynamicStructuredTool", "StructuredTool", "Runnable", "Tool")
-    inputs = (
-        Input("arxivName", "string", optional=True, default="arxiv_search"),
+    inputs = flowise_inputs(
+        name,
         Input(
             "arxivDescription",
             "string",
@@ -515,9 +497,6 @@ class Arxiv(Node):
         Input("topKResults", "number", optional=True, default=3),
         Input("maxQueryLength", "number", optional=True, default=300),
         Input("docContentCharsMax", "number", optional=True, default=10000),
-        Input("loadFullContent", "boolean", optional=True, default=False),
-        Input("continueOnFailure", "boolean", optional=True, default=False),
-        Input("legacyBuild", "boolean", optional=True, default=False),
     )
 
     async def build(self, ctx: RunContext) -> Tool:

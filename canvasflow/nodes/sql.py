@@ -24,7 +24,7 @@ from canvasflow.models.base import Usage, complete
 from canvasflow.nodes.chains import stream_answer
 from canvasflow.nodes.safety import moderate
 from canvasflow.nodes.services import allowed_host
-from canvasflow.runtime.node import Input, Node, register, to_int
+from canvasflow.runtime.node import Input, Node, flowise_inputs, register, to_int
 
 if TYPE_CHECKING:
     from canvasflow.runtime.context import RunContext
@@ -319,16 +319,13 @@ class SqlDatabaseChain(Node):
     description = "Answers questions about a SQL database: the model writes a read-only query"
     base_classes = ("SqlDatabaseChain", "BaseChain", "Runnable")
     ending = True
-    inputs = (
-        Input("model", "BaseLanguageModel"),
+    inputs = flowise_inputs(
+        name,
         Input("database", "options", default="sqlite", options=("sqlite", "postgres")),
         Input("url", "string", placeholder="data.sqlite (in the files folder), or postgres://…"),
-        Input("includesTables", "string", optional=True),
-        Input("ignoreTables", "string", optional=True),
         Input("sampleRowsInTableInfo", "number", optional=True, default=3),
         Input("topK", "number", optional=True, default=10),
         Input("customPrompt", "string", optional=True, rows=4),
-        Input("inputModeration", "Moderation", optional=True, list=True),
     )
 
     async def table_info(self, db: Any) -> str:

@@ -16,7 +16,7 @@ from canvasflow.models.base import Usage, supports
 from canvasflow.models.deadlines import Deadlines, guarded
 from canvasflow.nodes.chains import load_memory
 from canvasflow.nodes.safety import moderate
-from canvasflow.runtime.node import Input, Node, register, to_bool, to_int
+from canvasflow.runtime.node import Input, Node, flowise_inputs, register, to_bool, to_int
 from canvasflow.sandbox import SandboxError, allowed_fetch, run_js, run_python
 
 if TYPE_CHECKING:
@@ -101,16 +101,7 @@ class ToolAgent(Node):
     category = "Agents"
     base_classes = ("AgentExecutor", "BaseChain", "Runnable")
     ending = True
-    inputs = (
-        Input("tools", "Tool", list=True),
-        Input("memory", "BaseChatMemory"),
-        Input("model", "BaseChatModel"),
-        Input("chatPromptTemplate", "ChatPromptTemplate", optional=True),
-        Input("systemMessage", "string", optional=True, default=DEFAULT_AGENT_SYSTEM),
-        Input("inputModeration", "Moderation", optional=True, list=True),
-        Input("maxIterations", "number", optional=True),
-        Input("enableDetailedStreaming", "boolean", optional=True, default=False),
-    )
+    inputs = flowise_inputs(name)
 
     async def run(self, ctx: RunContext) -> AsyncIterator[Event]:
         moderate(self.get("inputModeration"), ctx.question)
@@ -309,16 +300,10 @@ class CustomToolNode(Node):
     label = "Custom Tool"
     category = "Tools"
     base_classes = ("CustomTool", "Tool", "StructuredTool", "Runnable")
-    inputs = (
+    inputs = flowise_inputs(
+        name,
         Input("selectedTool", "asyncOptions", optional=True),
-        Input("returnDirect", "boolean", optional=True),
-        Input("customToolName", "string"),
-        Input("customToolDesc", "string"),
-        Input("customToolSchema", "string"),
-        Input("customToolFunc", "string"),
-        # canvasflow's own: Flowise's tools are JavaScript; Python needs the operator's
-        # CANVASFLOW_PYTHON_TOOLS=1 and bubblewrap
-        Input("language", "options", optional=True, default="javascript"),
+        add=(Input("language", "options", optional=True, default="javascript"),),
     )
 
     async def build(self, ctx: RunContext) -> Tool:
@@ -356,13 +341,7 @@ class RetrieverToolNode(Node):
     label = "Retriever Tool"
     category = "Tools"
     base_classes = ("RetrieverTool", "DynamicTool", "Tool", "StructuredTool", "Runnable")
-    inputs = (
-        Input("name", "string"),
-        Input("description", "string"),
-        Input("retriever", "BaseRetriever"),
-        Input("returnSourceDocuments", "boolean", optional=True),
-        Input("retrieverToolMetadataFilter", "json", optional=True),
-    )
+    inputs = flowise_inputs(name)
 
     async def build(self, ctx: RunContext) -> Tool:
         return RetrieverTool(

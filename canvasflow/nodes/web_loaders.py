@@ -24,7 +24,7 @@ from canvasflow.nodes.services import (
     server_key,
     service_url,
 )
-from canvasflow.runtime.node import Input, Node, register, to_bool, to_int
+from canvasflow.runtime.node import Input, Node, flowise_inputs, register, to_bool, to_int
 
 if TYPE_CHECKING:
     from canvasflow.runtime.context import RunContext
@@ -86,20 +86,7 @@ class GithubLoader(Node):
     category = "Document Loaders"
     description = "The text files of a GitHub repository (its API; a token for private ones)"
     base_classes = ("Document",)
-    inputs = (
-        Input("credential", "credential", optional=True),
-        Input("repoLink", "string"),
-        Input("branch", "string", default="main"),
-        Input("recursive", "boolean", optional=True),
-        Input("maxConcurrency", "number", optional=True),
-        Input("githubBaseUrl", "string", optional=True),
-        Input("githubInstanceApi", "string", optional=True),
-        Input("ignorePath", "string", optional=True),
-        Input("maxRetries", "number", optional=True),
-        Input("textSplitter", "TextSplitter", optional=True),
-        Input("metadata", "json", optional=True),
-        Input("omitMetadataKeys", "string", optional=True),
-    )
+    inputs = flowise_inputs(name, add=(Input("credential", "credential", optional=True),))
 
     async def _api(self, ctx: RunContext) -> tuple[str, str | None]:
         """The API's base URL and the token to send there."""
@@ -277,9 +264,8 @@ class CheerioWebScraper(Node):
     category = "Document Loaders"
     description = "Web pages' text (a CSS selector picks the part); allowed hosts only"
     base_classes = ("Document",)
-    inputs = (
-        Input("url", "string"),
-        Input("textSplitter", "TextSplitter", optional=True),
+    inputs = flowise_inputs(
+        name,
         Input(
             "relativeLinksMethod",
             "options",
@@ -287,9 +273,6 @@ class CheerioWebScraper(Node):
             options=("webCrawl", "scrapeXMLSitemap"),
         ),
         Input("limit", "number", optional=True, default=10),
-        Input("selector", "string", optional=True),
-        Input("metadata", "json", optional=True),
-        Input("omitMetadataKeys", "string", optional=True),
     )
 
     async def _pages(self, ctx: RunContext, url: str) -> list[Document]:

@@ -1,15 +1,20 @@
 """What a node is: its Flowise name, category, inputs, and how it builds or runs.
 
 A node module declares classes deriving from :class:`Node` and decorates them with
-:func:`register`. The engine only ever looks nodes up by name in :data:`REGISTRY`.
+:func:`register`. The engine only ever looks nodes up by name in :data:`REGISTRY`. A
+node of Flowise's takes its inputs from Flowise's own description of it
+(:func:`flowise_inputs`) and declares only where canvasflow differs.
 """
 
 from __future__ import annotations
 
 import importlib
+import json
 import pkgutil
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
+from functools import cache
+from importlib import resources
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from canvasflow.values import to_bool, to_float, to_int
@@ -49,6 +54,52 @@ class Input:
     @property
     def is_anchor(self) -> bool:
         return self.type[:1].isupper()
+
+
+@cache
+def flowise_interface() -> dict[str, dict[str, Any]]:
+    """Flowise 3.1.2's node descriptions (shipped as data), by node name."""
+    data = resources.files("canvasflow.data").joinpath("flowise_3.1.2_nodes.json")
+    return {n["name"]: n for n in json.loads(data.read_text("utf-8"))}
+
+
+def flowise_inputs(
+    node: str, *changed: Input, drop: tuple[str, ...] = (), add: tuple[Input, ...] = ()
+) -> tuple[Input, ...]:
+    """The inputs of Flowise's node ``node`` as Flowise describes them (name, type,
+    whether optional, default, list), in Flowise's order; ``changed`` ones (by name)
+    replace Flowise's in place, ``drop`` ones are left out (canvasflow does not take
+    them), ``add`` ones (canvasflow's own) follow. Labels, options and the like are
+    taken from the same description by the catalogue."""
+    described = flowise_interface().get(node)
+    if described is None:
+        raise ValueError(f"Flowise has no node {node!r}: declare its inputs")
+    flowise = [i["name"] for i in described.get("inputs", [])]
+    by_name = {i.name: i for i in changed}
+    unknown = (set(by_name) | set(drop)) - set(flowise)
+    if unknown:
+        raise ValueError(f"{node}: Flowise's node has no input {sorted(unknown)} (use add=)")
+    inputs = [
+        by_name.get(i["name"]) or as_flowise_describes(i)
+        for i in described.get("inputs", [])
+        if i["name"] not in drop
+    ]
+    DIFFERENCES[node] = (changed, drop, add)
+    return (*inputs, *add)
+
+
+# what each node built by flowise_inputs declares of its own: (changed, dropped, added)
+DIFFERENCES: dict[str, tuple[tuple[Input, ...], tuple[str, ...], tuple[Input, ...]]] = {}
+
+
+def as_flowise_describes(described: dict[str, Any]) -> Input:
+    return Input(
+        described["name"],
+        described["type"],
+        optional=bool(described.get("optional", False)),
+        default=described.get("default"),
+        list=bool(described.get("list", False)),
+    )
 
 
 class Node:

@@ -28,7 +28,7 @@ from canvasflow.nodes.tools import (
     sandbox_fetch,
     tools_of,
 )
-from canvasflow.runtime.node import REGISTRY, Input, register
+from canvasflow.runtime.node import REGISTRY, Input, flowise_inputs, register
 from canvasflow.runtime.problems import Problem
 from canvasflow.runtime.template import as_text
 from canvasflow.sandbox import SandboxError, allowed_fetch, run_js
@@ -43,14 +43,14 @@ class CustomFunctionAgentflow(AgentflowNode):
     label = "Custom Function"
     description = "Execute custom function"
     required = ("customFunctionJavascriptFunction",)
-    inputs = (
+    inputs = flowise_inputs(
+        name,
         Input(
             "customFunctionInputVariables",
             "array",
             optional=True,
             array=(Input("variableName", "string"), Input("variableValue", "string")),
         ),
-        Input("customFunctionJavascriptFunction", "code"),
         Input("customFunctionUpdateState", "array", optional=True, array=STATE),
     )
 
@@ -83,16 +83,14 @@ class HttpAgentflow(AgentflowNode):
     label = "HTTP"
     description = "Send a HTTP request"
     required = ("url",)
-    inputs = (
+    inputs = flowise_inputs(
+        name,
         Input(
             "method", "options", default="GET", options=("GET", "POST", "PUT", "DELETE", "PATCH")
         ),
-        Input("url", "string"),
         Input("headers", "array", optional=True, array=KEY_VALUE),
         Input("queryParams", "array", optional=True, array=KEY_VALUE),
-        Input("bodyType", "options", optional=True),
         Input("body", "string", optional=True),
-        Input("responseType", "options", optional=True),
     )
 
     async def execute(self, run: FlowRun, node: FlowNode) -> AsyncIterator[Item]:
@@ -170,9 +168,8 @@ class ToolAgentflow(AgentflowNode):
     label = "Tool"
     description = "Tools allow LLM to interact with external systems"
     required = ("toolAgentflowSelectedTool",)
-    inputs = (
-        Input("toolAgentflowSelectedTool", "asyncOptions"),
-        Input("toolAgentflowSelectedToolConfig", "json", optional=True),
+    inputs = flowise_inputs(
+        name,
         Input(
             "toolInputArgs",
             "array",
@@ -180,6 +177,7 @@ class ToolAgentflow(AgentflowNode):
             array=(Input("inputArgName", "string"), Input("inputArgValue", "string")),
         ),
         Input("toolUpdateState", "array", optional=True, array=STATE),
+        add=(Input("toolAgentflowSelectedToolConfig", "json", optional=True),),
     )
 
     @classmethod
@@ -226,7 +224,8 @@ class RetrieverAgentflow(AgentflowNode):
     label = "Retriever"
     description = "Retrieve information from vector database"
     required = ("retrieverKnowledgeDocumentStores",)
-    inputs = (
+    inputs = flowise_inputs(
+        name,
         Input("retrieverKnowledgeDocumentStores", "array", array=STORES[:1]),
         Input("retrieverQuery", "string", optional=True, default="{{ question }}"),
         Input("outputFormat", "options", optional=True, default="text"),

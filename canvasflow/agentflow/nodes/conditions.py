@@ -13,7 +13,7 @@ from canvasflow.agentflow.runner import Done, FlowRun, usage_metadata
 from canvasflow.errors import RunFailed
 from canvasflow.models.base import Usage
 from canvasflow.nodes.chains import stream_answer
-from canvasflow.runtime.node import Input, register, to_bool
+from canvasflow.runtime.node import Input, flowise_inputs, register, to_bool
 
 if TYPE_CHECKING:
     from canvasflow.agentflow.graph import FlowNode
@@ -80,7 +80,8 @@ class ConditionAgentflow(AgentflowNode):
     label = "Condition"
     description = "Split flows based on If Else conditions"
     required = ("conditions",)
-    inputs = (
+    inputs = flowise_inputs(
+        name,
         Input(
             "conditions",
             "array",
@@ -140,18 +141,15 @@ class ConditionAgentAgentflow(AgentflowNode):
     description = "Utilize an agent to split flows based on dynamic conditions"
     required = ("conditionAgentModel", "conditionAgentScenarios")
     model_inputs = ("conditionAgentModel",)
-    inputs = (
-        Input("conditionAgentModel", "asyncOptions"),
-        Input("conditionAgentModelConfig", "json", optional=True),
+    inputs = flowise_inputs(
+        name,
         Input("conditionAgentInstructions", "string", optional=True),
         Input("conditionAgentInput", "string", optional=True, default="{{ question }}"),
         Input("conditionAgentScenarios", "array", array=(Input("scenario", "string"),)),
-        Input("conditionAgentEnableMemory", "boolean", optional=True, default=True),
-        Input("conditionAgentMemoryType", "options", optional=True, default="allMessages"),
         Input("conditionAgentMemoryWindowSize", "number", optional=True, default=20),
         Input("conditionAgentMemoryMaxTokenLimit", "number", optional=True, default=2000),
-        Input("conditionAgentOverrideSystemPrompt", "boolean", optional=True),
         Input("conditionAgentSystemPrompt", "string", optional=True),
+        add=(Input("conditionAgentModelConfig", "json", optional=True),),
     )
 
     async def execute(self, run: FlowRun, node: FlowNode) -> AsyncIterator[Item]:

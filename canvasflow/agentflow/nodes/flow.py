@@ -17,7 +17,7 @@ from canvasflow.errors import BadRequest, CanvasInvalid, RunFailed
 from canvasflow.events import token
 from canvasflow.nodes.chains import stream_answer
 from canvasflow.runtime.context import RunRequest
-from canvasflow.runtime.node import Input, register, to_bool, to_int
+from canvasflow.runtime.node import Input, flowise_inputs, register, to_bool, to_int
 from canvasflow.runtime.problems import Problem
 from canvasflow.runtime.template import as_text
 
@@ -31,10 +31,9 @@ class LoopAgentflow(AgentflowNode):
     label = "Loop"
     description = "Loop back to a previous node"
     required = ("loopBackToNode",)
-    inputs = (
-        Input("loopBackToNode", "asyncOptions"),
+    inputs = flowise_inputs(
+        name,
         Input("maxLoopCount", "number", optional=True, default=5),
-        Input("fallbackMessage", "string", optional=True),
         Input("loopUpdateState", "array", optional=True, array=STATE),
     )
 
@@ -94,7 +93,7 @@ class IterationAgentflow(AgentflowNode):
     label = "Iteration"
     description = "Execute the nodes within the iteration block through N iterations"
     required = ("iterationInput",)
-    inputs = (Input("iterationInput", "string"),)
+    inputs = flowise_inputs(name)
 
     async def execute(self, run: FlowRun, node: FlowNode) -> AsyncIterator[Item]:
         raw = run.render(node.inputs.get("iterationInput"))
@@ -135,13 +134,14 @@ class HumanInputAgentflow(AgentflowNode):
     label = "Human Input"
     description = "Request human input, approval or rejection during execution"
     model_inputs = ("humanInputModel",)
-    inputs = (
+    inputs = flowise_inputs(
+        name,
         Input("humanInputDescriptionType", "options", optional=True, default="fixed"),
         Input("humanInputDescription", "string", optional=True),
         Input("humanInputModel", "asyncOptions", optional=True),
-        Input("humanInputModelConfig", "json", optional=True),
         Input("humanInputModelPrompt", "string", optional=True),
         Input("humanInputEnableFeedback", "boolean", optional=True, default=True),
+        add=(Input("humanInputModelConfig", "json", optional=True),),
     )
 
     async def execute(self, run: FlowRun, node: FlowNode) -> AsyncIterator[Item]:
@@ -222,7 +222,7 @@ class DirectReplyAgentflow(AgentflowNode):
     label = "Direct Reply"
     description = "Directly reply to the user with a message"
     required = ("directReplyMessage",)
-    inputs = (Input("directReplyMessage", "string"),)
+    inputs = flowise_inputs(name)
 
     async def execute(self, run: FlowRun, node: FlowNode) -> AsyncIterator[Item]:
         content = run.render(node.inputs.get("directReplyMessage"))
@@ -247,11 +247,9 @@ class ExecuteFlowAgentflow(AgentflowNode):
     label = "Execute Flow"
     description = "Execute another flow"
     required = ("executeFlowSelectedFlow",)
-    inputs = (
-        Input("executeFlowSelectedFlow", "asyncOptions"),
+    inputs = flowise_inputs(
+        name,
         Input("executeFlowInput", "string", optional=True, default="{{ question }}"),
-        Input("executeFlowOverrideConfig", "json", optional=True),
-        Input("executeFlowBaseURL", "string", optional=True),
         Input("executeFlowReturnResponseAs", "options", optional=True, default="userMessage"),
         Input("executeFlowUpdateState", "array", optional=True, array=STATE),
     )
@@ -304,7 +302,7 @@ class StickyNoteAgentflow(AgentflowNode):
     name = "stickyNoteAgentflow"
     label = "Sticky Note"
     description = "Add notes to the agent flow"
-    inputs = (Input("note", "string", optional=True),)
+    inputs = flowise_inputs(name)
 
     async def execute(self, run: FlowRun, node: FlowNode) -> AsyncIterator[Item]:
         yield Done(output={})

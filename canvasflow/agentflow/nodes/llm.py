@@ -26,7 +26,7 @@ from canvasflow.nodes.tools import (
     RetrieverTool,
     tools_of,
 )
-from canvasflow.runtime.node import REGISTRY, Input, register, to_bool
+from canvasflow.runtime.node import REGISTRY, Input, flowise_inputs, register, to_bool
 from canvasflow.runtime.problems import Problem
 
 if TYPE_CHECKING:
@@ -40,18 +40,15 @@ class LLMAgentflow(AgentflowNode):
     description = "Large language models to analyze user-provided inputs and generate responses"
     required = ("llmModel",)
     model_inputs = ("llmModel",)
-    inputs = (
-        Input("llmModel", "asyncOptions"),
-        Input("llmModelConfig", "json", optional=True),
+    inputs = flowise_inputs(
+        name,
         Input("llmMessages", "array", optional=True, array=MESSAGE),
-        Input("llmEnableMemory", "boolean", optional=True, default=True),
-        Input("llmMemoryType", "options", optional=True, default="allMessages"),
         Input("llmMemoryWindowSize", "number", optional=True, default=20),
         Input("llmMemoryMaxTokenLimit", "number", optional=True, default=2000),
-        Input("llmUserMessage", "string", optional=True),
         Input("llmReturnResponseAs", "options", optional=True, default="userMessage"),
         Input("llmStructuredOutput", "array", optional=True, array=STRUCTURED),
         Input("llmUpdateState", "array", optional=True, array=STATE),
+        add=(Input("llmModelConfig", "json", optional=True),),
     )
 
     async def execute(self, run: FlowRun, node: FlowNode) -> AsyncIterator[Item]:
@@ -148,9 +145,8 @@ class AgentAgentflow(AgentflowNode):
     description = "Dynamically choose and utilize tools during runtime"
     required = ("agentModel",)
     model_inputs = ("agentModel",)
-    inputs = (
-        Input("agentModel", "asyncOptions"),
-        Input("agentModelConfig", "json", optional=True),
+    inputs = flowise_inputs(
+        name,
         Input("agentMessages", "array", optional=True, array=MESSAGE),
         Input(
             "agentTools",
@@ -171,14 +167,13 @@ class AgentAgentflow(AgentflowNode):
                 Input("returnSourceDocuments", "boolean", optional=True),
             ),
         ),
-        Input("agentEnableMemory", "boolean", optional=True, default=True),
-        Input("agentMemoryType", "options", optional=True, default="allMessages"),
         Input("agentMemoryWindowSize", "number", optional=True, default=20),
         Input("agentMemoryMaxTokenLimit", "number", optional=True, default=2000),
-        Input("agentUserMessage", "string", optional=True),
         Input("agentReturnResponseAs", "options", optional=True, default="userMessage"),
         Input("agentStructuredOutput", "array", optional=True, array=STRUCTURED),
         Input("agentUpdateState", "array", optional=True, array=STATE),
+        drop=("agentToolsBuiltInOpenAI", "agentToolsBuiltInGemini", "agentToolsBuiltInAnthropic"),
+        add=(Input("agentModelConfig", "json", optional=True),),
     )
 
     @classmethod

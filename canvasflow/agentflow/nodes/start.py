@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from canvasflow.agentflow.nodes.base import KEY_VALUE, WEBHOOK_METHODS, AgentflowNode, Item, rows_of
 from canvasflow.agentflow.runner import Done, FlowRun
-from canvasflow.runtime.node import Input, register
+from canvasflow.runtime.node import Input, flowise_inputs, register
 
 if TYPE_CHECKING:
     from canvasflow.agentflow.graph import FlowNode
@@ -18,7 +18,8 @@ class StartAgentflow(AgentflowNode):
     name = "startAgentflow"
     label = "Start"
     description = "Starting point of the agentflow"
-    inputs = (
+    inputs = flowise_inputs(
+        name,
         Input(
             "startInputType",
             "options",
@@ -37,40 +38,46 @@ class StartAgentflow(AgentflowNode):
                 Input("name", "string"),
             ),
         ),
-        # a webhook's request starts the flow (triggers/webhook.py reads these)
-        Input("webhookMethod", "options", optional=True, default="POST", options=WEBHOOK_METHODS),
-        Input("webhookContentType", "string", optional=True),
-        Input("webhookURL", "string", optional=True),
-        Input("webhookInputMode", "options", optional=True, options=("text", "none", "payload")),
-        Input("webhookDefaultInput", "string", optional=True),
-        Input("webhookEnableAuth", "boolean", optional=True),
-        Input("webhookSecret", "string", optional=True),
-        Input("webhookSignatureHeader", "string", optional=True),
-        Input("webhookSignatureType", "string", optional=True),
-        Input("webhookResponseMode", "options", optional=True, options=("sync", "async", "stream")),
-        Input("callbackUrl", "string", optional=True),
-        Input("callbackSecret", "string", optional=True),
-        Input("webhookEnableValidation", "boolean", optional=True),
-        Input("webhookQueryParams", "array", optional=True),
-        Input("webhookBodyParams", "array", optional=True),
-        Input("webhookHeaderParams", "array", optional=True),
-        # a schedule starts the flow (triggers/schedule.py reads these)
-        Input("scheduleType", "options", optional=True, options=("visualPicker", "cronExpression")),
-        Input("scheduleCronExpression", "string", optional=True),
-        Input("scheduleFrequency", "string", optional=True),
-        Input("scheduleOnMinute", "number", optional=True),
-        Input("scheduleOnTime", "string", optional=True),
-        Input("scheduleOnDayOfWeek", "string", optional=True),
-        Input("scheduleOnDayOfMonth", "string", optional=True),
-        Input("scheduleEndDate", "string", optional=True),
-        Input("scheduleTimezone", "string", optional=True),
-        Input("scheduleInputMode", "options", optional=True, options=("text", "form", "none")),
-        Input("scheduleDefaultInput", "string", optional=True),
-        Input("scheduleFormInputTypes", "array", optional=True),
-        Input("scheduleFormDefaults", "json", optional=True),
-        Input("startEphemeralMemory", "boolean", optional=True),
         Input("startState", "array", optional=True, array=KEY_VALUE),
-        Input("startPersistState", "boolean", optional=True),
+        add=(
+            Input(
+                "webhookMethod", "options", optional=True, default="POST", options=WEBHOOK_METHODS
+            ),
+            Input("webhookContentType", "string", optional=True),
+            Input("webhookURL", "string", optional=True),
+            Input(
+                "webhookInputMode", "options", optional=True, options=("text", "none", "payload")
+            ),
+            Input("webhookDefaultInput", "string", optional=True),
+            Input("webhookEnableAuth", "boolean", optional=True),
+            Input("webhookSecret", "string", optional=True),
+            Input("webhookSignatureHeader", "string", optional=True),
+            Input("webhookSignatureType", "string", optional=True),
+            Input(
+                "webhookResponseMode", "options", optional=True, options=("sync", "async", "stream")
+            ),
+            Input("callbackUrl", "string", optional=True),
+            Input("callbackSecret", "string", optional=True),
+            Input("webhookEnableValidation", "boolean", optional=True),
+            Input("webhookQueryParams", "array", optional=True),
+            Input("webhookBodyParams", "array", optional=True),
+            Input("webhookHeaderParams", "array", optional=True),
+            Input(
+                "scheduleType", "options", optional=True, options=("visualPicker", "cronExpression")
+            ),
+            Input("scheduleCronExpression", "string", optional=True),
+            Input("scheduleFrequency", "string", optional=True),
+            Input("scheduleOnMinute", "number", optional=True),
+            Input("scheduleOnTime", "string", optional=True),
+            Input("scheduleOnDayOfWeek", "string", optional=True),
+            Input("scheduleOnDayOfMonth", "string", optional=True),
+            Input("scheduleEndDate", "string", optional=True),
+            Input("scheduleTimezone", "string", optional=True),
+            Input("scheduleInputMode", "options", optional=True, options=("text", "form", "none")),
+            Input("scheduleDefaultInput", "string", optional=True),
+            Input("scheduleFormInputTypes", "array", optional=True),
+            Input("scheduleFormDefaults", "json", optional=True),
+        ),
     )
 
     async def execute(self, run: FlowRun, node: FlowNode) -> AsyncIterator[Item]:
