@@ -462,9 +462,14 @@ def apikey_delete(
 
 
 @app.command()
-def openapi() -> None:
+def openapi(
+    path: Annotated[
+        list[str] | None,
+        typer.Option(help="Only the routes under this path (repeat for several)"),
+    ] = None,
+) -> None:
     """Print the server's OpenAPI schema (JSON, keys sorted): what /openapi.json serves,
-    without a server; the studio's types are generated from it."""
+    without a server; the studio's and the TypeScript SDK's types are generated from it."""
     import warnings
 
     from canvasflow.server.app import create_app
@@ -472,7 +477,35 @@ def openapi() -> None:
     with warnings.catch_warnings():  # FastAPI's note on Flowise's one handler per method
         warnings.simplefilter("ignore")
         schema = create_app(Settings(redis_url=None)).openapi()
+    if path:
+        schema["paths"] = {
+            route: spec
+            for route, spec in schema["paths"].items()
+            if any(route.startswith(prefix) for prefix in path)
+        }
+        used = _referenced(schema["paths"], schema.get("components", {}).get("schemas", {}))
+        schema["components"]["schemas"] = {
+            name: spec for name, spec in schema["components"]["schemas"].items() if name in used
+        }
     typer.echo(orjson.dumps(schema, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2).decode())
+
+
+def _referenced(node: Any, schemas: dict[str, Any], found: set[str] | None = None) -> set[str]:
+    """The component schemas ``node`` refers to, and those they refer to."""
+    found = set() if found is None else found
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+            name = ref.rsplit("/", 1)[1]
+            if name not in found:
+                found.add(name)
+                _referenced(schemas.get(name), schemas, found)
+        for value in node.values():
+            _referenced(value, schemas, found)
+    elif isinstance(node, list):
+        for value in node:
+            _referenced(value, schemas, found)
+    return found
 
 
 @app.command()

@@ -34,6 +34,7 @@ fi
 # the published flowise-sdk, exactly as locked; the studio's packages (its unit tests)
 (cd tests/js && npm ci --no-audit --no-fund --silent)
 (cd studio && npm ci --no-audit --no-fund --silent)
+(cd clients/typescript && npm ci --no-audit --no-fund --silent)  # the SDK's TypeScript compiler
 # Flowise 3.1.2's marketplace templates (from its npm tarball; the import tests read them)
 if [ ! -d tests/js/flowise-3.1.2/marketplaces ]; then
   (cd tests/js && npm pack flowise@3.1.2 --silent >/dev/null && mkdir -p flowise-3.1.2 \

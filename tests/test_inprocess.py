@@ -135,6 +135,55 @@ def test_canvasflow_encoder_frames() -> None:
     assert notice == b'data: {"event":"error","data":{"message":"x","code":"y"}}\n\n'
 
 
+def test_every_canvasflow_event_is_as_the_openapi_schema_says() -> None:
+    """The stream's events, of every kind, validate against the models the OpenAPI
+    schema publishes for ``text/event-stream`` (and that the SDK's types come from)."""
+    from canvasflow.engine.prediction import start_event
+    from canvasflow.events import action, error, flow, flow_step, node
+    from canvasflow.server.schemas import StreamEvent
+
+    asked = {"type": "proceed", "startNodeId": "h1"}
+    stop = {
+        "id": "a1",
+        "mapping": {"approve": "Proceed", "reject": "Reject"},
+        "elements": [{"type": "agentflowv2-approve-button", "label": "Proceed"}],
+        "data": {"nodeId": "h1", "nodeLabel": "Human Input", "input": asked},
+    }
+    outcome = reduced()
+    outcome.execution_id, outcome.flow_status = "x1", "STOPPED"
+    outcome.executed = [{"nodeId": "h1", "nodeLabel": "Human Input", "status": "STOPPED"}]
+    outcome.action = stop
+    events = logged(
+        [
+            start_event(WHO, agentflow=True),
+            node("llmChain_0", "running"),
+            flow("INPROGRESS", "x1"),
+            flow_step({"nodeId": "h1", "label": "Human Input", "kind": "humanInput"}),
+            *[e for e in run_events() if e.kind in ("token", "step", "source")],
+            node("llmChain_0", "done", ms=12, tokens=2),
+            action(stop),
+            error("upstream model failed", "upstream_error"),
+            Event("metadata", outcome.metadata()),
+            Event("end", "[DONE]"),
+        ]
+    )
+    raw = encode_all("canvasflow", events)
+    lines = [line[6:] for line in raw.split(b"\n") if line.startswith(b"data: {")]
+    kinds = {StreamEvent.model_validate_json(line).root.event for line in lines}
+    assert kinds == {
+        "start",
+        "node",
+        "flow",
+        "step",
+        "token",
+        "source",
+        "action",
+        "error",
+        "metadata",
+        "end",
+    }
+
+
 def test_flowise_encoder_holds_sources_and_steps_until_metadata() -> None:
     raw = encode_all("flowise", wire_run())
     names = [

@@ -553,9 +553,11 @@ def test_each_tick_runs_once_across_three_processes_one_killed_at_a_tick(
             settings={"schedule": {"cron": "* * * * *", "input": "echo: minute"}},
         )
 
+        via = [procs[1]]  # the process the logs are read through (never the killed one)
+
         def ticks(canvas: dict[str, Any]) -> list[dict[str, Any]]:
             r = httpx.get(
-                f"{procs[1].url}/api/v1/canvases/{canvas['id']}/schedule/logs",
+                f"{via[0].url}/api/v1/canvases/{canvas['id']}/schedule/logs",
                 params={"limit": 200},
             )
             return r.json()["data"]  # type: ignore[no-any-return]
@@ -569,6 +571,7 @@ def test_each_tick_runs_once_across_three_processes_one_killed_at_a_tick(
         killed = next(p for p in procs if newest["process"].endswith(f":{p.proc.pid}"))  # type: ignore[union-attr]
         killed.stop(signal.SIGKILL)
         alive = [p for p in procs if p is not killed]
+        via[0] = alive[0]
         poll(lambda: len(ticks(minute)) >= 1, timeout=75)
         poll(
             lambda: (
@@ -593,7 +596,7 @@ def test_each_tick_runs_once_across_three_processes_one_killed_at_a_tick(
         )
         procs.append(reader)
         reader.start()
-        procs[1] = reader  # ticks() reads through procs[1]
+        via[0] = reader
         fast_ticks = [t["scheduledAt"] for t in ticks(fast)]
         assert len(fast_ticks) == len(set(fast_ticks))  # no tick twice
         minute_ticks = ticks(minute)

@@ -1,5 +1,7 @@
 """The TypeScript SDK (clients/typescript): its Node test suite against a live server,
-and `npm pack` giving an installable package with no build step."""
+`npm pack` giving an installable package with no build step, and its JavaScript and
+declarations built from its TypeScript, on types generated from the server's OpenAPI
+schema."""
 
 from __future__ import annotations
 
@@ -81,3 +83,84 @@ def test_npm_pack_gives_an_installable_package(tmp_path: Path) -> None:
         timeout=60,
     )
     assert check.stdout.strip() == "function"
+
+
+def test_the_sdk_is_built_from_its_typescript_on_the_schema_types(tmp_path: Path) -> None:
+    """``src/api-types.ts`` is what openapi-typescript makes of the server's prediction
+    routes, ``index.js`` and ``index.d.ts`` what ``tsc`` makes of ``src/``, and a
+    TypeScript user's code type-checks against them (``./scripts/api-types.sh`` makes
+    all three again after a route's models change)."""
+    import sys
+
+    schema = tmp_path / "openapi.json"
+    dumped = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "canvasflow.cli",
+            "openapi",
+            "--path",
+            "/api/v1/prediction/",
+            "--path",
+            "/api/v1/chatmessage/abort/",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert dumped.returncode == 0, dumped.stderr
+    schema.write_text(dumped.stdout)
+    types = tmp_path / "api-types.ts"
+    made = subprocess.run(
+        [
+            "npx",
+            "--no-install",
+            "openapi-typescript",
+            str(schema),
+            "-o",
+            str(types),
+            "--root-types",
+        ],
+        cwd=SDK.parent.parent / "studio",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert made.returncode == 0, made.stderr
+    stale = "a route's models changed: ./scripts/api-types.sh"
+    assert types.read_text() == (SDK / "src" / "api-types.ts").read_text(), stale
+    built = tmp_path / "built"
+    tsc = subprocess.run(
+        ["npx", "--no-install", "tsc", "-p", "tsconfig.json", "--outDir", str(built)],
+        cwd=SDK,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert tsc.returncode == 0, tsc.stdout + tsc.stderr
+    for name in ("index.js", "index.d.ts", "api-types.d.ts"):
+        assert (built / name).read_text() == (SDK / name).read_text(), f"{name}: npm run build"
+    typed = subprocess.run(
+        [
+            "npx",
+            "--no-install",
+            "tsc",
+            "--noEmit",
+            "--strict",
+            "--module",
+            "NodeNext",
+            "--moduleResolution",
+            "NodeNext",
+            "--target",
+            "ES2022",
+            "--lib",
+            "ES2022,DOM,DOM.Iterable",
+            "--skipLibCheck",
+            "test/typed.ts",
+        ],
+        cwd=SDK,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert typed.returncode == 0, typed.stdout + typed.stderr

@@ -6,7 +6,7 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, RootModel, field_validator
 
 from canvasflow import __version__
 from canvasflow.models.base import Message
@@ -30,6 +30,11 @@ def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
             ref = node.get("$ref")
             if isinstance(ref, str) and ref.startswith("#/$defs/"):
                 return walk(dict(defs[ref.rsplit("/", 1)[1]]))
+            if isinstance(node.get("discriminator"), dict):  # its mapping names $defs
+                node = {
+                    **node,
+                    "discriminator": {"propertyName": node["discriminator"]["propertyName"]},
+                }
             return {k: walk(v) for k, v in node.items()}
         if isinstance(node, list):
             return [walk(v) for v in node]
@@ -114,6 +119,165 @@ class Usage(BaseModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
+
+
+# -- the event stream (the canvasflow format): each event's ``data:`` JSON -------------
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")  # fields a newer server adds
+
+
+class StartData(_Open):
+    timestamp: str
+    chatId: str | None
+    chatMessageId: str
+    sessionId: str | None
+    canvasId: str
+    agentflow: bool | None = None
+
+
+class StepData(_Open):
+    """A tool, agent, retriever or chain step; an agentflow node's start and end (type
+    ``agentflow``, with its ``nodeId``, ``label``, ``kind``, ``status``...)."""
+
+    step: str | None
+    type: str
+    input: Any = None
+    output: Any = None
+
+
+class SourceMetadata(_Open):
+    title: str | None = None
+    source: str | None = None
+
+
+class SourceDocument(_Open):
+    pageContent: str
+    metadata: SourceMetadata
+
+
+class ExecutedNode(_Open):
+    nodeId: str
+    nodeLabel: str | None
+    status: str
+
+
+class ActionData(_Open):
+    """What a human-input node asks."""
+
+    id: str
+    mapping: dict[str, str]
+    elements: list[dict[str, Any]]
+    data: dict[str, Any]
+
+
+class MetadataData(_Open):
+    chatId: str | None
+    chatMessageId: str
+    sessionId: str | None
+    question: str | None
+    memoryType: str | None
+    model: str | None
+    tokens_used: int
+    usage: Usage
+    latency_ms: float | None
+    status: Literal["running", "completed", "aborted", "error"]
+    usedTools: list[dict[str, Any]] | None = None
+    json_: Any = Field(None, alias="json")
+    executionId: str | None = None
+    flowStatus: str | None = None
+    executedNodes: list[ExecutedNode] | None = None
+    action: ActionData | None = None
+
+
+class ErrorData(_Open):
+    message: str
+    code: str
+
+
+class NodeData(_Open):
+    nodeId: str
+    status: Literal["running", "done", "error"]
+    ms: int | None = None
+    tokens: int | None = None
+
+
+class FlowData(_Open):
+    status: Literal["INPROGRESS", "FINISHED", "STOPPED", "ERROR"]
+    executionId: str
+
+
+class StartEvent(BaseModel):
+    event: Literal["start"]
+    data: StartData
+
+
+class TokenEvent(BaseModel):
+    event: Literal["token"]
+    data: str
+    text: str
+
+
+class StepEvent(BaseModel):
+    event: Literal["step"]
+    data: StepData
+
+
+class SourceEvent(BaseModel):
+    event: Literal["source"]
+    data: list[SourceDocument]
+
+
+class MetadataEvent(BaseModel):
+    event: Literal["metadata"]
+    data: MetadataData
+
+
+class ErrorEvent(BaseModel):
+    event: Literal["error"]
+    data: ErrorData
+
+
+class NodeEvent(BaseModel):
+    event: Literal["node"]
+    data: NodeData
+
+
+class FlowEvent(BaseModel):
+    event: Literal["flow"]
+    data: FlowData
+
+
+class ActionEvent(BaseModel):
+    event: Literal["action"]
+    data: ActionData
+
+
+class EndEvent(BaseModel):
+    event: Literal["end"]
+    data: Literal["[DONE]"]
+
+
+class StreamEvent(
+    RootModel[
+        Annotated[
+            StartEvent
+            | TokenEvent
+            | StepEvent
+            | SourceEvent
+            | MetadataEvent
+            | ErrorEvent
+            | NodeEvent
+            | FlowEvent
+            | ActionEvent
+            | EndEvent,
+            Field(discriminator="event"),
+        ]
+    ]
+):
+    """One event of a prediction's stream in the canvasflow format: the JSON after
+    ``data:`` (PROTOCOL.md, "Stream format canvasflow")."""
 
 
 class PredictionResponse(BaseModel):
@@ -262,6 +426,14 @@ class TraceEntry(BaseModel):
     error: Any = None
 
 
+class ExecutionError(BaseModel):
+    """Why a run failed: the error event's message and code."""
+
+    model_config = ConfigDict(extra="allow")
+    message: str | None = None
+    code: str | None = None
+
+
 class ExecutionOut(BaseModel):
     id: str
     canvasId: str
@@ -275,7 +447,7 @@ class ExecutionOut(BaseModel):
     state: str = Field(description="Flowise's state: INPROGRESS, FINISHED, ERROR, ...")
     question: str | None = None
     answer: str | None = None
-    error: dict[str, Any] | None = None
+    error: ExecutionError | None = None
     latencyMs: int | None = None
     ttftMs: int | None = None
     promptTokens: int = 0
@@ -728,6 +900,62 @@ class McpServerConfig(BaseModel):
 # -- the node catalogue --------------------------------------------------------------------
 
 
+class InputOption(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    label: str
+    name: str
+
+
+class InputDesc(BaseModel):
+    """One input of a node, in Flowise's descriptor shape."""
+
+    model_config = ConfigDict(extra="allow")
+    name: str
+    label: str
+    type: str
+    description: str
+    optional: bool
+    list_: bool = Field(alias="list")  # (named so as not to hide the builtin below)
+    additionalParams: bool
+    default: Any = None
+    options: list[InputOption] | None = None
+    placeholder: str | None = None
+    rows: int | None = None
+    step: int | float | None = None
+    min: int | float | None = None
+    max: int | float | None = None
+    # an "array" input's fields (an agentflow's messages, conditions, scenarios, state)
+    array: list[InputDesc] | None = None
+
+
+class CredentialSlot(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    name: str
+    label: str
+    credentialNames: list[str]
+
+
+class NodeDesc(BaseModel):
+    """A node as the catalogue describes it (``GET /api/v1/nodes``)."""
+
+    model_config = ConfigDict(extra="allow")
+    name: str
+    label: str
+    version: int | float
+    type: str
+    category: str
+    description: str
+    baseClasses: list[str]
+    inputs: list[InputDesc]
+    credential: CredentialSlot | None = None
+    ending: bool
+    icon: str
+    flowise: bool
+    # an Agentflow v2 node: connected by edges between its handles, not by typed inputs
+    agentflow: bool | None = None
+    outputs: list[dict[str, Any]] | None = None
+
+
 class LoadMethodRequest(BaseModel):
     loadMethod: str = Field(..., description="listActions: the tools of an MCP node's server")
     inputs: dict[str, Any] = Field(default_factory=dict, description="The node's form values")
@@ -813,11 +1041,21 @@ class CredentialOut(BaseModel):
     )
 
 
+class CredentialField(BaseModel):
+    """One field of a credential kind (Flowise's description of it)."""
+
+    model_config = ConfigDict(extra="allow")
+    name: str
+    label: str
+    type: str
+    optional: bool | None = None
+
+
 class CredentialKind(BaseModel):
     name: str
     label: str
     description: str | None = None
-    inputs: list[dict[str, Any]]
+    inputs: list[CredentialField]
 
 
 # -- the chat widget's feedback and leads --------------------------------------------------

@@ -1985,6 +1985,22 @@ export interface components {
             /** Rows */
             rows: components["schemas"]["CompareRow"][];
         };
+        /**
+         * CredentialField
+         * @description One field of a credential kind (Flowise's description of it).
+         */
+        CredentialField: {
+            /** Label */
+            label: string;
+            /** Name */
+            name: string;
+            /** Optional */
+            optional?: boolean | null;
+            /** Type */
+            type: string;
+        } & {
+            [key: string]: unknown;
+        };
         /** CredentialIn */
         CredentialIn: {
             /**
@@ -2007,9 +2023,7 @@ export interface components {
             /** Description */
             description?: string | null;
             /** Inputs */
-            inputs: {
-                [key: string]: unknown;
-            }[];
+            inputs: components["schemas"]["CredentialField"][];
             /** Label */
             label: string;
             /** Name */
@@ -2035,6 +2049,17 @@ export interface components {
             plainDataObj?: {
                 [key: string]: unknown;
             } | null;
+        };
+        /** CredentialSlot */
+        CredentialSlot: {
+            /** Credentialnames */
+            credentialNames: string[];
+            /** Label */
+            label: string;
+            /** Name */
+            name: string;
+        } & {
+            [key: string]: unknown;
         };
         /** CredentialUpdate */
         CredentialUpdate: {
@@ -2441,6 +2466,18 @@ export interface components {
             /** Value */
             value?: string | null;
         };
+        /**
+         * ExecutionError
+         * @description Why a run failed: the error event's message and code.
+         */
+        ExecutionError: {
+            /** Code */
+            code?: string | null;
+            /** Message */
+            message?: string | null;
+        } & {
+            [key: string]: unknown;
+        };
         /** ExecutionList */
         ExecutionList: {
             /** Data */
@@ -2477,10 +2514,7 @@ export interface components {
              * Format: date-time
              */
             createdDate: string;
-            /** Error */
-            error?: {
-                [key: string]: unknown;
-            } | null;
+            error?: components["schemas"]["ExecutionError"] | null;
             /**
              * Executiondata
              * @description The trace as a JSON string (Flowise's executionData)
@@ -2599,6 +2633,53 @@ export interface components {
             nodeId: string;
             /** Old */
             old?: unknown;
+        };
+        /**
+         * InputDesc
+         * @description One input of a node, in Flowise's descriptor shape.
+         */
+        InputDesc: {
+            /** Additionalparams */
+            additionalParams: boolean;
+            /** Array */
+            array?: components["schemas"]["InputDesc"][] | null;
+            /** Default */
+            default?: unknown;
+            /** Description */
+            description: string;
+            /** Label */
+            label: string;
+            /** List */
+            list: boolean;
+            /** Max */
+            max?: number | null;
+            /** Min */
+            min?: number | null;
+            /** Name */
+            name: string;
+            /** Optional */
+            optional: boolean;
+            /** Options */
+            options?: components["schemas"]["InputOption"][] | null;
+            /** Placeholder */
+            placeholder?: string | null;
+            /** Rows */
+            rows?: number | null;
+            /** Step */
+            step?: number | null;
+            /** Type */
+            type: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** InputOption */
+        InputOption: {
+            /** Label */
+            label: string;
+            /** Name */
+            name: string;
+        } & {
+            [key: string]: unknown;
         };
         /** LeadIn */
         LeadIn: {
@@ -2735,6 +2816,43 @@ export interface components {
              * @description USD per million output tokens
              */
             output: number;
+        };
+        /**
+         * NodeDesc
+         * @description A node as the catalogue describes it (``GET /api/v1/nodes``).
+         */
+        NodeDesc: {
+            /** Agentflow */
+            agentflow?: boolean | null;
+            /** Baseclasses */
+            baseClasses: string[];
+            /** Category */
+            category: string;
+            credential?: components["schemas"]["CredentialSlot"] | null;
+            /** Description */
+            description: string;
+            /** Ending */
+            ending: boolean;
+            /** Flowise */
+            flowise: boolean;
+            /** Icon */
+            icon: string;
+            /** Inputs */
+            inputs: components["schemas"]["InputDesc"][];
+            /** Label */
+            label: string;
+            /** Name */
+            name: string;
+            /** Outputs */
+            outputs?: {
+                [key: string]: unknown;
+            }[] | null;
+            /** Type */
+            type: string;
+            /** Version */
+            version: number;
+        } & {
+            [key: string]: unknown;
         };
         /** NodeOption */
         NodeOption: {
@@ -3196,9 +3314,11 @@ export type SchemaChatMessageOut = components['schemas']['ChatMessageOut'];
 export type SchemaCompareRow = components['schemas']['CompareRow'];
 export type SchemaCompareSide = components['schemas']['CompareSide'];
 export type SchemaComparison = components['schemas']['Comparison'];
+export type SchemaCredentialField = components['schemas']['CredentialField'];
 export type SchemaCredentialIn = components['schemas']['CredentialIn'];
 export type SchemaCredentialKind = components['schemas']['CredentialKind'];
 export type SchemaCredentialOut = components['schemas']['CredentialOut'];
+export type SchemaCredentialSlot = components['schemas']['CredentialSlot'];
 export type SchemaCredentialUpdate = components['schemas']['CredentialUpdate'];
 export type SchemaDatasetImport = components['schemas']['DatasetImport'];
 export type SchemaDatasetIn = components['schemas']['DatasetIn'];
@@ -3216,6 +3336,7 @@ export type SchemaEvaluationRowOut = components['schemas']['EvaluationRowOut'];
 export type SchemaEvaluatorCatalog = components['schemas']['EvaluatorCatalog'];
 export type SchemaEvaluatorIn = components['schemas']['EvaluatorIn'];
 export type SchemaEvaluatorOut = components['schemas']['EvaluatorOut'];
+export type SchemaExecutionError = components['schemas']['ExecutionError'];
 export type SchemaExecutionList = components['schemas']['ExecutionList'];
 export type SchemaExecutionOut = components['schemas']['ExecutionOut'];
 export type SchemaExecutionUpdate = components['schemas']['ExecutionUpdate'];
@@ -3224,6 +3345,8 @@ export type SchemaFeedbackOut = components['schemas']['FeedbackOut'];
 export type SchemaFeedbackUpdate = components['schemas']['FeedbackUpdate'];
 export type SchemaImportResult = components['schemas']['ImportResult'];
 export type SchemaInputChange = components['schemas']['InputChange'];
+export type SchemaInputDesc = components['schemas']['InputDesc'];
+export type SchemaInputOption = components['schemas']['InputOption'];
 export type SchemaLeadIn = components['schemas']['LeadIn'];
 export type SchemaLeadOut = components['schemas']['LeadOut'];
 export type SchemaLoadMethodRequest = components['schemas']['LoadMethodRequest'];
@@ -3233,6 +3356,7 @@ export type SchemaMcpServerUpdate = components['schemas']['McpServerUpdate'];
 export type SchemaModelCard = components['schemas']['ModelCard'];
 export type SchemaModelList = components['schemas']['ModelList'];
 export type SchemaModelPriceIn = components['schemas']['ModelPriceIn'];
+export type SchemaNodeDesc = components['schemas']['NodeDesc'];
 export type SchemaNodeOption = components['schemas']['NodeOption'];
 export type SchemaNodeRef = components['schemas']['NodeRef'];
 export type SchemaOpenAiError = components['schemas']['OpenAIError'];
@@ -20152,9 +20276,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    }[];
+                    "application/json": components["schemas"]["NodeDesc"][];
                 };
             };
             /** @description Bad Request */
@@ -20302,9 +20424,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["NodeDesc"];
                 };
             };
             /** @description Bad Request */
@@ -20888,14 +21008,275 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The answer as JSON, or a server-sent event stream when streaming */
+            /** @description The answer as JSON, or a server-sent event stream when streaming: in the canvasflow format, each event's data line is one of these (PROTOCOL.md) */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["PredictionResponse"];
-                    "text/event-stream": string;
+                    "text/event-stream": {
+                        /** StartData */
+                        data: {
+                            /** Agentflow */
+                            agentflow?: boolean | null;
+                            /** Canvasid */
+                            canvasId: string;
+                            /** Chatid */
+                            chatId: string | null;
+                            /** Chatmessageid */
+                            chatMessageId: string;
+                            /** Sessionid */
+                            sessionId: string | null;
+                            /** Timestamp */
+                            timestamp: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "start";
+                    } | {
+                        /** Data */
+                        data: string;
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "token";
+                        /** Text */
+                        text: string;
+                    } | {
+                        /**
+                         * StepData
+                         * @description A tool, agent, retriever or chain step; an agentflow node's start and end (type
+                         *     ``agentflow``, with its ``nodeId``, ``label``, ``kind``, ``status``...).
+                         */
+                        data: {
+                            /** Input */
+                            input?: unknown;
+                            /** Output */
+                            output?: unknown;
+                            /** Step */
+                            step: string | null;
+                            /** Type */
+                            type: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "step";
+                    } | {
+                        /** Data */
+                        data: ({
+                            /** SourceMetadata */
+                            metadata: {
+                                /** Source */
+                                source?: string | null;
+                                /** Title */
+                                title?: string | null;
+                            } & {
+                                [key: string]: unknown;
+                            };
+                            /** Pagecontent */
+                            pageContent: string;
+                        } & {
+                            [key: string]: unknown;
+                        })[];
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "source";
+                    } | {
+                        /** MetadataData */
+                        data: {
+                            action?: ({
+                                /** Data */
+                                data: {
+                                    [key: string]: unknown;
+                                };
+                                /** Elements */
+                                elements: {
+                                    [key: string]: unknown;
+                                }[];
+                                /** Id */
+                                id: string;
+                                /** Mapping */
+                                mapping: {
+                                    [key: string]: string;
+                                };
+                            } & {
+                                [key: string]: unknown;
+                            }) | null;
+                            /** Chatid */
+                            chatId: string | null;
+                            /** Chatmessageid */
+                            chatMessageId: string;
+                            /** Executednodes */
+                            executedNodes?: ({
+                                /** Nodeid */
+                                nodeId: string;
+                                /** Nodelabel */
+                                nodeLabel: string | null;
+                                /** Status */
+                                status: string;
+                            } & {
+                                [key: string]: unknown;
+                            })[] | null;
+                            /** Executionid */
+                            executionId?: string | null;
+                            /** Flowstatus */
+                            flowStatus?: string | null;
+                            /** Json */
+                            json?: unknown;
+                            /** Latency Ms */
+                            latency_ms: number | null;
+                            /** Memorytype */
+                            memoryType: string | null;
+                            /** Model */
+                            model: string | null;
+                            /** Question */
+                            question: string | null;
+                            /** Sessionid */
+                            sessionId: string | null;
+                            /**
+                             * Status
+                             * @enum {string}
+                             */
+                            status: "running" | "completed" | "aborted" | "error";
+                            /** Tokens Used */
+                            tokens_used: number;
+                            /** Usage */
+                            usage: {
+                                /**
+                                 * Completion Tokens
+                                 * @default 0
+                                 */
+                                completion_tokens: number;
+                                /**
+                                 * Prompt Tokens
+                                 * @default 0
+                                 */
+                                prompt_tokens: number;
+                                /**
+                                 * Total Tokens
+                                 * @default 0
+                                 */
+                                total_tokens: number;
+                            };
+                            /** Usedtools */
+                            usedTools?: {
+                                [key: string]: unknown;
+                            }[] | null;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "metadata";
+                    } | {
+                        /** ErrorData */
+                        data: {
+                            /** Code */
+                            code: string;
+                            /** Message */
+                            message: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "error";
+                    } | {
+                        /** NodeData */
+                        data: {
+                            /** Ms */
+                            ms?: number | null;
+                            /** Nodeid */
+                            nodeId: string;
+                            /**
+                             * Status
+                             * @enum {string}
+                             */
+                            status: "running" | "done" | "error";
+                            /** Tokens */
+                            tokens?: number | null;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "node";
+                    } | {
+                        /** FlowData */
+                        data: {
+                            /** Executionid */
+                            executionId: string;
+                            /**
+                             * Status
+                             * @enum {string}
+                             */
+                            status: "INPROGRESS" | "FINISHED" | "STOPPED" | "ERROR";
+                        } & {
+                            [key: string]: unknown;
+                        };
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "flow";
+                    } | {
+                        /**
+                         * ActionData
+                         * @description What a human-input node asks.
+                         */
+                        data: {
+                            /** Data */
+                            data: {
+                                [key: string]: unknown;
+                            };
+                            /** Elements */
+                            elements: {
+                                [key: string]: unknown;
+                            }[];
+                            /** Id */
+                            id: string;
+                            /** Mapping */
+                            mapping: {
+                                [key: string]: string;
+                            };
+                        } & {
+                            [key: string]: unknown;
+                        };
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "action";
+                    } | {
+                        /**
+                         * Data
+                         * @constant
+                         */
+                        data: "[DONE]";
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "end";
+                    };
                 };
             };
             /** @description Bad Request */
@@ -21043,14 +21424,275 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The answer as JSON, or a server-sent event stream when streaming */
+            /** @description The answer as JSON, or a server-sent event stream when streaming: in the canvasflow format, each event's data line is one of these (PROTOCOL.md) */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": unknown;
-                    "text/event-stream": string;
+                    "text/event-stream": {
+                        /** StartData */
+                        data: {
+                            /** Agentflow */
+                            agentflow?: boolean | null;
+                            /** Canvasid */
+                            canvasId: string;
+                            /** Chatid */
+                            chatId: string | null;
+                            /** Chatmessageid */
+                            chatMessageId: string;
+                            /** Sessionid */
+                            sessionId: string | null;
+                            /** Timestamp */
+                            timestamp: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "start";
+                    } | {
+                        /** Data */
+                        data: string;
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "token";
+                        /** Text */
+                        text: string;
+                    } | {
+                        /**
+                         * StepData
+                         * @description A tool, agent, retriever or chain step; an agentflow node's start and end (type
+                         *     ``agentflow``, with its ``nodeId``, ``label``, ``kind``, ``status``...).
+                         */
+                        data: {
+                            /** Input */
+                            input?: unknown;
+                            /** Output */
+                            output?: unknown;
+                            /** Step */
+                            step: string | null;
+                            /** Type */
+                            type: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "step";
+                    } | {
+                        /** Data */
+                        data: ({
+                            /** SourceMetadata */
+                            metadata: {
+                                /** Source */
+                                source?: string | null;
+                                /** Title */
+                                title?: string | null;
+                            } & {
+                                [key: string]: unknown;
+                            };
+                            /** Pagecontent */
+                            pageContent: string;
+                        } & {
+                            [key: string]: unknown;
+                        })[];
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "source";
+                    } | {
+                        /** MetadataData */
+                        data: {
+                            action?: ({
+                                /** Data */
+                                data: {
+                                    [key: string]: unknown;
+                                };
+                                /** Elements */
+                                elements: {
+                                    [key: string]: unknown;
+                                }[];
+                                /** Id */
+                                id: string;
+                                /** Mapping */
+                                mapping: {
+                                    [key: string]: string;
+                                };
+                            } & {
+                                [key: string]: unknown;
+                            }) | null;
+                            /** Chatid */
+                            chatId: string | null;
+                            /** Chatmessageid */
+                            chatMessageId: string;
+                            /** Executednodes */
+                            executedNodes?: ({
+                                /** Nodeid */
+                                nodeId: string;
+                                /** Nodelabel */
+                                nodeLabel: string | null;
+                                /** Status */
+                                status: string;
+                            } & {
+                                [key: string]: unknown;
+                            })[] | null;
+                            /** Executionid */
+                            executionId?: string | null;
+                            /** Flowstatus */
+                            flowStatus?: string | null;
+                            /** Json */
+                            json?: unknown;
+                            /** Latency Ms */
+                            latency_ms: number | null;
+                            /** Memorytype */
+                            memoryType: string | null;
+                            /** Model */
+                            model: string | null;
+                            /** Question */
+                            question: string | null;
+                            /** Sessionid */
+                            sessionId: string | null;
+                            /**
+                             * Status
+                             * @enum {string}
+                             */
+                            status: "running" | "completed" | "aborted" | "error";
+                            /** Tokens Used */
+                            tokens_used: number;
+                            /** Usage */
+                            usage: {
+                                /**
+                                 * Completion Tokens
+                                 * @default 0
+                                 */
+                                completion_tokens: number;
+                                /**
+                                 * Prompt Tokens
+                                 * @default 0
+                                 */
+                                prompt_tokens: number;
+                                /**
+                                 * Total Tokens
+                                 * @default 0
+                                 */
+                                total_tokens: number;
+                            };
+                            /** Usedtools */
+                            usedTools?: {
+                                [key: string]: unknown;
+                            }[] | null;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "metadata";
+                    } | {
+                        /** ErrorData */
+                        data: {
+                            /** Code */
+                            code: string;
+                            /** Message */
+                            message: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "error";
+                    } | {
+                        /** NodeData */
+                        data: {
+                            /** Ms */
+                            ms?: number | null;
+                            /** Nodeid */
+                            nodeId: string;
+                            /**
+                             * Status
+                             * @enum {string}
+                             */
+                            status: "running" | "done" | "error";
+                            /** Tokens */
+                            tokens?: number | null;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "node";
+                    } | {
+                        /** FlowData */
+                        data: {
+                            /** Executionid */
+                            executionId: string;
+                            /**
+                             * Status
+                             * @enum {string}
+                             */
+                            status: "INPROGRESS" | "FINISHED" | "STOPPED" | "ERROR";
+                        } & {
+                            [key: string]: unknown;
+                        };
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "flow";
+                    } | {
+                        /**
+                         * ActionData
+                         * @description What a human-input node asks.
+                         */
+                        data: {
+                            /** Data */
+                            data: {
+                                [key: string]: unknown;
+                            };
+                            /** Elements */
+                            elements: {
+                                [key: string]: unknown;
+                            }[];
+                            /** Id */
+                            id: string;
+                            /** Mapping */
+                            mapping: {
+                                [key: string]: string;
+                            };
+                        } & {
+                            [key: string]: unknown;
+                        };
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "action";
+                    } | {
+                        /**
+                         * Data
+                         * @constant
+                         */
+                        data: "[DONE]";
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "end";
+                    };
                 };
             };
             /** @description Bad Request */
@@ -22004,14 +22646,275 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The answer as JSON, or a server-sent event stream when streaming */
+            /** @description The answer as JSON, or a server-sent event stream when streaming: in the canvasflow format, each event's data line is one of these (PROTOCOL.md) */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["PredictionResponse"];
-                    "text/event-stream": string;
+                    "text/event-stream": {
+                        /** StartData */
+                        data: {
+                            /** Agentflow */
+                            agentflow?: boolean | null;
+                            /** Canvasid */
+                            canvasId: string;
+                            /** Chatid */
+                            chatId: string | null;
+                            /** Chatmessageid */
+                            chatMessageId: string;
+                            /** Sessionid */
+                            sessionId: string | null;
+                            /** Timestamp */
+                            timestamp: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "start";
+                    } | {
+                        /** Data */
+                        data: string;
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "token";
+                        /** Text */
+                        text: string;
+                    } | {
+                        /**
+                         * StepData
+                         * @description A tool, agent, retriever or chain step; an agentflow node's start and end (type
+                         *     ``agentflow``, with its ``nodeId``, ``label``, ``kind``, ``status``...).
+                         */
+                        data: {
+                            /** Input */
+                            input?: unknown;
+                            /** Output */
+                            output?: unknown;
+                            /** Step */
+                            step: string | null;
+                            /** Type */
+                            type: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "step";
+                    } | {
+                        /** Data */
+                        data: ({
+                            /** SourceMetadata */
+                            metadata: {
+                                /** Source */
+                                source?: string | null;
+                                /** Title */
+                                title?: string | null;
+                            } & {
+                                [key: string]: unknown;
+                            };
+                            /** Pagecontent */
+                            pageContent: string;
+                        } & {
+                            [key: string]: unknown;
+                        })[];
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "source";
+                    } | {
+                        /** MetadataData */
+                        data: {
+                            action?: ({
+                                /** Data */
+                                data: {
+                                    [key: string]: unknown;
+                                };
+                                /** Elements */
+                                elements: {
+                                    [key: string]: unknown;
+                                }[];
+                                /** Id */
+                                id: string;
+                                /** Mapping */
+                                mapping: {
+                                    [key: string]: string;
+                                };
+                            } & {
+                                [key: string]: unknown;
+                            }) | null;
+                            /** Chatid */
+                            chatId: string | null;
+                            /** Chatmessageid */
+                            chatMessageId: string;
+                            /** Executednodes */
+                            executedNodes?: ({
+                                /** Nodeid */
+                                nodeId: string;
+                                /** Nodelabel */
+                                nodeLabel: string | null;
+                                /** Status */
+                                status: string;
+                            } & {
+                                [key: string]: unknown;
+                            })[] | null;
+                            /** Executionid */
+                            executionId?: string | null;
+                            /** Flowstatus */
+                            flowStatus?: string | null;
+                            /** Json */
+                            json?: unknown;
+                            /** Latency Ms */
+                            latency_ms: number | null;
+                            /** Memorytype */
+                            memoryType: string | null;
+                            /** Model */
+                            model: string | null;
+                            /** Question */
+                            question: string | null;
+                            /** Sessionid */
+                            sessionId: string | null;
+                            /**
+                             * Status
+                             * @enum {string}
+                             */
+                            status: "running" | "completed" | "aborted" | "error";
+                            /** Tokens Used */
+                            tokens_used: number;
+                            /** Usage */
+                            usage: {
+                                /**
+                                 * Completion Tokens
+                                 * @default 0
+                                 */
+                                completion_tokens: number;
+                                /**
+                                 * Prompt Tokens
+                                 * @default 0
+                                 */
+                                prompt_tokens: number;
+                                /**
+                                 * Total Tokens
+                                 * @default 0
+                                 */
+                                total_tokens: number;
+                            };
+                            /** Usedtools */
+                            usedTools?: {
+                                [key: string]: unknown;
+                            }[] | null;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "metadata";
+                    } | {
+                        /** ErrorData */
+                        data: {
+                            /** Code */
+                            code: string;
+                            /** Message */
+                            message: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "error";
+                    } | {
+                        /** NodeData */
+                        data: {
+                            /** Ms */
+                            ms?: number | null;
+                            /** Nodeid */
+                            nodeId: string;
+                            /**
+                             * Status
+                             * @enum {string}
+                             */
+                            status: "running" | "done" | "error";
+                            /** Tokens */
+                            tokens?: number | null;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "node";
+                    } | {
+                        /** FlowData */
+                        data: {
+                            /** Executionid */
+                            executionId: string;
+                            /**
+                             * Status
+                             * @enum {string}
+                             */
+                            status: "INPROGRESS" | "FINISHED" | "STOPPED" | "ERROR";
+                        } & {
+                            [key: string]: unknown;
+                        };
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "flow";
+                    } | {
+                        /**
+                         * ActionData
+                         * @description What a human-input node asks.
+                         */
+                        data: {
+                            /** Data */
+                            data: {
+                                [key: string]: unknown;
+                            };
+                            /** Elements */
+                            elements: {
+                                [key: string]: unknown;
+                            }[];
+                            /** Id */
+                            id: string;
+                            /** Mapping */
+                            mapping: {
+                                [key: string]: string;
+                            };
+                        } & {
+                            [key: string]: unknown;
+                        };
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "action";
+                    } | {
+                        /**
+                         * Data
+                         * @constant
+                         */
+                        data: "[DONE]";
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "end";
+                    };
                 };
             };
             /** @description Accepted */
@@ -22162,14 +23065,275 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The answer as JSON, or a server-sent event stream when streaming */
+            /** @description The answer as JSON, or a server-sent event stream when streaming: in the canvasflow format, each event's data line is one of these (PROTOCOL.md) */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["PredictionResponse"];
-                    "text/event-stream": string;
+                    "text/event-stream": {
+                        /** StartData */
+                        data: {
+                            /** Agentflow */
+                            agentflow?: boolean | null;
+                            /** Canvasid */
+                            canvasId: string;
+                            /** Chatid */
+                            chatId: string | null;
+                            /** Chatmessageid */
+                            chatMessageId: string;
+                            /** Sessionid */
+                            sessionId: string | null;
+                            /** Timestamp */
+                            timestamp: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "start";
+                    } | {
+                        /** Data */
+                        data: string;
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "token";
+                        /** Text */
+                        text: string;
+                    } | {
+                        /**
+                         * StepData
+                         * @description A tool, agent, retriever or chain step; an agentflow node's start and end (type
+                         *     ``agentflow``, with its ``nodeId``, ``label``, ``kind``, ``status``...).
+                         */
+                        data: {
+                            /** Input */
+                            input?: unknown;
+                            /** Output */
+                            output?: unknown;
+                            /** Step */
+                            step: string | null;
+                            /** Type */
+                            type: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "step";
+                    } | {
+                        /** Data */
+                        data: ({
+                            /** SourceMetadata */
+                            metadata: {
+                                /** Source */
+                                source?: string | null;
+                                /** Title */
+                                title?: string | null;
+                            } & {
+                                [key: string]: unknown;
+                            };
+                            /** Pagecontent */
+                            pageContent: string;
+                        } & {
+                            [key: string]: unknown;
+                        })[];
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "source";
+                    } | {
+                        /** MetadataData */
+                        data: {
+                            action?: ({
+                                /** Data */
+                                data: {
+                                    [key: string]: unknown;
+                                };
+                                /** Elements */
+                                elements: {
+                                    [key: string]: unknown;
+                                }[];
+                                /** Id */
+                                id: string;
+                                /** Mapping */
+                                mapping: {
+                                    [key: string]: string;
+                                };
+                            } & {
+                                [key: string]: unknown;
+                            }) | null;
+                            /** Chatid */
+                            chatId: string | null;
+                            /** Chatmessageid */
+                            chatMessageId: string;
+                            /** Executednodes */
+                            executedNodes?: ({
+                                /** Nodeid */
+                                nodeId: string;
+                                /** Nodelabel */
+                                nodeLabel: string | null;
+                                /** Status */
+                                status: string;
+                            } & {
+                                [key: string]: unknown;
+                            })[] | null;
+                            /** Executionid */
+                            executionId?: string | null;
+                            /** Flowstatus */
+                            flowStatus?: string | null;
+                            /** Json */
+                            json?: unknown;
+                            /** Latency Ms */
+                            latency_ms: number | null;
+                            /** Memorytype */
+                            memoryType: string | null;
+                            /** Model */
+                            model: string | null;
+                            /** Question */
+                            question: string | null;
+                            /** Sessionid */
+                            sessionId: string | null;
+                            /**
+                             * Status
+                             * @enum {string}
+                             */
+                            status: "running" | "completed" | "aborted" | "error";
+                            /** Tokens Used */
+                            tokens_used: number;
+                            /** Usage */
+                            usage: {
+                                /**
+                                 * Completion Tokens
+                                 * @default 0
+                                 */
+                                completion_tokens: number;
+                                /**
+                                 * Prompt Tokens
+                                 * @default 0
+                                 */
+                                prompt_tokens: number;
+                                /**
+                                 * Total Tokens
+                                 * @default 0
+                                 */
+                                total_tokens: number;
+                            };
+                            /** Usedtools */
+                            usedTools?: {
+                                [key: string]: unknown;
+                            }[] | null;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "metadata";
+                    } | {
+                        /** ErrorData */
+                        data: {
+                            /** Code */
+                            code: string;
+                            /** Message */
+                            message: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "error";
+                    } | {
+                        /** NodeData */
+                        data: {
+                            /** Ms */
+                            ms?: number | null;
+                            /** Nodeid */
+                            nodeId: string;
+                            /**
+                             * Status
+                             * @enum {string}
+                             */
+                            status: "running" | "done" | "error";
+                            /** Tokens */
+                            tokens?: number | null;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "node";
+                    } | {
+                        /** FlowData */
+                        data: {
+                            /** Executionid */
+                            executionId: string;
+                            /**
+                             * Status
+                             * @enum {string}
+                             */
+                            status: "INPROGRESS" | "FINISHED" | "STOPPED" | "ERROR";
+                        } & {
+                            [key: string]: unknown;
+                        };
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "flow";
+                    } | {
+                        /**
+                         * ActionData
+                         * @description What a human-input node asks.
+                         */
+                        data: {
+                            /** Data */
+                            data: {
+                                [key: string]: unknown;
+                            };
+                            /** Elements */
+                            elements: {
+                                [key: string]: unknown;
+                            }[];
+                            /** Id */
+                            id: string;
+                            /** Mapping */
+                            mapping: {
+                                [key: string]: string;
+                            };
+                        } & {
+                            [key: string]: unknown;
+                        };
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "action";
+                    } | {
+                        /**
+                         * Data
+                         * @constant
+                         */
+                        data: "[DONE]";
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "end";
+                    };
                 };
             };
             /** @description Accepted */
@@ -22320,14 +23484,275 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The answer as JSON, or a server-sent event stream when streaming */
+            /** @description The answer as JSON, or a server-sent event stream when streaming: in the canvasflow format, each event's data line is one of these (PROTOCOL.md) */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["PredictionResponse"];
-                    "text/event-stream": string;
+                    "text/event-stream": {
+                        /** StartData */
+                        data: {
+                            /** Agentflow */
+                            agentflow?: boolean | null;
+                            /** Canvasid */
+                            canvasId: string;
+                            /** Chatid */
+                            chatId: string | null;
+                            /** Chatmessageid */
+                            chatMessageId: string;
+                            /** Sessionid */
+                            sessionId: string | null;
+                            /** Timestamp */
+                            timestamp: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "start";
+                    } | {
+                        /** Data */
+                        data: string;
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "token";
+                        /** Text */
+                        text: string;
+                    } | {
+                        /**
+                         * StepData
+                         * @description A tool, agent, retriever or chain step; an agentflow node's start and end (type
+                         *     ``agentflow``, with its ``nodeId``, ``label``, ``kind``, ``status``...).
+                         */
+                        data: {
+                            /** Input */
+                            input?: unknown;
+                            /** Output */
+                            output?: unknown;
+                            /** Step */
+                            step: string | null;
+                            /** Type */
+                            type: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "step";
+                    } | {
+                        /** Data */
+                        data: ({
+                            /** SourceMetadata */
+                            metadata: {
+                                /** Source */
+                                source?: string | null;
+                                /** Title */
+                                title?: string | null;
+                            } & {
+                                [key: string]: unknown;
+                            };
+                            /** Pagecontent */
+                            pageContent: string;
+                        } & {
+                            [key: string]: unknown;
+                        })[];
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "source";
+                    } | {
+                        /** MetadataData */
+                        data: {
+                            action?: ({
+                                /** Data */
+                                data: {
+                                    [key: string]: unknown;
+                                };
+                                /** Elements */
+                                elements: {
+                                    [key: string]: unknown;
+                                }[];
+                                /** Id */
+                                id: string;
+                                /** Mapping */
+                                mapping: {
+                                    [key: string]: string;
+                                };
+                            } & {
+                                [key: string]: unknown;
+                            }) | null;
+                            /** Chatid */
+                            chatId: string | null;
+                            /** Chatmessageid */
+                            chatMessageId: string;
+                            /** Executednodes */
+                            executedNodes?: ({
+                                /** Nodeid */
+                                nodeId: string;
+                                /** Nodelabel */
+                                nodeLabel: string | null;
+                                /** Status */
+                                status: string;
+                            } & {
+                                [key: string]: unknown;
+                            })[] | null;
+                            /** Executionid */
+                            executionId?: string | null;
+                            /** Flowstatus */
+                            flowStatus?: string | null;
+                            /** Json */
+                            json?: unknown;
+                            /** Latency Ms */
+                            latency_ms: number | null;
+                            /** Memorytype */
+                            memoryType: string | null;
+                            /** Model */
+                            model: string | null;
+                            /** Question */
+                            question: string | null;
+                            /** Sessionid */
+                            sessionId: string | null;
+                            /**
+                             * Status
+                             * @enum {string}
+                             */
+                            status: "running" | "completed" | "aborted" | "error";
+                            /** Tokens Used */
+                            tokens_used: number;
+                            /** Usage */
+                            usage: {
+                                /**
+                                 * Completion Tokens
+                                 * @default 0
+                                 */
+                                completion_tokens: number;
+                                /**
+                                 * Prompt Tokens
+                                 * @default 0
+                                 */
+                                prompt_tokens: number;
+                                /**
+                                 * Total Tokens
+                                 * @default 0
+                                 */
+                                total_tokens: number;
+                            };
+                            /** Usedtools */
+                            usedTools?: {
+                                [key: string]: unknown;
+                            }[] | null;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "metadata";
+                    } | {
+                        /** ErrorData */
+                        data: {
+                            /** Code */
+                            code: string;
+                            /** Message */
+                            message: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "error";
+                    } | {
+                        /** NodeData */
+                        data: {
+                            /** Ms */
+                            ms?: number | null;
+                            /** Nodeid */
+                            nodeId: string;
+                            /**
+                             * Status
+                             * @enum {string}
+                             */
+                            status: "running" | "done" | "error";
+                            /** Tokens */
+                            tokens?: number | null;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "node";
+                    } | {
+                        /** FlowData */
+                        data: {
+                            /** Executionid */
+                            executionId: string;
+                            /**
+                             * Status
+                             * @enum {string}
+                             */
+                            status: "INPROGRESS" | "FINISHED" | "STOPPED" | "ERROR";
+                        } & {
+                            [key: string]: unknown;
+                        };
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "flow";
+                    } | {
+                        /**
+                         * ActionData
+                         * @description What a human-input node asks.
+                         */
+                        data: {
+                            /** Data */
+                            data: {
+                                [key: string]: unknown;
+                            };
+                            /** Elements */
+                            elements: {
+                                [key: string]: unknown;
+                            }[];
+                            /** Id */
+                            id: string;
+                            /** Mapping */
+                            mapping: {
+                                [key: string]: string;
+                            };
+                        } & {
+                            [key: string]: unknown;
+                        };
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "action";
+                    } | {
+                        /**
+                         * Data
+                         * @constant
+                         */
+                        data: "[DONE]";
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "end";
+                    };
                 };
             };
             /** @description Accepted */
@@ -22478,14 +23903,275 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The answer as JSON, or a server-sent event stream when streaming */
+            /** @description The answer as JSON, or a server-sent event stream when streaming: in the canvasflow format, each event's data line is one of these (PROTOCOL.md) */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["PredictionResponse"];
-                    "text/event-stream": string;
+                    "text/event-stream": {
+                        /** StartData */
+                        data: {
+                            /** Agentflow */
+                            agentflow?: boolean | null;
+                            /** Canvasid */
+                            canvasId: string;
+                            /** Chatid */
+                            chatId: string | null;
+                            /** Chatmessageid */
+                            chatMessageId: string;
+                            /** Sessionid */
+                            sessionId: string | null;
+                            /** Timestamp */
+                            timestamp: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "start";
+                    } | {
+                        /** Data */
+                        data: string;
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "token";
+                        /** Text */
+                        text: string;
+                    } | {
+                        /**
+                         * StepData
+                         * @description A tool, agent, retriever or chain step; an agentflow node's start and end (type
+                         *     ``agentflow``, with its ``nodeId``, ``label``, ``kind``, ``status``...).
+                         */
+                        data: {
+                            /** Input */
+                            input?: unknown;
+                            /** Output */
+                            output?: unknown;
+                            /** Step */
+                            step: string | null;
+                            /** Type */
+                            type: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "step";
+                    } | {
+                        /** Data */
+                        data: ({
+                            /** SourceMetadata */
+                            metadata: {
+                                /** Source */
+                                source?: string | null;
+                                /** Title */
+                                title?: string | null;
+                            } & {
+                                [key: string]: unknown;
+                            };
+                            /** Pagecontent */
+                            pageContent: string;
+                        } & {
+                            [key: string]: unknown;
+                        })[];
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "source";
+                    } | {
+                        /** MetadataData */
+                        data: {
+                            action?: ({
+                                /** Data */
+                                data: {
+                                    [key: string]: unknown;
+                                };
+                                /** Elements */
+                                elements: {
+                                    [key: string]: unknown;
+                                }[];
+                                /** Id */
+                                id: string;
+                                /** Mapping */
+                                mapping: {
+                                    [key: string]: string;
+                                };
+                            } & {
+                                [key: string]: unknown;
+                            }) | null;
+                            /** Chatid */
+                            chatId: string | null;
+                            /** Chatmessageid */
+                            chatMessageId: string;
+                            /** Executednodes */
+                            executedNodes?: ({
+                                /** Nodeid */
+                                nodeId: string;
+                                /** Nodelabel */
+                                nodeLabel: string | null;
+                                /** Status */
+                                status: string;
+                            } & {
+                                [key: string]: unknown;
+                            })[] | null;
+                            /** Executionid */
+                            executionId?: string | null;
+                            /** Flowstatus */
+                            flowStatus?: string | null;
+                            /** Json */
+                            json?: unknown;
+                            /** Latency Ms */
+                            latency_ms: number | null;
+                            /** Memorytype */
+                            memoryType: string | null;
+                            /** Model */
+                            model: string | null;
+                            /** Question */
+                            question: string | null;
+                            /** Sessionid */
+                            sessionId: string | null;
+                            /**
+                             * Status
+                             * @enum {string}
+                             */
+                            status: "running" | "completed" | "aborted" | "error";
+                            /** Tokens Used */
+                            tokens_used: number;
+                            /** Usage */
+                            usage: {
+                                /**
+                                 * Completion Tokens
+                                 * @default 0
+                                 */
+                                completion_tokens: number;
+                                /**
+                                 * Prompt Tokens
+                                 * @default 0
+                                 */
+                                prompt_tokens: number;
+                                /**
+                                 * Total Tokens
+                                 * @default 0
+                                 */
+                                total_tokens: number;
+                            };
+                            /** Usedtools */
+                            usedTools?: {
+                                [key: string]: unknown;
+                            }[] | null;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "metadata";
+                    } | {
+                        /** ErrorData */
+                        data: {
+                            /** Code */
+                            code: string;
+                            /** Message */
+                            message: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "error";
+                    } | {
+                        /** NodeData */
+                        data: {
+                            /** Ms */
+                            ms?: number | null;
+                            /** Nodeid */
+                            nodeId: string;
+                            /**
+                             * Status
+                             * @enum {string}
+                             */
+                            status: "running" | "done" | "error";
+                            /** Tokens */
+                            tokens?: number | null;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "node";
+                    } | {
+                        /** FlowData */
+                        data: {
+                            /** Executionid */
+                            executionId: string;
+                            /**
+                             * Status
+                             * @enum {string}
+                             */
+                            status: "INPROGRESS" | "FINISHED" | "STOPPED" | "ERROR";
+                        } & {
+                            [key: string]: unknown;
+                        };
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "flow";
+                    } | {
+                        /**
+                         * ActionData
+                         * @description What a human-input node asks.
+                         */
+                        data: {
+                            /** Data */
+                            data: {
+                                [key: string]: unknown;
+                            };
+                            /** Elements */
+                            elements: {
+                                [key: string]: unknown;
+                            }[];
+                            /** Id */
+                            id: string;
+                            /** Mapping */
+                            mapping: {
+                                [key: string]: string;
+                            };
+                        } & {
+                            [key: string]: unknown;
+                        };
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "action";
+                    } | {
+                        /**
+                         * Data
+                         * @constant
+                         */
+                        data: "[DONE]";
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "end";
+                    };
                 };
             };
             /** @description Accepted */
@@ -22636,14 +24322,275 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The answer as JSON, or a server-sent event stream when streaming */
+            /** @description The answer as JSON, or a server-sent event stream when streaming: in the canvasflow format, each event's data line is one of these (PROTOCOL.md) */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["PredictionResponse"];
-                    "text/event-stream": string;
+                    "text/event-stream": {
+                        /** StartData */
+                        data: {
+                            /** Agentflow */
+                            agentflow?: boolean | null;
+                            /** Canvasid */
+                            canvasId: string;
+                            /** Chatid */
+                            chatId: string | null;
+                            /** Chatmessageid */
+                            chatMessageId: string;
+                            /** Sessionid */
+                            sessionId: string | null;
+                            /** Timestamp */
+                            timestamp: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "start";
+                    } | {
+                        /** Data */
+                        data: string;
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "token";
+                        /** Text */
+                        text: string;
+                    } | {
+                        /**
+                         * StepData
+                         * @description A tool, agent, retriever or chain step; an agentflow node's start and end (type
+                         *     ``agentflow``, with its ``nodeId``, ``label``, ``kind``, ``status``...).
+                         */
+                        data: {
+                            /** Input */
+                            input?: unknown;
+                            /** Output */
+                            output?: unknown;
+                            /** Step */
+                            step: string | null;
+                            /** Type */
+                            type: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "step";
+                    } | {
+                        /** Data */
+                        data: ({
+                            /** SourceMetadata */
+                            metadata: {
+                                /** Source */
+                                source?: string | null;
+                                /** Title */
+                                title?: string | null;
+                            } & {
+                                [key: string]: unknown;
+                            };
+                            /** Pagecontent */
+                            pageContent: string;
+                        } & {
+                            [key: string]: unknown;
+                        })[];
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "source";
+                    } | {
+                        /** MetadataData */
+                        data: {
+                            action?: ({
+                                /** Data */
+                                data: {
+                                    [key: string]: unknown;
+                                };
+                                /** Elements */
+                                elements: {
+                                    [key: string]: unknown;
+                                }[];
+                                /** Id */
+                                id: string;
+                                /** Mapping */
+                                mapping: {
+                                    [key: string]: string;
+                                };
+                            } & {
+                                [key: string]: unknown;
+                            }) | null;
+                            /** Chatid */
+                            chatId: string | null;
+                            /** Chatmessageid */
+                            chatMessageId: string;
+                            /** Executednodes */
+                            executedNodes?: ({
+                                /** Nodeid */
+                                nodeId: string;
+                                /** Nodelabel */
+                                nodeLabel: string | null;
+                                /** Status */
+                                status: string;
+                            } & {
+                                [key: string]: unknown;
+                            })[] | null;
+                            /** Executionid */
+                            executionId?: string | null;
+                            /** Flowstatus */
+                            flowStatus?: string | null;
+                            /** Json */
+                            json?: unknown;
+                            /** Latency Ms */
+                            latency_ms: number | null;
+                            /** Memorytype */
+                            memoryType: string | null;
+                            /** Model */
+                            model: string | null;
+                            /** Question */
+                            question: string | null;
+                            /** Sessionid */
+                            sessionId: string | null;
+                            /**
+                             * Status
+                             * @enum {string}
+                             */
+                            status: "running" | "completed" | "aborted" | "error";
+                            /** Tokens Used */
+                            tokens_used: number;
+                            /** Usage */
+                            usage: {
+                                /**
+                                 * Completion Tokens
+                                 * @default 0
+                                 */
+                                completion_tokens: number;
+                                /**
+                                 * Prompt Tokens
+                                 * @default 0
+                                 */
+                                prompt_tokens: number;
+                                /**
+                                 * Total Tokens
+                                 * @default 0
+                                 */
+                                total_tokens: number;
+                            };
+                            /** Usedtools */
+                            usedTools?: {
+                                [key: string]: unknown;
+                            }[] | null;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "metadata";
+                    } | {
+                        /** ErrorData */
+                        data: {
+                            /** Code */
+                            code: string;
+                            /** Message */
+                            message: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "error";
+                    } | {
+                        /** NodeData */
+                        data: {
+                            /** Ms */
+                            ms?: number | null;
+                            /** Nodeid */
+                            nodeId: string;
+                            /**
+                             * Status
+                             * @enum {string}
+                             */
+                            status: "running" | "done" | "error";
+                            /** Tokens */
+                            tokens?: number | null;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "node";
+                    } | {
+                        /** FlowData */
+                        data: {
+                            /** Executionid */
+                            executionId: string;
+                            /**
+                             * Status
+                             * @enum {string}
+                             */
+                            status: "INPROGRESS" | "FINISHED" | "STOPPED" | "ERROR";
+                        } & {
+                            [key: string]: unknown;
+                        };
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "flow";
+                    } | {
+                        /**
+                         * ActionData
+                         * @description What a human-input node asks.
+                         */
+                        data: {
+                            /** Data */
+                            data: {
+                                [key: string]: unknown;
+                            };
+                            /** Elements */
+                            elements: {
+                                [key: string]: unknown;
+                            }[];
+                            /** Id */
+                            id: string;
+                            /** Mapping */
+                            mapping: {
+                                [key: string]: string;
+                            };
+                        } & {
+                            [key: string]: unknown;
+                        };
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "action";
+                    } | {
+                        /**
+                         * Data
+                         * @constant
+                         */
+                        data: "[DONE]";
+                        /**
+                         * Event
+                         * @constant
+                         */
+                        event: "end";
+                    };
                 };
             };
             /** @description Accepted */

@@ -2,6 +2,15 @@
 import type { Execution, ExecutionPage, ExecutionQuery, ScheduleStatus, TickPage } from './executions';
 import { queryString } from './executions';
 import type { McpConfig } from './mcp';
+import type {
+  SchemaApiKeyCreated,
+  SchemaApiKeyOut,
+  SchemaCredentialKind,
+  SchemaCredentialOut,
+  SchemaSessionInfo,
+  SchemaVersionDiff,
+  SchemaVersionOut,
+} from './api-types';
 import type { CanvasRow, FlowData, NodeDesc, Problem } from './types';
 
 export class ApiError extends Error {
@@ -27,60 +36,14 @@ export async function request<T>(method: string, path: string, body?: unknown): 
   return parsed as T;
 }
 
-export interface Session {
-  signedIn: boolean;
-  admin: boolean;
-  name: string | null;
-  authRequired: boolean;
-}
-
-export interface Credential {
-  id: string;
-  name: string;
-  credentialName: string;
-  createdDate: string;
-  plainDataObj?: Record<string, unknown> | null;
-}
-
-export interface CredentialKind {
-  name: string;
-  label: string;
-  description?: string | null;
-  inputs: { name: string; label: string; type: string; optional?: boolean }[];
-}
-
-export interface ApiKey {
-  id: string;
-  name: string;
-  prefix: string;
-  admin: boolean;
-  canvases: string[];
-  createdDate: string;
-  key?: string;
-}
-
-export interface Version {
-  number: number;
-  name: string;
-  createdDate: string;
-  author?: string | null;
-  message?: string | null;
-  nodes: number;
-  published: boolean;
-  latest: boolean;
-  flowData?: string | null;
-}
-
-export interface VersionDiff {
-  old: number;
-  new: number;
-  nodesAdded: { nodeId: string; name: string; label?: string | null }[];
-  nodesRemoved: { nodeId: string; name: string; label?: string | null }[];
-  inputsChanged: { nodeId: string; input: string; old: unknown; new: unknown }[];
-  edgesAdded: string[];
-  edgesRemoved: string[];
-  nameChanged: boolean;
-}
+// the server's shapes, generated from its OpenAPI schema (scripts/api-types.sh)
+export type Session = SchemaSessionInfo;
+export type Credential = SchemaCredentialOut;
+export type CredentialKind = SchemaCredentialKind;
+/** A key as listed; right after it was made, with the key itself (shown once). */
+export type ApiKey = SchemaApiKeyOut & Partial<Pick<SchemaApiKeyCreated, 'key'>>;
+export type Version = SchemaVersionOut;
+export type VersionDiff = SchemaVersionDiff;
 
 const call = request;
 

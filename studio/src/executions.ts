@@ -1,52 +1,20 @@
 // Executions: the record of every run (its trigger, status, timings, tokens, and the
 // trace of its nodes), as the server's /api/v1/executions routes give them.
+import type {
+  SchemaExecutionList,
+  SchemaExecutionOut,
+  SchemaScheduleStatus,
+  SchemaTickList,
+  SchemaTickOut,
+  SchemaTraceEntry,
+} from './api-types';
 import type { RunStatus } from './types';
 
-export type ExecutionStatus = 'running' | 'completed' | 'error' | 'aborted' | 'interrupted' | 'paused';
-
-export interface TraceEntry {
-  nodeId: string;
-  label?: string | null;
-  name?: string | null;
-  status: string;
-  ms?: number | null;
-  tokens?: number | null;
-  input?: unknown;
-  output?: unknown;
-  error?: unknown;
-}
-
-export interface Execution {
-  id: string;
-  canvasId: string;
-  canvasName?: string | null;
-  version?: string | null;
-  trigger: string;
-  chatId?: string | null;
-  sessionId?: string | null;
-  status: ExecutionStatus;
-  state: string;
-  question?: string | null;
-  answer?: string | null;
-  error?: { message?: string; code?: string } | null;
-  latencyMs?: number | null;
-  ttftMs?: number | null;
-  promptTokens: number;
-  completionTokens: number;
-  isPublic: boolean;
-  createdDate: string;
-  updatedDate: string;
-  stoppedDate?: string | null;
-  request?: Record<string, unknown> | null;
-  trace?: TraceEntry[] | null;
-}
-
-export interface ExecutionPage {
-  data: Execution[];
-  total: number;
-  page: number;
-  limit: number;
-}
+// the server's shapes, generated from its OpenAPI schema (scripts/api-types.sh)
+export type Execution = SchemaExecutionOut;
+export type ExecutionStatus = Execution['status'];
+export type TraceEntry = SchemaTraceEntry;
+export type ExecutionPage = SchemaExecutionList;
 
 export interface ExecutionQuery {
   canvasId?: string;
@@ -58,26 +26,9 @@ export interface ExecutionQuery {
   limit?: number;
 }
 
-export interface ScheduleStatus {
-  enabled: boolean;
-  canEnable: boolean;
-  reason?: string | null;
-  record?: { cron: string; timezone: string; misfire: string; nextRunAt?: string | null; lastRunAt?: string | null } | null;
-}
-
-export interface Tick {
-  id: string;
-  scheduledAt: string;
-  status: string;
-  executionId?: string | null;
-  error?: string | null;
-  elapsedTimeMs?: number | null;
-}
-
-export interface TickPage {
-  data: Tick[];
-  total: number;
-}
+export type ScheduleStatus = SchemaScheduleStatus;
+export type Tick = SchemaTickOut;
+export type TickPage = SchemaTickList;
 
 export const STATUSES: ExecutionStatus[] = ['running', 'completed', 'error', 'aborted', 'interrupted', 'paused'];
 export const TRIGGERS = ['prediction', 'studio', 'chat', 'openai', 'mcp', 'webhook', 'schedule', 'evaluation'];

@@ -1,13 +1,10 @@
 // A canvas served as an MCP server: its configuration as the server answers it, and the
 // snippets a user pastes into an MCP client.
+import type { SchemaMcpServerConfig } from './api-types';
 
-export interface McpConfig {
-  enabled: boolean;
-  toolName: string;
-  description: string;
-  token: string; // only right after it was made or rotated
-  url: string;
-}
+// the server's shape, generated from its OpenAPI schema (scripts/api-types.sh); the
+// token is given only right after it was made or rotated
+export type McpConfig = SchemaMcpServerConfig;
 
 /** Claude Desktop's and Cursor's configuration (through mcp-remote, as they speak stdio). */
 export function desktopSnippet(cfg: McpConfig, token: string): string {

@@ -1,71 +1,21 @@
-// The server's shapes, as the studio reads them (see /docs).
+// The server's shapes, as the studio reads them (see /docs): generated ones where the
+// schema describes them, and the canvas's own document (flowData), which it keeps as text.
+import type {
+  SchemaCanvasOut,
+  SchemaCredentialSlot,
+  SchemaInputDesc,
+  SchemaInputOption,
+  SchemaNodeDesc,
+  SchemaProblem,
+} from './api-types';
 
-export interface InputOption {
-  label: string;
-  name: string;
-}
-
-export interface InputDesc {
-  name: string;
-  label: string;
-  type: string;
-  description: string;
-  optional: boolean;
-  list: boolean;
-  additionalParams: boolean;
-  default?: unknown;
-  options?: InputOption[];
-  placeholder?: string;
-  rows?: number;
-  step?: number;
-  min?: number;
-  max?: number;
-  // an "array" input's fields (an agentflow's messages, conditions, scenarios, state)
-  array?: InputDesc[];
-}
-
-export interface CredentialSlot {
-  name: string;
-  label: string;
-  credentialNames: string[];
-}
-
-export interface NodeDesc {
-  name: string;
-  label: string;
-  version: number;
-  type: string;
-  category: string;
-  description: string;
-  baseClasses: string[];
-  inputs: InputDesc[];
-  credential?: CredentialSlot;
-  ending: boolean;
-  icon: string;
-  // an Agentflow v2 node: connected by edges between its handles, not by typed inputs
-  agentflow?: boolean;
-}
-
-export interface Problem {
-  nodeId: string | null;
-  input: string | null;
-  message: string;
-  level: 'error' | 'warning';
-}
-
-export interface CanvasRow {
-  id: string;
-  slug: string;
-  name: string;
-  flowData: string;
-  settings: Record<string, unknown>;
-  isStreaming: boolean | null;
-  createdDate: string;
-  updatedDate: string;
-  version?: number;
-  published?: number | null;
-  problems: Problem[];
-}
+// generated from the server's OpenAPI schema (scripts/api-types.sh)
+export type Problem = SchemaProblem;
+export type InputOption = SchemaInputOption;
+export type InputDesc = SchemaInputDesc;
+export type CredentialSlot = SchemaCredentialSlot;
+export type NodeDesc = SchemaNodeDesc;
+export type CanvasRow = SchemaCanvasOut;
 
 export interface FlowNode {
   id: string;

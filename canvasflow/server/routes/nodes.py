@@ -12,12 +12,17 @@ from canvasflow.errors import BadRequest, NotFound
 from canvasflow.runtime.node import REGISTRY, load_all
 from canvasflow.server.guards import require_admin
 from canvasflow.server.routes.predictions import ERRORS
-from canvasflow.server.schemas import LoadMethodRequest, NodeOption
+from canvasflow.server.schemas import LoadMethodRequest, NodeDesc, NodeOption
 
 router = APIRouter(prefix="/api/v1", tags=["nodes"], responses=ERRORS)
 
 
-@router.get("/nodes", dependencies=[Depends(require_admin)])
+@router.get(
+    "/nodes",
+    dependencies=[Depends(require_admin)],
+    response_model=list[NodeDesc],
+    response_model_exclude_unset=True,
+)
 async def list_nodes() -> list[dict[str, Any]]:
     """Every node: name, label, version, category, description, baseClasses, inputs
     (name, label, type, description, default, optional, options, list,
@@ -25,7 +30,12 @@ async def list_nodes() -> list[dict[str, Any]]:
     return catalogue()
 
 
-@router.get("/nodes/{name}", dependencies=[Depends(require_admin)])
+@router.get(
+    "/nodes/{name}",
+    dependencies=[Depends(require_admin)],
+    response_model=NodeDesc,
+    response_model_exclude_unset=True,
+)
 async def get_node(name: str) -> dict[str, Any]:
     load_all()
     cls = REGISTRY.get(name)

@@ -23,6 +23,7 @@ from canvasflow.server.schemas import (
     ErrorResponse,
     PredictionRequest,
     PredictionResponse,
+    StreamEvent,
     inline_refs,
 )
 from canvasflow.values import to_bool
@@ -34,8 +35,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     for code in (400, 401, 403, 404, 408, 409, 413, 415, 422, 429, 500, 502, 503, 504)
 }
 STREAM_DOC: dict[str, Any] = {
-    "description": "The answer as JSON, or a server-sent event stream when streaming",
-    "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    "description": "The answer as JSON, or a server-sent event stream when streaming: in "
+    "the canvasflow format, each event's data line is one of these (PROTOCOL.md)",
+    "content": {"text/event-stream": {"schema": inline_refs(StreamEvent.model_json_schema())}},
 }
 
 

@@ -299,7 +299,7 @@ function Field({ input, value, onChange, problems, codeLanguage, choices, prefix
       break;
     case 'json':
       control = (
-        <textarea id={id} rows={4} className="mono" value={text} placeholder={input.placeholder} onChange={(e) => set(e.target.value)} />
+        <textarea id={id} rows={4} className="mono" value={text} placeholder={input.placeholder ?? undefined} onChange={(e) => set(e.target.value)} />
       );
       break;
     case 'code':
@@ -326,7 +326,7 @@ function Field({ input, value, onChange, problems, codeLanguage, choices, prefix
           input.name === 'customToolFunc' ? (
             <CodeField value={text} onChange={set} language={codeLanguage} />
           ) : (
-            <textarea id={id} rows={input.rows ?? 4} value={text} placeholder={input.placeholder} onChange={(e) => set(e.target.value)} />
+            <textarea id={id} rows={input.rows ?? 4} value={text} placeholder={input.placeholder ?? undefined} onChange={(e) => set(e.target.value)} />
           );
       } else {
         control = (

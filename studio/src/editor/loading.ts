@@ -26,7 +26,7 @@ export function useCanvas(
         setName(row.name);
         const parsed = toFlow(JSON.parse(row.flowData || '{"nodes":[],"edges":[]}'), byName);
         const placed = parsed.needsLayout ? layout(parsed.nodes, parsed.edges) : parsed.nodes;
-        loaded(placed, parsed.edges, row.problems);
+        loaded(placed, parsed.edges, row.problems ?? []);
         if (placed.length) setTimeout(() => flow.fitView({ padding: 0.2, maxZoom: 1, minZoom: READABLE_ZOOM }), 50);
       },
       (e: ApiError) => say(e.message),

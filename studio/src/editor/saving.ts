@@ -18,8 +18,8 @@ export async function saveCanvas(
   try {
     const row = await api.updateCanvas(id, { name, flowData });
     saved(row);
-    say(saveMessage(row.problems));
-    return row.problems.every((p) => p.level !== 'error');
+    say(saveMessage(row.problems ?? []));
+    return (row.problems ?? []).every((p) => p.level !== 'error');
   } catch (e) {
     say(e instanceof ApiError ? e.message : String(e));
     return false;

@@ -166,8 +166,8 @@ export function CanvasList() {
               </a>
             )}
             <span className="slug">{c.slug}</span>
-            <span className={c.problems.some((p) => p.level === 'error') ? 'badge bad' : 'badge ok'}>
-              {c.problems.some((p) => p.level === 'error') ? 'draft' : 'ready'}
+            <span className={(c.problems ?? []).some((p) => p.level === 'error') ? 'badge bad' : 'badge ok'}>
+              {(c.problems ?? []).some((p) => p.level === 'error') ? 'draft' : 'ready'}
             </span>
             <span className="actions">
               <button type="button" className="ghost" onClick={() => setRenaming(c.id)}>Rename</button>

@@ -113,7 +113,7 @@ function EditorInner({ id, catalogue }: { id: string; catalogue: NodeDesc[] }) {
       flowData,
       (row) => {
         setCanvas(row);
-        setProblems(row.problems);
+        setProblems(row.problems ?? []);
         setDirty(false);
       },
       setNotice,
