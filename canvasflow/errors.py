@@ -158,6 +158,13 @@ class UpstreamError(RunFailed):
         super().__init__(redact(message), **kw)
         self.detail = message
         self.upstream_status = upstream_status
+        self.node_id: str | None = None  # the node whose model failed, once known
+
+    def event_data(self) -> dict[str, str]:
+        data = super().event_data()
+        if self.node_id is not None:
+            data["nodeId"] = self.node_id
+        return data
 
 
 class UpstreamUnreachable(UpstreamError):

@@ -430,6 +430,21 @@ async def ollama_embed(request: Request) -> Response:
     return JSONResponse({"model": body["model"], "embeddings": [embed(str(t)) for t in inputs]})
 
 
+async def models(request: Request) -> Response:
+    """The model list (OpenAI's and Anthropic's shape): 401 without a key, or with the
+    key ``bad-key``, as a provider refuses them."""
+    key = request.headers.get("x-api-key") or request.headers.get("authorization", "")
+    key = key.removeprefix("Bearer ").strip()
+    if not key or key in ("no-key", "bad-key"):
+        message = "Incorrect API key provided" if key == "bad-key" else "No API key given"
+        return JSONResponse({"error": {"message": message}}, status_code=401)
+    return JSONResponse({"object": "list", "data": [{"id": "mock", "object": "model"}]})
+
+
+async def ollama_tags(request: Request) -> Response:
+    return JSONResponse({"models": [{"name": "mock"}]})
+
+
 async def stats(request: Request) -> Response:
     return JSONResponse(STATS)
 
@@ -446,6 +461,8 @@ app = Starlette(
         Route("/api/embed", ollama_embed, methods=["POST"]),
         Route("/openai/deployments/{deployment}/chat/completions", completions, methods=["POST"]),
         Route("/v1/messages", anthropic_messages, methods=["POST"]),
+        Route("/v1/models", models),
+        Route("/api/tags", ollama_tags),
         Route("/stats", stats),
         Route("/requests", requests_),
         *mock_services.ROUTES,

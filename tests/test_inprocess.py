@@ -628,3 +628,40 @@ async def test_a_stuck_client_is_cut_and_a_client_catching_up_is_not(
     frames = await _serve_stream(catching, lambda n: 0.005 if n < 80 else 0)
     assert not catching.cut
     assert sum(b'"token"' in f for f in frames) == 100 and frames[-1] == b""
+
+
+async def test_a_model_error_names_the_node_the_host_and_a_missing_key() -> None:
+    """A failed model call says which node on the canvas configured the model, which
+    host it called, and, refused without a key, that no key was given and how to give
+    one; the error event names the node (the studio marks it failed)."""
+    from canvasflow.errors import UpstreamError, UpstreamUnreachable
+    from canvasflow.models.deadlines import Deadlines, Origin, guarded
+
+    async def refused() -> AsyncIterator[str]:
+        raise UpstreamError("upstream model answered 401: Incorrect API key", upstream_status=401)
+        yield ""
+
+    origin = Origin(
+        "chatOpenAI_0", "My model", "api.openai.com", keyed=False, key_env="OPENAI_API_KEY"
+    )
+    with pytest.raises(UpstreamError) as caught:
+        async for _ in guarded(refused(), "gpt-4o-mini", Deadlines(origin=origin)):
+            pass
+    message = caught.value.message
+    assert message.startswith("upstream model answered 401: Incorrect API key")
+    assert "(My model, calling api.openai.com: no key was given" in message
+    assert "set OPENAI_API_KEY on the server, or give the node a credential" in message
+    assert caught.value.event_data()["nodeId"] == "chatOpenAI_0"
+
+    async def unreachable() -> AsyncIterator[str]:
+        raise UpstreamUnreachable("upstream model unreachable: connection refused")
+        yield ""
+
+    keyed = Origin("m", "Local server", "127.0.0.1:9", keyed=True)
+    with pytest.raises(UpstreamUnreachable) as caught2:
+        async for _ in guarded(unreachable(), "m", Deadlines(origin=keyed)):
+            pass
+    assert caught2.value.message == (
+        "upstream model unreachable: connection refused (Local server, calling an internal address)"
+    )
+    assert "no key" not in caught2.value.message

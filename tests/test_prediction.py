@@ -346,3 +346,57 @@ def test_non_streaming_model_answers_as_one_token(server: Proc, client: httpx.Cl
     _r, raw = stream(client, canvas["id"], {"question": "q"})
     tokens = [e["data"] for e in sse_events(raw) if e["event"] == "token"]
     assert tokens == ["word0 word1 word2"]
+
+
+def test_a_failing_model_marks_its_own_node_failed(server: Proc, client: httpx.Client) -> None:
+    """The model node whose call failed is reported failed (not only the chain that
+    called it), and the error names it by its label on the canvas and the host."""
+    canvas = make_canvas(server.url, llm_chain_flow("mock?status=500"))
+    body = {"question": "q", "overrideConfig": {"returnNodeEvents": True}}
+    _r, raw = stream(client, canvas["id"], body)
+    events = sse_events(raw)
+    last = {}
+    for e in events:
+        if e["event"] == "node":
+            last[e["data"]["nodeId"]] = e["data"]["status"]
+    assert last == {
+        "chatOpenAICustom_0": "error",
+        "promptTemplate_0": "done",
+        "llmChain_0": "error",
+    }
+    error = next(e["data"] for e in events if e["event"] == "error")
+    assert error["nodeId"] == "chatOpenAICustom_0"
+    assert error["message"].startswith("upstream model answered 500")
+    assert error["message"].endswith("(ChatOpenAI Custom, calling an internal address)")
+
+
+def test_a_deep_check_asks_each_model_with_the_key_it_would_use(
+    server: Proc, client: httpx.Client, upstream: str
+) -> None:
+    """``validate?deep=1`` builds each model node as a run would and asks its provider
+    for its model list (no tokens): a node that is refused or cannot be reached gets a
+    problem naming its label, the host and the cause; without ``deep``, no call."""
+    good = make_canvas(server.url, llm_chain_flow("mock"))
+    r = client.get(f"/api/v1/canvases/{good['id']}/validate", params={"deep": 1})
+    assert r.status_code == 200 and r.json() == {"valid": True, "problems": []}
+    # its own base URL: the server's key does not go there, and the provider refuses
+    elsewhere = upstream.replace("127.0.0.1", "localhost") + "/v1"  # not the server's URL
+    keyless = make_canvas(server.url, llm_chain_flow("mock", basepath=elsewhere))
+    r = client.get(f"/api/v1/canvases/{keyless['id']}/validate")
+    assert r.json()["valid"] is True  # not asked: nothing known to be wrong
+    r = client.get(f"/api/v1/canvases/{keyless['id']}/validate", params={"deep": "true"})
+    body = r.json()
+    assert body["valid"] is False
+    [problem] = body["problems"]
+    assert problem["nodeId"] == "chatOpenAICustom_0" and problem["input"] == "credential"
+    assert problem["message"].startswith("upstream model answered 401: No API key given")
+    assert (
+        "(ChatOpenAI Custom, calling an internal address: no key was given (set "
+        in (problem["message"])
+    )
+    # a draft, with a model nobody answers for
+    gone = llm_chain_flow("mock", basepath="http://127.0.0.1:9/v1")
+    r = client.post("/api/v1/canvases/validate", params={"deep": 1}, json={"flowData": gone})
+    [problem] = r.json()["problems"]
+    assert problem["message"].startswith("upstream model unreachable")
+    assert problem["nodeId"] == "chatOpenAICustom_0" and problem["level"] == "error"

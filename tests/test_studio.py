@@ -737,6 +737,28 @@ def test_arrange_keeps_node_text_readable(page: Page, studio: Proc) -> None:
     shoot(page, "studio-arrange-many.png")
 
 
+def test_check_asks_each_model_with_the_key_it_would_use(
+    page: Page, studio: Proc, upstream: str
+) -> None:
+    """ "Check" asks each model's provider (its model list) with the key a run would use:
+    a model pointed at its own address, where the server's key does not go, is marked
+    on its node, and the notice says why in the words on screen."""
+    admin = {"Authorization": f"Bearer {studio.admin}"}  # type: ignore[attr-defined]
+    elsewhere = upstream.replace("127.0.0.1", "localhost") + "/v1"  # not the server's URL
+    flow = llm_chain_flow("mock", basepath=elsewhere)
+    canvas = make_canvas(studio.url, flow, name="Keyless", headers=admin)
+    page.goto(f"{studio.url}/studio/canvas/{canvas['id']}")
+    page.wait_for_selector(".react-flow__node")
+    assert page.inner_text(".problems-count") == "0 problems"
+    page.click("#check")
+    page.wait_for_selector(".notice:has-text('Checked: 1 problem')")
+    page.wait_for_selector(".cf-node.has-error:has-text('chatOpenAICustom_0')")
+    said = page.inner_text(".all-problems .problem.error")
+    assert "(ChatOpenAI Custom, calling an internal address: no key was given" in said
+    assert "give the node a credential" in said
+    shoot(page, "studio-check-keyless.png")
+
+
 def test_the_evaluation_pages(page: Page, studio: Proc, tmp_path: Path) -> None:
     """A dataset imported from a file and edited, an evaluator saved, a run of two
     versions followed to its end, its charts, the two versions compared, run again."""

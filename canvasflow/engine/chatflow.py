@@ -121,7 +121,10 @@ class Graph:
                         if keepers:
                             pieces.append(event.data)
                     yield event
-            except Exception:
+            except Exception as exc:
+                failed = getattr(exc, "node_id", None)  # the model of another node failed
+                if failed is not None and failed != ending.id:
+                    yield node_event(failed, "error")
                 yield node_event(ending.id, "error", _ms(started), tokens)
                 raise
         for keeper in keepers:
@@ -185,7 +188,9 @@ def instantiate(graph: Graph, overrides: dict[str, Any], allowed: frozenset[str]
                 ok, v = _override_for(nid, value)
                 if ok:
                     values[key] = v
-        out.append(spec.cls(nid, values))
+        node = spec.cls(nid, values)
+        node.title = spec.label
+        out.append(node)
     return out
 
 

@@ -1,7 +1,9 @@
 """Deadlines of a model call: to its first token, between two tokens, for the whole
 answer. One timer per call, re-armed lazily (a token costs one float store, not a timer
 or a task), that cancels the call when a deadline passes; the cancellation comes back
-as :class:`UpstreamTimeout` naming the model and the deadline."""
+as :class:`UpstreamTimeout` naming the model and the deadline. A call's error also
+names the node that configured the model (its label on the canvas), the host it
+called, and, when the provider refused it and no key was given, that no key was."""
 
 from __future__ import annotations
 
@@ -9,8 +11,9 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
-from canvasflow.errors import UpstreamTimeout
+from canvasflow.errors import UpstreamError, UpstreamTimeout
 
 WHAT = {
     "first": ("sent no first token within {s:g} s", "CANVASFLOW_MODEL_FIRST_TOKEN_TIMEOUT"),
@@ -20,21 +23,64 @@ WHAT = {
 
 
 @dataclass(frozen=True, slots=True)
+class Origin:
+    """The node that configured a model, as its errors name it."""
+
+    node_id: str
+    label: str  # as the canvas shows it
+    host: str | None = None  # where its calls go (None: in this process)
+    keyed: bool = True  # whether a key is sent
+    key_env: str | None = None  # the server's variable that would give it one
+
+    @classmethod
+    def of(cls, node_id: str, label: str, model: Any, key_env: str | None = None) -> Origin:
+        """The origin of a built model (or embedder): its host and whether it sends a key
+        read from the client it calls through."""
+        client = getattr(model, "client", None)
+        url = getattr(client, "base_url", None) or getattr(model, "url", None)
+        host = urlsplit(str(url)).netloc or None if url else None
+        key = (
+            getattr(client, "api_key", None)
+            if client is not None
+            else getattr(model, "api_key", "")
+        )
+        return cls(node_id, label, host, bool(key) and key != "no-key", key_env)
+
+    def explain(self, exc: UpstreamError) -> UpstreamError:
+        """The same error, saying which node, which host, and (refused without a key)
+        that no key was given."""
+        where = f"{self.label}, calling {self.host}" if self.host else self.label
+        if not self.keyed and (
+            exc.upstream_status in (401, 403) or "api key" in exc.detail.lower()
+        ):
+            fix = f"set {self.key_env} on the server, or " if self.key_env else ""
+            where += f": no key was given ({fix}give the node a credential)"
+        made = type(exc)(f"{exc.detail} ({where})", upstream_status=exc.upstream_status)
+        made.node_id = self.node_id
+        return made
+
+
+@dataclass(frozen=True, slots=True)
 class Deadlines:
     first: float = 60.0
     idle: float = 60.0
     total: float = 600.0
     # a node's own limit (Flowise's `timeout`, ms) shortens them all
     node_limit: float | None = None
+    # the node whose model these are, named by the call's errors
+    origin: Origin | None = None
 
     @classmethod
-    def of(cls, settings: object, node_timeout_ms: float | None = None) -> Deadlines:
+    def of(
+        cls, settings: object, node_timeout_ms: float | None = None, origin: Origin | None = None
+    ) -> Deadlines:
         node = node_timeout_ms / 1000 if node_timeout_ms else None
         return cls(
             first=getattr(settings, "model_first_token_timeout", 60.0),
             idle=getattr(settings, "model_idle_timeout", 60.0),
             total=getattr(settings, "model_total_timeout", 600.0),
             node_limit=node,
+            origin=origin,
         )
 
 
@@ -77,10 +123,15 @@ async def guarded(pieces: AsyncIterator[T], model: str, d: Deadlines) -> AsyncIt
         seconds = {"first": first, "idle": idle, "total": total}[which]
         text, variable = WHAT[which]
         own = d.node_limit is not None and seconds == d.node_limit
-        raise UpstreamTimeout(
+        timeout = UpstreamTimeout(
             f"{model} {text.format(s=seconds)} "
             f"({'the node' + chr(39) + 's timeout' if own else variable})"
-        ) from None
+        )
+        raise (d.origin.explain(timeout) if d.origin else timeout) from None
+    except UpstreamError as exc:
+        if d.origin is None or exc.node_id is not None:
+            raise
+        raise d.origin.explain(exc) from None
     finally:
         if handle is not None:
             handle.cancel()

@@ -39,8 +39,18 @@ def _fail(exc: Exception, who: str) -> UpstreamError:
     if isinstance(exc, httpx.HTTPStatusError):
         return UpstreamError(
             f"{who} answered {exc.response.status_code}: {exc.response.text[:300]}",
+            upstream_status=exc.response.status_code,
         )
     return UpstreamUnreachable(f"{who} unreachable: {exc}")
+
+
+async def _probe(url: str, who: str, headers: dict[str, str] | None = None) -> None:
+    """GET a provider's model list: whether it answers and takes the key (no tokens)."""
+    try:
+        r = await http().get(url, headers=headers or {}, timeout=10)
+        r.raise_for_status()
+    except httpx.HTTPError as exc:
+        raise _fail(exc, who) from None
 
 
 def _data_url(url: str) -> tuple[str, str] | None:
@@ -104,6 +114,10 @@ class OllamaChatModel:
         self.options = {k: v for k, v in options.items() if v is not None}
         self.keep_alive = keep_alive
         self.json_mode = json_mode
+
+    async def check(self) -> None:
+        """Whether Ollama answers (its list of pulled models)."""
+        await _probe(self.url.removesuffix("/api/chat") + "/api/tags", "Ollama")
 
     async def stream(self, messages: list[Message], usage: Usage) -> AsyncIterator[str]:
         body: dict[str, Any] = {
@@ -188,6 +202,11 @@ class AnthropicChatModel:
         self.api_key = api_key
         self.model_name = model_name
         self.params = {k: v for k, v in params.items() if v is not None}
+
+    async def check(self) -> None:
+        """Whether Anthropic answers and takes the key (its model list: no tokens)."""
+        headers = {"anthropic-version": "2023-06-01", "x-api-key": self.api_key or ""}
+        await _probe(self.url.removesuffix("/messages") + "/models", "Anthropic", headers)
 
     async def _events(
         self, messages: list[Any], usage: Usage, tools: list[dict[str, Any]] | None = None

@@ -156,6 +156,10 @@ class OpenAIChatModel:
         self.params = {k: v for k, v in params.items() if v is not None}
         self.streaming = streaming
 
+    async def check(self) -> None:
+        """Whether the server answers and takes the key (its model list: no tokens)."""
+        await list_models(self.client)
+
     async def stream(self, messages: list[Message], usage: Usage) -> AsyncIterator[str]:
         if type(self.client) is openai.AsyncOpenAI:  # not Azure: the lean path
             async for piece in self._stream_direct(messages, usage):
@@ -305,6 +309,24 @@ async def _chat_with_tools(
         raise UpstreamError(f"upstream model failed: {exc}") from None
     if calls:
         yield "tool_calls", [calls[i] for i in sorted(calls)]
+
+
+async def list_models(client: openai.AsyncOpenAI) -> None:
+    """Ask an OpenAI-compatible server for its model list: whether it answers and takes
+    the key, without spending a token."""
+    try:
+        await client.models.list()
+    except openai.APIStatusError as exc:
+        raise UpstreamError(
+            f"upstream model answered {exc.status_code}: {_message(exc)}",
+            upstream_status=exc.status_code,
+        ) from None
+    except openai.APITimeoutError:
+        raise UpstreamTimeout("upstream model timed out") from None
+    except openai.APIConnectionError as exc:
+        raise UpstreamUnreachable(f"upstream model unreachable: {exc}") from None
+    except (openai.APIError, httpx.HTTPError) as exc:
+        raise UpstreamError(f"upstream model failed: {exc}") from None
 
 
 def _message(exc: openai.APIStatusError) -> str:

@@ -6,7 +6,7 @@ import logging
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from canvasflow.errors import CanvasInvalid
-from canvasflow.models.deadlines import Deadlines
+from canvasflow.models.deadlines import Deadlines, Origin
 from canvasflow.models.local import DEFAULT_NAME, LocalChatModel, LocalModel
 from canvasflow.models.native import AnthropicChatModel, OllamaChatModel
 from canvasflow.models.openai_compat import OpenAIChatModel, azure_client_for, client_for
@@ -39,8 +39,11 @@ CREDENTIAL = Input("credential", "credential", optional=True)
 
 def limited(model: Any, node: Node, ctx: RunContext) -> Any:
     """A model with the call's deadlines: the server's, shortened by the node's own
-    ``timeout`` (ms) when it has one."""
-    model.deadlines = Deadlines.of(ctx.settings, to_float(node.get("timeout")))
+    ``timeout`` (ms) when it has one; its errors name the node, the host and whether a
+    key was given."""
+    service: Service | None = getattr(node, "service", None)
+    origin = Origin.of(node.id, node.title, model, service.key_env if service else None)
+    model.deadlines = Deadlines.of(ctx.settings, to_float(node.get("timeout")), origin)
     return model
 
 
@@ -220,6 +223,7 @@ class ChatOllama(Node):
     name = "chatOllama"
     label = "ChatOllama"
     category = "Chat Models"
+    service = OLLAMA
     base_classes = ("ChatOllama", *CHAT_BASES)
     inputs = (
         Input("cache", "BaseCache", optional=True),
@@ -289,6 +293,7 @@ class ChatAnthropic(Node):
     name = "chatAnthropic"
     label = "ChatAnthropic"
     category = "Chat Models"
+    service = ANTHROPIC
     base_classes: ClassVar[tuple[str, ...]] = (
         "ChatAnthropic",
         "ChatAnthropicMessages",
@@ -326,6 +331,7 @@ class AzureChatOpenAI(_OpenAIBase):
 
     name = "azureChatOpenAI"
     label = "Azure ChatOpenAI"
+    service = AZURE_OPENAI
     base_classes: ClassVar[tuple[str, ...]] = (
         "AzureChatOpenAI",
         "ChatOpenAI",

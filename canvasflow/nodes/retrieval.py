@@ -17,7 +17,7 @@ from canvasflow.errors import RunFailed, StorageError, UpstreamError
 from canvasflow.events import Event, source, step
 from canvasflow.events import usage as usage_event
 from canvasflow.models.base import Usage, complete, transcript
-from canvasflow.models.openai_compat import client_for
+from canvasflow.models.openai_compat import client_for, list_models
 from canvasflow.nodes.chains import load_memory, stream_answer
 from canvasflow.nodes.safety import moderate
 from canvasflow.nodes.services import LOCALAI, OPENAI, credential_value
@@ -37,6 +37,10 @@ class OpenAIEmbedder:
         self.model = model
         self.batch = max(1, batch)
         self.dimensions = dimensions
+
+    async def check(self) -> None:
+        """Whether the server answers and takes the key (its model list: no tokens)."""
+        await list_models(self.client)
 
     async def embed(self, texts: list[str]) -> np.ndarray:
         vectors: list[list[float]] = []

@@ -121,6 +121,7 @@ class Node:
     def __init__(self, node_id: str, values: dict[str, Any]) -> None:
         self.id = node_id
         self.values = values
+        self.title = self.label  # as the canvas shows it (its own label, once placed)
 
     @classmethod
     def input(cls, name: str) -> Input | None:

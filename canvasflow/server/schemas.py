@@ -194,6 +194,8 @@ class MetadataData(_Open):
 class ErrorData(_Open):
     message: str
     code: str
+    # the node whose model call failed, when one did
+    nodeId: str | None = None
 
 
 class NodeData(_Open):

@@ -616,6 +616,8 @@ export interface operations {
                             code: string;
                             /** Message */
                             message: string;
+                            /** Nodeid */
+                            nodeId?: string | null;
                         } & {
                             [key: string]: unknown;
                         };
@@ -1032,6 +1034,8 @@ export interface operations {
                             code: string;
                             /** Message */
                             message: string;
+                            /** Nodeid */
+                            nodeId?: string | null;
                         } & {
                             [key: string]: unknown;
                         };

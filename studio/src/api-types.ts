@@ -4951,7 +4951,10 @@ export interface operations {
     };
     validate_draft_api_v1_canvases_validate_post: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Also build each model and embeddings node as a run would and ask its provider for its model list (no tokens spent): a problem on each that cannot be reached with the key it would use */
+                deep?: boolean;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -6893,7 +6896,10 @@ export interface operations {
     };
     validate_canvas_api_v1_canvases__canvas_id__validate_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Also build each model and embeddings node as a run would and ask its provider for its model list (no tokens spent): a problem on each that cannot be reached with the key it would use */
+                deep?: boolean;
+            };
             header?: never;
             path: {
                 canvas_id: string;
@@ -9203,7 +9209,10 @@ export interface operations {
     };
     validate_draft_api_v1_chatflows_validate_post: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Also build each model and embeddings node as a run would and ask its provider for its model list (no tokens spent): a problem on each that cannot be reached with the key it would use */
+                deep?: boolean;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -10997,7 +11006,10 @@ export interface operations {
     };
     validate_canvas_api_v1_chatflows__canvas_id__validate_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Also build each model and embeddings node as a run would and ask its provider for its model list (no tokens spent): a problem on each that cannot be reached with the key it would use */
+                deep?: boolean;
+            };
             header?: never;
             path: {
                 canvas_id: string;
@@ -21189,6 +21201,8 @@ export interface operations {
                             code: string;
                             /** Message */
                             message: string;
+                            /** Nodeid */
+                            nodeId?: string | null;
                         } & {
                             [key: string]: unknown;
                         };
@@ -21605,6 +21619,8 @@ export interface operations {
                             code: string;
                             /** Message */
                             message: string;
+                            /** Nodeid */
+                            nodeId?: string | null;
                         } & {
                             [key: string]: unknown;
                         };
@@ -22827,6 +22843,8 @@ export interface operations {
                             code: string;
                             /** Message */
                             message: string;
+                            /** Nodeid */
+                            nodeId?: string | null;
                         } & {
                             [key: string]: unknown;
                         };
@@ -23246,6 +23264,8 @@ export interface operations {
                             code: string;
                             /** Message */
                             message: string;
+                            /** Nodeid */
+                            nodeId?: string | null;
                         } & {
                             [key: string]: unknown;
                         };
@@ -23665,6 +23685,8 @@ export interface operations {
                             code: string;
                             /** Message */
                             message: string;
+                            /** Nodeid */
+                            nodeId?: string | null;
                         } & {
                             [key: string]: unknown;
                         };
@@ -24084,6 +24106,8 @@ export interface operations {
                             code: string;
                             /** Message */
                             message: string;
+                            /** Nodeid */
+                            nodeId?: string | null;
                         } & {
                             [key: string]: unknown;
                         };
@@ -24503,6 +24527,8 @@ export interface operations {
                             code: string;
                             /** Message */
                             message: string;
+                            /** Nodeid */
+                            nodeId?: string | null;
                         } & {
                             [key: string]: unknown;
                         };

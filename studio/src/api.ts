@@ -63,8 +63,9 @@ export const api = {
   importCanvas: (doc: unknown, name?: string) =>
     call<CanvasRow>('POST', `/api/v1/canvases/import${name ? `?name=${encodeURIComponent(name)}` : ''}`, doc),
   exportCanvas: (id: string) => call<unknown>('GET', `/api/v1/canvases/${encodeURIComponent(id)}/export`),
-  validate: (flowData: FlowData) =>
-    call<{ valid: boolean; problems: Problem[] }>('POST', '/api/v1/canvases/validate', { flowData }),
+  // deep: also ask each model's provider whether it answers with the key it would use
+  validate: (flowData: FlowData, deep = false) =>
+    call<{ valid: boolean; problems: Problem[] }>('POST', `/api/v1/canvases/validate${deep ? '?deep=1' : ''}`, { flowData }),
   credentials: () => call<Credential[]>('GET', '/api/v1/credentials'),
   credentialKinds: () => call<CredentialKind[]>('GET', '/api/v1/components-credentials'),
   createCredential: (name: string, credentialName: string, plainDataObj: Record<string, unknown>) =>

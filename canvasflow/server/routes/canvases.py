@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from canvasflow import importer
+from canvasflow.engine.checks import reachability
 from canvasflow.engine.graph import Problem, check, load_flow_data, refuse
 from canvasflow.engine.run import can_stream
 from canvasflow.errors import (
@@ -18,6 +19,8 @@ from canvasflow.errors import (
     SettingsInvalid,
 )
 from canvasflow.mcp.config import keep_mcp_token
+from canvasflow.runtime.context import RunContext
+from canvasflow.runtime.graphs import CanvasGraph
 from canvasflow.server.deps import canvas_or_404, json_body, state
 from canvasflow.server.guards import identify, require_admin
 from canvasflow.server.routes.predictions import ERRORS
@@ -29,6 +32,7 @@ from canvasflow.server.schemas import (
     StreamingCheck,
     Validation,
 )
+from canvasflow.server.state import ServerState
 from canvasflow.server.uploads import remove_uploads
 from canvasflow.store.models import Canvas
 from canvasflow.store.repo import Conflict
@@ -115,20 +119,38 @@ async def problems_of(st: Any, canvas: Canvas) -> list[Problem]:
     return problems
 
 
-async def validate_draft(body: DraftIn, request: Request) -> Validation:
+DEEP = Query(
+    False,
+    description="Also build each model and embeddings node as a run would and ask its "
+    "provider for its model list (no tokens spent): a problem on each that cannot be "
+    "reached with the key it would use",
+)
+
+
+async def _deep(st: ServerState, graph: CanvasGraph | None) -> list[Problem]:
+    ctx = RunContext(question="", settings=st.settings, credentials=st.credentials, store=st.store)
+    return await reachability(graph, ctx)
+
+
+async def validate_draft(body: DraftIn, request: Request, deep: bool = DEEP) -> Validation:
     """The problems of a canvas being edited, without saving it (the studio asks as
     the user edits)."""
-    _, problems = check(body.flowData)
+    graph, problems = check(body.flowData)
+    if deep:
+        problems += await _deep(state(request), graph)
     return Validation(
         valid=not any(p.level == "error" for p in problems),
         problems=[p.as_dict() for p in problems],
     )
 
 
-async def validate_canvas(canvas_id: str, request: Request) -> Validation:
+async def validate_canvas(canvas_id: str, request: Request, deep: bool = DEEP) -> Validation:
     """Every problem of the canvas at once, each with node id, input name and message."""
     st = state(request)
-    problems = await problems_of(st, await canvas_or_404(st, canvas_id))
+    canvas = await canvas_or_404(st, canvas_id)
+    problems = await problems_of(st, canvas)
+    if deep:
+        problems += await _deep(st, check(canvas.flow_data)[0])
     return Validation(
         valid=not any(p.level == "error" for p in problems),
         problems=[p.as_dict() for p in problems],

@@ -617,6 +617,8 @@ export interface operations {
                             code: string;
                             /** Message */
                             message: string;
+                            /** Nodeid */
+                            nodeId?: string | null;
                         } & {
                             [key: string]: unknown;
                         };
@@ -1033,6 +1035,8 @@ export interface operations {
                             code: string;
                             /** Message */
                             message: string;
+                            /** Nodeid */
+                            nodeId?: string | null;
                         } & {
                             [key: string]: unknown;
                         };

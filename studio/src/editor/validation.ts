@@ -27,5 +27,14 @@ export function useValidation(ready: boolean, nodes: StudioNode[], edges: Edge[]
     [nodes, problems],
   );
   const errors = problems.filter((p) => p.level === 'error').length;
-  return { flowData, problems, setProblems, shown, errors };
+  // "Check": the same problems, and whether each model answers with the key it would use
+  const deepCheck = async (): Promise<string> => {
+    const v = await api.validate(flowData, true);
+    setProblems(v.problems);
+    const bad = v.problems.filter((p) => p.level === 'error');
+    if (!bad.length) return 'Checked: every model answers';
+    // the messages are long: in full on the nodes and in the panel, not in the toolbar
+    return bad.length === 1 ? 'Checked: 1 problem' : `Checked: ${bad.length} problems`;
+  };
+  return { flowData, problems, setProblems, shown, errors, deepCheck };
 }

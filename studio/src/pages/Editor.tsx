@@ -55,7 +55,7 @@ function EditorInner({ id, catalogue }: { id: string; catalogue: NodeDesc[] }) {
     },
     setNotice,
   );
-  const { flowData, problems, setProblems, shown, errors } = useValidation(canvas !== null, nodes, edges, byName);
+  const { flowData, problems, setProblems, shown, errors, deepCheck } = useValidation(canvas !== null, nodes, edges, byName);
   const changed = useCallback(() => setDirty(true), []);
   const { remember, undo, redo } = useUndoHistory(nodes, edges, setNodes, setEdges, changed);
   const { copy, paste } = useClipboard(nodes, edges, setNodes, setEdges, remember, setNotice);
@@ -152,6 +152,18 @@ function EditorInner({ id, catalogue }: { id: string; catalogue: NodeDesc[] }) {
             <button type="button" className="ghost" onClick={undo} title="Undo (Ctrl+Z)">Undo</button>
             <button type="button" className="ghost" onClick={redo} title="Redo (Ctrl+Shift+Z)">Redo</button>
             <button type="button" className="ghost" onClick={arrange} title="Lay the nodes out">Arrange</button>
+            <button
+              type="button"
+              className="ghost"
+              id="check"
+              title="Ask each model's provider whether it answers with the key it would use (no tokens spent)"
+              onClick={() => {
+                setNotice('Checking the models…');
+                deepCheck().then(setNotice, (e: Error) => setNotice(e.message));
+              }}
+            >
+              Check
+            </button>
             <span className="problems-count" data-errors={errors}>
               {errors === 1 ? '1 problem' : `${errors} problems`}
             </span>

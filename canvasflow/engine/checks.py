@@ -1,0 +1,60 @@
+"""The deep check of a canvas (``POST .../validate?deep=1``, the studio's "Check"): each
+model and embeddings node is built as a run would build it (its credential, the
+server's key and address) and its provider is asked for its model list, which spends no
+token. A node whose provider does not answer, or refuses the key, gets a problem in the
+words on screen: its label, the host, the cause."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from canvasflow.engine.chatflow import Graph, NodeSpec
+from canvasflow.errors import CanvasflowError, UpstreamError
+from canvasflow.models.deadlines import Origin
+from canvasflow.runtime.problems import Problem
+
+if TYPE_CHECKING:
+    from canvasflow.runtime.context import RunContext
+    from canvasflow.runtime.graphs import CanvasGraph
+
+CHECKED = ("Chat Models", "LLMs", "Embeddings")
+WAIT = 10.0  # seconds a provider has to answer
+
+
+async def reachability(graph: CanvasGraph | None, ctx: RunContext) -> list[Problem]:
+    """A problem for each model or embeddings node of a chatflow that cannot be reached
+    with the key it would use. (An agentflow's models are configured inside its nodes;
+    they are not checked here.)"""
+    if not isinstance(graph, Graph):
+        return []
+    specs = [graph.nodes[nid] for nid in graph.order if graph.nodes[nid].cls.category in CHECKED]
+    return [p for p in await asyncio.gather(*(_check(spec, ctx) for spec in specs)) if p]
+
+
+async def _check(spec: NodeSpec, ctx: RunContext) -> Problem | None:
+    node = spec.cls(spec.id, dict(spec.inputs))
+    node.title = spec.label
+    try:
+        built = await node.build(ctx)
+    except CanvasflowError as exc:
+        return Problem(f"{spec.label}: {exc.message}", spec.id, level="error")
+    check = getattr(built, "check", None)
+    if check is None:
+        return None  # in this process (the embedded model), or nothing to ask
+    service = getattr(node, "service", None)
+    origin = Origin.of(spec.id, spec.label, built, service.key_env if service else None)
+    try:
+        await asyncio.wait_for(check(), WAIT)
+    except TimeoutError:
+        where = f" ({origin.host})" if origin.host else ""
+        return Problem(
+            f"{spec.label}: the provider{where} did not answer within {WAIT:g} s",
+            spec.id,
+            level="error",
+        )
+    except UpstreamError as exc:
+        explained = origin.explain(exc)
+        refused = exc.upstream_status in (401, 403)
+        return Problem(explained.message, spec.id, "credential" if refused else None)
+    return None
