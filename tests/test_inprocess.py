@@ -361,7 +361,7 @@ async def post_flow(client: httpx.AsyncClient, flow: object) -> httpx.Response:
                 "edges": [edge("p", "c")],
             },
             201,
-            "needs a BaseLanguageModel",
+            "“Language Model” needs a Language Model (BaseLanguageModel), but Prompt Template (p)",
         ),
     ],
 )

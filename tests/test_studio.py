@@ -124,6 +124,7 @@ def test_build_a_rag_canvas_by_dragging_and_chat_with_it(page: Page, studio: Pro
     assert count(page, ".react-flow__edge") == 4
     assert "Connection refused" in page.inner_text(".board-bar .notice")
     assert "Document" in page.inner_text(".board-bar .notice")
+    shoot(page, "studio-refused.png")  # the whole reason, wrapped under the buttons
     # the forms: the text to answer from; a wrong value shows on its field
     select(page, "plainText_0")
     page.fill("#field-text", TEXT)

@@ -10,7 +10,12 @@ from typing import Any
 
 import orjson
 
-from canvasflow.engine.catalog import explain_unknown, flowise_interface, known_input_names
+from canvasflow.engine.catalog import (
+    explain_unknown,
+    flowise_interface,
+    known_input_names,
+    words,
+)
 from canvasflow.engine.chatflow import (
     DEFAULT_OVERRIDES,
     REFERENCE,
@@ -168,8 +173,8 @@ def check(flow_data: str | dict[str, Any]) -> tuple[CanvasGraph | None, list[Pro
                 if ref not in nodes:
                     problems.append(
                         Problem(
-                            f"node {spec.id} ({spec.name}): input {input_name!r} refers to "
-                            f"unknown node {ref!r}",
+                            f"{shown(spec)}: {_label_of(spec, input_name)} is connected to "
+                            f"{ref!r}, which is not on the canvas",
                             spec.id,
                             input_name,
                         )
@@ -242,12 +247,31 @@ def _check_value(spec: NodeSpec, inp: Input, value: Any, options: Any) -> str | 
     return None
 
 
+def shown(spec: NodeSpec) -> str:
+    """A node as the canvas shows it: its label, and its id (under the label)."""
+    return f"{spec.label} ({spec.id})"
+
+
+def _label_of(spec: NodeSpec, name: str, flowise: dict[str, Any] | None = None) -> str:
+    """An input as the node's form shows it: its label, quoted."""
+    inp = spec.cls.input(name)
+    fl = flowise if flowise is not None else {}
+    label = (inp.label if inp is not None else None) or fl.get("label") or words(name)
+    return f"“{label}”"
+
+
+def _kind(type_name: str) -> str:
+    """A connection's type in words: ``BaseLanguageModel`` → ``Language Model``."""
+    return words(type_name.removeprefix("Base"))
+
+
 def _check_inputs(spec: NodeSpec, nodes: dict[str, NodeSpec]) -> list[Problem]:
     problems: list[Problem] = []
-    where = f"node {spec.id} ({spec.name})"
+    where = shown(spec)
     fl_inputs = {i["name"]: i for i in flowise_interface().get(spec.name, {}).get("inputs", [])}
     for inp in spec.cls.inputs:
         value = spec.inputs.get(inp.name)
+        label = _label_of(spec, inp.name, fl_inputs.get(inp.name))
         if inp.is_anchor:
             refs = [r for r in _references(value) if r in nodes]
             if not refs and _references(value):
@@ -256,7 +280,8 @@ def _check_inputs(spec: NodeSpec, nodes: dict[str, NodeSpec]) -> list[Problem]:
                 if not inp.optional:
                     problems.append(
                         Problem(
-                            f"{where}: required input {inp.name!r} ({inp.type}) is not connected",
+                            f"{where}: {label} is required: connect a {_kind(inp.type)} "
+                            f"({inp.type}) to it",
                             spec.id,
                             inp.name,
                         )
@@ -265,26 +290,26 @@ def _check_inputs(spec: NodeSpec, nodes: dict[str, NodeSpec]) -> list[Problem]:
             for ref in refs:
                 bases = nodes[ref].cls.base_classes
                 if inp.type not in bases:
+                    given = bases[0] if bases else "node"
                     problems.append(
                         Problem(
-                            f"{where}: input {inp.name!r} needs a {inp.type}, but {ref} "
-                            f"({nodes[ref].name}) is a {bases[0] if bases else 'node'}",
+                            f"{where}: {label} needs a {_kind(inp.type)} ({inp.type}), but "
+                            f"{shown(nodes[ref])} is a {_kind(given)} ({given})",
                             spec.id,
                             inp.name,
                         )
                     )
         elif not inp.optional and _missing(value) and inp.default is None:
-            problems.append(
-                Problem(f"{where}: required input {inp.name!r} is missing", spec.id, inp.name)
-            )
+            problems.append(Problem(f"{where}: {label} is required", spec.id, inp.name))
         else:
             options = inp.options or fl_inputs.get(inp.name, {}).get("options")
             why = _check_value(spec, inp, value, options)
             if why:
-                problems.append(Problem(f"{where}: {inp.name!r} {why}", spec.id, inp.name))
+                problems.append(Problem(f"{where}: {label} {why}", spec.id, inp.name))
     for name in spec.cls.required_now(spec.inputs):
         if _missing(spec.inputs.get(name)):
-            problems.append(Problem(f"{where}: required input {name!r} is missing", spec.id, name))
+            label = _label_of(spec, name, fl_inputs.get(name))
+            problems.append(Problem(f"{where}: {label} is required", spec.id, name))
     known = known_input_names(spec.cls)
     for name in spec.inputs:
         if name not in known:

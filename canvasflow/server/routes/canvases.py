@@ -109,8 +109,9 @@ async def problems_of(st: Any, canvas: Canvas) -> list[Problem]:
         if ref and isinstance(ref, str) and await st.store.get_credential(ref) is None:
             problems.append(
                 Problem(
-                    f"node {spec.id} ({spec.name}): credential {ref!r} is not stored in "
-                    "canvasflow; the provider's environment variable is used",
+                    f"{spec.label} ({spec.id}): the credential {ref!r} is not stored in "
+                    "canvasflow; the server's key (the provider's environment variable) is "
+                    "used",
                     spec.id,
                     "credential",
                     level="warning",
