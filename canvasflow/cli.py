@@ -15,7 +15,32 @@ from pydantic import ValidationError
 from canvasflow.config import Settings
 from canvasflow.errors import CanvasflowError, CanvasInvalid
 
-app = typer.Typer(help="canvasflow: run LLM flows and stream their answers.", no_args_is_help=True)
+
+class _Cli(typer.Typer):
+    """The command. A usage error (a bad option value, a missing argument) is one line,
+    ``error: ...`` on stderr and exit 2, as every other error of every command is."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        from typer.exceptions import TyperException  # Typer's (vendored click's) errors
+
+        try:
+            code = super().__call__(*args, standalone_mode=False, **kwargs)
+        except typer.Abort:
+            typer.echo("error: stopped", err=True)
+            sys.exit(1)
+        except TyperException as exc:
+            ctx = getattr(exc, "ctx", None)
+            if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
+                typer.echo(ctx.get_help())  # a group named alone: its help
+                sys.exit(0)
+            where = f" (see {ctx.command_path} --help)" if ctx is not None else ""
+            message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+            typer.echo(f"error: {message}{where}", err=True)
+            sys.exit(getattr(exc, "exit_code", 2))
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+app = _Cli(help="canvasflow: run LLM flows and stream their answers.", no_args_is_help=True)
 canvas_app = typer.Typer(help="Manage canvases in the database.", no_args_is_help=True)
 app.add_typer(canvas_app, name="canvas")
 apikey_app = typer.Typer(help="Manage API keys in the database.", no_args_is_help=True)
@@ -39,6 +64,12 @@ def _opt(field: str, help: str, *names: str) -> Any:
 DataDir = Annotated[
     Path | None, _opt("data_dir", "Where canvasflow keeps its data (CANVASFLOW_DATA_DIR)")
 ]
+
+
+def served_url(settings: Settings) -> str:
+    """The URL of the server ``canvasflow serve`` starts with these settings."""
+    host = settings.host if settings.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+    return f"http://{'[' + host + ']' if ':' in host else host}:{settings.port}"
 
 
 def _settings(**given: Any) -> Settings:
@@ -677,8 +708,13 @@ def predict(
     question: Annotated[str, typer.Argument(help="The question")],
     stream: Annotated[bool, typer.Option("--stream/--no-stream", help="Stream tokens")] = False,
     url: Annotated[
-        str, typer.Option(help="Server URL", envvar="CANVASFLOW_URL")
-    ] = "http://127.0.0.1:3000",
+        str | None,
+        typer.Option(
+            help="Server URL (CANVASFLOW_URL); else the one `canvasflow serve` starts with "
+            "these settings (CANVASFLOW_HOST, CANVASFLOW_PORT)",
+            envvar="CANVASFLOW_URL",
+        ),
+    ] = None,
     api_key: Annotated[str | None, typer.Option(envvar="CANVASFLOW_API_KEY")] = None,
     chat_id: Annotated[str | None, typer.Option("--chat-id")] = None,
     override: Annotated[
@@ -713,6 +749,7 @@ def predict(
         chatId=chat_id,
         overrideConfig=overrides or None,
     )
+    url = url or served_url(_settings())
     with Flowise(base_url=url, api_key=api_key, retry=Retry(attempts=2)) as client:
         try:
             result = client.create_prediction(data)

@@ -131,3 +131,30 @@ def test_cli_talks_to_a_running_server_and_fails_in_one_line(upstream: str, tmp_
     )
     assert bad_port.returncode == 2 and "CANVASFLOW_PORT" in bad_port.stderr
     assert "Traceback" not in bad_port.stderr
+
+
+def test_usage_errors_are_one_line_and_predict_finds_the_server_as_serve_starts_it(
+    tmp_path: Path,
+) -> None:
+    """A bad option value or a missing argument is one ``error:`` line and exit 2, like
+    every other error (no box); ``predict`` without --url asks the server ``serve``
+    starts with the same settings (CANVASFLOW_PORT), not a fixed port."""
+    import os
+
+    bad = run("serve", "--port", "abc")
+    assert bad.returncode == 2 and bad.stdout == ""
+    [line] = bad.stderr.strip().splitlines()
+    assert line.startswith("error: Invalid value for '--port'") and "serve --help" in line
+    missing = run("predict")
+    assert missing.returncode == 2
+    assert (
+        missing.stderr.strip().splitlines() == [missing.stderr.strip().splitlines()[0]]
+        and "Missing argument 'canvas'" in missing.stderr
+    )
+    helped = run("canvas")  # a group alone: its help
+    assert helped.returncode == 0 and "import" in helped.stdout
+    env = {**os.environ, "CANVASFLOW_PORT": "9"}
+    env.pop("CANVASFLOW_URL", None)
+    asked = run("predict", "default", "hi", env=env)
+    assert asked.returncode == 1
+    assert "no canvasflow server answers at http://127.0.0.1:9" in asked.stderr

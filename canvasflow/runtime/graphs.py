@@ -20,13 +20,17 @@ if TYPE_CHECKING:
 
 
 class GraphNode(Protocol):
-    """A node of a parsed graph, whatever its kind: its id, its Flowise name, its inputs."""
+    """A node of a parsed graph, whatever its kind: its id, its Flowise name, its label
+    on the canvas, its inputs."""
 
     @property
     def id(self) -> str: ...
 
     @property
     def name(self) -> str: ...
+
+    @property
+    def label(self) -> str: ...
 
     @property
     def inputs(self) -> dict[str, Any]: ...
