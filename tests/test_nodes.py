@@ -643,6 +643,73 @@ def test_pdf_and_folder_loaders(server: Proc, client: httpx.Client) -> None:
     assert body["sourceDocuments"][0]["metadata"] == {"source": "de.pdf", "page": 1}
 
 
+def test_files_uploaded_over_http_are_what_the_folder_node_reads(
+    server: Proc, client: httpx.Client
+) -> None:
+    """The studio's uploads: a file and a folder's files put one by one under the files
+    folder, listed with their sizes, read by a Folder with Files node; no path leaves
+    the files folder (.., absolute, hidden, through a link), and a file can be deleted."""
+    import os
+
+    put = lambda path, data, folder="uploaded": client.put(  # noqa: E731
+        "/api/v1/files", params={"folder": folder, "path": path}, content=data
+    )
+    r = put("spain.md", b"Madrid is the capital of Spain.")
+    assert r.status_code == 201 and r.json()["path"] == "uploaded/spain.md"
+    assert put("more/portugal.txt", b"Lisbon is the capital of Portugal.").status_code == 201
+    listed = client.get("/api/v1/files", params={"folder": "uploaded"}).json()
+    assert listed["exists"] is True and listed["totalBytes"] == 31 + 34
+    assert [(f["path"], f["size"]) for f in listed["files"]] == [
+        ("more/portugal.txt", 34),
+        ("spain.md", 31),
+    ]
+    assert client.get("/api/v1/files", params={"folder": "none-yet"}).json()["exists"] is False
+    flow = {
+        "nodes": [
+            node("f", "folderFiles", {"folderPath": "uploaded", "recursive": True}),
+            node("r", "bm25Retriever", {"document": [ref("f")], "topK": 1}),
+            node("m", "chatOpenAI", {"modelName": "mock?tokens=1"}),
+            node("c", "retrievalQAChain", {"model": ref("m"), "vectorStoreRetriever": ref("r")}),
+        ],
+        "edges": [edge("f", "r"), edge("r", "c"), edge("m", "c")],
+    }
+    canvas = make_canvas(server.url, flow)
+    body = client.post(
+        f"/api/v1/prediction/{canvas['id']}",
+        json={"question": "capital of Portugal", "overrideConfig": {"returnSourceDocuments": True}},
+    ).json()
+    assert body["sourceDocuments"][0]["metadata"]["source"] == "more/portugal.txt"
+    # nothing outside the files folder, whatever the path says
+    outside = server.data_dir / "outside"  # type: ignore[attr-defined]
+    outside.mkdir(exist_ok=True)
+    os.symlink(outside, server.data_dir / "files" / "uploaded" / "link")  # type: ignore[attr-defined]
+    for folder, path in [
+        ("uploaded", "../escape.txt"),
+        ("../..", "escape.txt"),
+        ("uploaded", "/etc/escape.txt"),
+        ("uploaded", ".hidden"),
+        ("uploaded", "link/escape.txt"),
+        ("uploaded", "a\x00b"),
+    ]:
+        r = put(path, b"x", folder=folder)
+        assert r.status_code == 400, (folder, path, r.text)
+    assert not list(outside.iterdir())
+    assert not (server.data_dir / "escape.txt").exists()  # type: ignore[attr-defined]
+    r = client.delete("/api/v1/files", params={"folder": "uploaded", "path": "spain.md"})
+    assert r.status_code == 200 and r.json() == {"deleted": 1}
+    names = [
+        f["path"]
+        for f in client.get("/api/v1/files", params={"folder": "uploaded"}).json()["files"]
+    ]
+    assert names == ["more/portugal.txt"]  # the link is not listed either
+    assert (
+        client.delete(
+            "/api/v1/files", params={"folder": "uploaded", "path": "spain.md"}
+        ).status_code
+        == 404
+    )
+
+
 def test_azure_chat_openai(server: Proc, client: httpx.Client, upstream: str) -> None:
     nodes = [
         node("m", "azureChatOpenAI", {"modelName": "mock?tokens=3", "basepath": upstream}),

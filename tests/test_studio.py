@@ -760,6 +760,41 @@ def test_check_asks_each_model_with_the_key_it_would_use(
     shoot(page, "studio-check-keyless.png")
 
 
+def test_the_folder_template_answers_from_files_uploaded_in_the_studio(
+    page: Page, studio: Proc, tmp_path: Path
+) -> None:
+    """The "folder of documents" template says on its card that it needs files; its
+    Folder with Files node takes them (a folder's files at once, with progress), lists
+    them, and the canvas answers from them on the embedded model."""
+    page.goto(f"{studio.url}/studio/")
+    card = page.locator(".card.template", has_text="Answer from a folder of documents")
+    assert "Needs your files: upload them on its Folder with Files node" in card.inner_text()
+    shoot(page, "studio-template-needs.png")
+    card.locator("button:has-text('Use this template')").click()
+    page.wait_for_selector(".react-flow__node")
+    select(page, "folderFiles_0")
+    page.wait_for_selector(".folder-files:has-text('No files yet')")
+    folder = tmp_path / "capitals"
+    (folder / "europe").mkdir(parents=True)
+    (folder / "spain.md").write_text("Madrid is the capital of Spain.")
+    (folder / "europe" / "portugal.txt").write_text("Lisbon is the capital of Portugal.")
+    files = [folder / "spain.md", folder / "europe" / "portugal.txt"]
+    page.set_input_files(".folder-files input[type=file]:not([webkitdirectory])", files)
+    page.wait_for_selector(".upload-progress:has-text('Uploaded 2 files')")
+    listed = page.inner_text(".folder-files .file-list")
+    assert "spain.md" in listed and "portugal.txt" in listed
+    shoot(page, "studio-folder-files.png")
+    page.click("button[role=tab]:has-text('Test')")
+    page.fill("#test-question", "What is the capital of Spain?")
+    page.click("#test-send")
+    page.wait_for_selector(".turn .a[data-done=true]", timeout=90_000)
+    assert page.locator(".turn .a").last.get_attribute("data-status") != "error"
+    statuses = page.eval_on_selector_all(
+        ".cf-node", "els => els.map(e => [e.dataset.nodeId, e.dataset.status])"
+    )
+    assert dict(statuses)["folderFiles_0"] == "done", statuses
+
+
 def test_the_evaluation_pages(page: Page, studio: Proc, tmp_path: Path) -> None:
     """A dataset imported from a file and edited, an evaluator saved, a run of two
     versions followed to its end, its charts, the two versions compared, run again."""

@@ -179,7 +179,9 @@ def describe(cls: type[Node]) -> dict[str, Any]:
         "version": fl.get("version", cls.version),
         "type": cls.base_classes[0] if cls.base_classes else cls.name,
         "category": cls.category,
-        "description": cls.description or (cls.__doc__ or "").strip().split("\n")[0] or cls.label,
+        "description": (
+            cls.description or (cls.__doc__ or "").strip().split("\n")[0] or cls.label
+        ).replace("``", ""),  # a docstring's literal marks are not for the screen
         "baseClasses": list(cls.base_classes),
         "inputs": inputs,
         "ending": cls.ending,

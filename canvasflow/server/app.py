@@ -49,6 +49,7 @@ from canvasflow.server.routes import (
     credentials,
     evals,
     executions,
+    files,
     mcp_server,
     messages,
     nodes,
@@ -251,6 +252,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(triggers.router)
     app.include_router(versions.router)
     app.include_router(evals.router)
+    app.include_router(files.router)
     # canvases as MCP servers: Streamable HTTP, answered by the mcp SDK (not in /docs:
     # JSON-RPC, described in PROTOCOL.md)
     mcp_door = McpDoor()

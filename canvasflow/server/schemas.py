@@ -1126,3 +1126,19 @@ class SessionInfo(BaseModel):
     admin: bool
     name: str | None = None
     authRequired: bool = Field(..., description="False when the server runs with --no-auth")
+
+
+# -- the files folder (what folderFiles nodes read) -----------------------------------
+
+
+class StoredFile(BaseModel):
+    path: str = Field(..., description="Under the folder, with / between parts")
+    size: int
+    modified: UTCDateTime
+
+
+class FolderOut(BaseModel):
+    folder: str
+    exists: bool
+    files: list[StoredFile]
+    totalBytes: int

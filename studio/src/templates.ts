@@ -29,6 +29,8 @@ export interface Template {
   name: string;
   description: string;
   offline: boolean;
+  // what it needs before it answers, said on its card
+  needs?: string;
   flow: FlowData;
 }
 
@@ -36,8 +38,9 @@ export const TEMPLATES: Template[] = [
   {
     key: 'rag-folder',
     name: 'Answer from a folder of documents',
-    description: 'Files under the server files folder (docs/), BM25 retrieval, the embedded model. No key, no network.',
+    description: 'Your files (in docs/ under the server files folder), BM25 retrieval, the embedded model. No key, no network.',
     offline: true,
+    needs: 'your files: upload them on its Folder with Files node',
     flow: {
       nodes: [
         n('folderFiles_0', 'folderFiles', {
@@ -82,6 +85,7 @@ export const TEMPLATES: Template[] = [
     name: 'Tool agent with a calculator',
     description: 'An agent that calls tools. Needs a model with tool calling (OpenAI-compatible): the embedded one has none.',
     offline: false,
+    needs: 'a model with tool calling: an OpenAI key (OPENAI_API_KEY, or a credential on its ChatOpenAI node)',
     flow: {
       nodes: [
         n('chatOpenAI_0', 'chatOpenAI', { modelName: 'gpt-4o-mini' }, 0, 0),

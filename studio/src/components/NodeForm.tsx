@@ -1,3 +1,4 @@
+import { FolderFiles } from './FolderFiles';
 import { useContext, useEffect, useState } from 'react';
 import EditorModule from 'react-simple-code-editor';
 import Prism from 'prismjs';
@@ -439,6 +440,7 @@ export function NodeForm({
         </div>
       )}
       {main.map(field)}
+      {desc.name === 'folderFiles' && <FolderFiles folder={String(node.data.inputs.folderPath ?? '')} />}
       {more.length > 0 && (
         <details className="additional">
           <summary>Additional parameters ({more.length})</summary>

@@ -122,7 +122,8 @@ export function CanvasList() {
           <article key={t.key} className="card template">
             <h3>{t.name}</h3>
             <p>{t.description}</p>
-            <p className="tag">{t.offline ? 'runs offline' : 'needs a model with tools'}</p>
+            <p className="tag">{t.offline ? 'runs offline' : 'needs a key'}</p>
+            {t.needs && <p className="needs">Needs {t.needs}.</p>}
             <button
               type="button"
               onClick={async () => {
