@@ -759,6 +759,27 @@ def test_marketplace_chatflows_know_their_nodes_and_answer(
     assert len(answered) >= 12, drafts
 
 
+def test_flowises_document_store_loader_is_not_taken_for_canvasflows_node(
+    client: httpx.Client,
+) -> None:
+    """The marketplace's "Conversational Retrieval QA Chain" uses Flowise's Document
+    Store loader; canvasflow's own node of that name is a vector store. The import keeps
+    Flowise's node on the canvas, marked not supported, never replaced by canvasflow's."""
+    path = MARKETPLACE / "Conversational Retrieval QA Chain.json"
+    r = client.post("/api/v1/canvases/import", json=json.loads(path.read_text()))
+    assert r.status_code == 201, r.text[:300]
+    canvas = r.json()
+    ids = [
+        n["id"]
+        for n in json.loads(canvas["flowData"])["nodes"]
+        if n["data"]["name"] == "documentStore"
+    ]
+    assert ids, "the node stays on the canvas"
+    said = [p for p in canvas["problems"] if p["nodeId"] in ids]
+    assert said and all(p["level"] == "error" for p in said)
+    assert "not supported: this is Flowise's Document Store loader" in said[0]["message"]
+
+
 # -- OpenAPI toolkit ------------------------------------------------------------------------
 
 

@@ -103,6 +103,12 @@ def read_nodes(
                 Problem(f"node {node_id} ({name}): data.inputs must be an object", node_id)
             )
             inputs = {}
+        other = cls.not_this(inputs)
+        if other is not None:  # a node of the same name canvasflow lacks: never taken
+            label = raw["data"].get("label") or name
+            problems.append(Problem(f"{label} ({node_id}): not supported: {other}", node_id))
+            yield raw, node_id, name, None, {}
+            continue
         yield raw, node_id, name, cls, dict(inputs)
 
 
@@ -261,8 +267,10 @@ def _label_of(spec: NodeSpec, name: str, flowise: dict[str, Any] | None = None) 
 
 
 def _kind(type_name: str) -> str:
-    """A connection's type in words: ``BaseLanguageModel`` → ``Language Model``."""
-    return words(type_name.removeprefix("Base"))
+    """A connection's type in words, with its article: ``BaseLanguageModel`` → ``a
+    Language Model``, ``Embeddings`` → ``an Embeddings``... (``an`` before a vowel)."""
+    kind = words(type_name.removeprefix("Base"))
+    return f"{'an' if kind[:1].lower() in 'aeiou' else 'a'} {kind}"
 
 
 def _check_inputs(spec: NodeSpec, nodes: dict[str, NodeSpec]) -> list[Problem]:
@@ -280,7 +288,7 @@ def _check_inputs(spec: NodeSpec, nodes: dict[str, NodeSpec]) -> list[Problem]:
                 if not inp.optional:
                     problems.append(
                         Problem(
-                            f"{where}: {label} is required: connect a {_kind(inp.type)} "
+                            f"{where}: {label} is required: connect {_kind(inp.type)} "
                             f"({inp.type}) to it",
                             spec.id,
                             inp.name,
@@ -293,8 +301,8 @@ def _check_inputs(spec: NodeSpec, nodes: dict[str, NodeSpec]) -> list[Problem]:
                     given = bases[0] if bases else "node"
                     problems.append(
                         Problem(
-                            f"{where}: {label} needs a {_kind(inp.type)} ({inp.type}), but "
-                            f"{shown(nodes[ref])} is a {_kind(given)} ({given})",
+                            f"{where}: {label} needs {_kind(inp.type)} ({inp.type}), but "
+                            f"{shown(nodes[ref])} is {_kind(given)} ({given})",
                             spec.id,
                             inp.name,
                         )

@@ -365,6 +365,16 @@ class DocumentStoreNode(Node):
         ),
     )
 
+    @classmethod
+    def not_this(cls, inputs: dict[str, Any]) -> str | None:
+        if "selectedStore" in inputs and not inputs.get("embeddings"):
+            return (
+                "this is Flowise's Document Store loader (documents of a Flowise document "
+                "store), which canvasflow does not have yet; canvasflow's own node of that "
+                "name is a vector store that keeps the documents connected to it"
+            )
+        return None
+
     async def build(self, ctx: RunContext) -> DocumentStore:
         collection = str(self.get("collection") or f"{ctx.canvas_id}:{self.id}")
         return DocumentStore(

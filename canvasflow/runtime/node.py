@@ -141,6 +141,13 @@ class Node:
         return value
 
     @classmethod
+    def not_this(cls, inputs: dict[str, Any]) -> str | None:
+        """Why a canvas's node of this name is another node, one canvasflow lacks (told
+        apart by its inputs: Flowise's Document Store loader and canvasflow's own
+        document store share a name); None when it is this one."""
+        return None
+
+    @classmethod
     def required_now(cls, inputs: dict[str, Any]) -> tuple[str, ...]:
         """Inputs required by the values of others (a file when the input type is
         "file"): the canvas check names them when they are empty."""
