@@ -292,6 +292,50 @@ def test_a_credential_made_in_the_studio_is_used_and_never_returned(
     assert secret not in one.text and "********" in one.text
 
 
+def test_a_credential_is_edited_and_a_masked_secret_kept(
+    page: Page, studio: Proc, upstream: str
+) -> None:
+    """A credential is edited on the Credentials page: renamed with its secret left
+    masked, the stored secret is still the one sent; given a new secret, the new one."""
+    admin = {"Authorization": f"Bearer {studio.admin}"}  # type: ignore[attr-defined]
+    old, new = "sk-edit-me-old-secret-1", "sk-edit-me-new-secret-2"
+    made = httpx.post(
+        f"{studio.url}/api/v1/credentials",
+        json={
+            "name": "to edit",
+            "credentialName": "openAIApi",
+            "plainDataObj": {"openAIApiKey": old},
+        },
+        headers=admin,
+    ).json()
+    flow = llm_chain_flow("mock?tokens=2")
+    flow["nodes"][0]["data"]["inputs"]["credential"] = made["id"]
+    canvas = make_canvas(studio.url, flow, name="Edited credential", headers=admin)
+
+    def sent_key() -> str:
+        r = httpx.post(f"{studio.url}/api/v1/prediction/{canvas['id']}", json={"question": "q"})
+        assert r.status_code == 200, r.text
+        return str(httpx.get(upstream + "/requests").json()[-1]["_auth"])
+
+    assert sent_key() == f"Bearer {old}"
+    page.goto(f"{studio.url}/studio/credentials")
+    row = page.locator(".card[data-credential='to edit']")
+    row.locator("button:has-text('Edit')").click()
+    page.wait_for_selector(".edit-credential input[name=openAIApiKey]")
+    assert page.input_value(".edit-credential input[name=openAIApiKey]") == "********"
+    page.fill(".edit-credential input[aria-label='Credential name']", "edited")
+    shoot(page, "studio-credential-edit.png")
+    page.click(".edit-credential button:has-text('Save changes')")
+    page.wait_for_selector(".card[data-credential='edited']")
+    assert sent_key() == f"Bearer {old}"  # left masked: kept
+    page.locator(".card[data-credential='edited'] button:has-text('Edit')").click()
+    page.fill(".edit-credential input[name=openAIApiKey]", new)
+    page.click(".edit-credential button:has-text('Save changes')")
+    page.wait_for_selector("p.notice:has-text('Credential saved.')")
+    assert sent_key() == f"Bearer {new}"
+    assert new not in httpx.get(f"{studio.url}/api/v1/credentials", headers=admin).text
+
+
 def test_the_chat_widget_is_set_up_in_the_canvas_settings(page: Page, studio: Proc) -> None:
     page.click("text=Use this template >> nth=1")  # conversation with memory
     page.wait_for_selector(".react-flow__node")

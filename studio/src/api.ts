@@ -71,6 +71,10 @@ export const api = {
   createCredential: (name: string, credentialName: string, plainDataObj: Record<string, unknown>) =>
     call<Credential>('POST', '/api/v1/credentials', { name, credentialName, plainDataObj }),
   deleteCredential: (id: string) => call<void>('DELETE', `/api/v1/credentials/${encodeURIComponent(id)}`),
+  // its secret fields come masked; sent back masked, a field keeps its stored value
+  credential: (id: string) => call<Credential>('GET', `/api/v1/credentials/${encodeURIComponent(id)}`),
+  updateCredential: (id: string, name: string, plainDataObj: Record<string, unknown>) =>
+    call<Credential>('PUT', `/api/v1/credentials/${encodeURIComponent(id)}`, { name, plainDataObj }),
   keys: () => call<ApiKey[]>('GET', '/api/v1/apikeys'),
   createKey: (name: string, admin: boolean, canvases: string[]) =>
     call<ApiKey>('POST', '/api/v1/apikeys', { name, admin, canvases }),

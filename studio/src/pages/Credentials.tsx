@@ -2,12 +2,62 @@ import { useEffect, useState } from 'react';
 import { api, ApiError, type Credential, type CredentialKind } from '../api';
 import { DeleteButton } from '../components/DeleteButton';
 
+/** A credential's form for editing: its name and fields, secrets shown masked; a masked
+ *  value left as it is keeps the stored one. */
+function EditCredential({ cred, kind, onDone }: { cred: Credential; kind?: CredentialKind; onDone: (notice: string) => void }) {
+  const [values, setValues] = useState<Record<string, unknown> | null>(null);
+  const [name, setName] = useState(cred.name);
+  const [error, setError] = useState('');
+  useEffect(() => {
+    api.credential(cred.id).then((c) => setValues(c.plainDataObj ?? {}), (e: ApiError) => setError(e.message));
+  }, [cred.id]);
+  if (!values) return error ? <p className="problem error">{error}</p> : null;
+  const fields = kind?.inputs ?? Object.keys(values).map((n) => ({ name: n, label: n, type: 'string' }));
+  return (
+    <form
+      className="edit-credential"
+      onSubmit={async (e) => {
+        e.preventDefault();
+        try {
+          await api.updateCredential(cred.id, name, values);
+          onDone('Credential saved.');
+        } catch (err) {
+          setError(err instanceof ApiError ? err.message : String(err));
+        }
+      }}
+    >
+      <label>
+        Name <input value={name} onChange={(e) => setName(e.target.value)} required aria-label="Credential name" />
+      </label>
+      {fields.map((f) => (
+        <label key={f.name}>
+          {f.label}
+          <input
+            name={f.name}
+            type={f.type === 'password' ? 'password' : 'text'}
+            autoComplete="off"
+            value={String(values[f.name] ?? '')}
+            onChange={(e) => setValues({ ...values, [f.name]: e.target.value })}
+          />
+        </label>
+      ))}
+      <p className="hint">A secret left as ******** keeps its stored value.</p>
+      {error && <p className="problem error" role="alert">{error}</p>}
+      <div className="edit-actions">
+        <button type="submit">Save changes</button>
+        <button type="button" className="ghost" onClick={() => onDone('')}>Cancel</button>
+      </div>
+    </form>
+  );
+}
+
 // Credentials: Flowise's kinds and fields; secrets are sent once and never shown again.
 export function Credentials() {
   const [list, setList] = useState<Credential[]>([]);
   const [kinds, setKinds] = useState<CredentialKind[]>([]);
   const [kind, setKind] = useState('openAIApi');
   const [notice, setNotice] = useState('');
+  const [editing, setEditing] = useState<string | null>(null);
   const load = () => api.credentials().then(setList, (e: ApiError) => setNotice(e.message));
   useEffect(() => {
     load();
@@ -23,11 +73,25 @@ export function Credentials() {
           <li key={c.id} className="card" data-credential={c.name}>
             <strong>{c.name}</strong> <span className="slug">{c.credentialName}</span> <code>{c.id}</code>
             <span className="actions">
+              <button type="button" className="ghost" onClick={() => setEditing(editing === c.id ? null : c.id)}>
+                Edit
+              </button>
               <DeleteButton name={c.name} onDelete={async () => {
                 await api.deleteCredential(c.id);
                 load();
               }} />
             </span>
+            {editing === c.id && (
+              <EditCredential
+                cred={c}
+                kind={kinds.find((k) => k.name === c.credentialName)}
+                onDone={(said) => {
+                  setEditing(null);
+                  if (said) setNotice(said);
+                  load();
+                }}
+              />
+            )}
           </li>
         ))}
       </ul>
