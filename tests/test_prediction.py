@@ -400,3 +400,21 @@ def test_a_deep_check_asks_each_model_with_the_key_it_would_use(
     [problem] = r.json()["problems"]
     assert problem["message"].startswith("upstream model unreachable")
     assert problem["nodeId"] == "chatOpenAICustom_0" and problem["level"] == "error"
+
+
+def test_a_model_node_lists_its_providers_models(
+    server: Proc, client: httpx.Client, upstream: str
+) -> None:
+    """Flowise's ``listModels``, asked live: the models the provider lists with the key a
+    run would use; refused without one, the error says so in the words on screen."""
+    url = "/api/v1/node-load-method/chatOpenAICustom"
+    r = client.post(url, json={"loadMethod": "listModels", "inputs": {}})
+    assert r.status_code == 200, r.text
+    assert [o["name"] for o in r.json()] == ["mock"]
+    elsewhere = upstream.replace("127.0.0.1", "localhost") + "/v1"
+    body = {"loadMethod": "listModels", "inputs": {"basepath": elsewhere}}
+    r = client.post(url, json=body)
+    assert r.status_code == 502
+    assert "no key was given" in r.json()["message"]
+    r = client.post("/api/v1/node-load-method/promptTemplate", json={"loadMethod": "listModels"})
+    assert r.status_code == 400

@@ -839,6 +839,21 @@ def test_the_folder_template_answers_from_files_uploaded_in_the_studio(
     assert dict(statuses)["folderFiles_0"] == "done", statuses
 
 
+def test_a_model_name_is_picked_from_the_providers_list(page: Page, studio: Proc) -> None:
+    """A chat model node's form asks its provider for its models (with the key a run
+    would use) and a click picks one."""
+    admin = {"Authorization": f"Bearer {studio.admin}"}  # type: ignore[attr-defined]
+    canvas = make_canvas(studio.url, llm_chain_flow(""), name="Pick a model", headers=admin)
+    page.goto(f"{studio.url}/studio/canvas/{canvas['id']}")
+    page.wait_for_selector(".react-flow__node")
+    select(page, "chatOpenAICustom_0")
+    page.click('button:has-text("List the provider\'s models")')
+    page.wait_for_selector(".model-list .chip:has-text('mock')")
+    shoot(page, "studio-model-names.png")
+    page.click(".model-list .chip:has-text('mock')")
+    assert page.input_value("#field-modelName") == "mock"
+
+
 def test_the_evaluation_pages(page: Page, studio: Proc, tmp_path: Path) -> None:
     """A dataset imported from a file and edited, an evaluator saved, a run of two
     versions followed to its end, its charts, the two versions compared, run again."""

@@ -44,12 +44,14 @@ def _fail(exc: Exception, who: str) -> UpstreamError:
     return UpstreamUnreachable(f"{who} unreachable: {exc}")
 
 
-async def _probe(url: str, who: str, headers: dict[str, str] | None = None) -> None:
-    """GET a provider's model list: whether it answers and takes the key (no tokens)."""
+async def _probe(url: str, who: str, headers: dict[str, str] | None = None) -> Any:
+    """GET a provider's model list: whether it answers and takes the key (no tokens).
+    Its JSON answer."""
     try:
         r = await http().get(url, headers=headers or {}, timeout=10)
         r.raise_for_status()
-    except httpx.HTTPError as exc:
+        return r.json()
+    except (httpx.HTTPError, ValueError) as exc:
         raise _fail(exc, who) from None
 
 
@@ -117,7 +119,11 @@ class OllamaChatModel:
 
     async def check(self) -> None:
         """Whether Ollama answers (its list of pulled models)."""
-        await _probe(self.url.removesuffix("/api/chat") + "/api/tags", "Ollama")
+        await self.model_names()
+
+    async def model_names(self) -> list[str]:
+        found = await _probe(self.url.removesuffix("/api/chat") + "/api/tags", "Ollama")
+        return sorted(str(m.get("name")) for m in found.get("models") or [] if m.get("name"))
 
     async def stream(self, messages: list[Message], usage: Usage) -> AsyncIterator[str]:
         body: dict[str, Any] = {
@@ -205,8 +211,12 @@ class AnthropicChatModel:
 
     async def check(self) -> None:
         """Whether Anthropic answers and takes the key (its model list: no tokens)."""
+        await self.model_names()
+
+    async def model_names(self) -> list[str]:
         headers = {"anthropic-version": "2023-06-01", "x-api-key": self.api_key or ""}
-        await _probe(self.url.removesuffix("/messages") + "/models", "Anthropic", headers)
+        found = await _probe(self.url.removesuffix("/messages") + "/models", "Anthropic", headers)
+        return sorted(str(m.get("id")) for m in found.get("data") or [] if m.get("id"))
 
     async def _events(
         self, messages: list[Any], usage: Usage, tools: list[dict[str, Any]] | None = None

@@ -160,6 +160,9 @@ class OpenAIChatModel:
         """Whether the server answers and takes the key (its model list: no tokens)."""
         await list_models(self.client)
 
+    async def model_names(self) -> list[str]:
+        return await list_models(self.client)
+
     async def stream(self, messages: list[Message], usage: Usage) -> AsyncIterator[str]:
         if type(self.client) is openai.AsyncOpenAI:  # not Azure: the lean path
             async for piece in self._stream_direct(messages, usage):
@@ -311,11 +314,12 @@ async def _chat_with_tools(
         yield "tool_calls", [calls[i] for i in sorted(calls)]
 
 
-async def list_models(client: openai.AsyncOpenAI) -> None:
-    """Ask an OpenAI-compatible server for its model list: whether it answers and takes
-    the key, without spending a token."""
+async def list_models(client: openai.AsyncOpenAI) -> list[str]:
+    """Ask an OpenAI-compatible server for its model list (whether it answers and takes
+    the key, without spending a token): the models' ids."""
     try:
-        await client.models.list()
+        page = await client.models.list()
+        return sorted(m.id for m in page.data)
     except openai.APIStatusError as exc:
         raise UpstreamError(
             f"upstream model answered {exc.status_code}: {_message(exc)}",

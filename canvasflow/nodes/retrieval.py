@@ -42,6 +42,9 @@ class OpenAIEmbedder:
         """Whether the server answers and takes the key (its model list: no tokens)."""
         await list_models(self.client)
 
+    async def model_names(self) -> list[str]:
+        return await list_models(self.client)
+
     async def embed(self, texts: list[str]) -> np.ndarray:
         vectors: list[list[float]] = []
         extra = {"dimensions": self.dimensions} if self.dimensions else {}

@@ -961,7 +961,11 @@ class NodeDesc(BaseModel):
 
 
 class LoadMethodRequest(BaseModel):
-    loadMethod: str = Field(..., description="listActions: the tools of an MCP node's server")
+    loadMethod: str = Field(
+        ...,
+        description="listActions: the tools of an MCP node's server; listModels: the "
+        "models a chat model or embeddings node's provider lists",
+    )
     inputs: dict[str, Any] = Field(default_factory=dict, description="The node's form values")
     credential: str | None = None
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from canvasflow.engine.catalog import catalogue, describe, icon_svg
-from canvasflow.errors import BadRequest, NotFound
+from canvasflow.errors import BadRequest, NotFound, UpstreamError, UpstreamTimeout
 from canvasflow.runtime.node import REGISTRY, load_all
 from canvasflow.server.guards import require_admin
 from canvasflow.server.routes.predictions import ERRORS
@@ -54,6 +55,27 @@ async def node_icon(name: str) -> Response:
     )
 
 
+async def _model_names(cls: Any, name: str, values: dict[str, Any], ctx: Any) -> list[NodeOption]:
+    """The models a chat model or embeddings node's provider lists (with the key and
+    address a run would use): Flowise's ``listModels``, asked live."""
+    from canvasflow.models.deadlines import Origin
+
+    node = cls(f"{name}_options", values)
+    built = await node.build(ctx)
+    lister = getattr(built, "model_names", None)
+    if lister is None:
+        raise BadRequest(f"{cls.label} has no model list to ask (type the model's name)")
+    service = getattr(node, "service", None)
+    origin = Origin.of(node.id, cls.label, built, service.key_env if service else None)
+    try:
+        names = await asyncio.wait_for(lister(), 10)
+    except UpstreamError as exc:
+        raise origin.explain(exc) from None
+    except TimeoutError:
+        raise UpstreamTimeout(f"{cls.label}: the provider did not answer within 10 s") from None
+    return [NodeOption(label=n, name=n, description="") for n in names]
+
+
 @router.post(
     "/node-load-method/{name}",
     dependencies=[Depends(require_admin)],
@@ -62,7 +84,8 @@ async def node_icon(name: str) -> Response:
 async def load_method(name: str, body: LoadMethodRequest, request: Request) -> list[NodeOption]:
     """Options a node's form loads from outside (Flowise's route): for an MCP node,
     ``listActions`` connects to its server (the operator's rules apply) and lists its
-    tools, to pick from in ``mcpActions``."""
+    tools, to pick from in ``mcpActions``; for a chat model or embeddings node,
+    ``listModels`` asks its provider for its models, with the key a run would use."""
     from canvasflow.nodes.mcp_tools import McpNode
     from canvasflow.runtime.context import RunContext
     from canvasflow.server.deps import state
@@ -71,13 +94,15 @@ async def load_method(name: str, body: LoadMethodRequest, request: Request) -> l
     cls = REGISTRY.get(name)
     if cls is None:
         raise NotFound(f"no node {name!r}")
-    if body.loadMethod != "listActions" or not issubclass(cls, McpNode):
-        raise BadRequest(f"node {name} has no load method {body.loadMethod!r}")
     st = state(request)
     values = dict(body.inputs)
     if body.credential:
         values["credential"] = body.credential
     ctx = RunContext(question="", settings=st.settings, credentials=st.credentials, store=st.store)
+    if body.loadMethod == "listModels" and cls.category in ("Chat Models", "Embeddings", "LLMs"):
+        return await _model_names(cls, name, values, ctx)
+    if body.loadMethod != "listActions" or not issubclass(cls, McpNode):
+        raise BadRequest(f"node {name} has no load method {body.loadMethod!r}")
     pooled = await cls(f"{name}_options", values).connect(ctx)
     return [
         NodeOption(label=str(t.name), name=str(t.name), description=str(t.description or ""))

@@ -393,6 +393,7 @@ export function NodeForm({
         />
       );
     const configOf = input.type === 'asyncOptions' && all.some((i) => i.name === `${input.name}Config`);
+    const listsModels = input.name === 'modelName' && LISTS_MODELS.has(desc.category) && !desc.agentflow;
     const chosen = String(node.data.inputs[input.name] ?? '');
     const config = node.data.inputs[`${input.name}Config`];
     return (
@@ -405,6 +406,9 @@ export function NodeForm({
           codeLanguage={input.type === 'json' ? 'json' : language}
           choices={choices}
         />
+        {listsModels && (
+          <ModelNames nodeName={desc.name} inputs={node.data.inputs} onPick={(v) => onChange('modelName', v)} />
+        )}
         {configOf && chosen && (
           <ConfigForm
             owner={input.name}
@@ -446,6 +450,55 @@ export function NodeForm({
           <summary>Additional parameters ({more.length})</summary>
           {more.map(field)}
         </details>
+      )}
+    </div>
+  );
+}
+
+const LISTS_MODELS = new Set(['Chat Models', 'Embeddings', 'LLMs']);
+
+/** The models a chat model (or embeddings) node's provider lists, asked live with the
+ *  key and address a run would use (Flowise's listModels); one click picks one. */
+function ModelNames({ nodeName, inputs, onPick }: {
+  nodeName: string;
+  inputs: Record<string, unknown>;
+  onPick: (name: string) => void;
+}) {
+  const [names, setNames] = useState<string[] | null>(null);
+  const [error, setError] = useState('');
+  const [busy, setBusy] = useState(false);
+  return (
+    <div className="model-names">
+      <button
+        type="button"
+        className="ghost small"
+        disabled={busy}
+        onClick={async () => {
+          setBusy(true);
+          setError('');
+          try {
+            const found = await api.nodeLoadMethod(nodeName, 'listModels', inputs);
+            setNames(found.map((o) => o.name));
+          } catch (e) {
+            setError((e as Error).message);
+            setNames(null);
+          } finally {
+            setBusy(false);
+          }
+        }}
+      >
+        {busy ? 'Asking the provider…' : "List the provider's models"}
+      </button>
+      {error && <p className="problem error" role="alert">{error}</p>}
+      {names && !names.length && <p className="hint">The provider lists no models.</p>}
+      {names && names.length > 0 && (
+        <div className="model-list" role="list">
+          {names.map((n) => (
+            <button key={n} type="button" role="listitem" className="ghost chip" onClick={() => onPick(n)}>
+              {n}
+            </button>
+          ))}
+        </div>
       )}
     </div>
   );
