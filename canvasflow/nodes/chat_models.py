@@ -13,6 +13,7 @@ from canvasflow.models.openai_compat import OpenAIChatModel, azure_client_for, c
 from canvasflow.nodes.services import (
     ANTHROPIC,
     AZURE_OPENAI,
+    DEEPSEEK,
     GOOGLE_GENAI,
     GROQ,
     LOCALAI,
@@ -178,6 +179,18 @@ class GroqChat(_OpenAIBase):
             Input("basepath", "string", optional=True),
         ),
     )
+
+
+@register
+class ChatDeepseek(_OpenAIBase):
+    """DeepSeek, through its OpenAI-compatible API."""
+
+    name = "chatDeepseek"
+    label = "ChatDeepseek"
+    base_classes = ("ChatDeepseek", *CHAT_BASES)
+    service = DEEPSEEK
+    # the reasoning mode is not taken yet
+    inputs = flowise_inputs(name, drop=("thinking",), add=(CREDENTIAL,))
 
 
 @register

@@ -117,6 +117,14 @@ GROQ = Service(
     kind="groqApi",
     url_env="GROQ_BASE_URL",
 )
+DEEPSEEK = Service(
+    "deepseek",
+    "https://api.deepseek.com",
+    "deepseekApiKey",
+    "DEEPSEEK_API_KEY",
+    kind="deepseekApi",
+    url_env="DEEPSEEK_BASE_URL",
+)
 LOCALAI = Service(
     "localai",
     None,
