@@ -350,4 +350,5 @@ def service_urls(upstream: str) -> dict[str, str]:
         "cohere": "cohere",
         "arxiv": "arxiv",
     }
-    return {service: f"{upstream}/{prefix}" for service, prefix in names.items()}
+    urls = {service: f"{upstream}/{prefix}" for service, prefix in names.items()}
+    return {**urls, "ollama": upstream}  # its /api/tags and /api/chat are the mock's

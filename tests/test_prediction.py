@@ -418,3 +418,38 @@ def test_a_model_node_lists_its_providers_models(
     assert "no key was given" in r.json()["message"]
     r = client.post("/api/v1/node-load-method/promptTemplate", json={"loadMethod": "listModels"})
     assert r.status_code == 400
+
+
+def test_default_models_are_checked_when_saved(
+    server: Proc, client: httpx.Client, upstream: str
+) -> None:
+    """The Models page's defaults: each is checked when saved (its provider asked for
+    its models with the key it would use), a refusal or an unknown model is a 400 in the
+    words on screen; Ollama is found where it answers."""
+    try:
+        assert client.get("/api/v1/model-defaults").json() == {"chat": None, "embeddings": None}
+        chat = {"node": "chatOpenAICustom", "modelName": "mock"}
+        r = client.put("/api/v1/model-defaults", json={"chat": chat})
+        assert r.status_code == 200, r.text
+        assert r.json()["chat"]["node"] == "chatOpenAICustom" and r.json()["embeddings"] is None
+        assert client.get("/api/v1/model-defaults").json()["chat"]["modelName"] == "mock"
+        r = client.put("/api/v1/model-defaults", json={"chat": {**chat, "modelName": "nope"}})
+        assert r.status_code == 400
+        assert (
+            r.json()["message"]
+            == "ChatOpenAI Custom: the provider has no model 'nope' (it has mock)"
+        )
+        elsewhere = upstream.replace("127.0.0.1", "localhost") + "/v1"
+        r = client.put("/api/v1/model-defaults", json={"chat": {**chat, "baseUrl": elsewhere}})
+        assert r.status_code == 400 and "no key was given" in r.json()["message"]
+        assert client.get("/api/v1/model-defaults").json()["chat"]["baseUrl"] is None  # kept
+        r = client.put("/api/v1/model-defaults", json={"chat": {"node": "promptTemplate"}})
+        assert r.status_code == 400 and "not a chat node" in r.json()["message"]
+        embeddings = {"node": "openAIEmbeddings", "modelName": "mock"}
+        r = client.put("/api/v1/model-defaults", json={"chat": chat, "embeddings": embeddings})
+        assert r.status_code == 200 and r.json()["embeddings"]["node"] == "openAIEmbeddings"
+        found = client.get("/api/v1/ollama").json()
+        assert found == {"found": True, "url": upstream, "models": ["mock"]}
+    finally:
+        client.put("/api/v1/model-defaults", json={})
+    assert client.get("/api/v1/model-defaults").json() == {"chat": None, "embeddings": None}

@@ -854,6 +854,35 @@ def test_a_model_name_is_picked_from_the_providers_list(page: Page, studio: Proc
     assert page.input_value("#field-modelName") == "mock"
 
 
+def test_the_models_page_sets_the_model_templates_use(page: Page, studio: Proc) -> None:
+    """On the Models page a provider, its model (picked from its list) are checked and
+    saved; a template made afterwards uses that model instead of the embedded one."""
+    admin = {"Authorization": f"Bearer {studio.admin}"}  # type: ignore[attr-defined]
+    try:
+        page.goto(f"{studio.url}/studio/models")
+        page.wait_for_selector(".models-page .ollama")
+        page.select_option("select[aria-label='Chat model: provider']", "chatOpenAICustom")
+        page.click('.model-choice[data-kind=chat] button:has-text("List the provider\'s models")')
+        page.click(".model-choice[data-kind=chat] .model-list .chip:has-text('mock')")
+        assert page.input_value("input[aria-label='Chat model: model']") == "mock"
+        page.click("#save-models")
+        page.wait_for_selector(".models-page .notice:has-text('Checked and saved')")
+        assert "ChatOpenAI Custom (mock)" in page.inner_text(".models-page .notice")
+        shoot(page, "studio-models.png")
+        page.click("nav a:has-text('Canvases')")
+        card = page.locator(".card.template", has_text="Conversation with memory")
+        card.locator("button:has-text('Use this template')").click()
+        page.wait_for_selector(".react-flow__node")
+        canvas_id = page.url.rsplit("/", 1)[1]
+        flow = httpx.get(f"{studio.url}/api/v1/canvases/{canvas_id}", headers=admin).json()
+        names = {n["data"]["name"] for n in json.loads(flow["flowData"])["nodes"]}
+        assert "chatOpenAICustom" in names and "chatLocal" not in names
+        r = httpx.post(f"{studio.url}/api/v1/prediction/{canvas_id}", json={"question": "hi"})
+        assert r.status_code == 200 and r.json()["text"], r.text
+    finally:
+        httpx.put(f"{studio.url}/api/v1/model-defaults", json={}, headers=admin)
+
+
 def test_the_evaluation_pages(page: Page, studio: Proc, tmp_path: Path) -> None:
     """A dataset imported from a file and edited, an evaluator saved, a run of two
     versions followed to its end, its charts, the two versions compared, run again."""

@@ -55,6 +55,12 @@ async def _probe(url: str, who: str, headers: dict[str, str] | None = None) -> A
         raise _fail(exc, who) from None
 
 
+async def ollama_models(base_url: str) -> list[str]:
+    """The models an Ollama server has pulled (its ``/api/tags``)."""
+    found = await _probe(base_url.rstrip("/") + "/api/tags", "Ollama")
+    return sorted(str(m.get("name")) for m in found.get("models") or [] if m.get("name"))
+
+
 def _data_url(url: str) -> tuple[str, str] | None:
     """(media type, base64 data) of a ``data:`` URL, else None."""
     if not url.startswith("data:") or ";base64," not in url:
@@ -122,8 +128,7 @@ class OllamaChatModel:
         await self.model_names()
 
     async def model_names(self) -> list[str]:
-        found = await _probe(self.url.removesuffix("/api/chat") + "/api/tags", "Ollama")
-        return sorted(str(m.get("name")) for m in found.get("models") or [] if m.get("name"))
+        return await ollama_models(self.url.removesuffix("/api/chat"))
 
     async def stream(self, messages: list[Message], usage: Usage) -> AsyncIterator[str]:
         body: dict[str, Any] = {

@@ -458,6 +458,14 @@ class OllamaEmbedder:
         self.url = base_url.rstrip("/") + "/api/embed"
         self.model = model
 
+    async def model_names(self) -> list[str]:
+        from canvasflow.models.native import ollama_models
+
+        return await ollama_models(self.url.removesuffix("/api/embed"))
+
+    async def check(self) -> None:
+        await self.model_names()
+
     async def embed(self, texts: list[str]) -> np.ndarray:
         from canvasflow.models.native import http
 

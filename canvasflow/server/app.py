@@ -52,6 +52,7 @@ from canvasflow.server.routes import (
     files,
     mcp_server,
     messages,
+    model_defaults,
     nodes,
     openai_door,
     predictions,
@@ -253,6 +254,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(versions.router)
     app.include_router(evals.router)
     app.include_router(files.router)
+    app.include_router(model_defaults.router)
     # canvases as MCP servers: Streamable HTTP, answered by the mcp SDK (not in /docs:
     # JSON-RPC, described in PROTOCOL.md)
     mcp_door = McpDoor()

@@ -1148,3 +1148,27 @@ class FolderOut(BaseModel):
     exists: bool
     files: list[StoredFile]
     totalBytes: int
+
+
+# -- the studio's Models page: the model new canvases and templates use ---------------
+
+
+class ModelChoice(BaseModel):
+    """A model as a node configures it: the node, its credential, its model and, for a
+    node that takes one, its server's address."""
+
+    node: str = Field(..., description="A chat model or embeddings node (chatOpenAI, ...)")
+    modelName: str = Field("", max_length=200)
+    credential: str | None = Field(None, max_length=200)
+    baseUrl: str | None = Field(None, max_length=300)
+
+
+class ModelDefaults(BaseModel):
+    chat: ModelChoice | None = None
+    embeddings: ModelChoice | None = None
+
+
+class OllamaStatus(BaseModel):
+    found: bool
+    url: str
+    models: list[str]

@@ -766,6 +766,25 @@ class Store(EvalRepo):
                 row.data = data
             await s.commit()
 
+    async def meta(self, key: str) -> str | None:
+        """A server-wide value (``server_meta``), None when unset."""
+        async with self.sessions() as s:
+            row = await s.get(ServerMeta, key)
+            return row.value if row is not None else None
+
+    async def set_meta(self, key: str, value: str | None) -> None:
+        """Set (or, with None, forget) a server-wide value."""
+        async with self.sessions() as s:
+            row = await s.get(ServerMeta, key)
+            if value is None:
+                if row is not None:
+                    await s.delete(row)
+            elif row is None:
+                s.add(ServerMeta(key=key, value=value))
+            else:
+                row.value = value
+            await s.commit()
+
     async def agreed(self, key: str, value: str) -> str:
         """The value of ``key`` every process agrees on: the first one written (this one,
         if none was), so a process that brings another value can tell."""

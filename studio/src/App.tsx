@@ -5,6 +5,7 @@ import { applyTheme, initialTheme, type Theme } from './theme';
 import { CanvasList } from './pages/CanvasList';
 import { Editor } from './pages/Editor';
 import { Credentials } from './pages/Credentials';
+import { Models } from './pages/Models';
 import { ApiKeys } from './pages/ApiKeys';
 import { SignIn } from './pages/SignIn';
 import { Executions } from './pages/Executions';
@@ -51,7 +52,7 @@ export function App() {
     route.page === page ||
     (page === 'executions' && route.page === 'execution') ||
     (page === 'evaluations' && (route.page === 'evaluation' || route.page === 'dataset'));
-  const link = (page: 'canvases' | 'credentials' | 'keys' | 'executions' | 'evaluations', label: string) => (
+  const link = (page: 'canvases' | 'credentials' | 'models' | 'keys' | 'executions' | 'evaluations', label: string) => (
     <a
       href={href({ page })}
       className={active(page) ? 'active' : ''}
@@ -72,6 +73,7 @@ export function App() {
           {link('canvases', 'Canvases')}
           {link('executions', 'Executions')}
           {link('evaluations', 'Evaluations')}
+          {link('models', 'Models')}
           {link('credentials', 'Credentials')}
           {link('keys', 'API keys')}
           <a href="/docs">API docs</a>
@@ -94,9 +96,10 @@ export function App() {
           </button>
         )}
       </header>
-      {route.page === 'canvases' && <CanvasList />}
+      {route.page === 'canvases' && <CanvasList catalogue={catalogue} />}
       {route.page === 'editor' && <Editor key={route.id} id={route.id} catalogue={catalogue} />}
       {route.page === 'credentials' && <Credentials />}
+      {route.page === 'models' && <Models catalogue={catalogue} />}
       {route.page === 'keys' && <ApiKeys />}
       {route.page === 'executions' && <Executions />}
       {route.page === 'execution' && <ExecutionView key={route.id} id={route.id} catalogue={catalogue} />}

@@ -7,6 +7,9 @@ import type {
   SchemaApiKeyOut,
   SchemaCredentialKind,
   SchemaCredentialOut,
+  SchemaModelChoice,
+  SchemaModelDefaults,
+  SchemaOllamaStatus,
   SchemaSessionInfo,
   SchemaVersionDiff,
   SchemaVersionOut,
@@ -43,6 +46,9 @@ export type CredentialKind = SchemaCredentialKind;
 /** A key as listed; right after it was made, with the key itself (shown once). */
 export type ApiKey = SchemaApiKeyOut & Partial<Pick<SchemaApiKeyCreated, 'key'>>;
 export type Version = SchemaVersionOut;
+export type ModelChoice = SchemaModelChoice;
+export type ModelDefaults = SchemaModelDefaults;
+export type OllamaStatus = SchemaOllamaStatus;
 export type VersionDiff = SchemaVersionDiff;
 
 const call = request;
@@ -91,6 +97,10 @@ export const api = {
     call<McpConfig>('PUT', `/api/v1/mcp-server/${encodeURIComponent(id)}`, changes),
   rotateMcp: (id: string) => call<McpConfig>('POST', `/api/v1/mcp-server/${encodeURIComponent(id)}/refresh`),
   disableMcp: (id: string) => call<void>('DELETE', `/api/v1/mcp-server/${encodeURIComponent(id)}`),
+  modelDefaults: () => call<ModelDefaults>('GET', '/api/v1/model-defaults'),
+  // each is checked first (its provider asked for its models with its key): a 400 says why
+  setModelDefaults: (defaults: ModelDefaults) => call<ModelDefaults>('PUT', '/api/v1/model-defaults', defaults),
+  ollama: () => call<OllamaStatus>('GET', '/api/v1/ollama'),
   versions: (id: string) => call<Version[]>('GET', `/api/v1/canvases/${encodeURIComponent(id)}/versions`),
   version: (id: string, n: number) => call<Version>('GET', `/api/v1/canvases/${encodeURIComponent(id)}/versions/${n}`),
   versionDiff: (id: string, a: number, b: number) =>

@@ -1,4 +1,4 @@
-// Paths under /studio/: the canvas list, an editor, credentials, API keys, executions
+// Paths under /studio/: the canvas list, an editor, credentials, models, API keys, executions
 // (a list, one run), a shared run (read-only, no sign-in), evaluations (runs, datasets,
 // evaluators; one run; one dataset).
 import { useEffect, useState } from 'react';
@@ -7,6 +7,7 @@ export type Route =
   | { page: 'canvases' }
   | { page: 'editor'; id: string }
   | { page: 'credentials' }
+  | { page: 'models' }
   | { page: 'keys' }
   | { page: 'executions' }
   | { page: 'execution'; id: string }
@@ -20,6 +21,7 @@ export function parse(pathname: string): Route {
   const [head, arg] = rest.split('/');
   if (head === 'canvas' && arg) return { page: 'editor', id: decodeURIComponent(arg) };
   if (head === 'credentials') return { page: 'credentials' };
+  if (head === 'models') return { page: 'models' };
   if (head === 'keys') return { page: 'keys' };
   if (head === 'executions' && arg) return { page: 'execution', id: decodeURIComponent(arg) };
   if (head === 'executions') return { page: 'executions' };
@@ -36,6 +38,8 @@ export function href(route: Route): string {
       return `/studio/canvas/${encodeURIComponent(route.id)}`;
     case 'credentials':
       return '/studio/credentials';
+    case 'models':
+      return '/studio/models';
     case 'keys':
       return '/studio/keys';
     case 'executions':

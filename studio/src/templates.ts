@@ -1,6 +1,8 @@
 // The studio's starter templates. The first two run offline, on the embedded model.
 import { ref } from './graph';
-import type { FlowData } from './types';
+import type { ModelChoice, ModelDefaults } from './api';
+import { choiceInputs } from './models';
+import type { FlowData, NodeDesc } from './types';
 
 const n = (id: string, name: string, inputs: Record<string, unknown>, x: number, y: number) => ({
   id,
@@ -134,3 +136,34 @@ export const TEMPLATES: Template[] = [
     },
   },
 ];
+
+/** A template with the server's default models (the Models page) in place of the
+ *  embedded ones: a chatflow's embedded model and embeddings nodes become the chosen
+ *  provider's (same id, so edges stay), an agentflow's model configuration too. Inputs
+ *  the new node also takes (maxTokens...) are kept. */
+export function withDefaults(flow: FlowData, defaults: ModelDefaults, byName: Map<string, NodeDesc>): FlowData {
+  const swap: Record<string, ModelChoice | null | undefined> = {
+    chatLocal: defaults.chat,
+    miniLMEmbeddings: defaults.embeddings,
+  };
+  const nodes = flow.nodes.map((node) => {
+    const inputs = node.data.inputs ?? {};
+    const chosen = swap[node.data.name];
+    if (chosen) {
+      const desc = byName.get(chosen.node);
+      const kept = Object.fromEntries(Object.entries(inputs).filter(([k]) => desc?.inputs.some((i) => i.name === k)));
+      return { ...node, data: { ...node.data, name: chosen.node, label: desc?.label, inputs: { ...kept, ...choiceInputs(chosen, desc) } } };
+    }
+    if (defaults.chat && inputs.llmModel === 'chatLocal') {
+      const config = (inputs.llmModelConfig ?? {}) as Record<string, unknown>;
+      const desc = byName.get(defaults.chat.node);
+      const model = defaults.chat.node;
+      return {
+        ...node,
+        data: { ...node.data, inputs: { ...inputs, llmModel: model, llmModelConfig: { ...config, ...choiceInputs(defaults.chat, desc), llmModel: model } } },
+      };
+    }
+    return node;
+  });
+  return { ...flow, nodes };
+}

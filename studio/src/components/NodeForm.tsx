@@ -40,7 +40,7 @@ function CodeField({ value, onChange, language }: { value: string; onChange: (v:
   );
 }
 
-function CredentialField({
+export function CredentialField({
   slot,
   value,
   onChange,

@@ -1,8 +1,8 @@
 import { useEffect, useMemo, useState } from 'react';
 import { api, ApiError } from '../api';
 import { go } from '../router';
-import { TEMPLATES } from '../templates';
-import type { CanvasRow } from '../types';
+import { TEMPLATES, withDefaults } from '../templates';
+import type { CanvasRow, NodeDesc } from '../types';
 import { DeleteButton } from '../components/DeleteButton';
 
 function download(name: string, data: unknown) {
@@ -14,7 +14,8 @@ function download(name: string, data: unknown) {
   URL.revokeObjectURL(a.href);
 }
 
-export function CanvasList() {
+export function CanvasList({ catalogue = [] }: { catalogue?: NodeDesc[] }) {
+  const byName = new Map(catalogue.map((d) => [d.name, d]));
   const [canvases, setCanvases] = useState<CanvasRow[]>([]);
   const [search, setSearch] = useState('');
   const [message, setMessage] = useState('');
@@ -127,7 +128,9 @@ export function CanvasList() {
             <button
               type="button"
               onClick={async () => {
-                const made = await api.createCanvas(t.name, t.flow);
+                // the server's default models (the Models page) in place of the embedded ones
+                const defaults = await api.modelDefaults().catch(() => ({ chat: null, embeddings: null }));
+                const made = await api.createCanvas(t.name, withDefaults(t.flow, defaults, byName));
                 go({ page: 'editor', id: made.id });
               }}
             >
