@@ -191,15 +191,8 @@ class OpenAIChatModel:
             ) as response:
                 async for piece in answer_pieces(response, usage):
                     yield piece
-        except openai.APIStatusError as exc:
-            raise UpstreamError(
-                f"upstream model answered {exc.status_code}: {_message(exc)}",
-                upstream_status=exc.status_code,
-            ) from None
-        except openai.APITimeoutError:
-            raise UpstreamTimeout("upstream model timed out") from None
-        except openai.APIConnectionError as exc:
-            raise UpstreamUnreachable(f"upstream model unreachable: {exc}") from None
+        except (openai.APIStatusError, openai.APIConnectionError) as exc:
+            raise upstream_error(exc) from None
         except (httpx.HTTPError, openai.APIError) as exc:
             raise UpstreamError(f"upstream model stream failed: {exc}") from None
         except ValueError as exc:  # a chunk that is not JSON
@@ -320,17 +313,22 @@ async def list_models(client: openai.AsyncOpenAI) -> list[str]:
     try:
         page = await client.models.list()
         return sorted(m.id for m in page.data)
-    except openai.APIStatusError as exc:
-        raise UpstreamError(
-            f"upstream model answered {exc.status_code}: {_message(exc)}",
-            upstream_status=exc.status_code,
-        ) from None
-    except openai.APITimeoutError:
-        raise UpstreamTimeout("upstream model timed out") from None
-    except openai.APIConnectionError as exc:
-        raise UpstreamUnreachable(f"upstream model unreachable: {exc}") from None
+    except (openai.APIStatusError, openai.APIConnectionError) as exc:
+        raise upstream_error(exc) from None
     except (openai.APIError, httpx.HTTPError) as exc:
         raise UpstreamError(f"upstream model failed: {exc}") from None
+
+
+def upstream_error(exc: openai.APIStatusError | openai.APIConnectionError) -> UpstreamError:
+    """The typed error of the official client's refusal, time-out or failed connection."""
+    if isinstance(exc, openai.APIStatusError):
+        return UpstreamError(
+            f"upstream model answered {exc.status_code}: {_message(exc)}",
+            upstream_status=exc.status_code,
+        )
+    if isinstance(exc, openai.APITimeoutError):
+        return UpstreamTimeout("upstream model timed out")
+    return UpstreamUnreachable(f"upstream model unreachable: {exc}")
 
 
 def _message(exc: openai.APIStatusError) -> str:
