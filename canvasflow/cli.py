@@ -373,7 +373,7 @@ def canvas_delete(
         return
 
     async def go(store: Any) -> None:
-        found = await store.get_canvas(canvas)
+        found = await _find_canvas(store, canvas)
         if found is None:
             typer.echo(f"error: canvas {canvas} not found", err=True)
             raise typer.Exit(1)
@@ -412,7 +412,7 @@ def canvas_update(
         return
 
     async def go(store: Any) -> None:
-        found = await store.get_canvas(canvas)
+        found = await _find_canvas(store, canvas)
         if found is None:
             typer.echo(f"error: canvas {canvas} not found", err=True)
             raise typer.Exit(1)
@@ -454,7 +454,7 @@ def apikey_create(
     async def go(store: Any) -> None:
         ids = []
         for ref in canvas or []:
-            found = await store.get_canvas(ref)
+            found = await _find_canvas(store, ref)
             if found is None:
                 typer.echo(f"error: canvas {ref} not found", err=True)
                 raise typer.Exit(1)
@@ -675,7 +675,7 @@ def ingest(
         seen.update(done=done, total=total)
 
     async def go(store: Any) -> None:
-        found = await store.get_canvas(canvas)
+        found = await _find_canvas(store, canvas)
         if found is None:
             typer.echo(f"error: canvas {canvas} not found", err=True)
             raise typer.Exit(1)

@@ -49,6 +49,12 @@ def test_canvas_import_list_export(tmp_path: Path) -> None:
     r = run("canvas", "import", str(tmp_path / "nope.json"), "--data-dir", str(data))
     assert r.returncode == 2
     assert run("canvas", "export", "missing", "--data-dir", str(data)).returncode == 1
+    # names wherever an id is: update and delete by the name the list shows
+    r = run("canvas", "update", "Imported", "--name", "Renamed here", "--data-dir", str(data))
+    assert r.returncode == 0, r.stderr
+    r = run("canvas", "delete", "Renamed here", "--data-dir", str(data))
+    assert r.returncode == 0, r.stderr
+    assert "Renamed here" not in run("canvas", "list", "--data-dir", str(data)).stdout
 
 
 def test_predict(server: Proc) -> None:
