@@ -962,3 +962,120 @@ def test_the_evaluation_pages(page: Page, studio: Proc, tmp_path: Path) -> None:
         "[aria-label='Changes since the earlier run']:has-text('nothing changed')"
     )
     page.wait_for_selector("main.evaluation-view h1 .status.completed", timeout=30000)
+
+
+@pytest.fixture(scope="module")
+def newcomer(upstream: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
+    """A server as a new user starts it: a fresh data dir, authentication on, and no
+    provider key or address of any kind (nothing but the embedded model)."""
+    data = tmp_path_factory.mktemp("newcomer")
+    unset = {
+        name: ""
+        for name in (
+            "OPENAI_API_KEY",
+            "OPENAI_BASE_URL",
+            "ANTHROPIC_API_KEY",
+            "ANTHROPIC_BASE_URL",
+            "GOOGLE_API_KEY",
+            "CANVASFLOW_SERVICE_URLS",
+        )
+    }
+    proc = canvasflow_server(data, upstream, {**unset, "CANVASFLOW_SERVICE_URLS": "{}"}, auth=True)
+    proc.start()
+    proc.admin = (data / "admin.key").read_text().strip()  # type: ignore[attr-defined]
+    yield proc
+    proc.stop()
+
+
+def test_the_first_hour_of_a_new_user(browser: Browser, newcomer: Proc, tmp_path: Path) -> None:
+    """The first hour, walked through as a new user with no key: the templates say what
+    they need; the conversation and the agentflow answer on the embedded model; the
+    folder template answers from files uploaded in the studio; the tool agent's missing
+    key is named on its node by Check; a Flowise file imports under its own name; the
+    widget's snippet is there to copy. Screenshots: first-hour-*.png."""
+    context = browser.new_context(viewport={"width": 1500, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    sign_in(page, newcomer)
+    cards = page.inner_text(".gallery")
+    assert "Needs your files" in cards and "Needs a model with tool calling" in cards
+    shoot(page, "first-hour-1-list.png")
+
+    def use(template: str) -> str:
+        page.click("nav a:has-text('Canvases')")
+        card = page.locator(".card.template", has_text=template)
+        card.locator("button:has-text('Use this template')").click()
+        page.wait_for_selector(".react-flow__node")
+        return page.url.rsplit("/", 1)[1]
+
+    def ask(question: str) -> str:
+        page.click("button[role=tab]:has-text('Test')")
+        page.fill("#test-question", question)
+        page.click("#test-send")
+        answer = page.locator(".turn .a").last
+        page.wait_for_function(
+            "() => { const a = [...document.querySelectorAll('.turn .a')].pop();"
+            " return a && a.dataset.done === 'true'; }",
+            timeout=120_000,
+        )
+        return answer.inner_text()
+
+    # a conversation on the embedded model: no key, no network
+    use("Conversation with memory")
+    assert ask("Hello! Who are you?").strip()
+    shoot(page, "first-hour-2-conversation.png")
+
+    # answering from a folder: the files uploaded here, then asked about
+    use("Answer from a folder of documents")
+    select(page, "folderFiles_0")
+    folder = tmp_path / "kb"
+    folder.mkdir()
+    (folder / "opening-hours.md").write_text("The shop opens at nine and closes at six.")
+    (folder / "returns.md").write_text("Returns are accepted within thirty days.")
+    page.set_input_files(
+        ".folder-files input[type=file]:not([webkitdirectory])",
+        [folder / "opening-hours.md", folder / "returns.md"],
+    )
+    page.wait_for_selector(".upload-progress:has-text('Uploaded 2 files')")
+    ask("When does the shop open?")
+    statuses = dict(
+        page.eval_on_selector_all(
+            ".cf-node", "els => els.map(e => [e.dataset.nodeId, e.dataset.status])"
+        )
+    )
+    assert statuses["folderFiles_0"] == "done" and statuses["retrievalQAChain_0"] == "done"
+    shoot(page, "first-hour-3-folder.png")
+
+    # the tool agent needs a key: its card said so, and Check names it on its node
+    use("Tool agent with a calculator")
+    page.click("#check")
+    page.wait_for_selector(".board-bar .notice:has-text('Checked:')", timeout=30_000)
+    page.wait_for_selector(".cf-node.has-error:has-text('chatOpenAI_0')")
+    said = page.inner_text(".all-problems")
+    assert "(ChatOpenAI, calling api.openai.com: no key was given (set OPENAI_API_KEY" in said
+    shoot(page, "first-hour-4-tool-agent.png")
+
+    # the agentflow answers a question about prices with its fixed reply
+    use("Agentflow: answer or hand over")
+    assert "Prices are on the website" in ask("What is the price?")
+    shoot(page, "first-hour-5-agentflow.png")
+
+    # a Flowise export (no name in it) keeps its file's name
+    page.click("nav a:has-text('Canvases')")
+    flow = llm_chain_flow("mock")
+    file = tmp_path / "Support bot.json"
+    file.write_text(json.dumps(flow))
+    page.set_input_files("input[aria-label='Import a canvas file']", str(file))
+    page.wait_for_selector(".react-flow__node")
+    assert page.input_value(".canvas-title") == "Support bot"
+    shoot(page, "first-hour-6-import.png")
+
+    # the chat widget: its snippet is shown, with a button to copy it
+    page.click("button[role=tab]:has-text('Settings')")
+    page.wait_for_selector(".embed-snippet")
+    assert "Chatbot.init" in page.inner_text(".embed-snippet")
+    assert page.locator("button:has-text('Copy')").count() >= 1
+    shoot(page, "first-hour-7-widget.png")
+    context.close()
+    assert errors == [], errors

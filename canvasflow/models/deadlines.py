@@ -47,12 +47,12 @@ class Origin:
         return cls(node_id, label, host, bool(key) and key != "no-key", key_env)
 
     def explain(self, exc: UpstreamError) -> UpstreamError:
-        """The same error, saying which node, which host, and (refused without a key)
-        that no key was given."""
+        """The same error, saying which node, which host, and, when no key was sent to a
+        provider that takes one (or that refused the call for it), that no key was
+        given and how to give one."""
         where = f"{self.label}, calling {self.host}" if self.host else self.label
-        if not self.keyed and (
-            exc.upstream_status in (401, 403) or "api key" in exc.detail.lower()
-        ):
+        refused = exc.upstream_status in (401, 403) or "api key" in exc.detail.lower()
+        if not self.keyed and (refused or self.key_env):  # a provider that takes a key
             fix = f"set {self.key_env} on the server, or " if self.key_env else ""
             where += f": no key was given ({fix}give the node a credential)"
         made = type(exc)(f"{exc.detail} ({where})", upstream_status=exc.upstream_status)
