@@ -177,3 +177,12 @@ describe('agentflows', () => {
     expect(richToPlain('plain {{ question }}')).toBe('plain {{ question }}');
   });
 });
+
+describe('a node output in words', () => {
+  it("takes Flowise's label of the first output, else the first class", async () => {
+    const { outputLabel } = await import('../src/components/CanvasNode');
+    const base = { name: 'memoryVectorStore', label: 'In-Memory Vector Store', version: 1, type: 'Memory', category: 'Vector Stores', description: '', inputs: [], ending: false, icon: '', flowise: true };
+    expect(outputLabel({ ...base, baseClasses: ['Memory', 'VectorStoreRetriever'], outputs: [{ name: 'retriever', label: 'Memory Retriever' }] })).toBe('Memory Retriever');
+    expect(outputLabel({ ...base, baseClasses: ['LLMChain'] })).toBe('LLMChain');
+  });
+});

@@ -14,6 +14,14 @@ import type { NodeDesc } from '../types';
 export const CatalogueContext = createContext<Map<string, NodeDesc>>(new Map());
 
 // A chatflow node's connections: an anchor per connection input (left), its output (right).
+/** What a node's output is, in words: Flowise's label of its first output when it has
+ *  one (an In-Memory Vector Store gives a "Memory Retriever", not a "Memory"), else its
+ *  first class. */
+export function outputLabel(desc: NodeDesc): string {
+  const first = desc.outputs?.[0] as { label?: unknown } | undefined;
+  return typeof first?.label === 'string' && first.label ? first.label : desc.baseClasses[0] ?? '';
+}
+
 function Anchors({ id, desc }: { id: string; desc: NodeDesc }) {
   return (
     <>
@@ -29,7 +37,7 @@ function Anchors({ id, desc }: { id: string; desc: NodeDesc }) {
           <span className={input.optional ? 'anchor-label' : 'anchor-label required'}>{input.label}</span>
         </div>
       ))}
-      <div className="cf-output">{desc.baseClasses[0]}</div>
+      <div className="cf-output">{outputLabel(desc)}</div>
       {!desc.ending && (
         <Handle type="source" position={Position.Right} id={sourceHandleId(id, desc)} title={desc.baseClasses.join(', ')} />
       )}
