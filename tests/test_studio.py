@@ -1028,6 +1028,7 @@ def test_the_first_hour_of_a_new_user(browser: Browser, newcomer: Proc, tmp_path
 
     # answering from a folder: the files uploaded here, then asked about
     use("Answer from a folder of documents")
+    assert "This canvas needs your files" in page.inner_text(".needs-banner")
     select(page, "folderFiles_0")
     folder = tmp_path / "kb"
     folder.mkdir()
@@ -1049,7 +1050,9 @@ def test_the_first_hour_of_a_new_user(browser: Browser, newcomer: Proc, tmp_path
 
     # the tool agent needs a key: its card said so, and Check names it on its node
     use("Tool agent with a calculator")
-    page.click("#check")
+    banner = page.inner_text(".needs-banner")  # asked for again, where it is given
+    assert "This canvas needs a model with tool calling" in banner
+    page.click(".needs-banner button:has-text('Check it')")
     page.wait_for_selector(".board-bar .notice:has-text('Checked:')", timeout=30_000)
     page.wait_for_selector(".cf-node.has-error:has-text('chatOpenAI_0')")
     said = page.inner_text(".all-problems")

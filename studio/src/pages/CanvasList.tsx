@@ -131,6 +131,8 @@ export function CanvasList({ catalogue = [] }: { catalogue?: NodeDesc[] }) {
                 // the server's default models (the Models page) in place of the embedded ones
                 const defaults = await api.modelDefaults().catch(() => ({ chat: null, embeddings: null }));
                 const made = await api.createCanvas(t.name, withDefaults(t.flow, defaults, byName));
+                // what it needs is asked for again where it is given: in the editor
+                if (t.needs && !(t.key === 'tool-agent' && defaults.chat)) sessionStorage.setItem(`cf-needs:${made.id}`, t.needs);
                 go({ page: 'editor', id: made.id });
               }}
             >

@@ -39,6 +39,8 @@ function EditorInner({ id, catalogue }: { id: string; catalogue: NodeDesc[] }) {
   const [nodes, setNodes, onNodesChange] = useNodesState<StudioNode>([]);
   const [edges, setEdges, onEdgesChange] = useEdgesState<Edge>([]);
   const [notice, setNotice] = useState('');
+  // what a template made just now needs before it answers (its card said so too)
+  const [needs, setNeeds] = useState(() => sessionStorage.getItem(`cf-needs:${id}`) ?? '');
   const [dirty, setDirty] = useState(false);
   const [tab, setTab] = useState<'node' | 'test' | 'settings' | 'history'>('node');
   const flow = useReactFlow<StudioNode, Edge>();
@@ -146,6 +148,30 @@ function EditorInner({ id, catalogue }: { id: string; catalogue: NodeDesc[] }) {
       <div className="editor">
         <Palette catalogue={paletteNodes} onAdd={(n) => addNode(n)} />
         <section className="board">
+          {needs && (
+            <div className="needs-banner" role="note">
+              <span>This canvas needs {needs}.</span>
+              {/key/.test(needs) ? (
+                <>
+                  <a href="/studio/models">Set a model on the Models page</a>
+                  <button type="button" className="ghost small" onClick={() => { setNotice('Checking the models…'); deepCheck().then(setNotice, (e: Error) => setNotice(e.message)); }}>
+                    Check it
+                  </button>
+                </>
+              ) : null}
+              <button
+                type="button"
+                className="ghost small"
+                aria-label="Dismiss"
+                onClick={() => {
+                  sessionStorage.removeItem(`cf-needs:${id}`);
+                  setNeeds('');
+                }}
+              >
+                ×
+              </button>
+            </div>
+          )}
           <div className="board-bar">
             <input className="canvas-title" aria-label="Canvas name" value={name} onChange={(e) => { setName(e.target.value); setDirty(true); }} />
             <button type="button" id="save" onClick={save}>Save{dirty ? ' •' : ''}</button>
