@@ -883,6 +883,29 @@ def test_the_models_page_sets_the_model_templates_use(page: Page, studio: Proc) 
         httpx.put(f"{studio.url}/api/v1/model-defaults", json={}, headers=admin)
 
 
+def test_a_nodes_hover_tools_duplicate_delete_and_tell_what_it_is(page: Page, studio: Proc) -> None:
+    """Over the node the pointer is on: Duplicate (a copy beside it, a new id), Info
+    (what the node is, what it gives), Delete."""
+    admin = {"Authorization": f"Bearer {studio.admin}"}  # type: ignore[attr-defined]
+    canvas = make_canvas(studio.url, llm_chain_flow("mock"), name="Hover tools", headers=admin)
+    page.goto(f"{studio.url}/studio/canvas/{canvas['id']}")
+    wait_count(page, ".react-flow__node", 3)
+    page.hover(f"{node_box(page, 'promptTemplate_0')} .cf-node-head")
+    page.wait_for_selector(".node-tools button:has-text('Duplicate')")
+    page.click(".node-tools button:has-text('Info')")
+    info = page.inner_text(".node-tools .node-info")
+    assert "Prompt Template" in info and "promptTemplate" in info and "Gives:" in info
+    shoot(page, "studio-hover-tools.png")
+    page.click(".node-tools button:has-text('Info')")  # closed again
+    page.click(".react-flow__node-toolbar[data-id='promptTemplate_0'] button:has-text('Duplicate')")
+    wait_count(page, ".react-flow__node", 4)
+    assert count(page, node_box(page, "promptTemplate_1")) == 1
+    page.hover(f"{node_box(page, 'promptTemplate_1')} .cf-node-head")
+    page.click(".react-flow__node-toolbar[data-id='promptTemplate_1'] button:has-text('Delete')")
+    wait_count(page, ".react-flow__node", 3)
+    assert count(page, node_box(page, "promptTemplate_1")) == 0
+
+
 def test_the_evaluation_pages(page: Page, studio: Proc, tmp_path: Path) -> None:
     """A dataset imported from a file and edited, an evaluator saved, a run of two
     versions followed to its end, its charts, the two versions compared, run again."""

@@ -1,5 +1,7 @@
-import { Handle, Position, type NodeProps } from '@xyflow/react';
-import { createContext, useContext } from 'react';
+import { Handle, NodeToolbar, Position, useReactFlow, type Edge, type NodeProps } from '@xyflow/react';
+import { createContext, useContext, useRef, useState } from 'react';
+import { pasted } from '../editor/clipboard';
+import { clean } from '../editor/history';
 import {
   anchorsOf,
   branchHandleId,
@@ -66,8 +68,61 @@ function Branches({ id, data }: { id: string; data: StudioNode['data'] }) {
 
 // One node on the canvas: its icon and label, its connections, its problems, and its
 // run status as the test panel runs it.
+/** Over the node the pointer is on: duplicate it, delete it, or read
+ *  what it is. */
+function HoverTools({ id, desc, visible, hover }: {
+  id: string;
+  desc?: NodeDesc;
+  visible: boolean;
+  hover: (on: boolean) => void;
+}) {
+  const flow = useReactFlow<StudioNode, Edge>();
+  const [info, setInfo] = useState(false);
+  const duplicate = () => {
+    const me = flow.getNode(id);
+    if (!me) return;
+    const copy = pasted({ nodes: clean([me]), edges: [] }, flow.getNodes().map((n) => n.id));
+    flow.setNodes((all) => [...all.map((n) => ({ ...n, selected: false })), ...copy.nodes]);
+  };
+  return (
+    <NodeToolbar
+      isVisible={visible || info}
+      position={Position.Top}
+      className="node-tools"
+      onMouseEnter={() => hover(true)}
+      onMouseLeave={() => hover(false)}
+    >
+      <button type="button" className="ghost small" title="Duplicate" onClick={duplicate}>
+        Duplicate
+      </button>
+      <button type="button" className="ghost small danger" title="Delete" onClick={() => flow.deleteElements({ nodes: [{ id }] })}>
+        Delete
+      </button>
+      <button type="button" className="ghost small" title="What this node is" aria-pressed={info} onClick={() => setInfo(!info)}>
+        Info
+      </button>
+      {info && desc && (
+        <div className="node-info" role="note">
+          <strong>{desc.label}</strong> <code>{desc.name}</code>
+          <p>{desc.description}</p>
+          <p className="hint">Gives: {desc.baseClasses.join(', ') || 'the answer'}</p>
+        </div>
+      )}
+    </NodeToolbar>
+  );
+}
+
 export function CanvasNode({ id, data, selected }: NodeProps<StudioNode>) {
   const desc = useContext(CatalogueContext).get(data.name);
+  const [hovered, setHovered] = useState(false);
+  // leaving the node for its toolbar (a gap apart) must not hide the toolbar at once
+  const leaving = useRef<ReturnType<typeof setTimeout> | null>(null);
+  const hover = (on: boolean) => {
+    if (leaving.current) clearTimeout(leaving.current);
+    leaving.current = null;
+    if (on) setHovered(true);
+    else leaving.current = setTimeout(() => setHovered(false), 300);
+  };
   const errors = (data.problems ?? []).filter((p) => p.level === 'error');
   const warnings = (data.problems ?? []).filter((p) => p.level === 'warning');
   const status = data.status;
@@ -81,7 +136,10 @@ export function CanvasNode({ id, data, selected }: NodeProps<StudioNode>) {
       data-status={status ?? ''}
       data-changed={data.changed ? 'true' : undefined}
       title={[...errors, ...warnings].map((p) => p.message).join('\n') || desc?.description}
+      onMouseEnter={() => hover(true)}
+      onMouseLeave={() => hover(false)}
     >
+      <HoverTools id={id} desc={desc} visible={hovered} hover={hover} />
       <div className="cf-node-head">
         {desc && <img src={desc.icon} alt="" width={22} height={22} />}
         <span className="cf-node-label">{data.label}</span>
