@@ -149,3 +149,34 @@ def test_history_filters_and_delete(server: Proc, client: httpx.Client) -> None:
     r = client.delete(f"/api/v1/chatmessage/{cid}", params={"chatId": "a"})
     assert r.json() == {"deleted": 4}
     assert len(client.get(f"/api/v1/chatmessage/{cid}").json()) == 2
+
+
+def test_a_canvas_saved_as_a_template_leaves_its_credentials_out(
+    server: Proc, client: httpx.Client
+) -> None:
+    """Flowise's custom templates: a canvas's flow as saved, credentials left out;
+    listed, used, deleted."""
+    from tests.support import make_canvas
+
+    flow = llm_chain_flow("mock")
+    flow["nodes"][0]["data"]["inputs"]["credential"] = "a-credential-id"
+    flow["nodes"][0]["data"]["credential"] = "a-credential-id"
+    canvas = make_canvas(server.url, flow, name="To keep")
+    r = client.post(
+        "/api/v1/marketplaces/custom",
+        json={"name": "Kept", "description": "a chain", "chatflowId": canvas["id"]},
+    )
+    assert r.status_code == 201, r.text
+    saved = r.json()
+    assert saved["type"] == "Chatflow" and saved["description"] == "a chain"
+    assert "a-credential-id" not in saved["flowData"]
+    kept = orjson.loads(saved["flowData"])
+    assert [n["id"] for n in kept["nodes"]] == [n["id"] for n in flow["nodes"]]
+    assert kept["nodes"][0]["data"]["inputs"]["modelName"] == "mock"
+    listed = client.get("/api/v1/marketplaces/custom").json()
+    assert saved["id"] in [t["id"] for t in listed]
+    assert client.post("/api/v1/marketplaces/custom", json={"name": "x"}).status_code == 400
+    r = client.post("/api/v1/marketplaces/custom", json={"name": "x", "canvasId": "nope"})
+    assert r.status_code == 404
+    assert client.delete(f"/api/v1/marketplaces/custom/{saved['id']}").status_code == 204
+    assert client.delete(f"/api/v1/marketplaces/custom/{saved['id']}").status_code == 404

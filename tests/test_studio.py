@@ -906,6 +906,31 @@ def test_a_nodes_hover_tools_duplicate_delete_and_tell_what_it_is(page: Page, st
     assert count(page, node_box(page, "promptTemplate_1")) == 0
 
 
+def test_a_canvas_saved_as_a_template_starts_new_canvases(page: Page, studio: Proc) -> None:
+    """Save as template (the canvas's Settings), then My templates on the canvas list
+    makes a new canvas from it."""
+    admin = {"Authorization": f"Bearer {studio.admin}"}  # type: ignore[attr-defined]
+    canvas = make_canvas(studio.url, llm_chain_flow("mock"), name="Template me", headers=admin)
+    page.goto(f"{studio.url}/studio/canvas/{canvas['id']}")
+    page.wait_for_selector(".react-flow__node")
+    page.click("button[role=tab]:has-text('Settings')")
+    page.fill("input[aria-label='Template name']", "My chain")
+    page.fill("input[aria-label='Template description']", "An LLM chain to start from")
+    page.click(".save-template button:has-text('Save as template')")
+    page.wait_for_selector(".save-template .notice:has-text('Saved as the template')")
+    page.click("nav a:has-text('Canvases')")
+    card = page.locator(".gallery.mine .card[data-template='My chain']")
+    assert "An LLM chain to start from" in card.inner_text()
+    shoot(page, "studio-my-templates.png")
+    card.locator("button:has-text('Use this template')").click()
+    wait_count(page, ".react-flow__node", 3)
+    assert page.url.rsplit("/", 1)[1] != canvas["id"]
+    assert page.input_value(".canvas-title") == "My chain"
+    saved = httpx.get(f"{studio.url}/api/v1/marketplaces/custom", headers=admin).json()
+    for t in saved:
+        httpx.delete(f"{studio.url}/api/v1/marketplaces/custom/{t['id']}", headers=admin)
+
+
 def test_the_evaluation_pages(page: Page, studio: Proc, tmp_path: Path) -> None:
     """A dataset imported from a file and edited, an evaluator saved, a run of two
     versions followed to its end, its charts, the two versions compared, run again."""

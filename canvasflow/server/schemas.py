@@ -1172,3 +1172,24 @@ class OllamaStatus(BaseModel):
     found: bool
     url: str
     models: list[str]
+
+
+# -- templates saved from canvases ("My templates"; Flowise's custom templates) -------
+
+
+class TemplateIn(BaseModel):
+    name: str = Field(..., min_length=1, max_length=400)
+    description: str = Field("", max_length=4000)
+    canvasId: str | None = Field(None, description="The canvas to save (or Flowise's chatflowId)")
+    chatflowId: str | None = None
+    usecases: list[str] | None = None
+
+
+class TemplateOut(BaseModel):
+    id: str
+    name: str
+    description: str
+    type: str = Field(..., description="Chatflow or AgentflowV2")
+    flowData: str
+    usecases: list[str] | None = None
+    createdDate: UTCDateTime

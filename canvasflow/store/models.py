@@ -249,6 +249,21 @@ class ServerMeta(Base):
     value: Mapped[str] = mapped_column(String(500))
 
 
+class CustomTemplate(Base):
+    """A canvas saved as a template (Flowise's custom template): its flow as it was, its
+    credentials left out, to start new canvases from."""
+
+    __tablename__ = "custom_templates"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(400))
+    description: Mapped[str] = mapped_column(Text, default="")
+    type: Mapped[str] = mapped_column(String(40), default="Chatflow")
+    flow_data: Mapped[str] = mapped_column(Text)
+    usecases: Mapped[Any] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class Dataset(Base):
     """Questions a canvas is evaluated on (Flowise's dataset): rows in order."""
 

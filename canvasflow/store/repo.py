@@ -26,6 +26,7 @@ from canvasflow.store.models import (
     CanvasVersion,
     ChatMessage,
     Credential,
+    CustomTemplate,
     DocumentChunk,
     Execution,
     Feedback,
@@ -279,6 +280,39 @@ class Store(EvalRepo):
                 if found is not None:
                     return found
             return await s.scalar(select(Canvas).where(Canvas.slug == ref))
+
+    # -- templates saved from canvases ----------------------------------------------------
+
+    async def add_template(
+        self, name: str, description: str, type_: str, flow_data: str, usecases: Any = None
+    ) -> CustomTemplate:
+        row = CustomTemplate(
+            id=str(uuid.uuid4()),
+            name=name,
+            description=description,
+            type=type_,
+            flow_data=flow_data,
+            usecases=usecases,
+        )
+        async with self.sessions() as s:
+            s.add(row)
+            await s.commit()
+            await s.refresh(row)
+        return row
+
+    async def templates(self) -> list[CustomTemplate]:
+        async with self.sessions() as s:
+            found = await s.scalars(select(CustomTemplate).order_by(CustomTemplate.created_at))
+            return list(found.all())
+
+    async def delete_template(self, template_id: str) -> bool:
+        async with self.sessions() as s:
+            row = await s.get(CustomTemplate, template_id)
+            if row is None:
+                return False
+            await s.delete(row)
+            await s.commit()
+            return True
 
     async def list_canvases(self) -> list[Canvas]:
         async with self.sessions() as s:

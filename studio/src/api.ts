@@ -11,6 +11,7 @@ import type {
   SchemaModelDefaults,
   SchemaOllamaStatus,
   SchemaSessionInfo,
+  SchemaTemplateOut,
   SchemaVersionDiff,
   SchemaVersionOut,
 } from './api-types';
@@ -49,6 +50,7 @@ export type Version = SchemaVersionOut;
 export type ModelChoice = SchemaModelChoice;
 export type ModelDefaults = SchemaModelDefaults;
 export type OllamaStatus = SchemaOllamaStatus;
+export type SavedTemplate = SchemaTemplateOut;
 export type VersionDiff = SchemaVersionDiff;
 
 const call = request;
@@ -101,6 +103,11 @@ export const api = {
   // each is checked first (its provider asked for its models with its key): a 400 says why
   setModelDefaults: (defaults: ModelDefaults) => call<ModelDefaults>('PUT', '/api/v1/model-defaults', defaults),
   ollama: () => call<OllamaStatus>('GET', '/api/v1/ollama'),
+  // templates saved from canvases ("My templates"; Flowise's custom templates)
+  templates: () => call<SavedTemplate[]>('GET', '/api/v1/marketplaces/custom'),
+  saveTemplate: (canvasId: string, name: string, description: string) =>
+    call<SavedTemplate>('POST', '/api/v1/marketplaces/custom', { canvasId, name, description }),
+  deleteTemplate: (id: string) => call<void>('DELETE', `/api/v1/marketplaces/custom/${encodeURIComponent(id)}`),
   versions: (id: string) => call<Version[]>('GET', `/api/v1/canvases/${encodeURIComponent(id)}/versions`),
   version: (id: string, n: number) => call<Version>('GET', `/api/v1/canvases/${encodeURIComponent(id)}/versions/${n}`),
   versionDiff: (id: string, a: number, b: number) =>

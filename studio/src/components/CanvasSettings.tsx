@@ -3,6 +3,7 @@ import { api, ApiError, type ApiKey } from '../api';
 import type { CanvasRow } from '../types';
 import { embedSnippet, widgetForm, withWidget, type WidgetForm } from '../widget';
 import { McpSettings } from './McpSettings';
+import { SaveAsTemplate } from './SaveAsTemplate';
 import { TriggerSettings, triggersOf, withTriggers, type Triggers } from './TriggerSettings';
 
 // A canvas's settings: keys assigned, allowed origins, rate limit, what is returned,
@@ -106,6 +107,7 @@ export function CanvasSettings({ canvas, onSaved }: { canvas: CanvasRow; onSaved
       <button type="submit">Save settings</button>
       {notice && <p className="notice saved">{notice}</p>}
       <McpSettings canvas={canvas} />
+      <SaveAsTemplate canvas={canvas} />
       <h3>API keys for this canvas</h3>
       <p className="hint">A canvas with keys needs one of them for predictions; one without is open to anyone.</p>
       <ul>

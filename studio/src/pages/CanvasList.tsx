@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useState } from 'react';
-import { api, ApiError } from '../api';
+import { api, ApiError, type SavedTemplate } from '../api';
 import { go } from '../router';
 import { TEMPLATES, withDefaults } from '../templates';
 import type { CanvasRow, NodeDesc } from '../types';
@@ -17,6 +17,10 @@ function download(name: string, data: unknown) {
 export function CanvasList({ catalogue = [] }: { catalogue?: NodeDesc[] }) {
   const byName = new Map(catalogue.map((d) => [d.name, d]));
   const [canvases, setCanvases] = useState<CanvasRow[]>([]);
+  const [mine, setMine] = useState<SavedTemplate[]>([]);
+  useEffect(() => {
+    api.templates().then(setMine, () => setMine([]));
+  }, []);
   const [search, setSearch] = useState('');
   const [message, setMessage] = useState('');
   const [renaming, setRenaming] = useState<string | null>(null);
@@ -117,6 +121,33 @@ export function CanvasList({ catalogue = [] }: { catalogue?: NodeDesc[] }) {
       </section>
       {message && <p className="notice" role="status">{message}</p>}
 
+      {mine.length > 0 && (
+        <>
+          <h2>My templates</h2>
+          <section className="gallery mine">
+            {mine.map((t) => (
+              <article key={t.id} className="card template" data-template={t.name}>
+                <h3>{t.name}</h3>
+                {t.description && <p>{t.description}</p>}
+                <p className="tag">{t.type === 'AgentflowV2' ? 'agentflow' : 'chatflow'} · saved {new Date(t.createdDate).toLocaleDateString()}</p>
+                <button
+                  type="button"
+                  onClick={async () => {
+                    const made = await api.createCanvas(t.name, JSON.parse(t.flowData));
+                    go({ page: 'editor', id: made.id });
+                  }}
+                >
+                  Use this template
+                </button>{' '}
+                <DeleteButton name={t.name} onDelete={async () => {
+                  await api.deleteTemplate(t.id);
+                  setMine(mine.filter((m) => m.id !== t.id));
+                }} />
+              </article>
+            ))}
+          </section>
+        </>
+      )}
       <h2>Start from a template</h2>
       <section className="gallery">
         {TEMPLATES.map((t) => (
