@@ -931,6 +931,34 @@ def test_a_canvas_saved_as_a_template_starts_new_canvases(page: Page, studio: Pr
         httpx.delete(f"{studio.url}/api/v1/marketplaces/custom/{t['id']}", headers=admin)
 
 
+def test_the_test_chat_rates_copies_expands_and_starts_over(
+    page: Page, studio: Proc, browser: Browser
+) -> None:
+    """The test chat: an answer is copied and rated (stored as its feedback, as the
+    widget's), the panel expands to a large view, and a new chat starts over."""
+    admin = {"Authorization": f"Bearer {studio.admin}"}  # type: ignore[attr-defined]
+    canvas = make_canvas(studio.url, llm_chain_flow("mock?tokens=3"), name="Rate me", headers=admin)
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=studio.url)
+    page.goto(f"{studio.url}/studio/canvas/{canvas['id']}")
+    page.wait_for_selector(".react-flow__node")
+    page.click("button[role=tab]:has-text('Test')")
+    page.fill("#test-question", "hello")
+    page.click("#test-send")
+    page.wait_for_selector(".turn .a[data-done=true] .answer-tools")
+    page.click(".answer-tools button:has-text('Copy')")
+    page.wait_for_selector(".answer-tools button:has-text('Copied')")
+    page.click(".answer-tools button[aria-label='Good answer']")
+    page.wait_for_selector(".answer-tools button[aria-label='Good answer'][aria-pressed=true]")
+    given = httpx.get(f"{studio.url}/api/v1/feedback/{canvas['id']}", headers=admin).json()
+    assert [f["rating"] for f in given] == ["THUMBS_UP"]
+    page.click("#test-expand")
+    page.wait_for_selector(".test-panel.expanded")
+    shoot(page, "studio-test-chat-expanded.png")
+    page.click("#test-expand")
+    page.click("#test-new")
+    assert page.locator(".turn").count() == 0
+
+
 def test_the_evaluation_pages(page: Page, studio: Proc, tmp_path: Path) -> None:
     """A dataset imported from a file and edited, an evaluator saved, a run of two
     versions followed to its end, its charts, the two versions compared, run again."""

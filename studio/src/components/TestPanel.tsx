@@ -12,6 +12,9 @@ interface Turn {
   done: boolean;
   usage?: string;
   trace: NodeRun[];
+  // the answer's id (its metadata), for feedback; the rating given here
+  messageId?: string;
+  rating?: 'THUMBS_UP' | 'THUMBS_DOWN';
   // an agentflow stopped at a human input: what it asks
   action?: { data: { nodeId: string; nodeLabel: string }; mapping: { approve: string; reject: string } };
 }
@@ -51,6 +54,8 @@ export function TestPanel({
   onStart: () => void;
 }) {
   const [turns, setTurns] = useState<Turn[]>([]);
+  const [expanded, setExpanded] = useState(false);
+  const [copied, setCopied] = useState<number | null>(null);
   const [question, setQuestion] = useState('');
   const [busy, setBusy] = useState(false);
   const stream = useRef<PredictionStream | null>(null);
@@ -103,6 +108,7 @@ export function TestPanel({
           const u = e.data.usage;
           update((t) => ({
             ...t,
+            messageId: e.data.chatMessageId,
             // the model is left out when the run used none (an agentflow's direct reply)
             usage: [
               e.data.model,
@@ -124,9 +130,44 @@ export function TestPanel({
     }
   };
 
+  // a thumbs up or down, stored as the answer's feedback (as the chat widget's)
+  const rate = async (i: number, rating: 'THUMBS_UP' | 'THUMBS_DOWN') => {
+    const t = turns[i];
+    if (!t.messageId) return;
+    const r = await fetch(`/api/v1/feedback/${encodeURIComponent(canvasId)}`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ chatId: chatId.current, messageId: t.messageId, rating }),
+    });
+    if (r.ok) setTurns((all) => all.map((x, j) => (j === i ? { ...x, rating } : x)));
+  };
+  const copy = (i: number) =>
+    navigator.clipboard.writeText(turns[i].answer).then(
+      () => setCopied(i),
+      () => setCopied(-1),
+    );
+
   return (
-    <aside className="test-panel" aria-label="Test chat">
-      <h2>Test</h2>
+    <aside className={`test-panel${expanded ? ' expanded' : ''}`} aria-label="Test chat">
+      <header className="test-head">
+        <h2>Test</h2>
+        <button
+          type="button"
+          className="ghost small"
+          id="test-new"
+          disabled={busy}
+          title="Start a new conversation (a new chat id)"
+          onClick={() => {
+            chatId.current = crypto.randomUUID();
+            setTurns([]);
+          }}
+        >
+          New chat
+        </button>
+        <button type="button" className="ghost small" id="test-expand" aria-pressed={expanded} onClick={() => setExpanded(!expanded)}>
+          {expanded ? 'Shrink' : 'Expand'}
+        </button>
+      </header>
       <div className="turns">
         {turns.map((t, i) => (
           <div key={i} className="turn">
@@ -186,6 +227,23 @@ export function TestPanel({
                   >
                     {t.action.mapping.reject}
                   </button>
+                </div>
+              )}
+              {t.done && t.answer && (
+                <div className="answer-tools">
+                  <button type="button" className="ghost small" onClick={() => copy(i)}>
+                    {copied === i ? 'Copied' : 'Copy'}
+                  </button>
+                  {t.messageId && (
+                    <>
+                      <button type="button" className="ghost small" aria-label="Good answer" aria-pressed={t.rating === 'THUMBS_UP'} onClick={() => rate(i, 'THUMBS_UP')}>
+                        Good
+                      </button>
+                      <button type="button" className="ghost small" aria-label="Bad answer" aria-pressed={t.rating === 'THUMBS_DOWN'} onClick={() => rate(i, 'THUMBS_DOWN')}>
+                        Bad
+                      </button>
+                    </>
+                  )}
                 </div>
               )}
               {t.usage && <small className="usage">{t.usage}</small>}
