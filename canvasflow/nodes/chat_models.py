@@ -34,9 +34,6 @@ log = logging.getLogger("canvasflow.nodes")
 
 CHAT_BASES = ("BaseChatModel", "BaseLanguageModel", "Runnable")
 
-# Flowise's descriptions leave the credential out of the inputs (it is a field of its own)
-CREDENTIAL = Input("credential", "credential", optional=True)
-
 
 def limited(model: Any, node: Node, ctx: RunContext) -> Any:
     """A model with the call's deadlines: the server's, shortened by the node's own
@@ -111,7 +108,6 @@ class ChatOpenAI(_OpenAIBase):
             "reasoningSummary",
             "strictToolCalling",
         ),
-        add=(CREDENTIAL,),
     )
 
 
@@ -120,7 +116,7 @@ class ChatOpenAICustom(_OpenAIBase):
     name = "chatOpenAICustom"
     label = "ChatOpenAI Custom"
     base_classes = ("ChatOpenAI-Custom", "BaseChatOpenAI", *CHAT_BASES)
-    inputs = flowise_inputs(name, add=(CREDENTIAL, Input("stopSequence", "string", optional=True)))
+    inputs = flowise_inputs(name, add=(Input("stopSequence", "string", optional=True),))
 
 
 @register
@@ -130,7 +126,7 @@ class ChatLocalAI(_OpenAIBase):
     base_classes = ("ChatLocalAI", "BaseChatOpenAI", *CHAT_BASES)
     service = LOCALAI
     url_input = "basePath"
-    inputs = flowise_inputs(name, add=(Input("credential", "credential", optional=True),))
+    inputs = flowise_inputs(name)
 
 
 @register
@@ -143,7 +139,7 @@ class ChatMistralAI(_OpenAIBase):
     service = MISTRAL
     url_input = "overrideEndpoint"
     max_tokens_input = "maxOutputTokens"
-    inputs = flowise_inputs(name, add=(Input("credential", "credential", optional=True),))
+    inputs = flowise_inputs(name)
 
 
 @register
@@ -159,7 +155,6 @@ class ChatGoogleGenerativeAI(_OpenAIBase):
     inputs = flowise_inputs(
         name,
         drop=("allowImageUploads", "thinkingBudget", "thinkingLevel", "topK", "safetySettings"),
-        add=(Input("credential", "credential", optional=True),),
     )
 
 
@@ -174,10 +169,7 @@ class GroqChat(_OpenAIBase):
     inputs = flowise_inputs(
         name,
         Input("modelName", "asyncOptions", default="llama-3.3-70b-versatile"),
-        add=(
-            Input("credential", "credential", optional=True),
-            Input("basepath", "string", optional=True),
-        ),
+        add=(Input("basepath", "string", optional=True),),
     )
 
 
@@ -190,7 +182,7 @@ class ChatDeepseek(_OpenAIBase):
     base_classes = ("ChatDeepseek", *CHAT_BASES)
     service = DEEPSEEK
     # the reasoning mode is not taken yet
-    inputs = flowise_inputs(name, drop=("thinking",), add=(CREDENTIAL,))
+    inputs = flowise_inputs(name, drop=("thinking",))
 
 
 @register
@@ -317,7 +309,6 @@ class ChatAnthropic(Node):
         Input("allowImageUploads", "boolean", optional=True),
         Input("budgetTokens", "number", optional=True),
         Input("adaptiveThinking", "boolean", optional=True),
-        add=(Input("credential", "credential", optional=True),),
     )
 
     async def build(self, ctx: RunContext) -> AnthropicChatModel:
@@ -355,7 +346,7 @@ class AzureChatOpenAI(_OpenAIBase):
         name,
         Input("modelName", "asyncOptions", optional=True),  # else the deployment's
         drop=("allowImageUploads", "reasoning", "reasoningEffort", "reasoningSummary"),
-        add=(CREDENTIAL, Input("stopSequence", "string", optional=True)),
+        add=(Input("stopSequence", "string", optional=True),),
     )
 
     async def build(self, ctx: RunContext) -> OpenAIChatModel:

@@ -118,7 +118,6 @@ class Chroma(Node):
         name,
         Input("chromaURL", "string", optional=True, placeholder="empty: embedded"),
         Input("topK", "number", optional=True, default=4),
-        add=(Input("credential", "credential", optional=True),),
     )
 
     async def build(self, ctx: RunContext) -> ChromaStore:

@@ -35,7 +35,7 @@ class ChatOpenAILlamaIndex(ChatOpenAI):
     name = "chatOpenAI_LlamaIndex"
     label = "ChatOpenAI (LlamaIndex)"
     base_classes = ("ChatOpenAI", *LLAMA_CHAT)
-    inputs = flowise_inputs(name, add=(Input("credential", "credential", optional=True),))
+    inputs = flowise_inputs(name)
 
 
 @register
@@ -46,7 +46,6 @@ class AzureChatOpenAILlamaIndex(AzureChatOpenAI):
     inputs = flowise_inputs(
         name,
         Input("modelName", "asyncOptions", optional=True, default="gpt-3.5-turbo-16k"),
-        add=(Input("credential", "credential", optional=True),),
     )
 
 
@@ -55,7 +54,7 @@ class ChatAnthropicLlamaIndex(ChatAnthropic):
     name = "chatAnthropic_LlamaIndex"
     label = "ChatAnthropic (LlamaIndex)"
     base_classes = ("ChatAnthropic", *LLAMA_CHAT)
-    inputs = flowise_inputs(name, add=(Input("credential", "credential", optional=True),))
+    inputs = flowise_inputs(name)
 
 
 @register
@@ -63,7 +62,7 @@ class OpenAIEmbeddingLlamaIndex(OpenAIEmbeddings):
     name = "openAIEmbedding_LlamaIndex"
     label = "OpenAI Embedding (LlamaIndex)"
     base_classes = ("OpenAIEmbedding", "BaseEmbedding_LlamaIndex", "BaseEmbedding")
-    inputs = flowise_inputs(name, add=(Input("credential", "credential", optional=True),))
+    inputs = flowise_inputs(name)
 
 
 # -- vector index retrievers: a store that knows the model its query engine answers with -
@@ -92,7 +91,6 @@ class PineconeLlamaIndex(Node):
     inputs = flowise_inputs(
         name,
         Input("topK", "number", optional=True, default=4),
-        add=(Input("credential", "credential", optional=True),),
     )
 
     async def build(self, ctx: RunContext) -> IndexRetriever:

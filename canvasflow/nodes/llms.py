@@ -31,9 +31,7 @@ class Replicate(Node):
         "BaseLanguageModel",
         "Runnable",
     )
-    inputs = flowise_inputs(
-        name, Input("model", "string"), add=(Input("credential", "credential", optional=True),)
-    )
+    inputs = flowise_inputs(name, Input("model", "string"))
 
     async def build(self, ctx: RunContext) -> ReplicateModel:
         key = await required_key(ctx, self, services.REPLICATE)
@@ -64,7 +62,7 @@ class HuggingFaceInferenceLLM(Node):
     category = "LLMs"
     description = "A text-generation model on Hugging Face's inference API, or your endpoint"
     base_classes = ("HuggingFaceInference", "LLM", "BaseLLM", "BaseLanguageModel", "Runnable")
-    inputs = flowise_inputs(name, add=(Input("credential", "credential", optional=True),))
+    inputs = flowise_inputs(name)
 
     async def build(self, ctx: RunContext) -> HuggingFaceModel:
         endpoint = str(self.get("endpoint") or "").strip()

@@ -86,6 +86,7 @@ class CustomMCP(McpNode):
             '"args": [...]}',
         ),
         Input("mcpActions", "asyncMultiOptions", optional=True),
+        # Flowise's takes none; here a credential hands its fields on to the server
         add=(Input("credential", "credential", optional=True),),
     )
 
@@ -192,7 +193,6 @@ class PostgreSQLMCP(PackagedMCP):
     inputs = flowise_inputs(
         name,
         Input("mcpActions", "asyncMultiOptions", optional=True),
-        add=(Input("credential", "credential", optional=True),),
     )
 
     async def spec(self, ctx: RunContext) -> ServerSpec:

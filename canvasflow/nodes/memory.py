@@ -286,7 +286,6 @@ class RedisBackedChatMemory(_MemoryNode):
     inputs = flowise_inputs(
         name,
         Input("memoryKey", "string", optional=True, default="chat_history"),
-        add=(Input("credential", "credential", optional=True),),
     )
 
     async def build(self, ctx: RunContext) -> Memory:

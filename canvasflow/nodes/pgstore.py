@@ -128,7 +128,6 @@ class Postgres(Node):
         Input("batchSize", "number", optional=True, default=100),
         Input("topK", "number", optional=True, default=4),
         drop=("contentColumnName",),
-        add=(Input("credential", "credential", optional=True),),
     )
 
     async def build(self, ctx: RunContext) -> PostgresStore:

@@ -147,7 +147,6 @@ class Pinecone(Node):
     inputs = flowise_inputs(
         name,
         Input("topK", "number", optional=True, default=4),
-        add=(Input("credential", "credential", optional=True),),
     )
 
     async def build(self, ctx: RunContext) -> PineconeStore:

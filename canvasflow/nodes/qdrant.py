@@ -139,7 +139,6 @@ class Qdrant(Node):
         Input("batchSize", "number", optional=True, default=100),
         Input("qdrantSimilarity", "options", optional=True, default="Cosine"),
         Input("topK", "number", optional=True, default=4),
-        add=(Input("credential", "credential", optional=True),),
     )
 
     async def build(self, ctx: RunContext) -> QdrantStore:

@@ -65,9 +65,7 @@ class OpenAIEmbeddings(Node):
     label = "OpenAI Embeddings"
     category = "Embeddings"
     base_classes: ClassVar[tuple[str, ...]] = ("OpenAIEmbeddings", "Embeddings")
-    inputs: ClassVar[tuple[Input, ...]] = flowise_inputs(
-        name, add=(Input("credential", "credential", optional=True),)
-    )
+    inputs: ClassVar[tuple[Input, ...]] = flowise_inputs(name)
 
     async def build(self, ctx: RunContext) -> OpenAIEmbedder:
         key = await credential_value(ctx, self.get("credential"), OPENAI.field)
@@ -93,7 +91,7 @@ class LocalAIEmbeddings(Node):
     label = "LocalAI Embeddings"
     category = "Embeddings"
     base_classes = ("LocalAI Embeddings", "Embeddings")
-    inputs = flowise_inputs(name, add=(Input("credential", "credential", optional=True),))
+    inputs = flowise_inputs(name)
 
     async def build(self, ctx: RunContext) -> OpenAIEmbedder:
         key = await credential_value(ctx, self.get("credential"), LOCALAI.field)

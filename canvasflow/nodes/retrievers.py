@@ -68,7 +68,6 @@ class CohereRerankRetriever(Node):
     inputs = flowise_inputs(
         name,
         Input("topK", "number", optional=True, default=4),
-        add=(Input("credential", "credential", optional=True),),
     )
 
     async def build(self, ctx: RunContext) -> CohereReranker:

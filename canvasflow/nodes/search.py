@@ -248,7 +248,7 @@ class TavilyAPI(_SearchNode):
     base_classes = ("TavilyAPI", "Tool", "StructuredTool", "Runnable")
     service = services.TAVILY
     tool = TavilyTool
-    inputs = flowise_inputs(name, add=(Input("credential", "credential", optional=True),))
+    inputs = flowise_inputs(name)
 
     def options(self, ctx: RunContext) -> dict[str, Any]:
         def domains(name: str) -> list[str]:

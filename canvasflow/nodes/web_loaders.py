@@ -86,7 +86,7 @@ class GithubLoader(Node):
     category = "Document Loaders"
     description = "The text files of a GitHub repository (its API; a token for private ones)"
     base_classes = ("Document",)
-    inputs = flowise_inputs(name, add=(Input("credential", "credential", optional=True),))
+    inputs = flowise_inputs(name)
 
     async def _api(self, ctx: RunContext) -> tuple[str, str | None]:
         """The API's base URL and the token to send there."""

@@ -78,22 +78,25 @@ def flowise_inputs(
     node: str, *changed: Input, drop: tuple[str, ...] = (), add: tuple[Input, ...] = ()
 ) -> tuple[Input, ...]:
     """The inputs of Flowise's node ``node`` as Flowise describes them (name, type,
-    whether optional, default, list), in Flowise's order; ``changed`` ones (by name)
+    whether optional, default, list), in Flowise's order, its credential (when it takes
+    one) last; ``changed`` ones (by name)
     replace Flowise's in place, ``drop`` ones are left out (canvasflow does not take
     them), ``add`` ones (canvasflow's own) follow. Labels, options and the like are
     taken from the same description by the catalogue."""
     described = flowise_interface().get(node)
     if described is None:
         raise ValueError(f"Flowise has no node {node!r}: declare its inputs")
-    flowise = [i["name"] for i in described.get("inputs", [])]
+    given = list(described.get("inputs", []))
+    slot = described.get("credential")
+    if slot:  # Flowise keeps the credential beside the inputs; here it is the last one
+        given.append({"name": slot["name"], "type": "credential", "optional": True})
+    flowise = [i["name"] for i in given]
     by_name = {i.name: i for i in changed}
     unknown = (set(by_name) | set(drop)) - set(flowise)
     if unknown:
         raise ValueError(f"{node}: Flowise's node has no input {sorted(unknown)} (use add=)")
     inputs = [
-        by_name.get(i["name"]) or as_flowise_describes(i)
-        for i in described.get("inputs", [])
-        if i["name"] not in drop
+        by_name.get(i["name"]) or as_flowise_describes(i) for i in given if i["name"] not in drop
     ]
     DIFFERENCES[node] = (changed, drop, add)
     return (*inputs, *add)

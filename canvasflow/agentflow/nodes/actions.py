@@ -91,6 +91,7 @@ class HttpAgentflow(AgentflowNode):
         Input("headers", "array", optional=True, array=KEY_VALUE),
         Input("queryParams", "array", optional=True, array=KEY_VALUE),
         Input("body", "string", optional=True),
+        drop=("credential",),  # not taken yet
     )
 
     async def execute(self, run: FlowRun, node: FlowNode) -> AsyncIterator[Item]:

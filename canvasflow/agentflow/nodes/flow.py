@@ -252,6 +252,7 @@ class ExecuteFlowAgentflow(AgentflowNode):
         Input("executeFlowInput", "string", optional=True, default="{{ question }}"),
         Input("executeFlowReturnResponseAs", "options", optional=True, default="userMessage"),
         Input("executeFlowUpdateState", "array", optional=True, array=STATE),
+        drop=("credential",),  # not taken yet
     )
 
     async def execute(self, run: FlowRun, node: FlowNode) -> AsyncIterator[Item]:
