@@ -10,8 +10,9 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from canvasflow.engine.chatflow import Graph, NodeSpec
-from canvasflow.errors import CanvasflowError, UpstreamError
+from canvasflow.errors import CanvasflowError, UpstreamError, UpstreamTimeout
 from canvasflow.models.deadlines import Origin
+from canvasflow.runtime.node import Node
 from canvasflow.runtime.problems import Problem
 
 if TYPE_CHECKING:
@@ -32,29 +33,36 @@ async def reachability(graph: CanvasGraph | None, ctx: RunContext) -> list[Probl
     return [p for p in await asyncio.gather(*(_check(spec, ctx) for spec in specs)) if p]
 
 
+async def provider_models(node: Node, ctx: RunContext, wait: float = WAIT) -> list[str] | None:
+    """Build a model or embeddings node as a run would and ask its provider for its
+    models, which spends no token: their names, or None for a model in this process.
+    A refusal is the provider's error explained (the node's label, the host, a missing
+    key); no answer within ``wait`` seconds is an :class:`UpstreamTimeout`."""
+    built = await node.build(ctx)
+    lister = getattr(built, "model_names", None)
+    if lister is None:
+        return None
+    service = getattr(node, "service", None)
+    origin = Origin.of(node.id, node.title, built, service.key_env if service else None)
+    try:
+        return list(await asyncio.wait_for(lister(), wait))
+    except UpstreamError as exc:
+        raise origin.explain(exc) from None
+    except TimeoutError:
+        where = f" ({origin.host})" if origin.host else ""
+        raise UpstreamTimeout(
+            f"{node.title}: the provider{where} did not answer within {wait:g} s"
+        ) from None
+
+
 async def _check(spec: NodeSpec, ctx: RunContext) -> Problem | None:
     node = spec.cls(spec.id, dict(spec.inputs))
     node.title = spec.label
     try:
-        built = await node.build(ctx)
-    except CanvasflowError as exc:
-        return Problem(f"{spec.label}: {exc.message}", spec.id, level="error")
-    check = getattr(built, "check", None)
-    if check is None:
-        return None  # in this process (the embedded model), or nothing to ask
-    service = getattr(node, "service", None)
-    origin = Origin.of(spec.id, spec.label, built, service.key_env if service else None)
-    try:
-        await asyncio.wait_for(check(), WAIT)
-    except TimeoutError:
-        where = f" ({origin.host})" if origin.host else ""
-        return Problem(
-            f"{spec.label}: the provider{where} did not answer within {WAIT:g} s",
-            spec.id,
-            level="error",
-        )
+        await provider_models(node, ctx)
     except UpstreamError as exc:
-        explained = origin.explain(exc)
         refused = exc.upstream_status in (401, 403)
-        return Problem(explained.message, spec.id, "credential" if refused else None)
+        return Problem(exc.message, spec.id, "credential" if refused else None)
+    except CanvasflowError as exc:  # the node cannot be built as it is
+        return Problem(f"{spec.label}: {exc.message}", spec.id, level="error")
     return None

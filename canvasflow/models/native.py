@@ -123,10 +123,6 @@ class OllamaChatModel:
         self.keep_alive = keep_alive
         self.json_mode = json_mode
 
-    async def check(self) -> None:
-        """Whether Ollama answers (its list of pulled models)."""
-        await self.model_names()
-
     async def model_names(self) -> list[str]:
         return await ollama_models(self.url.removesuffix("/api/chat"))
 
@@ -213,10 +209,6 @@ class AnthropicChatModel:
         self.api_key = api_key
         self.model_name = model_name
         self.params = {k: v for k, v in params.items() if v is not None}
-
-    async def check(self) -> None:
-        """Whether Anthropic answers and takes the key (its model list: no tokens)."""
-        await self.model_names()
 
     async def model_names(self) -> list[str]:
         headers = {"anthropic-version": "2023-06-01", "x-api-key": self.api_key or ""}

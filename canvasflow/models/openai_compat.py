@@ -156,10 +156,6 @@ class OpenAIChatModel:
         self.params = {k: v for k, v in params.items() if v is not None}
         self.streaming = streaming
 
-    async def check(self) -> None:
-        """Whether the server answers and takes the key (its model list: no tokens)."""
-        await list_models(self.client)
-
     async def model_names(self) -> list[str]:
         return await list_models(self.client)
 

@@ -38,10 +38,6 @@ class OpenAIEmbedder:
         self.batch = max(1, batch)
         self.dimensions = dimensions
 
-    async def check(self) -> None:
-        """Whether the server answers and takes the key (its model list: no tokens)."""
-        await list_models(self.client)
-
     async def model_names(self) -> list[str]:
         return await list_models(self.client)
 
@@ -460,9 +456,6 @@ class OllamaEmbedder:
         from canvasflow.models.native import ollama_models
 
         return await ollama_models(self.url.removesuffix("/api/embed"))
-
-    async def check(self) -> None:
-        await self.model_names()
 
     async def embed(self, texts: list[str]) -> np.ndarray:
         from canvasflow.models.native import http

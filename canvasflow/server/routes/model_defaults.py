@@ -11,8 +11,8 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Depends, Request
 
+from canvasflow.engine.checks import provider_models
 from canvasflow.errors import InputInvalid, UpstreamError
-from canvasflow.models.deadlines import Origin
 from canvasflow.nodes.services import OLLAMA
 from canvasflow.runtime.context import RunContext
 from canvasflow.runtime.node import REGISTRY, Node, load_all
@@ -28,7 +28,6 @@ router = APIRouter(
 
 KEYS = {"chat": "models.chat", "embeddings": "models.embeddings"}
 CATEGORIES = {"chat": ("Chat Models",), "embeddings": ("Embeddings",)}
-WAIT = 10.0
 
 
 def url_input(cls: type[Node]) -> str | None:
@@ -63,19 +62,12 @@ async def _check(st: ServerState, kind: str, choice: ModelChoice) -> None:
             f"{cls.label} needs canvasflow[{extra}]: pip install 'canvasflow[{extra}]'"
         )
     ctx = RunContext(question="", settings=st.settings, credentials=st.credentials, store=st.store)
-    node = cls(f"{choice.node}_default", inputs_of(choice, cls))
-    built = await node.build(ctx)
-    lister = getattr(built, "model_names", None)
-    if lister is None:
-        return  # in this process (the embedded model): nothing to ask
-    service = getattr(node, "service", None)
-    origin = Origin.of(node.id, cls.label, built, service.key_env if service else None)
     try:
-        names = await asyncio.wait_for(lister(), WAIT)
-    except UpstreamError as exc:
-        raise InputInvalid(origin.explain(exc).message) from None
-    except TimeoutError:
-        raise InputInvalid(f"{cls.label}: the provider did not answer within {WAIT:g} s") from None
+        names = await provider_models(cls(f"{choice.node}_default", inputs_of(choice, cls)), ctx)
+    except UpstreamError as exc:  # refused, unreachable, or too slow: a 400 saying which
+        raise InputInvalid(exc.message) from None
+    if names is None:
+        return  # in this process (the embedded model): nothing to ask
     if choice.modelName and names and choice.modelName not in names:
         raise InputInvalid(
             f"{cls.label}: the provider has no model {choice.modelName!r} "

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from canvasflow.engine.catalog import catalogue, describe, icon_svg
-from canvasflow.errors import BadRequest, NotFound, UpstreamError, UpstreamTimeout
+from canvasflow.engine.checks import provider_models
+from canvasflow.errors import BadRequest, NotFound
 from canvasflow.runtime.node import REGISTRY, load_all
 from canvasflow.server.guards import require_admin
 from canvasflow.server.routes.predictions import ERRORS
@@ -58,21 +58,9 @@ async def node_icon(name: str) -> Response:
 async def _model_names(cls: Any, name: str, values: dict[str, Any], ctx: Any) -> list[NodeOption]:
     """The models a chat model or embeddings node's provider lists (with the key and
     address a run would use): Flowise's ``listModels``, asked live."""
-    from canvasflow.models.deadlines import Origin
-
-    node = cls(f"{name}_options", values)
-    built = await node.build(ctx)
-    lister = getattr(built, "model_names", None)
-    if lister is None:
+    names = await provider_models(cls(f"{name}_options", values), ctx)
+    if names is None:
         raise BadRequest(f"{cls.label} has no model list to ask (type the model's name)")
-    service = getattr(node, "service", None)
-    origin = Origin.of(node.id, cls.label, built, service.key_env if service else None)
-    try:
-        names = await asyncio.wait_for(lister(), 10)
-    except UpstreamError as exc:
-        raise origin.explain(exc) from None
-    except TimeoutError:
-        raise UpstreamTimeout(f"{cls.label}: the provider did not answer within 10 s") from None
     return [NodeOption(label=n, name=n, description="") for n in names]
 
 
