@@ -90,10 +90,10 @@ def test_text_json_and_numeric_evaluators() -> None:
 
 def test_similarity_and_judge() -> None:
     from canvasflow.evals.evaluators import cosine
-    from canvasflow.nodes.retrieval import MiniLMEmbedder
+    from canvasflow.nodes.retrieval import WordLlamaEmbedder
 
     vectors = asyncio.run(
-        MiniLMEmbedder().embed(
+        WordLlamaEmbedder().embed(
             ["The capital of France is Paris.", "Paris is France's capital city.", "Bananas."]
         )
     )

@@ -747,11 +747,14 @@ def test_azure_chat_openai(server: Proc, client: httpx.Client, upstream: str) ->
     assert "".join(e["data"] for e in events if e["event"] == "token") == "word0 word1 word2"
 
 
-def test_embedded_minilm_embeddings_retrieve_by_meaning(server: Proc, client: httpx.Client) -> None:
+@pytest.mark.parametrize("embeddings", ["miniLMEmbeddings", "wordLlamaEmbeddings"])
+def test_embedded_embeddings_retrieve_by_meaning(
+    server: Proc, client: httpx.Client, embeddings: str
+) -> None:
     flow = rag_flow()
     for n in flow["nodes"]:
         if n["id"] == "embeddings_0":
-            n["data"]["name"] = "miniLMEmbeddings"
+            n["data"]["name"] = embeddings
             n["data"]["inputs"] = {}
     canvas = make_canvas(server.url, flow)
     body = client.post(

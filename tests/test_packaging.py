@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import yaml
 
-from tests.support import Proc, free_port
+from tests.support import Proc, edge, free_port, make_canvas, node, ref
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -84,6 +84,51 @@ def test_the_wheel_installs_cleanly_and_serves(tmp_path: Path) -> None:
         assert httpx.get(proc.url + "/studio/").status_code == 200
         assert "swagger-ui-bundle.js" in httpx.get(proc.url + "/docs").text
         assert (tmp_path / "data" / "admin.key").is_file()  # made at first start
+        # the embedded embeddings work on the default install, without torch
+        no_torch = run(str(venv / "bin" / "python"), "-c", "import torch")
+        assert no_torch.returncode != 0 and "torch" in no_torch.stderr
+        admin = {"Authorization": "Bearer " + (tmp_path / "data" / "admin.key").read_text().strip()}
+        rag = {
+            "nodes": [
+                node("text_0", "plainText", {"text": "Rome is the capital of Italy."}),
+                node("text_1", "plainText", {"text": "The cat sat on the mat all day."}),
+                node("emb_0", "wordLlamaEmbeddings", {}),
+                node(
+                    "store_0",
+                    "memoryVectorStore",
+                    {
+                        "document": [ref("text_0"), ref("text_1")],
+                        "embeddings": ref("emb_0"),
+                        "topK": 1,
+                    },
+                ),
+                node("chatLocal_0", "chatLocal", {"maxTokens": 8}),
+                node(
+                    "chain_0",
+                    "retrievalQAChain",
+                    {"model": ref("chatLocal_0"), "vectorStoreRetriever": ref("store_0")},
+                ),
+            ],
+            "edges": [
+                edge("text_0", "store_0"),
+                edge("text_1", "store_0"),
+                edge("emb_0", "store_0"),
+                edge("store_0", "chain_0"),
+                edge("chatLocal_0", "chain_0"),
+            ],
+        }
+        canvas = make_canvas(proc.url, rag, headers=admin)
+        answered = httpx.post(
+            f"{proc.url}/api/v1/prediction/{canvas['id']}",
+            json={
+                "question": "Where does the Italian government sit?",
+                "overrideConfig": {"returnSourceDocuments": True},
+            },
+            timeout=120,
+        )
+        assert answered.status_code == 200, answered.text
+        found = answered.json()["sourceDocuments"]
+        assert [d["pageContent"] for d in found] == ["Rome is the capital of Italy."]
     finally:
         proc.stop()
 

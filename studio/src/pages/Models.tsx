@@ -114,7 +114,7 @@ export function Models({ catalogue }: { catalogue: NodeDesc[] }) {
     api.ollama().then(setOllama, () => setOllama(null));
   }, []);
   const of = (category: string) =>
-    catalogue.filter((d) => d.category === category && !d.agentflow && d.name !== 'chatLocal' && d.name !== 'miniLMEmbeddings');
+    catalogue.filter((d) => d.category === category && !d.agentflow && !['chatLocal', 'miniLMEmbeddings', 'wordLlamaEmbeddings'].includes(d.name));
   if (!defaults) return <main className="list-page"><p className="loading">{error || 'Loading…'}</p></main>;
   return (
     <main className="list-page models-page">
