@@ -9,10 +9,11 @@ Two families:
 - wire events (``start``, ``token``, ``step``, ``source``, ``metadata``, ``error``,
   ``end``, ``node`` when asked for, and an agentflow's ``flow`` and ``action``) go to
   the prediction's event log, get an id, and reach clients;
-- report events (``usage``, ``model``, ``memory``, ``output``) say what a node did
-  (tokens used, which model answered and how fast, the memory type, a structured
-  output). The reducer takes them in; they never enter the event log, and everything
-  they say reaches clients through ``metadata``.
+- report events (``usage``, ``model``, ``memory``, ``output``, ``followUp``) say what
+  a node did (tokens used, which model answered and how fast, the memory type, a
+  structured output, the next questions suggested after the answer). The reducer
+  takes them in; they never enter the event log, and everything they say reaches
+  clients through ``metadata``.
 """
 
 from __future__ import annotations
@@ -35,12 +36,13 @@ EventKind = Literal[
     "model",
     "memory",
     "output",
+    "followUp",
 ]
 
 WIRE_KINDS = frozenset(
     {"start", "token", "step", "source", "metadata", "error", "end", "node", "flow", "action"}
 )
-REPORT_KINDS = frozenset({"usage", "model", "memory", "output"})
+REPORT_KINDS = frozenset({"usage", "model", "memory", "output", "followUp"})
 
 
 @dataclass(slots=True)
@@ -121,6 +123,11 @@ def model(name: str, first_token_s: float | None = None) -> Event:
 def memory(memory_type: str) -> Event:
     """The memory the answer was given (Flowise's ``memoryType``)."""
     return Event("memory", memory_type)
+
+
+def follow_up(questions: list[str]) -> Event:
+    """The next questions suggested after the answer (the canvas's follow-up prompts)."""
+    return Event("followUp", questions)
 
 
 def output(value: Any) -> Event:

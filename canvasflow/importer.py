@@ -22,7 +22,8 @@ def normalise(doc: Any, fallback_name: str = "Imported canvas") -> dict[str, Any
         flow = load_flow_data(doc["flowData"])
         name = doc.get("name") or fallback_name
         slug = doc.get("slug")
-        settings = doc.get("settings") if isinstance(doc.get("settings"), dict) else {}
+        given = doc.get("settings")
+        settings = {**flowise_settings(doc), **(given if isinstance(given, dict) else {})}
     elif "nodes" in doc:
         flow = {"nodes": doc.get("nodes") or [], "edges": doc.get("edges") or []}
         name = doc.get("name") or doc.get("title") or fallback_name
@@ -39,6 +40,28 @@ def normalise(doc: Any, fallback_name: str = "Imported canvas") -> dict[str, Any
         "flowData": orjson.dumps(flow).decode(),
         "settings": settings,
     }
+
+
+# a Flowise chatflow's own columns that canvasflow keeps in a canvas's settings, under
+# the same names (Flowise stores them as JSON strings; the settings hold objects)
+FLOWISE_SETTINGS = ("chatbotConfig", "followUpPrompts", "apiConfig", "analytic", "speechToText")
+
+
+def flowise_settings(doc: dict[str, Any]) -> dict[str, Any]:
+    """The settings a Flowise chatflow export carries in its own columns."""
+    out: dict[str, Any] = {}
+    for name in FLOWISE_SETTINGS:
+        value = doc.get(name)
+        if isinstance(value, str) and value.strip():
+            try:
+                value = orjson.loads(value)
+            except orjson.JSONDecodeError:
+                continue
+        if isinstance(value, dict) and value:
+            out[name] = value
+    if isinstance(doc.get("isPublic"), bool):  # the public chatbot page (/chatbot/{id})
+        out["isPublic"] = doc["isPublic"]
+    return out
 
 
 def strip_ignored(flow: dict[str, Any]) -> dict[str, Any]:
@@ -72,15 +95,23 @@ def read_file(path: Path) -> dict[str, Any]:
 
 
 def export(canvas: Any) -> dict[str, Any]:
-    """A Flowise-shaped chatflow object (flowData as a JSON string)."""
+    """A Flowise-shaped chatflow object (flowData as a JSON string; the settings Flowise
+    keeps in columns of its own there too, as JSON strings)."""
+    settings = shown(canvas.settings)
+    columns = {
+        name: orjson.dumps(settings[name]).decode()
+        for name in FLOWISE_SETTINGS
+        if isinstance(settings.get(name), dict)
+    }
     return {
+        **columns,
         "id": canvas.id,
         "name": canvas.name,
         "slug": canvas.slug,
         "flowData": canvas.flow_data,
         # never a sealed secret (a webhook's): the export may leave this server
-        "settings": shown(canvas.settings),
+        "settings": settings,
         "deployed": False,
-        "isPublic": False,
+        "isPublic": settings.get("isPublic") is True,
         "type": "CHATFLOW",
     }

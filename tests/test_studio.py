@@ -959,6 +959,129 @@ def test_the_test_chat_rates_copies_expands_and_starts_over(
     assert page.locator(".turn").count() == 0
 
 
+def test_the_test_chat_offers_starters_follow_ups_and_uploads(
+    page: Page, studio: Proc, upstream: str, tmp_path: Path
+) -> None:
+    """The test chat offers what the canvas's chat offers: its starter prompts as
+    buttons before the first question, the follow-up questions after each answer, and
+    file uploads when the canvas takes them."""
+    admin = {"Authorization": f"Bearer {studio.admin}"}  # type: ignore[attr-defined]
+    settings = {
+        "chatbotConfig": {
+            "starterPrompts": {"0": {"prompt": "What can you do?"}},
+            "allowFileUploads": True,
+        },
+        "followUpPrompts": {
+            "status": True,
+            "selectedProvider": "chatOpenAI",
+            "chatOpenAI": {"modelName": "mock"},
+        },
+    }
+    canvas = make_canvas(
+        studio.url, llm_chain_flow("mock?tokens=3"), name="Chips", headers=admin, settings=settings
+    )
+    page.goto(f"{studio.url}/studio/canvas/{canvas['id']}")
+    page.wait_for_selector(".react-flow__node")
+    page.click("button[role=tab]:has-text('Test')")
+    page.click(".chips.starters .chip:has-text('What can you do?')")
+    page.wait_for_selector(".turn .a[data-done=true] .chips.follow-ups .chip:has-text('mock')")
+    assert page.inner_text(".turn .q") == "What can you do?"
+    shoot(page, "studio-test-chat-follow-ups.png")
+    page.click(".chips.follow-ups .chip:has-text('mock')")  # a follow-up asks it
+    wait_count(page, ".turn .a[data-done=true]", 2)
+    assert page.locator(".turn .q").nth(1).inner_text() == "mock"
+    notes = tmp_path / "notes.txt"
+    notes.write_text("The secret word is pelican.")
+    page.set_input_files("input[aria-label='Attach files']", str(notes))
+    page.wait_for_selector(".attached .chip:has-text('notes.txt')")
+    page.fill("#test-question", "What is the secret word?")
+    page.click("#test-send")
+    wait_count(page, ".turn .a[data-done=true]", 3)
+    assert "with notes.txt" in page.locator(".turn .q").nth(2).inner_text()
+    sent = [r for r in httpx.get(upstream + "/requests").json() if "pelican" in str(r)]
+    assert sent, "the file's text reached the model"
+    shoot(page, "studio-test-chat-upload.png")
+
+
+def test_the_chatbot_settings_follow_ups_post_processing_leads_and_public_page(
+    page: Page, browser: Browser, studio: Proc
+) -> None:
+    """Flowise's per-chatflow settings, set in the canvas's settings, stored in Flowise's
+    shapes and applied: follow-up prompts, post-processing, leads, the refusal message,
+    the public chatbot page with its theme, and the embed code."""
+    admin = {"Authorization": f"Bearer {studio.admin}"}  # type: ignore[attr-defined]
+    canvas = make_canvas(studio.url, llm_chain_flow("mock?tokens=2"), name="Shop", headers=admin)
+    page.goto(f"{studio.url}/studio/canvas/{canvas['id']}")
+    page.wait_for_selector(".react-flow__node")
+    page.click("button[role=tab]:has-text('Settings')")
+    page.check("text=Suggest next questions after each answer")
+    page.select_option("select[aria-label='Follow-up model']", "chatOpenAI")
+    page.fill("input[aria-label='Follow-up model name']", "mock")
+    page.check("text=Run a JavaScript function over every answer")
+    page.fill(".post-code textarea", "return $flow.rawOutput.toUpperCase();")
+    page.check("text=Ask chat widget visitors for their contact details")
+    page.check(".chatbot-leads label:has-text('Phone') input")
+    page.fill("input[aria-label='Refusal message']", "Only on our shop, sorry.")
+    page.check("text=Make this canvas's chatbot page public")
+    page.fill("input[aria-label='Chatbot title']", "Shop bot")
+    page.fill("input[aria-label='Welcome message']", "Hello, shopper")
+    page.locator("input[aria-label='Bot messages']").fill("#fde68a")
+    page.click(".embed-tabs button:has-text('Full page (React)')")
+    assert "FullPageChat" in page.inner_text(".chatbot-embed .embed-snippet")
+    page.click(".embed-tabs button:has-text('Popup (HTML)')")
+    assert f'chatflowid: "{canvas["id"]}"' in page.inner_text(".chatbot-embed .embed-snippet")
+    page.click("button:has-text('Save settings')")
+    page.wait_for_selector(".settings .notice:has-text('Settings saved.')")
+    page.locator(".chatbot-post").scroll_into_view_if_needed()
+    shoot(page, "studio-chatbot-settings.png")
+    stored = httpx.get(f"{studio.url}/api/v1/canvases/{canvas['id']}", headers=admin).json()
+    s = stored["settings"]
+    assert s["followUpPrompts"]["status"] is True
+    assert s["followUpPrompts"]["selectedProvider"] == "chatOpenAI"
+    assert s["followUpPrompts"]["chatOpenAI"]["modelName"] == "mock"
+    cfg = s["chatbotConfig"]
+    assert cfg["followUpPrompts"] == {"status": True}
+    assert cfg["postProcessing"] == {
+        "enabled": True,
+        "customFunction": json.dumps("return $flow.rawOutput.toUpperCase();"),
+    }
+    assert cfg["leads"]["status"] is True and cfg["leads"]["phone"] is True
+    assert cfg["allowedOriginsError"] == "Only on our shop, sorry."
+    assert cfg["title"] == "Shop bot" and cfg["botMessage"]["backgroundColor"] == "#fde68a"
+    assert s["isPublic"] is True
+    # applied: the answer post-processed, the next questions with it
+    answer = httpx.post(
+        f"{studio.url}/api/v1/prediction/{canvas['id']}", json={"question": "hi"}, timeout=60
+    ).json()
+    assert answer["text"] == "WORD0 WORD1" and json.loads(answer["followUpPrompts"]) == ["mock"]
+    refused = httpx.post(
+        f"{studio.url}/api/v1/prediction/{canvas['id']}",
+        json={"question": "hi"},
+        headers={"Origin": "https://elsewhere.example"},
+    )
+    # no allowed origins listed: every website may use it, the message waits for a list
+    assert refused.status_code == 200
+    # the statistics and leads show on the settings after use
+    httpx.post(
+        f"{studio.url}/api/v1/leads",
+        json={"chatflowid": canvas["id"], "chatId": "c1", "name": "Ada", "phone": "123"},
+    )
+    page.reload()
+    page.wait_for_selector(".react-flow__node")
+    page.click("button[role=tab]:has-text('Settings')")
+    page.wait_for_selector(".chatbot-stats dd[data-stat=messages]")
+    assert int(page.inner_text(".chatbot-stats dd[data-stat=messages]")) >= 4
+    page.click(".leads-list summary")
+    page.wait_for_selector(".leads-list td:has-text('Ada')")
+    # the public page, themed
+    public = browser.new_page(viewport={"width": 900, "height": 700})
+    public.goto(f"{studio.url}/chatbot/{canvas['id']}")
+    public.wait_for_selector("text=Hello, shopper", timeout=20000)
+    public.wait_for_selector("text=Shop bot")
+    shoot(public, "studio-chatbot-page.png")
+    public.close()
+
+
 def test_the_evaluation_pages(page: Page, studio: Proc, tmp_path: Path) -> None:
     """A dataset imported from a file and edited, an evaluator saved, a run of two
     versions followed to its end, its charts, the two versions compared, run again."""

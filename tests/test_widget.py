@@ -431,3 +431,49 @@ def test_an_uploaded_image_in_each_native_providers_shape(
             {"type": "text", "text": "hi"},
             {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": b64}},
         ]
+
+
+def test_the_public_chatbot_page_is_themed_and_reads_its_own_format(
+    server: Proc, browser: Browser
+) -> None:
+    """A public canvas's /chatbot page: Flowise's widget on the whole page with the
+    canvas's title and welcome message, streaming (it asks for Flowise's format while the
+    canvas streams canvasflow's to others), follow-up prompts as buttons. A canvas that
+    is not public says so."""
+    settings = {
+        "isPublic": True,
+        "chatbotConfig": {
+            "title": "Shop assistant",
+            "welcomeMessage": "Welcome to the shop",
+            "starterPrompts": {"0": {"prompt": "What do you sell?"}},
+            "botMessage": {"backgroundColor": "#fde68a"},
+            "followUpPrompts": {"status": True},
+        },
+        "followUpPrompts": {
+            "status": True,
+            "selectedProvider": "chatOpenAI",
+            "chatOpenAI": {"modelName": "mock"},
+        },
+    }
+    canvas = make_canvas(server.url, llm_chain_flow("mock?tokens=6"), settings=settings)
+    hidden = make_canvas(server.url, llm_chain_flow(), name="not public")
+    page = browser.new_page(viewport={"width": 1000, "height": 800})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.goto(f"{server.url}/chatbot/{canvas['id']}")
+        page.wait_for_selector("text=Welcome to the shop", timeout=20000)
+        page.wait_for_selector("text=Shop assistant")
+        assert page.title() == "Shop assistant"
+        with page.expect_response(lambda r: "/api/v1/prediction/" in r.url) as sent:
+            page.click("text=What do you sell?")
+        assert sent.value.request.post_data_json["streamFormat"] == "flowise"
+        page.wait_for_selector("text=word5", timeout=30000)
+        page.wait_for_selector("text=Try these prompts", timeout=20000)  # the follow-ups
+        page.wait_for_selector("text=mock")
+        shoot(page, "chatbot-page.png")
+        assert not errors, errors
+        page.goto(f"{server.url}/chatbot/{hidden['id']}")
+        page.wait_for_selector("#chatbot-status:has-text('is not public')")
+    finally:
+        page.close()

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from canvasflow.events import Event
 from canvasflow.models.base import Usage
 from canvasflow.runtime.context import Identity, RunContext
@@ -63,6 +65,8 @@ class Outcome:
     flow_status: str | None = None
     executed: list[dict[str, Any]] | None = None
     action: dict[str, Any] | None = None
+    # the next questions suggested after the answer (follow-up prompts)
+    follow_ups: list[str] | None = None
 
     # -- the reducer ------------------------------------------------------------------
 
@@ -97,6 +101,8 @@ class Outcome:
             self.flow_status = data["status"]
         elif kind == "action":
             self.action = data
+        elif kind == "followUp":
+            self.follow_ups = data
         elif kind == "error":
             self.error = data
             self.status = "error"
@@ -112,6 +118,8 @@ class Outcome:
             self.execution_id = data.get("executionId", self.execution_id)
             self.flow_status = data.get("flowStatus", self.flow_status)
             self.action = data.get("action", self.action)
+            if data.get("followUpPrompts"):
+                self.follow_ups = orjson.loads(data["followUpPrompts"])
 
     def fail(self, error: dict[str, str]) -> Event:
         """Record a failure; the ``error`` event to log."""
@@ -128,6 +136,10 @@ class Outcome:
     @property
     def tokens(self) -> int:
         return len(self.pieces)
+
+    @property
+    def follow_ups_json(self) -> str:
+        return orjson.dumps(self.follow_ups or []).decode()
 
     def metadata(self) -> dict[str, Any]:
         who = self.who
@@ -156,6 +168,8 @@ class Outcome:
             ]
         if self.action is not None:
             meta["action"] = self.action
+        if self.follow_ups:  # a JSON string, as Flowise's widget reads it
+            meta["followUpPrompts"] = self.follow_ups_json
         return meta
 
     def answer(self, return_sources: bool) -> dict[str, Any]:
@@ -185,6 +199,8 @@ class Outcome:
             out["agentFlowExecutedData"] = self.executed or []
         if self.action is not None:
             out["action"] = self.action
+        if self.follow_ups:
+            out["followUpPrompts"] = self.follow_ups_json
         return out
 
     def message(self) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from canvasflow.engine.finishing import finished
 from canvasflow.engine.outcome import Identity, Outcome, OutcomeView
 from canvasflow.engine.record import end_row, start_row
 from canvasflow.engine.run import run as run_engine
@@ -304,7 +305,10 @@ class Prediction(OutcomeView):
         append = self.log.append
         steps, sources = ctx.return_intermediate_steps, ctx.return_source_documents
         nodes = ctx.return_node_events
-        async for event in run_engine(self.graph, ctx, self.allowed):
+        events = run_engine(self.graph, ctx, self.allowed)
+        if ctx.finishing:
+            events = finished(events, ctx, ctx.finishing)
+        async for event in events:
             kind = event.kind
             apply(event)
             if kind == "token":

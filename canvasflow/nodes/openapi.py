@@ -15,9 +15,9 @@ import yaml
 
 from canvasflow.errors import CanvasInvalid
 from canvasflow.nodes.documents import decode_files
-from canvasflow.nodes.tools import Tool, ToolError, sandbox_fetch
+from canvasflow.nodes.tools import Tool, ToolError
 from canvasflow.runtime.node import Input, Node, flowise_inputs, register, to_bool
-from canvasflow.sandbox import HostNotAllowed, SandboxError, allowed_fetch, run_js
+from canvasflow.sandbox import HostNotAllowed, SandboxError, allowed_fetch, run_js, sandbox_fetch
 
 if TYPE_CHECKING:
     from canvasflow.config import Settings

@@ -17,7 +17,7 @@ from canvasflow.models.deadlines import Deadlines, guarded
 from canvasflow.nodes.chains import load_memory
 from canvasflow.nodes.safety import moderate
 from canvasflow.runtime.node import Input, Node, flowise_inputs, register, to_bool, to_int
-from canvasflow.sandbox import SandboxError, allowed_fetch, run_js, run_python
+from canvasflow.sandbox import SandboxError, run_js, run_python, sandbox_fetch
 
 if TYPE_CHECKING:
     from canvasflow.runtime.context import RunContext
@@ -262,15 +262,6 @@ def js_globals(args: Any, vars_: dict[str, Any], flow: dict[str, Any]) -> dict[s
             if str(key).isidentifier():
                 out[f"${key}"] = value
     return out
-
-
-def sandbox_fetch(hosts: frozenset[str]) -> Any:
-    from canvasflow.models.native import http
-
-    async def fetch(url: str, init: dict[str, Any]) -> dict[str, Any]:
-        return await allowed_fetch(http(), url, init, hosts)
-
-    return fetch
 
 
 class ToolError(Exception):

@@ -93,6 +93,9 @@ class RunRequest:
     version: str | None = None
     # how many flows this run is nested in (an agentflow's Execute Flow runs another)
     depth: int = 0
+    # what the canvas's settings do to the answer once made: post-processing and
+    # follow-up prompts (engine/finishing.py), None when nothing
+    finishing: dict[str, Any] | None = None
 
     def dumps(self) -> bytes:
         return orjson.dumps({name: getattr(self, name) for name in REQUEST_FIELDS})

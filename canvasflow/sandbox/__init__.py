@@ -12,7 +12,7 @@
 
 from canvasflow.sandbox.errors import SandboxError
 from canvasflow.sandbox.js import run_js
-from canvasflow.sandbox.net import HostNotAllowed, allowed_fetch, host_allowed
+from canvasflow.sandbox.net import HostNotAllowed, allowed_fetch, host_allowed, sandbox_fetch
 from canvasflow.sandbox.python import python_sandbox_available, run_python
 
 __all__ = [
@@ -23,4 +23,5 @@ __all__ = [
     "python_sandbox_available",
     "run_js",
     "run_python",
+    "sandbox_fetch",
 ]

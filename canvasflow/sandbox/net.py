@@ -68,3 +68,13 @@ async def allowed_fetch(
             "body": text,
         }
     raise HostNotAllowed("too many redirects")
+
+
+def sandbox_fetch(hosts: frozenset[str]) -> Any:
+    """User code's ``fetch``: the shared HTTP client, to the allowed hosts only."""
+    from canvasflow.models.native import http
+
+    async def fetch(url: str, init: dict[str, Any]) -> dict[str, Any]:
+        return await allowed_fetch(http(), url, init, hosts)
+
+    return fetch

@@ -40,7 +40,7 @@ from canvasflow.queue import JobQueue
 from canvasflow.runtime.node import load_all
 from canvasflow.sandbox import slots as sandbox_slots
 from canvasflow.server import errors
-from canvasflow.server.cors import PAGE_SECURITY_HEADERS, PublicCORS
+from canvasflow.server.cors import CHATBOT_PAGE_HEADERS, PAGE_SECURITY_HEADERS, PublicCORS
 from canvasflow.server.gate import Gate
 from canvasflow.server.guards import RateLimiter, require_admin
 from canvasflow.server.routes import (
@@ -326,6 +326,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if not page.is_file():
             raise NotFound("the studio is not built in this installation")
         return FileResponse(page, headers={"Cache-Control": "no-cache", **PAGE_SECURITY_HEADERS})
+
+    @app.get("/chatbot/{canvas_id}", include_in_schema=False)
+    async def chatbot_page(canvas_id: str) -> FileResponse:
+        """A canvas's public chatbot page (Flowise's ``/chatbot/:id``): the widget on the
+        whole page, themed by its settings; it says so when the canvas is not public."""
+        return FileResponse(
+            static / "chatbot.html",
+            headers={"Cache-Control": "no-cache", **CHATBOT_PAGE_HEADERS},
+        )
 
     @app.get("/", include_in_schema=False)
     @app.get("/chat/{canvas_id}", include_in_schema=False)

@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 PUBLIC = re.compile(
     r"^/(api/v1/(prediction|chatflows-streaming|chatmessage/abort|canvas-messages/abort"
-    r"|public-chatbotConfig|feedback|attachments|text-to-speech|node-icon)/"
+    r"|public-chatbotConfig|public-chatflows|feedback|attachments|text-to-speech|node-icon)/"
     r"|api/v1/(leads|get-upload-file|openai-assistants-file/download)$"
     r"|api/v1/canvases/[^/]+/streaming$|v1/chat/completions$"
     r"|static/vendor/flowise-embed\.js$)"
@@ -34,6 +34,17 @@ PAGE_SECURITY_HEADERS = {
     ),
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
+}
+
+# the public chatbot page: Flowise's widget writes its own styles, and a theme's avatars
+# may be anywhere on the web
+CHATBOT_PAGE_HEADERS = {
+    **PAGE_SECURITY_HEADERS,
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data: https:; connect-src 'self'; object-src 'none'; "
+        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ),
 }
 
 

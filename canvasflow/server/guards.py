@@ -99,11 +99,20 @@ async def check_canvas_access(request: Request, canvas: Canvas) -> Caller | None
                 f"Unauthorized: canvas {canvas.slug} needs its API key "
                 "(Authorization: Bearer <key>)"
             )
-    allowed = (canvas.settings or {}).get("allowedOrigins")
+    settings = canvas.settings or {}
+    chatbot = settings.get("chatbotConfig")
+    chatbot = chatbot if isinstance(chatbot, dict) else {}
+    # canvasflow's settings.allowedOrigins, or Flowise's chatbotConfig.allowedOrigins
+    allowed = settings.get("allowedOrigins") or chatbot.get("allowedOrigins")
     origin = request.headers.get("origin")
     if origin and isinstance(allowed, list) and allowed and "*" not in allowed:
-        if origin.rstrip("/") not in {str(o).rstrip("/") for o in allowed}:
-            raise Forbidden(f"origin {origin} is not allowed for canvas {canvas.slug}")
+        if origin.rstrip("/") not in {str(o).rstrip("/") for o in allowed if o}:
+            said = settings.get("allowedOriginsError") or chatbot.get("allowedOriginsError")
+            raise Forbidden(
+                str(said)[:1000]
+                if isinstance(said, str) and said.strip()
+                else f"origin {origin} is not allowed for canvas {canvas.slug}"
+            )
     return caller
 
 

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from canvasflow.bus.base import EventLog
+from canvasflow.engine.finishing import finishing_of
 from canvasflow.engine.graph import allowed_overrides
 from canvasflow.engine.prediction import Prediction
 from canvasflow.errors import BadRequest, CanvasInvalid, PayloadTooLarge, Unavailable
@@ -144,6 +145,7 @@ async def start_prediction(
             overrides, canvas.settings, "returnIntermediateSteps", allowed
         ),
         return_node_events=_flag(overrides, canvas.settings, "returnNodeEvents", allowed),
+        finishing=finishing_of(canvas.settings),
     )
     if st.queue is not None and st.settings.mode == "queue":
         from canvasflow.queue import Job, QueueFull, RemotePrediction

@@ -1110,6 +1110,23 @@ class LeadOut(BaseModel):
     createdDate: UTCDateTime
 
 
+class PublicCanvas(BaseModel):
+    """What the public chatbot page learns of a canvas."""
+
+    id: str
+    name: str
+    isPublic: bool
+
+
+class ChatStats(BaseModel):
+    """Flowise's chatflow statistics (``/api/v1/stats/{id}``)."""
+
+    totalMessages: int = Field(..., description="Questions and answers stored")
+    totalSessions: int
+    totalFeedback: int = Field(..., description="Answers rated")
+    positiveFeedback: int = Field(..., description="Answers rated thumbs up")
+
+
 # -- vector upsert -------------------------------------------------------------------------
 
 

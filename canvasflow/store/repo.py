@@ -14,7 +14,18 @@ from typing import Any
 import orjson
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import bindparam, delete, event, func, insert, or_, select, text, update
+from sqlalchemy import (
+    bindparam,
+    case,
+    delete,
+    event,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -764,6 +775,43 @@ class Store(EvalRepo):
     async def get_row(self, model: Any, row_id: str) -> Any:
         async with self.sessions() as s:
             return await s.get(model, row_id)
+
+    async def chat_stats(
+        self, canvas_id: str, start: datetime | None = None, end: datetime | None = None
+    ) -> dict[str, int]:
+        """Flowise's chatflow statistics: messages, sessions, feedback given and how much
+        of it was a thumbs up (messages between ``start`` and ``end`` when given)."""
+        where = [ChatMessage.canvas_id == canvas_id]
+        if start is not None:
+            where.append(ChatMessage.created_at >= start)
+        if end is not None:
+            where.append(ChatMessage.created_at <= end)
+        async with self.sessions() as s:
+            messages, sessions = (
+                await s.execute(
+                    select(func.count(), func.count(func.distinct(ChatMessage.session_id))).where(
+                        *where
+                    )
+                )
+            ).one()
+            rated = select(ChatMessage.id).where(*where)
+            thumbs_up = case((Feedback.rating == "THUMBS_UP", 1), else_=0)
+            feedback: Any
+            positive: Any
+            feedback, positive = (
+                await s.execute(
+                    select(
+                        func.count(),
+                        func.coalesce(func.sum(thumbs_up), 0),
+                    ).where(Feedback.canvas_id == canvas_id, Feedback.message_id.in_(rated))
+                )
+            ).one()
+        return {
+            "totalMessages": int(messages),
+            "totalSessions": int(sessions),
+            "totalFeedback": int(feedback),
+            "positiveFeedback": int(positive),
+        }
 
     async def rows_of(self, model: Any, canvas_id: str) -> list[Any]:
         async with self.sessions() as s:

@@ -1702,6 +1702,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/public-chatflows/{canvas_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Public Canvas
+         * @description A public canvas's name (the chatbot page asks it first); 401 when the canvas is
+         *     not public (``settings.isPublic``), as Flowise answers.
+         */
+        get: operations["public_canvas_api_v1_public_chatflows__canvas_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/public-executions/{execution_id}": {
         parameters: {
             query?: never;
@@ -1732,6 +1753,27 @@ export interface paths {
          *     otherwise.
          */
         get: operations["queue_stats_api_v1_queue_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/stats/{canvas_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Chat Stats
+         * @description Flowise's statistics of a canvas's conversations: messages, sessions, and the
+         *     feedback given on its answers (thumbs up among them).
+         */
+        get: operations["chat_stats_api_v1_stats__canvas_id__get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2056,6 +2098,29 @@ export interface components {
             } | null;
             /** Usedtools */
             usedTools?: unknown[] | null;
+        };
+        /**
+         * ChatStats
+         * @description Flowise's chatflow statistics (``/api/v1/stats/{id}``).
+         */
+        ChatStats: {
+            /**
+             * Positivefeedback
+             * @description Answers rated thumbs up
+             */
+            positiveFeedback: number;
+            /**
+             * Totalfeedback
+             * @description Answers rated
+             */
+            totalFeedback: number;
+            /**
+             * Totalmessages
+             * @description Questions and answers stored
+             */
+            totalMessages: number;
+            /** Totalsessions */
+            totalSessions: number;
         };
         /** CompareRow */
         CompareRow: {
@@ -3158,6 +3223,18 @@ export interface components {
              */
             nodeId?: string | null;
         };
+        /**
+         * PublicCanvas
+         * @description What the public chatbot page learns of a canvas.
+         */
+        PublicCanvas: {
+            /** Id */
+            id: string;
+            /** Ispublic */
+            isPublic: boolean;
+            /** Name */
+            name: string;
+        };
         /** PublishIn */
         PublishIn: {
             /**
@@ -3532,6 +3609,7 @@ export type SchemaCanvasIn = components['schemas']['CanvasIn'];
 export type SchemaCanvasOut = components['schemas']['CanvasOut'];
 export type SchemaCanvasUpdate = components['schemas']['CanvasUpdate'];
 export type SchemaChatMessageOut = components['schemas']['ChatMessageOut'];
+export type SchemaChatStats = components['schemas']['ChatStats'];
 export type SchemaCompareRow = components['schemas']['CompareRow'];
 export type SchemaCompareSide = components['schemas']['CompareSide'];
 export type SchemaComparison = components['schemas']['Comparison'];
@@ -3591,6 +3669,7 @@ export type SchemaPing = components['schemas']['Ping'];
 export type SchemaPredictionResponse = components['schemas']['PredictionResponse'];
 export type SchemaPrices = components['schemas']['Prices'];
 export type SchemaProblem = components['schemas']['Problem'];
+export type SchemaPublicCanvas = components['schemas']['PublicCanvas'];
 export type SchemaPublishIn = components['schemas']['PublishIn'];
 export type SchemaQueueStats = components['schemas']['QueueStats'];
 export type SchemaRowIds = components['schemas']['RowIds'];
@@ -23552,6 +23631,154 @@ export interface operations {
             };
         };
     };
+    public_canvas_api_v1_public_chatflows__canvas_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                canvas_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PublicCanvas"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request Timeout */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Bad Gateway */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     public_execution_api_v1_public_executions__execution_id__get: {
         parameters: {
             query?: never;
@@ -23765,6 +23992,157 @@ export interface operations {
             };
             /** @description Service Unavailable */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    chat_stats_api_v1_stats__canvas_id__get: {
+        parameters: {
+            query?: {
+                startDate?: string | null;
+                endDate?: string | null;
+            };
+            header?: never;
+            path: {
+                canvas_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChatStats"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request Timeout */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Bad Gateway */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -5,6 +5,8 @@ import type { McpConfig } from './mcp';
 import type {
   SchemaApiKeyCreated,
   SchemaApiKeyOut,
+  SchemaChatStats,
+  SchemaLeadOut,
   SchemaCredentialKind,
   SchemaCredentialOut,
   SchemaModelChoice,
@@ -75,6 +77,8 @@ export const api = {
   validate: (flowData: FlowData, deep = false) =>
     call<{ valid: boolean; problems: Problem[] }>('POST', `/api/v1/canvases/validate${deep ? '?deep=1' : ''}`, { flowData }),
   credentials: () => call<Credential[]>('GET', '/api/v1/credentials'),
+  stats: (canvasId: string) => call<SchemaChatStats>('GET', `/api/v1/stats/${encodeURIComponent(canvasId)}`),
+  leads: (canvasId: string) => call<SchemaLeadOut[]>('GET', `/api/v1/leads/${encodeURIComponent(canvasId)}`),
   credentialKinds: () => call<CredentialKind[]>('GET', '/api/v1/components-credentials'),
   createCredential: (name: string, credentialName: string, plainDataObj: Record<string, unknown>) =>
     call<Credential>('POST', '/api/v1/credentials', { name, credentialName, plainDataObj }),

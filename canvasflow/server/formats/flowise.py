@@ -73,6 +73,8 @@ class FlowiseEncoder:
                     data["action"] = meta["action"]
             elif meta.get("memoryType"):
                 data["memoryType"] = meta["memoryType"]
+            if meta.get("followUpPrompts"):  # a JSON string: the widget parses it
+                data["followUpPrompts"] = meta["followUpPrompts"]
             frames.append(self.frame("metadata", data))
             return tuple(frames)
         if kind == "error":

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from canvasflow import importer
 from canvasflow.engine.checks import reachability
+from canvasflow.engine.finishing import check_settings as check_finishing
 from canvasflow.engine.graph import Problem, check, load_flow_data, refuse
 from canvasflow.engine.run import can_stream
 from canvasflow.errors import (
@@ -85,7 +86,11 @@ async def author_of(request: Request) -> str | None:
 
 
 def check_triggers(flow: str, settings: dict[str, Any] | None, min_seconds: float) -> None:
-    """A schedule that cannot be kept is refused at save (422 naming it)."""
+    """A schedule that cannot be kept, or post-processing or follow-up prompts set up
+    wrongly, is refused at save (422 naming it)."""
+    why = check_finishing(settings)
+    if why:
+        raise SettingsInvalid(why)
     graph, problems = check(flow)
     if graph is None or any(p.level == "error" for p in problems):
         graph = None  # a draft: its Start node's schedule is checked once it can run

@@ -7,21 +7,25 @@ full-file upload, OpenAI assistants' files) answers a clear 501."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import FileResponse
 
-from canvasflow.errors import CanvasflowError, NotFound
+from canvasflow.engine.finishing import follow_up_config
+from canvasflow.errors import CanvasflowError, NotFound, Unauthorized
 from canvasflow.server.deps import canvas_or_404, state
 from canvasflow.server.guards import check_canvas_access, require_admin
 from canvasflow.server.routes.predictions import ERRORS
 from canvasflow.server.schemas import (
+    ChatStats,
     FeedbackIn,
     FeedbackOut,
     FeedbackUpdate,
     LeadIn,
     LeadOut,
+    PublicCanvas,
 )
 from canvasflow.server.uploads import (
     FILE_TYPES,
@@ -47,6 +51,11 @@ async def public_chatbot_config(canvas_id: str, request: Request) -> dict[str, A
     canvas = await canvas_or_404(st, canvas_id)
     await check_canvas_access(request, canvas)
     cfg = dict((canvas.settings or {}).get("chatbotConfig") or {})
+    # the author's post-processing code and origins are not the public's
+    for private in ("postProcessing", "allowedOrigins", "allowedOriginsError"):
+        cfg.pop(private, None)
+    if follow_up_config(canvas.settings) is not None:  # the widget shows them when on
+        cfg["followUpPrompts"] = {"status": True}
     images, files = uploads_allowed(canvas)
     limit_mb = st.settings.max_upload_bytes // (1024 * 1024)
     cfg["uploads"] = {
@@ -159,6 +168,30 @@ async def list_leads(canvas_id: str, request: Request) -> list[LeadOut]:
     st = state(request)
     canvas = await canvas_or_404(st, canvas_id)
     return [lead_out(r) for r in await st.store.rows_of(Lead, canvas.id)]
+
+
+@router.get("/public-chatflows/{canvas_id}", response_model=PublicCanvas)
+async def public_canvas(canvas_id: str, request: Request) -> PublicCanvas:
+    """A public canvas's name (the chatbot page asks it first); 401 when the canvas is
+    not public (``settings.isPublic``), as Flowise answers."""
+    canvas = await canvas_or_404(state(request), canvas_id)
+    if (canvas.settings or {}).get("isPublic") is not True:
+        raise Unauthorized(f"canvas {canvas.slug} is not public")
+    return PublicCanvas(id=canvas.id, name=canvas.name, isPublic=True)
+
+
+@router.get("/stats/{canvas_id}", response_model=ChatStats, dependencies=[Depends(require_admin)])
+async def chat_stats(
+    canvas_id: str,
+    request: Request,
+    start_date: datetime | None = Query(None, alias="startDate"),
+    end_date: datetime | None = Query(None, alias="endDate"),
+) -> ChatStats:
+    """Flowise's statistics of a canvas's conversations: messages, sessions, and the
+    feedback given on its answers (thumbs up among them)."""
+    st = state(request)
+    canvas = await canvas_or_404(st, canvas_id)
+    return ChatStats(**await st.store.chat_stats(canvas.id, start_date, end_date))
 
 
 @router.get("/get-upload-file", response_class=FileResponse)

@@ -1,7 +1,9 @@
 import { useEffect, useState } from 'react';
 import { api, ApiError, type ApiKey } from '../api';
 import type { CanvasRow } from '../types';
-import { embedSnippet, widgetForm, withWidget, type WidgetForm } from '../widget';
+import { chatbotForm, withChatbot, type ChatbotForm } from '../chatbot';
+import { widgetForm, withWidget, type WidgetForm } from '../widget';
+import { ChatbotSettings } from './ChatbotSettings';
 import { McpSettings } from './McpSettings';
 import { SaveAsTemplate } from './SaveAsTemplate';
 import { TriggerSettings, triggersOf, withTriggers, type Triggers } from './TriggerSettings';
@@ -18,6 +20,7 @@ export function CanvasSettings({ canvas, onSaved }: { canvas: CanvasRow; onSaved
   const [widget, setWidget] = useState<WidgetForm>(widgetForm(s));
   const setW = (change: Partial<WidgetForm>) => setWidget({ ...widget, ...change });
   const [triggers, setTriggers] = useState<Triggers>(triggersOf(s));
+  const [chatbot, setChatbot] = useState<ChatbotForm>(chatbotForm(s));
   const agentflow = canvas.flowData.includes('"startAgentflow"');
   const [keys, setKeys] = useState<ApiKey[]>([]);
   const [fresh, setFresh] = useState('');
@@ -32,7 +35,11 @@ export function CanvasSettings({ canvas, onSaved }: { canvas: CanvasRow; onSaved
       onSubmit={async (e) => {
         e.preventDefault();
         const settings: Record<string, unknown> = {
-          ...withTriggers(withWidget(canvas.settings as Record<string, unknown>, widget), triggers, agentflow),
+          ...withTriggers(
+            withChatbot(withWidget(canvas.settings as Record<string, unknown>, widget), chatbot),
+            triggers,
+            agentflow,
+          ),
           allowedOrigins: origins.split(/\s+/).filter(Boolean),
           returnSourceDocuments: sources,
           returnIntermediateSteps: steps,
@@ -87,22 +94,9 @@ export function CanvasSettings({ canvas, onSaved }: { canvas: CanvasRow; onSaved
           <input type="checkbox" checked={widget.files} onChange={(e) => setW({ files: e.target.checked })} /> File uploads
           (text, Markdown, CSV, JSON, PDF)
         </label>
-        <p className="hint">
-          Paste into your website's pages{widget.enabled ? ':' : ' (it answers once the widget is served and saved):'}
-        </p>
-        <pre className="embed-snippet">{embedSnippet(window.location.origin, canvas.id)}</pre>
-        <button
-          type="button"
-          className="ghost"
-          onClick={() =>
-            navigator.clipboard
-              ?.writeText(embedSnippet(window.location.origin, canvas.id))
-              .then(() => setNotice('Snippet copied.'))
-          }
-        >
-          Copy the snippet
-        </button>
+        <p className="hint">The code for your website is under Embed below.</p>
       </fieldset>
+      <ChatbotSettings canvas={canvas} value={chatbot} onChange={setChatbot} />
       <TriggerSettings canvas={canvas} value={triggers} onChange={setTriggers} />
       <button type="submit">Save settings</button>
       {notice && <p className="notice saved">{notice}</p>}

@@ -26,7 +26,7 @@ function readFile(file: File): Promise<string> {
   });
 }
 
-function CodeField({ value, onChange, language }: { value: string; onChange: (v: string) => void; language: string }) {
+export function CodeField({ value, onChange, language }: { value: string; onChange: (v: string) => void; language: string }) {
   const grammar = Prism.languages[language] ?? Prism.languages.javascript;
   return (
     <Editor

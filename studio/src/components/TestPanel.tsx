@@ -1,5 +1,5 @@
 import { FlowiseClient, type PredictionStream } from 'canvasflow-sdk';
-import { useRef, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import type { RunStatus } from '../types';
 import { Markdown } from './Markdown';
 
@@ -15,11 +15,58 @@ interface Turn {
   // the answer's id (its metadata), for feedback; the rating given here
   messageId?: string;
   rating?: 'THUMBS_UP' | 'THUMBS_DOWN';
+  // the next questions the canvas suggests (its follow-up prompts)
+  followUps?: string[];
+  // files sent with the question, by name
+  files?: string[];
   // an agentflow stopped at a human input: what it asks
   action?: { data: { nodeId: string; nodeLabel: string }; mapping: { approve: string; reject: string } };
 }
 
 type HumanInput = { type: 'proceed' | 'reject'; startNodeId: string; feedback?: string };
+
+// what the canvas's chat offers, from its public chatbot settings (as the widget reads them)
+interface ChatOffer {
+  starters: string[];
+  images: boolean;
+  files: boolean;
+  accept: string;
+}
+
+interface Upload {
+  data: string;
+  type: 'file';
+  name: string;
+  mime: string;
+}
+
+function readUpload(file: File): Promise<Upload> {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve({ data: String(reader.result), type: 'file', name: file.name, mime: file.type || 'text/plain' });
+    reader.onerror = () => reject(reader.error);
+    reader.readAsDataURL(file);
+  });
+}
+
+async function chatOffer(canvasId: string): Promise<ChatOffer> {
+  const r = await fetch(`/api/v1/public-chatbotConfig/${encodeURIComponent(canvasId)}`);
+  const cfg = r.ok ? await r.json() : {};
+  const starters = Object.values((cfg.starterPrompts ?? {}) as Record<string, { prompt?: string }>)
+    .map((p) => p?.prompt ?? '')
+    .filter(Boolean);
+  const uploads = cfg.uploads ?? {};
+  const types = [
+    ...(uploads.imgUploadSizeAndTypes ?? []).flatMap((t: { fileTypes: string[] }) => t.fileTypes),
+    ...(uploads.fileUploadSizeAndTypes ?? []).flatMap((t: { fileTypes: string[] }) => t.fileTypes),
+  ];
+  return {
+    starters,
+    images: Boolean(uploads.isImageUploadAllowed),
+    files: Boolean(uploads.isRAGFileUploadAllowed),
+    accept: types.join(','),
+  };
+}
 
 export interface NodeRun {
   nodeId: string;
@@ -44,11 +91,14 @@ const asStudio: typeof fetch = (input, init) =>
 
 export function TestPanel({
   canvasId,
+  settingsKey,
   beforeRun,
   onNode,
   onStart,
 }: {
   canvasId: string;
+  // changes when the canvas's settings are saved (what the chat offers is read again)
+  settingsKey?: string;
   beforeRun: () => Promise<boolean>;
   onNode: (run: NodeRun) => void;
   onStart: () => void;
@@ -60,23 +110,39 @@ export function TestPanel({
   const [busy, setBusy] = useState(false);
   const stream = useRef<PredictionStream | null>(null);
   const chatId = useRef(crypto.randomUUID());
+  const [offer, setOffer] = useState<ChatOffer>({ starters: [], images: false, files: false, accept: '' });
+  const [attached, setAttached] = useState<Upload[]>([]);
+  const [uploadError, setUploadError] = useState('');
+  useEffect(() => {
+    chatOffer(canvasId).then(setOffer, () => undefined);
+  }, [canvasId, settingsKey]);
 
   const update = (fn: (t: Turn) => Turn) => setTurns((all) => [...all.slice(0, -1), fn(all[all.length - 1])]);
 
   const [feedback, setFeedback] = useState('');
 
-  const ask = async (human?: HumanInput) => {
-    const q = human ? '' : question.trim();
+  const ask = async (human?: HumanInput, text?: string) => {
+    const q = human ? '' : (text ?? question).trim();
     if ((!q && !human) || busy) return;
     if (!(await beforeRun())) return;
-    if (!human) setQuestion('');
+    if (!human && text === undefined) setQuestion('');
+    const uploads = human ? [] : attached;
+    setAttached([]);
     setFeedback('');
     setBusy(true);
     onStart();
     const shown = human ? `${human.type === 'proceed' ? 'Proceed' : 'Reject'}${human.feedback ? `: ${human.feedback}` : ''}` : q;
     setTurns((all) => [
       ...all.map((t) => ({ ...t, action: undefined })),
-      { question: shown, answer: '', sources: [], steps: [], done: false, trace: [] },
+      {
+        question: shown,
+        answer: '',
+        sources: [],
+        steps: [],
+        done: false,
+        trace: [],
+        files: uploads.map((u) => u.name),
+      },
     ]);
     try {
       // the run's record says the studio started it
@@ -89,6 +155,7 @@ export function TestPanel({
         streamFormat: 'canvasflow', // what this panel reads, whatever the canvas streams to others
         overrideConfig: { returnSourceDocuments: true, returnIntermediateSteps: true, returnNodeEvents: true },
         ...(human ? { humanInput: human } : {}),
+        ...(uploads.length ? { uploads } : {}),
       });
       stream.current = s;
       for await (const ev of s) {
@@ -109,6 +176,7 @@ export function TestPanel({
           update((t) => ({
             ...t,
             messageId: e.data.chatMessageId,
+            followUps: e.data.followUpPrompts ? (JSON.parse(e.data.followUpPrompts) as string[]) : undefined,
             // the model is left out when the run used none (an agentflow's direct reply)
             usage: [
               e.data.model,
@@ -171,7 +239,10 @@ export function TestPanel({
       <div className="turns">
         {turns.map((t, i) => (
           <div key={i} className="turn">
-            <div className="q">{t.question}</div>
+            <div className="q">
+              {t.question}
+              {t.files && t.files.length > 0 && <small className="sent-files">with {t.files.join(', ')}</small>}
+            </div>
             <div className="a" data-done={t.done ? 'true' : 'false'}>
               <Markdown text={t.answer} />
               {t.error && <p className="error">{t.error}</p>}
@@ -247,10 +318,41 @@ export function TestPanel({
                 </div>
               )}
               {t.usage && <small className="usage">{t.usage}</small>}
+              {t.done && i === turns.length - 1 && t.followUps && t.followUps.length > 0 && (
+                <div className="chips follow-ups" aria-label="Follow-up questions">
+                  {t.followUps.map((f) => (
+                    <button key={f} type="button" className="chip" disabled={busy} onClick={() => ask(undefined, f)}>
+                      {f}
+                    </button>
+                  ))}
+                </div>
+              )}
             </div>
           </div>
         ))}
+        {turns.length === 0 && offer.starters.length > 0 && (
+          <div className="chips starters" aria-label="Starter prompts">
+            {offer.starters.map((s) => (
+              <button key={s} type="button" className="chip" onClick={() => ask(undefined, s)}>
+                {s}
+              </button>
+            ))}
+          </div>
+        )}
       </div>
+      {(attached.length > 0 || uploadError) && (
+        <div className="attached" aria-label="Attached files">
+          {attached.map((a, i) => (
+            <span key={i} className="chip">
+              {a.name}
+              <button type="button" className="ghost small" aria-label={`Remove ${a.name}`} onClick={() => setAttached((all) => all.filter((_, j) => j !== i))}>
+                x
+              </button>
+            </span>
+          ))}
+          {uploadError && <span className="error">{uploadError}</span>}
+        </div>
+      )}
       <form
         onSubmit={(e) => {
           e.preventDefault();
@@ -270,6 +372,29 @@ export function TestPanel({
             }
           }}
         />
+        {(offer.images || offer.files) && (
+          <label className="attach ghost small" title={offer.images && offer.files ? 'Images and files' : offer.images ? 'Images' : 'Files'}>
+            Attach
+            <input
+              type="file"
+              multiple
+              hidden
+              aria-label="Attach files"
+              accept={offer.accept}
+              onChange={async (e) => {
+                const files = Array.from(e.target.files ?? []);
+                e.target.value = '';
+                try {
+                  setUploadError('');
+                  const read = await Promise.all(files.map(readUpload));
+                  setAttached((all) => [...all, ...read]);
+                } catch (err) {
+                  setUploadError(String(err));
+                }
+              }}
+            />
+          </label>
+        )}
         {busy ? (
           <button type="button" onClick={() => stream.current?.abort()}>
             Stop

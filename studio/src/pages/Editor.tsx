@@ -270,6 +270,7 @@ function EditorInner({ id, catalogue }: { id: string; catalogue: NodeDesc[] }) {
           <div hidden={tab !== 'test'}>
             <TestPanel
               canvasId={id}
+              settingsKey={canvas ? JSON.stringify(canvas.settings) : ''}
               beforeRun={async () => (dirty ? save() : problems.every((p) => p.level !== 'error') || save())}
               onNode={onNodeRun}
               onStart={resetRuns}
