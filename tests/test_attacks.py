@@ -350,6 +350,10 @@ PUBLIC = {
     *((m, "/api/v1/webhook/{canvas_id}") for m in ("GET", "POST", "PUT", "PATCH", "DELETE")),
     # a run its owner shared (404 for any other): tests/test_triggers.py
     ("GET", "/api/v1/public-executions/{execution_id}"),
+    # a public canvas's chatbot page and its name (401 for a canvas not made public):
+    # tests/test_widget.py
+    ("GET", "/chatbot/{canvas_id}"),
+    ("GET", "/api/v1/public-chatflows/{canvas_id}"),
 }
 
 

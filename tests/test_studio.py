@@ -1082,6 +1082,175 @@ def test_the_chatbot_settings_follow_ups_post_processing_leads_and_public_page(
     public.close()
 
 
+def agentflow_node(node_id: str, name: str, label: str, inputs: dict, x: int, y: int) -> dict:
+    return {
+        "id": node_id,
+        "type": "agentFlow",
+        "position": {"x": x, "y": y},
+        "data": {"id": node_id, "name": name, "label": label, "inputs": inputs},
+    }
+
+
+def agentflow_edge(source: str, handle: str, target: str) -> dict:
+    return {
+        "id": f"{source}-{handle}-{target}",
+        "source": source,
+        "sourceHandle": f"{source}-output-{handle}",
+        "target": target,
+        "targetHandle": target,
+        "type": "agentFlow",
+    }
+
+
+def test_the_agentflow_editor_offers_variables_drafts_and_arranges(
+    page: Page, studio: Proc
+) -> None:
+    """An agentflow's text fields offer what the node can see ({{ }}: the question, the
+    form's inputs, the flow state, earlier nodes' outputs), by button or by typing {{;
+    hints are in words; Generate drafts a flow with the chosen chat model; Arrange lays
+    branches out in the order of their outputs."""
+    admin = {"Authorization": f"Bearer {studio.admin}"}  # type: ignore[attr-defined]
+    local = {"llmModel": "chatLocal", "llmModelConfig": {"llmModel": "chatLocal"}}
+    flow = {
+        "nodes": [
+            agentflow_node(
+                "startAgentflow_0",
+                "startAgentflow",
+                "Start",
+                {
+                    "startInputType": "formInput",
+                    "formTitle": "Ask",
+                    "formInputTypes": [{"type": "string", "label": "Your name", "name": "name"}],
+                    "startState": [{"key": "topic", "value": ""}],
+                },
+                0,
+                0,
+            ),
+            agentflow_node(
+                "llmAgentflow_0",
+                "llmAgentflow",
+                "Summarise",
+                {**local, "llmMessages": [{"role": "system", "content": "Summarise."}]},
+                300,
+                0,
+            ),
+            agentflow_node(
+                "llmAgentflow_1",
+                "llmAgentflow",
+                "Answer",
+                {**local, "llmMessages": [{"role": "system", "content": "Use: "}]},
+                600,
+                0,
+            ),
+        ],
+        "edges": [
+            agentflow_edge("startAgentflow_0", "startAgentflow", "llmAgentflow_0"),
+            agentflow_edge("llmAgentflow_0", "llmAgentflow", "llmAgentflow_1"),
+        ],
+    }
+    canvas = make_canvas(studio.url, flow, name="Variables", headers=admin)
+    page.goto(f"{studio.url}/studio/canvas/{canvas['id']}")
+    page.wait_for_selector(".react-flow__node")
+    select(page, "llmAgentflow_1")
+    form = page.locator(".node-form")
+    assert "asyncOptions" not in form.inner_text() and "(options)" not in form.inner_text()
+    content = form.locator("[data-array=llmMessages] [data-input=content]")
+    content.locator("button[aria-label='Insert a variable']").click()
+    menu = content.locator(".variable-menu")
+    for value in ("question", "$form.name", "$flow.state.topic", "llmAgentflow_0"):
+        assert menu.locator(f"button[data-variable='{value}']").count() == 1, value
+    shoot(page, "studio-variable-picker.png")
+    menu.locator("button[data-variable='llmAgentflow_0']").click()
+    assert content.locator("textarea").input_value() == "Use: {{ llmAgentflow_0 }}"
+    # typing {{ opens it too; the pick takes the place of the {{
+    user = form.locator("[data-input=llmUserMessage] textarea")
+    user.click()
+    user.type("Hello {{")
+    form.locator("[data-input=llmUserMessage] .variable-menu input").fill("form")
+    form.locator("[data-input=llmUserMessage] button[data-variable='$form.name']").click()
+    assert user.input_value() == "Hello {{ $form.name }}"
+    page.click("#save")
+    page.wait_for_selector("#save:not(:has-text('•'))")
+    stored = httpx.get(f"{studio.url}/api/v1/canvases/{canvas['id']}", headers=admin).json()
+    nodes = {n["id"]: n for n in json.loads(stored["flowData"])["nodes"]}
+    answer = nodes["llmAgentflow_1"]["data"]["inputs"]
+    assert answer["llmMessages"][0]["content"] == "Use: {{ llmAgentflow_0 }}"
+    assert answer["llmUserMessage"] == "Hello {{ $form.name }}"
+
+    # Generate: a draft by the chosen model, on the canvas, unsaved
+    page.click("#generate")
+    page.fill("textarea[aria-label='What the agentflow should do']", "Greet bakery visitors")
+    page.select_option("select[aria-label='Drafting model']", "chatOpenAI")
+    page.fill("input[aria-label='Drafting model name']", "mock")
+    shoot(page, "studio-generate-agentflow.png")
+    page.click(".generate-dialog button[type=submit]")
+    page.wait_for_selector(".notice:has-text('A draft of 2 nodes')")
+    wait_count(page, ".react-flow__node", 2)
+    assert page.locator("#save:has-text('•')").count() == 1  # not saved
+    select(page, "llmAgentflow_0")
+    assert page.locator(".node-form [data-input=llmModel] select").input_value() == "chatOpenAI"
+
+    # Arrange: a condition's first output on top, its else below, each with its branch
+    branching = {
+        "nodes": [
+            agentflow_node("startAgentflow_0", "startAgentflow", "Start", {}, 0, 0),
+            agentflow_node(
+                "conditionAgentflow_0",
+                "conditionAgentflow",
+                "Which?",
+                {
+                    "conditions": [
+                        {
+                            "type": "string",
+                            "value1": "{{ question }}",
+                            "operation": "contains",
+                            "value2": "price",
+                        }
+                    ]
+                },
+                300,
+                0,
+            ),
+            agentflow_node(
+                "directReplyAgentflow_0",
+                "directReplyAgentflow",
+                "Else",
+                {"directReplyMessage": "no"},
+                600,
+                0,
+            ),
+            agentflow_node(
+                "directReplyAgentflow_1",
+                "directReplyAgentflow",
+                "Prices",
+                {"directReplyMessage": "yes"},
+                600,
+                300,
+            ),
+        ],
+        "edges": [
+            agentflow_edge("startAgentflow_0", "startAgentflow", "conditionAgentflow_0"),
+            agentflow_edge("conditionAgentflow_0", "1", "directReplyAgentflow_0"),
+            agentflow_edge("conditionAgentflow_0", "0", "directReplyAgentflow_1"),
+        ],
+    }
+    other = make_canvas(studio.url, branching, name="Branches", headers=admin)
+    page.goto(f"{studio.url}/studio/canvas/{other['id']}")
+    page.wait_for_selector(".react-flow__node")
+    page.click("button:has-text('Arrange')")
+
+    def top(node_id: str) -> float:
+        box = page.locator(node_box(page, node_id)).bounding_box()
+        assert box
+        return box["y"]
+
+    poll_until = time.monotonic() + 10
+    while top("directReplyAgentflow_1") >= top("directReplyAgentflow_0"):
+        assert time.monotonic() < poll_until, "the first branch is not on top"
+        page.wait_for_timeout(100)
+    shoot(page, "studio-agentflow-arranged.png")
+
+
 def test_the_evaluation_pages(page: Page, studio: Proc, tmp_path: Path) -> None:
     """A dataset imported from a file and edited, an evaluator saved, a run of two
     versions followed to its end, its charts, the two versions compared, run again."""

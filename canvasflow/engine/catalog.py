@@ -109,6 +109,22 @@ def words(name: str) -> str:
     return spaced[:1].upper() + spaced[1:]
 
 
+# what a field takes, said in words where neither canvasflow nor Flowise describes it
+TYPE_WORDS = {
+    "asyncOptions": "Pick one from the list",
+    "options": "Pick one",
+    "multiOptions": "Pick any of them",
+    "number": "A number",
+    "boolean": "On or off",
+    "json": "JSON",
+    "code": "Code, run in the sandbox",
+    "password": "A secret: never shown again once saved",
+    "file": "A file to upload",
+    "array": "Add as many rows as needed",
+    "datagrid": "Add as many rows as needed",
+}
+
+
 def describe_input(inp: Input, flowise: dict[str, Any] | None) -> dict[str, Any]:
     fl = flowise or {}
     label = inp.label or fl.get("label") or words(inp.name)
@@ -118,8 +134,10 @@ def describe_input(inp: Input, flowise: dict[str, Any] | None) -> dict[str, Any]
         description = DESCRIPTIONS[inp.name]
     elif inp.is_anchor:
         description = f"Connect a node that gives a {inp.type}"
+    elif fl.get("description"):
+        description = str(fl["description"])
     else:
-        description = f"{label} ({inp.type})"
+        description = TYPE_WORDS.get(inp.type, "")
     options = inp.options if inp.options is not None else fl.get("options")
     out: dict[str, Any] = {
         "name": inp.name,
@@ -148,6 +166,7 @@ def describe_input(inp: Input, flowise: dict[str, Any] | None) -> dict[str, Any]
         ("step", fl.get("step")),
         ("min", inp.minimum),
         ("max", inp.maximum),
+        ("acceptVariable", fl.get("acceptVariable") or None),
     ):
         if value is not None:
             out[key] = value

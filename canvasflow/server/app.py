@@ -50,6 +50,7 @@ from canvasflow.server.routes import (
     evals,
     executions,
     files,
+    generator,
     marketplaces,
     mcp_server,
     messages,
@@ -257,6 +258,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(files.router)
     app.include_router(model_defaults.router)
     app.include_router(marketplaces.router)
+    app.include_router(generator.router)
     # canvases as MCP servers: Streamable HTTP, answered by the mcp SDK (not in /docs:
     # JSON-RPC, described in PROTOCOL.md)
     mcp_door = McpDoor()

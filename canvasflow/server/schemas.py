@@ -928,6 +928,9 @@ class InputDesc(BaseModel):
     max: int | float | None = None
     # an "array" input's fields (an agentflow's messages, conditions, scenarios, state)
     array: list[InputDesc] | None = None
+    acceptVariable: bool | None = Field(
+        None, description="Its text may name the run's values ({{ question }}...), as Flowise's"
+    )
 
 
 class CredentialSlot(BaseModel):
@@ -1108,6 +1111,26 @@ class LeadOut(BaseModel):
     email: str | None = None
     phone: str | None = None
     createdDate: UTCDateTime
+
+
+class ChosenModel(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    name: str = Field(..., description="A chat model node's name (chatOpenAI, chatLocal...)")
+    inputs: dict[str, Any] | None = Field(None, description="Its inputs (modelName...)")
+    credential: str | None = Field(None, description="A stored credential's id")
+
+
+class GenerateIn(BaseModel):
+    question: str = Field(..., max_length=8000, description="What the agentflow should do")
+    selectedChatModel: ChosenModel
+
+
+class GeneratedFlow(BaseModel):
+    nodes: list[dict[str, Any]]
+    edges: list[dict[str, Any]]
+    problems: list[Problem] = Field(
+        default_factory=list, description="What to fill in before it runs (the validator's)"
+    )
 
 
 class PublicCanvas(BaseModel):

@@ -4,6 +4,29 @@
  */
 
 export interface paths {
+    "/api/v1/agentflowv2-generator/generate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Generate Agentflow
+         * @description A draft agentflow (nodes and edges in Flowise's Agentflow v2 shape) for the
+         *     description in ``question``, drafted by ``selectedChatModel`` (a chat model node:
+         *     its name and inputs, credential included); its model nodes use the same model. The
+         *     problems are the validator's: fill them in, then save.
+         */
+        post: operations["generate_agentflow_api_v1_agentflowv2_generator_generate_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/apikeys": {
         parameters: {
             query?: never;
@@ -2122,6 +2145,26 @@ export interface components {
             /** Totalsessions */
             totalSessions: number;
         };
+        /** ChosenModel */
+        ChosenModel: {
+            /**
+             * Credential
+             * @description A stored credential's id
+             */
+            credential?: string | null;
+            /**
+             * Inputs
+             * @description Its inputs (modelName...)
+             */
+            inputs?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Name
+             * @description A chat model node's name (chatOpenAI, chatLocal...)
+             */
+            name: string;
+        };
         /** CompareRow */
         CompareRow: {
             a?: components["schemas"]["CompareSide"] | null;
@@ -2808,6 +2851,31 @@ export interface components {
             /** Totalbytes */
             totalBytes: number;
         };
+        /** GenerateIn */
+        GenerateIn: {
+            /**
+             * Question
+             * @description What the agentflow should do
+             */
+            question: string;
+            selectedChatModel: components["schemas"]["ChosenModel"];
+        };
+        /** GeneratedFlow */
+        GeneratedFlow: {
+            /** Edges */
+            edges: {
+                [key: string]: unknown;
+            }[];
+            /** Nodes */
+            nodes: {
+                [key: string]: unknown;
+            }[];
+            /**
+             * Problems
+             * @description What to fill in before it runs (the validator's)
+             */
+            problems?: components["schemas"]["Problem"][];
+        };
         /** ImportResult */
         ImportResult: {
             /** Added */
@@ -2831,6 +2899,11 @@ export interface components {
          * @description One input of a node, in Flowise's descriptor shape.
          */
         InputDesc: {
+            /**
+             * Acceptvariable
+             * @description Its text may name the run's values ({{ question }}...), as Flowise's
+             */
+            acceptVariable?: boolean | null;
             /** Additionalparams */
             additionalParams: boolean;
             /** Array */
@@ -3610,6 +3683,7 @@ export type SchemaCanvasOut = components['schemas']['CanvasOut'];
 export type SchemaCanvasUpdate = components['schemas']['CanvasUpdate'];
 export type SchemaChatMessageOut = components['schemas']['ChatMessageOut'];
 export type SchemaChatStats = components['schemas']['ChatStats'];
+export type SchemaChosenModel = components['schemas']['ChosenModel'];
 export type SchemaCompareRow = components['schemas']['CompareRow'];
 export type SchemaCompareSide = components['schemas']['CompareSide'];
 export type SchemaComparison = components['schemas']['Comparison'];
@@ -3643,6 +3717,8 @@ export type SchemaFeedbackIn = components['schemas']['FeedbackIn'];
 export type SchemaFeedbackOut = components['schemas']['FeedbackOut'];
 export type SchemaFeedbackUpdate = components['schemas']['FeedbackUpdate'];
 export type SchemaFolderOut = components['schemas']['FolderOut'];
+export type SchemaGenerateIn = components['schemas']['GenerateIn'];
+export type SchemaGeneratedFlow = components['schemas']['GeneratedFlow'];
 export type SchemaImportResult = components['schemas']['ImportResult'];
 export type SchemaInputChange = components['schemas']['InputChange'];
 export type SchemaInputDesc = components['schemas']['InputDesc'];
@@ -3698,6 +3774,156 @@ export type SchemaWebhookAccepted = components['schemas']['WebhookAccepted'];
 export type SchemaWebhookSecret = components['schemas']['WebhookSecret'];
 export type $defs = Record<string, never>;
 export interface operations {
+    generate_agentflow_api_v1_agentflowv2_generator_generate_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GenerateIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GeneratedFlow"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request Timeout */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Bad Gateway */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     list_keys_api_v1_apikeys_get: {
         parameters: {
             query?: never;

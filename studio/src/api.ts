@@ -6,6 +6,7 @@ import type {
   SchemaApiKeyCreated,
   SchemaApiKeyOut,
   SchemaChatStats,
+  SchemaGeneratedFlow,
   SchemaLeadOut,
   SchemaCredentialKind,
   SchemaCredentialOut,
@@ -104,6 +105,8 @@ export const api = {
   rotateMcp: (id: string) => call<McpConfig>('POST', `/api/v1/mcp-server/${encodeURIComponent(id)}/refresh`),
   disableMcp: (id: string) => call<void>('DELETE', `/api/v1/mcp-server/${encodeURIComponent(id)}`),
   modelDefaults: () => call<ModelDefaults>('GET', '/api/v1/model-defaults'),
+  generateAgentflow: (question: string, selectedChatModel: { name: string; inputs: Record<string, unknown> }) =>
+    call<SchemaGeneratedFlow>('POST', '/api/v1/agentflowv2-generator/generate', { question, selectedChatModel }),
   // each is checked first (its provider asked for its models with its key): a 400 says why
   setModelDefaults: (defaults: ModelDefaults) => call<ModelDefaults>('PUT', '/api/v1/model-defaults', defaults),
   ollama: () => call<OllamaStatus>('GET', '/api/v1/ollama'),

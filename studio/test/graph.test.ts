@@ -101,6 +101,26 @@ describe('layout', () => {
     expect(x('c')).toBeGreaterThan(x('p'));
     expect(Math.abs(y('m') - y('p'))).toBeGreaterThanOrEqual(100);
   });
+  it("stacks a node's branches in the order of its outputs, each with what follows it", () => {
+    const node = (id: string) => ({ id, position: { x: 0, y: 0 }, type: 'canvasNode' as const, data: { name: id, label: id, inputs: {} } });
+    const nodes = ['start', 'cond', 'first', 'second', 'after'].map(node);
+    const link = (source: string, target: string, handle = '') => ({ source, target, sourceHandle: handle || null });
+    // the second output is listed first: dagre alone would put it on top
+    const edges = [
+      link('start', 'cond'),
+      link('cond', 'second', 'cond-output-1'),
+      link('second', 'after'),
+      link('cond', 'first', 'cond-output-0'),
+    ];
+    for (const order of [edges, [...edges].reverse()]) {
+      const placed = layout(nodes, order);
+      const at = (id: string) => placed.find((n) => n.id === id)!.position;
+      expect(at('first').y).toBeLessThan(at('second').y);
+      expect(at('after').y).toBe(at('second').y); // its branch moved with it
+      expect(at('first').x).toBeGreaterThan(at('cond').x);
+      expect(at('cond').x).toBeGreaterThan(at('start').x);
+    }
+  });
 });
 
 describe('agentflows', () => {

@@ -1,5 +1,5 @@
 import { FolderFiles } from './FolderFiles';
-import { useContext, useEffect, useState } from 'react';
+import { useContext, useEffect, useRef, useState } from 'react';
 import EditorModule from 'react-simple-code-editor';
 import Prism from 'prismjs';
 import 'prismjs/components/prism-json';
@@ -8,6 +8,8 @@ import { api, type Credential, type CredentialKind } from '../api';
 import { paramsOf, richToPlain, type StudioNode } from '../graph';
 import { CatalogueContext } from './CanvasNode';
 import type { InputDesc, NodeDesc, Problem } from '../types';
+import { insertVariable, type Variable } from '../variables';
+import { VariablePicker } from './VariablePicker';
 
 type Change = (name: string, value: unknown) => void;
 
@@ -122,7 +124,12 @@ export function CredentialField({
 // What an agentflow's "asyncOptions" inputs choose from: chat models, tools, nodes.
 export interface Choices {
   nodes: { id: string; label: string }[];
+  // what this node's text may name ({{ question }}...), for fields that take variables
+  variables?: Variable[];
 }
+
+// the text fields of an array that takes variables (messages, conditions, state...)
+const TEXTUAL = new Set(['string', 'json']);
 
 function optionsFor(name: string, catalogue: Map<string, NodeDesc>, choices: Choices): { name: string; label: string }[] | null {
   const of = (category: string) =>
@@ -196,7 +203,12 @@ function ArrayField({ input, value, onChange, choices }: {
           {fields.map((f) => (
             <Field
               key={f.name}
-              input={{ ...f, optional: true, description: f.description ?? '' }}
+              input={{
+                ...f,
+                optional: true,
+                description: f.description ?? '',
+                acceptVariable: f.acceptVariable ?? (Boolean(input.acceptVariable) && TEXTUAL.has(f.type)),
+              }}
               value={row[f.name]}
               onChange={(k, v) => onChange(list.map((r, j) => (j === i ? { ...r, [k]: v } : r)))}
               problems={[]}
@@ -231,6 +243,34 @@ function Field({ input, value, onChange, problems, codeLanguage, choices, prefix
   const text =
     value === undefined || value === null ? '' : typeof value === 'string' ? richToPlain(value) : JSON.stringify(value);
   const set = (v: unknown) => onChange(input.name, v);
+  const textBox = useRef<HTMLTextAreaElement & HTMLInputElement>(null);
+  const [picking, setPicking] = useState(false);
+  // where the cursor was in the field (a pick goes there; at the end if it never was)
+  const cursorAt = useRef<[number, number] | null>(null);
+  const remember = (el: HTMLTextAreaElement | HTMLInputElement) => {
+    cursorAt.current = [el.selectionStart ?? 0, el.selectionEnd ?? 0];
+  };
+  const variables = input.acceptVariable ? (choices.variables ?? []) : [];
+  // typing {{ opens the menu; a pick replaces the {{ typed
+  const typed = (next: string, el: HTMLTextAreaElement | HTMLInputElement) => {
+    set(next);
+    remember(el);
+    const at = el.selectionStart ?? next.length;
+    if (variables.length && next.slice(at - 2, at) === '{{' && next.length > text.length) setPicking(true);
+  };
+  const pick = (value: string) => {
+    const el = textBox.current;
+    let [from, to] = cursorAt.current ?? [text.length, text.length];
+    if (text.slice(from - 2, from) === '{{') from -= 2;
+    const { text: next, cursor } = insertVariable(text, value, from, to);
+    set(next);
+    setPicking(false);
+    cursorAt.current = [cursor, cursor];
+    requestAnimationFrame(() => {
+      el?.focus();
+      el?.setSelectionRange(cursor, cursor);
+    });
+  };
   let control;
   const picks = input.type === 'asyncOptions' ? optionsFor(input.name, catalogue, choices) : null;
   switch (picks ? 'picks' : input.type) {
@@ -327,27 +367,40 @@ function Field({ input, value, onChange, problems, codeLanguage, choices, prefix
           input.name === 'customToolFunc' ? (
             <CodeField value={text} onChange={set} language={codeLanguage} />
           ) : (
-            <textarea id={id} rows={input.rows ?? 4} value={text} placeholder={input.placeholder ?? undefined} onChange={(e) => set(e.target.value)} />
+            <textarea
+              id={id}
+              ref={textBox}
+              rows={input.rows ?? 4}
+              value={text}
+              placeholder={input.placeholder ?? undefined}
+              onChange={(e) => typed(e.target.value, e.target)}
+              onSelect={(e) => remember(e.currentTarget)}
+            />
           );
       } else {
         control = (
           <input
             id={id}
+            ref={textBox}
             type="text"
             inputMode={input.type === 'number' ? 'decimal' : undefined}
             value={text}
             placeholder={input.placeholder ?? (input.default !== undefined ? String(input.default) : '')}
-            onChange={(e) => set(e.target.value)}
+            onChange={(e) => typed(e.target.value, e.target)}
+            onSelect={(e) => remember(e.currentTarget)}
           />
         );
       }
   }
   return (
     <div className={`field${problems.some((p) => p.level === 'error') ? ' invalid' : ''}`} data-input={input.name}>
-      <label htmlFor={id}>
-        {input.label}
-        {!input.optional && <span className="required">*</span>}
-      </label>
+      <div className="field-head">
+        <label htmlFor={id}>
+          {input.label}
+          {!input.optional && <span className="required">*</span>}
+        </label>
+        {variables.length > 0 && <VariablePicker variables={variables} open={picking} onOpen={setPicking} onPick={pick} />}
+      </div>
       {control}
       <small className="hint">{input.description}</small>
       {problems.map((p, i) => (

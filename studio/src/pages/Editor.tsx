@@ -17,6 +17,7 @@ import { NodeForm } from '../components/NodeForm';
 import { Palette } from '../components/Palette';
 import { CanvasSettings } from '../components/CanvasSettings';
 import { TestPanel, type NodeRun } from '../components/TestPanel';
+import { GenerateAgentflow } from '../components/GenerateAgentflow';
 import { VersionHistory } from '../components/VersionHistory';
 import { useClipboard } from '../editor/clipboard';
 import { connected, verdictOf } from '../editor/connections';
@@ -25,9 +26,10 @@ import { READABLE_ZOOM, useCanvas } from '../editor/loading';
 import { saveCanvas } from '../editor/saving';
 import { useShortcuts } from '../editor/shortcuts';
 import { useValidation } from '../editor/validation';
-import { isAgentflowDesc, newNode, nextId, type StudioNode } from '../graph';
+import { isAgentflowDesc, newNode, nextId, toFlow, type StudioNode } from '../graph';
+import { variablesFor } from '../variables';
 import { layout } from '../layout';
-import type { NodeDesc } from '../types';
+import type { FlowData, NodeDesc, Problem } from '../types';
 
 const nodeTypes = { canvasNode: CanvasNode };
 
@@ -101,6 +103,20 @@ function EditorInner({ id, catalogue }: { id: string; catalogue: NodeDesc[] }) {
   const setLabel = (nodeId: string, label: string) =>
     setNodes((all) => all.map((n) => (n.id === nodeId ? { ...n, data: { ...n.data, label } } : n)));
 
+  const [generating, setGenerating] = useState(false);
+  // a generated draft replaces the canvas (undoable), laid out, checked, not saved
+  const draft = (generated: FlowData, found: Problem[]) => {
+    remember();
+    const parsed = toFlow(generated, byName);
+    setNodes(layout(parsed.nodes, parsed.edges));
+    setEdges(parsed.edges);
+    setProblems(found);
+    setDirty(true);
+    setGenerating(false);
+    setNotice(`A draft of ${parsed.nodes.length} nodes: look it over, fill in what is missing, then save.`);
+    setTimeout(() => flow.fitView({ padding: 0.2, maxZoom: 1, minZoom: READABLE_ZOOM }), 50);
+  };
+
   const arrange = () => {
     remember();
     setNodes(layout(nodes, edges));
@@ -145,6 +161,13 @@ function EditorInner({ id, catalogue }: { id: string; catalogue: NodeDesc[] }) {
 
   return (
     <CatalogueContext.Provider value={byName}>
+      {generating && (
+        <GenerateAgentflow
+          replacing={nodes.some((n) => n.data.name !== 'startAgentflow')}
+          onDraft={draft}
+          onClose={() => setGenerating(false)}
+        />
+      )}
       <div className="editor">
         <Palette catalogue={paletteNodes} onAdd={(n) => addNode(n)} />
         <section className="board">
@@ -178,6 +201,11 @@ function EditorInner({ id, catalogue }: { id: string; catalogue: NodeDesc[] }) {
             <button type="button" className="ghost" onClick={undo} title="Undo (Ctrl+Z)">Undo</button>
             <button type="button" className="ghost" onClick={redo} title="Redo (Ctrl+Shift+Z)">Redo</button>
             <button type="button" className="ghost" onClick={arrange} title="Lay the nodes out">Arrange</button>
+            {(agentflowCanvas || nodes.length === 0) && (
+              <button type="button" className="ghost" id="generate" onClick={() => setGenerating(true)} title="Draft an agentflow from a description, with a chat model">
+                Generate
+              </button>
+            )}
             <button
               type="button"
               className="ghost"
@@ -252,7 +280,10 @@ function EditorInner({ id, catalogue }: { id: string; catalogue: NodeDesc[] }) {
                 problems={problems.filter((p) => p.nodeId === selected.id)}
                 onChange={(k, v) => setInput(selected.id, k, v)}
                 onLabel={(l) => setLabel(selected.id, l)}
-                choices={{ nodes: nodes.filter((n) => n.id !== selected.id).map((n) => ({ id: n.id, label: n.data.label })) }}
+                choices={{
+                  nodes: nodes.filter((n) => n.id !== selected.id).map((n) => ({ id: n.id, label: n.data.label })),
+                  variables: selectedDesc.agentflow ? variablesFor(selected.id, nodes, edges) : undefined,
+                }}
               />
             ) : (
               <div className="empty-form">
