@@ -1161,20 +1161,33 @@ def test_the_agentflow_editor_offers_variables_drafts_and_arranges(
         assert menu.locator(f"button[data-variable='{value}']").count() == 1, value
     shoot(page, "studio-variable-picker.png")
     menu.locator("button[data-variable='llmAgentflow_0']").click()
-    assert content.locator("textarea").input_value() == "Use: {{ llmAgentflow_0 }}"
-    # typing {{ opens it too; the pick takes the place of the {{
-    user = form.locator("[data-input=llmUserMessage] textarea")
+    # the message is rich text (Markdown, as Flowise 3.1 keeps it): a list, in bold
+    editor = content.locator("[contenteditable=true]")
+    editor.press("End")
+    editor.press("Enter")
+    content.locator("button[aria-label='Bulleted list']").click()
+    editor.type("the history: ")
+    content.locator("button[aria-label='Insert a variable']").click()
+    content.locator("button[data-variable='chat_history']").click()
+    editor.press("Enter")
+    content.locator("button[aria-label='Bold']").click()
+    editor.type("be brief")
+    # typing {{ opens the menu too; the pick takes the place of the {{
+    user = form.locator("#field-llmUserMessage")
     user.click()
     user.type("Hello {{")
     form.locator("[data-input=llmUserMessage] .variable-menu input").fill("form")
     form.locator("[data-input=llmUserMessage] button[data-variable='$form.name']").click()
-    assert user.input_value() == "Hello {{ $form.name }}"
+    assert user.inner_text().strip() == "Hello {{ $form.name }}"
+    shoot(page, "studio-rich-text.png")
     page.click("#save")
     page.wait_for_selector("#save:not(:has-text('•'))")
     stored = httpx.get(f"{studio.url}/api/v1/canvases/{canvas['id']}", headers=admin).json()
     nodes = {n["id"]: n for n in json.loads(stored["flowData"])["nodes"]}
     answer = nodes["llmAgentflow_1"]["data"]["inputs"]
-    assert answer["llmMessages"][0]["content"] == "Use: {{ llmAgentflow_0 }}"
+    assert answer["llmMessages"][0]["content"] == (
+        "Use: {{ llmAgentflow_0 }}\n\n- the history: {{ chat_history }}\n- **be brief**"
+    ), answer["llmMessages"][0]["content"]
     assert answer["llmUserMessage"] == "Hello {{ $form.name }}"
 
     # Generate: a draft by the chosen model, on the canvas, unsaved

@@ -1,5 +1,5 @@
 import { FolderFiles } from './FolderFiles';
-import { useContext, useEffect, useRef, useState } from 'react';
+import { lazy, Suspense, useContext, useEffect, useRef, useState } from 'react';
 import EditorModule from 'react-simple-code-editor';
 import Prism from 'prismjs';
 import 'prismjs/components/prism-json';
@@ -9,6 +9,7 @@ import { paramsOf, richToPlain, type StudioNode } from '../graph';
 import { CatalogueContext } from './CanvasNode';
 import type { InputDesc, NodeDesc, Problem } from '../types';
 import { insertVariable, type Variable } from '../variables';
+import type { RichTextHandle } from './RichText';
 import { VariablePicker } from './VariablePicker';
 
 type Change = (name: string, value: unknown) => void;
@@ -130,6 +131,21 @@ export interface Choices {
 
 // the text fields of an array that takes variables (messages, conditions, state...)
 const TEXTUAL = new Set(['string', 'json']);
+// the rich text editor (TipTap) loads with the first agentflow prose field shown
+const RichText = lazy(() => import('./RichText').then((m) => ({ default: m.RichText })));
+
+// the prose fields Flowise edits as rich text (Markdown): messages, instructions, replies
+const RICH = new Set([
+  'content',
+  'llmUserMessage',
+  'agentUserMessage',
+  'directReplyMessage',
+  'humanInputDescription',
+  'humanInputModelPrompt',
+  'conditionAgentInstructions',
+  'conditionAgentSystemPrompt',
+  'fallbackMessage',
+]);
 
 function optionsFor(name: string, catalogue: Map<string, NodeDesc>, choices: Choices): { name: string; label: string }[] | null {
   const of = (category: string) =>
@@ -258,7 +274,14 @@ function Field({ input, value, onChange, problems, codeLanguage, choices, prefix
     const at = el.selectionStart ?? next.length;
     if (variables.length && next.slice(at - 2, at) === '{{' && next.length > text.length) setPicking(true);
   };
+  const rich = useRef<RichTextHandle>(null);
+  const isRich = Boolean(input.acceptVariable) && RICH.has(input.name) && (input.type === 'string' || !input.type);
   const pick = (value: string) => {
+    if (isRich) {
+      rich.current?.insert(`{{ ${value} }}`);
+      setPicking(false);
+      return;
+    }
     const el = textBox.current;
     let [from, to] = cursorAt.current ?? [text.length, text.length];
     if (text.slice(from - 2, from) === '{{') from -= 2;
@@ -273,7 +296,23 @@ function Field({ input, value, onChange, problems, codeLanguage, choices, prefix
   };
   let control;
   const picks = input.type === 'asyncOptions' ? optionsFor(input.name, catalogue, choices) : null;
-  switch (picks ? 'picks' : input.type) {
+  switch (picks ? 'picks' : isRich ? 'rich' : input.type) {
+    case 'rich':
+      control = (
+        <Suspense fallback={<div className="rich-text loading">Loading the editor…</div>}>
+        <RichText
+          id={id}
+          label={input.label}
+          value={typeof value === 'string' ? value : text}
+          rows={input.rows ?? 4}
+          placeholder={input.placeholder ?? undefined}
+          onChange={set}
+          onTyped={(before) => variables.length > 0 && before === '{{' && setPicking(true)}
+          handle={rich}
+        />
+        </Suspense>
+      );
+      break;
     case 'picks':
       control = (
         <select id={id} value={text} onChange={(e) => set(e.target.value)}>
