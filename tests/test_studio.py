@@ -13,7 +13,16 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page
 
-from tests.support import Proc, canvasflow_server, edge, llm_chain_flow, make_canvas, node, ref
+from tests.support import (
+    Proc,
+    canvasflow_server,
+    custom_tool_flow,
+    edge,
+    llm_chain_flow,
+    make_canvas,
+    node,
+    ref,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
@@ -1262,6 +1271,62 @@ def test_the_agentflow_editor_offers_variables_drafts_and_arranges(
         assert time.monotonic() < poll_until, "the first branch is not on top"
         page.wait_for_timeout(100)
     shoot(page, "studio-agentflow-arranged.png")
+
+
+def test_the_variables_and_tools_pages(page: Page, studio: Proc) -> None:
+    """Global variables and the tools library in the studio: empty states, a static and
+    a runtime variable, a clash named, a tool written, run with arguments in the
+    sandbox, saved, and offered on a Custom Tool node."""
+    page.goto(f"{studio.url}/studio/variables")
+    page.wait_for_selector(".variables-page .empty")
+    form = page.locator(".new-variable")
+    form.locator("input[name=name]").fill("greeting")
+    form.locator("input[name=value]").fill("Hello")
+    form.locator("button[type=submit]").click()
+    page.wait_for_selector("tr[data-variable=greeting]")
+    form.locator("input[name=name]").fill("home")
+    form.locator("select[name=type]").select_option("runtime")
+    form.locator("input[name=value]").fill("HOME")
+    form.locator("button[type=submit]").click()
+    page.wait_for_selector("tr[data-variable=home] td.value:has-text('from HOME')")
+    form.locator("input[name=name]").fill("greeting")
+    form.locator("button[type=submit]").click()
+    page.wait_for_selector(".notice:has-text(\"named 'greeting' exists\")")
+    shoot(page, "studio-variables.png")
+
+    page.goto(f"{studio.url}/studio/tools")
+    page.wait_for_selector(".tools-page")
+    page.click("button:has-text('New tool')")
+    page.fill("input[aria-label='Tool name']", "weather")
+    page.fill("textarea[aria-label='Tool description']", "The weather in a city")
+    page.click(".tool-run button:has-text('Run')")
+    page.wait_for_selector("pre[aria-label='Tool result']:has-text('It is sunny in Paris.')")
+    page.fill("textarea[aria-label='Tool arguments']", '{"city": 3')
+    page.click(".tool-run button:has-text('Run')")
+    page.wait_for_selector("pre[aria-label='Tool result']:has-text('not JSON')")
+    page.fill("textarea[aria-label='Tool arguments']", '{"city": "Oslo"}')
+    page.click(".tool-run button:has-text('Run')")
+    page.wait_for_selector("pre[aria-label='Tool result']:has-text('It is sunny in Oslo.')")
+    page.click(".tool-editor button:has-text('Save')")
+    page.wait_for_selector("li[data-tool=weather]")
+    shoot(page, "studio-tools.png")
+
+    admin = {"Authorization": f"Bearer {studio.admin}"}  # type: ignore[attr-defined]
+    tools = httpx.get(f"{studio.url}/api/v1/tools", headers=admin).json()
+    weather = next(t for t in tools if t["name"] == "weather")
+    flow = custom_tool_flow("")
+    flow["nodes"][0]["data"]["inputs"] = {}
+    canvas = make_canvas(studio.url, flow, name="Uses a tool", headers=admin)
+    page.goto(f"{studio.url}/studio/canvas/{canvas['id']}")
+    page.wait_for_selector(".react-flow__node")
+    select(page, "tool_0")
+    page.select_option("#field-selectedTool", weather["id"])
+    page.click("#save")
+    page.wait_for_selector("#save:not(:has-text('•'))")
+    stored = httpx.get(f"{studio.url}/api/v1/canvases/{canvas['id']}", headers=admin).json()
+    assert stored["problems"] == []
+    tool_node = json.loads(stored["flowData"])["nodes"][0]["data"]["inputs"]
+    assert tool_node["selectedTool"] == weather["id"]
 
 
 def test_the_evaluation_pages(page: Page, studio: Proc, tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from canvasflow.runtime.node import Input, Node, flowise_inputs, register
 
 if TYPE_CHECKING:
     from canvasflow.runtime.context import RunContext
-from canvasflow.runtime.template import fill_webhook
+from canvasflow.runtime.template import fill_vars, fill_webhook
 
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _QUESTION_REF = re.compile(r"\{\{\s*question\s*\}\}")
@@ -62,7 +62,7 @@ class Prompt:
         out: dict[str, Any] = {}
         for key, value in self.values.items():
             if isinstance(value, str):
-                value = _QUESTION_REF.sub(lambda _m: question, value)
+                value = fill_vars(_QUESTION_REF.sub(lambda _m: question, value), ctx.vars)
             out[key] = value
         for name in self._names:
             out.setdefault(name, ctx.vars.get(name, question))
@@ -75,6 +75,10 @@ class Prompt:
         if ctx.webhook is not None:  # a webhook's request: {{ $webhook.body.x }}
             system = fill_webhook(system, ctx.webhook) if system else system
             human = fill_webhook(human, ctx.webhook)
+        variables = ctx.vars
+        if variables:  # the global variables: {{ $vars.name }}
+            system = fill_vars(system, variables) if system else system
+            human = fill_vars(human, variables)
         if system:
             out.append({"role": "system", "content": fill(system, values)})
         out.append({"role": "user", "content": fill(human, values)})

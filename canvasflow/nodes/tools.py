@@ -294,15 +294,41 @@ class CustomToolNode(Node):
     inputs = flowise_inputs(
         name,
         Input("selectedTool", "asyncOptions", optional=True),
+        # given here, or taken from the tools library's tool (selectedTool), as Flowise
+        Input("customToolName", "string", optional=True),
+        Input("customToolDesc", "string", optional=True),
+        Input("customToolSchema", "string", optional=True),
+        Input("customToolFunc", "string", optional=True),
         add=(Input("language", "options", optional=True, default="javascript"),),
     )
 
+    @classmethod
+    def required_now(cls, inputs: dict[str, Any]) -> tuple[str, ...]:
+        """Without a tool from the library, the tool is written here."""
+        if inputs.get("selectedTool"):
+            return ()
+        return ("customToolName", "customToolDesc", "customToolFunc")
+
     async def build(self, ctx: RunContext) -> Tool:
+        name, desc = self.get("customToolName"), self.get("customToolDesc")
+        schema, code = self.get("customToolSchema"), self.get("customToolFunc")
+        chosen = self.get("selectedTool")
+        if chosen:  # the library's tool; what the node gives overrides it, as in Flowise
+            from canvasflow.store.models import Tool as StoredTool
+
+            row = await ctx.store.get_row(StoredTool, str(chosen)) if ctx.store else None
+            if row is None:
+                raise RunFailed(
+                    f"{self.title} ({self.id}): the tool {chosen!r} is not in the tools library",
+                    code="tool_missing",
+                )
+            name, desc = name or row.name, desc or row.description
+            schema, code = schema or row.schema, code or row.func
         return CustomTool(
-            str(self.get("customToolName")),
-            str(self.get("customToolDesc")),
-            schema_from(self.get("customToolSchema")),
-            str(self.get("customToolFunc")),
+            str(name or ""),
+            str(desc or ""),
+            schema_from(schema),
+            str(code or ""),
             ctx,
             str(self.get("language") or "javascript").lower(),
         )

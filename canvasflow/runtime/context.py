@@ -96,6 +96,9 @@ class RunRequest:
     # what the canvas's settings do to the answer once made: post-processing and
     # follow-up prompts (engine/finishing.py), None when nothing
     finishing: dict[str, Any] | None = None
+    # the global variables' values when the run started ($vars; runtime ones read from
+    # the environment then)
+    variables: dict[str, str] | None = None
 
     def dumps(self) -> bytes:
         return orjson.dumps({name: getattr(self, name) for name in REQUEST_FIELDS})
@@ -158,8 +161,12 @@ class RunContext(RunRequest):
 
     @property
     def vars(self) -> dict[str, Any]:
-        value = self.overrides.get("vars")
-        return value if isinstance(value, dict) else {}
+        """``$vars``: the global variables, those the request gives
+        (``overrideConfig.vars``) over them, as in Flowise."""
+        given = self.overrides.get("vars")
+        if not self.variables:
+            return given if isinstance(given, dict) else {}
+        return {**self.variables, **given} if isinstance(given, dict) else dict(self.variables)
 
     def identity(self) -> Identity:
         return Identity(

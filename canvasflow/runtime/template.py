@@ -113,3 +113,18 @@ def fill_webhook(text: str, payload: dict[str, Any] | None) -> str:
         return as_text(dig(payload, [key for key in path.split(".") if key]))
 
     return _WEBHOOK_REF.sub(value, text)
+
+
+# a global variable in a chatflow's prompt or a prompt's values: {{ $vars.name }}
+_VARS_REF = re.compile(r"\{\{\s*\$vars\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+
+
+def fill_vars(text: str, variables: dict[str, Any]) -> str:
+    """``{{ $vars.name }}`` replaced by the variable's value (an unknown one is left as it
+    is written, so a typo shows in the answer rather than vanishing)."""
+    if "$vars" not in text:
+        return text
+    return _VARS_REF.sub(
+        lambda m: as_text(variables[m.group(1)]) if m.group(1) in variables else m.group(0),
+        text,
+    )

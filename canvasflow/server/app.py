@@ -51,6 +51,7 @@ from canvasflow.server.routes import (
     executions,
     files,
     generator,
+    library,
     marketplaces,
     mcp_server,
     messages,
@@ -259,6 +260,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(model_defaults.router)
     app.include_router(marketplaces.router)
     app.include_router(generator.router)
+    app.include_router(library.router)
     # canvases as MCP servers: Streamable HTTP, answered by the mcp SDK (not in /docs:
     # JSON-RPC, described in PROTOCOL.md)
     mcp_door = McpDoor()

@@ -146,6 +146,7 @@ async def start_prediction(
         ),
         return_node_events=_flag(overrides, canvas.settings, "returnNodeEvents", allowed),
         finishing=finishing_of(canvas.settings),
+        variables=await st.variables() or None,
     )
     if st.queue is not None and st.settings.mode == "queue":
         from canvasflow.queue import Job, QueueFull, RemotePrediction

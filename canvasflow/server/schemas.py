@@ -1133,6 +1133,90 @@ class GeneratedFlow(BaseModel):
     )
 
 
+# -- global variables and the tools library -----------------------------------------------
+
+
+class VariableIn(BaseModel):
+    name: str = Field(..., min_length=1, max_length=100, description="Read as $vars.name")
+    value: str = Field(
+        "",
+        max_length=100_000,
+        description="static: the value; runtime: the environment variable read (empty: "
+        "the one of the same name)",
+    )
+    type: Literal["static", "runtime"] = "static"
+
+
+class VariableUpdate(BaseModel):
+    name: str | None = Field(None, min_length=1, max_length=100)
+    value: str | None = Field(None, max_length=100_000)
+    type: Literal["static", "runtime"] | None = None
+
+
+class VariableOut(BaseModel):
+    id: str
+    name: str
+    value: str
+    type: str
+    createdDate: UTCDateTime
+    updatedDate: UTCDateTime
+
+
+class ToolIn(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    name: str = Field(..., min_length=1, max_length=100)
+    description: str = Field("", max_length=10_000)
+    color: str | None = Field(None, max_length=40)
+    iconSrc: str | None = Field(None, max_length=2000)
+    schema_: str | None = Field(
+        None,
+        alias="schema",
+        max_length=100_000,
+        description="Its arguments: a JSON schema, or Flowise's list of {property, type, "
+        "description, required}, as JSON text",
+    )
+    func: str | None = Field(None, max_length=200_000, description="Its JavaScript")
+
+
+class ToolUpdate(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    name: str | None = Field(None, min_length=1, max_length=100)
+    description: str | None = Field(None, max_length=10_000)
+    color: str | None = Field(None, max_length=40)
+    iconSrc: str | None = Field(None, max_length=2000)
+    schema_: str | None = Field(None, alias="schema", max_length=100_000)
+    func: str | None = Field(None, max_length=200_000)
+
+
+class ToolOut(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    id: str
+    name: str
+    description: str
+    color: str | None = None
+    iconSrc: str | None = None
+    schema_: str | None = Field(None, alias="schema")
+    func: str | None = None
+    createdDate: UTCDateTime
+    updatedDate: UTCDateTime
+
+
+class ToolRun(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    func: str = Field(..., max_length=200_000)
+    schema_: str | None = Field(None, alias="schema", max_length=100_000)
+    name: str | None = Field(None, max_length=100)
+    arguments: dict[str, Any] = Field(default_factory=dict)
+
+
+class ToolRunResult(BaseModel):
+    output: str | None = Field(
+        None, description="What the tool returned (JSON for anything but text)"
+    )
+    error: str | None = Field(None, description="Why it failed (time, memory, a throw...)")
+    ms: int
+
+
 class PublicCanvas(BaseModel):
     """What the public chatbot page learns of a canvas."""
 

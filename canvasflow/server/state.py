@@ -49,10 +49,12 @@ class ServerState:
     # pinned versions' graphs: a version never changes, so they are kept as long as asked
     _pinned: dict[tuple[str, int], CanvasGraph] = field(default_factory=dict)
     _canvases: Remembered[str, Canvas] = field(init=False)
+    _variables: Remembered[str, dict[str, str]] = field(init=False)
     trimmer: Trimmer = field(init=False)
 
     def __post_init__(self) -> None:
         self._canvases = Remembered(self.store.get_canvas, CANVAS_TTL)
+        self._variables = Remembered(self._read_variables, CANVAS_TTL)
         self.trimmer = Trimmer(lambda: len(self.predictions), self._burst_tables, self._release)
 
     async def _release(self) -> None:
@@ -78,6 +80,25 @@ class ServerState:
 
     def forget_canvases(self) -> None:
         self._canvases.forget()
+
+    async def variables(self) -> dict[str, str]:
+        """The global variables' values ($vars), remembered as canvases are: a static
+        one's value, a runtime one's from the environment variable it names."""
+        return await self._variables.get("") or {}
+
+    def forget_variables(self) -> None:
+        self._variables.forget()
+
+    async def _read_variables(self, _: str) -> dict[str, str]:
+        from canvasflow.store.models import Variable
+
+        out: dict[str, str] = {}
+        for row in await self.store.library(Variable):
+            if row.type == "runtime":
+                out[row.name] = self.settings.environ.get(row.value.strip() or row.name, "")
+            else:
+                out[row.name] = row.value
+        return out
 
     def graph_for(self, canvas: Canvas) -> CanvasGraph:
         """The parsed graph of a canvas's latest version (its draft), parsed once per

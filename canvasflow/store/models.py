@@ -249,6 +249,38 @@ class ServerMeta(Base):
     value: Mapped[str] = mapped_column(String(500))
 
 
+class Variable(Base):
+    """A global variable (``$vars.name`` in prompts, custom tools and agentflow nodes):
+    ``static`` holds its value, ``runtime`` names the environment variable it is read
+    from when a run starts (Flowise's variables)."""
+
+    __tablename__ = "variables"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    value: Mapped[str] = mapped_column(Text, default="")
+    type: Mapped[str] = mapped_column(String(20), default="static")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Tool(Base):
+    """A custom tool kept once and picked by any canvas's Custom Tool node (Flowise's
+    tools): its name, what it does, its arguments' schema and its JavaScript."""
+
+    __tablename__ = "tools"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    color: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    icon_src: Mapped[str | None] = mapped_column(Text, nullable=True)
+    schema: Mapped[str | None] = mapped_column(Text, nullable=True)
+    func: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class CustomTemplate(Base):
     """A canvas saved as a template (Flowise's custom template): its flow as it was, its
     credentials left out, to start new canvases from."""

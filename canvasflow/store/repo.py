@@ -311,6 +311,47 @@ class Store(EvalRepo):
             await s.refresh(row)
         return row
 
+    # -- global variables and the tools library (one table each, names unique) ----------
+
+    async def library(self, model: Any) -> list[Any]:
+        """Every variable (or tool), by name."""
+        async with self.sessions() as s:
+            return list(await s.scalars(select(model).order_by(model.name)))
+
+    async def add_named(self, row: Any) -> Any:
+        """A new variable or tool; :class:`Conflict` when its name is taken."""
+        try:
+            async with self.sessions() as s:
+                s.add(row)
+                await s.commit()
+        except IntegrityError:
+            raise Conflict(f"a {row.__tablename__[:-1]} named {row.name!r} exists") from None
+        return row
+
+    async def update_named(self, model: Any, row_id: str, **changes: Any) -> Any:
+        """The variable or tool with its fields changed (None when there is none);
+        :class:`Conflict` when a new name is taken."""
+        try:
+            async with self.sessions() as s:
+                row = await s.get(model, row_id)
+                if row is None:
+                    return None
+                for key, value in changes.items():
+                    setattr(row, key, value)
+                row.updated_at = utcnow()
+                await s.commit()
+                await s.refresh(row)
+                return row
+        except IntegrityError:
+            kind = model.__tablename__[:-1]
+            raise Conflict(f"a {kind} named {changes.get('name')!r} exists") from None
+
+    async def delete_named(self, model: Any, row_id: str) -> bool:
+        async with self.sessions() as s:
+            found = await s.execute(delete(model).where(model.id == row_id))
+            await s.commit()
+            return rowcount(found) > 0
+
     async def templates(self) -> list[CustomTemplate]:
         async with self.sessions() as s:
             found = await s.scalars(select(CustomTemplate).order_by(CustomTemplate.created_at))

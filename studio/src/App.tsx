@@ -6,6 +6,8 @@ import { CanvasList } from './pages/CanvasList';
 import { Editor } from './pages/Editor';
 import { Credentials } from './pages/Credentials';
 import { Models } from './pages/Models';
+import { Tools } from './pages/Tools';
+import { Variables } from './pages/Variables';
 import { ApiKeys } from './pages/ApiKeys';
 import { SignIn } from './pages/SignIn';
 import { Executions } from './pages/Executions';
@@ -52,7 +54,10 @@ export function App() {
     route.page === page ||
     (page === 'executions' && route.page === 'execution') ||
     (page === 'evaluations' && (route.page === 'evaluation' || route.page === 'dataset'));
-  const link = (page: 'canvases' | 'credentials' | 'models' | 'keys' | 'executions' | 'evaluations', label: string) => (
+  const link = (
+    page: 'canvases' | 'credentials' | 'models' | 'keys' | 'executions' | 'evaluations' | 'variables' | 'tools',
+    label: string,
+  ) => (
     <a
       href={href({ page })}
       className={active(page) ? 'active' : ''}
@@ -74,6 +79,8 @@ export function App() {
           {link('executions', 'Executions')}
           {link('evaluations', 'Evaluations')}
           {link('models', 'Models')}
+          {link('tools', 'Tools')}
+          {link('variables', 'Variables')}
           {link('credentials', 'Credentials')}
           {link('keys', 'API keys')}
           <a href="/docs">API docs</a>
@@ -100,6 +107,8 @@ export function App() {
       {route.page === 'editor' && <Editor key={route.id} id={route.id} catalogue={catalogue} />}
       {route.page === 'credentials' && <Credentials />}
       {route.page === 'models' && <Models catalogue={catalogue} />}
+      {route.page === 'tools' && <Tools />}
+      {route.page === 'variables' && <Variables />}
       {route.page === 'keys' && <ApiKeys />}
       {route.page === 'executions' && <Executions />}
       {route.page === 'execution' && <ExecutionView key={route.id} id={route.id} catalogue={catalogue} />}

@@ -6,6 +6,9 @@ import type {
   SchemaApiKeyCreated,
   SchemaApiKeyOut,
   SchemaChatStats,
+  SchemaToolOut,
+  SchemaToolRunResult,
+  SchemaVariableOut,
   SchemaGeneratedFlow,
   SchemaLeadOut,
   SchemaCredentialKind,
@@ -55,6 +58,11 @@ export type ModelDefaults = SchemaModelDefaults;
 export type OllamaStatus = SchemaOllamaStatus;
 export type SavedTemplate = SchemaTemplateOut;
 export type VersionDiff = SchemaVersionDiff;
+export type Variable = SchemaVariableOut;
+export type LibraryTool = SchemaToolOut;
+export type ToolRunResult = SchemaToolRunResult;
+type VariableBody = { name: string; value: string; type: 'static' | 'runtime' };
+type ToolBody = { name: string; description: string; schema: string; func: string };
 
 const call = request;
 
@@ -78,6 +86,16 @@ export const api = {
   validate: (flowData: FlowData, deep = false) =>
     call<{ valid: boolean; problems: Problem[] }>('POST', `/api/v1/canvases/validate${deep ? '?deep=1' : ''}`, { flowData }),
   credentials: () => call<Credential[]>('GET', '/api/v1/credentials'),
+  variables: () => call<Variable[]>('GET', '/api/v1/variables'),
+  createVariable: (body: VariableBody) => call<Variable>('POST', '/api/v1/variables', body),
+  updateVariable: (id: string, body: VariableBody) => call<Variable>('PUT', `/api/v1/variables/${encodeURIComponent(id)}`, body),
+  deleteVariable: (id: string) => call<void>('DELETE', `/api/v1/variables/${encodeURIComponent(id)}`),
+  tools: () => call<LibraryTool[]>('GET', '/api/v1/tools'),
+  createTool: (body: ToolBody) => call<LibraryTool>('POST', '/api/v1/tools', body),
+  updateTool: (id: string, body: ToolBody) => call<LibraryTool>('PUT', `/api/v1/tools/${encodeURIComponent(id)}`, body),
+  deleteTool: (id: string) => call<void>('DELETE', `/api/v1/tools/${encodeURIComponent(id)}`),
+  runTool: (body: { func: string; schema: string; name: string; arguments: Record<string, unknown> }) =>
+    call<ToolRunResult>('POST', '/api/v1/tools/run', body),
   stats: (canvasId: string) => call<SchemaChatStats>('GET', `/api/v1/stats/${encodeURIComponent(canvasId)}`),
   leads: (canvasId: string) => call<SchemaLeadOut[]>('GET', `/api/v1/leads/${encodeURIComponent(canvasId)}`),
   credentialKinds: () => call<CredentialKind[]>('GET', '/api/v1/components-credentials'),

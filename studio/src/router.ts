@@ -8,6 +8,8 @@ export type Route =
   | { page: 'editor'; id: string }
   | { page: 'credentials' }
   | { page: 'models' }
+  | { page: 'variables' }
+  | { page: 'tools' }
   | { page: 'keys' }
   | { page: 'executions' }
   | { page: 'execution'; id: string }
@@ -22,6 +24,8 @@ export function parse(pathname: string): Route {
   if (head === 'canvas' && arg) return { page: 'editor', id: decodeURIComponent(arg) };
   if (head === 'credentials') return { page: 'credentials' };
   if (head === 'models') return { page: 'models' };
+  if (head === 'variables') return { page: 'variables' };
+  if (head === 'tools') return { page: 'tools' };
   if (head === 'keys') return { page: 'keys' };
   if (head === 'executions' && arg) return { page: 'execution', id: decodeURIComponent(arg) };
   if (head === 'executions') return { page: 'executions' };
@@ -40,6 +44,10 @@ export function href(route: Route): string {
       return '/studio/credentials';
     case 'models':
       return '/studio/models';
+    case 'variables':
+      return '/studio/variables';
+    case 'tools':
+      return '/studio/tools';
     case 'keys':
       return '/studio/keys';
     case 'executions':

@@ -89,6 +89,13 @@ async def load_method(name: str, body: LoadMethodRequest, request: Request) -> l
     ctx = RunContext(question="", settings=st.settings, credentials=st.credentials, store=st.store)
     if body.loadMethod == "listModels" and cls.category in ("Chat Models", "Embeddings", "LLMs"):
         return await _model_names(cls, name, values, ctx)
+    if body.loadMethod == "listTools" and name == "customTool":  # the tools library
+        from canvasflow.store.models import Tool
+
+        return [
+            NodeOption(label=t.name, name=t.id, description=t.description)
+            for t in await st.store.library(Tool)
+        ]
     if body.loadMethod != "listActions" or not issubclass(cls, McpNode):
         raise BadRequest(f"node {name} has no load method {body.loadMethod!r}")
     pooled = await cls(f"{name}_options", values).connect(ctx)

@@ -203,6 +203,28 @@ function ConfigForm({ owner, chosen, config, onChange }: {
   );
 }
 
+// a Custom Tool node's tool from the tools library (the Tools page), by id
+function LibraryToolSelect({ id, value, onChange }: { id: string; value: string; onChange: (v: string) => void }) {
+  const [tools, setTools] = useState<{ id: string; name: string; description: string }[] | null>(null);
+  useEffect(() => {
+    api.tools().then(setTools, () => setTools([]));
+  }, []);
+  return (
+    <div className="library-tool">
+      <select id={id} value={value} onChange={(e) => onChange(e.target.value)}>
+        <option value="">— (write the tool below)</option>
+        {(tools ?? []).map((t) => (
+          <option key={t.id} value={t.id}>
+            {t.name}
+          </option>
+        ))}
+        {value && tools && !tools.some((t) => t.id === value) && <option value={value}>{value} (not in the library)</option>}
+      </select>
+      <a href="/studio/tools" className="small">The tools library</a>
+    </div>
+  );
+}
+
 function ArrayField({ input, value, onChange, choices }: {
   input: InputDesc;
   value: unknown;
@@ -296,7 +318,10 @@ function Field({ input, value, onChange, problems, codeLanguage, choices, prefix
   };
   let control;
   const picks = input.type === 'asyncOptions' ? optionsFor(input.name, catalogue, choices) : null;
-  switch (picks ? 'picks' : isRich ? 'rich' : input.type) {
+  switch (input.name === 'selectedTool' ? 'library' : picks ? 'picks' : isRich ? 'rich' : input.type) {
+    case 'library':
+      control = <LibraryToolSelect id={id} value={text} onChange={set} />;
+      break;
     case 'rich':
       control = (
         <Suspense fallback={<div className="rich-text loading">Loading the editor…</div>}>
