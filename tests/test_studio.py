@@ -1329,6 +1329,41 @@ def test_the_variables_and_tools_pages(page: Page, studio: Proc) -> None:
     assert tool_node["selectedTool"] == weather["id"]
 
 
+def test_the_api_dialog_hands_out_code_and_edits_the_allow_list(page: Page, studio: Proc) -> None:
+    """The API dialog: the URL, the key the code reads (made here, shown once), a tab
+    per client with the code filled in (tests/test_api_dialog.py runs each), an
+    overrideConfig shown on demand, and the allow-list edited and saved."""
+    admin = {"Authorization": f"Bearer {studio.admin}"}  # type: ignore[attr-defined]
+    canvas = make_canvas(studio.url, llm_chain_flow("mock?tokens=3"), name="Called", headers=admin)
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=studio.url)
+    page.goto(f"{studio.url}/studio/canvas/{canvas['id']}")
+    page.wait_for_selector(".react-flow__node")
+    page.click("#api-dialog")
+    dialog = page.locator(".api-dialog")
+    dialog.locator(".api-url:has-text('/api/v1/prediction/')").wait_for()
+    dialog.locator("button:has-text('Lock it with a key')").click()
+    dialog.locator(".fresh-key:has-text('export CANVASFLOW_KEY=cf_')").wait_for()
+    dialog.locator(".key-hint:has-text('needs one of its keys')").wait_for()
+    for key in ("python-requests", "typescript-sdk", "flowise-py", "openai"):
+        dialog.locator(f"button[data-snippet={key}]").click()
+        code = dialog.locator(".api-snippet").inner_text()
+        assert canvas["id"] in code or canvas["slug"] in code, key
+        assert "CANVASFLOW_KEY" in code, key
+    dialog.locator("button[data-snippet=curl]").click()
+    dialog.locator("text=Show an overrideConfig in the code").click()
+    dialog.locator(".api-snippet:has-text('overrideConfig')").wait_for()
+    dialog.locator("button:has-text('Copy the code')").click()
+    dialog.locator("button:has-text('Copied')").wait_for()
+    dialog.locator(".override-list summary").click()
+    dialog.locator("label[data-override=modelName] input").uncheck()
+    shoot(page, "studio-api-dialog.png")
+    dialog.locator("button:has-text('Save the allow-list')").click()
+    dialog.locator(".notice:has-text('The allow-list is saved.')").wait_for()
+    stored = httpx.get(f"{studio.url}/api/v1/canvases/{canvas['id']}", headers=admin).json()
+    assert "modelName" not in stored["settings"]["allowedOverrides"]
+    assert "temperature" in stored["settings"]["allowedOverrides"]
+
+
 def test_the_evaluation_pages(page: Page, studio: Proc, tmp_path: Path) -> None:
     """A dataset imported from a file and edited, an evaluator saved, a run of two
     versions followed to its end, its charts, the two versions compared, run again."""

@@ -44,6 +44,7 @@ from canvasflow.server.cors import CHATBOT_PAGE_HEADERS, PAGE_SECURITY_HEADERS, 
 from canvasflow.server.gate import Gate
 from canvasflow.server.guards import RateLimiter, require_admin
 from canvasflow.server.routes import (
+    api_dialog,
     apikeys,
     canvases,
     credentials,
@@ -261,6 +262,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(marketplaces.router)
     app.include_router(generator.router)
     app.include_router(library.router)
+    app.include_router(api_dialog.router)
     # canvases as MCP servers: Streamable HTTP, answered by the mcp SDK (not in /docs:
     # JSON-RPC, described in PROTOCOL.md)
     mcp_door = McpDoor()

@@ -1217,6 +1217,33 @@ class ToolRunResult(BaseModel):
     ms: int
 
 
+class SnippetOut(BaseModel):
+    key: str
+    label: str
+    language: Literal["shell", "python", "javascript"]
+    code: str
+
+
+class OverridableInput(BaseModel):
+    nodeId: str
+    nodeLabel: str
+    input: str = Field(..., description="The input's name, the key in overrideConfig")
+    label: str
+    type: str
+    allowed: bool = Field(..., description="Whether the canvas lets a request change it")
+
+
+class ApiDialog(BaseModel):
+    """What a canvas's API dialog shows: its prediction URL, whether it needs a key, the
+    code to call it, and the inputs a request's overrideConfig may change."""
+
+    predictionUrl: str
+    locked: bool = Field(..., description="The canvas has keys: the code reads CANVASFLOW_KEY")
+    snippets: list[SnippetOut]
+    inputs: list[OverridableInput]
+    allowedOverrides: list[str]
+
+
 class PublicCanvas(BaseModel):
     """What the public chatbot page learns of a canvas."""
 

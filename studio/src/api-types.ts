@@ -194,6 +194,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/canvases/{canvas_id}/api-dialog": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Api Dialog
+         * @description The canvas's API dialog: its URL, the code for each client (filled in, runnable
+         *     as shown), and what a request's overrideConfig may change.
+         */
+        get: operations["api_dialog_api_v1_canvases__canvas_id__api_dialog_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/canvases/{canvas_id}/export": {
         parameters: {
             query?: never;
@@ -591,6 +612,27 @@ export interface paths {
         post?: never;
         /** Delete Canvas */
         delete: operations["delete_canvas_api_v1_chatflows__canvas_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/chatflows/{canvas_id}/api-dialog": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Api Dialog
+         * @description The canvas's API dialog: its URL, the code for each client (filled in, runnable
+         *     as shown), and what a request's overrideConfig may change.
+         */
+        get: operations["api_dialog_api_v1_chatflows__canvas_id__api_dialog_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -2051,6 +2093,26 @@ export interface components {
              */
             status: number;
         };
+        /**
+         * ApiDialog
+         * @description What a canvas's API dialog shows: its prediction URL, whether it needs a key, the
+         *     code to call it, and the inputs a request's overrideConfig may change.
+         */
+        ApiDialog: {
+            /** Allowedoverrides */
+            allowedOverrides: string[];
+            /** Inputs */
+            inputs: components["schemas"]["OverridableInput"][];
+            /**
+             * Locked
+             * @description The canvas has keys: the code reads CANVASFLOW_KEY
+             */
+            locked: boolean;
+            /** Predictionurl */
+            predictionUrl: string;
+            /** Snippets */
+            snippets: components["schemas"]["SnippetOut"][];
+        };
         /** ApiKeyCreated */
         ApiKeyCreated: {
             /** Admin */
@@ -3295,6 +3357,27 @@ export interface components {
             /** Outdated */
             outdated: boolean;
         };
+        /** OverridableInput */
+        OverridableInput: {
+            /**
+             * Allowed
+             * @description Whether the canvas lets a request change it
+             */
+            allowed: boolean;
+            /**
+             * Input
+             * @description The input's name, the key in overrideConfig
+             */
+            input: string;
+            /** Label */
+            label: string;
+            /** Nodeid */
+            nodeId: string;
+            /** Nodelabel */
+            nodeLabel: string;
+            /** Type */
+            type: string;
+        };
         /** Ping */
         Ping: {
             /**
@@ -3509,6 +3592,20 @@ export interface components {
              * @description An API key
              */
             key: string;
+        };
+        /** SnippetOut */
+        SnippetOut: {
+            /** Code */
+            code: string;
+            /** Key */
+            key: string;
+            /** Label */
+            label: string;
+            /**
+             * Language
+             * @enum {string}
+             */
+            language: "shell" | "python" | "javascript";
         };
         /** StoredFile */
         StoredFile: {
@@ -3917,6 +4014,7 @@ export interface components {
     pathItems: never;
 }
 export type SchemaAbortResponse = components['schemas']['AbortResponse'];
+export type SchemaApiDialog = components['schemas']['ApiDialog'];
 export type SchemaApiKeyCreated = components['schemas']['ApiKeyCreated'];
 export type SchemaApiKeyIn = components['schemas']['ApiKeyIn'];
 export type SchemaApiKeyOut = components['schemas']['ApiKeyOut'];
@@ -3983,6 +4081,7 @@ export type SchemaOllamaStatus = components['schemas']['OllamaStatus'];
 export type SchemaOpenAiError = components['schemas']['OpenAIError'];
 export type SchemaOpenAiErrorBody = components['schemas']['OpenAIErrorBody'];
 export type SchemaOutdated = components['schemas']['Outdated'];
+export type SchemaOverridableInput = components['schemas']['OverridableInput'];
 export type SchemaPing = components['schemas']['Ping'];
 export type SchemaPredictionResponse = components['schemas']['PredictionResponse'];
 export type SchemaPrices = components['schemas']['Prices'];
@@ -3999,6 +4098,7 @@ export type SchemaScheduleRecord = components['schemas']['ScheduleRecord'];
 export type SchemaScheduleStatus = components['schemas']['ScheduleStatus'];
 export type SchemaSessionInfo = components['schemas']['SessionInfo'];
 export type SchemaSignIn = components['schemas']['SignIn'];
+export type SchemaSnippetOut = components['schemas']['SnippetOut'];
 export type SchemaStoredFile = components['schemas']['StoredFile'];
 export type SchemaStreamingCheck = components['schemas']['StreamingCheck'];
 export type SchemaTemplateIn = components['schemas']['TemplateIn'];
@@ -6202,6 +6302,157 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request Timeout */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Bad Gateway */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    api_dialog_api_v1_canvases__canvas_id__api_dialog_get: {
+        parameters: {
+            query?: {
+                /** @description Put an overrideConfig in the code */
+                override?: boolean;
+            };
+            header?: never;
+            path: {
+                canvas_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiDialog"];
+                };
             };
             /** @description Bad Request */
             400: {
@@ -10460,6 +10711,157 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request Timeout */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Bad Gateway */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    api_dialog_api_v1_chatflows__canvas_id__api_dialog_get: {
+        parameters: {
+            query?: {
+                /** @description Put an overrideConfig in the code */
+                override?: boolean;
+            };
+            header?: never;
+            path: {
+                canvas_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiDialog"];
+                };
             };
             /** @description Bad Request */
             400: {

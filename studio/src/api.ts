@@ -5,6 +5,7 @@ import type { McpConfig } from './mcp';
 import type {
   SchemaApiKeyCreated,
   SchemaApiKeyOut,
+  SchemaApiDialog,
   SchemaChatStats,
   SchemaToolOut,
   SchemaToolRunResult,
@@ -59,6 +60,7 @@ export type OllamaStatus = SchemaOllamaStatus;
 export type SavedTemplate = SchemaTemplateOut;
 export type VersionDiff = SchemaVersionDiff;
 export type Variable = SchemaVariableOut;
+export type ApiDialogData = SchemaApiDialog;
 export type LibraryTool = SchemaToolOut;
 export type ToolRunResult = SchemaToolRunResult;
 type VariableBody = { name: string; value: string; type: 'static' | 'runtime' };
@@ -87,6 +89,8 @@ export const api = {
     call<{ valid: boolean; problems: Problem[] }>('POST', `/api/v1/canvases/validate${deep ? '?deep=1' : ''}`, { flowData }),
   credentials: () => call<Credential[]>('GET', '/api/v1/credentials'),
   variables: () => call<Variable[]>('GET', '/api/v1/variables'),
+  apiDialog: (canvasId: string, override: boolean) =>
+    call<ApiDialogData>('GET', `/api/v1/canvases/${encodeURIComponent(canvasId)}/api-dialog${override ? '?override=true' : ''}`),
   createVariable: (body: VariableBody) => call<Variable>('POST', '/api/v1/variables', body),
   updateVariable: (id: string, body: VariableBody) => call<Variable>('PUT', `/api/v1/variables/${encodeURIComponent(id)}`, body),
   deleteVariable: (id: string) => call<void>('DELETE', `/api/v1/variables/${encodeURIComponent(id)}`),

@@ -18,6 +18,7 @@ import { Palette } from '../components/Palette';
 import { CanvasSettings } from '../components/CanvasSettings';
 import { TestPanel, type NodeRun } from '../components/TestPanel';
 import { GenerateAgentflow } from '../components/GenerateAgentflow';
+import { ApiDialog } from '../components/ApiDialog';
 import { VersionHistory } from '../components/VersionHistory';
 import { useClipboard } from '../editor/clipboard';
 import { connected, verdictOf } from '../editor/connections';
@@ -104,6 +105,7 @@ function EditorInner({ id, catalogue }: { id: string; catalogue: NodeDesc[] }) {
     setNodes((all) => all.map((n) => (n.id === nodeId ? { ...n, data: { ...n.data, label } } : n)));
 
   const [generating, setGenerating] = useState(false);
+  const [showApi, setShowApi] = useState(false);
   // a generated draft replaces the canvas (undoable), laid out, checked, not saved
   const draft = (generated: FlowData, found: Problem[]) => {
     remember();
@@ -161,6 +163,7 @@ function EditorInner({ id, catalogue }: { id: string; catalogue: NodeDesc[] }) {
 
   return (
     <CatalogueContext.Provider value={byName}>
+      {showApi && <ApiDialog canvas={canvas} onClose={() => setShowApi(false)} onSaved={setCanvas} />}
       {generating && (
         <GenerateAgentflow
           replacing={nodes.some((n) => n.data.name !== 'startAgentflow')}
@@ -201,6 +204,9 @@ function EditorInner({ id, catalogue }: { id: string; catalogue: NodeDesc[] }) {
             <button type="button" className="ghost" onClick={undo} title="Undo (Ctrl+Z)">Undo</button>
             <button type="button" className="ghost" onClick={redo} title="Redo (Ctrl+Shift+Z)">Redo</button>
             <button type="button" className="ghost" onClick={arrange} title="Lay the nodes out">Arrange</button>
+            <button type="button" className="ghost" id="api-dialog" onClick={() => setShowApi(true)} title="Call this canvas from your code">
+              API
+            </button>
             {(agentflowCanvas || nodes.length === 0) && (
               <button type="button" className="ghost" id="generate" onClick={() => setGenerating(true)} title="Draft an agentflow from a description, with a chat model">
                 Generate
