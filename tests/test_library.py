@@ -121,3 +121,37 @@ def test_a_tool_kept_once_is_picked_by_a_canvas_and_run_in_the_sandbox(shop: Pro
         inline["nodes"][0]["data"]["inputs"] = {}
         problems = make_canvas(shop.url, inline)["problems"]
         assert {p["input"] for p in problems} >= {"customToolName", "customToolFunc"}
+
+
+def test_flowises_marketplace_ships_and_says_what_each_template_needs(shop: Proc) -> None:
+    """Flowise 3.1.2's 24 chatflows and 13 agentflows, shipped with their licence, each
+    imported as a canvas (a node canvasflow lacks leaves a draft naming it), with what it
+    needs judged by the validator on this server (it has an OpenAI key)."""
+    from importlib import resources
+
+    licence = resources.files("canvasflow.data").joinpath("marketplaces", "LICENSE.md")
+    assert "Apache License" in licence.read_text()
+    with httpx.Client(base_url=shop.url + "/api/v1", timeout=60) as c:
+        templates = c.get("/marketplaces/templates").json()
+        kinds = [t["type"] for t in templates]
+        assert kinds.count("Chatflow") == 24 and kinds.count("AgentflowV2") == 13
+        by_name = {t["templateName"]: t for t in templates}
+        assert by_name["Conversation Chain"]["runs"] is True  # ChatOpenAI, the server's key
+        assert "a key: Azure ChatOpenAI" in by_name["LLM Chain"]["needs"]
+        assert "a file" in by_name["CSV Agent"]["needs"]
+        assert "not supported: Gmail" in by_name["Human In The Loop"]["needs"]
+        assert "a server: ChatOllama" in by_name["Local QnA"]["needs"]
+        assert "Chat Models" in by_name["Conversation Chain"]["categories"]
+        for t in templates:
+            made = c.post(
+                "/canvases/import",
+                params={"name": t["templateName"]},
+                json={"name": t["templateName"], "flowData": t["flowData"]},
+            )
+            assert made.status_code == 201, (t["templateName"], made.text[:300])
+            canvas = made.json()
+            errors = [p for p in canvas["problems"] if p["level"] == "error"]
+            if any(n.startswith("not supported") for n in t["needs"]):
+                assert any("not supported" in p["message"] for p in errors), t["templateName"]
+            if t["runs"]:
+                assert errors == [], (t["templateName"], errors)

@@ -1364,6 +1364,39 @@ def test_the_api_dialog_hands_out_code_and_edits_the_allow_list(page: Page, stud
     assert "temperature" in stored["settings"]["allowedOverrides"]
 
 
+def test_the_template_gallery_says_what_each_needs_and_starts_canvases(
+    page: Page, studio: Proc
+) -> None:
+    """Flowise's marketplace in the studio: cards with their nodes and what they need,
+    filtered and searched; a template used opens as a canvas with its needs said and a
+    node canvasflow lacks named on it, never a broken canvas. Dark mode too."""
+    page.goto(f"{studio.url}/studio/")
+    page.click("a.more-templates")
+    page.wait_for_selector(".templates-page article.marketplace")
+    assert page.locator("article.marketplace").count() == 37
+    page.click(".template-filters button:has-text('Agentflows')")
+    wait_count(page, "article.marketplace", 13)
+    page.click(".template-filters button:has-text('Runs as it is')")
+    runs = page.locator("article.marketplace").count()
+    assert 0 < runs < 37
+    page.click(".template-filters button:has-text('All')")
+    page.fill("input[aria-label='Search templates']", "human")
+    wait_count(page, "article.marketplace", 1)
+    card = page.locator("article[data-template='Human In The Loop']")
+    assert "not supported: Gmail" in card.locator(".needs-list").inner_text()
+    page.fill("input[aria-label='Search templates']", "")
+    shoot(page, "studio-templates.png")
+    page.click("button[aria-label='Toggle dark mode']")
+    shoot(page, "studio-templates-dark.png")
+    page.click("button[aria-label='Toggle dark mode']")
+    human = page.locator("article[data-template='Human In The Loop']")
+    human.locator("button:has-text('Use this template')").click()
+    page.wait_for_selector(".react-flow__node")
+    page.wait_for_selector(".needs-banner:has-text('a node in place of Gmail')")
+    assert page.locator(".problems-count").get_attribute("data-errors") != "0"
+    shoot(page, "studio-template-used.png")
+
+
 def test_the_evaluation_pages(page: Page, studio: Proc, tmp_path: Path) -> None:
     """A dataset imported from a file and edited, an evaluator saved, a run of two
     versions followed to its end, its charts, the two versions compared, run again."""

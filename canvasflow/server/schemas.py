@@ -1336,6 +1336,27 @@ class TemplateIn(BaseModel):
     usecases: list[str] | None = None
 
 
+class MarketplaceTemplate(BaseModel):
+    """One of Flowise's marketplace templates (``GET /api/v1/marketplaces/templates``), in
+    Flowise's shape, with what canvasflow's validator says it needs before it runs."""
+
+    id: str
+    templateName: str
+    type: Literal["Chatflow", "AgentflowV2"]
+    description: str = ""
+    usecases: list[str] = Field(default_factory=list)
+    framework: list[str] = Field(default_factory=list)
+    categories: list[str] = Field(default_factory=list, description="Its nodes' categories")
+    nodes: list[str] = Field(default_factory=list, description="Its nodes' labels")
+    needs: list[str] = Field(
+        default_factory=list,
+        description="What to give it before it runs (a key, a file, an input to fill in), "
+        "and the nodes canvasflow lacks (it then opens as a draft naming them)",
+    )
+    runs: bool = Field(..., description="Runs as it is on this server (no key, file or gap)")
+    flowData: str
+
+
 class TemplateOut(BaseModel):
     id: str
     name: str

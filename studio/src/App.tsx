@@ -6,6 +6,7 @@ import { CanvasList } from './pages/CanvasList';
 import { Editor } from './pages/Editor';
 import { Credentials } from './pages/Credentials';
 import { Models } from './pages/Models';
+import { Templates } from './pages/Templates';
 import { Tools } from './pages/Tools';
 import { Variables } from './pages/Variables';
 import { ApiKeys } from './pages/ApiKeys';
@@ -55,7 +56,7 @@ export function App() {
     (page === 'executions' && route.page === 'execution') ||
     (page === 'evaluations' && (route.page === 'evaluation' || route.page === 'dataset'));
   const link = (
-    page: 'canvases' | 'credentials' | 'models' | 'keys' | 'executions' | 'evaluations' | 'variables' | 'tools',
+    page: 'canvases' | 'credentials' | 'models' | 'keys' | 'executions' | 'evaluations' | 'variables' | 'tools' | 'templates',
     label: string,
   ) => (
     <a
@@ -76,6 +77,7 @@ export function App() {
         <strong className="brand">canvasflow studio</strong>
         <nav>
           {link('canvases', 'Canvases')}
+          {link('templates', 'Templates')}
           {link('executions', 'Executions')}
           {link('evaluations', 'Evaluations')}
           {link('models', 'Models')}
@@ -108,6 +110,7 @@ export function App() {
       {route.page === 'credentials' && <Credentials />}
       {route.page === 'models' && <Models catalogue={catalogue} />}
       {route.page === 'tools' && <Tools />}
+      {route.page === 'templates' && <Templates catalogue={catalogue} />}
       {route.page === 'variables' && <Variables />}
       {route.page === 'keys' && <ApiKeys />}
       {route.page === 'executions' && <Executions />}

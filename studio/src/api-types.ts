@@ -1505,6 +1505,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/marketplaces/templates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Marketplace Templates
+         * @description Flowise 3.1.2's marketplace chatflows and agentflows (shipped with canvasflow, with
+         *     their licence), each with what canvasflow's validator says it needs on this server:
+         *     a key the server lacks, a file, an input to fill in, a node canvasflow lacks.
+         */
+        get: operations["marketplace_templates_api_v1_marketplaces_templates_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/mcp-server/{canvas_id}": {
         parameters: {
             query?: never;
@@ -3156,6 +3178,53 @@ export interface components {
              */
             loadMethod: string;
         };
+        /**
+         * MarketplaceTemplate
+         * @description One of Flowise's marketplace templates (``GET /api/v1/marketplaces/templates``), in
+         *     Flowise's shape, with what canvasflow's validator says it needs before it runs.
+         */
+        MarketplaceTemplate: {
+            /**
+             * Categories
+             * @description Its nodes' categories
+             */
+            categories?: string[];
+            /**
+             * Description
+             * @default
+             */
+            description: string;
+            /** Flowdata */
+            flowData: string;
+            /** Framework */
+            framework?: string[];
+            /** Id */
+            id: string;
+            /**
+             * Needs
+             * @description What to give it before it runs (a key, a file, an input to fill in), and the nodes canvasflow lacks (it then opens as a draft naming them)
+             */
+            needs?: string[];
+            /**
+             * Nodes
+             * @description Its nodes' labels
+             */
+            nodes?: string[];
+            /**
+             * Runs
+             * @description Runs as it is on this server (no key, file or gap)
+             */
+            runs: boolean;
+            /** Templatename */
+            templateName: string;
+            /**
+             * Type
+             * @enum {string}
+             */
+            type: "Chatflow" | "AgentflowV2";
+            /** Usecases */
+            usecases?: string[];
+        };
         /** McpServerConfig */
         McpServerConfig: {
             /**
@@ -4066,6 +4135,7 @@ export type SchemaInputOption = components['schemas']['InputOption'];
 export type SchemaLeadIn = components['schemas']['LeadIn'];
 export type SchemaLeadOut = components['schemas']['LeadOut'];
 export type SchemaLoadMethodRequest = components['schemas']['LoadMethodRequest'];
+export type SchemaMarketplaceTemplate = components['schemas']['MarketplaceTemplate'];
 export type SchemaMcpServerConfig = components['schemas']['McpServerConfig'];
 export type SchemaMcpServerCreate = components['schemas']['McpServerCreate'];
 export type SchemaMcpServerUpdate = components['schemas']['McpServerUpdate'];
@@ -21178,6 +21248,152 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request Timeout */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Bad Gateway */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    marketplace_templates_api_v1_marketplaces_templates_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MarketplaceTemplate"][];
+                };
             };
             /** @description Bad Request */
             400: {

@@ -7,6 +7,7 @@ import type {
   SchemaApiKeyOut,
   SchemaApiDialog,
   SchemaChatStats,
+  SchemaMarketplaceTemplate,
   SchemaToolOut,
   SchemaToolRunResult,
   SchemaVariableOut,
@@ -61,6 +62,7 @@ export type SavedTemplate = SchemaTemplateOut;
 export type VersionDiff = SchemaVersionDiff;
 export type Variable = SchemaVariableOut;
 export type ApiDialogData = SchemaApiDialog;
+export type MarketplaceTemplate = SchemaMarketplaceTemplate;
 export type LibraryTool = SchemaToolOut;
 export type ToolRunResult = SchemaToolRunResult;
 type VariableBody = { name: string; value: string; type: 'static' | 'runtime' };
@@ -89,6 +91,7 @@ export const api = {
     call<{ valid: boolean; problems: Problem[] }>('POST', `/api/v1/canvases/validate${deep ? '?deep=1' : ''}`, { flowData }),
   credentials: () => call<Credential[]>('GET', '/api/v1/credentials'),
   variables: () => call<Variable[]>('GET', '/api/v1/variables'),
+  marketplace: () => call<MarketplaceTemplate[]>('GET', '/api/v1/marketplaces/templates'),
   apiDialog: (canvasId: string, override: boolean) =>
     call<ApiDialogData>('GET', `/api/v1/canvases/${encodeURIComponent(canvasId)}/api-dialog${override ? '?override=true' : ''}`),
   createVariable: (body: VariableBody) => call<Variable>('POST', '/api/v1/variables', body),

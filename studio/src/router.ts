@@ -9,6 +9,7 @@ export type Route =
   | { page: 'credentials' }
   | { page: 'models' }
   | { page: 'variables' }
+  | { page: 'templates' }
   | { page: 'tools' }
   | { page: 'keys' }
   | { page: 'executions' }
@@ -25,6 +26,7 @@ export function parse(pathname: string): Route {
   if (head === 'credentials') return { page: 'credentials' };
   if (head === 'models') return { page: 'models' };
   if (head === 'variables') return { page: 'variables' };
+  if (head === 'templates') return { page: 'templates' };
   if (head === 'tools') return { page: 'tools' };
   if (head === 'keys') return { page: 'keys' };
   if (head === 'executions' && arg) return { page: 'execution', id: decodeURIComponent(arg) };
@@ -46,6 +48,8 @@ export function href(route: Route): string {
       return '/studio/models';
     case 'variables':
       return '/studio/variables';
+    case 'templates':
+      return '/studio/templates';
     case 'tools':
       return '/studio/tools';
     case 'keys':

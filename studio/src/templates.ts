@@ -1,6 +1,6 @@
 // The studio's starter templates. The first two run offline, on the embedded model.
 import { ref } from './graph';
-import type { ModelChoice, ModelDefaults } from './api';
+import { api, type ModelChoice, type ModelDefaults } from './api';
 import { choiceInputs } from './models';
 import type { FlowData, NodeDesc } from './types';
 
@@ -167,4 +167,13 @@ export function withDefaults(flow: FlowData, defaults: ModelDefaults, byName: Ma
     return node;
   });
   return { ...flow, nodes };
+}
+
+/** A canvas made from a starter template, with the server's default models; what it
+ *  still needs is kept for the editor's banner. Its id. */
+export async function startFrom(t: Template, byName: Map<string, NodeDesc>): Promise<string> {
+  const defaults = await api.modelDefaults().catch(() => ({ chat: null, embeddings: null }));
+  const made = await api.createCanvas(t.name, withDefaults(t.flow, defaults, byName));
+  if (t.needs && !(t.key === 'tool-agent' && defaults.chat)) sessionStorage.setItem(`cf-needs:${made.id}`, t.needs);
+  return made.id;
 }

@@ -1,7 +1,7 @@
 import { useEffect, useMemo, useState } from 'react';
 import { api, ApiError, type SavedTemplate } from '../api';
 import { go } from '../router';
-import { TEMPLATES, withDefaults } from '../templates';
+import { startFrom, TEMPLATES } from '../templates';
 import type { CanvasRow, NodeDesc } from '../types';
 import { DeleteButton } from '../components/DeleteButton';
 
@@ -148,7 +148,19 @@ export function CanvasList({ catalogue = [] }: { catalogue?: NodeDesc[] }) {
           </section>
         </>
       )}
-      <h2>Start from a template</h2>
+      <h2>
+        Start from a template{' '}
+        <a
+          className="more-templates"
+          href="/studio/templates"
+          onClick={(e) => {
+            e.preventDefault();
+            go({ page: 'templates' });
+          }}
+        >
+          Flowise's marketplace: 37 more
+        </a>
+      </h2>
       <section className="gallery">
         {TEMPLATES.map((t) => (
           <article key={t.key} className="card template">
@@ -159,12 +171,9 @@ export function CanvasList({ catalogue = [] }: { catalogue?: NodeDesc[] }) {
             <button
               type="button"
               onClick={async () => {
-                // the server's default models (the Models page) in place of the embedded ones
-                const defaults = await api.modelDefaults().catch(() => ({ chat: null, embeddings: null }));
-                const made = await api.createCanvas(t.name, withDefaults(t.flow, defaults, byName));
-                // what it needs is asked for again where it is given: in the editor
-                if (t.needs && !(t.key === 'tool-agent' && defaults.chat)) sessionStorage.setItem(`cf-needs:${made.id}`, t.needs);
-                go({ page: 'editor', id: made.id });
+                // the server's default models (the Models page) in place of the embedded
+                // ones; what it needs is asked for again where it is given: in the editor
+                go({ page: 'editor', id: await startFrom(t, byName) });
               }}
             >
               Use this template
