@@ -62,6 +62,7 @@ from canvasflow.server.routes import (
     predictions,
     session,
     triggers,
+    usage,
     vectors,
     versions,
     widget,
@@ -263,6 +264,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(generator.router)
     app.include_router(library.router)
     app.include_router(api_dialog.router)
+    app.include_router(usage.router)
     # canvases as MCP servers: Streamable HTTP, answered by the mcp SDK (not in /docs:
     # JSON-RPC, described in PROTOCOL.md)
     mcp_door = McpDoor()

@@ -393,6 +393,46 @@ class ChatMessageOut(BaseModel):
     usage: dict[str, Any] | None = None
     status: str
     createdDate: UTCDateTime
+    feedback: dict[str, Any] | None = Field(
+        None, description="The feedback given on this answer: {rating, content}"
+    )
+
+
+class ConversationOut(BaseModel):
+    sessionId: str | None
+    chatId: str
+    firstDate: UTCDateTime
+    lastDate: UTCDateTime
+    messages: int
+    firstQuestion: str | None = None
+    tokens: int = 0
+    thumbsUp: int = 0
+    thumbsDown: int = 0
+    source: str | None = Field(None, description="What started its latest run (trigger)")
+    version: str | None = Field(None, description="The canvas version that answered last")
+
+
+class UsageDay(BaseModel):
+    date: str = Field(..., description="The day (UTC), YYYY-MM-DD")
+    predictions: int
+    errors: int
+    promptTokens: int
+    completionTokens: int
+    latencyP50: int | None = Field(None, description="Milliseconds")
+    latencyP95: int | None = None
+    ttftP50: int | None = Field(None, description="Milliseconds to the first token")
+    ttftP95: int | None = None
+
+
+class UsageOut(BaseModel):
+    canvasId: str | None = Field(None, description="The canvas, or none for all of them")
+    days: list[UsageDay] = Field(..., description="Every day of the period, oldest first")
+    total: UsageDay = Field(..., description="The whole period (date: its first day)")
+
+
+class ConversationPage(BaseModel):
+    total: int = Field(..., description="Conversations the filters select")
+    conversations: list[ConversationOut]
 
 
 class DeleteResult(BaseModel):

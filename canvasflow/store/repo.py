@@ -160,6 +160,16 @@ class HistoryFilter:
     start: datetime | None = None
     end: datetime | None = None
     order: str = "ASC"
+    # Flowise's filters: one message, messages rated (of one rating), text in them
+    message_id: str | None = None
+    feedback_type: str | None = None
+    feedback: bool = False
+    text: str | None = None
+
+
+def _like(text: str) -> str:
+    """Text for a LIKE pattern, its wildcards taken literally."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 @dataclass
@@ -981,16 +991,145 @@ class Store(EvalRepo):
             q = q.where(ChatMessage.created_at >= f.start)
         if f.end:
             q = q.where(ChatMessage.created_at <= f.end)
+        if f.message_id:
+            q = q.where(ChatMessage.id == f.message_id)
+        if f.feedback or f.feedback_type:
+            rated = select(Feedback.message_id).where(Feedback.canvas_id == canvas_id)
+            if f.feedback_type:
+                rated = rated.where(Feedback.rating == f.feedback_type)
+            q = q.where(ChatMessage.id.in_(rated))
+        if f.text:
+            q = q.where(ChatMessage.content.ilike(f"%{_like(f.text)}%", escape="\\"))
         return q
 
-    async def messages(self, canvas_id: str, f: HistoryFilter | None = None) -> list[ChatMessage]:
+    async def messages(
+        self,
+        canvas_id: str,
+        f: HistoryFilter | None = None,
+        offset: int = 0,
+        limit: int | None = None,
+    ) -> list[ChatMessage]:
         f = f or HistoryFilter()
         order = (
             ChatMessage.created_at.desc() if f.order.upper() == "DESC" else ChatMessage.created_at
         )
-        q = self._history_query(canvas_id, f).order_by(order)
+        q = self._history_query(canvas_id, f).order_by(order, ChatMessage.id).offset(offset)
+        if limit is not None:
+            q = q.limit(limit)
         async with self.sessions() as s:
             return list((await s.scalars(q)).all())
+
+    async def run_figures(
+        self, canvas_id: str | None, since: datetime
+    ) -> list[tuple[datetime, str, int, int, int | None, int | None]]:
+        """Each run since ``since`` (of one canvas, or all): when it started, its status,
+        its tokens in and out, its latency and time to first token (milliseconds)."""
+        q = select(
+            Execution.started_at,
+            Execution.status,
+            Execution.prompt_tokens,
+            Execution.completion_tokens,
+            Execution.latency_ms,
+            Execution.ttft_ms,
+        ).where(Execution.started_at >= since)
+        if canvas_id:
+            q = q.where(Execution.canvas_id == canvas_id)
+        async with self.sessions() as s:
+            return [tuple(r) for r in (await s.execute(q)).all()]  # type: ignore[misc]
+
+    async def feedback_of(self, message_ids: list[str]) -> dict[str, Feedback]:
+        """The feedback given on these answers, by answer id."""
+        if not message_ids:
+            return {}
+        async with self.sessions() as s:
+            rows = await s.scalars(select(Feedback).where(Feedback.message_id.in_(message_ids)))
+            return {r.message_id: r for r in rows}
+
+    async def conversations(
+        self, canvas_id: str, f: HistoryFilter, offset: int, limit: int
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """A page of a canvas's conversations (by session), latest first, each with its
+        dates, message count, first question, tokens, feedback, what started it and the
+        version that answered; and how many there are. Filters select the sessions with a
+        matching message (text, rating, dates)."""
+        matching = self._history_query(canvas_id, f).with_only_columns(ChatMessage.session_id)
+        last = func.max(ChatMessage.created_at)
+        page = (
+            select(
+                ChatMessage.session_id,
+                func.min(ChatMessage.chat_id),
+                func.min(ChatMessage.created_at),
+                last,
+                func.count(),
+            )
+            .where(ChatMessage.canvas_id == canvas_id, ChatMessage.session_id.in_(matching))
+            .group_by(ChatMessage.session_id)
+            .order_by(last.desc(), ChatMessage.session_id)
+            .offset(offset)
+            .limit(limit)
+        )
+        total_q = select(func.count(func.distinct(ChatMessage.session_id))).where(
+            ChatMessage.canvas_id == canvas_id, ChatMessage.session_id.in_(matching)
+        )
+        async with self.sessions() as s:
+            total = int((await s.execute(total_q)).scalar_one())
+            rows = (await s.execute(page)).all()
+            sessions = [r[0] for r in rows]
+            details = (
+                await s.execute(
+                    select(
+                        ChatMessage.id,
+                        ChatMessage.session_id,
+                        ChatMessage.role,
+                        func.substr(ChatMessage.content, 1, 200),
+                        ChatMessage.usage,
+                        ChatMessage.created_at,
+                    )
+                    .where(ChatMessage.canvas_id == canvas_id, ChatMessage.session_id.in_(sessions))
+                    .order_by(ChatMessage.created_at)
+                )
+            ).all()
+            ratings = (
+                await s.execute(
+                    select(ChatMessage.session_id, Feedback.rating)
+                    .join(Feedback, Feedback.message_id == ChatMessage.id)
+                    .where(ChatMessage.canvas_id == canvas_id, ChatMessage.session_id.in_(sessions))
+                )
+            ).all()
+            runs = (
+                await s.execute(
+                    select(Execution.session_id, Execution.trigger, Execution.version)
+                    .where(Execution.canvas_id == canvas_id, Execution.session_id.in_(sessions))
+                    .order_by(Execution.started_at)
+                )
+            ).all()
+        out: dict[str | None, dict[str, Any]] = {
+            r[0]: {
+                "sessionId": r[0],
+                "chatId": r[1],
+                "firstDate": r[2],
+                "lastDate": r[3],
+                "messages": int(r[4]),
+                "firstQuestion": None,
+                "tokens": 0,
+                "thumbsUp": 0,
+                "thumbsDown": 0,
+                "source": None,
+                "version": None,
+            }
+            for r in rows
+        }
+        for _, session, role, content, usage, _at in details:
+            row = out[str(session) if session is not None else None]
+            if role == "userMessage" and row["firstQuestion"] is None:
+                row["firstQuestion"] = content
+            if isinstance(usage, dict):
+                row["tokens"] += int(usage.get("total_tokens") or 0)
+        for session, rating in ratings:
+            out[session]["thumbsUp" if rating == "THUMBS_UP" else "thumbsDown"] += 1
+        for session, trigger, version in runs:  # the latest run's
+            out[session]["source"], out[session]["version"] = trigger, version
+        return total, [out[s] for s in sessions]
 
     async def chats_of(self, canvas_id: str, f: HistoryFilter | None = None) -> set[str]:
         """The chats a filter selects messages of (one column, each chat once)."""
