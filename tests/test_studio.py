@@ -38,6 +38,7 @@ def studio(upstream: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     data = tmp_path_factory.mktemp("studio")
     proc = canvasflow_server(data, upstream, auth=True).start()
     proc.admin = (data / "admin.key").read_text().strip()  # type: ignore[attr-defined]
+    proc.data = data  # type: ignore[attr-defined]
     yield proc
     proc.stop()
 
@@ -1395,6 +1396,132 @@ def test_the_template_gallery_says_what_each_needs_and_starts_canvases(
     page.wait_for_selector(".needs-banner:has-text('a node in place of Gmail')")
     assert page.locator(".problems-count").get_attribute("data-errors") != "0"
     shoot(page, "studio-template-used.png")
+
+
+def seed_messages(studio: Proc, canvas_id: str, sessions: int) -> None:
+    """``sessions`` conversations of two exchanges each (4 messages), written straight
+    into the server's SQLite database, an hour apart, the last one rated."""
+    import asyncio
+    import threading
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import insert
+
+    from canvasflow.store.models import ChatMessage, Feedback
+    from canvasflow.store.repo import Store
+
+    async def write() -> None:
+        store = Store(f"sqlite+aiosqlite:///{studio.data / 'canvasflow.db'}")  # type: ignore[attr-defined]
+        start = datetime.now(UTC) - timedelta(hours=sessions)
+        rows = []
+        for n in range(sessions):
+            at = start + timedelta(hours=n)
+            said = [
+                ("userMessage", f"question {n}"),
+                ("apiMessage", f"answer {n}"),
+                ("userMessage", f"again {n}"),
+                ("apiMessage", f"answer again {n}"),
+            ]
+            for i, (role, text) in enumerate(said):
+                rows.append(
+                    {
+                        "id": f"m-{n}-{i}",
+                        "canvas_id": canvas_id,
+                        "chat_id": f"chat-{n}",
+                        "session_id": f"session-{n}",
+                        "role": role,
+                        "content": text,
+                        "status": "completed",
+                        "usage": {"total_tokens": 5} if role == "apiMessage" else None,
+                        "created_at": at + timedelta(seconds=i),
+                    }
+                )
+        try:
+            async with store.sessions() as s:
+                await s.execute(insert(ChatMessage), rows)
+                await s.execute(
+                    insert(Feedback),
+                    [
+                        {
+                            "id": "f-last",
+                            "canvas_id": canvas_id,
+                            "chat_id": f"chat-{sessions - 1}",
+                            "message_id": f"m-{sessions - 1}-1",
+                            "rating": "THUMBS_DOWN",
+                            "created_at": datetime.now(UTC),
+                        }
+                    ],
+                )
+                await s.commit()
+        finally:
+            await store.close()
+
+    # Playwright's sync API keeps an event loop on this thread: write from another
+    worker = threading.Thread(target=lambda: asyncio.run(write()))
+    worker.start()
+    worker.join(timeout=120)
+
+
+def test_the_messages_page_pages_thousands_filters_exports_and_charts_usage(
+    page: Page, studio: Proc, tmp_path: Path
+) -> None:
+    """A canvas's conversations: 10,000 messages (2,500 conversations) listed a page at a
+    time, latest first; a conversation read; filtered by text and by rating; exported as
+    CSV; deleted; its leads; usage as charts, here and for every canvas; dark mode."""
+    admin = {"Authorization": f"Bearer {studio.admin}"}  # type: ignore[attr-defined]
+    canvas = make_canvas(studio.url, llm_chain_flow("mock?tokens=3"), name="Busy", headers=admin)
+    seed_messages(studio, canvas["id"], 2500)
+    for question in ("hello there", "and again"):
+        httpx.post(
+            f"{studio.url}/api/v1/prediction/{canvas['id']}",
+            json={"question": question, "chatId": "live"},
+            headers=admin,
+            timeout=60,
+        )
+    page.goto(f"{studio.url}/studio/")
+    page.click(f"li[data-canvas='{canvas['slug']}'] button:has-text('Messages')")
+    started = time.monotonic()
+    page.wait_for_selector("button.conversation[data-session=live]")
+    assert time.monotonic() - started < 10  # generous: a hang, not a timing
+    assert page.locator("button.conversation").count() == 50
+    tab = page.locator("button[role=tab]:has-text('Conversations')")
+    assert "(2501)" in tab.inner_text()
+    page.click("button.load-more")
+    wait_count(page, "button.conversation", 100)
+    page.click("button.conversation[data-session=live]")
+    page.wait_for_selector(".conversation-view article.message.apiMessage")
+    assert page.locator(".conversation-view article.message").count() == 4
+    shoot(page, "studio-messages.png")
+    page.fill("input[aria-label=Text]", "question 1234")
+    page.click(".message-filters button:has-text('Filter')")
+    wait_count(page, "button.conversation", 1)
+    page.click("button.conversation[data-session='session-1234']")
+    page.wait_for_selector(".conversation-view article.message:has-text('answer again 1234')")
+    page.click(".message-filters button:has-text('Clear')")
+    page.select_option("select[aria-label=Feedback]", "THUMBS_DOWN")
+    page.click(".message-filters button:has-text('Filter')")
+    wait_count(page, "button.conversation", 1)
+    with page.expect_download() as got:
+        page.click("button:has-text('Export CSV')")
+    csv = Path(got.value.path()).read_text()
+    assert csv.startswith("createdDate,") and "THUMBS_DOWN" in csv and len(csv.splitlines()) == 5
+    page.click("button.conversation[data-session='session-2499']")
+    page.wait_for_selector(".conversation-view .badge:has-text('rated bad')")
+    page.once("dialog", lambda d: d.accept())  # "Delete this conversation?"
+    page.locator(".conversation-tools button:has-text('Delete')").click()
+    page.wait_for_selector(".empty:has-text('No conversations')")
+    page.click("button[role=tab]:has-text('Leads')")
+    page.wait_for_selector(".empty:has-text('No leads yet')")
+    page.click("button[role=tab]:has-text('Usage')")
+    page.wait_for_selector(".usage-chart .uplot")
+    assert page.locator(".usage-chart").count() == 4
+    assert page.inner_text("dd[data-total=predictions]") == "2"
+    shoot(page, "studio-usage-canvas.png")
+    page.goto(f"{studio.url}/studio/usage")
+    page.wait_for_selector(".usage-page .usage-chart .uplot")
+    page.click("button[aria-label='Toggle dark mode']")
+    shoot(page, "studio-usage-dark.png")
+    page.click("button[aria-label='Toggle dark mode']")
 
 
 def test_the_evaluation_pages(page: Page, studio: Proc, tmp_path: Path) -> None:

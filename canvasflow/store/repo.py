@@ -1008,12 +1008,21 @@ class Store(EvalRepo):
         f: HistoryFilter | None = None,
         offset: int = 0,
         limit: int | None = None,
+        whole: bool = False,
     ) -> list[ChatMessage]:
+        """Messages the filter selects (``whole``: every message of the conversations
+        that hold one)."""
         f = f or HistoryFilter()
         order = (
             ChatMessage.created_at.desc() if f.order.upper() == "DESC" else ChatMessage.created_at
         )
-        q = self._history_query(canvas_id, f).order_by(order, ChatMessage.id).offset(offset)
+        q = self._history_query(canvas_id, f)
+        if whole:
+            sessions = q.with_only_columns(ChatMessage.session_id)
+            q = select(ChatMessage).where(
+                ChatMessage.canvas_id == canvas_id, ChatMessage.session_id.in_(sessions)
+            )
+        q = q.order_by(order, ChatMessage.id).offset(offset)
         if limit is not None:
             q = q.limit(limit)
         async with self.sessions() as s:

@@ -6,7 +6,9 @@ import { CanvasList } from './pages/CanvasList';
 import { Editor } from './pages/Editor';
 import { Credentials } from './pages/Credentials';
 import { Models } from './pages/Models';
+import { Messages } from './pages/Messages';
 import { Templates } from './pages/Templates';
+import { Usage } from './pages/Usage';
 import { Tools } from './pages/Tools';
 import { Variables } from './pages/Variables';
 import { ApiKeys } from './pages/ApiKeys';
@@ -56,7 +58,16 @@ export function App() {
     (page === 'executions' && route.page === 'execution') ||
     (page === 'evaluations' && (route.page === 'evaluation' || route.page === 'dataset'));
   const link = (
-    page: 'canvases' | 'credentials' | 'models' | 'keys' | 'executions' | 'evaluations' | 'variables' | 'tools' | 'templates',
+    page: | 'canvases'
+      | 'credentials'
+      | 'models'
+      | 'keys'
+      | 'executions'
+      | 'evaluations'
+      | 'variables'
+      | 'tools'
+      | 'templates'
+      | 'usage',
     label: string,
   ) => (
     <a
@@ -80,6 +91,7 @@ export function App() {
           {link('templates', 'Templates')}
           {link('executions', 'Executions')}
           {link('evaluations', 'Evaluations')}
+          {link('usage', 'Usage')}
           {link('models', 'Models')}
           {link('tools', 'Tools')}
           {link('variables', 'Variables')}
@@ -111,6 +123,8 @@ export function App() {
       {route.page === 'models' && <Models catalogue={catalogue} />}
       {route.page === 'tools' && <Tools />}
       {route.page === 'templates' && <Templates catalogue={catalogue} />}
+      {route.page === 'usage' && <Usage />}
+      {route.page === 'messages' && <Messages key={route.id} id={route.id} />}
       {route.page === 'variables' && <Variables />}
       {route.page === 'keys' && <ApiKeys />}
       {route.page === 'executions' && <Executions />}

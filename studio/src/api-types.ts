@@ -898,12 +898,41 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List Messages */
+        /**
+         * List Messages
+         * @description A canvas's messages, with Flowise's filters (and its page/pageSize), each answer
+         *     with the feedback given on it.
+         */
         get: operations["list_messages_api_v1_chatmessage__canvas_id__get"];
         put?: never;
         post?: never;
-        /** Delete Messages */
+        /**
+         * Delete Messages
+         * @description Delete a canvas's messages: all of them, or a chat's, a session's, a period's.
+         */
         delete: operations["delete_messages_api_v1_chatmessage__canvas_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/chatmessage/{canvas_id}/conversations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Conversations
+         * @description A page of a canvas's conversations (one per session), latest first: dates, how
+         *     many messages, the first question, tokens, thumbs up and down, what started it and
+         *     the version that answered. Filters keep the conversations with a matching message.
+         */
+        get: operations["list_conversations_api_v1_chatmessage__canvas_id__conversations_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -1961,6 +1990,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Usage
+         * @description Per day (UTC) of the last ``days``: predictions, errors, tokens in and out, and
+         *     p50/p95 latency and time to first token, of one canvas or of all.
+         */
+        get: operations["usage_api_v1_usage_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/variables": {
         parameters: {
             query?: never;
@@ -2287,6 +2337,13 @@ export interface components {
              * Format: date-time
              */
             createdDate: string;
+            /**
+             * Feedback
+             * @description The feedback given on this answer: {rating, content}
+             */
+            feedback?: {
+                [key: string]: unknown;
+            } | null;
             /** Id */
             id: string;
             /** Role */
@@ -2390,6 +2447,62 @@ export interface components {
             b: components["schemas"]["EvaluationOut"];
             /** Rows */
             rows: components["schemas"]["CompareRow"][];
+        };
+        /** ConversationOut */
+        ConversationOut: {
+            /** Chatid */
+            chatId: string;
+            /**
+             * Firstdate
+             * Format: date-time
+             */
+            firstDate: string;
+            /** Firstquestion */
+            firstQuestion?: string | null;
+            /**
+             * Lastdate
+             * Format: date-time
+             */
+            lastDate: string;
+            /** Messages */
+            messages: number;
+            /** Sessionid */
+            sessionId: string | null;
+            /**
+             * Source
+             * @description What started its latest run (trigger)
+             */
+            source?: string | null;
+            /**
+             * Thumbsdown
+             * @default 0
+             */
+            thumbsDown: number;
+            /**
+             * Thumbsup
+             * @default 0
+             */
+            thumbsUp: number;
+            /**
+             * Tokens
+             * @default 0
+             */
+            tokens: number;
+            /**
+             * Version
+             * @description The canvas version that answered last
+             */
+            version?: string | null;
+        };
+        /** ConversationPage */
+        ConversationPage: {
+            /** Conversations */
+            conversations: components["schemas"]["ConversationOut"][];
+            /**
+             * Total
+             * @description Conversations the filters select
+             */
+            total: number;
         };
         /**
          * CredentialField
@@ -3918,6 +4031,51 @@ export interface components {
              */
             total_tokens: number;
         };
+        /** UsageDay */
+        UsageDay: {
+            /** Completiontokens */
+            completionTokens: number;
+            /**
+             * Date
+             * @description The day (UTC), YYYY-MM-DD
+             */
+            date: string;
+            /** Errors */
+            errors: number;
+            /**
+             * Latencyp50
+             * @description Milliseconds
+             */
+            latencyP50?: number | null;
+            /** Latencyp95 */
+            latencyP95?: number | null;
+            /** Predictions */
+            predictions: number;
+            /** Prompttokens */
+            promptTokens: number;
+            /**
+             * Ttftp50
+             * @description Milliseconds to the first token
+             */
+            ttftP50?: number | null;
+            /** Ttftp95 */
+            ttftP95?: number | null;
+        };
+        /** UsageOut */
+        UsageOut: {
+            /**
+             * Canvasid
+             * @description The canvas, or none for all of them
+             */
+            canvasId?: string | null;
+            /**
+             * Days
+             * @description Every day of the period, oldest first
+             */
+            days: components["schemas"]["UsageDay"][];
+            /** @description The whole period (date: its first day) */
+            total: components["schemas"]["UsageDay"];
+        };
         /** Validation */
         Validation: {
             /** Problems */
@@ -4096,6 +4254,8 @@ export type SchemaChosenModel = components['schemas']['ChosenModel'];
 export type SchemaCompareRow = components['schemas']['CompareRow'];
 export type SchemaCompareSide = components['schemas']['CompareSide'];
 export type SchemaComparison = components['schemas']['Comparison'];
+export type SchemaConversationOut = components['schemas']['ConversationOut'];
+export type SchemaConversationPage = components['schemas']['ConversationPage'];
 export type SchemaCredentialField = components['schemas']['CredentialField'];
 export type SchemaCredentialIn = components['schemas']['CredentialIn'];
 export type SchemaCredentialKind = components['schemas']['CredentialKind'];
@@ -4183,6 +4343,8 @@ export type SchemaToolUpdate = components['schemas']['ToolUpdate'];
 export type SchemaTraceEntry = components['schemas']['TraceEntry'];
 export type SchemaUpsertResult = components['schemas']['UpsertResult'];
 export type SchemaUsage = components['schemas']['Usage'];
+export type SchemaUsageDay = components['schemas']['UsageDay'];
+export type SchemaUsageOut = components['schemas']['UsageOut'];
 export type SchemaValidation = components['schemas']['Validation'];
 export type SchemaVariableIn = components['schemas']['VariableIn'];
 export type SchemaVariableOut = components['schemas']['VariableOut'];
@@ -13457,6 +13619,17 @@ export interface operations {
                 order?: "ASC" | "DESC" | "asc" | "desc";
                 startDate?: string | null;
                 endDate?: string | null;
+                messageId?: string | null;
+                /** @description Only answers that were rated */
+                feedback?: boolean;
+                feedbackType?: ("THUMBS_UP" | "THUMBS_DOWN") | null;
+                /** @description Messages holding this text */
+                text?: string | null;
+                /** @description With pageSize: that page, from 1 */
+                page?: number | null;
+                pageSize?: number;
+                /** @description Whole conversations: every message of the sessions selected */
+                conversations?: boolean;
             };
             header?: never;
             path: {
@@ -13626,6 +13799,162 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["DeleteResult"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request Timeout */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Bad Gateway */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_conversations_api_v1_chatmessage__canvas_id__conversations_get: {
+        parameters: {
+            query?: {
+                startDate?: string | null;
+                endDate?: string | null;
+                sessionId?: string | null;
+                feedbackType?: ("THUMBS_UP" | "THUMBS_DOWN") | null;
+                text?: string | null;
+                page?: number;
+                pageSize?: number;
+            };
+            header?: never;
+            path: {
+                canvas_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConversationPage"];
                 };
             };
             /** @description Bad Request */
@@ -26301,6 +26630,157 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request Timeout */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Bad Gateway */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    usage_api_v1_usage_get: {
+        parameters: {
+            query?: {
+                /** @description One canvas (id or slug) */
+                canvasId?: string | null;
+                /** @description How many days, today included */
+                days?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UsageOut"];
+                };
             };
             /** @description Bad Request */
             400: {

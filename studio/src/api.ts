@@ -6,7 +6,11 @@ import type {
   SchemaApiKeyCreated,
   SchemaApiKeyOut,
   SchemaApiDialog,
+  SchemaChatMessageOut,
   SchemaChatStats,
+  SchemaConversationOut,
+  SchemaConversationPage,
+  SchemaUsageOut,
   SchemaMarketplaceTemplate,
   SchemaToolOut,
   SchemaToolRunResult,
@@ -62,6 +66,8 @@ export type SavedTemplate = SchemaTemplateOut;
 export type VersionDiff = SchemaVersionDiff;
 export type Variable = SchemaVariableOut;
 export type ApiDialogData = SchemaApiDialog;
+export type Conversation = SchemaConversationOut;
+export type UsageData = SchemaUsageOut;
 export type MarketplaceTemplate = SchemaMarketplaceTemplate;
 export type LibraryTool = SchemaToolOut;
 export type ToolRunResult = SchemaToolRunResult;
@@ -91,6 +97,14 @@ export const api = {
     call<{ valid: boolean; problems: Problem[] }>('POST', `/api/v1/canvases/validate${deep ? '?deep=1' : ''}`, { flowData }),
   credentials: () => call<Credential[]>('GET', '/api/v1/credentials'),
   variables: () => call<Variable[]>('GET', '/api/v1/variables'),
+  conversations: (canvasId: string, q: Record<string, string>) =>
+    call<SchemaConversationPage>('GET', `/api/v1/chatmessage/${encodeURIComponent(canvasId)}/conversations?${new URLSearchParams(q)}`),
+  messages: (canvasId: string, q: Record<string, string>) =>
+    call<SchemaChatMessageOut[]>('GET', `/api/v1/chatmessage/${encodeURIComponent(canvasId)}?${new URLSearchParams(q)}`),
+  deleteMessages: (canvasId: string, q: Record<string, string>) =>
+    call<{ deleted: number }>('DELETE', `/api/v1/chatmessage/${encodeURIComponent(canvasId)}?${new URLSearchParams(q)}`),
+  usage: (canvasId: string | undefined, days: number) =>
+    call<UsageData>('GET', `/api/v1/usage?${new URLSearchParams({ days: String(days), ...(canvasId ? { canvasId } : {}) })}`),
   marketplace: () => call<MarketplaceTemplate[]>('GET', '/api/v1/marketplaces/templates'),
   apiDialog: (canvasId: string, override: boolean) =>
     call<ApiDialogData>('GET', `/api/v1/canvases/${encodeURIComponent(canvasId)}/api-dialog${override ? '?override=true' : ''}`),

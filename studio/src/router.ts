@@ -10,6 +10,8 @@ export type Route =
   | { page: 'models' }
   | { page: 'variables' }
   | { page: 'templates' }
+  | { page: 'usage' }
+  | { page: 'messages'; id: string }
   | { page: 'tools' }
   | { page: 'keys' }
   | { page: 'executions' }
@@ -27,6 +29,8 @@ export function parse(pathname: string): Route {
   if (head === 'models') return { page: 'models' };
   if (head === 'variables') return { page: 'variables' };
   if (head === 'templates') return { page: 'templates' };
+  if (head === 'usage') return { page: 'usage' };
+  if (head === 'messages' && arg) return { page: 'messages', id: decodeURIComponent(arg) };
   if (head === 'tools') return { page: 'tools' };
   if (head === 'keys') return { page: 'keys' };
   if (head === 'executions' && arg) return { page: 'execution', id: decodeURIComponent(arg) };
@@ -50,6 +54,10 @@ export function href(route: Route): string {
       return '/studio/variables';
     case 'templates':
       return '/studio/templates';
+    case 'usage':
+      return '/studio/usage';
+    case 'messages':
+      return `/studio/messages/${encodeURIComponent(route.id)}`;
     case 'tools':
       return '/studio/tools';
     case 'keys':

@@ -56,6 +56,9 @@ async def list_messages(
     text: str | None = Query(None, max_length=500, description="Messages holding this text"),
     page: int | None = Query(None, ge=1, description="With pageSize: that page, from 1"),
     page_size: int = Query(100, ge=1, le=1000, alias="pageSize"),
+    conversations: bool = Query(
+        False, description="Whole conversations: every message of the sessions selected"
+    ),
 ) -> list[ChatMessageOut]:
     """A canvas's messages, with Flowise's filters (and its page/pageSize), each answer
     with the feedback given on it."""
@@ -65,7 +68,7 @@ async def list_messages(
         chat_id, session_id, start_date, end_date, order, message_id, feedback_type, feedback, text
     )
     offset, limit = ((page - 1) * page_size, page_size) if page else (0, None)
-    rows = await st.store.messages(canvas.id, f, offset, limit)
+    rows = await st.store.messages(canvas.id, f, offset, limit, whole=conversations)
     rated = await st.store.feedback_of([m.id for m in rows if m.role == "apiMessage"])
     return [_out(m, rated.get(m.id)) for m in rows]
 

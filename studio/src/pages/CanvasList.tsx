@@ -236,6 +236,9 @@ export function CanvasList({ catalogue = [] }: { catalogue?: NodeDesc[] }) {
               >
                 Export
               </button>
+              <button type="button" className="ghost" onClick={() => go({ page: 'messages', id: c.id })}>
+                Messages
+              </button>
               <DeleteButton name={c.name} onDelete={() => act(() => api.deleteCanvas(c.id), 'Deleted.')} />
             </span>
           </li>

@@ -29,6 +29,7 @@ import { useShortcuts } from '../editor/shortcuts';
 import { useValidation } from '../editor/validation';
 import { isAgentflowDesc, newNode, nextId, toFlow, type StudioNode } from '../graph';
 import { variablesFor } from '../variables';
+import { go } from '../router';
 import { layout } from '../layout';
 import type { FlowData, NodeDesc, Problem } from '../types';
 
@@ -206,6 +207,9 @@ function EditorInner({ id, catalogue }: { id: string; catalogue: NodeDesc[] }) {
             <button type="button" className="ghost" onClick={arrange} title="Lay the nodes out">Arrange</button>
             <button type="button" className="ghost" id="api-dialog" onClick={() => setShowApi(true)} title="Call this canvas from your code">
               API
+            </button>
+            <button type="button" className="ghost" id="messages" onClick={() => go({ page: 'messages', id })} title="Its conversations, leads and usage">
+              Messages
             </button>
             {(agentflowCanvas || nodes.length === 0) && (
               <button type="button" className="ghost" id="generate" onClick={() => setGenerating(true)} title="Draft an agentflow from a description, with a chat model">
