@@ -93,7 +93,9 @@ export function Templates({ catalogue }: { catalogue: NodeDesc[] }) {
               <span className={`badge ${t.type === 'AgentflowV2' ? 'agentflow' : 'chatflow'}`}>{t.type === 'AgentflowV2' ? 'Agentflow' : 'Chatflow'}</span>
             </header>
             <p>{t.description}</p>
-            {(t.usecases?.length ?? 0) > 0 && <p className="tag">{t.usecases!.join(' · ')}</p>}
+            <p className="tag">
+              {[...(t.usecases ?? []), ...(t.categories ?? [])].join(' · ')}
+            </p>
             <p className="template-nodes" title={(t.nodes ?? []).join(', ')}>
               {(t.nodes ?? []).slice(0, 6).join(' · ')}
               {(t.nodes?.length ?? 0) > 6 ? ` · +${t.nodes!.length - 6}` : ''}
