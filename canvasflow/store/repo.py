@@ -342,16 +342,7 @@ class Store(EvalRepo):
         """The variable or tool with its fields changed (None when there is none);
         :class:`Conflict` when a new name is taken."""
         try:
-            async with self.sessions() as s:
-                row = await s.get(model, row_id)
-                if row is None:
-                    return None
-                for key, value in changes.items():
-                    setattr(row, key, value)
-                row.updated_at = utcnow()
-                await s.commit()
-                await s.refresh(row)
-                return row
+            return await self._change(model, row_id, changes)
         except IntegrityError:
             kind = model.__tablename__[:-1]
             raise Conflict(f"a {kind} named {changes.get('name')!r} exists") from None

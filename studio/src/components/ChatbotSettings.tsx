@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'react';
-import { api, type Credential } from '../api';
+import { api } from '../api';
 import {
   EMBED_KINDS,
   FOLLOW_UP_PROVIDERS,
@@ -9,6 +9,7 @@ import {
 } from '../chatbot';
 import type { CanvasRow } from '../types';
 import { CodeField } from './NodeForm';
+import { CredentialSelect } from './CredentialSelect';
 
 interface Lead {
   id: string;
@@ -38,18 +39,15 @@ export function ChatbotSettings({
   onChange: (v: ChatbotForm) => void;
 }) {
   const set = (change: Partial<ChatbotForm>) => onChange({ ...value, ...change });
-  const [credentials, setCredentials] = useState<Credential[]>([]);
   const [leads, setLeads] = useState<Lead[] | null>(null);
   const [stats, setStats] = useState<Stats | null>(null);
   const [embed, setEmbed] = useState<EmbedKind>('popup-html');
   const [copied, setCopied] = useState('');
   useEffect(() => {
-    api.credentials().then(setCredentials, () => setCredentials([]));
     api.stats(canvas.id).then(setStats, () => setStats(null));
     api.leads(canvas.id).then(setLeads, () => setLeads([]));
   }, [canvas.id]);
   const provider = FOLLOW_UP_PROVIDERS.find((p) => p.key === value.provider) ?? FOLLOW_UP_PROVIDERS[0];
-  const usable = credentials.filter((c) => !provider.credential || c.credentialName === provider.credential);
   const origin = window.location.origin;
   const code = embedCode(embed, origin, canvas.id);
   const page = `${origin}/chatbot/${canvas.id}`;
@@ -75,17 +73,12 @@ export function ChatbotSettings({
               </select>
             </label>
             {provider.credential && (
-              <label>
-                Credential
-                <select aria-label="Follow-up credential" value={value.credentialId} onChange={(e) => set({ credentialId: e.target.value })}>
-                  <option value="">(none: the server's key)</option>
-                  {usable.map((c) => (
-                    <option key={c.id} value={c.id}>
-                      {c.name}
-                    </option>
-                  ))}
-                </select>
-              </label>
+              <CredentialSelect
+                label="Follow-up credential"
+                kinds={[provider.credential]}
+                value={value.credentialId}
+                onChange={(credentialId) => set({ credentialId })}
+              />
             )}
             {provider.key !== 'chatLocal' && (
               <label>

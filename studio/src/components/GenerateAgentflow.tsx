@@ -1,8 +1,9 @@
 import { useContext, useEffect, useState } from 'react';
-import { api, ApiError, type Credential, type ModelChoice } from '../api';
+import { api, ApiError, type ModelChoice } from '../api';
 import { choiceInputs } from '../models';
 import type { FlowData, Problem } from '../types';
 import { CatalogueContext } from './CanvasNode';
+import { CredentialSelect } from './CredentialSelect';
 
 // Flowise's "Generate Agentflow": say what the flow should do, pick the chat model that
 // drafts it (its model nodes then use the same); the draft goes on the canvas, checked,
@@ -20,15 +21,12 @@ export function GenerateAgentflow({
   const models = [...catalogue.values()].filter((d) => d.category === 'Chat Models' && !d.agentflow && !d.needs?.length);
   const [description, setDescription] = useState('');
   const [choice, setChoice] = useState<ModelChoice>({ node: 'chatLocal', modelName: '', credential: null, baseUrl: null });
-  const [credentials, setCredentials] = useState<Credential[]>([]);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState('');
   useEffect(() => {
     api.modelDefaults().then((d) => d.chat && setChoice(d.chat), () => undefined);
-    api.credentials().then(setCredentials, () => setCredentials([]));
   }, []);
   const desc = catalogue.get(choice.node);
-  const usable = credentials.filter((c) => desc?.credential?.credentialNames.includes(c.credentialName));
   const generate = async () => {
     setBusy(true);
     setError('');
@@ -85,17 +83,12 @@ export function GenerateAgentflow({
           </label>
         )}
         {desc?.credential && (
-          <label>
-            Credential
-            <select aria-label="Drafting credential" value={choice.credential ?? ''} onChange={(e) => setChoice({ ...choice, credential: e.target.value || null })}>
-              <option value="">(none: the server's key)</option>
-              {usable.map((c) => (
-                <option key={c.id} value={c.id}>
-                  {c.name}
-                </option>
-              ))}
-            </select>
-          </label>
+          <CredentialSelect
+            label="Drafting credential"
+            kinds={desc.credential.credentialNames}
+            value={choice.credential ?? ''}
+            onChange={(id) => setChoice({ ...choice, credential: id || null })}
+          />
         )}
         <p className="hint">
           The draft is checked, not saved and not run{replacing ? '; it replaces what is on the canvas (Undo brings it back)' : ''}.
