@@ -201,6 +201,11 @@ class Settings(BaseSettings):
     otel_exporter_otlp_traces_endpoint: str | None = _env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
     otel_traces_exporter: str | None = _env("OTEL_TRACES_EXPORTER")
     otel_service_name: str | None = _env("OTEL_SERVICE_NAME")
+    trace_content: bool = Field(
+        True,
+        description="Prompts, answers, documents and tool data in the LLM spans of traces "
+        "(CANVASFLOW_TRACE_CONTENT=0 leaves them out; keys and configuration never go in)",
+    )
 
     @field_validator("admin_key")
     @classmethod

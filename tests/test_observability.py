@@ -277,3 +277,106 @@ def test_traces(upstream: str) -> None:
     model = spans["model call"]
     assert model.parent.span_id == spans["node llmChain"].context.span_id  # type: ignore[union-attr]
     assert model.attributes["completion_tokens"] == 2
+
+
+def run_traced(flow: dict, question: str, upstream: str) -> list:
+    """The spans of one prediction run in this process, on a real OpenTelemetry SDK."""
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from canvasflow.bus.memory import MemoryBus
+    from canvasflow.config import Settings
+    from canvasflow.engine import RunContext, parse
+    from canvasflow.engine.graph import DEFAULT_OVERRIDES
+    from canvasflow.engine.prediction import Prediction
+    from canvasflow.models.openai_compat import close_clients
+
+    exporter = InMemorySpanExporter()
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):  # the first test to trace sets it
+        provider = TracerProvider()
+        trace.set_tracer_provider(provider)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    settings = Settings(environ={"OPENAI_API_KEY": "k", "OPENAI_BASE_URL": upstream + "/v1"})
+
+    async def go() -> None:
+        p = Prediction(
+            graph=parse(flow),
+            ctx=RunContext(
+                question=question,
+                canvas_id="c",
+                chat_id="t",
+                session_id="t",
+                chat_message_id="m",
+                settings=settings,
+                trigger="webhook",
+                version="3",
+            ),
+            allowed_overrides=DEFAULT_OVERRIDES,
+            bus=MemoryBus(),
+            store=None,
+        )
+        p.start()
+        try:
+            await p.wait()
+        finally:
+            await close_clients()
+
+    asyncio.run(go())
+    return list(exporter.get_finished_spans())
+
+
+def test_traces_speak_openinference(upstream: str) -> None:
+    """The spans LLM trace viewers read: kinds, the model call with its messages, answer
+    and tokens; the retrieval with its documents; each tool call; content left out when
+    asked; never a node's configuration."""
+    from canvasflow.observability import llm_spans
+    from tests.support import custom_tool_flow
+    from tests.test_nodes import rag_flow
+
+    spans = {s.name: s for s in run_traced(llm_chain_flow("mock?tokens=2"), "q", upstream)}
+    root = spans["prediction"].attributes
+    assert root["openinference.span.kind"] == "CHAIN" and root["session.id"] == "t"
+    assert root["input.value"] == "q" and root["output.value"] == "word0 word1"
+    assert root["llm.token_count.completion"] == 2
+    meta = json.loads(root["metadata"])
+    assert meta["canvasId"] == "c" and meta["version"] == "3" and meta["trigger"] == "webhook"
+    assert spans["node chatOpenAICustom"].attributes["openinference.span.kind"] == "LLM"
+    assert spans["node llmChain"].attributes["openinference.span.kind"] == "CHAIN"
+    call = spans["model call"].attributes
+    assert call["openinference.span.kind"] == "LLM"
+    assert call["llm.model_name"] == call["gen_ai.request.model"] == "mock?tokens=2"
+    assert call["llm.input_messages.0.message.role"] == "user"
+    assert call["llm.input_messages.0.message.content"] == "q"
+    assert call["llm.output_messages.0.message.content"] == "word0 word1"
+    assert call["llm.token_count.completion"] == call["gen_ai.usage.output_tokens"] == 2
+    everything = " ".join(str(dict(s.attributes)) for s in spans.values())
+    assert "test-key" not in everything and "basepath" not in everything
+
+    rag = {s.name: s for s in run_traced(rag_flow(), "capital of Italy?", upstream)}
+    found = rag["retrieval"].attributes
+    assert found["openinference.span.kind"] == "RETRIEVER"
+    assert "capital" in found["retrieval.documents.0.document.content"]
+    assert rag["retrieval"].parent.span_id == rag["prediction"].context.span_id
+    assert rag["node memoryVectorStore"].attributes["openinference.span.kind"] == "RETRIEVER"
+    assert rag["node openAIEmbeddings"].attributes["openinference.span.kind"] == "EMBEDDING"
+
+    tools = run_traced(custom_tool_flow("return 'twice ' + $n;"), 'tool: custom {"n": 4}', upstream)
+    assert {s.name: s for s in tools}["node customTool"].attributes[
+        "openinference.span.kind"
+    ] == "TOOL"
+    called = next(s for s in tools if s.attributes.get("tool.name"))
+    assert called.attributes["tool.name"] == "custom"
+    assert called.attributes["output.value"] == "twice 4"
+    assert json.loads(called.attributes["tool.parameters"]) == {"n": 4}
+
+    llm_spans.CONTENT = False
+    try:
+        quiet = {s.name: s for s in run_traced(llm_chain_flow("mock?tokens=2"), "q", upstream)}
+    finally:
+        llm_spans.CONTENT = True
+    assert "input.value" not in quiet["prediction"].attributes
+    assert "llm.input_messages.0.message.content" not in quiet["model call"].attributes
+    assert quiet["model call"].attributes["llm.token_count.completion"] == 2

@@ -14,6 +14,7 @@ from typing import Any
 from canvasflow.errors import CanvasInvalid
 from canvasflow.events import Event
 from canvasflow.events import node as node_event
+from canvasflow.observability import llm_spans
 from canvasflow.observability.tracing import span
 from canvasflow.runtime.context import RunContext
 from canvasflow.runtime.node import Node, to_bool
@@ -99,7 +100,8 @@ class Graph:
                 continue
             yield node_event(node.id, "running")
             started = time.perf_counter()
-            with span(f"node {node.name}", node_id=node.id, node=node.name):
+            kind = llm_spans.node_attributes(node.name, node.category)
+            with span(f"node {node.name}", node_id=node.id, node=node.name, **kind):
                 try:
                     instances[node.id] = await node.build(ctx)
                 except Exception:
@@ -113,7 +115,8 @@ class Graph:
         # memories that keep their own history (Redis) are told the exchange at the end
         keepers = [i for i in instances.values() if hasattr(i, "remember")]
         pieces: list[str] = []
-        with span(f"node {ending.name}", node_id=ending.id, node=ending.name):
+        kind = llm_spans.node_attributes(ending.name, ending.category)
+        with span(f"node {ending.name}", node_id=ending.id, node=ending.name, **kind):
             try:
                 async for event in ending.run(ctx):
                     if event.kind == "token":

@@ -20,7 +20,8 @@ from canvasflow.engine.record import end_row, start_row
 from canvasflow.engine.run import run as run_engine
 from canvasflow.errors import CanvasflowError
 from canvasflow.events import REPORT_KINDS, Event
-from canvasflow.observability.tracing import set_attributes, span
+from canvasflow.observability import llm_spans
+from canvasflow.observability.tracing import recording, set_attributes, span
 from canvasflow.runtime.context import RunContext
 from canvasflow.runtime.graphs import CanvasGraph
 from canvasflow.store.repo import question_id_for
@@ -207,6 +208,10 @@ class Prediction(OutcomeView):
         # the run's record (engine/record.py): its first row, and the node events seen
         self._record: dict[str, Any] | None = None
         self._nodes: list[dict[str, Any]] = []
+        # the node events with their times, for the trace's spans (when one records)
+        self.node_times: list[dict[str, Any]] = []
+        self.started_ns = time.time_ns()
+        self._tracing = False
 
     def start(self) -> asyncio.Task[None]:
         self.bus.add_running(self.ctx.canvas_id, self.ctx.chat_id, self.abort)
@@ -232,6 +237,7 @@ class Prediction(OutcomeView):
     async def _main(self) -> None:
         ctx = self.ctx
         with span("prediction", canvas=ctx.canvas_id, chat_id=ctx.chat_id) as current:
+            self._tracing = current is not None and recording()
             try:
                 await self._run()
             finally:
@@ -242,6 +248,11 @@ class Prediction(OutcomeView):
                     ttft_ms=self.ttft_ms,
                     latency_ms=self.latency_ms,
                 )
+                if self._tracing:  # the LLM view of the run, made once it has ended
+                    try:
+                        llm_spans.record(current, self)
+                    except Exception:
+                        log.exception("the trace's spans of %s could not be made", self.id)
 
     async def _run(self) -> None:
         outcome = self.outcome
@@ -322,6 +333,8 @@ class Prediction(OutcomeView):
                 continue
             elif kind == "node":
                 self._nodes.append(event.data)
+                if self._tracing:
+                    self.node_times.append({**event.data, "at": time.time_ns()})
                 if not nodes:
                     continue
             append(event)

@@ -15,6 +15,7 @@ from canvasflow.models.base import ChatModel, Message, Usage, supports
 from canvasflow.models.deadlines import Deadlines, guarded
 from canvasflow.nodes.prompts import Prompt
 from canvasflow.nodes.safety import OutputParser, moderate
+from canvasflow.observability import llm_spans
 from canvasflow.observability.tracing import set_attributes, span
 from canvasflow.runtime.node import Input, Node, flowise_inputs, register
 
@@ -35,8 +36,15 @@ async def stream_answer(model: ChatModel, messages: list[Message]) -> AsyncItera
     used = Usage()
     started = time.perf_counter()
     first = True
-    with span("model call", model=model.model_name, messages=len(messages)) as current:
+    with span(
+        "model call",
+        model=model.model_name,
+        messages=len(messages),
+        **llm_spans.model_call(model.model_name, messages),
+    ) as current:
         limits = getattr(model, "deadlines", None) or Deadlines()
+        # the answer, for the span, only when a trace records it
+        kept: list[str] | None = [] if current is not None and llm_spans.CONTENT else None
         try:
             async for piece in guarded(model.stream(messages, used), model.model_name, limits):
                 if first:
@@ -44,12 +52,20 @@ async def stream_answer(model: ChatModel, messages: list[Message]) -> AsyncItera
                     latency = time.perf_counter() - started
                     set_attributes(current, first_token_ms=round(latency * 1000))
                     yield model_event(model.model_name, latency)
+                if kept is not None:
+                    kept.append(piece)
                 yield token(piece)
         except Exception:
             yield usage_event(used.prompt_tokens, used.completion_tokens)
             raise
         set_attributes(
             current, prompt_tokens=used.prompt_tokens, completion_tokens=used.completion_tokens
+        )
+        llm_spans.model_answered(
+            current,
+            "".join(kept) if kept is not None else None,
+            used.prompt_tokens,
+            used.completion_tokens,
         )
         yield usage_event(used.prompt_tokens, used.completion_tokens)
 

@@ -36,6 +36,11 @@ def enabled() -> bool:
     return trace is not None
 
 
+def recording() -> bool:
+    """Whether spans are recorded (OpenTelemetry installed, a tracer provider set)."""
+    return trace is not None and _recording()
+
+
 def _recording() -> bool:
     """Whether a tracer provider is set (setup, or a test's): until then OpenTelemetry's
     own no-op spans still cost a prediction's start a measurable share of its CPU. The
@@ -90,6 +95,9 @@ def setup(settings: Settings) -> bool:
     except ImportError:
         log.warning("OTEL_* is set but canvasflow[otel] is not installed: no traces")
         return False
+    from canvasflow.observability import llm_spans
+
+    llm_spans.CONTENT = settings.trace_content
     service = settings.otel_service_name or "canvasflow"
     provider = TracerProvider(resource=Resource.create({"service.name": service}))
     exporter = OTLPSpanExporter(endpoint=endpoint) if endpoint else OTLPSpanExporter()
