@@ -31,6 +31,14 @@ if [ ! -x .venv-tools/bin/checkov ] || [ ! -x .venv-tools/bin/kubernetes-validat
   .venv-tools/bin/python -m pip install -q --disable-pip-version-check \
     kubernetes-validate==1.37.0 checkov==3.3.30 2>&1 | grep -v '^WARNING: Location' || true
 fi
+# Arize Phoenix, the LLM trace viewer the trace tests send to (tests/test_phoenix.py), in a
+# virtualenv of its own: its many dependencies stay out of canvasflow's (about 2 minutes)
+if [ ! -x .venv-phoenix/bin/phoenix ]; then
+  echo "test: installing Arize Phoenix 20.26.1 into .venv-phoenix (about 2 minutes)..." >&2
+  "${PYTHON:-python3}" -m venv .venv-phoenix
+  .venv-phoenix/bin/python -m pip install -q --disable-pip-version-check \
+    arize-phoenix==20.26.1 2>&1 | grep -v '^WARNING: Location' || true
+fi
 # the published flowise-sdk, exactly as locked; the studio's packages (its unit tests)
 (cd tests/js && npm ci --no-audit --no-fund --silent)
 (cd studio && npm ci --no-audit --no-fund --silent)
