@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from canvasflow.observability.tracing import recording
+
 if TYPE_CHECKING:
     from canvasflow.engine.prediction import Prediction
 
@@ -70,15 +72,17 @@ def kind_of(name: str, category: str) -> str:
 
 
 def node_attributes(name: str, category: str) -> dict[str, Any]:
-    """A node span's kind (the engine's ``node ...`` spans)."""
-    if trace is None:
+    """A node span's kind (the engine's ``node ...`` spans); nothing when no trace
+    records."""
+    if trace is None or not recording():
         return {}
     return {SpanAttributes.OPENINFERENCE_SPAN_KIND: kind_of(name, category)}
 
 
 def model_call(model: str, messages: list[Any]) -> dict[str, Any]:
-    """A model call's attributes when it starts (the engine's ``model call`` span)."""
-    if trace is None:
+    """A model call's attributes when it starts (the engine's ``model call`` span);
+    nothing, and no work, when no trace records."""
+    if trace is None or not recording():
         return {}
     attrs: dict[str, Any] = {
         SpanAttributes.OPENINFERENCE_SPAN_KIND: OpenInferenceSpanKindValues.LLM.value,
