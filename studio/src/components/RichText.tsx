@@ -46,6 +46,8 @@ export function RichText({
   const editor = useEditor({
     // its stylesheet is in styles.css: the page's policy allows no inline style
     injectCSS: false,
+    // made once the field is on the page, not during a render React may throw away
+    immediatelyRender: false,
     extensions: [StarterKit.configure({ link: false }), Markdown],
     onFocus: () => {
       touched.current = true;
@@ -72,7 +74,8 @@ export function RichText({
   });
   // a value changed from outside (undo, a generated draft) is shown
   useEffect(() => {
-    if (!editor || editor.isFocused) return;
+    // an editor being replaced (or gone with its form) is left alone
+    if (!editor || editor.isDestroyed || editor.isFocused) return;
     if (unescapeVariables(editor.getMarkdown()).replace(/\s+$/, '') !== value) {
       editor.commands.setContent(value, { contentType: isHtml(value) ? 'html' : 'markdown', emitUpdate: false });
     }
@@ -81,7 +84,7 @@ export function RichText({
     handle,
     () => ({
       insert: (text: string) => {
-        if (!editor) return;
+        if (!editor || editor.isDestroyed) return;
         if (!touched.current) editor.commands.focus('end');
         const { from } = editor.state.selection;
         // a {{ typed just before the cursor is what the pick replaces
@@ -97,7 +100,7 @@ export function RichText({
   );
   return (
     <div className="rich-text">
-      {editor && <Toolbar editor={editor} />}
+      {editor && !editor.isDestroyed && <Toolbar editor={editor} />}
       <EditorContent editor={editor} />
     </div>
   );
