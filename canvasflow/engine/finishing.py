@@ -26,6 +26,7 @@ from canvasflow.events import Event
 from canvasflow.models.base import Usage, complete
 
 if TYPE_CHECKING:
+    from canvasflow.engine.outcome import Outcome
     from canvasflow.runtime.context import RunContext
 
 log = logging.getLogger("canvasflow.finishing")
@@ -123,35 +124,25 @@ def check_settings(settings: dict[str, Any] | None) -> str | None:
 
 
 async def finished(
-    events: AsyncIterator[Event], ctx: RunContext, finishing: dict[str, Any]
+    events: AsyncIterator[Event], ctx: RunContext, finishing: dict[str, Any], outcome: Outcome
 ) -> AsyncIterator[Event]:
-    """The run's events, with the answer post-processed and follow-up prompts after it."""
+    """The run's events, with the answer post-processed and follow-up prompts after it.
+    ``outcome`` is the prediction's reducer, fed every event this yields before the next
+    is asked for: what the run made (sources, tool calls, an error, the answer) is read
+    from it, not gathered again; only the tokens held back for post-processing are."""
     code = finishing.get("postProcessing")
     follow = finishing.get("followUpPrompts")
-    pieces: list[str] = []
-    failed = False
-    sources: Any = None
-    used_tools: list[dict[str, Any]] = []
+    held: list[str] = []
     async for event in events:
-        kind = event.kind
-        if kind == "token":
-            pieces.append(event.data)
-            if code:
-                continue  # sent whole once processed
-        elif kind == "error":
-            failed = True
-        elif kind == "source":
-            sources = event.data
-        elif kind == "step" and event.data.get("type") == "tool":
-            data = event.data
-            used_tools.append(
-                {"tool": data["step"], "toolInput": data["input"], "toolOutput": data["output"]}
-            )
+        if code and event.kind == "token":
+            held.append(event.data)  # sent whole once processed
+            continue
         yield event
-    answer = "".join(pieces)
+    failed = outcome.error is not None
+    answer = "".join(held) if code else outcome.text
     if code:
         if not failed and answer:
-            answer = await post_process(code, answer, ctx, sources, used_tools)
+            answer = await post_process(code, answer, ctx, outcome.sources, outcome.used_tools)
         if answer:
             yield Event("token", answer)
     if follow and not failed and answer.strip():

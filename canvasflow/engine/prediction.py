@@ -318,7 +318,7 @@ class Prediction(OutcomeView):
         nodes = ctx.return_node_events
         events = run_engine(self.graph, ctx, self.allowed)
         if ctx.finishing:
-            events = finished(events, ctx, ctx.finishing)
+            events = finished(events, ctx, ctx.finishing, self.outcome)
         async for event in events:
             kind = event.kind
             apply(event)
