@@ -7,17 +7,11 @@ import {
   type EmbedKind,
   embedCode,
 } from '../chatbot';
+import type { SchemaLeadOut } from '../api-types';
 import type { CanvasRow } from '../types';
 import { CodeField } from './NodeForm';
 import { CredentialSelect } from './CredentialSelect';
-
-interface Lead {
-  id: string;
-  name?: string | null;
-  email?: string | null;
-  phone?: string | null;
-  createdDate: string;
-}
+import { LeadsTable } from './LeadsTable';
 
 interface Stats {
   totalMessages: number;
@@ -39,7 +33,7 @@ export function ChatbotSettings({
   onChange: (v: ChatbotForm) => void;
 }) {
   const set = (change: Partial<ChatbotForm>) => onChange({ ...value, ...change });
-  const [leads, setLeads] = useState<Lead[] | null>(null);
+  const [leads, setLeads] = useState<SchemaLeadOut[] | null>(null);
   const [stats, setStats] = useState<Stats | null>(null);
   const [embed, setEmbed] = useState<EmbedKind>('popup-html');
   const [copied, setCopied] = useState('');
@@ -147,26 +141,7 @@ export function ChatbotSettings({
         <details className="leads-list">
           <summary>Leads left ({leads?.length ?? 0})</summary>
           {leads && leads.length > 0 ? (
-            <table>
-              <thead>
-                <tr>
-                  <th>Name</th>
-                  <th>Email</th>
-                  <th>Phone</th>
-                  <th>When</th>
-                </tr>
-              </thead>
-              <tbody>
-                {leads.map((l) => (
-                  <tr key={l.id}>
-                    <td>{l.name ?? ''}</td>
-                    <td>{l.email ?? ''}</td>
-                    <td>{l.phone ?? ''}</td>
-                    <td>{new Date(l.createdDate).toLocaleString()}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+            <LeadsTable leads={leads} />
           ) : (
             <p className="hint">No one has left their details yet.</p>
           )}

@@ -2,6 +2,7 @@ import { useEffect, useState } from 'react';
 import { api, ApiError, type Conversation } from '../api';
 import type { SchemaLeadOut } from '../api-types';
 import { DeleteButton } from '../components/DeleteButton';
+import { LeadsTable } from '../components/LeadsTable';
 import { Markdown } from '../components/Markdown';
 import { download, toCsv, type Message } from '../messages';
 import { go } from '../router';
@@ -226,30 +227,7 @@ export function Messages({ id }: { id: string }) {
       {tab === 'leads' && (
         <>
           {leads && leads.length === 0 && <p className="empty">No leads yet: turn them on in the canvas's settings.</p>}
-          {leads && leads.length > 0 && (
-            <table className="library-table">
-              <thead>
-                <tr>
-                  <th>Name</th>
-                  <th>Email</th>
-                  <th>Phone</th>
-                  <th>Chat</th>
-                  <th>When</th>
-                </tr>
-              </thead>
-              <tbody>
-                {leads.map((l) => (
-                  <tr key={l.id}>
-                    <td>{l.name}</td>
-                    <td>{l.email}</td>
-                    <td>{l.phone}</td>
-                    <td><code>{l.chatId}</code></td>
-                    <td>{new Date(l.createdDate).toLocaleString()}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          )}
+          {leads && leads.length > 0 && <LeadsTable leads={leads} className="library-table" />}
         </>
       )}
       {tab === 'usage' && <UsageCharts canvasId={id} />}
