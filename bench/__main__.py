@@ -548,6 +548,79 @@ class Bench:
             "cancel_to_result_ms_max": max(cancel_ms),
         }
 
+    async def _side_by_side(
+        self, other: Target, seconds: float, rounds: int, streams: int
+    ) -> dict[str, Any]:
+        """JSON predictions/s (concurrency 10, ``seconds``) and streamed TTFT (``streams``
+        one after another) of canvasflow's server and ``other``, in turns for ``rounds``:
+        the medians of each."""
+        sides: dict[str, dict[str, list[float]]] = {
+            t.name: {"rps": [], "ttft": []} for t in (self.cf, other)
+        }
+        for turn in range(rounds):
+            for target in (self.cf, other) if turn % 2 == 0 else (other, self.cf):  # in turns
+                path, body = target.path_for(50, 0.0, False)
+                latencies: list[float] = []
+                errors: list[str] = []
+                deadline = time.perf_counter() + seconds
+                await asyncio.gather(
+                    *(
+                        json_worker(HOST, target.port, path, body, deadline, latencies, errors)
+                        for _ in range(10)
+                    )
+                )
+                sides[target.name]["rps"].append(len(latencies) / seconds)
+                path, body = target.path_for(50, 0.0, True)
+                for _ in range(streams):
+                    r = await stream_once(HOST, target.port, path, body)
+                    if r.ok:
+                        sides[target.name]["ttft"].append(r.ttft or 0.0)
+        return {
+            name: {
+                "rps": statistics.median(got["rps"]),
+                "ttft_ms_p50": statistics.median(got["ttft"]) * 1000,
+            }
+            for name, got in sides.items()
+        }
+
+    async def scenario_k(self) -> dict[str, Any]:
+        """Traces (issue 38): JSON predictions/s (concurrency 10) and streamed TTFT of a
+        server exporting every prediction's LLM spans over OTLP to a local collector
+        (``bench/otlp_sink.py``, a process of its own that answers 200) against the same
+        server tracing nothing, in turns; the medians of the rounds."""
+        seconds, rounds, streams = (1.0, 1, 5) if self.smoke else (10.0, 6, 50)
+        sink_port = free_port()
+        self.spawn([sys.executable, "-m", "bench.otlp_sink", "--port", str(sink_port)], sink_port)
+        port = free_port()
+        self.spawn(
+            [
+                sys.executable, "-m", "canvasflow.cli", "serve", "--port", str(port),
+                "--data-dir", str(self.tmp / "data-traced"), "--log-level", "warning",
+                "--no-auth",
+            ],
+            port,
+            {
+                "OPENAI_BASE_URL": f"http://{HOST}:{self.mock_port}/v1",
+                "OPENAI_API_KEY": "bench",
+                "CANVASFLOW_UPSTREAM_RETRIES": "0",
+                "CANVASFLOW_WARM_UP": "0",
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": f"http://{HOST}:{sink_port}/v1/traces",
+            },
+        )  # fmt: skip
+        traced = Target("canvasflow_traced", port, 0, self._request_to(port))
+        out = await self._side_by_side(traced, seconds, rounds, streams)
+        on, off = out[traced.name], out[self.cf.name]
+        out["rps_cost_share"] = 1 - on["rps"] / off["rps"] if off["rps"] else None
+        out["added_ttft_ms_p50"] = on["ttft_ms_p50"] - off["ttft_ms_p50"]
+        async with httpx.AsyncClient() as client:
+            metrics = (await client.get(f"http://{HOST}:{port}/metrics")).text
+        out["spans"] = {  # exported, dropped (queue full, export failed), queued
+            line.rsplit(" ", 1)[0].removeprefix("canvasflow_trace_spans_"): float(line.split()[-1])
+            for line in metrics.splitlines()
+            if line.startswith("canvasflow_trace_spans_") and "_created" not in line
+        }
+        return out
+
     async def scenario_i(self) -> dict[str, Any]:
         """The record of every run: JSON predictions/s (concurrency 10) and streamed
         TTFT with records against the same server with them off
@@ -572,33 +645,7 @@ class Bench:
             },
         )  # fmt: skip
         off = Target("canvasflow_no_records", port, 0, self._request_to(port))
-        sides: dict[str, dict[str, list[float]]] = {
-            t.name: {"rps": [], "ttft": []} for t in (self.cf, off)
-        }
-        for turn in range(rounds):
-            for target in (self.cf, off) if turn % 2 == 0 else (off, self.cf):  # in turns
-                path, body = target.path_for(50, 0.0, False)
-                latencies: list[float] = []
-                errors: list[str] = []
-                deadline = time.perf_counter() + seconds
-                await asyncio.gather(
-                    *(
-                        json_worker(HOST, target.port, path, body, deadline, latencies, errors)
-                        for _ in range(10)
-                    )
-                )
-                sides[target.name]["rps"].append(len(latencies) / seconds)
-                path, body = target.path_for(50, 0.0, True)
-                for _ in range(streams):
-                    r = await stream_once(HOST, target.port, path, body)
-                    if r.ok:
-                        sides[target.name]["ttft"].append(r.ttft or 0.0)
-        out: dict[str, Any] = {}
-        for name, got in sides.items():
-            out[name] = {
-                "rps": statistics.median(got["rps"]),
-                "ttft_ms_p50": statistics.median(got["ttft"]) * 1000,
-            }
+        out = await self._side_by_side(off, seconds, rounds, streams)
         on, no = out[self.cf.name], out[off.name]
         out["rps_cost_share"] = 1 - on["rps"] / no["rps"] if no["rps"] else None
         out["added_ttft_ms_p50"] = on["ttft_ms_p50"] - no["ttft_ms_p50"]
@@ -951,7 +998,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             "smoke": args.smoke,
             "date": datetime.now(UTC).isoformat(),
         }
-        for name in args.only or ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"]:
+        for name in args.only or ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k"]:
             t0 = time.perf_counter()
             results[name] = await getattr(bench, f"scenario_{name}")()
             results[name]["seconds_taken"] = round(time.perf_counter() - t0, 1)
@@ -967,7 +1014,7 @@ def run() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, no thresholds")
     parser.add_argument(
-        "--only", nargs="*", choices=["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"]
+        "--only", nargs="*", choices=["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k"]
     )
     parser.add_argument("--out", type=Path, default=None, help="JSON file to write")
     parser.add_argument(

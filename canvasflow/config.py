@@ -201,10 +201,25 @@ class Settings(BaseSettings):
     otel_exporter_otlp_traces_endpoint: str | None = _env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
     otel_traces_exporter: str | None = _env("OTEL_TRACES_EXPORTER")
     otel_service_name: str | None = _env("OTEL_SERVICE_NAME")
+    otel_bsp_schedule_delay: float = Field(
+        1000,
+        ge=1,
+        validation_alias=AliasChoices("OTEL_BSP_SCHEDULE_DELAY"),
+        description="Milliseconds a finished span may wait for its batch",
+    )
     trace_content: bool = Field(
         True,
         description="Prompts, answers, documents and tool data in the LLM spans of traces "
         "(CANVASFLOW_TRACE_CONTENT=0 leaves them out; keys and configuration never go in)",
+    )
+    trace_queue: int = Field(
+        2048,
+        ge=1,
+        description="Finished spans held for each trace destination (the server's OTLP "
+        "exporter, each canvas's analytic provider); past it they are dropped and counted",
+    )
+    trace_export_timeout: float = Field(
+        10.0, gt=0, description="Seconds one export to a trace destination may take"
     )
 
     @field_validator("admin_key")

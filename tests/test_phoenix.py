@@ -67,10 +67,12 @@ def traced(
     proc.stop()
 
 
-def spans_of(phoenix: Proc, trace_of: str) -> list[dict[str, Any]]:
+def spans_of(phoenix: Proc, trace_of: str, project: str = "default") -> list[dict[str, Any]]:
     """The spans of the trace whose prediction span holds ``trace_of`` in its metadata."""
-    spans = httpx.get(phoenix.url + "/v1/projects/default/spans", params={"limit": 1000}).json()
-    spans = spans["data"]
+    r = httpx.get(f"{phoenix.url}/v1/projects/{project}/spans", params={"limit": 1000})
+    if r.status_code == 404:  # no such project yet
+        return []
+    spans = r.json()["data"]
     root = next(
         (s for s in spans if s["name"] == "prediction" and trace_of in str(s["attributes"])), None
     )
@@ -116,6 +118,75 @@ def test_phoenix_reads_the_traces_of_a_rag_canvas_a_tool_agent_and_an_agentflow(
     kinds = {s["name"]: s["span_kind"] for s in spans}
     assert kinds["prediction"] == "AGENT"
     assert kinds["node Answer"] == "LLM"
+
+
+def test_a_canvas_sends_its_traces_to_its_own_phoenix_project(
+    phoenix: Proc, upstream: str, tmp_path: Path
+) -> None:
+    """Flowise's per-canvas analytic settings: a server with no exporter of its own sends a
+    canvas's traces to the Phoenix its credential names, in the project it sets, with
+    the credential's key; a canvas without them is traced nowhere."""
+    proc = canvasflow_server(tmp_path, upstream, {"OTEL_BSP_SCHEDULE_DELAY": "200"}).start()
+    try:
+        cred = httpx.post(
+            f"{proc.url}/api/v1/credentials",
+            json={
+                "name": "my phoenix",
+                "credentialName": "phoenixApi",
+                "plainDataObj": {"phoenixApiKey": "px-secret", "phoenixEndpoint": phoenix.url},
+            },
+        ).json()
+        analytic = {
+            "phoenix": {"credentialId": cred["id"], "projectName": "cf-canvas", "status": True}
+        }
+        canvas = make_canvas(
+            proc.url,
+            llm_chain_flow("mock?tokens=3"),
+            name="analysed",
+            settings={"analytic": analytic},
+        )
+        plain = make_canvas(proc.url, llm_chain_flow("mock?tokens=2"), name="not analysed")
+        said = httpx.post(
+            f"{proc.url}/api/v1/prediction/{plain['id']}", json={"question": "q"}, timeout=60
+        ).json()
+        answer = httpx.post(
+            f"{proc.url}/api/v1/prediction/{canvas['id']}",
+            json={"question": "to phoenix"},
+            timeout=60,
+        ).json()
+        spans = poll(
+            lambda: spans_of(phoenix, answer["chatMessageId"], project="cf-canvas") or None,
+            timeout=30,
+        )
+        kinds = {s["name"]: s["span_kind"] for s in spans}
+        assert kinds["prediction"] == "CHAIN" and kinds["model call"] == "LLM"
+        call = next(s for s in spans if s["name"] == "model call")["attributes"]
+        assert call["llm.token_count.completion"] == 3
+        assert "px-secret" not in str(spans)
+        metrics = poll(
+            lambda: (
+                (m := httpx.get(f"{proc.url}/metrics").text)
+                and 'canvasflow_trace_spans_exported_total{to="phoenix"}' in m
+                and m
+            ),
+            timeout=10,
+        )
+        sent = [
+            ln for ln in metrics.splitlines() if ln.startswith("canvasflow_trace_spans_exported")
+        ]
+        assert float(sent[0].split()[-1]) >= len(spans), sent
+        # the canvas without analytic settings made no trace anywhere
+        assert not spans_of(phoenix, said["chatMessageId"], project="cf-canvas")
+        assert not spans_of(phoenix, said["chatMessageId"])
+        # a provider that is on without a credential, or one canvasflow does not know, is
+        # refused at save
+        for bad in ({"phoenix": {"status": True}}, {"jlinc": {"status": True}}):
+            r = httpx.put(
+                f"{proc.url}/api/v1/canvases/{canvas['id']}", json={"settings": {"analytic": bad}}
+            )
+            assert r.status_code == 422, r.text
+    finally:
+        proc.stop()
 
 
 def agentflow() -> dict[str, Any]:
@@ -167,7 +238,12 @@ def test_a_collector_that_refuses_or_hangs_costs_a_prediction_nothing(
         proc = canvasflow_server(
             tmp_path / where.split(":")[2].split("/")[0],
             upstream,
-            {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": where, "OTEL_BSP_SCHEDULE_DELAY": "50"},
+            {
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": where,
+                "OTEL_BSP_SCHEDULE_DELAY": "50",
+                "CANVASFLOW_TRACE_QUEUE": "4",
+                "CANVASFLOW_TRACE_EXPORT_TIMEOUT": "1",
+            },
         ).start()
         try:
             canvas = make_canvas(proc.url, llm_chain_flow("mock?tokens=2"))
@@ -180,6 +256,18 @@ def test_a_collector_that_refuses_or_hangs_costs_a_prediction_nothing(
                 )
                 assert r.status_code == 200 and r.json()["text"] == "word0 word1"
             assert time.monotonic() - started < 20  # generous: a hang, not a timing
+            # what was not sent is counted: its queue was full, or its export failed
+            lost = poll(lambda url=proc.url: _lost(url) or None, timeout=30)
+            assert lost > 0
         finally:
             proc.stop()
     hanging.close()
+
+
+def _lost(url: str) -> float:
+    text = httpx.get(f"{url}/metrics").text
+    return sum(
+        float(line.split()[-1])
+        for line in text.splitlines()
+        if line.startswith("canvasflow_trace_spans_dropped_total{") and 'to="otlp"' in line
+    )

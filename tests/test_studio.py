@@ -1041,9 +1041,29 @@ def test_the_chatbot_settings_follow_ups_post_processing_leads_and_public_page(
     the public chatbot page with its theme, and the embed code."""
     admin = {"Authorization": f"Bearer {studio.admin}"}  # type: ignore[attr-defined]
     canvas = make_canvas(studio.url, llm_chain_flow("mock?tokens=2"), name="Shop", headers=admin)
+    phoenix = httpx.post(
+        f"{studio.url}/api/v1/credentials",
+        json={
+            "name": "team phoenix",
+            "credentialName": "phoenixApi",
+            # nothing listens there: its exports fail, counted, and cost the answers nothing
+            "plainDataObj": {"phoenixApiKey": "px", "phoenixEndpoint": "http://127.0.0.1:9"},
+        },
+        headers=admin,
+    ).json()
     page.goto(f"{studio.url}/studio/canvas/{canvas['id']}")
     page.wait_for_selector(".react-flow__node")
     page.click("button[role=tab]:has-text('Settings')")
+    # traces to the team's Phoenix (Flowise's analytic providers)
+    page.check("input[aria-label='Send traces to Arize Phoenix']")
+    page.wait_for_selector(
+        "select[aria-label='Arize Phoenix credential'] option:has-text('team phoenix')",
+        state="attached",
+    )
+    page.select_option("select[aria-label='Arize Phoenix credential']", phoenix["id"])
+    page.fill("input[aria-label='Arize Phoenix project']", "shop-bot")
+    page.locator(".analytic").scroll_into_view_if_needed()
+    shoot(page, "studio-traces-settings.png")
     page.check("text=Suggest next questions after each answer")
     page.select_option("select[aria-label='Follow-up model']", "chatOpenAI")
     page.fill("input[aria-label='Follow-up model name']", "mock")
@@ -1079,6 +1099,9 @@ def test_the_chatbot_settings_follow_ups_post_processing_leads_and_public_page(
     assert cfg["allowedOriginsError"] == "Only on our shop, sorry."
     assert cfg["title"] == "Shop bot" and cfg["botMessage"]["backgroundColor"] == "#fde68a"
     assert s["isPublic"] is True
+    assert s["analytic"] == {
+        "phoenix": {"status": True, "credentialId": phoenix["id"], "projectName": "shop-bot"}
+    }
     # applied: the answer post-processed, the next questions with it
     answer = httpx.post(
         f"{studio.url}/api/v1/prediction/{canvas['id']}", json={"question": "hi"}, timeout=60

@@ -20,8 +20,8 @@ from canvasflow.engine.record import end_row, start_row
 from canvasflow.engine.run import run as run_engine
 from canvasflow.errors import CanvasflowError
 from canvasflow.events import REPORT_KINDS, Event
-from canvasflow.observability import llm_spans
-from canvasflow.observability.tracing import recording, set_attributes, span
+from canvasflow.observability import analytic, llm_spans
+from canvasflow.observability.tracing import ROUTES, recording, set_attributes, span
 from canvasflow.runtime.context import RunContext
 from canvasflow.runtime.graphs import CanvasGraph
 from canvasflow.store.repo import question_id_for
@@ -236,6 +236,11 @@ class Prediction(OutcomeView):
 
     async def _main(self) -> None:
         ctx = self.ctx
+        if ctx.analytic:  # its canvas's analytic providers get its spans (this task's)
+            try:
+                ROUTES.set(await analytic.routes(ctx))
+            except Exception:
+                log.exception("the analytic providers of %s could not be read", ctx.canvas_id)
         with span("prediction", canvas=ctx.canvas_id, chat_id=ctx.chat_id) as current:
             self._tracing = current is not None and recording()
             try:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from canvasflow.observability.tracing import recording
+from canvasflow.observability.tracing import tracer as _tracer
 
 if TYPE_CHECKING:
     from canvasflow.engine.prediction import Prediction
@@ -157,7 +158,7 @@ def record(root: Any, prediction: Prediction) -> None:
     root.set_attributes(attrs)
     if outcome.error:
         root.set_status(Status(StatusCode.ERROR, str(outcome.error.get("message"))))
-    tracer = trace.get_tracer("canvasflow")
+    tracer = _tracer()
     under = trace.set_span_in_context(root)
     times = [e["at"] for e in prediction.node_times] or [prediction.started_ns]
     start, end = min(times), max(times)

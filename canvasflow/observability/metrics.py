@@ -77,6 +77,10 @@ class Metrics:
         self.running = Gauge("canvasflow_predictions_running", "Predictions running", registry=r)
         logs = Gauge("canvasflow_event_logs", "Prediction event logs kept", registry=r)
         events = Gauge("canvasflow_event_log_events", "Events held in event logs", registry=r)
+        # spans sent to trace destinations, dropped and queued (observability/export.py)
+        from canvasflow.observability.export import ExportCollector
+
+        r.register(ExportCollector())
         if log_stats is not None:
             logs.set_function(lambda: log_stats()[0])
             events.set_function(lambda: log_stats()[1])

@@ -96,6 +96,9 @@ class RunRequest:
     # what the canvas's settings do to the answer once made: post-processing and
     # follow-up prompts (engine/finishing.py), None when nothing
     finishing: dict[str, Any] | None = None
+    # the canvas's analytic providers that are on (observability/analytic.py): where its
+    # traces go besides the server's own exporter, None when nowhere
+    analytic: dict[str, Any] | None = None
     # the global variables' values when the run started ($vars; runtime ones read from
     # the environment then)
     variables: dict[str, str] | None = None

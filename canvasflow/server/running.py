@@ -14,6 +14,7 @@ from canvasflow.engine.graph import allowed_overrides
 from canvasflow.engine.prediction import Prediction
 from canvasflow.errors import BadRequest, CanvasInvalid, PayloadTooLarge, Unavailable
 from canvasflow.models.base import Message
+from canvasflow.observability.analytic import analytic_of
 from canvasflow.runtime.context import RunContext
 from canvasflow.server.formats import Encoder
 from canvasflow.server.sse import EventStreamResponse
@@ -146,6 +147,7 @@ async def start_prediction(
         ),
         return_node_events=_flag(overrides, canvas.settings, "returnNodeEvents", allowed),
         finishing=finishing_of(canvas.settings),
+        analytic=analytic_of(canvas.settings),
         variables=await st.variables() or None,
     )
     if st.queue is not None and st.settings.mode == "queue":

@@ -20,6 +20,7 @@ from canvasflow.errors import (
     SettingsInvalid,
 )
 from canvasflow.mcp.config import keep_mcp_token
+from canvasflow.observability.analytic import check_settings as check_analytic
 from canvasflow.runtime.context import RunContext
 from canvasflow.runtime.graphs import CanvasGraph
 from canvasflow.server.deps import canvas_or_404, json_body, state
@@ -86,9 +87,9 @@ async def author_of(request: Request) -> str | None:
 
 
 def check_triggers(flow: str, settings: dict[str, Any] | None, min_seconds: float) -> None:
-    """A schedule that cannot be kept, or post-processing or follow-up prompts set up
-    wrongly, is refused at save (422 naming it)."""
-    why = check_finishing(settings)
+    """A schedule that cannot be kept, or post-processing, follow-up prompts or analytic
+    providers set up wrongly, is refused at save (422 naming it)."""
+    why = check_finishing(settings) or check_analytic(settings or {})
     if why:
         raise SettingsInvalid(why)
     graph, problems = check(flow)

@@ -3,6 +3,8 @@ import { api, ApiError, type ApiKey } from '../api';
 import type { CanvasRow } from '../types';
 import { chatbotForm, withChatbot, type ChatbotForm } from '../chatbot';
 import { widgetForm, withWidget, type WidgetForm } from '../widget';
+import { analyticForm, withAnalytic, type AnalyticForm } from '../analytic';
+import { AnalyticSettings } from './AnalyticSettings';
 import { ChatbotSettings } from './ChatbotSettings';
 import { McpSettings } from './McpSettings';
 import { SaveAsTemplate } from './SaveAsTemplate';
@@ -21,6 +23,7 @@ export function CanvasSettings({ canvas, onSaved }: { canvas: CanvasRow; onSaved
   const setW = (change: Partial<WidgetForm>) => setWidget({ ...widget, ...change });
   const [triggers, setTriggers] = useState<Triggers>(triggersOf(s));
   const [chatbot, setChatbot] = useState<ChatbotForm>(chatbotForm(s));
+  const [analytic, setAnalytic] = useState<AnalyticForm>(analyticForm(s));
   const agentflow = canvas.flowData.includes('"startAgentflow"');
   const [keys, setKeys] = useState<ApiKey[]>([]);
   const [fresh, setFresh] = useState('');
@@ -36,7 +39,7 @@ export function CanvasSettings({ canvas, onSaved }: { canvas: CanvasRow; onSaved
         e.preventDefault();
         const settings: Record<string, unknown> = {
           ...withTriggers(
-            withChatbot(withWidget(canvas.settings as Record<string, unknown>, widget), chatbot),
+            withAnalytic(withChatbot(withWidget(canvas.settings as Record<string, unknown>, widget), chatbot), analytic),
             triggers,
             agentflow,
           ),
@@ -98,6 +101,7 @@ export function CanvasSettings({ canvas, onSaved }: { canvas: CanvasRow; onSaved
       </fieldset>
       <ChatbotSettings canvas={canvas} value={chatbot} onChange={setChatbot} />
       <TriggerSettings canvas={canvas} value={triggers} onChange={setTriggers} />
+      <AnalyticSettings value={analytic} onChange={setAnalytic} />
       <button type="submit">Save settings</button>
       {notice && <p className="notice saved">{notice}</p>}
       <McpSettings canvas={canvas} />

@@ -8,11 +8,13 @@ export function CredentialSelect({
   kinds,
   value,
   onChange,
+  none = "(none: the server's key)",
 }: {
   label: string;
   kinds: string[];
   value: string;
   onChange: (id: string) => void;
+  none?: string;
 }) {
   const [all, setAll] = useState<Credential[]>([]);
   useEffect(() => {
@@ -22,7 +24,7 @@ export function CredentialSelect({
     <label>
       Credential
       <select aria-label={label} value={value} onChange={(e) => onChange(e.target.value)}>
-        <option value="">(none: the server's key)</option>
+        <option value="">{none}</option>
         {all
           .filter((c) => kinds.includes(c.credentialName))
           .map((c) => (

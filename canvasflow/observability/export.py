@@ -1,0 +1,224 @@
+"""Where finished spans go: trace destinations, each a bounded queue and a thread that
+sends batches over OTLP/HTTP. A prediction only appends to a queue (never waits for a
+collector); a full queue drops the span and counts it, a failed export counts its spans,
+and ``/metrics`` shows both (:class:`ExportCollector`).
+
+Two kinds of destination share this: the server's own OTLP exporter (the ``OTEL_*``
+variables, every prediction's spans) and a canvas's analytic providers (its spans only,
+routed by :class:`Router` from the :data:`ROUTES` of the prediction that made them)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from canvasflow.observability.tracing import ROUTES
+
+try:
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
+    from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+except ImportError:  # canvasflow[otel] is not installed: nothing is exported
+    SpanProcessor = object
+
+log = logging.getLogger("canvasflow.tracing")
+
+BATCH = 512  # spans sent in one export
+DELAY = 1.0  # seconds a span may wait for its batch to fill
+
+
+class Destination:
+    """One place spans are sent: an exporter behind a bounded queue and a daemon thread.
+    ``resource`` replaces the spans' own (a provider's project name lives there)."""
+
+    def __init__(
+        self,
+        name: str,
+        exporter: SpanExporter,
+        *,
+        max_queue: int = 2048,
+        resource: Resource | None = None,
+        delay: float = DELAY,
+    ) -> None:
+        self.name = name
+        self.exporter = exporter
+        self.resource = resource
+        self.max_queue = max_queue
+        self.delay = delay
+        self.queue: deque[ReadableSpan] = deque()
+        self.wake = threading.Condition()
+        self.exported = 0
+        self.dropped = 0  # the queue was full
+        self.failed = 0  # spans of exports that failed
+        self.closed = False
+        self.thread = threading.Thread(target=self._run, name=f"trace export {name}", daemon=True)
+        self.thread.start()
+
+    def put(self, span: ReadableSpan) -> None:
+        """Queue a finished span; drop it (counted) when the queue is full. Never waits."""
+        if len(self.queue) >= self.max_queue or self.closed:
+            self.dropped += 1
+            return
+        self.queue.append(span)
+        if len(self.queue) >= BATCH:
+            with self.wake:
+                self.wake.notify()
+
+    def _take(self) -> list[ReadableSpan]:
+        batch: list[ReadableSpan] = []
+        while self.queue and len(batch) < BATCH:
+            batch.append(self.queue.popleft())
+        return batch
+
+    def _run(self) -> None:
+        while True:
+            with self.wake:
+                if len(self.queue) < BATCH and not self.closed:
+                    self.wake.wait(self.delay)
+            batch = self._take()
+            if batch:
+                self._send(batch)
+            if self.closed and not self.queue:
+                return
+
+    def _send(self, batch: list[ReadableSpan]) -> None:
+        spans: Sequence[ReadableSpan] = batch
+        if self.resource is not None:
+            spans = [_with_resource(s, self.resource) for s in batch]
+        try:
+            result = self.exporter.export(spans)
+        except Exception as exc:  # an exporter that raises: counted, never raised on
+            log.warning("trace export to %s failed: %s", self.name, exc)
+            result = None
+        if result is SpanExportResult.SUCCESS:
+            self.exported += len(batch)
+        else:
+            self.failed += len(batch)
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Send what is queued now (tests, shutdown); whether the queue emptied in time."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while self.queue and time.monotonic() < deadline:
+            with self.wake:
+                self.wake.notify()
+            time.sleep(0.01)
+        return not self.queue
+
+    def close(self, timeout: float = 5.0) -> None:
+        self.closed = True
+        with self.wake:
+            self.wake.notify()
+        self.thread.join(timeout)
+        self.exporter.shutdown()
+
+
+def _with_resource(span: ReadableSpan, resource: Resource) -> ReadableSpan:
+    return ReadableSpan(
+        name=span.name,
+        context=span.context,
+        parent=span.parent,
+        resource=resource,
+        attributes=span.attributes,
+        events=span.events,
+        links=span.links,
+        kind=span.kind,
+        status=span.status,
+        start_time=span.start_time,
+        end_time=span.end_time,
+        instrumentation_scope=span.instrumentation_scope,
+    )
+
+
+class Exporting(SpanProcessor):
+    """Every finished span to one destination (the server's OTLP exporter)."""
+
+    def __init__(self, destination: Destination) -> None:
+        self.destination = destination
+
+    def on_start(self, span: Any, parent_context: Any = None) -> None:
+        return None
+
+    def on_end(self, span: ReadableSpan) -> None:
+        self.destination.put(span)
+
+    def shutdown(self) -> None:
+        self.destination.close()
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return self.destination.flush(timeout_millis / 1000)
+
+
+class Router(SpanProcessor):
+    """Each span to the destinations of the prediction that made it (:data:`ROUTES` when
+    the span started); a span made outside one goes nowhere from here."""
+
+    def __init__(self) -> None:
+        self._live: dict[int, tuple[Destination, ...]] = {}
+
+    def on_start(self, span: Any, parent_context: Any = None) -> None:
+        routes = ROUTES.get()
+        if routes:
+            self._live[span.context.span_id] = routes
+
+    def on_end(self, span: ReadableSpan) -> None:
+        if not self._live:
+            return
+        routes = self._live.pop(span.context.span_id, None)
+        for destination in routes or ():
+            destination.put(span)
+
+    def shutdown(self) -> None:
+        return None
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return True
+
+
+# every destination made in this process, by name, for /metrics
+DESTINATIONS: list[Destination] = []
+
+
+def register(destination: Destination) -> Destination:
+    DESTINATIONS.append(destination)
+    return destination
+
+
+class ExportCollector:
+    """The destinations' counts for Prometheus: spans exported, dropped (queue full),
+    failed (their export failed), and queued now, by destination."""
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        exported = CounterMetricFamily(
+            "canvasflow_trace_spans_exported", "Spans sent to a trace destination", labels=["to"]
+        )
+        dropped = CounterMetricFamily(
+            "canvasflow_trace_spans_dropped",
+            "Spans not sent: the destination's queue was full (queue) or its export failed "
+            "(failed)",
+            labels=["to", "reason"],
+        )
+        queued = GaugeMetricFamily(
+            "canvasflow_trace_spans_queued", "Spans waiting to be sent", labels=["to"]
+        )
+        totals: dict[str, list[int]] = {}
+        for d in DESTINATIONS:
+            t = totals.setdefault(d.name, [0, 0, 0, 0])
+            t[0] += d.exported
+            t[1] += d.dropped
+            t[2] += d.failed
+            t[3] += len(d.queue)
+        for name, (sent, full, failed, waiting) in sorted(totals.items()):
+            exported.add_metric([name], sent)
+            dropped.add_metric([name, "queue"], full)
+            dropped.add_metric([name, "failed"], failed)
+            queued.add_metric([name], waiting)
+        yield exported
+        yield dropped
+        yield queued

@@ -1,0 +1,222 @@
+"""A canvas's analytic providers (Flowise's ``analytic`` settings): each one that is on
+receives the canvas's spans over OTLP/HTTP at its own endpoint with its own key, in the
+shape it documents; a destination that is away costs the prediction nothing and its
+losses are counted. The receiver here records what arrives (the real collector is
+Phoenix, in tests/test_phoenix.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from tests.support import llm_chain_flow, poll
+
+pytest.importorskip("opentelemetry.sdk")
+
+
+class Receiver:
+    """An OTLP/HTTP endpoint that records each request (path, headers, decoded body)."""
+
+    def __init__(self) -> None:
+        got: list[dict[str, Any]] = []
+        self.got = got
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+                    ExportTraceServiceRequest,
+                )
+
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                request = ExportTraceServiceRequest()
+                request.ParseFromString(body)
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                got.append({"path": self.path, "headers": headers, "body": request})
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                return None
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.close()
+
+
+class FakeCredentials:
+    def __init__(self, stored: dict[str, dict[str, Any]]) -> None:
+        self.stored = stored
+
+    async def plain(self, ref: str) -> dict[str, Any] | None:
+        return self.stored.get(ref)
+
+
+def run(flow: dict, analytic: dict[str, Any], credentials: Any, upstream: str) -> str:
+    from canvasflow.bus.memory import MemoryBus
+    from canvasflow.config import Settings
+    from canvasflow.engine import RunContext, parse
+    from canvasflow.engine.graph import DEFAULT_OVERRIDES
+    from canvasflow.engine.prediction import Prediction
+    from canvasflow.models.openai_compat import close_clients
+    from canvasflow.observability.analytic import analytic_of
+
+    settings = Settings(
+        environ={"OPENAI_API_KEY": "server-key", "OPENAI_BASE_URL": upstream + "/v1"},
+        trace_export_timeout=2,
+        trace_queue=8,
+    )
+
+    async def go() -> str:
+        p = Prediction(
+            graph=parse(flow),
+            ctx=RunContext(
+                question="where do traces go?",
+                canvas_id="analysed",
+                chat_id="t",
+                session_id="t",
+                chat_message_id="m",
+                settings=settings,
+                credentials=credentials,
+                analytic=analytic_of({"analytic": analytic}),
+            ),
+            allowed_overrides=DEFAULT_OVERRIDES,
+            bus=MemoryBus(),
+            store=None,
+        )
+        p.start()
+        try:
+            await p.wait()
+        finally:
+            await close_clients()
+        return p.outcome.text
+
+    return asyncio.run(go())
+
+
+def test_each_provider_gets_the_spans_at_its_endpoint_with_its_key(
+    receiver: Receiver, upstream: str
+) -> None:
+    url = receiver.url
+    stored = {
+        "lf": {"langFusePublicKey": "pk-1", "langFuseSecretKey": "sk-1", "langFuseEndpoint": url},
+        "ls": {"langSmithApiKey": "ls-key", "langSmithEndpoint": url},
+        "px": {"phoenixApiKey": "px-key", "phoenixEndpoint": url},
+        "az": {"arizeApiKey": "az-key", "arizeSpaceId": "space", "arizeEndpoint": url},
+        "op": {"opikApiKey": "op-key", "opikUrl": url + "/opik/api", "opikWorkspace": "ws"},
+        "lu": {"lunaryAppId": "lu-app", "lunaryEndpoint": url},
+        "lw": {"langWatchApiKey": "lw-key", "langWatchEndpoint": url},
+    }
+    analytic = {
+        # Flowise lets a canvas set Langfuse's endpoint: canvasflow never sends a stored
+        # key where a canvas points, only to the credential's own endpoint
+        "langFuse": {"credentialId": "lf", "status": True, "endpoint": "http://attacker"},
+        "langSmith": {"credentialId": "ls", "projectName": "smith-proj", "status": True},
+        "phoenix": {"credentialId": "px", "projectName": "px-proj", "status": True},
+        "arize": {"credentialId": "az", "projectName": "az-proj", "status": True},
+        "opik": {"credentialId": "op", "opikProjectName": "op-proj", "status": True},
+        "lunary": {"credentialId": "lu", "status": True},
+        "langWatch": {"credentialId": "lw", "status": True},
+        "jlinc": {"credentialId": "x", "status": False},
+    }
+    text = run(llm_chain_flow("mock?tokens=2"), analytic, FakeCredentials(stored), upstream)
+    assert text == "word0 word1"
+    got = poll(lambda: receiver.got if len(receiver.got) >= 7 else None, timeout=20)
+    by_path = {g["path"]: g for g in got}
+    expected = {
+        "/api/public/otel/v1/traces": (
+            "authorization",
+            "Basic " + base64.b64encode(b"pk-1:sk-1").decode(),
+        ),
+        "/otel/v1/traces": ("x-api-key", "ls-key"),
+        "/v1/traces": None,  # Phoenix and Arize: told apart below
+        "/opik/api/v1/private/otel/v1/traces": ("authorization", "op-key"),
+        "/v1/otel/v1/traces": ("authorization", "Bearer lu-app"),
+        "/api/otel/v1/traces": ("authorization", "Bearer lw-key"),
+    }
+    assert set(by_path) == set(expected), sorted(by_path)
+    for path, header in expected.items():
+        if header is not None:
+            assert by_path[path]["headers"][header[0]] == header[1], path
+    assert by_path["/otel/v1/traces"]["headers"]["langsmith-project"] == "smith-proj"
+    opik = by_path["/opik/api/v1/private/otel/v1/traces"]["headers"]
+    assert opik["comet-workspace"] == "ws" and opik["projectname"] == "op-proj"
+
+    def resource(g: dict[str, Any]) -> dict[str, str]:
+        attrs = g["body"].resource_spans[0].resource.attributes
+        return {a.key: a.value.string_value for a in attrs}
+
+    plain_v1 = [g for g in got if g["path"] == "/v1/traces"]
+    phoenix = next(g for g in plain_v1 if g["headers"].get("authorization") == "Bearer px-key")
+    arize = next(g for g in plain_v1 if g["headers"].get("space_id") == "space")
+    assert resource(phoenix)["openinference.project.name"] == "px-proj"
+    assert resource(arize)["model_id"] == "az-proj" and arize["headers"]["api_key"] == "az-key"
+    for g in got:  # the whole trace, each time: the prediction, its nodes, the model call
+        names = {
+            s.name for rs in g["body"].resource_spans for ss in rs.scope_spans for s in ss.spans
+        }
+        assert {"prediction", "node llmChain", "model call"} <= names, (g["path"], names)
+        assert b"server-key" not in g["body"].SerializeToString()
+
+
+def test_a_destination_that_is_away_drops_and_counts_never_waits() -> None:
+    """A collector that hangs: the prediction's side only appends to a bounded queue;
+    what does not fit is dropped and counted, and /metrics says so."""
+    import socket
+
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.trace import TracerProvider
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from canvasflow.observability.export import (
+        Destination,
+        ExportCollector,
+        Exporting,
+        register,
+    )
+
+    hanging = socket.socket()
+    hanging.bind(("127.0.0.1", 0))
+    hanging.listen(4)  # accepts, never answers
+    url = f"http://127.0.0.1:{hanging.getsockname()[1]}/v1/traces"
+    away = register(
+        Destination("away", OTLPSpanExporter(endpoint=url, timeout=1), max_queue=5, delay=0.01)
+    )
+    provider = TracerProvider()
+    provider.add_span_processor(Exporting(away))
+    tracer = provider.get_tracer("t")
+    started = time.monotonic()
+    for i in range(200):
+        tracer.start_span(f"s{i}").end()
+    assert time.monotonic() - started < 2  # generous: a hang, not a timing
+    assert away.dropped >= 150  # what the queue (5) could not hold while it hangs
+    assert len(away.queue) <= 5
+    registry = CollectorRegistry()
+    registry.register(ExportCollector())  # type: ignore[arg-type]
+    text = generate_latest(registry).decode()
+    assert (
+        f'canvasflow_trace_spans_dropped_total{{reason="queue",to="away"}} {float(away.dropped)}'
+        in text
+    )
+    # the batch it was sending fails once its timeout passes: counted too
+    poll(lambda: away.failed > 0 or None, timeout=30)
+    away.close(timeout=5)
+    hanging.close()
