@@ -886,6 +886,101 @@ class Bench:
             "direct_tokens_per_s": statistics.median(direct) if direct else 0.0,
         }
 
+    async def scenario_l(self) -> dict[str, Any]:
+        """The embedded model answering many at once (issue 40): 1, 2, 4, 8 and 16 users
+        at the same moment on the default canvas's model (``chatLocal``, 64 tokens each,
+        its own seed per user), streamed through canvasflow: aggregate and per-user
+        tokens/s, time to first token (p50, p95), the server's RSS; against
+        llama-cpp-python's ``create_chat_completion`` in this process, one sequence."""
+        from canvasflow.models.local import default_model_path
+        from canvasflow.nodes.chains import DEFAULT_SYSTEM
+
+        tokens = 8 if self.smoke else 64
+        levels = (1, 2) if self.smoke else (1, 2, 4, 8, 16)
+        question = "Write a short story about a lighthouse keeper."
+        flow = {
+            "nodes": [
+                {"id": "m", "data": {"name": "chatLocal", "inputs": {"maxTokens": tokens}}},
+                {"id": "mem", "data": {"name": "bufferMemory", "inputs": {}}},
+                {
+                    "id": "c",
+                    "data": {
+                        "name": "conversationChain",
+                        "inputs": {
+                            "model": "{{m.data.instance}}",
+                            "memory": "{{mem.data.instance}}",
+                        },
+                    },
+                },
+            ],
+            "edges": [],
+        }
+        async with httpx.AsyncClient() as client:
+            made = await client.post(
+                f"http://{HOST}:{self.cf.port}/api/v1/canvases",
+                json={"name": "bench local users", "flowData": flow},
+            )
+        path = f"/api/v1/prediction/{made.json()['id']}"
+
+        async def one(i: int) -> Any:
+            body = {"question": question, "streaming": True, "chatId": f"l-{i}-{time.time()}"}
+            return await stream_once(HOST, self.cf.port, path, body)
+
+        warm = await one(-1)  # the model loaded, the system prompt held by a slot
+        if not warm.ok:
+            raise RuntimeError(f"the embedded model did not answer: {warm.start[:300]!r}")
+        out: dict[str, Any] = {"tokens": tokens, "users": {}}
+        rounds = 1 if self.smoke else 3
+        for users in levels:
+            done, walls, aggregate = [], [], []
+            for _ in range(rounds):  # the median round's aggregate; every round's streams
+                t0 = time.perf_counter()
+                got = await asyncio.gather(*(one(i) for i in range(users)))
+                walls.append(time.perf_counter() - t0)
+                ok = [r for r in got if r.ok and r.tokens]
+                aggregate.append(sum(r.tokens for r in ok) / walls[-1])
+                done += ok
+            ttft = sorted((r.ttft or 0.0) * 1000 for r in done)
+            out["users"][str(users)] = {
+                "completed": len(done) / rounds,
+                "aggregate_tokens_per_s": statistics.median(aggregate),
+                "per_user_tokens_per_s": statistics.median(
+                    r.tokens / (r.total - (r.ttft or 0.0)) for r in done if r.total
+                )
+                if done
+                else 0.0,
+                "ttft_ms_p50": statistics.median(ttft) if ttft else None,
+                "ttft_ms_p95": ttft[min(len(ttft) - 1, int(0.95 * len(ttft)))] if ttft else None,
+                "rss_mb": rss_mb(self.cf.pid),
+            }
+        from llama_cpp import Llama
+
+        llama = Llama(model_path=str(default_model_path()), n_ctx=2048, verbose=False)
+        messages = [
+            {"role": "system", "content": DEFAULT_SYSTEM},
+            {"role": "user", "content": question},
+        ]
+        rates = []
+        for i in range(1 if self.smoke else 4):
+            t0 = time.perf_counter()
+            n = 0
+            first = None
+            for chunk in llama.create_chat_completion(
+                messages=messages, stream=True, max_tokens=tokens, temperature=0.2, top_p=0.9,
+                repeat_penalty=1.1, seed=i,
+            ):  # fmt: skip
+                if chunk["choices"][0].get("delta", {}).get("content"):
+                    first = first or time.perf_counter()
+                    n += 1
+            if first is not None and n > 1:
+                rates.append((n - 1) / (time.perf_counter() - first))
+        del llama
+        out["direct_tokens_per_s"] = statistics.median(rates) if rates else 0.0
+        one_user = out["users"]["1"]["aggregate_tokens_per_s"]
+        top = out["users"][str(levels[-1] if levels[-1] < 8 else 8)]["aggregate_tokens_per_s"]
+        out["aggregate_at_8_over_1"] = top / one_user if one_user else None
+        return out
+
 
 def ratio(a: float | None, b: float | None) -> str:
     if not a or not b:
@@ -998,7 +1093,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             "smoke": args.smoke,
             "date": datetime.now(UTC).isoformat(),
         }
-        for name in args.only or ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k"]:
+        for name in args.only or ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l"]:
             t0 = time.perf_counter()
             results[name] = await getattr(bench, f"scenario_{name}")()
             results[name]["seconds_taken"] = round(time.perf_counter() - t0, 1)
@@ -1014,7 +1109,7 @@ def run() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, no thresholds")
     parser.add_argument(
-        "--only", nargs="*", choices=["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k"]
+        "--only", nargs="*", choices=["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l"]
     )
     parser.add_argument("--out", type=Path, default=None, help="JSON file to write")
     parser.add_argument(

@@ -180,6 +180,13 @@ class Settings(BaseSettings):
     local_ctx: int = Field(2048, ge=128)
     warm_up: bool = Field(True, description="Load the embedded model at start, in the background")
     local_threads: int = Field(0, ge=0)
+    local_parallel: int = Field(
+        8,
+        ge=1,
+        le=64,
+        description="Predictions the embedded model answers at once (one decode loop); "
+        "more wait for a free slot, up to 0.9 of the first-token deadline, then get 503",
+    )
 
     # -- model providers and outside services ---------------------------------------------
     # their standard variables (OPENAI_API_KEY, OLLAMA_BASE_URL...), read by name through

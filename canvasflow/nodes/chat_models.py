@@ -208,7 +208,10 @@ class ChatLocal(Node):
         path = self.get("modelPath")
         settings = ctx.settings
         model = LocalModel.get(
-            Path(path) if path else settings.local_model, settings.local_ctx, settings.local_threads
+            Path(path) if path else settings.local_model,
+            settings.local_ctx,
+            settings.local_threads,
+            settings.local_parallel,
         )
         params = {
             "temperature": to_float(self.get("temperature")),
@@ -218,7 +221,8 @@ class ChatLocal(Node):
             "seed": to_int(self.get("seed")),
         }
         name = Path(path).stem if path else DEFAULT_NAME
-        return limited(LocalChatModel(model, params, name), self, ctx)
+        wait = 0.9 * settings.model_first_token_timeout  # then 503 busy, not a timeout
+        return limited(LocalChatModel(model, params, name, wait), self, ctx)
 
 
 @register

@@ -82,7 +82,12 @@ async def warm_up(settings: Settings) -> None:
 
     started = time.perf_counter()
     try:
-        model = LocalModel.get(settings.local_model, settings.local_ctx, settings.local_threads)
+        model = LocalModel.get(
+            settings.local_model,
+            settings.local_ctx,
+            settings.local_threads,
+            settings.local_parallel,
+        )
         await model.warm_up()
     except Exception as exc:  # no model installed: canvases that need it will say so
         log.warning("embedded model not loaded: %s", exc)
