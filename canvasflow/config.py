@@ -208,6 +208,8 @@ class Settings(BaseSettings):
     otel_exporter_otlp_traces_endpoint: str | None = _env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
     otel_traces_exporter: str | None = _env("OTEL_TRACES_EXPORTER")
     otel_service_name: str | None = _env("OTEL_SERVICE_NAME")
+    otel_exporter_otlp_headers: str | None = _env("OTEL_EXPORTER_OTLP_HEADERS")
+    otel_exporter_otlp_traces_headers: str | None = _env("OTEL_EXPORTER_OTLP_TRACES_HEADERS")
     otel_bsp_schedule_delay: float = Field(
         1000,
         ge=1,

@@ -112,8 +112,23 @@ def run(flow: dict, analytic: dict[str, Any], credentials: Any, upstream: str) -
     return asyncio.run(go())
 
 
+@pytest.fixture(params=["own", "foreign"])
+def provider(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Whose tracer provider is set: none (canvasflow makes its spans for its own
+    exporters) or an application's (OpenTelemetry's spans, routed by a span processor)."""
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from canvasflow.observability import tracing
+
+    foreign = TracerProvider() if request.param == "foreign" else None
+    monkeypatch.setattr(trace, "_TRACER_PROVIDER", foreign)
+    monkeypatch.setattr(tracing, "_TRACER", None)
+    return str(request.param)
+
+
 def test_each_provider_gets_the_spans_at_its_endpoint_with_its_key(
-    receiver: Receiver, upstream: str
+    receiver: Receiver, upstream: str, provider: str
 ) -> None:
     url = receiver.url
     stored = {
@@ -182,7 +197,6 @@ def test_a_destination_that_is_away_drops_and_counts_never_waits() -> None:
     what does not fit is dropped and counted, and /metrics says so."""
     import socket
 
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.sdk.trace import TracerProvider
     from prometheus_client import CollectorRegistry, generate_latest
 
@@ -197,9 +211,7 @@ def test_a_destination_that_is_away_drops_and_counts_never_waits() -> None:
     hanging.bind(("127.0.0.1", 0))
     hanging.listen(4)  # accepts, never answers
     url = f"http://127.0.0.1:{hanging.getsockname()[1]}/v1/traces"
-    away = register(
-        Destination("away", OTLPSpanExporter(endpoint=url, timeout=1), max_queue=5, delay=0.01)
-    )
+    away = register(Destination("away", url, max_queue=5, delay=0.01, timeout=1))
     provider = TracerProvider()
     provider.add_span_processor(Exporting(away))
     tracer = provider.get_tracer("t")
@@ -220,3 +232,51 @@ def test_a_destination_that_is_away_drops_and_counts_never_waits() -> None:
     poll(lambda: away.failed > 0 or None, timeout=30)
     away.close(timeout=5)
     hanging.close()
+
+
+def test_the_request_body_is_the_one_opentelemetrys_encoder_makes() -> None:
+    """canvasflow writes OTLP's protobuf itself (for speed): the message it writes is the
+    one OpenTelemetry's own encoder makes of the same spans, field for field."""
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.trace import Link, SpanKind, Status, StatusCode
+
+    from canvasflow.observability.export import _with_resource
+    from canvasflow.observability.otlp import encode
+
+    memory = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource.create({"service.name": "t", "n": 3}))
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer("canvasflow", "1.2", schema_url="https://s")
+    with tracer.start_as_current_span("prediction", kind=SpanKind.SERVER) as root:
+        root.set_attributes(
+            {
+                "text": "héllo " * 3000,  # a long value: a two-byte length
+                "int": 7,
+                "negative": -5,
+                "big": 2**62,
+                "float": 0.25,
+                "yes": True,
+                "no": False,
+                "empty": "",
+                "tags": ["a", "b"],
+                "numbers": [1, 2],
+            }
+        )
+        root.add_event("started", {"at": 1})
+        with tracer.start_as_current_span("child", links=[Link(root.get_span_context())]) as c:
+            c.set_status(Status(StatusCode.ERROR, "it broke"))
+        with tracer.start_as_current_span("ok") as ok:
+            ok.set_status(Status(StatusCode.OK))
+    spans = list(memory.get_finished_spans())
+    spans.append(_with_resource(spans[0], Resource.create({"openinference.project.name": "p"})))
+    ours = ExportTraceServiceRequest()
+    ours.ParseFromString(encode(spans))
+    assert ours == encode_spans(spans)
+    assert len(ours.resource_spans) == 2 and len(ours.resource_spans[0].scope_spans[0].spans) == 3

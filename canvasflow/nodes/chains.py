@@ -38,9 +38,9 @@ async def stream_answer(model: ChatModel, messages: list[Message]) -> AsyncItera
     first = True
     with span(
         "model call",
+        lazy=lambda: llm_spans.model_call(model.model_name, messages),
         model=model.model_name,
         messages=len(messages),
-        **llm_spans.model_call(model.model_name, messages),
     ) as current:
         limits = getattr(model, "deadlines", None) or Deadlines()
         # the answer, for the span, only when a trace records it

@@ -167,22 +167,20 @@ def _destination(
         return made
     if len(_made) >= MAX_DESTINATIONS:
         return None
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.sdk.resources import Resource
 
     from canvasflow.observability.export import Destination, register
 
     settings = ctx.settings
-    exporter = OTLPSpanExporter(
-        endpoint=url, headers=headers, timeout=int(max(1, settings.trace_export_timeout))
-    )
     service = settings.otel_service_name or "canvasflow"
     made = _made[key] = register(
         Destination(
             name,
-            exporter,
+            url,
+            headers,
             max_queue=settings.trace_queue,
             resource=Resource.create({"service.name": service, **resource}),
+            timeout=settings.trace_export_timeout,
         )
     )
     return made

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from canvasflow.observability.tracing import recording
-from canvasflow.observability.tracing import tracer as _tracer
 
 if TYPE_CHECKING:
     from canvasflow.engine.prediction import Prediction
@@ -125,7 +124,8 @@ def model_answered(
 
 def record(root: Any, prediction: Prediction) -> None:
     """Once a prediction has ended: its own span's attributes, and the spans the engine
-    did not make as it ran (retrieval, tool calls, an agentflow's nodes)."""
+    did not note as it ran (retrieval, tool calls, an agentflow's nodes), added to its
+    noted trace (``root``, a :class:`~canvasflow.observability.tracing.Pending`)."""
     if trace is None or root is None:
         return
     ctx, outcome, graph = prediction.ctx, prediction.outcome, prediction.graph
@@ -158,12 +158,10 @@ def record(root: Any, prediction: Prediction) -> None:
     root.set_attributes(attrs)
     if outcome.error:
         root.set_status(Status(StatusCode.ERROR, str(outcome.error.get("message"))))
-    tracer = _tracer()
-    under = trace.set_span_in_context(root)
     times = [e["at"] for e in prediction.node_times] or [prediction.started_ns]
     start, end = min(times), max(times)
     if agentflow:
-        _agentflow_nodes(tracer, under, prediction)
+        _agentflow_nodes(root, prediction)
     if outcome.sources:
         found: dict[str, Any] = {
             SpanAttributes.OPENINFERENCE_SPAN_KIND: OpenInferenceSpanKindValues.RETRIEVER.value,
@@ -179,9 +177,7 @@ def record(root: Any, prediction: Prediction) -> None:
                 found[prefix + DocumentAttributes.DOCUMENT_METADATA] = _text(metadata)
         if CONTENT:
             found[SpanAttributes.INPUT_VALUE] = _text(ctx.question)
-        tracer.start_span("retrieval", context=under, start_time=start, attributes=found).end(
-            end_time=end
-        )
+        root.add("retrieval", start, end, found)
     for used in outcome.used_tools:
         name = str(used.get("tool"))
         call: dict[str, Any] = {
@@ -193,10 +189,10 @@ def record(root: Any, prediction: Prediction) -> None:
             call[SpanAttributes.TOOL_PARAMETERS] = _text(used.get("toolInput"))
             call[SpanAttributes.INPUT_VALUE] = _text(used.get("toolInput"))
             call[SpanAttributes.OUTPUT_VALUE] = _text(used.get("toolOutput"))
-        tracer.start_span(name, context=under, start_time=start, attributes=call).end(end_time=end)
+        root.add(name, start, end, call)
 
 
-def _agentflow_nodes(tracer: Any, under: Any, prediction: Prediction) -> None:
+def _agentflow_nodes(root: Any, prediction: Prediction) -> None:
     """An agentflow's nodes, from the times of their node events."""
     from canvasflow.runtime.node import REGISTRY
 
@@ -215,9 +211,4 @@ def _agentflow_nodes(tracer: Any, under: Any, prediction: Prediction) -> None:
             "node_id": node_id,
             "node": name,
         }
-        span = tracer.start_span(
-            f"node {labels.get(node_id) or name}", context=under, start_time=start, attributes=attrs
-        )
-        if status == "error":
-            span.set_status(Status(StatusCode.ERROR))
-        span.end(end_time=max(start, end))
+        root.add(f"node {labels.get(node_id) or name}", start, end, attrs, status == "error")

@@ -9,7 +9,9 @@ makes no span at all."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import random
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
@@ -105,17 +107,187 @@ def _recording() -> bool:
     return not isinstance(provider, trace.ProxyTracerProvider | trace.NoOpTracerProvider)
 
 
+class Pending:
+    """A span noted as the prediction runs (its name, times, attributes, children) and
+    made into OpenTelemetry's once its trace has ended (:func:`span`): nothing of the
+    SDK's runs before a prediction's first token, or on its token path."""
+
+    __slots__ = ("attributes", "children", "end", "error", "lazy", "name", "start", "status")
+
+    def __init__(
+        self,
+        name: str,
+        attributes: dict[str, Any],
+        lazy: Callable[[], dict[str, Any]] | None = None,
+        start: int | None = None,
+        end: int | None = None,
+    ) -> None:
+        self.name = name
+        self.attributes = attributes
+        self.lazy = lazy  # more attributes, worked out only when the span is made
+        self.start = start or time.time_ns()
+        self.end = end
+        self.status: Any = None
+        self.error: BaseException | None = None
+        self.children: list[Pending] = []
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        self.attributes[key] = value
+
+    def set_attributes(self, attributes: dict[str, Any]) -> None:
+        self.attributes.update(attributes)
+
+    def set_status(self, status: Any) -> None:
+        self.status = status
+
+    def add(
+        self, name: str, start: int, end: int, attributes: dict[str, Any], error: bool = False
+    ) -> Pending:
+        """A child whose times are known (made from what a prediction recorded)."""
+        child = Pending(name, attributes, start=start, end=max(start, end))
+        if error and trace is not None:
+            child.status = trace.Status(trace.StatusCode.ERROR)
+        self.children.append(child)
+        return child
+
+
+_OPEN: ContextVar[Pending | None] = ContextVar("canvasflow_open_span", default=None)
+
+
 @contextmanager
-def span(name: str, **attributes: Any) -> Iterator[Any]:
-    """A span named ``name`` under the current one (a no-op without OpenTelemetry or
-    without a tracer provider)."""
+def span(
+    name: str, lazy: Callable[[], dict[str, Any]] | None = None, **attributes: Any
+) -> Iterator[Any]:
+    """A span named ``name`` under the current one (nothing without OpenTelemetry, or
+    when the prediction's spans go nowhere). It is noted (:class:`Pending`); the
+    outermost one makes them all OpenTelemetry's spans when it ends."""
     if not recording():
         with nullcontext() as nothing:
             yield nothing
         return
     attrs = {k: v for k, v in attributes.items() if v is not None}
-    with _tracer().start_as_current_span(name, attributes=attrs) as current:
+    parent = _OPEN.get()
+    current = Pending(name, attrs, lazy)
+    if parent is not None:
+        parent.children.append(current)
+    token = _OPEN.set(current)
+    try:
         yield current
+    except Exception as exc:
+        current.error = exc
+        raise
+    finally:
+        current.end = time.time_ns()
+        _OPEN.reset(token)
+        if parent is None:  # the trace has ended: its spans are made now
+            try:
+                make_spans(current)
+            except Exception:
+                log.exception("the spans of %r could not be made", name)
+
+
+# the server's own OTLP destination and resource (setup), when it exports
+_SERVER: Any = None
+_RESOURCE: Any = None
+_SCOPE: Any = None
+
+
+def make_spans(root: Pending) -> None:
+    """A noted trace's spans, sent where they go. When canvasflow's own exporters are the
+    only ones (the server's ``OTEL_*`` exporter, the canvases' analytic providers), the
+    spans are made for them directly, as OTLP needs them (``_send``): the SDK's span
+    objects would cost a prediction more than the rest of its trace. When another
+    tracer provider is set (an application's, a test's), OpenTelemetry's spans are made,
+    parents before children, each ended with its own times, and its processors see them
+    as usual."""
+    if not _recording() or getattr(trace.get_tracer_provider(), "_canvasflow_own", False):
+        _send(root)
+        return
+    tracer = _tracer()
+
+    def make(noted: Pending, context: Any) -> None:
+        attrs = dict(noted.attributes)
+        if noted.lazy is not None:
+            attrs.update(noted.lazy())
+        made = tracer.start_span(
+            noted.name, context=context, start_time=noted.start, attributes=attrs
+        )
+        if noted.error is not None:
+            made.record_exception(noted.error)
+            message = f"{type(noted.error).__name__}: {noted.error}"
+            made.set_status(trace.Status(trace.StatusCode.ERROR, message))
+        elif noted.status is not None:
+            made.set_status(noted.status)
+        inner = trace.set_span_in_context(made)
+        for child in noted.children:
+            make(child, inner)
+        made.end(end_time=noted.end or time.time_ns())
+
+    make(root, None)
+
+
+def _send(root: Pending) -> None:
+    """The noted trace as OTLP spans, to the server's destination and the prediction's
+    routes (ids drawn as the SDK draws them: random, 128 and 64 bits)."""
+    global _RESOURCE, _SCOPE
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+
+    from canvasflow.observability import otlp
+
+    if _RESOURCE is None:
+        _RESOURCE = Resource.create({"service.name": "canvasflow"})
+    if _SCOPE is None:
+        _SCOPE = InstrumentationScope("canvasflow")
+    destinations = ((_SERVER,) if _SERVER is not None else ()) + ROUTES.get()
+    if not destinations:
+        return
+    bits = random.getrandbits
+    trace_id = bits(128) or 1
+    unset = trace.Status(trace.StatusCode.UNSET)
+    internal = trace.SpanKind.INTERNAL
+    made: list[otlp.Span] = []
+
+    def make(noted: Pending, parent: otlp.Context | None) -> None:
+        context = otlp.Context(trace_id, bits(64) or 1)
+        attrs = noted.attributes
+        if noted.lazy is not None:
+            attrs = {**attrs, **noted.lazy()}
+        end = noted.end or time.time_ns()
+        events = []
+        status = noted.status or unset
+        if noted.error is not None:  # as the SDK records an exception
+            kind, message = type(noted.error).__name__, str(noted.error)
+            events.append(
+                otlp.Event(
+                    "exception",
+                    end,
+                    {"exception.type": kind, "exception.message": message},
+                )
+            )
+            status = trace.Status(trace.StatusCode.ERROR, f"{kind}: {message}")
+        made.append(
+            otlp.Span(
+                name=noted.name,
+                context=context,
+                parent=parent,
+                kind=internal,
+                start_time=noted.start,
+                end_time=end,
+                attributes=attrs,
+                events=events,
+                status=status,
+                resource=_RESOURCE,
+                instrumentation_scope=_SCOPE,
+            )
+        )
+        for child in noted.children:
+            make(child, context)
+
+    make(root, None)
+    for destination in destinations:
+        for one in made:
+            destination.put(one)
 
 
 def set_attributes(current: Any, **attributes: Any) -> None:
@@ -141,9 +313,9 @@ def setup(settings: Settings) -> bool:
     if not wanted or trace is None:
         return False
     try:
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
         from opentelemetry.sdk.resources import Resource
         from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.util.re import parse_env_headers
     except ImportError:
         log.warning("OTEL_* is set but canvasflow[otel] is not installed: no traces")
         return False
@@ -151,17 +323,24 @@ def setup(settings: Settings) -> bool:
 
     service = settings.otel_service_name or "canvasflow"
     provider = TracerProvider(resource=Resource.create({"service.name": service}))
-    timeout = int(max(1, settings.trace_export_timeout))
-    exporter = OTLPSpanExporter(endpoint=endpoint, timeout=timeout)
+    headers = parse_env_headers(
+        settings.otel_exporter_otlp_traces_headers or settings.otel_exporter_otlp_headers or "",
+        liberal=True,
+    )
     # a bounded queue whose drops /metrics counts (observability/export.py)
     destination = export.Destination(
         "otlp",
-        exporter,
+        endpoint or "http://localhost:4318/v1/traces",
+        headers,
         max_queue=settings.trace_queue,
         delay=settings.otel_bsp_schedule_delay / 1000,
+        timeout=settings.trace_export_timeout,
     )
     provider.add_span_processor(export.Exporting(export.register(destination)))
     provider.add_span_processor(_router())
     provider._canvasflow_routed = True
+    provider._canvasflow_own = True  # canvasflow's own spans skip the SDK (make_spans)
+    global _SERVER, _RESOURCE
+    _SERVER, _RESOURCE = destination, provider.resource
     trace.set_tracer_provider(provider)
     return True

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import orjson
 from fastapi import Depends, FastAPI, Request
@@ -144,6 +145,22 @@ async def forget_old(st: ServerState) -> int:
     )
 
 
+def _no_fastapi_telemetry() -> dict[str, Any]:
+    import inspect
+
+    if "telemetry" not in inspect.signature(FastAPI.__init__).parameters:
+        return {}  # a FastAPI before its telemetry (0.165): none to turn off
+    return {
+        "telemetry": {
+            "tracing": False,
+            "operation_spans": False,
+            "metrics": False,
+            "logs": False,
+            "auto_configure": False,
+        }
+    }
+
+
 @asynccontextmanager
 async def open_state(settings: Settings) -> AsyncIterator[ServerState]:
     """What a server holds while it runs (store, bus, queue, keys, credentials), made
@@ -239,6 +256,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description="Run LLM flows (canvases) and stream their answers.",
         lifespan=lifespan,
+        # FastAPI's own spans (HTTP request, dependencies, serialization: 6 a request)
+        # and logs, made whenever a tracer provider is set: a trace here is a prediction's,
+        # in the LLM conventions, and those would cost a traced server a third of its
+        # throughput (bench scenario k)
+        **_no_fastapi_telemetry(),
     )
     errors.install(app)
     # innermost: management routes check the key before any body is read; every body is
