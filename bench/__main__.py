@@ -171,7 +171,17 @@ class Bench:
         upstream = f"http://{HOST}:{self.mock_port}/v1"
         port = free_port()
         ceiling = self.spawn(
-            [sys.executable, "-m", "bench.ceiling", "--port", str(port), "--upstream", upstream],
+            [
+                sys.executable,
+                "-m",
+                "bench.ceiling",
+                "--port",
+                str(port),
+                "--upstream",
+                upstream,
+                "--client",
+                "aiohttp",  # canvasflow's upstream client: the leanest relay on it
+            ],
             port,
         )
         self.ceiling = Target("ceiling", port, ceiling.pid, self._ceiling_request)
@@ -404,19 +414,20 @@ class Bench:
                 rss0 = tree_rss_mb(pid) if pid else None
                 results = await asyncio.gather(
                     *(
-                        stream_once(
-                            HOST, port, path, body, limit_seconds=180, gaps=False, pattern=pattern
-                        )
+                        stream_once(HOST, port, path, body, limit_seconds=180, pattern=pattern)
                         for _ in range(n)
                     )
                 )
                 ok = [r for r in results if r.ok and r.ttft is not None]
                 ttft = [r.ttft for r in ok if r.ttft is not None]
                 total = [r.total for r in ok if r.total is not None]
+                gaps = [g for r in ok for g in r.gaps]  # between tokens, as clients saw them
                 row[name] = {
                     "completed_share": len(ok) / n,
                     "ttft_ms_p50": (percentile(ttft, 0.5) or 0) * 1000,
                     "ttft_ms_p99": (percentile(ttft, 0.99) or 0) * 1000,
+                    "gap_ms_p50": (percentile(gaps, 0.5) or 0) * 1000,
+                    "gap_ms_p99": (percentile(gaps, 0.99) or 0) * 1000,
                     "total_ms_p50": (percentile(total, 0.5) or 0) * 1000,
                     "rss_mb_after": tree_rss_mb(pid) if pid else None,
                     "rss_mb_before": rss0,
@@ -425,6 +436,14 @@ class Bench:
                         [r for r in results if not (r.ok and r.ttft is not None)]
                     ),
                 }
+            for name in row:  # against the leanest relay, in the same run
+                if name not in ("mock", "ceiling") and row["ceiling"]["ttft_ms_p50"]:
+                    row[name]["ttft_p50_over_ceiling"] = (
+                        row[name]["ttft_ms_p50"] / row["ceiling"]["ttft_ms_p50"]
+                    )
+                    row[name]["gap_p99_over_ceiling"] = row[name]["gap_ms_p99"] / (
+                        row["ceiling"]["gap_ms_p99"] or 1
+                    )
             out[f"burst_{n}"] = row
         return out
 

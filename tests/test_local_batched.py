@@ -120,3 +120,26 @@ def test_a_stop_string_ends_the_answer(batcher: Batcher) -> None:
     stop = words[2]
     cut, _ = asyncio.run(answer(batcher, messages, temperature=0.0, max_tokens=60, stop=[stop]))
     assert cut == full[: full.index(stop)]
+
+
+def test_concurrent_embeddings_share_model_calls() -> None:
+    """Embedded WordLlama: callers that arrive while the model is busy go together in its
+    next call, and each gets its own rows, the same as alone."""
+    from canvasflow.nodes.retrieval import WordLlamaEmbedder
+
+    texts = [[f"text {i} about {topic}"] for i, topic in enumerate("abcdefghijklmnop")]
+
+    async def go() -> tuple[list[Any], list[Any], int]:
+        embedder = WordLlamaEmbedder()
+        alone = [await embedder.embed(t) for t in texts]
+        batched = WordLlamaEmbedder.batched
+        assert batched is not None
+        before = batched.calls
+        together = await asyncio.gather(*(embedder.embed(t) for t in texts))
+        return alone, list(together), batched.calls - before
+
+    alone, together, calls = asyncio.run(go())
+    assert calls < len(texts)  # several callers per model call
+    for a, b in zip(alone, together, strict=True):
+        assert a.shape == b.shape == (1, 256)
+        assert float(abs(a - b).max()) < 1e-5

