@@ -607,7 +607,7 @@ class Bench:
         server exporting every prediction's LLM spans over OTLP to a local collector
         (``bench/otlp_sink.py``, a process of its own that answers 200) against the same
         server tracing nothing, in turns; the medians of the rounds."""
-        seconds, rounds, streams = (1.0, 1, 5) if self.smoke else (10.0, 6, 50)
+        seconds, rounds, streams = (0.5, 1, 3) if self.smoke else (10.0, 6, 50)
         sink_port = free_port()
         self.spawn([sys.executable, "-m", "bench.otlp_sink", "--port", str(sink_port)], sink_port)
         port = free_port()
