@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 
 def to_float(value: Any, default: float | None = None) -> float | None:
     if value is None or value == "":
@@ -24,3 +26,14 @@ def to_bool(value: Any, default: bool = False) -> bool:
     if isinstance(value, str):
         return value.strip().lower() in ("true", "1", "yes", "on")
     return bool(value)
+
+
+def json_setting(value: Any) -> Any:
+    """A setting Flowise keeps as a JSON string and canvasflow as an object: either (None
+    for a string that is not JSON)."""
+    if isinstance(value, str) and value.strip():
+        try:
+            return orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return None
+    return value

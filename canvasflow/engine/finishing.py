@@ -24,6 +24,7 @@ import orjson
 
 from canvasflow.events import Event
 from canvasflow.models.base import Usage, complete
+from canvasflow.values import json_setting
 
 if TYPE_CHECKING:
     from canvasflow.engine.outcome import Outcome
@@ -62,14 +63,7 @@ INSTRUCTIONS = (
 )
 
 
-def _json(value: Any) -> Any:
-    """Flowise keeps these settings as JSON strings; canvasflow as objects: either."""
-    if isinstance(value, str) and value.strip():
-        try:
-            return orjson.loads(value)
-        except orjson.JSONDecodeError:
-            return None
-    return value
+_json = json_setting
 
 
 def post_processing_code(settings: dict[str, Any] | None) -> str | None:

@@ -100,6 +100,16 @@ class LocalAIEmbeddings(Node):
         return OpenAIEmbedder(client, str(self.get("modelName")), 512, None)
 
 
+async def _shared_calls(self: Any, texts: list[str]) -> np.ndarray:
+    """An embedded embedder's ``embed``: its class's ``_rows`` through one batcher per
+    event loop (concurrent callers share model calls)."""
+    cls = type(self)
+    loop = asyncio.get_running_loop()
+    if cls.batched is None or cls.batched.loop is not loop:
+        cls.batched = BatchedEmbedder(cls._rows, loop=loop)
+    return await cls.batched.embed(texts)
+
+
 class WordLlamaEmbedder:
     """WordLlama (``l2_supercat``, 256 dimensions): token embeddings distilled from a large
     model's, pooled; weights and tokenizer ship inside the ``wordllama`` package (16 MB),
@@ -126,12 +136,7 @@ class WordLlamaEmbedder:
     def _rows(cls, texts: list[str]) -> np.ndarray:
         return np.asarray(cls.load().embed(texts, norm=True), dtype=np.float32)
 
-    async def embed(self, texts: list[str]) -> np.ndarray:
-        cls = type(self)
-        loop = asyncio.get_running_loop()
-        if cls.batched is None or cls.batched.loop is not loop:  # one per event loop
-            cls.batched = BatchedEmbedder(cls._rows, loop=loop)
-        return await cls.batched.embed(texts)
+    embed = _shared_calls
 
 
 @register
@@ -179,12 +184,7 @@ class MiniLMEmbedder:
         vectors = cls._load().encode(texts, normalize_embeddings=True)
         return np.asarray(vectors, dtype=np.float32)
 
-    async def embed(self, texts: list[str]) -> np.ndarray:
-        cls = type(self)
-        loop = asyncio.get_running_loop()
-        if cls.batched is None or cls.batched.loop is not loop:  # one per event loop
-            cls.batched = BatchedEmbedder(cls._rows, loop=loop)
-        return await cls.batched.embed(texts)
+    embed = _shared_calls
 
 
 @register

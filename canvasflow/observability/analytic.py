@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import orjson
+from canvasflow.values import json_setting
 
 if TYPE_CHECKING:
     from canvasflow.observability.export import Destination
@@ -111,13 +111,7 @@ PROVIDERS: dict[str, Provider] = {
 MAX_DESTINATIONS = 256  # per process: distinct endpoints and keys
 
 
-def _json(value: Any) -> Any:
-    if isinstance(value, str) and value.strip():
-        try:
-            return orjson.loads(value)
-        except orjson.JSONDecodeError:
-            return None
-    return value
+_json = json_setting
 
 
 def analytic_of(settings: dict[str, Any] | None) -> dict[str, Any] | None:

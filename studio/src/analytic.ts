@@ -2,6 +2,8 @@
 // {credentialId, status}, langSmith: {credentialId, projectName, status}, ...}); the
 // server sends the canvas's traces to each provider that is on, over its OTLP endpoint.
 
+import { parsed } from './chatbot';
+
 type Obj = Record<string, any>;
 
 export interface AnalyticProvider {
@@ -28,18 +30,6 @@ export interface AnalyticEntry {
 }
 
 export type AnalyticForm = Record<string, AnalyticEntry>;
-
-function parsed(value: unknown): Obj {
-  if (typeof value === 'string') {
-    try {
-      const v = JSON.parse(value);
-      return v && typeof v === 'object' ? v : {};
-    } catch {
-      return {};
-    }
-  }
-  return value && typeof value === 'object' ? (value as Obj) : {};
-}
 
 export function analyticForm(settings: Obj): AnalyticForm {
   const cfg = parsed(settings.analytic);

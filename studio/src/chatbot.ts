@@ -69,7 +69,8 @@ export interface ChatbotForm {
   userText: string;
 }
 
-function parsed(value: unknown): Obj {
+/** A setting Flowise keeps as a JSON string and canvasflow as an object: either. */
+export function parsed(value: unknown): Obj {
   if (typeof value === 'string') {
     try {
       const v = JSON.parse(value);
