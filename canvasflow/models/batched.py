@@ -31,7 +31,6 @@ import logging
 import os
 import random
 import threading
-import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -87,8 +86,6 @@ class _Seq:
     held: str = ""  # text kept back: it may begin a stop string
     decoder: Any = field(default_factory=lambda: codecs.getincrementaldecoder("utf-8")("replace"))
     aborted: bool = False
-    admitted: asyncio.Event | None = None
-    queued_at: float = field(default_factory=time.monotonic)
 
 
 class Batcher:
@@ -197,7 +194,7 @@ class Batcher:
         def emit(item: Any) -> None:
             loop.call_soon_threadsafe(_deliver, items, admitted, item)
 
-        seq = _Seq(prompt, sampling, stops + sampling.stop, emit, admitted=admitted)
+        seq = _Seq(prompt, sampling, stops + sampling.stop, emit)
         with self._lock:
             self._waiting.append(seq)
             self._lock.notify()

@@ -33,26 +33,17 @@ log = logging.getLogger("canvasflow.tracing")
 
 
 _TRACER: Any = None
-# canvasflow's own provider, for the spans of canvases with analytic providers when the
-# server exports none itself (no global provider is set then)
-_OWN: Any = None
 _ROUTER: Any = None
 
 
 def _tracer() -> Any:
-    """The tracer spans are made with: the global provider's when one is set (setup, or
-    a test's), else canvasflow's own (only a prediction with routes records then)."""
+    """The global provider's tracer (setup's or an application's), with the router on the
+    provider once a prediction has destinations of its own."""
     global _TRACER
-    if _recording():
-        if _TRACER is None:  # a proxy: it follows the provider set later
-            _TRACER = trace.get_tracer("canvasflow")
-        _route(trace.get_tracer_provider())
-        return _TRACER
-    return _own().get_tracer("canvasflow")
-
-
-def tracer() -> Any:
-    return _tracer()
+    if _TRACER is None:  # a proxy: it follows the provider set later
+        _TRACER = trace.get_tracer("canvasflow")
+    _route(trace.get_tracer_provider())
+    return _TRACER
 
 
 def _router() -> Any:
@@ -70,17 +61,6 @@ def _route(provider: Any) -> None:
         if hasattr(provider, "add_span_processor"):
             provider.add_span_processor(_router())
             provider._canvasflow_routed = True
-
-
-def _own() -> Any:
-    global _OWN
-    if _OWN is None:
-        from opentelemetry.sdk.trace import TracerProvider
-
-        _OWN = TracerProvider()
-        _OWN.add_span_processor(_router())
-        _OWN._canvasflow_routed = True
-    return _OWN
 
 
 def enabled() -> bool:
@@ -336,10 +316,10 @@ def setup(settings: Settings) -> bool:
         delay=settings.otel_bsp_schedule_delay / 1000,
         timeout=settings.trace_export_timeout,
     )
+    # other code's SDK spans, if any, are exported too; canvasflow's own skip the SDK
+    # (make_spans) and reach the server's and the canvases' destinations directly
     provider.add_span_processor(export.Exporting(export.register(destination)))
-    provider.add_span_processor(_router())
-    provider._canvasflow_routed = True
-    provider._canvasflow_own = True  # canvasflow's own spans skip the SDK (make_spans)
+    provider._canvasflow_own = True
     global _SERVER, _RESOURCE
     _SERVER, _RESOURCE = destination, provider.resource
     trace.set_tracer_provider(provider)
