@@ -837,26 +837,7 @@ class Bench:
 
         question = "Write a short story about a lighthouse keeper."
         # through canvasflow: the default canvas's model, with the same settings
-        flow = {
-            "nodes": [
-                {
-                    "id": "m",
-                    "data": {"name": "chatLocal", "inputs": {"maxTokens": max_tokens, "seed": 7}},
-                },
-                {"id": "mem", "data": {"name": "bufferMemory", "inputs": {}}},
-                {
-                    "id": "c",
-                    "data": {
-                        "name": "conversationChain",
-                        "inputs": {
-                            "model": "{{m.data.instance}}",
-                            "memory": "{{mem.data.instance}}",
-                        },
-                    },
-                },
-            ],
-            "edges": [],
-        }
+        flow = local_flow({"maxTokens": max_tokens, "seed": 7})
         r = await asyncio.to_thread(
             httpx.post,
             f"http://{HOST}:{self.cf.port}/api/v1/canvases",
@@ -917,23 +898,7 @@ class Bench:
         tokens = 8 if self.smoke else 64
         levels = (1, 2) if self.smoke else (1, 2, 4, 8, 16)
         question = "Write a short story about a lighthouse keeper."
-        flow = {
-            "nodes": [
-                {"id": "m", "data": {"name": "chatLocal", "inputs": {"maxTokens": tokens}}},
-                {"id": "mem", "data": {"name": "bufferMemory", "inputs": {}}},
-                {
-                    "id": "c",
-                    "data": {
-                        "name": "conversationChain",
-                        "inputs": {
-                            "model": "{{m.data.instance}}",
-                            "memory": "{{mem.data.instance}}",
-                        },
-                    },
-                },
-            ],
-            "edges": [],
-        }
+        flow = local_flow({"maxTokens": tokens})
         async with httpx.AsyncClient() as client:
             made = await client.post(
                 f"http://{HOST}:{self.cf.port}/api/v1/canvases",
@@ -999,6 +964,25 @@ class Bench:
         top = out["users"][str(levels[-1] if levels[-1] < 8 else 8)]["aggregate_tokens_per_s"]
         out["aggregate_at_8_over_1"] = top / one_user if one_user else None
         return out
+
+
+def local_flow(model_inputs: dict[str, Any]) -> dict[str, Any]:
+    """The default canvas's shape on the embedded model: a conversation chain with buffer
+    memory, the model given these inputs."""
+    return {
+        "nodes": [
+            {"id": "m", "data": {"name": "chatLocal", "inputs": model_inputs}},
+            {"id": "mem", "data": {"name": "bufferMemory", "inputs": {}}},
+            {
+                "id": "c",
+                "data": {
+                    "name": "conversationChain",
+                    "inputs": {"model": "{{m.data.instance}}", "memory": "{{mem.data.instance}}"},
+                },
+            },
+        ],
+        "edges": [],
+    }
 
 
 def ratio(a: float | None, b: float | None) -> str:
