@@ -280,3 +280,105 @@ def test_the_request_body_is_the_one_opentelemetrys_encoder_makes() -> None:
     ours.ParseFromString(encode(spans))
     assert ours == encode_spans(spans)
     assert len(ours.resource_spans) == 2 and len(ours.resource_spans[0].scope_spans[0].spans) == 3
+
+
+def test_a_noted_trace_is_written_as_the_sdk_would_send_it() -> None:
+    """canvasflow's own spans skip the SDK: a noted trace (tracing.Pending) is written
+    straight to protobuf by the destination's thread. What it writes is what the SDK's
+    spans of the same trace encode to, ids aside: names, parents, times, attributes, an
+    error's exception event and status, a child's status."""
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+    from opentelemetry.trace import Status, StatusCode
+
+    from canvasflow.observability import tracing
+    from canvasflow.observability.otlp import encode_noted
+
+    def noted() -> tracing.Pending:
+        root = tracing.Pending("prediction", {"canvas": "c1", "tokens": 7}, start=1_000)
+        node = tracing.Pending("node llmChain", {"node": "llmChain"}, start=1_100, end=1_900)
+        call = tracing.Pending(
+            "model call", {"model": "m"}, lazy=lambda: {"messages": 2, "x": 0.5}, start=1_200
+        )
+        call.error = ValueError("the model said no")
+        call.end = 1_800
+        node.children.append(call)
+        root.children.append(node)
+        root.add("retrieval", 1_150, 1_160, {"documents": ["a", "b"]}, error=True)
+        root.end = 2_000
+        return root
+
+    resource = Resource.create({"service.name": "canvasflow"})
+    scope = InstrumentationScope("canvasflow")
+    ours = noted()
+    assert tracing._settle(ours, 5_000) == 4
+    mine = ExportTraceServiceRequest()
+    mine.ParseFromString(encode_noted([ours], resource, scope))
+
+    memory = InMemorySpanExporter()
+    provider = TracerProvider(resource=resource)
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracing._TRACER = provider.get_tracer("canvasflow")
+    try:
+        theirs_root = noted()
+        original = tracing._SEEN[:]
+        tracing._SEEN[:] = [tracing._provider(), True, False]
+        try:
+            _make_with(tracing, provider, theirs_root)
+        finally:
+            tracing._SEEN[:] = original
+    finally:
+        tracing._TRACER = None
+    spans = sorted(memory.get_finished_spans(), key=lambda s: s.start_time or 0)
+    theirs = encode_spans(spans)
+
+    def shape(request: Any) -> list[tuple[Any, ...]]:
+        got = request.resource_spans[0].scope_spans[0].spans
+        index = {s.span_id: s.name for s in got}
+        assert len({s.trace_id for s in got}) == 1 and len(got[0].trace_id) == 16
+        rows = []
+        for s in got:
+            copy = type(s)()
+            copy.CopyFrom(s)
+            parent = index.get(copy.parent_span_id)
+            for field in ("trace_id", "span_id", "parent_span_id"):
+                copy.ClearField(field)
+            for event in copy.events:  # the SDK adds the stack and the time it was recorded
+                event.ClearField("time_unix_nano")
+                kept = [a for a in event.attributes if a.key.endswith((".type", ".message"))]
+                event.ClearField("attributes")
+                event.attributes.extend(kept)
+            rows.append((parent, copy.SerializeToString(deterministic=True)))
+        return sorted(rows, key=lambda row: row[1])
+
+    assert shape(mine) == shape(theirs)
+    assert [s.name for s in mine.resource_spans[0].scope_spans[0].spans] == [
+        "prediction",
+        "node llmChain",
+        "model call",
+        "retrieval",
+    ]
+    call = mine.resource_spans[0].scope_spans[0].spans[2]
+    assert call.status.code == StatusCode.ERROR.value
+    assert call.events[0].name == "exception"
+    assert mine.resource_spans[0].resource == theirs.resource_spans[0].resource
+    assert Status(StatusCode.UNSET).status_code.value == 0
+
+
+def _make_with(tracing: Any, provider: Any, root: Any) -> None:
+    """make_spans on a provider of the SDK's (as with an application's own provider)."""
+    from opentelemetry import trace
+
+    previous = trace._TRACER_PROVIDER
+    trace._TRACER_PROVIDER = provider
+    try:
+        tracing.make_spans(root)
+    finally:
+        trace._TRACER_PROVIDER = previous

@@ -14,12 +14,12 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 
-from canvasflow.observability.otlp import encode
+from canvasflow.observability.otlp import encode, wrap
 from canvasflow.observability.tracing import ROUTES
 
 try:
@@ -58,7 +58,8 @@ class Destination:
         self.resource = resource
         self.max_queue = max_queue
         self.delay = delay
-        self.queue: deque[ReadableSpan] = deque()
+        self.queue: deque[Any] = deque()  # SDK spans and Noted traces
+        self.queued = 0  # spans in the queue
         self.wake = threading.Condition()
         self.exported = 0
         self.dropped = 0  # the queue was full
@@ -69,25 +70,40 @@ class Destination:
         self.thread.start()
 
     def put(self, span: ReadableSpan) -> None:
-        """Queue a finished span; drop it (counted) when the queue is full. Never waits."""
-        if len(self.queue) >= self.max_queue or self.closed:
-            self.dropped += 1
+        """Queue a finished span (the SDK's); drop it (counted) when the queue is full.
+        Never waits."""
+        self._put(span, 1)
+
+    def put_trace(self, spans: bytes, count: int, resource: Any, scope: Any) -> None:
+        """Queue a noted trace's ``count`` spans, already written (``otlp.noted_spans``),
+        to be sent under ``resource`` (this destination's own, if it has one) and
+        ``scope``. Dropped (its spans counted) when the queue is full."""
+        self._put(Noted(spans, count, self.resource or resource, scope), count)
+
+    def _put(self, item: Any, count: int) -> None:
+        if self.queued + count > self.max_queue or self.closed:
+            self.dropped += count
             return
-        self.queue.append(span)
-        if len(self.queue) >= BATCH:
+        self.queue.append(item)
+        self.queued += count  # one bytecode sequence the GIL does not split
+        if self.queued >= BATCH:
             with self.wake:
                 self.wake.notify()
 
-    def _take(self) -> list[ReadableSpan]:
-        batch: list[ReadableSpan] = []
-        while self.queue and len(batch) < BATCH:
-            batch.append(self.queue.popleft())
+    def _take(self) -> list[Any]:
+        batch: list[Any] = []
+        taken = 0
+        while self.queue and taken < BATCH:
+            item = self.queue.popleft()
+            batch.append(item)
+            taken += item.count if type(item) is Noted else 1
+        self.queued -= taken
         return batch
 
     def _run(self) -> None:
         while True:
             with self.wake:
-                if len(self.queue) < BATCH and not self.closed:
+                if self.queued < BATCH and not self.closed:
                     self.wake.wait(self.delay)
             batch = self._take()
             if batch:
@@ -95,16 +111,30 @@ class Destination:
             if self.closed and not self.queue:
                 return
 
-    def _send(self, batch: list[ReadableSpan]) -> None:
-        spans: Sequence[ReadableSpan] = batch
-        if self.resource is not None:
-            spans = [_with_resource(s, self.resource) for s in batch]
+    def _send(self, batch: list[Any]) -> None:
+        spans = [item for item in batch if type(item) is not Noted]
+        if spans and self.resource is not None:
+            spans = [_with_resource(s, self.resource) for s in spans]
+        traces = [item for item in batch if type(item) is Noted]
         # encoded a few spans at a time, letting the GIL go between: the event loop waits
-        # for it at most that long, never a whole switch interval (5 ms)
+        # for it at most that long, never a whole switch interval (5 ms); requests
+        # concatenate into one
         parts = []
         for i in range(0, len(spans), CHUNK):
-            parts.append(encode(spans[i : i + CHUNK]))  # requests concatenate: one request
+            parts.append(encode(spans[i : i + CHUNK]))
             time.sleep(0)
+        start = 0  # traces written as they ended: one ResourceSpans per resource and scope
+        for j, noted in enumerate(traces):
+            after = traces[j + 1] if j + 1 < len(traces) else None
+            if (
+                after is None
+                or after.resource is not noted.resource
+                or after.scope is not noted.scope
+            ):
+                group = [n.spans for n in traces[start : j + 1]]
+                parts.append(wrap(group, noted.resource, noted.scope))
+                start = j + 1
+        count = len(spans) + sum(n.count for n in traces)
         try:
             r = self.client.post(self.url, content=b"".join(parts), headers=self.headers)
             sent = r.is_success
@@ -112,10 +142,10 @@ class Destination:
         except Exception as exc:  # away, refused, timed out: counted, never raised on
             sent, why = False, f"{type(exc).__name__}: {exc}"
         if sent:
-            self.exported += len(batch)
+            self.exported += count
             self._warned = False
             return
-        self.failed += len(batch)
+        self.failed += count
         if not self._warned:  # once until it works again, not once a batch
             self._warned = True
             log.warning("trace export to %s failed (%s): its spans are dropped", self.name, why)
@@ -135,6 +165,16 @@ class Destination:
             self.wake.notify()
         self.thread.join(timeout)
         self.client.close()
+
+
+class Noted:
+    """A noted trace's spans in a destination's queue (written), with the resource and
+    scope they are sent under."""
+
+    __slots__ = ("count", "resource", "scope", "spans")
+
+    def __init__(self, spans: bytes, count: int, resource: Any, scope: Any) -> None:
+        self.spans, self.count, self.resource, self.scope = spans, count, resource, scope
 
 
 def _with_resource(span: ReadableSpan, resource: Resource) -> ReadableSpan:
@@ -235,7 +275,7 @@ class ExportCollector:
             t[0] += d.exported
             t[1] += d.dropped
             t[2] += d.failed
-            t[3] += len(d.queue)
+            t[3] += d.queued
         for name, (sent, full, failed, waiting) in sorted(totals.items()):
             exported.add_metric([name], sent)
             dropped.add_metric([name, "queue"], full)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Sequence
+from random import getrandbits
 from typing import Any
 
 _PACK_D = struct.Struct("<d").pack
@@ -66,7 +67,9 @@ def _value(value: Any) -> bytes:
 
 
 _KEYS: dict[str, bytes] = {}
-_PAIRS: dict[tuple[str, str], bytes] = {}
+# whole ``KeyValue`` fields (tag, length and pair) of values that repeat: short strings
+# (kinds, names, models, statuses), by (field tag, key, value)
+_PAIRS: dict[tuple[int, str, str], bytes] = {}
 
 
 def _attributes(tag: int, attributes: Any) -> bytes:
@@ -75,28 +78,36 @@ def _attributes(tag: int, attributes: Any) -> bytes:
         return b""
     out = []
     head = _SMALL[(tag << 3) | 2]
+    pairs = _PAIRS
     # the SDK's BoundedAttributes: its plain dict (iterating the mapping itself takes a
     # lock and two Python calls per item, most of an encoding's time)
     plain = getattr(attributes, "_dict", attributes)
     for key, value in plain.items():
+        kind = type(value)
+        # (ids, times, counts and texts differ each time: caching them would only fill
+        # the cache and push the rest of the server out of the CPU's)
+        cached = kind is str and len(value) <= 32
+        if cached:
+            whole = pairs.get((tag, key, value))
+            if whole is not None:
+                out.append(whole)
+                continue
         encoded = _KEYS.get(key)
         if encoded is None:
             if len(_KEYS) > 50_000:
                 _KEYS.clear()
             raw = key.encode()
             encoded = _KEYS[key] = b"\x0a" + _len(len(raw)) + raw
-        if type(value) is str and len(value) <= 64:  # kinds, names, ids: they repeat
-            pair = _PAIRS.get((key, value))
-            if pair is None:
-                if len(_PAIRS) > 50_000:
-                    _PAIRS.clear()
-                v = _value(value)
-                pair = _PAIRS[key, value] = encoded + b"\x12" + _len(len(v)) + v
-            out.append(head + _len(len(pair)) + pair)
-            continue
         v = _value(value)
-        body = encoded + b"\x12" + _len(len(v)) + v
-        out.append(head + _len(len(body)) + body)
+        size = len(v)
+        body = encoded + b"\x12" + (_SMALL[size] if size < 16384 else _varint(size)) + v
+        size = len(body)
+        whole = head + (_SMALL[size] if size < 16384 else _varint(size)) + body
+        out.append(whole)
+        if cached:
+            if len(pairs) > 50_000:
+                pairs.clear()
+            pairs[tag, key, value] = whole
     return b"".join(out)
 
 
@@ -158,13 +169,20 @@ def _scope(scope: Any) -> bytes:
 
 def encode(spans: Sequence[Any]) -> bytes:
     """An ``ExportTraceServiceRequest`` of these spans (the SDK's ``ReadableSpan``s),
-    grouped by resource, then by instrumentation scope, in the order they came."""
-    grouped: dict[Any, dict[Any, list[bytes]]] = {}
+    grouped by resource, then by instrumentation scope, in the order they came (by
+    identity: a resource's own hash writes it as JSON each time)."""
+    resources: dict[int, Any] = {}
+    grouped: dict[int, dict[Any, list[bytes]]] = {}
     for span in spans:
-        by_scope = grouped.setdefault(span.resource, {})
+        resource = span.resource
+        key = id(resource)
+        if key not in grouped:
+            resources[key], grouped[key] = resource, {}
+        by_scope = grouped[key]
         by_scope.setdefault(span.instrumentation_scope or None, []).append(_field(2, _span(span)))
     out = []
-    for resource, scopes in grouped.items():
+    for key, scopes in grouped.items():
+        resource = resources[key]
         body = _field(1, _attributes(1, resource.attributes))
         for scope, encoded in scopes.items():
             scope_body = _scope(scope) + b"".join(encoded)
@@ -173,6 +191,80 @@ def encode(spans: Sequence[Any]) -> bytes:
         body += _string(3, resource.schema_url or "")
         out.append(_field(1, body))
     return b"".join(out)
+
+
+# -- noted traces (tracing.Pending), written straight from what the prediction noted ---
+
+
+def encode_noted(roots: Sequence[Any], resource: Any, scope: Any) -> bytes:
+    """An ``ExportTraceServiceRequest`` of whole noted traces (``tracing.Pending`` trees
+    whose lazy attributes and end times are settled) under one resource and scope."""
+    return wrap([noted_spans(root) for root in roots], resource, scope)
+
+
+def noted_spans(root: Any) -> bytes:
+    """A noted trace's spans as ``ScopeSpans.spans`` fields, whatever resource they go
+    under: each span with new random ids (128 and 64 bits, as the SDK draws them), kind
+    INTERNAL, its parent's id, its error as the SDK records an exception. Written as the
+    trace ends, so that what waits for its export is one string, not the trace's
+    objects."""
+    spans: list[bytes] = []
+    _noted(root, b"\x0a\x10" + (getrandbits(128) or 1).to_bytes(16, "big"), None, spans)
+    return b"".join(spans)
+
+
+def wrap(spans: Sequence[bytes], resource: Any, scope: Any) -> bytes:
+    """Spans written by :func:`noted_spans` as one ``ResourceSpans`` of one scope."""
+    body = _scope(scope) + b"".join(spans) + _string(3, scope.schema_url if scope else "")
+    tail = _string(3, resource.schema_url or "")
+    return _field(1, _resource_head(resource) + _field(2, body) + tail)
+
+
+_HEADS: dict[int, tuple[Any, bytes]] = {}
+
+
+def _resource_head(resource: Any) -> bytes:
+    """A resource's encoded attributes, once per resource."""
+    got = _HEADS.get(id(resource))
+    if got is None or got[0] is not resource:
+        if len(_HEADS) > 1000:
+            _HEADS.clear()
+        got = _HEADS[id(resource)] = (resource, _field(1, _attributes(1, resource.attributes)))
+    return got[1]
+
+
+_FLAGS = b"\x85\x01" + _PACK_I(0x100)  # SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK: not remote
+
+
+def _noted(noted: Any, trace_id: bytes, parent: bytes | None, out: list[bytes]) -> None:
+    span_id = (getrandbits(64) or 1).to_bytes(8, "big")
+    parts = [trace_id, b"\x12\x08", span_id]
+    if parent is not None:
+        parts.append(b"\x22\x08" + parent)
+    parts.append(_string(5, noted.name))
+    parts.append(b"\x30\x01")  # SPAN_KIND_INTERNAL
+    parts.append(b"\x39" + _PACK_Q(noted.start))
+    parts.append(b"\x41" + _PACK_Q(noted.end))
+    parts.append(_attributes(9, noted.attributes))
+    error = noted.error
+    if error is not None:  # as the SDK records an exception: an event, an ERROR status
+        kind, message = type(error).__name__, str(error)
+        event = {"exception.type": kind, "exception.message": message}
+        body = b"\x09" + _PACK_Q(noted.end) + _string(2, "exception") + _attributes(3, event)
+        parts.append(_field(11, body))
+        parts.append(_field(15, _string(2, f"{kind}: {message}") + b"\x18\x02"))
+    elif noted.status is not None:
+        status = noted.status
+        body = _string(2, status.description or "")
+        if status.status_code.value:
+            body += b"\x18" + _SMALL[status.status_code.value]
+        parts.append(_field(15, body))
+    else:
+        parts.append(b"\x7a\x00")  # an UNSET status, as the SDK writes it
+    parts.append(_FLAGS)
+    out.append(_field(2, b"".join(parts)))
+    for child in noted.children:
+        _noted(child, trace_id, span_id, out)
 
 
 # -- spans made without the SDK ------------------------------------------------------------
