@@ -451,7 +451,8 @@ class Bench:
         """Memory after bursts: canvasflow's RSS before a burst of 5,000 streams, and 10 s
         and 30 s after each of three (its idle trims end some 23 s after the last
         prediction), as a ratio to the level before the first."""
-        n, tokens, delay, settle = (20, 10, 0.01, 1.0) if self.smoke else (5000, 20, 0.02, 10.0)
+        n, tokens, delay, settle = (20, 10, 0.01, 0.1) if self.smoke else (5000, 20, 0.02, 10.0)
+        bursts = 1 if self.smoke else 3
         later = 2 * settle  # the second reading, 30 s after the burst
         out: dict[str, Any] = {"streams": n, "tokens": tokens}
         for target in self.servers[1:]:  # canvasflow, and with a process per core
@@ -460,7 +461,7 @@ class Bench:
             await asyncio.sleep(settle)
             before = tree_rss_mb(target.pid)
             runs = []
-            for _ in range(3):
+            for _ in range(bursts):
                 results = await asyncio.gather(
                     *(
                         stream_once(HOST, target.port, path, body, limit_seconds=180, gaps=False)
@@ -574,7 +575,7 @@ class Bench:
         one after another) of canvasflow's server and ``other``, in turns for ``rounds``:
         the medians of each."""
         sides: dict[str, dict[str, list[float]]] = {
-            t.name: {"rps": [], "ttft": []} for t in (self.cf, other)
+            t.name: {"rps": [], "ttft": [], "cpu": []} for t in (self.cf, other)
         }
         for turn in range(rounds):
             for target in (self.cf, other) if turn % 2 == 0 else (other, self.cf):  # in turns
@@ -582,13 +583,16 @@ class Bench:
                 latencies: list[float] = []
                 errors: list[str] = []
                 deadline = time.perf_counter() + seconds
+                used = cpu_seconds(target.pid)
                 await asyncio.gather(
                     *(
                         json_worker(HOST, target.port, path, body, deadline, latencies, errors)
                         for _ in range(10)
                     )
                 )
+                used = cpu_seconds(target.pid) - used
                 sides[target.name]["rps"].append(len(latencies) / seconds)
+                sides[target.name]["cpu"].append(used * 1000 / max(1, len(latencies)))
                 path, body = target.path_for(50, 0.0, True)
                 for _ in range(streams):
                     r = await stream_once(HOST, target.port, path, body)
@@ -598,6 +602,9 @@ class Bench:
             name: {
                 "rps": statistics.median(got["rps"]),
                 "ttft_ms_p50": statistics.median(got["ttft"]) * 1000,
+                # the server's CPU (all its threads) per JSON prediction: steadier than
+                # its rate on a machine the load generator shares
+                "cpu_ms_per_prediction": statistics.median(got["cpu"]),
             }
             for name, got in sides.items()
         }
@@ -611,7 +618,7 @@ class Bench:
         sink_port = free_port()
         self.spawn([sys.executable, "-m", "bench.otlp_sink", "--port", str(sink_port)], sink_port)
         port = free_port()
-        self.spawn(
+        traced_pid = self.spawn(
             [
                 sys.executable, "-m", "canvasflow.cli", "serve", "--port", str(port),
                 "--data-dir", str(self.tmp / "data-traced"), "--log-level", "warning",
@@ -625,12 +632,15 @@ class Bench:
                 "CANVASFLOW_WARM_UP": "0",
                 "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": f"http://{HOST}:{sink_port}/v1/traces",
             },
-        )  # fmt: skip
-        traced = Target("canvasflow_traced", port, 0, self._request_to(port))
+        ).pid  # fmt: skip
+        traced = Target("canvasflow_traced", port, traced_pid, self._request_to(port))
         out = await self._side_by_side(traced, seconds, rounds, streams)
         on, off = out[traced.name], out[self.cf.name]
         out["rps_cost_share"] = 1 - on["rps"] / off["rps"] if off["rps"] else None
         out["added_ttft_ms_p50"] = on["ttft_ms_p50"] - off["ttft_ms_p50"]
+        out["added_cpu_ms_per_prediction"] = (
+            on["cpu_ms_per_prediction"] - off["cpu_ms_per_prediction"]
+        )
         async with httpx.AsyncClient() as client:
             metrics = (await client.get(f"http://{HOST}:{port}/metrics")).text
         out["spans"] = {  # exported, dropped (queue full, export failed), queued
@@ -645,10 +655,10 @@ class Bench:
         TTFT with records against the same server with them off
         (``CANVASFLOW_RECORD_EXECUTIONS=0``), in turns; then 10,000 records listed a page
         at a time (newest, a middle page, filtered by canvas and status)."""
-        seconds, rounds, streams, stored = (1.0, 1, 5, 200) if self.smoke else (10.0, 6, 50, 10_000)
+        seconds, rounds, streams, stored = (0.5, 1, 3, 100) if self.smoke else (10.0, 6, 50, 10_000)
         port = free_port()
         upstream = f"http://{HOST}:{self.mock_port}/v1"
-        self.spawn(
+        off_pid = self.spawn(
             [
                 sys.executable, "-m", "canvasflow.cli", "serve", "--port", str(port),
                 "--data-dir", str(self.tmp / "data-norecord"), "--log-level", "warning",
@@ -662,8 +672,8 @@ class Bench:
                 "CANVASFLOW_WARM_UP": "0",
                 "CANVASFLOW_RECORD_EXECUTIONS": "0",
             },
-        )  # fmt: skip
-        off = Target("canvasflow_no_records", port, 0, self._request_to(port))
+        ).pid  # fmt: skip
+        off = Target("canvasflow_no_records", port, off_pid, self._request_to(port))
         out = await self._side_by_side(off, seconds, rounds, streams)
         on, no = out[self.cf.name], out[off.name]
         out["rps_cost_share"] = 1 - on["rps"] / no["rps"] if no["rps"] else None

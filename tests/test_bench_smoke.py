@@ -37,9 +37,9 @@ def test_bench_smoke(tmp_path: Path) -> None:
         assert run["completed_share"] == 1.0 and run["ratio_to_before"] > 0
     h = results["h"]
     assert h["at_once_completed_share"] == 1.0 and h["mcp_ms_p50"] > 0
-    i = results["i"]  # records of every run: on against off, and 200 listed
+    i = results["i"]  # records of every run: on against off, and 100 listed
     assert i["canvasflow"]["rps"] > 0 and i["canvasflow_no_records"]["rps"] > 0
-    assert i["stored"] >= 200 and i["list_ms_p50"]["newest"] > 0
+    assert i["stored"] >= 100 and i["list_ms_p50"]["newest"] > 0
     assert "| a. one stream" in r.stdout  # the table
 
 
@@ -50,7 +50,7 @@ def test_memory_probe_smoke() -> None:
         r = subprocess.run(
             [
                 *(sys.executable, "-m", "bench.memory"),
-                *("--streams", "5", "--bursts", "1", "--settle", "0.5", *trace),
+                *("--streams", "5", "--bursts", "1", "--settle", "0.1", *trace),
             ],
             cwd=ROOT,
             capture_output=True,
