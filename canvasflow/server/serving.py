@@ -83,6 +83,8 @@ def _one(settings: Settings, log_level: str, sockets: list[socket.socket] | None
     # a full collection (observability/memory.py, when idle) walks only newer objects
     gc.collect()
     gc.freeze()
+    if settings.gc_young:  # fewer, larger collections (bench: scenario k's untraced side)
+        gc.set_threshold(settings.gc_young, 20, 20)
     fix_mmap_threshold()
     server.run(sockets=sockets)
 
