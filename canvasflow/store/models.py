@@ -122,6 +122,23 @@ class DocumentChunk(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class UpsertionRecord(Base):
+    """A record manager's entry (LangChain's indexing): a chunk's key (its content hash)
+    written to a vector store under a namespace, the source (file) it came from, and when
+    an indexing run last saw it (seconds since the epoch)."""
+
+    __tablename__ = "upsertion_records"
+    __table_args__ = (
+        Index("ix_upsertion_records_group", "namespace", "group_id"),
+        Index("ix_upsertion_records_updated", "namespace", "updated_at"),
+    )
+
+    namespace: Mapped[str] = mapped_column(String(200), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    group_id: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
 class Feedback(Base):
     """A reader's thumbs up or down on an answer (the chat widget's feedback)."""
 

@@ -49,6 +49,7 @@ from canvasflow.store.models import (
     utcnow,
 )
 from canvasflow.store.outage import is_outage
+from canvasflow.store.records import RecordRepo
 from canvasflow.store.tables import CHUNKS, EXECUTIONS, MESSAGES, rowcount
 
 log = logging.getLogger("canvasflow.store")
@@ -183,7 +184,7 @@ class RunFilter:
     ids: list[str] | None = None
 
 
-class Store(EvalRepo):
+class Store(EvalRepo, RecordRepo):
     def __init__(self, url: str) -> None:
         self.url = url
         kwargs: dict[str, Any] = {}

@@ -1,0 +1,100 @@
+"""The store's part for record managers (LangChain's ``SQLRecordManager``): which chunk
+keys each namespace (a document store's vector store) holds, from which source, seen
+when. A mixin of :class:`canvasflow.store.repo.Store` (it uses the store's ``engine``
+and ``sessions``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from canvasflow.store.models import DocumentChunk, UpsertionRecord
+from canvasflow.store.tables import rowcount
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+PART = 500  # keys in one statement (SQLite's limit of bound values is far above it)
+
+
+class RecordRepo:
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+
+    async def records_exist(self, namespace: str, keys: Sequence[str]) -> set[str]:
+        """Which of these keys the namespace holds."""
+        found: set[str] = set()
+        async with self.sessions() as s:
+            for i in range(0, len(keys), PART):
+                q = select(UpsertionRecord.key).where(
+                    UpsertionRecord.namespace == namespace,
+                    UpsertionRecord.key.in_(keys[i : i + PART]),
+                )
+                found.update((await s.scalars(q)).all())
+        return found
+
+    async def records_update(
+        self, namespace: str, keys: Sequence[str], groups: Sequence[str | None], at: float
+    ) -> None:
+        """Keys seen at ``at`` (added, or kept as they were), each with its source."""
+        if not keys:
+            return
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        rows = [
+            {"namespace": namespace, "key": k, "group_id": g, "updated_at": at}
+            for k, g in zip(keys, groups, strict=True)
+        ]
+        async with self.engine.begin() as conn:
+            for i in range(0, len(rows), PART):
+                stmt = dialect.insert(UpsertionRecord).values(rows[i : i + PART])
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=["namespace", "key"],
+                    set_={"group_id": stmt.excluded.group_id, "updated_at": at},
+                )
+                await conn.execute(stmt)
+
+    async def records_keys(
+        self,
+        namespace: str,
+        before: float | None = None,
+        groups: Sequence[str] | None = None,
+    ) -> list[str]:
+        """The namespace's keys, those last seen before ``before`` and of these sources
+        when given."""
+        q = select(UpsertionRecord.key).where(UpsertionRecord.namespace == namespace)
+        if before is not None:
+            q = q.where(UpsertionRecord.updated_at < before)
+        if groups is not None:
+            q = q.where(UpsertionRecord.group_id.in_(list(groups)))
+        async with self.sessions() as s:
+            return list((await s.scalars(q.order_by(UpsertionRecord.key))).all())
+
+    async def records_delete(self, namespace: str, keys: Sequence[str]) -> int:
+        gone = 0
+        async with self.engine.begin() as conn:
+            for i in range(0, len(keys), PART):
+                result = await conn.execute(
+                    delete(UpsertionRecord).where(
+                        UpsertionRecord.namespace == namespace,
+                        UpsertionRecord.key.in_(keys[i : i + PART]),
+                    )
+                )
+                gone += rowcount(result)
+        return gone
+
+    async def delete_chunks(self, collection: str, ids: Sequence[str]) -> int:
+        """Chunks of the persistent vector store, by id, from one collection."""
+        gone = 0
+        async with self.engine.begin() as conn:
+            for i in range(0, len(ids), PART):
+                result = await conn.execute(
+                    delete(DocumentChunk).where(
+                        DocumentChunk.collection == collection,
+                        DocumentChunk.id.in_(ids[i : i + PART]),
+                    )
+                )
+                gone += rowcount(result)
+        return gone
