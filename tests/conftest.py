@@ -1,13 +1,15 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
+from canvasflow.config import Settings
+from canvasflow.store.repo import Store
 from tests.support import (
     CHROMIUM,
     CHROMIUM_FLAGS,
@@ -153,3 +155,20 @@ def mcp_user(upstream: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     proc = canvasflow_server(data, upstream, env).start()
     yield proc
     proc.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    pg = None
+    if request.param == "postgres":
+        pg = create_pg_database()
+        url = Settings(database_url=pg).resolved_database_url()
+    else:
+        url = Settings(data_dir=tmp_path / "data").resolved_database_url()
+    s = Store(url)
+    await s.migrate()
+    await s.migrate()  # running the migrations again changes nothing
+    yield s
+    await s.close()
+    if pg:
+        drop_pg_database(pg)

@@ -6,33 +6,14 @@ namespaces are untouched. The embeddings are the embedded WordLlama model's."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-from canvasflow.config import Settings
 from canvasflow.docstore.indexing import ChunkSink, chunk_key, index
 from canvasflow.errors import InputInvalid
 from canvasflow.store.repo import Store
-from tests.support import create_pg_database, drop_pg_database
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    pg = None
-    if request.param == "postgres":
-        pg = create_pg_database()
-        url = Settings(database_url=pg).resolved_database_url()
-    else:
-        url = Settings(data_dir=tmp_path / "data").resolved_database_url()
-    s = Store(url)
-    await s.migrate()
-    yield s
-    await s.close()
-    if pg:
-        drop_pg_database(pg)
 
 
 class Counting:

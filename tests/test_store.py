@@ -2,32 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect
 
-from canvasflow.config import Settings
 from canvasflow.store.repo import Conflict, HistoryFilter, Store
-from tests.support import create_pg_database, drop_pg_database
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    pg = None
-    if request.param == "postgres":
-        pg = create_pg_database()
-        url = Settings(database_url=pg).resolved_database_url()
-    else:
-        url = Settings(data_dir=tmp_path / "data").resolved_database_url()
-    s = Store(url)
-    await s.migrate()
-    await s.migrate()  # running the migrations again changes nothing
-    yield s
-    await s.close()
-    if pg:
-        drop_pg_database(pg)
 
 
 async def test_schema(store: Store) -> None:

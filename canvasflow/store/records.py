@@ -6,7 +6,7 @@ and ``sessions``)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -73,28 +73,23 @@ class RecordRepo:
             return list((await s.scalars(q.order_by(UpsertionRecord.key))).all())
 
     async def records_delete(self, namespace: str, keys: Sequence[str]) -> int:
-        gone = 0
-        async with self.engine.begin() as conn:
-            for i in range(0, len(keys), PART):
-                result = await conn.execute(
-                    delete(UpsertionRecord).where(
-                        UpsertionRecord.namespace == namespace,
-                        UpsertionRecord.key.in_(keys[i : i + PART]),
-                    )
-                )
-                gone += rowcount(result)
-        return gone
+        return await self._delete_in_parts(
+            UpsertionRecord.namespace == namespace, UpsertionRecord.key, keys
+        )
 
     async def delete_chunks(self, collection: str, ids: Sequence[str]) -> int:
         """Chunks of the persistent vector store, by id, from one collection."""
+        return await self._delete_in_parts(
+            DocumentChunk.collection == collection, DocumentChunk.id, ids
+        )
+
+    async def _delete_in_parts(self, where: Any, column: Any, values: Sequence[str]) -> int:
+        """Rows matching ``where`` whose ``column`` is one of ``values``, a part at a time;
+        how many went."""
         gone = 0
         async with self.engine.begin() as conn:
-            for i in range(0, len(ids), PART):
-                result = await conn.execute(
-                    delete(DocumentChunk).where(
-                        DocumentChunk.collection == collection,
-                        DocumentChunk.id.in_(ids[i : i + PART]),
-                    )
-                )
-                gone += rowcount(result)
+            for i in range(0, len(values), PART):
+                table = column.class_
+                stmt = delete(table).where(where, column.in_(values[i : i + PART]))
+                gone += rowcount(await conn.execute(stmt))
         return gone
