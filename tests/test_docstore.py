@@ -123,3 +123,55 @@ async def test_a_thousand_chunks_stream_through_in_batches(store: Store) -> None
     got = await index(stream(), sink, store, "big", cleanup="full", batch=128)
     assert (got.added, got.skipped, got.deleted) == (0, 1000, 0) and embedder.texts == 1000
     assert len(await store.chunks("big")) == 1000
+
+
+# -- the stores' routes (Flowise's /api/v1/document-store/store) ---------------------------
+
+
+def test_stores_are_made_read_renamed_and_deleted(client: Any) -> None:
+    base = "/api/v1/document-store/store"
+    r = client.post(base, json={"name": "handbook", "description": "the staff handbook"})
+    assert r.status_code == 201, r.text
+    made = r.json()
+    assert made["status"] == "EMPTY" and made["loaders"] == [] and made["whereUsed"] == []
+    assert made["totalChunks"] == 0 and made["totalChars"] == 0
+    assert made["vectorStoreConfig"] is None and made["createdDate"].endswith("Z")
+    store_id = made["id"]
+
+    assert client.post(base, json={"name": "handbook"}).status_code == 409
+    assert client.post(base, json={"name": ""}).status_code == 400  # invalid body
+    assert [s["name"] for s in client.get(base).json()].count("handbook") == 1
+    assert client.get(f"{base}/{store_id}").json()["name"] == "handbook"
+    assert client.get(f"{base}/handbook").json()["id"] == store_id  # by name too
+
+    # a canvas whose Document Store node reads it is listed where it is used
+    flow = {
+        "nodes": [
+            {
+                "id": "documentStoreVS_0",
+                "data": {
+                    "id": "documentStoreVS_0",
+                    "name": "documentStoreVS",
+                    "inputs": {"selectedStore": store_id},
+                },
+            }
+        ],
+        "edges": [],
+    }
+    canvas = client.post("/api/v1/canvases", json={"name": "reads handbook", "flowData": flow})
+    assert canvas.status_code in (200, 201), canvas.text
+    got = client.get(f"{base}/{store_id}").json()
+    assert got["whereUsed"] == [{"id": canvas.json()["id"], "name": "reads handbook"}]
+
+    r = client.put(f"{base}/{store_id}", json={"name": "staff handbook", "description": "v2"})
+    assert r.status_code == 200 and r.json()["name"] == "staff handbook"
+    assert r.json()["description"] == "v2" and r.json()["updatedDate"] >= made["updatedDate"]
+    other = client.post(base, json={"name": "other"}).json()
+    assert client.put(f"{base}/{other['id']}", json={"name": "staff handbook"}).status_code == 409
+
+    assert client.delete(f"{base}/{store_id}").status_code == 204
+    assert client.get(f"{base}/{store_id}").status_code == 404
+    assert client.delete(f"{base}/{store_id}").status_code == 404
+    assert client.put(f"{base}/nope", json={"name": "x"}).status_code == 404
+    assert client.delete(f"{base}/{other['id']}").status_code == 204
+    client.delete(f"/api/v1/canvases/{canvas.json()['id']}")

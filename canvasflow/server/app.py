@@ -49,6 +49,7 @@ from canvasflow.server.routes import (
     apikeys,
     canvases,
     credentials,
+    docstores,
     evals,
     executions,
     files,
@@ -290,6 +291,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(marketplaces.router)
     app.include_router(generator.router)
     app.include_router(library.router)
+    app.include_router(docstores.router)
     app.include_router(api_dialog.router)
     app.include_router(usage.router)
     # canvases as MCP servers: Streamable HTTP, answered by the mcp SDK (not in /docs:

@@ -1405,3 +1405,41 @@ class TemplateOut(BaseModel):
     flowData: str
     usecases: list[str] | None = None
     createdDate: UTCDateTime
+
+
+# -- document stores (Flowise's /api/v1/document-store) ------------------------------------
+
+
+class DocumentStoreIn(BaseModel):
+    name: str = Field(..., min_length=1, max_length=100)
+    description: str = Field("", max_length=10_000)
+
+
+class DocumentStoreUpdate(BaseModel):
+    name: str | None = Field(None, min_length=1, max_length=100)
+    description: str | None = Field(None, max_length=10_000)
+
+
+class WhereUsed(BaseModel):
+    id: str
+    name: str
+
+
+class DocumentStoreOut(BaseModel):
+    """A document store as Flowise answers it."""
+
+    id: str
+    name: str
+    description: str
+    status: str = Field(
+        description="EMPTY (no loader yet), SYNC, SYNCING, STALE, NEW, UPSERTING, UPSERTED"
+    )
+    loaders: list[dict[str, Any]]
+    whereUsed: list[WhereUsed] = Field(description="The canvases whose nodes read it")
+    vectorStoreConfig: dict[str, Any] | None = None
+    embeddingConfig: dict[str, Any] | None = None
+    recordManagerConfig: dict[str, Any] | None = None
+    totalChunks: int
+    totalChars: int
+    createdDate: UTCDateTime
+    updatedDate: UTCDateTime

@@ -122,6 +122,26 @@ class DocumentChunk(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class DocumentStoreRow(Base):
+    """A document store (Flowise's): knowledge kept outside canvases under a name, with
+    its loaders and its vector store, embeddings and record manager configurations as
+    Flowise keeps them (JSON). Its chunks are the ``document_chunks`` of the collection
+    ``docstore:<id>``; its record manager's namespace is the same."""
+
+    __tablename__ = "document_stores"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(20), default="EMPTY")
+    loaders: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    vector_store_config: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    embedding_config: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    record_manager_config: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class UpsertionRecord(Base):
     """A record manager's entry (LangChain's indexing): a chunk's key (its content hash)
     written to a vector store under a namespace, the source (file) it came from, and when

@@ -8,10 +8,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from canvasflow.store.models import DocumentChunk, UpsertionRecord
+from canvasflow.store.models import DocumentChunk, DocumentStoreRow, UpsertionRecord
 from canvasflow.store.tables import rowcount
 
 if TYPE_CHECKING:
@@ -82,6 +82,40 @@ class RecordRepo:
         return await self._delete_in_parts(
             DocumentChunk.collection == collection, DocumentChunk.id, ids
         )
+
+    async def document_store(self, ref: str) -> DocumentStoreRow | None:
+        """A document store by id, or by name."""
+        async with self.sessions() as s:
+            found = await s.get(DocumentStoreRow, ref)
+            if found is None:
+                q = select(DocumentStoreRow).where(DocumentStoreRow.name == ref)
+                found = await s.scalar(q)
+            return found
+
+    async def chunk_totals(self, collections: Sequence[str]) -> dict[str, tuple[int, int]]:
+        """Each collection's chunks and characters (collections with none left out)."""
+        if not collections:
+            return {}
+        q = (
+            select(
+                DocumentChunk.collection,
+                func.count(),
+                func.coalesce(func.sum(func.length(DocumentChunk.content)), 0),
+            )
+            .where(DocumentChunk.collection.in_(list(collections)))
+            .group_by(DocumentChunk.collection)
+        )
+        async with self.sessions() as s:
+            rows: list[Any] = list((await s.execute(q)).all())
+        return {str(c): (int(n), int(chars)) for c, n, chars in rows}
+
+    async def drop_namespace(self, namespace: str) -> None:
+        """A document store's chunks and record manager's keys, all of them."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                delete(UpsertionRecord).where(UpsertionRecord.namespace == namespace)
+            )
+            await conn.execute(delete(DocumentChunk).where(DocumentChunk.collection == namespace))
 
     async def _delete_in_parts(self, where: Any, column: Any, values: Sequence[str]) -> int:
         """Rows matching ``where`` whose ``column`` is one of ``values``, a part at a time;
