@@ -175,3 +175,61 @@ def test_stores_are_made_read_renamed_and_deleted(client: Any) -> None:
     assert client.put(f"{base}/nope", json={"name": "x"}).status_code == 404
     assert client.delete(f"{base}/{other['id']}").status_code == 204
     client.delete(f"/api/v1/canvases/{canvas.json()['id']}")
+
+
+def test_a_loaders_chunks_are_previewed_without_saving(client: Any) -> None:
+    base = "/api/v1/document-store"
+    catalogue = {c["name"]: c for c in client.get(f"{base}/components/loaders").json()}
+    assert {"plainText", "textFile", "pdfFile"} <= set(catalogue)
+    assert "text" in {i["name"] for i in catalogue["plainText"]["inputs"]}
+    assert all(c["category"] == "Document Loaders" for c in catalogue.values())
+
+    text = " ".join(f"sentence number {i}." for i in range(40))
+    body = {
+        "loaderName": "plainText",
+        "loaderConfig": {"text": text, "metadata": '{"team": "docs"}'},
+        "splitterName": "recursiveCharacterTextSplitter",
+        "splitterConfig": {"chunkSize": 100, "chunkOverlap": 0},
+        "previewChunkCount": 3,
+    }
+    r = client.post(f"{base}/loader/preview", json=body)
+    assert r.status_code == 200, r.text
+    got = r.json()
+    assert got["previewChunkCount"] == 3 and len(got["chunks"]) == 3
+    assert got["totalChunks"] > 3 and all(len(c["pageContent"]) <= 100 for c in got["chunks"])
+    assert got["chunks"][0]["pageContent"].startswith("sentence number 0.")
+    assert got["chunks"][0]["metadata"]["team"] == "docs"
+    # a bigger chunk size: fewer chunks (the form's live preview as sizes change)
+    bigger = client.post(
+        f"{base}/loader/preview", json={**body, "splitterConfig": {"chunkSize": 400}}
+    ).json()
+    assert bigger["totalChunks"] < got["totalChunks"]
+
+    # a file, as Flowise's form sends it
+    import base64
+
+    data = base64.b64encode(b"line one\\n\\nline two").decode()
+    r = client.post(
+        f"{base}/loader/preview",
+        json={
+            "loaderName": "textFile",
+            "loaderConfig": {"txtFile": f"data:text/plain;base64,{data},filename:a.txt"},
+        },
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["chunks"][0]["metadata"]["source"] == "a.txt"
+
+    # not a loader, not a splitter, a file that is not one: 400 saying why
+    r = client.post(f"{base}/loader/preview", json={**body, "loaderName": "chatOpenAI"})
+    assert r.status_code == 400 and "plainText" in r.json()["message"]
+    r = client.post(f"{base}/loader/preview", json={**body, "splitterName": "plainText"})
+    assert r.status_code == 400
+    r = client.post(
+        f"{base}/loader/preview",
+        json={"loaderName": "textFile", "loaderConfig": {"txtFile": "not a data url"}},
+    )
+    assert r.status_code == 400
+    # nothing was saved: no store appeared
+    assert client.get(f"{base}/store").json() == [] or all(
+        s["totalChunks"] == 0 for s in client.get(f"{base}/store").json()
+    )

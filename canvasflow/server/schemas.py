@@ -1443,3 +1443,27 @@ class DocumentStoreOut(BaseModel):
     totalChars: int
     createdDate: UTCDateTime
     updatedDate: UTCDateTime
+
+
+class LoaderPreviewIn(BaseModel):
+    """A loader's configuration to preview, as the studio's form has it: nothing is
+    saved or embedded."""
+
+    loaderName: str = Field(..., min_length=1, max_length=100, description="e.g. plainText")
+    loaderConfig: dict[str, Any] = Field(default_factory=dict, description="Its inputs")
+    splitterName: str | None = Field(
+        None, max_length=100, description="e.g. recursiveCharacterTextSplitter"
+    )
+    splitterConfig: dict[str, Any] = Field(default_factory=dict)
+    previewChunkCount: int = Field(20, ge=1, le=1000, description="Chunks to answer")
+
+
+class Chunk(BaseModel):
+    pageContent: str
+    metadata: dict[str, Any]
+
+
+class LoaderPreviewOut(BaseModel):
+    chunks: list[Chunk] = Field(description="The first previewChunkCount chunks")
+    totalChunks: int
+    previewChunkCount: int

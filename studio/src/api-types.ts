@@ -1122,6 +1122,48 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/document-store/components/loaders": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Loaders
+         * @description The document loaders, described as Flowise describes nodes (their inputs are the
+         *     loader form's fields).
+         */
+        get: operations["loaders_api_v1_document_store_components_loaders_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/document-store/loader/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Preview
+         * @description A loader's chunks with its text splitter, the first ``previewChunkCount`` of
+         *     them and how many there are; nothing is saved or embedded.
+         */
+        post: operations["preview_api_v1_document_store_loader_preview_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/document-store/store": {
         parameters: {
             query?: never;
@@ -2456,6 +2498,15 @@ export interface components {
              */
             name: string;
         };
+        /** Chunk */
+        Chunk: {
+            /** Metadata */
+            metadata: {
+                [key: string]: unknown;
+            };
+            /** Pagecontent */
+            pageContent: string;
+        };
         /** CompareRow */
         CompareRow: {
             a?: components["schemas"]["CompareSide"] | null;
@@ -3411,6 +3462,52 @@ export interface components {
              * @description listActions: the tools of an MCP node's server; listModels: the models a chat model or embeddings node's provider lists
              */
             loadMethod: string;
+        };
+        /**
+         * LoaderPreviewIn
+         * @description A loader's configuration to preview, as the studio's form has it: nothing is
+         *     saved or embedded.
+         */
+        LoaderPreviewIn: {
+            /**
+             * Loaderconfig
+             * @description Its inputs
+             */
+            loaderConfig?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Loadername
+             * @description e.g. plainText
+             */
+            loaderName: string;
+            /**
+             * Previewchunkcount
+             * @description Chunks to answer
+             * @default 20
+             */
+            previewChunkCount: number;
+            /** Splitterconfig */
+            splitterConfig?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Splittername
+             * @description e.g. recursiveCharacterTextSplitter
+             */
+            splitterName?: string | null;
+        };
+        /** LoaderPreviewOut */
+        LoaderPreviewOut: {
+            /**
+             * Chunks
+             * @description The first previewChunkCount chunks
+             */
+            chunks: components["schemas"]["Chunk"][];
+            /** Previewchunkcount */
+            previewChunkCount: number;
+            /** Totalchunks */
+            totalChunks: number;
         };
         /**
          * MarketplaceTemplate
@@ -4379,6 +4476,7 @@ export type SchemaCanvasUpdate = components['schemas']['CanvasUpdate'];
 export type SchemaChatMessageOut = components['schemas']['ChatMessageOut'];
 export type SchemaChatStats = components['schemas']['ChatStats'];
 export type SchemaChosenModel = components['schemas']['ChosenModel'];
+export type SchemaChunk = components['schemas']['Chunk'];
 export type SchemaCompareRow = components['schemas']['CompareRow'];
 export type SchemaCompareSide = components['schemas']['CompareSide'];
 export type SchemaComparison = components['schemas']['Comparison'];
@@ -4426,6 +4524,8 @@ export type SchemaInputOption = components['schemas']['InputOption'];
 export type SchemaLeadIn = components['schemas']['LeadIn'];
 export type SchemaLeadOut = components['schemas']['LeadOut'];
 export type SchemaLoadMethodRequest = components['schemas']['LoadMethodRequest'];
+export type SchemaLoaderPreviewIn = components['schemas']['LoaderPreviewIn'];
+export type SchemaLoaderPreviewOut = components['schemas']['LoaderPreviewOut'];
 export type SchemaMarketplaceTemplate = components['schemas']['MarketplaceTemplate'];
 export type SchemaMcpServerConfig = components['schemas']['McpServerConfig'];
 export type SchemaMcpServerCreate = components['schemas']['McpServerCreate'];
@@ -16627,6 +16727,304 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ImportResult"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request Timeout */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Bad Gateway */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    loaders_api_v1_document_store_components_loaders_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    }[];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request Timeout */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Bad Gateway */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    preview_api_v1_document_store_loader_preview_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LoaderPreviewIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LoaderPreviewOut"];
                 };
             };
             /** @description Bad Request */

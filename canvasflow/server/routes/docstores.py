@@ -1,7 +1,9 @@
 """Document stores in Flowise's shape (``/api/v1/document-store``, admin): knowledge kept
 outside canvases under a name. This part: the stores themselves (create, list, get,
 update, delete), each with its chunk and character counts and the canvases that read
-it. A store's chunks live in canvasflow's persistent vector store under the collection
+it; the loader catalogue and a loader's chunks previewed without saving anything.
+
+A store's chunks live in canvasflow's persistent vector store under the collection
 ``docstore:<id>``, indexed with a record manager (``docstore/indexing.py``); deleting
 the store deletes them and its records."""
 
@@ -13,14 +15,20 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Depends, Request, Response
 
-from canvasflow.errors import AlreadyExists, NotFound
+from canvasflow.engine.catalog import describe
+from canvasflow.errors import AlreadyExists, BadRequest, CanvasflowError, InputInvalid, NotFound
+from canvasflow.runtime.context import RunContext
+from canvasflow.runtime.node import REGISTRY, Node
 from canvasflow.server.deps import state
 from canvasflow.server.guards import require_admin
 from canvasflow.server.routes.predictions import ERRORS
 from canvasflow.server.schemas import (
+    Chunk,
     DocumentStoreIn,
     DocumentStoreOut,
     DocumentStoreUpdate,
+    LoaderPreviewIn,
+    LoaderPreviewOut,
     WhereUsed,
 )
 from canvasflow.store.models import Canvas, DocumentStoreRow, utcnow
@@ -155,3 +163,52 @@ async def delete_store(store_id: str, request: Request) -> Response:
     if not await store.delete_named(DocumentStoreRow, row.id):
         raise NotFound(f"no document store {store_id}")
     return Response(status_code=204)
+
+
+# -- loaders ----------------------------------------------------------------------------
+
+LOADERS, SPLITTERS = "Document Loaders", "Text Splitters"
+
+
+def _of(category: str, name: str, what: str) -> type[Node]:
+    cls = REGISTRY.get(name)
+    if cls is None or cls.category != category:
+        known = ", ".join(sorted(n for n, c in REGISTRY.items() if c.category == category))
+        raise BadRequest(f"{name!r} is not a {what} canvasflow has (it has: {known})")
+    return cls
+
+
+@router.get("/components/loaders", response_model=list[dict[str, Any]])
+async def loaders() -> list[dict[str, Any]]:
+    """The document loaders, described as Flowise describes nodes (their inputs are the
+    loader form's fields)."""
+    return [describe(c) for n, c in sorted(REGISTRY.items()) if c.category == LOADERS]
+
+
+@router.post("/loader/preview", response_model=LoaderPreviewOut)
+async def preview(body: LoaderPreviewIn, request: Request) -> LoaderPreviewOut:
+    """A loader's chunks with its text splitter, the first ``previewChunkCount`` of
+    them and how many there are; nothing is saved or embedded."""
+    loader = _of(LOADERS, body.loaderName, "document loader")
+    st = state(request)
+    ctx = RunContext(question="", settings=st.settings, credentials=st.credentials, store=st.store)
+    values = dict(body.loaderConfig)
+    splitter = _of(SPLITTERS, body.splitterName, "text splitter") if body.splitterName else None
+    try:
+        if splitter is not None:
+            values["textSplitter"] = await splitter("splitter", dict(body.splitterConfig)).build(
+                ctx
+            )
+        docs = await loader("loader", values).build(ctx)
+    except CanvasflowError:
+        raise
+    except Exception as exc:  # a configuration the loader cannot read: the caller's to fix
+        raise InputInvalid(f"{body.loaderName}: {type(exc).__name__}: {exc}") from None
+    docs = docs if isinstance(docs, list) else [docs]
+    shown = [
+        Chunk(pageContent=str(d.get("pageContent") or ""), metadata=dict(d.get("metadata") or {}))
+        for d in docs[: body.previewChunkCount]
+    ]
+    return LoaderPreviewOut(
+        chunks=shown, totalChunks=len(docs), previewChunkCount=body.previewChunkCount
+    )
