@@ -299,7 +299,7 @@ def test_a_noted_trace_is_written_as_the_sdk_would_send_it() -> None:
     from opentelemetry.trace import Status, StatusCode
 
     from canvasflow.observability import tracing
-    from canvasflow.observability.otlp import encode_noted
+    from canvasflow.observability.otlp import noted_spans, wrap
 
     def noted() -> tracing.Pending:
         root = tracing.Pending("prediction", {"canvas": "c1", "tokens": 7}, start=1_000)
@@ -320,7 +320,7 @@ def test_a_noted_trace_is_written_as_the_sdk_would_send_it() -> None:
     ours = noted()
     assert tracing._settle(ours, 5_000) == 4
     mine = ExportTraceServiceRequest()
-    mine.ParseFromString(encode_noted([ours], resource, scope))
+    mine.ParseFromString(wrap([noted_spans(ours)], resource, scope))
 
     memory = InMemorySpanExporter()
     provider = TracerProvider(resource=resource)

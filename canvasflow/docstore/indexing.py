@@ -75,20 +75,22 @@ async def _batches(
     docs: Iterable[Document] | AsyncIterable[Document], size: int
 ) -> AsyncIterator[list[Document]]:
     batch: list[Document] = []
-    if isinstance(docs, AsyncIterable):
-        async for doc in docs:
-            batch.append(doc)
-            if len(batch) >= size:
-                yield batch
-                batch = []
-    else:
-        for doc in docs:
-            batch.append(doc)
-            if len(batch) >= size:
-                yield batch
-                batch = []
+    async for doc in _each(docs):
+        batch.append(doc)
+        if len(batch) >= size:
+            yield batch
+            batch = []
     if batch:
         yield batch
+
+
+async def _each(docs: Iterable[Document] | AsyncIterable[Document]) -> AsyncIterator[Document]:
+    if isinstance(docs, AsyncIterable):
+        async for doc in docs:
+            yield doc
+    else:
+        for doc in docs:
+            yield doc
 
 
 async def index(

@@ -178,8 +178,6 @@ class Noted:
 
 
 def _with_resource(span: ReadableSpan, resource: Resource) -> ReadableSpan:
-    if hasattr(span, "with_resource"):  # canvasflow's own (otlp.Span)
-        return span.with_resource(resource)
     return ReadableSpan(
         name=span.name,
         context=span.context,

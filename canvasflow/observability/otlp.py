@@ -196,12 +196,6 @@ def encode(spans: Sequence[Any]) -> bytes:
 # -- noted traces (tracing.Pending), written straight from what the prediction noted ---
 
 
-def encode_noted(roots: Sequence[Any], resource: Any, scope: Any) -> bytes:
-    """An ``ExportTraceServiceRequest`` of whole noted traces (``tracing.Pending`` trees
-    whose lazy attributes and end times are settled) under one resource and scope."""
-    return wrap([noted_spans(root) for root in roots], resource, scope)
-
-
 def noted_spans(root: Any) -> bytes:
     """A noted trace's spans as ``ScopeSpans.spans`` fields, whatever resource they go
     under: each span with new random ids (128 and 64 bits, as the SDK draws them), kind
@@ -265,57 +259,3 @@ def _noted(noted: Any, trace_id: bytes, parent: bytes | None, out: list[bytes]) 
     out.append(_field(2, b"".join(parts)))
     for child in noted.children:
         _noted(child, trace_id, span_id, out)
-
-
-# -- spans made without the SDK ------------------------------------------------------------
-
-
-class Context:
-    """What the encoder reads of a span's identity (OpenTelemetry's ``SpanContext``)."""
-
-    __slots__ = ("is_remote", "span_id", "trace_id", "trace_state")
-
-    def __init__(self, trace_id: int, span_id: int) -> None:
-        self.trace_id = trace_id
-        self.span_id = span_id
-        self.trace_state = None
-        self.is_remote = False
-
-
-class Event:
-    __slots__ = ("attributes", "name", "timestamp")
-
-    def __init__(self, name: str, timestamp: int, attributes: dict[str, Any]) -> None:
-        self.name = name
-        self.timestamp = timestamp
-        self.attributes = attributes
-
-
-class Span:
-    """A finished span as canvasflow's own exporters send it: the fields of the SDK's
-    ``ReadableSpan`` that OTLP carries, made straight from a noted trace."""
-
-    __slots__ = (
-        "attributes",
-        "context",
-        "end_time",
-        "events",
-        "instrumentation_scope",
-        "kind",
-        "name",
-        "parent",
-        "resource",
-        "start_time",
-        "status",
-    )
-    links: tuple[()] = ()
-    dropped_attributes = dropped_events = dropped_links = 0
-
-    def __init__(self, **fields: Any) -> None:
-        for key, value in fields.items():
-            setattr(self, key, value)
-
-    def with_resource(self, resource: Any) -> Span:
-        fields = {key: getattr(self, key) for key in self.__slots__}
-        fields["resource"] = resource
-        return Span(**fields)
