@@ -1024,5 +1024,279 @@ def eval_run(
         raise typer.Exit(FAILED_EVALUATION)
 
 
+# -- document stores ----------------------------------------------------------------------
+
+docstore_app = typer.Typer(
+    help="Document stores: knowledge kept outside canvases, searched by them.",
+    no_args_is_help=True,
+)
+app.add_typer(docstore_app, name="docstore")
+JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON document on stdout")]
+
+
+async def _docstores(data_dir: Path | None, fn: Any) -> Any:
+    from canvasflow.docstore.service import DocStores
+
+    async def go(store: Any) -> Any:
+        service = DocStores(store, _settings(data_dir=data_dir), _credentials(store, data_dir))
+        try:
+            return await fn(service)
+        except CanvasflowError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
+
+    return await _with_store(data_dir, go)
+
+
+def _echo_json(value: Any) -> None:
+    typer.echo(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode())
+
+
+@docstore_app.command("create")
+def docstore_create(
+    name: Annotated[str, typer.Argument(help="The store's name")],
+    description: Annotated[str, typer.Option(help="What it holds")] = "",
+    embeddings: Annotated[
+        str | None, typer.Option(help="Embeddings node (default: the embedded WordLlama)")
+    ] = None,
+    data_dir: DataDir = None,
+    url: Url = None,
+    api_key: ApiKeyOpt = None,
+) -> None:
+    """Create a document store; prints its id."""
+    if url:
+        with _server(url, api_key, data_dir) as client:
+            made = _call(
+                client,
+                "POST",
+                "/api/v1/document-store/store",
+                json={"name": name, "description": description},
+            )
+            if embeddings:
+                _call(
+                    client,
+                    "POST",
+                    "/api/v1/document-store/vectorstore/save",
+                    json={"storeId": made["id"], "embeddingName": embeddings},
+                )
+        typer.echo(made["id"])
+        return
+
+    async def go(service: Any) -> str:
+        row = await service.create(name, description)
+        if embeddings:
+            await service.configure(row.id, embedding_name=embeddings)
+        return str(row.id)
+
+    typer.echo(asyncio.run(_docstores(data_dir, go)))
+
+
+@docstore_app.command("add")
+def docstore_add(
+    store: Annotated[str, typer.Argument(help="Store id or name")],
+    files: Annotated[list[Path], typer.Argument(help="Files to add (read by their suffix)")],
+    chunk_size: Annotated[int, typer.Option(help="Characters a chunk")] = 1000,
+    chunk_overlap: Annotated[int, typer.Option(help="Characters chunks share")] = 200,
+    data_dir: DataDir = None,
+    url: Url = None,
+    api_key: ApiKeyOpt = None,
+) -> None:
+    """Add files to a store (its file loader; one is made the first time). Nothing is
+    embedded until `canvasflow docstore process`."""
+    import base64
+    import mimetypes
+
+    for path in files:
+        if not path.is_file():
+            typer.echo(f"error: {path} is not a file", err=True)
+            raise typer.Exit(1)
+    given = [(p.name, p.read_bytes()) for p in files]
+    splitter = {"chunkSize": chunk_size, "chunkOverlap": chunk_overlap}
+    if url:
+        with _server(url, api_key, data_dir) as client:
+            row = _call(client, "GET", f"/api/v1/document-store/store/{store}")
+            loader = next((e for e in row["loaders"] if e["loaderId"] == "fileLoader"), None)
+            urls = [
+                f"data:{mimetypes.guess_type(n)[0] or 'application/octet-stream'};base64,"
+                f"{base64.b64encode(d).decode()},filename:{n}"
+                for n, d in given
+            ]
+            body: dict[str, Any] = {
+                "storeId": row["id"],
+                "loaderId": "fileLoader",
+                "loaderConfig": {**(loader or {}).get("loaderConfig", {}), "file": urls},
+                "splitterId": "recursiveCharacterTextSplitter",
+                "splitterConfig": splitter,
+            }
+            if loader is not None:
+                body["id"] = loader["id"]
+            saved = _call(client, "POST", "/api/v1/document-store/loader/save", json=body)
+        typer.echo(f"{len(given)} files added; the loader has {len(saved['files'])}")
+        return
+
+    async def go(service: Any) -> dict[str, Any]:
+        row = await service.row(store)
+        loader = next((e for e in row.loaders or [] if e["loaderId"] == "fileLoader"), None)
+        saved: dict[str, Any] = await service.save_loader(
+            row.id,
+            loader_name="fileLoader",
+            loader_config=(loader or {}).get("loaderConfig"),
+            splitter_name="recursiveCharacterTextSplitter",
+            splitter_config=splitter,
+            loader_id=loader["id"] if loader else None,
+            files=given,
+        )
+        return saved
+
+    saved = asyncio.run(_docstores(data_dir, go))
+    typer.echo(f"{len(given)} files added; the loader has {len(saved['files'])}")
+
+
+def _progress_bar() -> Any:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    return Progress(
+        TextColumn("processing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("sources, {task.fields[line]}"),
+        console=Console(stderr=True),
+        transient=True,
+    )
+
+
+@docstore_app.command("process")
+def docstore_process(
+    store: Annotated[str, typer.Argument(help="Store id or name")],
+    as_json: JsonOpt = False,
+    data_dir: DataDir = None,
+    url: Url = None,
+    api_key: ApiKeyOpt = None,
+) -> None:
+    """Process every loader of a store: new and changed chunks embedded, the chunks of
+    removed files deleted; ends with what it did."""
+    from canvasflow.docstore.service import Progress
+
+    bar = _progress_bar()
+    task = bar.add_task("process", total=None, line="")
+    total = Progress()
+    if url:
+        import time
+
+        with _server(url, api_key, data_dir) as client, bar:
+            row = _call(client, "GET", f"/api/v1/document-store/store/{store}")
+            for entry in row["loaders"]:
+                _call(
+                    client,
+                    "POST",
+                    f"/api/v1/document-store/loader/process/{entry['id']}",
+                    json={"storeId": row["id"]},
+                )
+                while True:  # its progress, as the server writes it
+                    job = _call(
+                        client, "GET", f"/api/v1/document-store/job/{row['id']}/{entry['id']}"
+                    )
+                    done = Progress(**job)
+                    bar.update(task, completed=done.files, total=done.filesTotal, line=done.line())
+                    if done.state != "running":
+                        break
+                    time.sleep(0.3)
+                total.add(done)
+    else:
+
+        def shown(p: Progress) -> None:
+            bar.update(task, completed=p.files, total=p.filesTotal, line=p.line())
+
+        async def go(service: Any) -> None:
+            row = await service.row(store)
+            for entry in row.loaders or []:
+                total.add(await service.process(row.id, entry["id"], shown))
+
+        with bar:
+            asyncio.run(_docstores(data_dir, go))
+    total.state = "done" if not total.failed else "failed"
+    if as_json:
+        from dataclasses import asdict
+
+        _echo_json(asdict(total))
+    else:
+        for failed in total.failed:
+            typer.echo(f"failed: {failed['source']}: {failed['error']}", err=True)
+        typer.echo(total.line())
+
+
+@docstore_app.command("query")
+def docstore_query(
+    store: Annotated[str, typer.Argument(help="Store id or name")],
+    text: Annotated[str, typer.Argument(help="What to look for")],
+    top_k: Annotated[int, typer.Option("--top-k", help="Chunks to show")] = 4,
+    as_json: JsonOpt = False,
+    data_dir: DataDir = None,
+    url: Url = None,
+    api_key: ApiKeyOpt = None,
+) -> None:
+    """The chunks of a store nearest a text, with their scores."""
+    if url:
+        with _server(url, api_key, data_dir) as client:
+            found = _call(
+                client,
+                "POST",
+                "/api/v1/document-store/vectorstore/query",
+                json={"storeId": store, "query": text, "topK": top_k},
+            )["docs"]
+    else:
+
+        async def go(service: Any) -> Any:
+            return await service.query(store, text, top_k)
+
+        found = asyncio.run(_docstores(data_dir, go))
+    if as_json:
+        _echo_json(found)
+        return
+    if not found:
+        typer.echo("no chunks (process the store first: canvasflow docstore process)")
+    for doc in found:
+        source = doc["metadata"].get("source", "")
+        snippet = " ".join(doc["pageContent"].split())[:160]
+        typer.echo(f"{doc['score']:.4f}  {source}  {snippet}")
+
+
+@docstore_app.command("list")
+def docstore_list(
+    as_json: JsonOpt = False,
+    data_dir: DataDir = None,
+    url: Url = None,
+    api_key: ApiKeyOpt = None,
+) -> None:
+    """Document stores: id, name, loaders, files, chunks, status."""
+    if url:
+        with _server(url, api_key, data_dir) as client:
+            rows = _call(client, "GET", "/api/v1/document-store/store")
+    else:
+
+        async def go(service: Any) -> Any:
+            return await service.summaries()
+
+        rows = asyncio.run(_docstores(data_dir, go))
+    if as_json:
+        _echo_json(rows)
+        return
+    _table(
+        ("id", "name", "loaders", "files", "chunks", "status"),
+        [
+            (
+                r["id"],
+                r["name"],
+                str(len(r["loaders"])),
+                str(sum(len(e.get("files") or []) for e in r["loaders"])),
+                str(r["totalChunks"]),
+                r["status"],
+            )
+            for r in rows
+        ],
+    )
+
+
 if __name__ == "__main__":
     app()

@@ -107,6 +107,9 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(
         5 * 1024 * 1024, ge=1, description="Largest file a chat may upload (widget uploads)"
     )
+    max_document_bytes: int = Field(
+        50 * 1024 * 1024, ge=1, description="Largest file a document store's loader keeps"
+    )
     max_canvas_nodes: int = Field(1000, ge=1, description="Nodes a canvas may have")
     body_timeout: float = Field(30.0, gt=0, description="Seconds a request body may take")
     # deadlines of every model call (a node's own `timeout`, in ms, may be shorter)

@@ -162,3 +162,51 @@ def test_usage_errors_are_one_line_and_predict_finds_the_server_as_serve_starts_
     asked = run("predict", "default", "hi", env=env)
     assert asked.returncode == 1
     assert "no canvasflow server answers at http://127.0.0.1:9" in asked.stderr
+
+
+def test_docstore_commands_work_on_a_fresh_data_dir_and_against_a_server(
+    server: Proc, tmp_path: Path
+) -> None:
+    """create, add, process, query and list with nothing configured: the embedded
+    embeddings and canvasflow's own vector store, no key, no network."""
+    data = ["--data-dir", str(tmp_path / "data")]
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "rome.txt").write_text("Rome is the capital of Italy, on the Tiber.")
+    (docs / "paris.md").write_text("Paris is the capital of France, on the Seine.")
+    (docs / "blob.bin").write_bytes(b"\x00\x01")
+    r = run("docstore", "create", "atlas", *data)
+    assert r.returncode == 0, r.stderr
+    store_id = r.stdout.strip()
+    files = [str(docs / n) for n in ("rome.txt", "paris.md", "blob.bin")]
+    r = run("docstore", "add", "atlas", *files, *data)
+    assert r.returncode == 0 and "3 files added" in r.stdout, r.stderr
+    r = run("docstore", "process", "atlas", *data)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "embedded 2, skipped 0, deleted 0, failed 1"
+    assert "failed: blob.bin: blob.bin: no loader reads .bin files" in r.stderr
+    (docs / "rome.txt").write_text("Rome is the capital of Italy. Milan is not.")
+    r = run("docstore", "add", store_id, str(docs / "rome.txt"), *data)  # by id, a new version
+    r = run("docstore", "process", "atlas", "--json", *data)
+    done = orjson.loads(r.stdout)
+    assert (done["embedded"], done["skipped"], done["deleted"]) == (1, 1, 1)
+    r = run("docstore", "query", "atlas", "capital of France", "--top-k", "1", "--json", *data)
+    (top,) = orjson.loads(r.stdout)
+    assert top["metadata"]["source"] == "paris.md" and 0 < top["score"] <= 1
+    r = run("docstore", "query", "atlas", "Tiber river", *data)
+    assert r.returncode == 0 and r.stdout.split()[1] in ("rome.txt", "paris.md")
+    listed = run("docstore", "list", *data).stdout
+    assert "atlas" in listed and store_id in listed
+    assert run("docstore", "query", "nope", "x", *data).returncode == 1
+
+    # the same against a running server (--url)
+    remote = ["--url", server.url]
+    r = run("docstore", "create", "cli-remote", *remote)
+    assert r.returncode == 0, r.stderr
+    assert run("docstore", "add", "cli-remote", files[0], files[1], *remote).returncode == 0
+    r = run("docstore", "process", "cli-remote", *remote)
+    assert r.returncode == 0 and r.stdout.strip() == "embedded 2, skipped 0, deleted 0, failed 0"
+    r = run("docstore", "query", "cli-remote", "capital of Italy", "--json", *remote)
+    assert orjson.loads(r.stdout)[0]["metadata"]["source"] == "rome.txt"
+    assert "cli-remote" in run("docstore", "list", *remote).stdout
+    httpx.delete(f"{server.url}/api/v1/document-store/store/cli-remote")

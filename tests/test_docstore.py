@@ -14,6 +14,7 @@ import pytest
 from canvasflow.docstore.indexing import ChunkSink, chunk_key, index
 from canvasflow.errors import InputInvalid
 from canvasflow.store.repo import Store
+from tests.support import edge, make_canvas, node, poll, ref
 
 
 class Counting:
@@ -233,3 +234,272 @@ def test_a_loaders_chunks_are_previewed_without_saving(client: Any) -> None:
     assert client.get(f"{base}/store").json() == [] or all(
         s["totalChunks"] == 0 for s in client.get(f"{base}/store").json()
     )
+
+
+# -- loaders processed, chunks, the vector store, Flowise's upsert (a real server) ---------
+
+
+def _upload(client: Any, store_id: str, files: dict[str, bytes], **form: str) -> Any:
+    return client.post(
+        f"/api/v1/document-store/upsert/{store_id}",
+        files=[("files", (name, data)) for name, data in files.items()],
+        data=form,
+    )
+
+
+def test_files_are_upserted_queried_edited_and_kept_in_sync(client: Any) -> None:
+    base = "/api/v1/document-store"
+    store = client.post(f"{base}/store", json={"name": "atlas"}).json()
+    sid = store["id"]
+    paris = b"Paris is the capital of France. It lies on the Seine."
+    rome = b"Rome is the capital of Italy. The Colosseum is there."
+    r = _upload(
+        client,
+        sid,
+        {
+            "france.txt": paris,
+            "italy.md": rome,
+            "empty.txt": b"",
+            "photo.bmp": b"BM not a text",
+        },
+        splitter='{"name": "recursiveCharacterTextSplitter", "config": {"chunkSize": 30, '
+        '"chunkOverlap": 0}}',
+    )
+    assert r.status_code == 200, r.text
+    done = r.json()
+    assert done["numAdded"] >= 4 and done["numSkipped"] == 0 and done["numDeleted"] == 0
+    failed = {f["source"]: f["error"] for f in done["failed"]}
+    assert set(failed) == {"empty.txt", "photo.bmp"}
+    assert "empty" in failed["empty.txt"] and "no loader reads .bmp" in failed["photo.bmp"]
+    (lid,) = done["loaderIds"]
+    got = client.get(f"{base}/store/{sid}").json()
+    assert got["status"] == "UPSERTED" and got["totalChunks"] == done["numAdded"]
+    (loader,) = got["loaders"]
+    assert loader["loaderId"] == "fileLoader" and loader["status"] == "SYNC"
+    assert [f["name"] for f in loader["files"]] == [
+        "empty.txt",
+        "france.txt",
+        "italy.md",
+        "photo.bmp",
+    ]
+    assert loader["job"]["state"] == "done" and loader["job"]["files"] == 4
+
+    # the test box: the nearest chunks, best first, with scores
+    r = client.post(
+        f"{base}/vectorstore/query", json={"storeId": sid, "query": "Colosseum", "topK": 2}
+    )
+    assert r.status_code == 200, r.text
+    docs = r.json()["docs"]
+    assert len(docs) == 2 and docs[0]["metadata"]["source"] == "italy.md"
+    assert "Colosseum" in docs[0]["pageContent"] and docs[0]["score"] >= docs[1]["score"]
+
+    # nothing changed: nothing embedded
+    again = client.post(f"{base}/refresh/{sid}").json()
+    assert again["numAdded"] == 0 and again["numSkipped"] == done["numAdded"]
+    assert again["numDeleted"] == 0
+
+    # one file changed, into the same loader: only its new chunks embedded, its old gone
+    changed = _upload(
+        client, sid, {"france.txt": b"Paris is the capital of France. Lyon is not."}, docId=lid
+    ).json()
+    assert changed["numAdded"] >= 1 and changed["numDeleted"] >= 1
+    assert changed["numSkipped"] >= 2  # italy.md's chunks, and France's first sentence
+
+    # the chunk browser: a page, an edit (embedded again, a new id), a delete
+    page = client.get(f"{base}/chunks/{sid}/{lid}/1").json()
+    assert page["count"] == len(page["chunks"]) and page["storeName"] == "atlas"
+    assert page["chunks"][0]["chunkNo"] == 1 and page["file"]["id"] == lid
+    first = page["chunks"][0]
+    r = client.put(
+        f"{base}/chunks/{sid}/{lid}/{first['id']}", json={"pageContent": "Zanzibar spice trade."}
+    )
+    assert r.status_code == 200, r.text
+    edited = r.json()
+    assert edited["id"] != first["id"] and edited["metadata"] == first["metadata"]
+    top = client.post(f"{base}/vectorstore/query", json={"storeId": sid, "query": "Zanzibar spice"})
+    assert top.json()["docs"][0]["pageContent"] == "Zanzibar spice trade."
+    assert client.delete(f"{base}/chunks/{sid}/{lid}/{edited['id']}").status_code == 204
+    assert client.get(f"{base}/chunks/{sid}/{lid}/1").json()["count"] == page["count"] - 1
+    assert client.delete(f"{base}/chunks/{sid}/{lid}/{edited['id']}").status_code == 404
+    assert client.get(f"{base}/chunks/{sid}/{lid}/0").status_code == 400
+
+    # processing in the background: 202 at once, its progress readable until it is done
+    r = client.post(f"{base}/loader/process/{lid}", json={"storeId": sid})
+    assert r.status_code == 202, r.text
+    job = poll(
+        lambda: (j := client.get(f"{base}/job/{sid}/{lid}").json())["state"] != "running" and j,
+        timeout=30,
+    )
+    assert job["state"] == "done" and job["files"] == 4 and job["embedded"] == 1  # re-made
+
+    # the vector store emptied (loaders stay, STALE), then the loader deleted
+    assert client.delete(f"{base}/vectorstore/{sid}").status_code == 204
+    emptied = client.get(f"{base}/store/{sid}").json()
+    assert emptied["totalChunks"] == 0 and emptied["status"] == "STALE"
+    assert client.delete(f"{base}/loader/{sid}/{lid}").status_code == 204
+    assert client.get(f"{base}/store/{sid}").json()["status"] == "EMPTY"
+    assert client.delete(f"{base}/store/{sid}").status_code == 204
+
+
+def test_loaders_are_saved_and_the_vector_store_is_configured(client: Any) -> None:
+    base = "/api/v1/document-store"
+    sid = client.post(f"{base}/store", json={"name": "notes"}).json()["id"]
+    for kind, name in (
+        ("embeddings", "wordLlamaEmbeddings"),
+        ("vectorstore", "canvasflowDocumentStore"),
+        ("recordmanager", "canvasflowRecordManager"),
+    ):
+        assert name in {c["name"] for c in client.get(f"{base}/components/{kind}").json()}
+    text = "\n\n".join(f"Note {i}: the meeting moved to room {i}." for i in range(6))
+    r = client.post(
+        f"{base}/loader/save",
+        json={
+            "storeId": sid,
+            "loaderId": "plainText",
+            "loaderConfig": {"text": text},
+            "splitterId": "characterTextSplitter",
+            "splitterConfig": {"chunkSize": 50, "chunkOverlap": 0, "separator": "\n\n"},
+        },
+    )
+    assert r.status_code == 200, r.text
+    loader = r.json()
+    assert loader["status"] == "NEW" and loader["loaderName"] == "Plain Text"
+    assert client.get(f"{base}/store/{sid}").json()["status"] == "NEW"
+    r = client.post(
+        f"{base}/vectorstore/insert",
+        json={"storeId": sid, "vectorStoreConfig": {"topK": 2}},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["numAdded"] == 6 and r.json()["loaderIds"] == [loader["id"]]
+    found = client.post(f"{base}/vectorstore/query", json={"storeId": sid, "query": "room 3"})
+    assert len(found.json()["docs"]) == 2  # the store's topK
+    # other embeddings: the chunks made with the old ones go (process again)
+    r = client.post(
+        f"{base}/vectorstore/save",
+        json={"storeId": sid, "embeddingName": "openAIEmbeddings", "embeddingConfig": {}},
+    )
+    assert r.status_code == 200 and r.json()["totalChunks"] == 0
+    assert r.json()["loaders"][0]["status"] == "STALE"
+    # what it cannot do says so
+    for body in (
+        {"storeId": sid, "embeddingName": "chatOpenAI"},
+        {"storeId": sid, "vectorStoreName": "pinecone"},
+    ):
+        r = client.post(f"{base}/vectorstore/save", json=body)
+        assert r.status_code == 400 and r.json()["message"], r.text
+    r = client.post(f"{base}/loader/save", json={"storeId": sid, "loaderId": "chatOpenAI"})
+    assert r.status_code == 400
+    r = client.post(f"{base}/loader/save", json={"storeId": "nope", "loaderId": "plainText"})
+    assert r.status_code == 404
+    assert client.get(f"{base}/job/{sid}/{loader['id']}").json()["state"] == "done"
+    assert client.get(f"{base}/job/{sid}/nope").status_code == 404
+    assert client.delete(f"{base}/store/{sid}").status_code == 204
+
+
+def test_flowises_document_store_nodes_read_a_store(client: Any) -> None:
+    """Flowise's Document Store (Vector) as a chain's retriever, and its Document Store
+    loader's documents in a vector store of the canvas."""
+    base = "/api/v1/document-store"
+    sid = client.post(f"{base}/store", json={"name": "capitals"}).json()["id"]
+    _upload(
+        client,
+        sid,
+        {"capitals.txt": b"Rome is the capital of Italy.\n\nParis is the capital of France."},
+        splitter='{"name": "characterTextSplitter", "config": {"chunkSize": 40, '
+        '"chunkOverlap": 0, "separator": "\\n\\n"}}',
+    )
+    flow = {
+        "nodes": [
+            node("documentStoreVS_0", "documentStoreVS", {"selectedStore": sid}),
+            node("chatOpenAI_0", "chatOpenAI", {"modelName": "mock?tokens=3"}),
+            node(
+                "chain_0",
+                "retrievalQAChain",
+                {"model": ref("chatOpenAI_0"), "vectorStoreRetriever": ref("documentStoreVS_0")},
+            ),
+        ],
+        "edges": [edge("documentStoreVS_0", "chain_0"), edge("chatOpenAI_0", "chain_0")],
+    }
+    canvas = make_canvas(str(client.base_url), flow)
+    r = client.post(
+        f"/api/v1/prediction/{canvas['id']}",
+        json={"question": "capital of Italy?", "overrideConfig": {"returnSourceDocuments": True}},
+    )
+    assert r.status_code == 200, r.text
+    sources = r.json()["sourceDocuments"]
+    assert sources[0]["pageContent"] == "Rome is the capital of Italy."
+    assert sources[0]["metadata"]["score"] > 0
+    assert client.get(f"{base}/store/{sid}").json()["whereUsed"][0]["id"] == canvas["id"]
+    # the loader: the store's chunks as documents, into the canvas's own vector store
+    flow = {
+        "nodes": [
+            node("documentStore_0", "documentStore", {"selectedStore": "capitals"}),
+            node("embeddings_0", "wordLlamaEmbeddings", {}),
+            node(
+                "store_0",
+                "memoryVectorStore",
+                {
+                    "document": [ref("documentStore_0")],
+                    "embeddings": ref("embeddings_0"),
+                    "topK": 1,
+                },
+            ),
+            node("chatOpenAI_0", "chatOpenAI", {"modelName": "mock?tokens=3"}),
+            node(
+                "chain_0",
+                "retrievalQAChain",
+                {"model": ref("chatOpenAI_0"), "vectorStoreRetriever": ref("store_0")},
+            ),
+        ],
+        "edges": [
+            edge("documentStore_0", "store_0"),
+            edge("embeddings_0", "store_0"),
+            edge("store_0", "chain_0"),
+            edge("chatOpenAI_0", "chain_0"),
+        ],
+    }
+    loader_canvas = make_canvas(str(client.base_url), flow)
+    r = client.post(
+        f"/api/v1/prediction/{loader_canvas['id']}",
+        json={"question": "capital of France?", "overrideConfig": {"returnSourceDocuments": True}},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["sourceDocuments"][0]["pageContent"] == "Paris is the capital of France."
+    for c in (canvas, loader_canvas):
+        client.delete(f"/api/v1/canvases/{c['id']}")
+    client.delete(f"{base}/store/{sid}")
+
+
+# -- a job stopped by deleting its store (in-process, both databases) ----------------------
+
+
+async def test_a_store_deleted_while_processing_stops_its_job(store: Store, tmp_path: Any) -> None:
+    import asyncio
+
+    from canvasflow.config import Settings
+    from canvasflow.docstore.service import DocStores, collection
+
+    service = DocStores(store, Settings(data_dir=tmp_path / "data"))
+    row = await service.create("big")
+    files = [(f"f{i:03}.txt", f"File {i} says {'word ' * 200}".encode()) for i in range(300)]
+    loader = await service.save_loader(
+        row.id,
+        loader_name="fileLoader",
+        splitter_name="recursiveCharacterTextSplitter",
+        splitter_config={"chunkSize": 200, "chunkOverlap": 0},
+        files=files,
+    )
+    seen: list[int] = []
+    task = service.start(row.id, loader["id"])
+    for _ in range(600):  # until it has read some files
+        current = service.loader(await service.row(row.id), loader["id"]).get("job") or {}
+        seen.append(int(current.get("files") or 0))
+        if seen[-1] >= 5:
+            break
+        await asyncio.sleep(0.05)
+    assert seen[-1] >= 5 and not task.done()
+    await service.delete_store(row.id)
+    assert task.done()
+    coll = collection(row.id, loader["id"])
+    assert await store.chunks_of([coll]) == [] and await store.records_keys(coll) == []
+    assert not service.folder(row.id).exists()

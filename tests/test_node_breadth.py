@@ -759,12 +759,10 @@ def test_marketplace_chatflows_know_their_nodes_and_answer(
     assert len(answered) >= 12, drafts
 
 
-def test_flowises_document_store_loader_is_not_taken_for_canvasflows_node(
-    client: httpx.Client,
-) -> None:
+def test_flowises_document_store_loader_imports_as_itself(client: httpx.Client) -> None:
     """The marketplace's "Conversational Retrieval QA Chain" uses Flowise's Document
-    Store loader; canvasflow's own node of that name is a vector store. The import keeps
-    Flowise's node on the canvas, marked not supported, never replaced by canvasflow's."""
+    Store loader: it imports with every node known, as Flowise's loader (canvasflow's
+    older vector store of that name is told apart by its inputs)."""
     path = MARKETPLACE / "Conversational Retrieval QA Chain.json"
     r = client.post("/api/v1/canvases/import", json=json.loads(path.read_text()))
     assert r.status_code == 201, r.text[:300]
@@ -775,9 +773,12 @@ def test_flowises_document_store_loader_is_not_taken_for_canvasflows_node(
         if n["data"]["name"] == "documentStore"
     ]
     assert ids, "the node stays on the canvas"
-    said = [p for p in canvas["problems"] if p["nodeId"] in ids]
-    assert said and all(p["level"] == "error" for p in said)
-    assert "not supported: this is Flowise's Document Store loader" in said[0]["message"]
+    said = " ".join(p["message"] for p in canvas["problems"])
+    assert "not supported" not in said and "unknown" not in said.lower(), said
+    nodes = client.get("/api/v1/nodes").json()
+    named = {n["name"]: n for n in nodes}
+    assert named["documentStore"]["category"] == "Document Loaders"
+    assert named["canvasflowDocumentStore"]["category"] == "Vector Stores"
 
 
 # -- OpenAPI toolkit ------------------------------------------------------------------------

@@ -20,7 +20,14 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Collection,
+    Iterable,
+)
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -103,9 +110,14 @@ async def index(
     source_key: str = "source",
     batch: int = 100,
     clock: Callable[[], float] = time.time,
+    keep: Collection[str] = (),
+    on_batch: Callable[[Indexed], Awaitable[None]] | None = None,
 ) -> Indexed:
     """Index ``docs`` into ``sink`` under ``namespace`` (see the module's text); the
-    counts of what was added, skipped (already there) and deleted."""
+    counts of what was added, skipped (already there) and deleted. ``full`` cleanup
+    keeps the chunks of the sources in ``keep`` (looked at when the docs are done: the
+    sources that could not be read this time); ``on_batch`` hears the counts after each
+    batch."""
     if cleanup not in (None, "incremental", "full"):
         raise InputInvalid(f"cleanup must be incremental, full or none, not {cleanup!r}")
     started = clock()
@@ -142,9 +154,16 @@ async def index(
             done.deleted += await _drop(
                 sink, records, namespace, await records.records_keys(namespace, started, sources)
             )
+        if on_batch is not None:
+            await on_batch(done)
     if cleanup == "full":
         stale = await records.records_keys(namespace, started)
+        if keep:
+            held = set(await records.records_keys(namespace, started, sorted(keep)))
+            stale = [k for k in stale if k not in held]
         done.deleted += await _drop(sink, records, namespace, stale)
+        if on_batch is not None:
+            await on_batch(done)
     return done
 
 
@@ -176,7 +195,7 @@ class ChunkSink:
         from canvasflow.store.models import utcnow
 
         vectors = await self.embedder.embed([d.get("pageContent") or "" for d in docs])
-        await self.store.add_chunks(
+        await self.store.upsert_chunks(
             [
                 {
                     "id": self.row_id(k),

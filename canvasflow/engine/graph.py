@@ -103,12 +103,7 @@ def read_nodes(
                 Problem(f"node {node_id} ({name}): data.inputs must be an object", node_id)
             )
             inputs = {}
-        other = cls.not_this(inputs)
-        if other is not None:  # a node of the same name canvasflow lacks: never taken
-            label = raw["data"].get("label") or name
-            problems.append(Problem(f"{label} ({node_id}): not supported: {other}", node_id))
-            yield raw, node_id, name, None, {}
-            continue
+        cls = cls.instead(inputs) or cls  # another node of the same name
         yield raw, node_id, name, cls, dict(inputs)
 
 

@@ -285,6 +285,52 @@ def pdf_documents(data: bytes, usage: str) -> list[Document]:
     return [{"pageContent": text, "metadata": {"page": i + 1}} for i, text in enumerate(pages)]
 
 
+@register
+class FileLoader(_FileLoader):
+    """Flowise's File Loader: each file read by what its name ends with (PDF, CSV, JSON,
+    text); a file no loader reads is refused with its name."""
+
+    name = "fileLoader"
+    label = "File Loader"
+    file_input = "file"
+    inputs = flowise_inputs(name, drop=("legacyBuild",))
+
+    def documents(self, name: str, data: bytes) -> list[Document]:
+        suffix = ("." + name.rsplit(".", 1)[-1].lower()) if "." in name else ""
+        if not data:
+            raise InputInvalid(f"{name} is empty", code="file_invalid")
+        if suffix == ".pdf":
+            try:
+                docs = pdf_documents(data, str(self.get("usage") or "perPage"))
+            except Exception as exc:  # pypdf's errors for broken or encrypted files
+                raise InputInvalid(
+                    f"{name}: not a PDF that can be read ({type(exc).__name__}: {exc})",
+                    code="file_invalid",
+                ) from None
+            if not any(d["pageContent"].strip() for d in docs):
+                raise InputInvalid(f"{name}: the PDF has no text to read", code="file_invalid")
+            return docs
+        if suffix == ".csv":
+            return CsvFile.documents(self, name, data)  # type: ignore[arg-type]
+        if suffix == ".json":
+            try:
+                return JsonFile.documents(self, name, data)  # type: ignore[arg-type]
+            except ValueError as exc:
+                raise InputInvalid(f"{name}: not JSON ({exc})", code="file_invalid") from None
+        if suffix in TEXT_SUFFIXES:
+            return [{"pageContent": data.decode("utf-8", "replace"), "metadata": {}}]
+        raise InputInvalid(
+            f"{name}: no loader reads {suffix or 'files without a suffix'} files "
+            f"(it reads .pdf and {', '.join(sorted(TEXT_SUFFIXES))})",
+            code="file_invalid",
+        )
+
+    def get(self, name: str, default: Any = None) -> Any:
+        if name == "pointersName":  # JsonFile's input is pointerName here
+            return super().get("pointerName", default)
+        return super().get(name, default)
+
+
 TEXT_SUFFIXES = {
     ".txt",
     ".md",

@@ -13,7 +13,7 @@ import numpy as np
 import orjson
 
 from canvasflow.config import hub_offline
-from canvasflow.errors import RunFailed, StorageError, UpstreamError
+from canvasflow.errors import InputInvalid, RunFailed, StorageError, UpstreamError
 from canvasflow.events import Event, source, step
 from canvasflow.events import usage as usage_event
 from canvasflow.models.base import Usage, complete, transcript
@@ -414,32 +414,20 @@ class DocumentStore:
 @register
 class DocumentStoreNode(Node):
     """canvasflow's own persistent vector store: ``POST /api/v1/vector/upsert/{canvas}``
-    or ``canvasflow ingest CANVAS`` loads the connected documents; predictions search."""
+    or ``canvasflow ingest CANVAS`` loads the connected documents; predictions search.
+    (Saved canvases name it ``documentStore``, which is Flowise's Document Store loader
+    too: :meth:`DocumentStoreLoader.instead` tells the two apart.)"""
 
-    name = "documentStore"
+    name = "canvasflowDocumentStore"
     label = "canvasflow Document Store"
     category = "Vector Stores"
     base_classes = ("DocumentStore", "VectorStoreRetriever", "BaseRetriever", "VectorStore")
-    inputs = flowise_inputs(
-        name,
-        drop=("selectedStore",),
-        add=(
-            Input("document", "Document", optional=True, list=True),
-            Input("embeddings", "Embeddings"),
-            Input("collection", "string", optional=True),
-            Input("topK", "number", optional=True, default=4),
-        ),
+    inputs = (
+        Input("document", "Document", optional=True, list=True),
+        Input("embeddings", "Embeddings"),
+        Input("collection", "string", optional=True),
+        Input("topK", "number", optional=True, default=4),
     )
-
-    @classmethod
-    def not_this(cls, inputs: dict[str, Any]) -> str | None:
-        if "selectedStore" in inputs and not inputs.get("embeddings"):
-            return (
-                "this is Flowise's Document Store loader (documents of a Flowise document "
-                "store), which canvasflow does not have yet; canvasflow's own node of that "
-                "name is a vector store that keeps the documents connected to it"
-            )
-        return None
 
     async def build(self, ctx: RunContext) -> DocumentStore:
         collection = str(self.get("collection") or f"{ctx.canvas_id}:{self.id}")
@@ -450,6 +438,76 @@ class DocumentStoreNode(Node):
             collection,
             to_int(self.get("topK"), 4) or 4,
         )
+
+
+def _docstores(ctx: RunContext) -> Any:
+    from canvasflow.docstore.service import DocStores
+
+    if ctx.store is None:
+        raise StorageError("document stores need a database")
+    return DocStores(ctx.store, ctx.settings, ctx.credentials)
+
+
+@register
+class DocumentStoreLoader(Node):
+    """Flowise's Document Store loader: the chunks of a document store (by id or name)
+    as documents."""
+
+    name = "documentStore"
+    label = "Document Store"
+    category = "Document Loaders"
+    base_classes = ("Document",)
+    inputs = flowise_inputs(name)
+
+    @classmethod
+    def instead(cls, inputs: dict[str, Any]) -> type[Node] | None:
+        # canvasflow's own vector store of the same name, in canvases saved before
+        if "selectedStore" not in inputs and (
+            {"embeddings", "document", "collection"} & set(inputs)
+        ):
+            return DocumentStoreNode
+        return None
+
+    async def build(self, ctx: RunContext) -> list[Document]:
+        ref = str(self.get("selectedStore") or "").strip()
+        if not ref:
+            raise InputInvalid("choose a document store (selectedStore)")
+        return await _docstores(ctx).documents(ref)
+
+
+class StoreRetriever:
+    """A document store's vector store as a retriever: its chunks nearest a query."""
+
+    def __init__(self, ctx: RunContext, ref: str, k: int | None = None) -> None:
+        self.stores = _docstores(ctx)
+        self.ref = ref
+        self.k = k
+
+    async def retrieve(self, query: str, k: int | None = None) -> list[Document]:
+        found = await self.stores.query(self.ref, query, k or self.k)
+        return [
+            {"pageContent": d["pageContent"], "metadata": {**d["metadata"], "score": d["score"]}}
+            for d in found
+        ]
+
+
+@register
+class DocumentStoreVS(Node):
+    """Flowise's Document Store (Vector): the vector store of a document store as a
+    retriever, with the store's own embeddings."""
+
+    name = "documentStoreVS"
+    label = "Document Store (Vector)"
+    category = "Vector Stores"
+    base_classes = ("DocumentStoreVS", "VectorStoreRetriever", "BaseRetriever", "VectorStore")
+    inputs = flowise_inputs(name)
+
+    async def build(self, ctx: RunContext) -> StoreRetriever:
+        ref = str(self.get("selectedStore") or "").strip()
+        if not ref:
+            raise InputInvalid("choose a document store (selectedStore)")
+        await _docstores(ctx).row(ref)  # a store that is not there: said now
+        return StoreRetriever(ctx, ref)
 
 
 class BM25Store:

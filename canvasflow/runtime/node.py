@@ -162,10 +162,10 @@ class Node:
         return sorted({extra for module, extra in cls.needs if not installed(module)})
 
     @classmethod
-    def not_this(cls, inputs: dict[str, Any]) -> str | None:
-        """Why a canvas's node of this name is another node, one canvasflow lacks (told
-        apart by its inputs: Flowise's Document Store loader and canvasflow's own
-        document store share a name); None when it is this one."""
+    def instead(cls, inputs: dict[str, Any]) -> type[Node] | None:
+        """The node a canvas's node of this name is when it is another one, told apart
+        by its inputs (Flowise's Document Store loader and canvasflow's older document
+        store share the name ``documentStore``); None when it is this one."""
         return None
 
     @classmethod

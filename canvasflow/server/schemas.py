@@ -1425,6 +1425,44 @@ class WhereUsed(BaseModel):
     name: str
 
 
+class LoaderFile(BaseModel):
+    name: str
+    size: int
+
+
+class JobOut(BaseModel):
+    """A loader's processing, as it goes or as it ended."""
+
+    state: str = Field(description="running, done, failed (no source could be read), cancelled")
+    filesTotal: int = Field(description="Sources to read (files; 1 for other loaders)")
+    files: int = Field(description="Sources read so far")
+    chunks: int = Field(description="Chunks the sources gave")
+    embedded: int = Field(description="Chunks embedded and written (new or changed)")
+    skipped: int = Field(description="Chunks already there, unchanged")
+    deleted: int = Field(description="Chunks no source gives any more, removed")
+    failed: list[dict[str, str]] = Field(description="Each source not read: source, error")
+    startedAt: float
+    finishedAt: float | None = None
+
+
+class LoaderOut(BaseModel):
+    """A document store's loader as Flowise keeps it."""
+
+    id: str
+    loaderId: str = Field(description="The loader node's name, e.g. fileLoader")
+    loaderName: str
+    loaderConfig: dict[str, Any]
+    splitterId: str | None = None
+    splitterName: str | None = None
+    splitterConfig: dict[str, Any] = Field(default_factory=dict)
+    totalChunks: int = 0
+    totalChars: int = 0
+    status: str = Field(description="NEW, SYNCING, SYNC, STALE")
+    files: list[LoaderFile] = Field(default_factory=list)
+    source: str = ""
+    job: JobOut | None = None
+
+
 class DocumentStoreOut(BaseModel):
     """A document store as Flowise answers it."""
 
@@ -1434,7 +1472,7 @@ class DocumentStoreOut(BaseModel):
     status: str = Field(
         description="EMPTY (no loader yet), SYNC, SYNCING, STALE, NEW, UPSERTING, UPSERTED"
     )
-    loaders: list[dict[str, Any]]
+    loaders: list[LoaderOut]
     whereUsed: list[WhereUsed] = Field(description="The canvases whose nodes read it")
     vectorStoreConfig: dict[str, Any] | None = None
     embeddingConfig: dict[str, Any] | None = None
@@ -1449,18 +1487,108 @@ class LoaderPreviewIn(BaseModel):
     """A loader's configuration to preview, as the studio's form has it: nothing is
     saved or embedded."""
 
-    loaderName: str = Field(..., min_length=1, max_length=100, description="e.g. plainText")
+    loaderId: str | None = Field(
+        None, min_length=1, max_length=100, description="The loader node, e.g. plainText"
+    )
+    loaderName: str | None = Field(
+        None, max_length=100, description="Its label; its node name when loaderId is not given"
+    )
     loaderConfig: dict[str, Any] = Field(default_factory=dict, description="Its inputs")
+    splitterId: str | None = Field(
+        None, max_length=100, description="The splitter node, e.g. recursiveCharacterTextSplitter"
+    )
     splitterName: str | None = Field(
-        None, max_length=100, description="e.g. recursiveCharacterTextSplitter"
+        None, max_length=100, description="Its label; its node name when splitterId is not given"
     )
     splitterConfig: dict[str, Any] = Field(default_factory=dict)
+
+    def loader_node(self) -> str:
+        name = self.loaderId or self.loaderName
+        if not name:
+            raise ValueError("loaderId (the loader node, e.g. plainText) is required")
+        return name
+
+    def splitter_node(self) -> str | None:
+        return self.splitterId or self.splitterName or None
+
     previewChunkCount: int = Field(20, ge=1, le=1000, description="Chunks to answer")
 
 
 class Chunk(BaseModel):
     pageContent: str
     metadata: dict[str, Any]
+
+
+class LoaderSaveIn(LoaderPreviewIn):
+    """A loader saved in a store (``id`` changes one it has). A file loader's files may
+    come as data URLs in its file input; they are kept in the loader's folder."""
+
+    storeId: str = Field(..., min_length=1, max_length=100)
+    id: str | None = Field(None, max_length=36, description="The loader to change")
+
+
+class ProcessIn(BaseModel):
+    storeId: str = Field(..., min_length=1, max_length=100)
+    wait: bool = Field(False, description="Answer when done (else at once, with 202)")
+
+
+class StoredChunk(BaseModel):
+    id: str
+    storeId: str
+    docId: str | None = Field(None, description="The loader it came from")
+    chunkNo: int | None = None
+    pageContent: str
+    metadata: dict[str, Any]
+    score: float | None = Field(None, description="Cosine similarity to the query")
+
+
+class ChunkPageOut(BaseModel):
+    chunks: list[StoredChunk] = Field(description="A page of 50, in the order written")
+    count: int = Field(description="The loader's chunks in all")
+    file: LoaderOut
+    currentPage: int
+    storeName: str
+    description: str
+
+
+class ChunkEditIn(BaseModel):
+    pageContent: str = Field(..., min_length=1, max_length=1_000_000)
+    metadata: dict[str, Any] | None = Field(None, description="Kept as it was when not given")
+
+
+class VectorStoreIn(BaseModel):
+    """A store's embeddings, vector store and record manager (their node names and
+    inputs); each defaults to canvasflow's own, which need no key and no network."""
+
+    storeId: str = Field(..., min_length=1, max_length=100)
+    embeddingName: str | None = Field(None, max_length=100, description="e.g. openAIEmbeddings")
+    embeddingConfig: dict[str, Any] = Field(default_factory=dict)
+    vectorStoreName: str | None = Field(None, max_length=100)
+    vectorStoreConfig: dict[str, Any] = Field(default_factory=dict, description="e.g. topK")
+    recordManagerName: str | None = Field(None, max_length=100)
+    recordManagerConfig: dict[str, Any] = Field(default_factory=dict)
+
+
+class QueryIn(BaseModel):
+    storeId: str = Field(..., min_length=1, max_length=100)
+    query: str = Field(..., min_length=1, max_length=100_000)
+    topK: int | None = Field(None, ge=1, le=100)
+
+
+class QueryOut(BaseModel):
+    timeTaken: float = Field(description="Milliseconds")
+    docs: list[StoredChunk]
+
+
+class UpsertOut(BaseModel):
+    """What processing did (Flowise's upsert counts), with the sources not read."""
+
+    numAdded: int
+    numUpdated: int = 0
+    numSkipped: int
+    numDeleted: int
+    failed: list[dict[str, str]] = Field(default_factory=list)
+    loaderIds: list[str] = Field(default_factory=list, description="The loaders processed")
 
 
 class LoaderPreviewOut(BaseModel):

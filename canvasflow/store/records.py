@@ -83,6 +83,49 @@ class RecordRepo:
             DocumentChunk.collection == collection, DocumentChunk.id, ids
         )
 
+    async def upsert_chunks(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Chunks written whether or not their ids are there (an aborted run may have
+        written some of them without recording them)."""
+        if not rows:
+            return
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        async with self.engine.begin() as conn:
+            for i in range(0, len(rows), PART):
+                stmt = dialect.insert(DocumentChunk).values(list(rows[i : i + PART]))
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=["id"],
+                    set_={
+                        c: stmt.excluded[c]
+                        for c in ("collection", "content", "metadata", "embedding", "dims")
+                    },
+                )
+                await conn.execute(stmt)
+
+    async def chunk_page(self, collection: str, offset: int, limit: int) -> list[DocumentChunk]:
+        """A page of a collection's chunks, in the order they were written."""
+        q = (
+            select(DocumentChunk)
+            .where(DocumentChunk.collection == collection)
+            .order_by(DocumentChunk.created_at, DocumentChunk.id)
+            .offset(offset)
+            .limit(limit)
+        )
+        async with self.sessions() as s:
+            return list((await s.scalars(q)).all())
+
+    async def chunk(self, collection: str, chunk_id: str) -> DocumentChunk | None:
+        async with self.sessions() as s:
+            found = await s.get(DocumentChunk, chunk_id)
+            return found if found is not None and found.collection == collection else None
+
+    async def chunks_of(self, collections: Sequence[str]) -> list[DocumentChunk]:
+        """Every chunk of these collections (a document store's, to search)."""
+        if not collections:
+            return []
+        q = select(DocumentChunk).where(DocumentChunk.collection.in_(list(collections)))
+        async with self.sessions() as s:
+            return list((await s.scalars(q.order_by(DocumentChunk.created_at))).all())
+
     async def document_store(self, ref: str) -> DocumentStoreRow | None:
         """A document store by id, or by name."""
         async with self.sessions() as s:

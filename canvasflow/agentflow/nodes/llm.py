@@ -57,8 +57,9 @@ class LLMAgentflow(AgentflowNode):
 
 
 class DocumentStoreSearch:
-    """A canvasflow document store collection searched by keywords (BM25) over its
-    stored chunks: agentflows name stores as ``id:name`` and bring no embedding model."""
+    """A document store as agentflows name it (``id:name``): canvasflow's document store
+    of that id, searched with its own embeddings; else a collection of the persistent
+    vector store of that id or name, searched by keywords (BM25) over its chunks."""
 
     def __init__(self, run: FlowRun, ref: str, k: int = 4) -> None:
         self.run = run
@@ -71,6 +72,11 @@ class DocumentStoreSearch:
         store = self.run.ctx.store
         if store is None:
             return []
+        found = await store.document_store(self.ref.split(":", 1)[0])
+        if found is not None:  # a document store of canvasflow's: its vector search
+            from canvasflow.nodes.retrieval import StoreRetriever
+
+            return await StoreRetriever(self.run.ctx, found.id, self.k).retrieve(query, k)
         rows = []
         for name in dict.fromkeys([self.ref, *self.ref.split(":", 1)]):
             rows = await store.chunks(name)
@@ -109,11 +115,12 @@ async def _build_tools(run: FlowRun, node: FlowNode) -> list[Any]:
     for i, row in enumerate(rows_of(node.inputs.get("agentKnowledgeVSEmbeddings"))):
         # a vector store node and its embeddings node, each with its configuration
         embed_cls = REGISTRY[str(row.get("embeddingModel"))]
-        store_cls = REGISTRY[str(row.get("vectorStore"))]
         embeddings = await embed_cls(
             f"{node.id}.embeddings{i}", _config(row.get("embeddingModelConfig"), "embeddingModel")
         ).build(run.ctx)
         values = {**_config(row.get("vectorStoreConfig"), "vectorStore"), "embeddings": embeddings}
+        store_cls = REGISTRY[str(row.get("vectorStore"))]
+        store_cls = store_cls.instead(values) or store_cls
         store = await store_cls(f"{node.id}.store{i}", values).build(run.ctx)
         name = re.sub(r"[^A-Za-z0-9_-]+", "_", str(row.get("knowledgeName") or "")).strip("_")
         tools.append(
@@ -187,6 +194,9 @@ class AgentAgentflow(AgentflowNode):
             for key, category in VS_PARTS:
                 name = str(row.get(key) or "")
                 found = REGISTRY.get(name)
+                if found is not None:  # canvasflow's older documentStore: it has embeddings
+                    given = {**_config(row.get(f"{key}Config"), key), "embeddings": True}
+                    found = found.instead(given) or found
                 if found is None or found.category != category:
                     problems.append(
                         Problem(

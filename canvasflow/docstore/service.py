@@ -1,0 +1,710 @@
+"""Document stores' work, for the routes and the CLI alike.
+
+A store holds loaders (Flowise's shape: a loader node's configuration, a text splitter's,
+the files uploaded to it). Processing a loader reads its sources one at a time (a file,
+or the loader's one source), splits them, and indexes the chunks with the record manager
+(``docstore/indexing.py``, ``full`` cleanup) into the loader's collection of the store's
+vector store, ``docstore:<store>/<loader>``: only new or changed chunks are embedded, and
+chunks no source gives any more leave. A file that cannot be read is listed with its
+reason (its chunks from an earlier run stay) and the others go on. Progress is written
+to the loader's ``job`` (at most twice a second), so any process of a cluster can read
+it; a job whose store or loader has been deleted stops at its next write and removes
+what it wrote."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import shutil
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import orjson
+
+from canvasflow.docstore.indexing import ChunkSink, Document, Indexed, chunk_key, index
+from canvasflow.errors import AlreadyExists, BadRequest, CanvasflowError, InputInvalid, NotFound
+from canvasflow.runtime.context import RunContext
+from canvasflow.runtime.node import REGISTRY, Node, load_all
+from canvasflow.store.models import DocumentStoreRow, utcnow
+
+if TYPE_CHECKING:
+    from canvasflow.config import Settings
+    from canvasflow.store.models import DocumentChunk
+    from canvasflow.store.repo import Store
+
+log = logging.getLogger("canvasflow.docstore")
+
+LOADERS, SPLITTERS, EMBEDDINGS = "Document Loaders", "Text Splitters", "Embeddings"
+DEFAULT_EMBEDDINGS = "wordLlamaEmbeddings"  # no key, no network
+VECTOR_STORE = "canvasflowDocumentStore"  # canvasflow's persistent vector store
+RECORD_MANAGER = "canvasflowRecordManager"  # the record manager of canvasflow's database
+PAGE = 50  # chunks on a page of the chunk browser (Flowise's)
+FILES = "FILE-STORAGE::"  # a file loader's files, as Flowise keeps them in its config
+
+
+def collection(store_id: str, loader_id: str) -> str:
+    """A loader's chunk collection, which is also its record manager namespace."""
+    return f"docstore:{store_id}/{loader_id}"
+
+
+def node_of(category: str, name: str, what: str) -> type[Node]:
+    load_all()
+    cls = REGISTRY.get(name)
+    if cls is None or cls.category != category:
+        known = ", ".join(sorted(n for n, c in REGISTRY.items() if c.category == category))
+        raise BadRequest(f"{name!r} is not a {what} canvasflow has (it has: {known})")
+    return cls
+
+
+def file_input(cls: type[Node]) -> str | None:
+    """The input a file loader reads its files from (None for other loaders)."""
+    from canvasflow.nodes.documents import _FileLoader
+
+    return cls.file_input if issubclass(cls, _FileLoader) else None
+
+
+def safe_name(name: str) -> str:
+    """A file's name as kept in a loader's folder: its last part, nothing that leads
+    elsewhere."""
+    base = re.sub(r"[^\w.\- ()]+", "_", name.replace("\\", "/").rsplit("/", 1)[-1])
+    base = base.strip(" .")[:200]
+    if not base:
+        raise InputInvalid(f"{name!r} is not a file name", code="file_invalid")
+    return base
+
+
+def store_status(loaders: Sequence[dict[str, Any]]) -> str:
+    """A store's status from its loaders' (Flowise's names)."""
+    if not loaders:
+        return "EMPTY"
+    states = {str(entry.get("status")) for entry in loaders}
+    if "SYNCING" in states:
+        return "SYNCING"
+    if states == {"SYNC"}:
+        return "UPSERTED"
+    if states == {"NEW"}:
+        return "NEW"
+    return "STALE"
+
+
+@dataclass
+class Progress:
+    """A processing job as it goes: sources read of all, chunks they gave, and what the
+    record manager made of them."""
+
+    state: str = "running"  # running, done, failed (no source could be read), cancelled
+    filesTotal: int = 0
+    files: int = 0
+    chunks: int = 0
+    embedded: int = 0
+    skipped: int = 0
+    deleted: int = 0
+    failed: list[dict[str, str]] = field(default_factory=list)
+    startedAt: float = field(default_factory=time.time)
+    finishedAt: float | None = None
+
+    def line(self) -> str:
+        return (
+            f"embedded {self.embedded}, skipped {self.skipped}, "
+            f"deleted {self.deleted}, failed {len(self.failed)}"
+        )
+
+    def add(self, other: Progress) -> None:
+        for name in ("filesTotal", "files", "chunks", "embedded", "skipped", "deleted"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.failed += other.failed
+
+
+class Gone(Exception):
+    """The store or loader being processed was deleted."""
+
+
+OnProgress = Callable[[Progress], None]
+
+
+class DocStores:
+    """Document stores over one database and data directory."""
+
+    _locks: ClassVar[dict[str, asyncio.Lock]] = {}
+    # this process's running jobs, by (store id, loader id): deleting cancels them
+    jobs: ClassVar[dict[tuple[str, str], asyncio.Task[Progress]]] = {}
+
+    def __init__(self, store: Store, settings: Settings, credentials: Any = None) -> None:
+        self.store = store
+        self.settings = settings
+        self.credentials = credentials
+
+    def ctx(self) -> RunContext:
+        return RunContext(
+            question="", settings=self.settings, credentials=self.credentials, store=self.store
+        )
+
+    def folder(self, store_id: str, loader_id: str | None = None) -> Path:
+        top = self.settings.data_dir / "docstores" / store_id
+        return top / loader_id if loader_id else top
+
+    # -- rows ---------------------------------------------------------------------------
+
+    async def row(self, ref: str) -> DocumentStoreRow:
+        row = await self.store.document_store(ref)
+        if row is None:
+            raise NotFound(f"no document store {ref}")
+        return row
+
+    async def create(self, name: str, description: str = "") -> DocumentStoreRow:
+        """A new, empty store (its name is its own)."""
+        from canvasflow.store.repo import Conflict
+
+        now = utcnow()
+        row = DocumentStoreRow(
+            id=str(uuid.uuid4()),
+            name=name,
+            description=description,
+            status="EMPTY",
+            loaders=[],
+            created_at=now,
+            updated_at=now,
+        )
+        try:
+            await self.store.add_named(row)
+        except Conflict:
+            raise AlreadyExists(f"a document store named {name!r} exists") from None
+        return row
+
+    async def totals(self, rows: Sequence[DocumentStoreRow]) -> dict[str, tuple[int, int]]:
+        """Each store's chunks and characters, over its loaders."""
+        counted = await self.store.chunk_totals(
+            [collection(r.id, e["id"]) for r in rows for e in r.loaders or []]
+        )
+        out: dict[str, tuple[int, int]] = {}
+        for row in rows:
+            each = [counted.get(collection(row.id, e["id"]), (0, 0)) for e in row.loaders or []]
+            out[row.id] = (sum(c for c, _ in each), sum(n for _, n in each))
+        return out
+
+    async def summaries(self) -> list[dict[str, Any]]:
+        """Every store as the API lists them (without the canvases that read them)."""
+        rows = await self.store.library(DocumentStoreRow)
+        totals = await self.totals(rows)
+        return [
+            {
+                "id": r.id,
+                "name": r.name,
+                "description": r.description,
+                "status": r.status,
+                "loaders": list(r.loaders or []),
+                "totalChunks": totals[r.id][0],
+                "totalChars": totals[r.id][1],
+            }
+            for r in rows
+        ]
+
+    @staticmethod
+    def loader(row: DocumentStoreRow, loader_id: str) -> dict[str, Any]:
+        for entry in row.loaders or []:
+            if entry.get("id") == loader_id:
+                return dict(entry)
+        raise NotFound(f"document store {row.name} has no loader {loader_id}")
+
+    async def _change_loaders(
+        self, store_id: str, change: Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
+    ) -> DocumentStoreRow:
+        """The store's loaders changed, read and written under this process's lock of
+        the store; :class:`Gone` when the store is no more."""
+        lock = self._locks.setdefault(store_id, asyncio.Lock())
+        async with lock:
+            row = await self.store.document_store(store_id)
+            if row is None:
+                raise Gone(store_id)
+            loaders = change([dict(entry) for entry in row.loaders or []])
+            changed = await self.store.update_named(
+                DocumentStoreRow, store_id, loaders=loaders, status=store_status(loaders)
+            )
+            if changed is None:
+                raise Gone(store_id)
+            return changed
+
+    async def _set(self, store_id: str, loader_id: str, **values: Any) -> None:
+        def change(loaders: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            for entry in loaders:
+                if entry.get("id") == loader_id:
+                    entry.update(values)
+                    return loaders
+            raise Gone(loader_id)
+
+        await self._change_loaders(store_id, change)
+
+    # -- loaders ------------------------------------------------------------------------
+
+    async def save_loader(
+        self,
+        store_ref: str,
+        *,
+        loader_name: str,
+        loader_config: dict[str, Any] | None = None,
+        splitter_name: str | None = None,
+        splitter_config: dict[str, Any] | None = None,
+        loader_id: str | None = None,
+        files: Sequence[tuple[str, bytes]] = (),
+        replace_files: bool = False,
+    ) -> dict[str, Any]:
+        """A loader added to the store, or (``loader_id``) changed; files given here or
+        as data URLs in its file input are kept in its folder. Nothing is processed."""
+        from canvasflow.nodes.documents import decode_files
+
+        row = await self.row(store_ref)
+        cls = node_of(LOADERS, loader_name, "document loader")
+        splitter = node_of(SPLITTERS, splitter_name, "text splitter") if splitter_name else None
+        before = self.loader(row, loader_id) if loader_id else None
+        lid = loader_id or str(uuid.uuid4())
+        config = dict(loader_config or {})
+        given = list(files)
+        slot = file_input(cls)
+        raw = config.get(slot) if slot else None
+        if slot and raw and not str(raw).startswith(FILES):
+            given += decode_files(config.pop(slot))
+        if given and not slot:
+            raise InputInvalid(f"{loader_name} reads no files; use a file loader (fileLoader)")
+        limit = self.settings.max_document_bytes
+        for name, data in given:
+            if len(data) > limit:
+                raise InputInvalid(
+                    f"{name} is {len(data)} bytes, over the limit of {limit} "
+                    "(CANVASFLOW_MAX_DOCUMENT_BYTES)",
+                    code="file_too_large",
+                )
+        folder = self.folder(row.id, lid)
+        kept: dict[str, int] = {}
+        if before is not None and not replace_files:
+            kept = {f["name"]: int(f.get("size") or 0) for f in before.get("files") or []}
+
+        def write() -> None:
+            if replace_files and folder.exists():
+                shutil.rmtree(folder)
+            folder.mkdir(parents=True, exist_ok=True)
+            for name, data in given:
+                safe = safe_name(name)
+                (folder / safe).write_bytes(data)
+                kept[safe] = len(data)
+
+        await asyncio.to_thread(write)
+        if slot:
+            config[slot] = FILES + orjson.dumps(sorted(kept)).decode()
+        entry: dict[str, Any] = {
+            "id": lid,
+            "loaderId": loader_name,
+            "loaderName": cls.label,
+            "loaderConfig": config,
+            "splitterId": splitter_name,
+            "splitterName": splitter.label if splitter else None,
+            "splitterConfig": dict(splitter_config or {}),
+            "totalChunks": (before or {}).get("totalChunks", 0),
+            "totalChars": (before or {}).get("totalChars", 0),
+            "status": "NEW" if before is None else "STALE",
+            "files": [{"name": n, "size": s} for n, s in sorted(kept.items())],
+            "source": ", ".join(sorted(kept)) if slot else cls.label,
+            "job": (before or {}).get("job"),
+        }
+
+        def change(loaders: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            if before is None:
+                return [*loaders, entry]
+            return [entry if e.get("id") == lid else e for e in loaders]
+
+        try:
+            await self._change_loaders(row.id, change)
+        except Gone:
+            raise NotFound(f"no document store {store_ref}") from None
+        return entry
+
+    async def delete_loader(self, store_ref: str, loader_id: str) -> None:
+        """A loader, its files, chunks and record manager keys."""
+        row = await self.row(store_ref)
+        self.loader(row, loader_id)
+        await self._stop(row.id, loader_id)
+        try:
+            await self._change_loaders(
+                row.id, lambda ls: [e for e in ls if e.get("id") != loader_id]
+            )
+        except Gone:
+            pass
+        await self.store.drop_namespace(collection(row.id, loader_id))
+        await asyncio.to_thread(shutil.rmtree, self.folder(row.id, loader_id), True)
+
+    async def delete_store(self, store_ref: str) -> None:
+        """A store, with every loader's files, chunks and keys; its jobs stop."""
+        row = await self.row(store_ref)
+        for entry in row.loaders or []:
+            await self._stop(row.id, entry["id"])
+        if not await self.store.delete_named(DocumentStoreRow, row.id):
+            raise NotFound(f"no document store {store_ref}")
+        for entry in row.loaders or []:
+            await self.store.drop_namespace(collection(row.id, entry["id"]))
+        await asyncio.to_thread(shutil.rmtree, self.folder(row.id), True)
+
+    async def _stop(self, store_id: str, loader_id: str) -> None:
+        task = self.jobs.get((store_id, loader_id))
+        if task is not None and not task.done():
+            task.cancel()
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):
+                pass
+
+    # -- processing ---------------------------------------------------------------------
+
+    async def embedder(self, row: DocumentStoreRow) -> Any:
+        config = row.embedding_config or {}
+        cls = node_of(EMBEDDINGS, str(config.get("name") or DEFAULT_EMBEDDINGS), "embeddings")
+        return await cls("embeddings", dict(config.get("config") or {})).build(self.ctx())
+
+    async def _sources(
+        self, row: DocumentStoreRow, entry: dict[str, Any]
+    ) -> AsyncIterator[tuple[str, list[Document] | CanvasflowError]]:
+        """Each source of a loader with its chunks, or the reason it could not be read."""
+        from canvasflow.nodes.documents import finish_loaded
+
+        ctx = self.ctx()
+        cls = node_of(LOADERS, entry["loaderId"], "document loader")
+        values = dict(entry.get("loaderConfig") or {})
+        if entry.get("splitterId"):
+            splitter = node_of(SPLITTERS, entry["splitterId"], "text splitter")
+            built = splitter("splitter", dict(entry.get("splitterConfig") or {}))
+            values["textSplitter"] = await built.build(ctx)
+        node = cls("loader", values)
+        if file_input(cls) is None:
+            try:
+                docs = await node.build(ctx)
+            except CanvasflowError as exc:
+                yield entry["source"], exc
+                return
+            except Exception as exc:
+                yield entry["source"], InputInvalid(f"{type(exc).__name__}: {exc}")
+                return
+            docs = docs if isinstance(docs, list) else [docs]
+            for doc in docs:
+                doc["metadata"] = {"source": entry["source"], **(doc.get("metadata") or {})}
+            yield entry["source"], docs
+            return
+        folder = self.folder(row.id, entry["id"])
+
+        def read(name: str) -> list[Document]:
+            data = (folder / name).read_bytes()
+            if not data:
+                raise InputInvalid(f"{name} is empty", code="file_invalid")
+            found = [
+                {**d, "metadata": {"source": name, **d["metadata"]}}
+                for d in node.documents(name, data)  # type: ignore[attr-defined]
+            ]
+            return finish_loaded(node, found)
+
+        for item in entry.get("files") or []:
+            name = item["name"]
+            try:
+                yield name, await asyncio.to_thread(read, name)
+            except CanvasflowError as exc:
+                yield name, exc
+            except Exception as exc:  # a file its loader cannot read
+                yield name, InputInvalid(f"{name}: {type(exc).__name__}: {exc}")
+
+    async def process(
+        self, store_ref: str, loader_id: str, on_progress: OnProgress | None = None
+    ) -> Progress:
+        """Process one loader now (see the module's text)."""
+        row = await self.row(store_ref)
+        entry = self.loader(row, loader_id)
+        coll = collection(row.id, loader_id)
+        progress = Progress(filesTotal=len(entry.get("files") or []) if entry.get("files") else 1)
+        last = [0.0]
+
+        async def report(force: bool = False) -> None:
+            if on_progress is not None:
+                on_progress(progress)
+            now = time.monotonic()
+            if force or now - last[0] >= 0.5:
+                last[0] = now
+                await self._set(row.id, loader_id, job=asdict(progress))
+
+        failed: set[str] = set()
+
+        async def chunks() -> AsyncIterator[Document]:
+            async for source, found in self._sources(row, entry):
+                progress.files += 1
+                if isinstance(found, CanvasflowError):
+                    failed.add(source)
+                    progress.failed.append({"source": source, "error": found.message})
+                else:
+                    progress.chunks += len(found)
+                    for doc in found:
+                        yield doc
+                await report()
+
+        async def counted(done: Indexed) -> None:
+            progress.embedded, progress.skipped = done.added, done.skipped
+            progress.deleted = done.deleted
+            await report()
+
+        try:
+            await self._set(row.id, loader_id, status="SYNCING", job=asdict(progress))
+            sink = ChunkSink(self.store, coll, await self.embedder(row))
+            await index(
+                chunks(),
+                sink,
+                self.store,
+                coll,
+                cleanup="full",
+                keep=failed,
+                on_batch=counted,
+            )
+            progress.state = (
+                "failed" if progress.failed and len(failed) >= progress.files else "done"
+            )
+            progress.finishedAt = time.time()
+            chunks_n, chars = (await self.store.chunk_totals([coll])).get(coll, (0, 0))
+            status = "SYNC" if progress.state == "done" else "STALE"
+            await self._set(
+                row.id,
+                loader_id,
+                status=status,
+                totalChunks=chunks_n,
+                totalChars=chars,
+                job=asdict(progress),
+            )
+        except Gone:
+            progress.state, progress.finishedAt = "cancelled", time.time()
+            await self.store.drop_namespace(coll)  # what this job wrote of a deleted loader
+            return progress
+        except BaseException as exc:
+            progress.state, progress.finishedAt = "cancelled", time.time()
+            if not isinstance(exc, asyncio.CancelledError):
+                progress.state = "failed"
+                message = exc.message if isinstance(exc, CanvasflowError) else repr(exc)
+                progress.failed.append({"source": "", "error": message})
+            try:
+                await asyncio.shield(
+                    self._set(row.id, loader_id, status="STALE", job=asdict(progress))
+                )
+            except Gone:
+                pass
+            raise
+        if on_progress is not None:
+            on_progress(progress)
+        return progress
+
+    def start(self, store_id: str, loader_id: str) -> asyncio.Task[Progress]:
+        """Process a loader in the background (this process); one job a loader."""
+        key = (store_id, loader_id)
+        running = self.jobs.get(key)
+        if running is not None and not running.done():
+            raise AlreadyExists(f"loader {loader_id} is being processed")
+        task = asyncio.create_task(self.process(store_id, loader_id))
+        self.jobs[key] = task
+
+        def finished(t: asyncio.Task[Progress]) -> None:
+            if self.jobs.get(key) is t:
+                del self.jobs[key]
+            if not t.cancelled() and t.exception() is not None:
+                log.warning("document store %s loader %s: %r", store_id, loader_id, t.exception())
+
+        task.add_done_callback(finished)
+        return task
+
+    async def refresh(self, store_ref: str, on_progress: OnProgress | None = None) -> Progress:
+        """Every loader of the store processed again, one after the other."""
+        row = await self.row(store_ref)
+        total = Progress()
+        for entry in row.loaders or []:
+            total.add(await self.process(row.id, entry["id"], on_progress))
+        total.state = "done" if not total.failed else "failed"
+        total.finishedAt = time.time()
+        return total
+
+    # -- the vector store ---------------------------------------------------------------
+
+    async def configure(
+        self,
+        store_ref: str,
+        *,
+        embedding_name: str | None = None,
+        embedding_config: dict[str, Any] | None = None,
+        vector_store_name: str | None = None,
+        vector_store_config: dict[str, Any] | None = None,
+        record_manager_name: str | None = None,
+        record_manager_config: dict[str, Any] | None = None,
+    ) -> DocumentStoreRow:
+        """The store's embeddings, vector store and record manager. Other embeddings than
+        the chunks were embedded with make every loader's chunks go (they are stale)."""
+        row = await self.row(store_ref)
+        name = embedding_name or DEFAULT_EMBEDDINGS
+        node_of(EMBEDDINGS, name, "embeddings")
+        if (vector_store_name or VECTOR_STORE) != VECTOR_STORE:
+            raise InputInvalid(
+                f"a document store keeps its chunks in canvasflow's own vector store "
+                f"({VECTOR_STORE}); {vector_store_name} is not supported for document "
+                "stores yet (use it in a canvas with its own documents)"
+            )
+        if (record_manager_name or RECORD_MANAGER) != RECORD_MANAGER:
+            raise InputInvalid(
+                f"a document store's record manager is canvasflow's database "
+                f"({RECORD_MANAGER}), not {record_manager_name}"
+            )
+        embedding = {"name": name, "config": dict(embedding_config or {})}
+        before = row.embedding_config or {"name": DEFAULT_EMBEDDINGS, "config": {}}
+        changes: dict[str, Any] = {
+            "embedding_config": embedding,
+            "vector_store_config": {
+                "name": VECTOR_STORE,
+                "config": dict(vector_store_config or {}),
+            },
+            "record_manager_config": {
+                "name": RECORD_MANAGER,
+                "config": dict(record_manager_config or {}),
+            },
+        }
+        if embedding != before:
+            for entry in row.loaders or []:
+                await self._stop(row.id, entry["id"])
+                await self.store.drop_namespace(collection(row.id, entry["id"]))
+
+            def stale(loaders: list[dict[str, Any]]) -> list[dict[str, Any]]:
+                for e in loaders:
+                    e.update(status="STALE", totalChunks=0, totalChars=0)
+                return loaders
+
+            await self._change_loaders(row.id, stale)
+        changed = await self.store.update_named(DocumentStoreRow, row.id, **changes)
+        if changed is None:
+            raise NotFound(f"no document store {store_ref}")
+        return changed
+
+    async def forget_vectors(self, store_ref: str) -> DocumentStoreRow:
+        """The store's chunks and keys gone from its vector store (its loaders stay)."""
+        row = await self.row(store_ref)
+        for entry in row.loaders or []:
+            await self._stop(row.id, entry["id"])
+            await self.store.drop_namespace(collection(row.id, entry["id"]))
+
+        def stale(loaders: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            for e in loaders:
+                e.update(status="STALE", totalChunks=0, totalChars=0)
+            return loaders
+
+        return await self._change_loaders(row.id, stale)
+
+    async def query(
+        self, store_ref: str, text: str, top_k: int | None = None
+    ) -> list[dict[str, Any]]:
+        """The store's chunks nearest the text, best first, each with its score (the
+        cosine similarity of its embedding to the text's)."""
+        import numpy as np
+
+        from canvasflow.nodes.retrieval import unit_rows
+
+        row = await self.row(store_ref)
+        rows = await self.store.chunks_of([collection(row.id, e["id"]) for e in row.loaders or []])
+        if not rows:
+            return []
+        query = unit_rows(np.asarray(await (await self.embedder(row)).embed([text])))[0]
+        rows = [r for r in rows if r.dims == query.shape[0]]
+        if not rows:
+            return []
+        matrix = unit_rows(np.stack([np.frombuffer(r.embedding, dtype=np.float32) for r in rows]))
+        scores = matrix @ query
+        configured = ((row.vector_store_config or {}).get("config") or {}).get("topK")
+        k = int(top_k or configured or 4)
+        order = np.argsort(-scores, kind="stable")[:k]
+        return [{**_chunk(rows[i], row.id), "score": round(float(scores[i]), 6)} for i in order]
+
+    async def documents(self, store_ref: str) -> list[Document]:
+        """Every chunk of the store as a document (Flowise's Document Store loader)."""
+        row = await self.row(store_ref)
+        rows = await self.store.chunks_of([collection(row.id, e["id"]) for e in row.loaders or []])
+        return [{"pageContent": r.content, "metadata": dict(r.metadata_ or {})} for r in rows]
+
+    # -- chunks -------------------------------------------------------------------------
+
+    async def chunk_page(self, store_ref: str, loader_id: str, page: int) -> dict[str, Any]:
+        row = await self.row(store_ref)
+        entry = self.loader(row, loader_id)
+        coll = collection(row.id, loader_id)
+        count = (await self.store.chunk_totals([coll])).get(coll, (0, 0))[0]
+        rows = await self.store.chunk_page(coll, (page - 1) * PAGE, PAGE)
+        return {
+            "chunks": [
+                {**_chunk(r, row.id), "docId": loader_id, "chunkNo": (page - 1) * PAGE + i + 1}
+                for i, r in enumerate(rows)
+            ],
+            "count": count,
+            "file": entry,
+            "currentPage": page,
+            "storeName": row.name,
+            "description": row.description,
+        }
+
+    async def _chunk(
+        self, store_ref: str, loader_id: str, chunk_id: str
+    ) -> tuple[DocumentStoreRow, str, DocumentChunk]:
+        row = await self.row(store_ref)
+        self.loader(row, loader_id)
+        coll = collection(row.id, loader_id)
+        found = await self.store.chunk(coll, chunk_id)
+        if found is None:
+            raise NotFound(f"loader {loader_id} has no chunk {chunk_id}")
+        return row, coll, found
+
+    async def edit_chunk(
+        self,
+        store_ref: str,
+        loader_id: str,
+        chunk_id: str,
+        content: str,
+        metadata: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """A chunk's text (and metadata) changed: embedded again, kept under its new key
+        (processing the loader again brings back what its sources say)."""
+        row, coll, old = await self._chunk(store_ref, loader_id, chunk_id)
+        before: Document = {"pageContent": old.content, "metadata": dict(old.metadata_ or {})}
+        after: Document = {
+            "pageContent": content,
+            "metadata": before["metadata"] if metadata is None else metadata,
+        }
+        sink = ChunkSink(self.store, coll, await self.embedder(row))
+        old_key, new_key = chunk_key(before), chunk_key(after)
+        if old_key != new_key:
+            await sink.add([new_key], [after])
+            source = after["metadata"].get("source")
+            await self.store.records_update(
+                coll, [new_key], [None if source is None else str(source)], time.time()
+            )
+            await sink.delete([old_key])
+            await self.store.records_delete(coll, [old_key])
+            await self._totals(row.id, loader_id)
+        changed = await self.store.chunk(coll, sink.row_id(new_key))
+        assert changed is not None
+        return {**_chunk(changed, row.id), "docId": loader_id}
+
+    async def delete_chunk(self, store_ref: str, loader_id: str, chunk_id: str) -> None:
+        row, coll, old = await self._chunk(store_ref, loader_id, chunk_id)
+        key = chunk_key({"pageContent": old.content, "metadata": dict(old.metadata_ or {})})
+        await self.store.delete_chunks(coll, [chunk_id])
+        await self.store.records_delete(coll, [key])
+        await self._totals(row.id, loader_id)
+
+    async def _totals(self, store_id: str, loader_id: str) -> None:
+        coll = collection(store_id, loader_id)
+        chunks_n, chars = (await self.store.chunk_totals([coll])).get(coll, (0, 0))
+        await self._set(store_id, loader_id, totalChunks=chunks_n, totalChars=chars)
+
+
+def _chunk(row: DocumentChunk, store_id: str) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "storeId": store_id,
+        "pageContent": row.content,
+        "metadata": dict(row.metadata_ or {}),
+    }
