@@ -184,7 +184,7 @@ def test_docstore_commands_work_on_a_fresh_data_dir_and_against_a_server(
     r = run("docstore", "process", "atlas", *data)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "embedded 2, skipped 0, deleted 0, failed 1"
-    assert "failed: blob.bin: blob.bin: no loader reads .bin files" in r.stderr
+    assert "failed: blob.bin: no loader reads .bin files" in r.stderr
     (docs / "rome.txt").write_text("Rome is the capital of Italy. Milan is not.")
     r = run("docstore", "add", store_id, str(docs / "rome.txt"), *data)  # by id, a new version
     r = run("docstore", "process", "atlas", "--json", *data)

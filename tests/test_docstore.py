@@ -270,7 +270,8 @@ def test_files_are_upserted_queried_edited_and_kept_in_sync(client: Any) -> None
     assert done["numAdded"] >= 4 and done["numSkipped"] == 0 and done["numDeleted"] == 0
     failed = {f["source"]: f["error"] for f in done["failed"]}
     assert set(failed) == {"empty.txt", "photo.bmp"}
-    assert "empty" in failed["empty.txt"] and "no loader reads .bmp" in failed["photo.bmp"]
+    assert failed["empty.txt"] == "the file is empty"
+    assert failed["photo.bmp"].startswith("no loader reads .bmp files")
     (lid,) = done["loaderIds"]
     got = client.get(f"{base}/store/{sid}").json()
     assert got["status"] == "UPSERTED" and got["totalChunks"] == done["numAdded"]
@@ -389,6 +390,8 @@ def test_loaders_are_saved_and_the_vector_store_is_configured(client: Any) -> No
         assert r.status_code == 400 and r.json()["message"], r.text
     r = client.post(f"{base}/loader/save", json={"storeId": sid, "loaderId": "chatOpenAI"})
     assert r.status_code == 400
+    r = client.post(f"{base}/loader/save", json={"storeId": sid, "loaderId": "plainText"})
+    assert r.status_code == 400 and "text required" in r.json()["message"]
     r = client.post(f"{base}/loader/save", json={"storeId": "nope", "loaderId": "plainText"})
     assert r.status_code == 404
     assert client.get(f"{base}/job/{sid}/{loader['id']}").json()["state"] == "done"
@@ -490,7 +493,7 @@ async def test_a_store_deleted_while_processing_stops_its_job(store: Store, tmp_
         files=files,
     )
     seen: list[int] = []
-    task = service.start(row.id, loader["id"])
+    task = await service.start(row.id, loader["id"])
     for _ in range(600):  # until it has read some files
         current = service.loader(await service.row(row.id), loader["id"]).get("job") or {}
         seen.append(int(current.get("files") or 0))

@@ -29,6 +29,7 @@ from collections.abc import (
     Iterable,
 )
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import orjson
@@ -189,7 +190,11 @@ class ChunkSink:
     def row_id(self, key: str) -> str:
         return hashlib.sha256(f"{self.collection}\0{key}".encode()).hexdigest()
 
-    async def add(self, keys: list[str], docs: list[Document]) -> None:
+    async def add(
+        self, keys: list[str], docs: list[Document], created_at: datetime | None = None
+    ) -> None:
+        """Chunks embedded and written (``created_at``: where they stand in the order
+        chunks are listed in; now unless given)."""
         import numpy as np
 
         from canvasflow.store.models import utcnow
@@ -204,7 +209,7 @@ class ChunkSink:
                     "metadata": d.get("metadata") or {},
                     "embedding": np.asarray(v, dtype=np.float32).tobytes(),
                     "dims": len(v),
-                    "created_at": utcnow(),
+                    "created_at": created_at or utcnow(),
                 }
                 for k, d, v in zip(keys, docs, vectors, strict=True)
             ]

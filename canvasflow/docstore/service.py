@@ -68,6 +68,22 @@ def file_input(cls: type[Node]) -> str | None:
     return cls.file_input if issubclass(cls, _FileLoader) else None
 
 
+def require_inputs(cls: type[Node], config: dict[str, Any]) -> None:
+    """A loader's (or splitter's) required fields that the form left empty, named."""
+    missing = [
+        i.label or i.name
+        for i in cls.inputs
+        if not i.optional
+        and i.default is None
+        and not i.type[:1].isupper()  # a connection (a text splitter): not a field
+        and i.type not in ("credential", "boolean")
+        and config.get(i.name) in (None, "", [])
+        and i.name != file_input(cls)
+    ]
+    if missing:
+        raise InputInvalid(f"{cls.label}: {', '.join(missing)} required")
+
+
 def safe_name(name: str) -> str:
     """A file's name as kept in a loader's folder: its last part, nothing that leads
     elsewhere."""
@@ -263,6 +279,7 @@ class DocStores:
         before = self.loader(row, loader_id) if loader_id else None
         lid = loader_id or str(uuid.uuid4())
         config = dict(loader_config or {})
+        require_inputs(cls, config)
         given = list(files)
         slot = file_input(cls)
         raw = config.get(slot) if slot else None
@@ -396,7 +413,7 @@ class DocStores:
         def read(name: str) -> list[Document]:
             data = (folder / name).read_bytes()
             if not data:
-                raise InputInvalid(f"{name} is empty", code="file_invalid")
+                raise InputInvalid("the file is empty", code="file_invalid")
             found = [
                 {**d, "metadata": {"source": name, **d["metadata"]}}
                 for d in node.documents(name, data)  # type: ignore[attr-defined]
@@ -407,10 +424,10 @@ class DocStores:
             name = item["name"]
             try:
                 yield name, await asyncio.to_thread(read, name)
-            except CanvasflowError as exc:
-                yield name, exc
+            except CanvasflowError as exc:  # its reason, without the name it is listed by
+                yield name, InputInvalid(exc.message.removeprefix(f"{name}: "))
             except Exception as exc:  # a file its loader cannot read
-                yield name, InputInvalid(f"{name}: {type(exc).__name__}: {exc}")
+                yield name, InputInvalid(f"{type(exc).__name__}: {exc}")
 
     async def process(
         self, store_ref: str, loader_id: str, on_progress: OnProgress | None = None
@@ -419,7 +436,7 @@ class DocStores:
         row = await self.row(store_ref)
         entry = self.loader(row, loader_id)
         coll = collection(row.id, loader_id)
-        progress = Progress(filesTotal=len(entry.get("files") or []) if entry.get("files") else 1)
+        progress = Progress(filesTotal=len(entry.get("files") or []) or 1)
         last = [0.0]
 
         async def report(force: bool = False) -> None:
@@ -496,12 +513,20 @@ class DocStores:
             on_progress(progress)
         return progress
 
-    def start(self, store_id: str, loader_id: str) -> asyncio.Task[Progress]:
-        """Process a loader in the background (this process); one job a loader."""
+    async def start(self, store_id: str, loader_id: str) -> asyncio.Task[Progress]:
+        """Process a loader in the background (this process); one job a loader. Its
+        job is written (running, nothing done) before this returns, so a reader never
+        sees the one before it."""
         key = (store_id, loader_id)
         running = self.jobs.get(key)
         if running is not None and not running.done():
             raise AlreadyExists(f"loader {loader_id} is being processed")
+        entry = self.loader(await self.row(store_id), loader_id)
+        first = Progress(filesTotal=len(entry.get("files") or []) or 1)
+        try:
+            await self._set(store_id, loader_id, status="SYNCING", job=asdict(first))
+        except Gone:
+            raise NotFound(f"no document store {store_id}") from None
         task = asyncio.create_task(self.process(store_id, loader_id))
         self.jobs[key] = task
 
@@ -676,7 +701,7 @@ class DocStores:
         sink = ChunkSink(self.store, coll, await self.embedder(row))
         old_key, new_key = chunk_key(before), chunk_key(after)
         if old_key != new_key:
-            await sink.add([new_key], [after])
+            await sink.add([new_key], [after], created_at=old.created_at)  # its place kept
             source = after["metadata"].get("source")
             await self.store.records_update(
                 coll, [new_key], [None if source is None else str(source)], time.time()
