@@ -11,6 +11,8 @@ import { Templates } from './pages/Templates';
 import { Usage } from './pages/Usage';
 import { Tools } from './pages/Tools';
 import { Variables } from './pages/Variables';
+import { DocumentStores } from './pages/DocumentStores';
+import { DocumentStoreView } from './pages/DocumentStoreView';
 import { ApiKeys } from './pages/ApiKeys';
 import { SignIn } from './pages/SignIn';
 import { Executions } from './pages/Executions';
@@ -56,7 +58,8 @@ export function App() {
   const active = (page: string) =>
     route.page === page ||
     (page === 'executions' && route.page === 'execution') ||
-    (page === 'evaluations' && (route.page === 'evaluation' || route.page === 'dataset'));
+    (page === 'evaluations' && (route.page === 'evaluation' || route.page === 'dataset')) ||
+    (page === 'docstores' && route.page === 'docstore');
   const link = (
     page: | 'canvases'
       | 'credentials'
@@ -65,6 +68,7 @@ export function App() {
       | 'executions'
       | 'evaluations'
       | 'variables'
+      | 'docstores'
       | 'tools'
       | 'templates'
       | 'usage',
@@ -91,6 +95,7 @@ export function App() {
           {link('templates', 'Templates')}
           {link('executions', 'Executions')}
           {link('evaluations', 'Evaluations')}
+          {link('docstores', 'Document stores')}
           {link('usage', 'Usage')}
           {link('models', 'Models')}
           {link('tools', 'Tools')}
@@ -132,6 +137,10 @@ export function App() {
       {route.page === 'evaluations' && <Evaluations />}
       {route.page === 'evaluation' && <EvaluationView key={route.id} id={route.id} />}
       {route.page === 'dataset' && <DatasetView key={route.id} id={route.id} />}
+      {route.page === 'docstores' && <DocumentStores open={(id) => go({ page: 'docstore', id })} />}
+      {route.page === 'docstore' && (
+        <DocumentStoreView key={route.id} id={route.id} catalogue={catalogue} back={() => go({ page: 'docstores' })} />
+      )}
     </div>
   );
 }

@@ -1264,6 +1264,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/document-store/job/{store_id}/{loader_id}/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Job Stream
+         * @description A loader's processing as server-sent events (``data: <job>``), one each time it
+         *     changes, until it ends (the studio's progress bar).
+         */
+        get: operations["job_stream_api_v1_document_store_job__store_id___loader_id__stream_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/document-store/loader/preview": {
         parameters: {
             query?: never;
@@ -18603,6 +18624,203 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["JobOut"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request Timeout */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Bad Gateway */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    job_stream_api_v1_document_store_job__store_id___loader_id__stream_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                store_id: string;
+                loader_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                    "text/event-stream": {
+                        /**
+                         * Chunks
+                         * @description Chunks the sources gave
+                         */
+                        chunks: number;
+                        /**
+                         * Deleted
+                         * @description Chunks no source gives any more, removed
+                         */
+                        deleted: number;
+                        /**
+                         * Embedded
+                         * @description Chunks embedded and written (new or changed)
+                         */
+                        embedded: number;
+                        /**
+                         * Failed
+                         * @description Each source not read: source, error
+                         */
+                        failed: {
+                            [key: string]: string;
+                        }[];
+                        /**
+                         * Files
+                         * @description Sources read so far
+                         */
+                        files: number;
+                        /**
+                         * Filestotal
+                         * @description Sources to read (files; 1 for other loaders)
+                         */
+                        filesTotal: number;
+                        /** Finishedat */
+                        finishedAt?: number | null;
+                        /**
+                         * Skipped
+                         * @description Chunks already there, unchanged
+                         */
+                        skipped: number;
+                        /** Startedat */
+                        startedAt: number;
+                        /**
+                         * State
+                         * @description running, done, failed (no source could be read), cancelled
+                         */
+                        state: string;
+                    };
                 };
             };
             /** @description Bad Request */

@@ -19,7 +19,9 @@ export type Route =
   | { page: 'shared'; id: string }
   | { page: 'evaluations' }
   | { page: 'evaluation'; id: string }
-  | { page: 'dataset'; id: string };
+  | { page: 'dataset'; id: string }
+  | { page: 'docstores' }
+  | { page: 'docstore'; id: string };
 
 export function parse(pathname: string): Route {
   const rest = pathname.replace(/^\/studio\/?/, '');
@@ -39,6 +41,8 @@ export function parse(pathname: string): Route {
   if (head === 'evaluations' && arg) return { page: 'evaluation', id: decodeURIComponent(arg) };
   if (head === 'evaluations') return { page: 'evaluations' };
   if (head === 'datasets' && arg) return { page: 'dataset', id: decodeURIComponent(arg) };
+  if (head === 'document-stores' && arg) return { page: 'docstore', id: decodeURIComponent(arg) };
+  if (head === 'document-stores') return { page: 'docstores' };
   return { page: 'canvases' };
 }
 
@@ -74,6 +78,10 @@ export function href(route: Route): string {
       return `/studio/evaluations/${encodeURIComponent(route.id)}`;
     case 'dataset':
       return `/studio/datasets/${encodeURIComponent(route.id)}`;
+    case 'docstores':
+      return '/studio/document-stores';
+    case 'docstore':
+      return `/studio/document-stores/${encodeURIComponent(route.id)}`;
     default:
       return '/studio/';
   }

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFile
+from fastapi.responses import StreamingResponse
 
 from canvasflow.docstore.service import (
     EMBEDDINGS,
@@ -24,6 +26,7 @@ from canvasflow.docstore.service import (
     DocStores,
     Progress,
     node_of,
+    require_inputs,
 )
 from canvasflow.engine.catalog import describe
 from canvasflow.errors import AlreadyExists, CanvasflowError, InputInvalid, NotFound
@@ -217,6 +220,7 @@ async def preview(body: LoaderPreviewIn, request: Request) -> LoaderPreviewOut:
     except ValueError as exc:
         raise InputInvalid(str(exc)) from None
     loader = node_of(LOADERS, name, "document loader")
+    require_inputs(loader, body.loaderConfig)
     st = state(request)
     ctx = RunContext(question="", settings=st.settings, credentials=st.credentials, store=st.store)
     values = dict(body.loaderConfig)
@@ -275,12 +279,10 @@ async def process_loader(
     service = _service(request)
     row = await service.row(body.storeId)
     service.loader(row, loader_id)
-    task = service.start(row.id, loader_id)
+    task = await service.start(row.id, loader_id)  # its job written: running
     if body.wait:
         await asyncio.shield(task)
         response.status_code = 200
-    else:  # the job has written SYNCING, or will as soon as it starts
-        await asyncio.sleep(0)
     return LoaderOut.model_validate(service.loader(await service.row(row.id), loader_id))
 
 
@@ -292,6 +294,39 @@ async def job(store_id: str, loader_id: str, request: Request) -> JobOut:
     if not entry.get("job"):
         raise NotFound(f"loader {loader_id} has not been processed")
     return JobOut.model_validate(entry["job"])
+
+
+@router.get(
+    "/job/{store_id}/{loader_id}/stream",
+    responses={200: {"content": {"text/event-stream": {"schema": JobOut.model_json_schema()}}}},
+)
+async def job_stream(store_id: str, loader_id: str, request: Request) -> StreamingResponse:
+    """A loader's processing as server-sent events (``data: <job>``), one each time it
+    changes, until it ends (the studio's progress bar)."""
+    service = _service(request)
+    row = await service.row(store_id)
+    service.loader(row, loader_id)
+
+    async def events() -> AsyncIterator[bytes]:
+        last = None
+        while not await request.is_disconnected():
+            try:
+                entry = service.loader(await service.row(row.id), loader_id)
+            except NotFound:
+                yield b"event: gone\ndata: {}\n\n"
+                return
+            job = entry.get("job")
+            if job != last:
+                last = job
+                yield b"data: " + orjson.dumps(job) + b"\n\n"
+            if not job or job.get("state") != "running":
+                if entry.get("status") != "SYNCING":
+                    return
+            await asyncio.sleep(0.25)
+
+    return StreamingResponse(
+        events(), media_type="text/event-stream", headers={"cache-control": "no-cache"}
+    )
 
 
 @router.delete("/loader/{store_id}/{loader_id}", status_code=204)

@@ -160,7 +160,7 @@ function optionsFor(name: string, catalogue: Map<string, NodeDesc>, choices: Cho
 
 /** The configuration of the model (or tool) an agentflow node names: that node's own
  *  parameters and credential, kept in `<input>Config` as Flowise keeps them. */
-function ConfigForm({ owner, chosen, config, onChange }: {
+export function ConfigForm({ owner, chosen, config, onChange }: {
   owner: string;
   chosen: string;
   config: Record<string, unknown>;
