@@ -84,3 +84,21 @@ def test_relays_smoke() -> None:
         ttft, cpu, rps, json_cpu = (float(c) for c in line.strip("|").split("|")[1:])
         # CPU time is counted in 10 ms ticks: a few tiny answers may show none
         assert ttft > 0 and rps > 0 and cpu >= 0 and json_cpu >= 0, line
+
+
+def test_ingest_smoke(tmp_path: Path) -> None:
+    """``python -m bench.ingest`` (a folder into a document store, then again) at tiny
+    sizes: the second run embeds nothing."""
+    out = tmp_path / "ingest.json"
+    r = subprocess.run(
+        [sys.executable, "-m", "bench.ingest", "--files", "12", "--kb", "2", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    got = orjson.loads(out.read_bytes())
+    assert got["embedded"] == got["chunks"] > 12 and got["failed"] == 0
+    assert got["again_embedded"] == 0 and got["again_skipped"] == got["chunks"]
+    assert got["process_peak_rss_mb"] > 0 and got["files_per_s"] > 0
