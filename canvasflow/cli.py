@@ -1176,14 +1176,14 @@ def docstore_process(
 ) -> None:
     """Process every loader of a store: new and changed chunks embedded, the chunks of
     removed files deleted; ends with what it did."""
+    import time
+
     from canvasflow.docstore.service import Progress
 
     bar = _progress_bar()
     task = bar.add_task("process", total=None, line="")
     total = Progress()
     if url:
-        import time
-
         with _server(url, api_key, data_dir) as client, bar:
             row = _call(client, "GET", f"/api/v1/document-store/store/{store}")
             for entry in row["loaders"]:
@@ -1209,13 +1209,18 @@ def docstore_process(
             bar.update(task, completed=p.files, total=p.filesTotal, line=p.line())
 
         async def go(service: Any) -> None:
+            from canvasflow.runtime.node import load_all
+
+            load_all()  # every node, as a server has them: not counted in the job's time
             row = await service.row(store)
+            total.startedAt = time.time()
             for entry in row.loaders or []:
                 total.add(await service.process(row.id, entry["id"], shown))
 
         with bar:
             asyncio.run(_docstores(data_dir, go))
     total.state = "done" if not total.failed else "failed"
+    total.finishedAt = time.time()
     if as_json:
         from dataclasses import asdict
 

@@ -52,4 +52,6 @@ fi
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy  # [tool.mypy] in pyproject.toml: canvasflow/, no error
-exec .venv/bin/python -m pytest "$@"
+# two test processes, a test file each at a time (its fixtures' servers are its own):
+# servers' start-ups, schedules' ticks and timeouts overlap; PYTEST_WORKERS=0 runs one
+exec .venv/bin/python -m pytest -n "${PYTEST_WORKERS:-2}" --dist loadfile "$@"

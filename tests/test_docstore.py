@@ -492,17 +492,66 @@ async def test_a_store_deleted_while_processing_stops_its_job(store: Store, tmp_
         splitter_config={"chunkSize": 200, "chunkOverlap": 0},
         files=files,
     )
-    seen: list[int] = []
+    gate = asyncio.Event()  # never set: the job waits in its second batch
+    calls = [0]
+
+    class Held:
+        async def embed(self, texts: list[str]) -> np.ndarray:
+            calls[0] += 1
+            if calls[0] > 1:
+                await gate.wait()
+            return await Counting().embed(texts)
+
+    async def held(_row: Any) -> Held:
+        return Held()
+
+    service.embedder = held  # type: ignore[method-assign]
     task = await service.start(row.id, loader["id"])
-    for _ in range(600):  # until it has read some files
-        current = service.loader(await service.row(row.id), loader["id"]).get("job") or {}
-        seen.append(int(current.get("files") or 0))
-        if seen[-1] >= 5:
+    for _ in range(600):  # until its first batch is written and the second is waiting
+        if calls[0] >= 2:
             break
         await asyncio.sleep(0.05)
-    assert seen[-1] >= 5 and not task.done()
+    assert calls[0] >= 2 and not task.done()
+    assert await store.chunks_of([collection(row.id, loader["id"])])  # the first batch
     await service.delete_store(row.id)
     assert task.done()
     coll = collection(row.id, loader["id"])
     assert await store.chunks_of([coll]) == [] and await store.records_keys(coll) == []
     assert not service.folder(row.id).exists()
+
+
+async def test_unchanged_files_are_not_read_again(
+    store: Store, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file whose bytes and loader settings are as last time is not read again (its
+    chunks are marked seen); an edited chunk's file is, and gets its text back."""
+    from canvasflow.config import Settings
+    from canvasflow.docstore.service import DocStores
+    from canvasflow.nodes.documents import FileLoader
+
+    read: list[str] = []
+    original = FileLoader.documents
+
+    def counting(self: FileLoader, name: str, data: bytes) -> list[dict[str, Any]]:
+        read.append(name)
+        return original(self, name, data)
+
+    monkeypatch.setattr(FileLoader, "documents", counting)
+    service = DocStores(store, Settings(data_dir=tmp_path / "data"))
+    row = await service.create("kept")
+    files = [(f"f{i}.txt", f"File {i} is about topic {i}.".encode()) for i in range(3)]
+    loader = await service.save_loader(row.id, loader_name="fileLoader", files=files)
+    first = await service.process(row.id, loader["id"])
+    assert first.embedded == 3 and sorted(read) == ["f0.txt", "f1.txt", "f2.txt"]
+    read.clear()
+    again = await service.process(row.id, loader["id"])
+    assert read == [] and (again.embedded, again.skipped, again.deleted) == (0, 3, 0)
+    page = await service.chunk_page(row.id, loader["id"], 1)
+    chunk = next(c for c in page["chunks"] if c["metadata"]["source"] == "f1.txt")
+    await service.edit_chunk(row.id, loader["id"], chunk["id"], "Edited.")
+    third = await service.process(row.id, loader["id"])
+    assert read == ["f1.txt"] and (third.embedded, third.skipped, third.deleted) == (1, 2, 1)
+    texts = {
+        c["pageContent"] for c in (await service.chunk_page(row.id, loader["id"], 1))["chunks"]
+    }
+    assert "File 1 is about topic 1." in texts and "Edited." not in texts

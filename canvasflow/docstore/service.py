@@ -14,6 +14,7 @@ what it wrote."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import re
 import shutil
@@ -326,6 +327,7 @@ class DocStores:
             "files": [{"name": n, "size": s} for n, s in sorted(kept.items())],
             "source": ", ".join(sorted(kept)) if slot else cls.label,
             "job": (before or {}).get("job"),
+            "digests": (before or {}).get("digests") or {},  # of the files read last time
         }
 
         def change(loaders: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -381,9 +383,16 @@ class DocStores:
         return await cls("embeddings", dict(config.get("config") or {})).build(self.ctx())
 
     async def _sources(
-        self, row: DocumentStoreRow, entry: dict[str, Any]
-    ) -> AsyncIterator[tuple[str, list[Document] | CanvasflowError]]:
-        """Each source of a loader with its chunks, or the reason it could not be read."""
+        self,
+        row: DocumentStoreRow,
+        entry: dict[str, Any],
+        known: dict[str, str] | None = None,
+        digests: dict[str, str] | None = None,
+    ) -> AsyncIterator[tuple[str, list[Document] | CanvasflowError | None]]:
+        """Each source of a loader with its chunks, or the reason it could not be read.
+        A file whose digest (its bytes and the loader's configuration) is the one in
+        ``known`` is not read again: None. The digests of the files read are put in
+        ``digests``."""
         from canvasflow.nodes.documents import finish_loaded
 
         ctx = self.ctx()
@@ -409,11 +418,30 @@ class DocStores:
             yield entry["source"], docs
             return
         folder = self.folder(row.id, entry["id"])
+        setup = orjson.dumps(
+            [
+                entry["loaderId"],
+                {
+                    k: v
+                    for k, v in (entry.get("loaderConfig") or {}).items()
+                    if k != file_input(cls)
+                },
+                entry.get("splitterId"),
+                entry.get("splitterConfig") or {},
+            ],
+            option=orjson.OPT_SORT_KEYS,
+            default=str,
+        )
 
-        def read(name: str) -> list[Document]:
+        def read(name: str) -> list[Document] | None:
             data = (folder / name).read_bytes()
+            digest = hashlib.sha256(setup + b"\0" + data).hexdigest()
+            if known and known.get(name) == digest:
+                return None
             if not data:
                 raise InputInvalid("the file is empty", code="file_invalid")
+            if digests is not None:
+                digests[name] = digest
             found = [
                 {**d, "metadata": {"source": name, **d["metadata"]}}
                 for d in node.documents(name, data)  # type: ignore[attr-defined]
@@ -448,11 +476,29 @@ class DocStores:
                 await self._set(row.id, loader_id, job=asdict(progress))
 
         failed: set[str] = set()
+        started = time.time()
+        known: dict[str, str] = dict(entry.get("digests") or {})
+        digests: dict[str, str] = {}
+        unchanged = [0]  # the chunks of files not read again (their digest is known)
+
+        waiting: list[str] = []  # unchanged files whose chunks are yet to be marked seen
+
+        async def touch() -> None:
+            kept = await self.store.records_touch(coll, waiting, started)
+            waiting.clear()
+            unchanged[0] += kept
+            progress.chunks += kept
+            progress.skipped += kept
 
         async def chunks() -> AsyncIterator[Document]:
-            async for source, found in self._sources(row, entry):
+            async for source, found in self._sources(row, entry, known, digests):
                 progress.files += 1
-                if isinstance(found, CanvasflowError):
+                if found is None:  # unchanged: its chunks are seen without reading it
+                    digests[source] = known[source]
+                    waiting.append(source)
+                    if len(waiting) >= 200:
+                        await touch()
+                elif isinstance(found, CanvasflowError):
                     failed.add(source)
                     progress.failed.append({"source": source, "error": found.message})
                 else:
@@ -460,9 +506,10 @@ class DocStores:
                     for doc in found:
                         yield doc
                 await report()
+            await touch()  # before the cleanup, which drops what was not seen
 
         async def counted(done: Indexed) -> None:
-            progress.embedded, progress.skipped = done.added, done.skipped
+            progress.embedded, progress.skipped = done.added, done.skipped + unchanged[0]
             progress.deleted = done.deleted
             await report()
 
@@ -477,6 +524,7 @@ class DocStores:
                 cleanup="full",
                 keep=failed,
                 on_batch=counted,
+                clock=lambda: started,
             )
             progress.state = (
                 "failed" if progress.failed and len(failed) >= progress.files else "done"
@@ -491,6 +539,7 @@ class DocStores:
                 totalChunks=chunks_n,
                 totalChars=chars,
                 job=asdict(progress),
+                digests=digests,
             )
         except Gone:
             progress.state, progress.finishedAt = "cancelled", time.time()
@@ -596,12 +645,7 @@ class DocStores:
                 await self._stop(row.id, entry["id"])
                 await self.store.drop_namespace(collection(row.id, entry["id"]))
 
-            def stale(loaders: list[dict[str, Any]]) -> list[dict[str, Any]]:
-                for e in loaders:
-                    e.update(status="STALE", totalChunks=0, totalChars=0)
-                return loaders
-
-            await self._change_loaders(row.id, stale)
+            await self._change_loaders(row.id, _emptied)
         changed = await self.store.update_named(DocumentStoreRow, row.id, **changes)
         if changed is None:
             raise NotFound(f"no document store {store_ref}")
@@ -614,12 +658,7 @@ class DocStores:
             await self._stop(row.id, entry["id"])
             await self.store.drop_namespace(collection(row.id, entry["id"]))
 
-        def stale(loaders: list[dict[str, Any]]) -> list[dict[str, Any]]:
-            for e in loaders:
-                e.update(status="STALE", totalChunks=0, totalChars=0)
-            return loaders
-
-        return await self._change_loaders(row.id, stale)
+        return await self._change_loaders(row.id, _emptied)
 
     async def query(
         self, store_ref: str, text: str, top_k: int | None = None
@@ -708,7 +747,7 @@ class DocStores:
             )
             await sink.delete([old_key])
             await self.store.records_delete(coll, [old_key])
-            await self._totals(row.id, loader_id)
+            await self._totals(row.id, loader_id, before["metadata"].get("source"))
         changed = await self.store.chunk(coll, sink.row_id(new_key))
         assert changed is not None
         return {**_chunk(changed, row.id), "docId": loader_id}
@@ -718,12 +757,32 @@ class DocStores:
         key = chunk_key({"pageContent": old.content, "metadata": dict(old.metadata_ or {})})
         await self.store.delete_chunks(coll, [chunk_id])
         await self.store.records_delete(coll, [key])
-        await self._totals(row.id, loader_id)
+        await self._totals(row.id, loader_id, (old.metadata_ or {}).get("source"))
 
-    async def _totals(self, store_id: str, loader_id: str) -> None:
+    async def _totals(self, store_id: str, loader_id: str, changed: Any = None) -> None:
+        """A loader's counts again, after a chunk of the source ``changed`` was edited or
+        deleted (that file is read again by the next processing)."""
         coll = collection(store_id, loader_id)
         chunks_n, chars = (await self.store.chunk_totals([coll])).get(coll, (0, 0))
-        await self._set(store_id, loader_id, totalChunks=chunks_n, totalChars=chars)
+
+        def change(loaders: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            for entry in loaders:
+                if entry.get("id") == loader_id:
+                    entry.update(totalChunks=chunks_n, totalChars=chars)
+                    digests = dict(entry.get("digests") or {})
+                    digests.pop(str(changed), None)
+                    entry["digests"] = digests
+                    return loaders
+            raise Gone(loader_id)
+
+        await self._change_loaders(store_id, change)
+
+
+def _emptied(loaders: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Loaders whose chunks have gone from the vector store: all to be processed again."""
+    for entry in loaders:
+        entry.update(status="STALE", totalChunks=0, totalChars=0, digests={})
+    return loaders
 
 
 def _chunk(row: DocumentChunk, store_id: str) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from canvasflow.store.models import DocumentChunk, DocumentStoreRow, UpsertionRecord
@@ -47,14 +47,33 @@ class RecordRepo:
             {"namespace": namespace, "key": k, "group_id": g, "updated_at": at}
             for k, g in zip(keys, groups, strict=True)
         ]
+        # one statement, compiled once, run for every row (executemany)
+        stmt = dialect.insert(UpsertionRecord.__table__)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["namespace", "key"],
+            set_={"group_id": stmt.excluded.group_id, "updated_at": stmt.excluded.updated_at},
+        )
         async with self.engine.begin() as conn:
-            for i in range(0, len(rows), PART):
-                stmt = dialect.insert(UpsertionRecord).values(rows[i : i + PART])
-                stmt = stmt.on_conflict_do_update(
-                    index_elements=["namespace", "key"],
-                    set_={"group_id": stmt.excluded.group_id, "updated_at": at},
+            await conn.execute(stmt, rows)
+
+    async def records_touch(self, namespace: str, groups: Sequence[str], at: float) -> int:
+        """Every key of these sources seen at ``at`` (sources known to be unchanged);
+        how many."""
+        if not groups:
+            return 0
+        touched = 0
+        async with self.engine.begin() as conn:
+            for i in range(0, len(groups), PART):
+                stmt = (
+                    update(UpsertionRecord)
+                    .where(
+                        UpsertionRecord.namespace == namespace,
+                        UpsertionRecord.group_id.in_(list(groups[i : i + PART])),
+                    )
+                    .values(updated_at=at)
                 )
-                await conn.execute(stmt)
+                touched += rowcount(await conn.execute(stmt))
+        return touched
 
     async def records_keys(
         self,
@@ -89,17 +108,16 @@ class RecordRepo:
         if not rows:
             return
         dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        stmt = dialect.insert(DocumentChunk.__table__)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["id"],
+            set_={
+                c: stmt.excluded[c]
+                for c in ("collection", "content", "metadata", "embedding", "dims")
+            },
+        )
         async with self.engine.begin() as conn:
-            for i in range(0, len(rows), PART):
-                stmt = dialect.insert(DocumentChunk).values(list(rows[i : i + PART]))
-                stmt = stmt.on_conflict_do_update(
-                    index_elements=["id"],
-                    set_={
-                        c: stmt.excluded[c]
-                        for c in ("collection", "content", "metadata", "embedding", "dims")
-                    },
-                )
-                await conn.execute(stmt)
+            await conn.execute(stmt, list(rows))
 
     async def chunk_page(self, collection: str, offset: int, limit: int) -> list[DocumentChunk]:
         """A page of a collection's chunks, in the order they were written."""
