@@ -555,3 +555,50 @@ async def test_unchanged_files_are_not_read_again(
         c["pageContent"] for c in (await service.chunk_page(row.id, loader["id"], 1))["chunks"]
     }
     assert "File 1 is about topic 1." in texts and "Edited." not in texts
+
+
+async def test_bad_files_fail_with_their_reason_and_the_rest_go_on(
+    store: Store, tmp_path: Any
+) -> None:
+    import io
+    import zipfile
+
+    from pypdf import PdfWriter
+
+    from canvasflow.config import Settings
+    from canvasflow.docstore.service import DocStores
+
+    def pdf(password: str | None) -> bytes:
+        writer = PdfWriter()
+        writer.add_blank_page(width=200, height=200)
+        if password:
+            writer.encrypt(password)
+        out = io.BytesIO()
+        writer.write(out)
+        return out.getvalue()
+
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("zeros.txt", b"\0" * 10_000_000)
+    service = DocStores(store, Settings(data_dir=tmp_path / "data"))
+    row = await service.create("mixed")
+    files = [
+        ("good.txt", b"The good file is read."),
+        ("broken.pdf", b"%PDF-1.4 not really a PDF"),
+        ("locked.pdf", pdf("secret")),
+        ("blank.pdf", pdf(None)),
+        ("bomb.zip", bomb.getvalue()),
+        ("empty.md", b""),
+    ]
+    loader = await service.save_loader(row.id, loader_name="fileLoader", files=files)
+    done = await service.process(row.id, loader["id"])
+    reasons = {f["source"]: f["error"] for f in done.failed}
+    assert done.state == "done" and done.embedded == 1 and done.files == 6
+    assert set(reasons) == {"broken.pdf", "locked.pdf", "blank.pdf", "bomb.zip", "empty.md"}
+    assert reasons["broken.pdf"].startswith("not a PDF that can be read")
+    assert (
+        "not a PDF that can be read" in reasons["locked.pdf"] or "no text" in reasons["locked.pdf"]
+    )
+    assert reasons["blank.pdf"] == "the PDF has no text to read"
+    assert reasons["bomb.zip"].startswith("no loader reads .zip files")
+    assert reasons["empty.md"] == "the file is empty"

@@ -303,6 +303,11 @@ class FileLoader(_FileLoader):
             try:
                 docs = pdf_documents(data, str(self.get("usage") or "perPage"))
             except Exception as exc:  # pypdf's errors for broken or encrypted files
+                if type(exc).__name__ == "FileNotDecryptedError":
+                    raise InputInvalid(
+                        f"{name}: the PDF is encrypted (it needs a password)",
+                        code="file_invalid",
+                    ) from None
                 raise InputInvalid(
                     f"{name}: not a PDF that can be read ({type(exc).__name__}: {exc})",
                     code="file_invalid",
