@@ -5,8 +5,9 @@ the files uploaded to it). Processing a loader reads its sources one at a time (
 or the loader's one source), splits them, and indexes the chunks with the record manager
 (``docstore/indexing.py``, ``full`` cleanup) into the loader's collection of the store's
 vector store, ``docstore:<store>/<loader>``: only new or changed chunks are embedded, and
-chunks no source gives any more leave. A file that cannot be read is listed with its
-reason (its chunks from an earlier run stay) and the others go on. Progress is written
+chunks no source gives any more leave. A file whose bytes and loader settings hash as
+last time is not read again: its chunks are marked seen. A file that cannot be read is
+listed with its reason (its chunks from an earlier run stay) and the others go on. Progress is written
 to the loader's ``job`` (at most twice a second), so any process of a cluster can read
 it; a job whose store or loader has been deleted stops at its next write and removes
 what it wrote."""
