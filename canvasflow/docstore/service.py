@@ -7,10 +7,10 @@ or the loader's one source), splits them, and indexes the chunks with the record
 vector store, ``docstore:<store>/<loader>``: only new or changed chunks are embedded, and
 chunks no source gives any more leave. A file whose bytes and loader settings hash as
 last time is not read again: its chunks are marked seen. A file that cannot be read is
-listed with its reason (its chunks from an earlier run stay) and the others go on. Progress is written
-to the loader's ``job`` (at most twice a second), so any process of a cluster can read
-it; a job whose store or loader has been deleted stops at its next write and removes
-what it wrote."""
+listed with its reason (its chunks from an earlier run stay) and the others go on.
+Progress is written to the loader's ``job`` (at most twice a second), so any process of
+a cluster can read it; a job whose store or loader has been deleted stops at its next
+write and removes what it wrote."""
 
 from __future__ import annotations
 
@@ -232,17 +232,12 @@ class DocStores:
     async def _change_loaders(
         self, store_id: str, change: Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
     ) -> DocumentStoreRow:
-        """The store's loaders changed, read and written under this process's lock of
-        the store; :class:`Gone` when the store is no more."""
+        """The store's loaders changed, read and written in one transaction with the
+        row locked (and under this process's lock of the store); :class:`Gone` when the
+        store is no more."""
         lock = self._locks.setdefault(store_id, asyncio.Lock())
         async with lock:
-            row = await self.store.document_store(store_id)
-            if row is None:
-                raise Gone(store_id)
-            loaders = change([dict(entry) for entry in row.loaders or []])
-            changed = await self.store.update_named(
-                DocumentStoreRow, store_id, loaders=loaders, status=store_status(loaders)
-            )
+            changed = await self.store.change_loaders(store_id, change, store_status)
             if changed is None:
                 raise Gone(store_id)
             return changed

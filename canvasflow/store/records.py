@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from canvasflow.store.models import DocumentChunk, DocumentStoreRow, UpsertionRecord
+from canvasflow.store.models import DocumentChunk, DocumentStoreRow, UpsertionRecord, utcnow
 from canvasflow.store.tables import rowcount
 
 if TYPE_CHECKING:
@@ -152,6 +152,25 @@ class RecordRepo:
                 q = select(DocumentStoreRow).where(DocumentStoreRow.name == ref)
                 found = await s.scalar(q)
             return found
+
+    async def change_loaders(
+        self, store_id: str, change: Any, status: Any
+    ) -> DocumentStoreRow | None:
+        """A document store's loaders changed by ``change`` (their list to the new one)
+        in one transaction, the row locked meanwhile (PostgreSQL: another process's
+        change waits, none is lost), and its status to ``status(loaders)``. None when
+        there is no store."""
+        async with self.sessions() as s:
+            row = await s.get(DocumentStoreRow, store_id, with_for_update=True)
+            if row is None:
+                return None
+            loaders = change([dict(entry) for entry in row.loaders or []])
+            row.loaders = loaders
+            row.status = status(loaders)
+            row.updated_at = utcnow()
+            await s.commit()
+            await s.refresh(row)
+            return row
 
     async def chunk_totals(self, collections: Sequence[str]) -> dict[str, tuple[int, int]]:
         """Each collection's chunks and characters (collections with none left out)."""
