@@ -600,3 +600,57 @@ async def test_bad_files_fail_with_their_reason_and_the_rest_go_on(
     assert reasons["blank.pdf"] == "the PDF has no text to read"
     assert reasons["bomb.zip"].startswith("no loader reads .zip files")
     assert reasons["empty.md"] == "the file is empty"
+
+
+async def test_a_store_kept_in_qdrant_or_searched_with_faiss(store: Store, tmp_path: Any) -> None:
+    """Qdrant (local mode): each chunk is written to it as well and leaves it with its
+    file; queries ask it and show its scores. Moving to FAISS empties Qdrant; FAISS
+    searches the store's own chunks."""
+    from canvasflow.config import Settings
+    from canvasflow.docstore.service import DocStores
+    from canvasflow.nodes.qdrant import client_for
+
+    settings = Settings(data_dir=tmp_path / "data")
+    service = DocStores(store, settings)
+    row = await service.create("kept outside")
+    await service.configure(
+        row.id, vector_store_name="qdrant", vector_store_config={"qdrantCollection": "atlas"}
+    )
+    qdrant = client_for(str(settings.data_dir / "qdrant"), None)
+
+    async def points() -> int:
+        if not await qdrant.collection_exists("atlas"):
+            return 0
+        return int((await qdrant.count("atlas")).count)
+
+    files = [
+        ("rome.txt", b"Rome is the capital of Italy."),
+        ("paris.txt", b"Paris is the capital of France."),
+        ("bern.txt", b"Bern is the capital of Switzerland."),
+    ]
+    loader = await service.save_loader(row.id, loader_name="fileLoader", files=files)
+    done = await service.process(row.id, loader["id"])
+    assert done.embedded == 3 and await points() == 3
+    found = await service.query(row.id, "capital of France", 2)
+    assert found[0]["pageContent"] == "Paris is the capital of France."
+    assert len(found) == 2 and found[0]["score"] >= found[1]["score"] > 0
+    # a changed file: its old chunk leaves Qdrant too
+    await service.save_loader(
+        row.id,
+        loader_name="fileLoader",
+        loader_id=loader["id"],
+        files=[("bern.txt", b"Bern is the Swiss federal city.")],
+    )
+    again = await service.process(row.id, loader["id"])
+    assert (again.embedded, again.skipped, again.deleted) == (1, 2, 1) and await points() == 3
+    # a chunk deleted in the browser goes from Qdrant
+    page = await service.chunk_page(row.id, loader["id"], 1)
+    await service.delete_chunk(row.id, loader["id"], page["chunks"][0]["id"])
+    assert await points() == 2
+    # FAISS instead: Qdrant emptied, the chunks searched where they are kept
+    await service.configure(row.id, vector_store_name="faiss")
+    assert await points() == 0
+    await service.process(row.id, loader["id"])
+    found = await service.query(row.id, "Swiss federal city", 1)
+    assert found[0]["metadata"]["source"] == "bern.txt" and 0 < found[0]["score"] <= 1.0001
+    await service.delete_store(row.id)

@@ -191,15 +191,21 @@ class ChunkSink:
         return hashlib.sha256(f"{self.collection}\0{key}".encode()).hexdigest()
 
     async def add(
-        self, keys: list[str], docs: list[Document], created_at: datetime | None = None
+        self,
+        keys: list[str],
+        docs: list[Document],
+        created_at: datetime | None = None,
+        vectors: Any = None,
     ) -> None:
-        """Chunks embedded and written (``created_at``: where they stand in the order
-        chunks are listed in; now unless given)."""
+        """Chunks embedded (unless their ``vectors`` are given) and written
+        (``created_at``: where they stand in the order chunks are listed in; now unless
+        given)."""
         import numpy as np
 
         from canvasflow.store.models import utcnow
 
-        vectors = await self.embedder.embed([d.get("pageContent") or "" for d in docs])
+        if vectors is None:
+            vectors = await self.embedder.embed([d.get("pageContent") or "" for d in docs])
         await self.store.upsert_chunks(
             [
                 {
@@ -217,3 +223,33 @@ class ChunkSink:
 
     async def delete(self, keys: list[str]) -> None:
         await self.store.delete_chunks(self.collection, [self.row_id(k) for k in keys])
+
+
+class OutsideSink:
+    """An outside engine's vector store (a ``KeptStore``: Qdrant...) beside canvasflow's
+    own chunks: each chunk embedded once and written to both, removed from both (the
+    chunk browser reads canvasflow's; queries ask the engine)."""
+
+    def __init__(self, own: ChunkSink, outside: Any) -> None:
+        self.own = own
+        self.outside = outside
+        self.store = own.store
+        self.collection = own.collection
+
+    def row_id(self, key: str) -> str:
+        return self.own.row_id(key)
+
+    async def add(
+        self, keys: list[str], docs: list[Document], created_at: datetime | None = None
+    ) -> None:
+        vectors = await self.own.embedder.embed([d.get("pageContent") or "" for d in docs])
+        async with self.outside.errors():
+            await self.outside.write(docs, vectors)
+        await self.own.add(keys, docs, created_at, vectors)
+
+    async def delete(self, keys: list[str]) -> None:
+        rows = await self.store.chunks_by_id(self.collection, [self.row_id(k) for k in keys])
+        docs = [{"pageContent": r.content, "metadata": dict(r.metadata_ or {})} for r in rows]
+        async with self.outside.errors():
+            await self.outside.remove(docs)
+        await self.own.delete(keys)

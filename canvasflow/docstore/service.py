@@ -28,7 +28,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import orjson
 
-from canvasflow.docstore.indexing import ChunkSink, Document, Indexed, chunk_key, index
+from canvasflow.docstore.indexing import (
+    ChunkSink,
+    Document,
+    Indexed,
+    OutsideSink,
+    chunk_key,
+    index,
+)
 from canvasflow.errors import AlreadyExists, BadRequest, CanvasflowError, InputInvalid, NotFound
 from canvasflow.runtime.context import RunContext
 from canvasflow.runtime.node import REGISTRY, Node, load_all
@@ -45,6 +52,10 @@ LOADERS, SPLITTERS, EMBEDDINGS = "Document Loaders", "Text Splitters", "Embeddin
 DEFAULT_EMBEDDINGS = "wordLlamaEmbeddings"  # no key, no network
 VECTOR_STORE = "canvasflowDocumentStore"  # canvasflow's persistent vector store
 RECORD_MANAGER = "canvasflowRecordManager"  # the record manager of canvasflow's database
+# vector stores a document store may use: searched over its own chunks (their embeddings
+# are in canvasflow's database), or an outside engine each chunk is written to as well
+SEARCHED = frozenset({VECTOR_STORE, "memoryVectorStore", "faiss"})
+OUTSIDE = frozenset({"qdrant"})
 PAGE = 50  # chunks on a page of the chunk browser (Flowise's)
 FILES = "FILE-STORAGE::"  # a file loader's files, as Flowise keeps them in its config
 
@@ -348,7 +359,7 @@ class DocStores:
             )
         except Gone:
             pass
-        await self.store.drop_namespace(collection(row.id, loader_id))
+        await self._drop(row, loader_id)
         await asyncio.to_thread(shutil.rmtree, self.folder(row.id, loader_id), True)
 
     async def delete_store(self, store_ref: str) -> None:
@@ -359,7 +370,7 @@ class DocStores:
         if not await self.store.delete_named(DocumentStoreRow, row.id):
             raise NotFound(f"no document store {store_ref}")
         for entry in row.loaders or []:
-            await self.store.drop_namespace(collection(row.id, entry["id"]))
+            await self._drop(row, entry["id"])
         await asyncio.to_thread(shutil.rmtree, self.folder(row.id), True)
 
     async def _stop(self, store_id: str, loader_id: str) -> None:
@@ -372,6 +383,34 @@ class DocStores:
                 pass
 
     # -- processing ---------------------------------------------------------------------
+
+    async def outside(self, row: DocumentStoreRow, embedder: Any) -> Any:
+        """The outside engine the store's chunks are written to as well (None when its
+        vector store searches its own chunks)."""
+        config = row.vector_store_config or {}
+        name = str(config.get("name") or VECTOR_STORE)
+        if name not in OUTSIDE:
+            return None
+        cls = node_of("Vector Stores", name, "vector store")
+        values = {**dict(config.get("config") or {}), "embeddings": embedder, "document": []}
+        return await cls("vectorStore", values).build(self.ctx())
+
+    async def sink(self, row: DocumentStoreRow, coll: str, embedder: Any = None) -> Any:
+        """Where a loader's chunks are written: canvasflow's own chunks, and the outside
+        engine when the store has one."""
+        embedder = embedder or await self.embedder(row)
+        own = ChunkSink(self.store, coll, embedder)
+        outside = await self.outside(row, embedder)
+        return own if outside is None else OutsideSink(own, outside)
+
+    async def _drop(self, row: DocumentStoreRow, loader_id: str) -> None:
+        """A loader's chunks and keys gone, from the outside engine too."""
+        coll = collection(row.id, loader_id)
+        if str((row.vector_store_config or {}).get("name")) in OUTSIDE:
+            keys = await self.store.records_keys(coll)
+            if keys:
+                await (await self.sink(row, coll)).delete(keys)
+        await self.store.drop_namespace(coll)
 
     async def embedder(self, row: DocumentStoreRow) -> Any:
         config = row.embedding_config or {}
@@ -511,7 +550,7 @@ class DocStores:
 
         try:
             await self._set(row.id, loader_id, status="SYNCING", job=asdict(progress))
-            sink = ChunkSink(self.store, coll, await self.embedder(row))
+            sink = await self.sink(row, coll)
             await index(
                 chunks(),
                 sink,
@@ -608,15 +647,18 @@ class DocStores:
         record_manager_config: dict[str, Any] | None = None,
     ) -> DocumentStoreRow:
         """The store's embeddings, vector store and record manager. Other embeddings than
-        the chunks were embedded with make every loader's chunks go (they are stale)."""
+        the chunks were embedded with, or another outside engine (or its settings), make
+        every loader's chunks go from where they were (they are stale)."""
         row = await self.row(store_ref)
         name = embedding_name or DEFAULT_EMBEDDINGS
         node_of(EMBEDDINGS, name, "embeddings")
-        if (vector_store_name or VECTOR_STORE) != VECTOR_STORE:
+        kept_in = vector_store_name or VECTOR_STORE
+        if kept_in not in SEARCHED | OUTSIDE:
+            node_of("Vector Stores", kept_in, "vector store")
             raise InputInvalid(
-                f"a document store keeps its chunks in canvasflow's own vector store "
-                f"({VECTOR_STORE}); {vector_store_name} is not supported for document "
-                "stores yet (use it in a canvas with its own documents)"
+                f"a document store's vector store is one of "
+                f"{', '.join(sorted(SEARCHED | OUTSIDE))}; {kept_in} is not supported for "
+                "document stores yet (use it in a canvas with its own documents)"
             )
         if (record_manager_name or RECORD_MANAGER) != RECORD_MANAGER:
             raise InputInvalid(
@@ -624,23 +666,24 @@ class DocStores:
                 f"({RECORD_MANAGER}), not {record_manager_name}"
             )
         embedding = {"name": name, "config": dict(embedding_config or {})}
-        before = row.embedding_config or {"name": DEFAULT_EMBEDDINGS, "config": {}}
+        kept = {"name": kept_in, "config": dict(vector_store_config or {})}
         changes: dict[str, Any] = {
             "embedding_config": embedding,
-            "vector_store_config": {
-                "name": VECTOR_STORE,
-                "config": dict(vector_store_config or {}),
-            },
+            "vector_store_config": kept,
             "record_manager_config": {
                 "name": RECORD_MANAGER,
                 "config": dict(record_manager_config or {}),
             },
         }
-        if embedding != before:
-            for entry in row.loaders or []:
+        before = row.embedding_config or {"name": DEFAULT_EMBEDDINGS, "config": {}}
+        was = row.vector_store_config or {"name": VECTOR_STORE, "config": {}}
+        # chunks written to an outside engine move when it (or its settings) change;
+        # those searched in canvasflow's own need nothing but the same embeddings
+        moved = kept != was and (kept_in in OUTSIDE or str(was.get("name")) in OUTSIDE)
+        if embedding != before or moved:
+            for entry in row.loaders or []:  # out of the old place, with the old settings
                 await self._stop(row.id, entry["id"])
-                await self.store.drop_namespace(collection(row.id, entry["id"]))
-
+                await self._drop(row, entry["id"])
             await self._change_loaders(row.id, _emptied)
         changed = await self.store.update_named(DocumentStoreRow, row.id, **changes)
         if changed is None:
@@ -652,33 +695,58 @@ class DocStores:
         row = await self.row(store_ref)
         for entry in row.loaders or []:
             await self._stop(row.id, entry["id"])
-            await self.store.drop_namespace(collection(row.id, entry["id"]))
-
+            await self._drop(row, entry["id"])
         return await self._change_loaders(row.id, _emptied)
 
     async def query(
         self, store_ref: str, text: str, top_k: int | None = None
     ) -> list[dict[str, Any]]:
-        """The store's chunks nearest the text, best first, each with its score (the
-        cosine similarity of its embedding to the text's)."""
+        """The store's chunks nearest the text, best first, each with its score: the
+        cosine similarity of its embedding to the text's (canvasflow's own and the
+        in-memory store, FAISS's inner product over the same unit vectors), or the
+        outside engine's own score."""
         import numpy as np
 
+        from canvasflow.nodes.kept import doc_id
         from canvasflow.nodes.retrieval import unit_rows
 
         row = await self.row(store_ref)
+        config = row.vector_store_config or {}
+        k = int(top_k or (config.get("config") or {}).get("topK") or 4)
+        embedder = await self.embedder(row)
+        outside = await self.outside(row, embedder)
+        if outside is not None:
+            async with outside.errors():
+                found = await outside.search(text, k)
+            return [
+                {
+                    "id": doc_id(doc),
+                    "storeId": row.id,
+                    "pageContent": doc["pageContent"],
+                    "metadata": doc["metadata"],
+                    "score": round(score, 6),
+                }
+                for doc, score in found
+            ]
         rows = await self.store.chunks_of([collection(row.id, e["id"]) for e in row.loaders or []])
         if not rows:
             return []
-        query = unit_rows(np.asarray(await (await self.embedder(row)).embed([text])))[0]
+        query = unit_rows(np.asarray(await embedder.embed([text])))[0]
         rows = [r for r in rows if r.dims == query.shape[0]]
         if not rows:
             return []
         matrix = unit_rows(np.stack([np.frombuffer(r.embedding, dtype=np.float32) for r in rows]))
-        scores = matrix @ query
-        configured = ((row.vector_store_config or {}).get("config") or {}).get("topK")
-        k = int(top_k or configured or 4)
-        order = np.argsort(-scores, kind="stable")[:k]
-        return [{**_chunk(rows[i], row.id), "score": round(float(scores[i]), 6)} for i in order]
+        if config.get("name") == "faiss":
+            import faiss
+
+            index_ = faiss.IndexFlatIP(matrix.shape[1])
+            index_.add(np.ascontiguousarray(matrix, dtype=np.float32))
+            got, at = index_.search(query.reshape(1, -1).astype(np.float32), min(k, len(rows)))
+            pairs = [(int(i), float(v)) for i, v in zip(at[0], got[0], strict=True) if i >= 0]
+        else:
+            scores = matrix @ query
+            pairs = [(int(i), float(scores[i])) for i in np.argsort(-scores, kind="stable")[:k]]
+        return [{**_chunk(rows[i], row.id), "score": round(v, 6)} for i, v in pairs]
 
     async def documents(self, store_ref: str) -> list[Document]:
         """Every chunk of the store as a document (Flowise's Document Store loader)."""
@@ -733,7 +801,7 @@ class DocStores:
             "pageContent": content,
             "metadata": before["metadata"] if metadata is None else metadata,
         }
-        sink = ChunkSink(self.store, coll, await self.embedder(row))
+        sink = await self.sink(row, coll)
         old_key, new_key = chunk_key(before), chunk_key(after)
         if old_key != new_key:
             await sink.add([new_key], [after], created_at=old.created_at)  # its place kept
@@ -751,7 +819,7 @@ class DocStores:
     async def delete_chunk(self, store_ref: str, loader_id: str, chunk_id: str) -> None:
         row, coll, old = await self._chunk(store_ref, loader_id, chunk_id)
         key = chunk_key({"pageContent": old.content, "metadata": dict(old.metadata_ or {})})
-        await self.store.delete_chunks(coll, [chunk_id])
+        await (await self.sink(row, coll)).delete([key])
         await self.store.records_delete(coll, [key])
         await self._totals(row.id, loader_id, (old.metadata_ or {}).get("source"))
 

@@ -60,6 +60,14 @@ class KeptStore:
     async def write(self, part: list[Document], vectors: Any) -> None:
         raise NotImplementedError
 
+    async def remove(self, docs: list[Document]) -> None:
+        """These documents gone from the engine (a document store's stale chunks)."""
+        raise NotImplementedError(f"{self.engine} cannot remove documents yet")
+
+    async def search(self, query: str, k: int) -> list[tuple[Document, float]]:
+        """The documents nearest the query with the engine's scores, best first."""
+        raise NotImplementedError(f"{self.engine} cannot search with scores yet")
+
     async def add(self, docs: list[Document], progress: Any = None) -> int:
         """Embed and write documents, a batch at a time."""
         done = 0

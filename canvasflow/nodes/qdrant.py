@@ -96,32 +96,43 @@ class QdrantStore(KeptStore):
             ],
         )
 
-    async def retrieve(self, query: str, k: int | None = None) -> list[Document]:
+    async def remove(self, docs: list[Document]) -> None:
         from qdrant_client import models
 
-        async with self.errors():
-            await self.written()
-            if not await self.client.collection_exists(self.collection):
-                return []
-            vector = (await self.embedder.embed([query]))[0]
-            found = await self.client.query_points(
+        if docs and await self.client.collection_exists(self.collection):
+            await self.client.delete(
                 self.collection,
-                query=[float(x) for x in vector],
-                limit=k or self.k,
-                with_payload=True,
-                query_filter=models.Filter(**self.filter) if self.filter else None,
+                points_selector=models.PointIdsList(points=[point_id(d) for d in docs]),
             )
+
+    async def search(self, query: str, k: int) -> list[tuple[Document, float]]:
+        from qdrant_client import models
+
+        if not await self.client.collection_exists(self.collection):
+            return []
+        vector = (await self.embedder.embed([query]))[0]
+        found = await self.client.query_points(
+            self.collection,
+            query=[float(x) for x in vector],
+            limit=k,
+            with_payload=True,
+            query_filter=models.Filter(**self.filter) if self.filter else None,
+        )
         out = []
         for point in found.points:
             payload = point.payload or {}
             metadata = payload.get(self.metadata_key)
-            out.append(
-                {
-                    "pageContent": str(payload.get(self.content_key, "")),
-                    "metadata": dict(metadata) if isinstance(metadata, dict) else {},
-                }
-            )
+            doc = {
+                "pageContent": str(payload.get(self.content_key, "")),
+                "metadata": dict(metadata) if isinstance(metadata, dict) else {},
+            }
+            out.append((doc, float(point.score)))
         return out
+
+    async def retrieve(self, query: str, k: int | None = None) -> list[Document]:
+        async with self.errors():
+            await self.written()
+            return [doc for doc, _ in await self.search(query, k or self.k)]
 
 
 @register

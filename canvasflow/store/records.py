@@ -136,6 +136,18 @@ class RecordRepo:
             found = await s.get(DocumentChunk, chunk_id)
             return found if found is not None and found.collection == collection else None
 
+    async def chunks_by_id(self, collection: str, ids: Sequence[str]) -> list[DocumentChunk]:
+        """These chunks of a collection (those there are)."""
+        found: list[DocumentChunk] = []
+        async with self.sessions() as s:
+            for i in range(0, len(ids), PART):
+                q = select(DocumentChunk).where(
+                    DocumentChunk.collection == collection,
+                    DocumentChunk.id.in_(list(ids[i : i + PART])),
+                )
+                found.extend((await s.scalars(q)).all())
+        return found
+
     async def chunks_of(self, collections: Sequence[str]) -> list[DocumentChunk]:
         """Every chunk of these collections (a document store's, to search)."""
         if not collections:

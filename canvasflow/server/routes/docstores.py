@@ -20,9 +20,10 @@ from fastapi.responses import StreamingResponse
 from canvasflow.docstore.service import (
     EMBEDDINGS,
     LOADERS,
+    OUTSIDE,
     RECORD_MANAGER,
+    SEARCHED,
     SPLITTERS,
-    VECTOR_STORE,
     DocStores,
     Progress,
     node_of,
@@ -192,8 +193,12 @@ async def embeddings() -> list[dict[str, Any]]:
 
 @router.get("/components/vectorstore", response_model=list[dict[str, Any]])
 async def vector_stores() -> list[dict[str, Any]]:
-    """The vector stores a document store may keep its chunks in."""
-    return [describe(node_of("Vector Stores", VECTOR_STORE, "vector store"))]
+    """The vector stores a document store may use: canvasflow's own (the default), the
+    in-memory one and FAISS (searched over the store's own chunks), and Qdrant (each
+    chunk written to it as well)."""
+    return [
+        describe(node_of("Vector Stores", n, "vector store")) for n in sorted(SEARCHED | OUTSIDE)
+    ]
 
 
 @router.get("/components/recordmanager", response_model=list[dict[str, Any]])
