@@ -142,6 +142,15 @@ async def pinecone_upsert(request: Request) -> Response:
     return JSONResponse({"upsertedCount": len(body["vectors"])})
 
 
+async def pinecone_delete(request: Request) -> Response:
+    body = orjson.loads(await request.body())
+    _seen("pinecone", request, request.headers.get("api-key"), deleted=len(body["ids"]))
+    space = _ns(request, body)
+    for vector_id in body["ids"]:
+        space.pop(vector_id, None)
+    return JSONResponse({})
+
+
 def _cos(a: list[float], b: list[float]) -> float:
     na = math.sqrt(sum(x * x for x in a)) or 1.0
     nb = math.sqrt(sum(x * x for x in b)) or 1.0
@@ -323,6 +332,7 @@ ROUTES = [
     Route("/pinecone/indexes/{name}", pinecone_describe),
     Route("/pinecone/data/{name}/vectors/upsert", pinecone_upsert, methods=["POST"]),
     Route("/pinecone/data/{name}/query", pinecone_query, methods=["POST"]),
+    Route("/pinecone/data/{name}/vectors/delete", pinecone_delete, methods=["POST"]),
     Route("/github/repos/{owner}/{repo}/git/trees/{branch}", github_tree),
     Route("/github/repos/{owner}/{repo}/contents/{path:path}", github_contents),
     Route("/openapi/spec.yaml", pets_spec),

@@ -654,3 +654,93 @@ async def test_a_store_kept_in_qdrant_or_searched_with_faiss(store: Store, tmp_p
     found = await service.query(row.id, "Swiss federal city", 1)
     assert found[0]["metadata"]["source"] == "bern.txt" and 0 < found[0]["score"] <= 1.0001
     await service.delete_store(row.id)
+
+
+@pytest.mark.parametrize("engine", ["chroma", "pinecone"])
+def test_a_store_kept_in_an_outside_engine(client: Any, engine: str) -> None:
+    """Chroma (embedded) and Pinecone (its API's double): the store's chunks are written
+    to the engine, queried there with its scores, and leave it with their file."""
+    base = "/api/v1/document-store"
+    configs = {
+        "chroma": {"collectionName": "ds_outside"},
+        "pinecone": {"pineconeIndex": "ds", "pineconeNamespace": "outside"},
+    }
+    sid = client.post(f"{base}/store", json={"name": f"on {engine}"}).json()["id"]
+    r = client.post(
+        f"{base}/vectorstore/save",
+        json={"storeId": sid, "vectorStoreName": engine, "vectorStoreConfig": configs[engine]},
+    )
+    assert r.status_code == 200, r.text
+    files = {
+        "rome.txt": b"Rome is the capital of Italy.",
+        "paris.txt": b"Paris is the capital of France.",
+    }
+    done = _upload(client, sid, files).json()
+    assert done.get("numAdded") == 2, done
+    lid = done["loaderIds"][0]
+    query = {"storeId": sid, "query": "capital of France"}
+    found = client.post(f"{base}/vectorstore/query", json=query).json()["docs"]
+    assert found[0]["pageContent"] == "Paris is the capital of France."
+    assert found[0]["score"] > found[1]["score"]
+    changed = _upload(client, sid, {"paris.txt": b"Paris is on the Seine."}, docId=lid)
+    assert changed.json()["numDeleted"] == 1
+    query = {"storeId": sid, "query": "capital", "topK": 5}
+    found = client.post(f"{base}/vectorstore/query", json=query).json()["docs"]
+    assert sorted(d["pageContent"] for d in found) == [
+        "Paris is on the Seine.",
+        "Rome is the capital of Italy.",
+    ]
+    assert client.delete(f"{base}/store/{sid}").status_code == 204
+
+
+async def test_a_store_kept_in_a_postgres_table(tmp_path: Any) -> None:
+    """A PostgreSQL table (Flowise's Postgres vector store): the chunks are rows there,
+    and leave it with their file and with the store."""
+    import subprocess
+    from urllib.parse import urlsplit
+
+    from canvasflow.config import Settings
+    from canvasflow.docstore.service import DocStores
+    from tests.support import create_pg_database, drop_pg_database
+
+    pg = create_pg_database()
+
+    def count() -> str:
+        got = subprocess.run(
+            ["psql", pg, "-Atc", "select count(*) from chunks"], capture_output=True, text=True
+        )
+        return got.stdout.strip()
+
+    own = Store(Settings(data_dir=tmp_path / "data").resolved_database_url())
+    await own.migrate()
+    try:
+        db = urlsplit(pg)
+        service = DocStores(
+            own, Settings(data_dir=tmp_path / "data", allowed_hosts=str(db.hostname))
+        )
+        row = await service.create("on postgres")
+        config = {
+            "host": db.hostname,
+            "port": db.port,
+            "database": db.path.lstrip("/"),
+            "tableName": "chunks",
+        }
+        await service.configure(row.id, vector_store_name="postgres", vector_store_config=config)
+        files = [("a.txt", b"Apples are red."), ("b.txt", b"Bananas are yellow.")]
+        loader = await service.save_loader(row.id, loader_name="fileLoader", files=files)
+        assert (await service.process(row.id, loader["id"])).embedded == 2 and count() == "2"
+        found = await service.query(row.id, "yellow bananas", 1)
+        assert found[0]["pageContent"] == "Bananas are yellow." and found[0]["score"] > 0
+        await service.save_loader(
+            row.id,
+            loader_name="fileLoader",
+            loader_id=loader["id"],
+            files=[("a.txt", b"Apples are green.")],
+        )
+        again = await service.process(row.id, loader["id"])
+        assert (again.embedded, again.deleted) == (1, 1) and count() == "2"
+        await service.delete_store(row.id)
+        assert count() == "0"
+    finally:
+        await own.close()
+        drop_pg_database(pg)

@@ -55,7 +55,7 @@ RECORD_MANAGER = "canvasflowRecordManager"  # the record manager of canvasflow's
 # vector stores a document store may use: searched over its own chunks (their embeddings
 # are in canvasflow's database), or an outside engine each chunk is written to as well
 SEARCHED = frozenset({VECTOR_STORE, "memoryVectorStore", "faiss"})
-OUTSIDE = frozenset({"qdrant"})
+OUTSIDE = frozenset({"qdrant", "chroma", "pinecone", "postgres"})
 PAGE = 50  # chunks on a page of the chunk browser (Flowise's)
 FILES = "FILE-STORAGE::"  # a file loader's files, as Flowise keeps them in its config
 

@@ -84,26 +84,35 @@ class ChromaStore(KeptStore):
 
         await asyncio.to_thread(upsert)
 
+    async def remove(self, docs: list[Document]) -> None:
+        if docs:
+            ids = [doc_id(d) for d in docs]
+            await asyncio.to_thread(lambda: self._collection().delete(ids=ids))
+
+    async def search(self, query: str, k: int) -> list[tuple[Document, float]]:
+        vector = (await self.embedder.embed([query]))[0]
+
+        def read() -> Any:
+            return self._collection().query(
+                query_embeddings=[[float(x) for x in vector]],
+                n_results=k,
+                where=self.where or None,
+                include=["documents", "metadatas", "distances"],
+            )
+
+        found = await asyncio.to_thread(read)
+        texts = (found.get("documents") or [[]])[0]
+        metas = (found.get("metadatas") or [[]])[0]
+        distances = (found.get("distances") or [[]])[0] or [1.0] * len(texts)
+        return [  # the collection's space is cosine: its distance is 1 - similarity
+            ({"pageContent": str(t or ""), "metadata": dict(m or {})}, 1.0 - float(d))
+            for t, m, d in zip(texts, metas, distances, strict=False)
+        ]
+
     async def retrieve(self, query: str, k: int | None = None) -> list[Document]:
         async with self.errors():
             await self.written()
-            vector = (await self.embedder.embed([query]))[0]
-
-            def read() -> Any:
-                return self._collection().query(
-                    query_embeddings=[[float(x) for x in vector]],
-                    n_results=k or self.k,
-                    where=self.where or None,
-                    include=["documents", "metadatas", "distances"],
-                )
-
-            found = await asyncio.to_thread(read)
-        texts = (found.get("documents") or [[]])[0]
-        metas = (found.get("metadatas") or [[]])[0]
-        return [
-            {"pageContent": str(t or ""), "metadata": dict(m or {})}
-            for t, m in zip(texts, metas, strict=False)
-        ]
+            return [doc for doc, _ in await self.search(query, k or self.k)]
 
 
 @register

@@ -88,30 +88,45 @@ class PostgresStore(KeptStore):
                 rows,
             )
 
-    async def retrieve(self, query: str, k: int | None = None) -> list[Document]:
+    async def remove(self, docs: list[Document]) -> None:
         from sqlalchemy import text
 
-        async with self.errors():
-            await self.written()
+        if docs:
             async with self.db.begin() as conn:
                 await self._ensure(conn)
-                rows = (
-                    await conn.execute(
-                        text(
-                            f'SELECT content, metadata, embedding FROM "{self.table}" '
-                            "WHERE metadata @> CAST(:filter AS jsonb)"
-                        ),
-                        {"filter": orjson.dumps(self.filter or {}).decode()},
-                    )
-                ).all()
+                await conn.execute(
+                    text(f'DELETE FROM "{self.table}" WHERE id = ANY(:ids)'),
+                    {"ids": [doc_id(d) for d in docs]},
+                )
+
+    async def search(self, query: str, k: int) -> list[tuple[Document, float]]:
+        from sqlalchemy import text
+
+        async with self.db.begin() as conn:
+            await self._ensure(conn)
+            rows = (
+                await conn.execute(
+                    text(
+                        f'SELECT content, metadata, embedding FROM "{self.table}" '
+                        "WHERE metadata @> CAST(:filter AS jsonb)"
+                    ),
+                    {"filter": orjson.dumps(self.filter or {}).decode()},
+                )
+            ).all()
         if not rows:
             return []
         matrix = unit_rows(np.asarray([r[2] for r in rows], dtype=np.float32))
         q = unit_rows(await self.embedder.embed([query]))[0]
+        scores = matrix @ q
         return [
-            {"pageContent": rows[i][0], "metadata": dict(rows[i][1] or {})}
-            for i in nearest(matrix, q, k or self.k)
+            ({"pageContent": rows[i][0], "metadata": dict(rows[i][1] or {})}, float(scores[i]))
+            for i in nearest(matrix, q, k)
         ]
+
+    async def retrieve(self, query: str, k: int | None = None) -> list[Document]:
+        async with self.errors():
+            await self.written()
+            return [doc for doc, _ in await self.search(query, k or self.k)]
 
 
 @register

@@ -92,28 +92,37 @@ class PineconeStore(KeptStore):
             "POST", f"{host}/vectors/upsert", what="Pinecone", json=body, headers=self.headers
         )
 
-    async def retrieve(self, query: str, k: int | None = None) -> list[Document]:
-        async with self.errors():
-            await self.written()
+    async def remove(self, docs: list[Document]) -> None:
+        if docs:
             host = await self.host()
-            vector: np.ndarray = (await self.embedder.embed([query]))[0]
-            body: dict[str, Any] = {
-                "namespace": self.namespace,
-                "vector": [float(x) for x in vector],
-                "topK": k or self.k,
-                "includeMetadata": True,
-            }
-            if self.filter:
-                body["filter"] = self.filter
-            data = await call(
-                "POST", f"{host}/query", what="Pinecone", json=body, headers=self.headers
+            body = {"namespace": self.namespace, "ids": [doc_id(d) for d in docs]}
+            await call(
+                "POST", f"{host}/vectors/delete", what="Pinecone", json=body, headers=self.headers
             )
-        out: list[Document] = []
+
+    async def search(self, query: str, k: int) -> list[tuple[Document, float]]:
+        host = await self.host()
+        vector: np.ndarray = (await self.embedder.embed([query]))[0]
+        body: dict[str, Any] = {
+            "namespace": self.namespace,
+            "vector": [float(x) for x in vector],
+            "topK": k,
+            "includeMetadata": True,
+        }
+        if self.filter:
+            body["filter"] = self.filter
+        data = await call("POST", f"{host}/query", what="Pinecone", json=body, headers=self.headers)
+        out: list[tuple[Document, float]] = []
         for match in data.get("matches") or []:
             metadata = dict(match.get("metadata") or {})
             text = str(metadata.pop(self.text_key, ""))
-            out.append({"pageContent": text, "metadata": metadata})
+            out.append(({"pageContent": text, "metadata": metadata}, float(match.get("score", 0))))
         return out
+
+    async def retrieve(self, query: str, k: int | None = None) -> list[Document]:
+        async with self.errors():
+            await self.written()
+            return [doc for doc, _ in await self.search(query, k or self.k)]
 
 
 async def pinecone_store(node: Node, ctx: RunContext, text_key: str = "text") -> PineconeStore:

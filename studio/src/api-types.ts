@@ -1234,8 +1234,8 @@ export interface paths {
         /**
          * Vector Stores
          * @description The vector stores a document store may use: canvasflow's own (the default), the
-         *     in-memory one and FAISS (searched over the store's own chunks), and Qdrant (each
-         *     chunk written to it as well).
+         *     in-memory one and FAISS (searched over the store's own chunks), and Qdrant, Chroma,
+         *     Pinecone and Postgres (each chunk written to the engine as well).
          */
         get: operations["vector_stores_api_v1_document_store_components_vectorstore_get"];
         put?: never;

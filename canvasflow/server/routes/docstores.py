@@ -194,8 +194,8 @@ async def embeddings() -> list[dict[str, Any]]:
 @router.get("/components/vectorstore", response_model=list[dict[str, Any]])
 async def vector_stores() -> list[dict[str, Any]]:
     """The vector stores a document store may use: canvasflow's own (the default), the
-    in-memory one and FAISS (searched over the store's own chunks), and Qdrant (each
-    chunk written to it as well)."""
+    in-memory one and FAISS (searched over the store's own chunks), and Qdrant, Chroma,
+    Pinecone and Postgres (each chunk written to the engine as well)."""
     return [
         describe(node_of("Vector Stores", n, "vector store")) for n in sorted(SEARCHED | OUTSIDE)
     ]
