@@ -18,12 +18,10 @@ import asyncio
 import hashlib
 import logging
 import re
-import shutil
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import orjson
@@ -98,8 +96,7 @@ def require_inputs(cls: type[Node], config: dict[str, Any]) -> None:
 
 
 def safe_name(name: str) -> str:
-    """A file's name as kept in a loader's folder: its last part, nothing that leads
-    elsewhere."""
+    """A file's name as a loader keeps it: its last part, nothing that leads elsewhere."""
     base = re.sub(r"[^\w.\- ()]+", "_", name.replace("\\", "/").rsplit("/", 1)[-1])
     base = base.strip(" .")[:200]
     if not base:
@@ -172,10 +169,6 @@ class DocStores:
         return RunContext(
             question="", settings=self.settings, credentials=self.credentials, store=self.store
         )
-
-    def folder(self, store_id: str, loader_id: str | None = None) -> Path:
-        top = self.settings.data_dir / "docstores" / store_id
-        return top / loader_id if loader_id else top
 
     # -- rows ---------------------------------------------------------------------------
 
@@ -278,7 +271,7 @@ class DocStores:
         replace_files: bool = False,
     ) -> dict[str, Any]:
         """A loader added to the store, or (``loader_id``) changed; files given here or
-        as data URLs in its file input are kept in its folder. Nothing is processed."""
+        as data URLs in its file input are kept (in the database). Nothing is processed."""
         from canvasflow.nodes.documents import decode_files
 
         row = await self.row(store_ref)
@@ -303,21 +296,14 @@ class DocStores:
                     "(CANVASFLOW_MAX_DOCUMENT_BYTES)",
                     code="file_too_large",
                 )
-        folder = self.folder(row.id, lid)
         kept: dict[str, int] = {}
         if before is not None and not replace_files:
             kept = {f["name"]: int(f.get("size") or 0) for f in before.get("files") or []}
-
-        def write() -> None:
-            if replace_files and folder.exists():
-                shutil.rmtree(folder)
-            folder.mkdir(parents=True, exist_ok=True)
-            for name, data in given:
-                safe = safe_name(name)
-                (folder / safe).write_bytes(data)
-                kept[safe] = len(data)
-
-        await asyncio.to_thread(write)
+        named = [(safe_name(name), data) for name, data in given]
+        if replace_files:
+            await self.store.delete_files(row.id, lid)
+        await self.store.put_files(row.id, lid, named)  # in the database: every process's
+        kept.update((name, len(data)) for name, data in named)
         if slot:
             config[slot] = FILES + orjson.dumps(sorted(kept)).decode()
         entry: dict[str, Any] = {
@@ -360,7 +346,7 @@ class DocStores:
         except Gone:
             pass
         await self._drop(row, loader_id)
-        await asyncio.to_thread(shutil.rmtree, self.folder(row.id, loader_id), True)
+        await self.store.delete_files(row.id, loader_id)
 
     async def delete_store(self, store_ref: str) -> None:
         """A store, with every loader's files, chunks and keys; its jobs stop."""
@@ -371,7 +357,7 @@ class DocStores:
             raise NotFound(f"no document store {store_ref}")
         for entry in row.loaders or []:
             await self._drop(row, entry["id"])
-        await asyncio.to_thread(shutil.rmtree, self.folder(row.id), True)
+        await self.store.delete_files(row.id)
 
     async def _stop(self, store_id: str, loader_id: str) -> None:
         task = self.jobs.get((store_id, loader_id))
@@ -452,7 +438,6 @@ class DocStores:
                 doc["metadata"] = {"source": entry["source"], **(doc.get("metadata") or {})}
             yield entry["source"], docs
             return
-        folder = self.folder(row.id, entry["id"])
         setup = orjson.dumps(
             [
                 entry["loaderId"],
@@ -468,8 +453,7 @@ class DocStores:
             default=str,
         )
 
-        def read(name: str) -> list[Document] | None:
-            data = (folder / name).read_bytes()
+        def read(name: str, data: bytes) -> list[Document] | None:
             digest = hashlib.sha256(setup + b"\0" + data).hexdigest()
             if known and known.get(name) == digest:
                 return None
@@ -486,7 +470,10 @@ class DocStores:
         for item in entry.get("files") or []:
             name = item["name"]
             try:
-                yield name, await asyncio.to_thread(read, name)
+                data = await self.store.file_data(entry["id"], name)
+                if data is None:
+                    raise InputInvalid("the file is gone", code="file_invalid")
+                yield name, await asyncio.to_thread(read, name, data)
             except CanvasflowError as exc:  # its reason, without the name it is listed by
                 yield name, InputInvalid(exc.message.removeprefix(f"{name}: "))
             except Exception as exc:  # a file its loader cannot read

@@ -142,6 +142,20 @@ class DocumentStoreRow(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class DocumentStoreFile(Base):
+    """A file uploaded to a document store's loader, kept in the database so that every
+    process (web or worker) reads it; read one at a time when the loader is processed."""
+
+    __tablename__ = "document_store_files"
+
+    loader_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    store_id: Mapped[str] = mapped_column(String(36), index=True)
+    size: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class UpsertionRecord(Base):
     """A record manager's entry (LangChain's indexing): a chunk's key (its content hash)
     written to a vector store under a namespace, the source (file) it came from, and when

@@ -11,7 +11,13 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from canvasflow.store.models import DocumentChunk, DocumentStoreRow, UpsertionRecord, utcnow
+from canvasflow.store.models import (
+    DocumentChunk,
+    DocumentStoreFile,
+    DocumentStoreRow,
+    UpsertionRecord,
+    utcnow,
+)
 from canvasflow.store.tables import rowcount
 
 if TYPE_CHECKING:
@@ -155,6 +161,47 @@ class RecordRepo:
         q = select(DocumentChunk).where(DocumentChunk.collection.in_(list(collections)))
         async with self.sessions() as s:
             return list((await s.scalars(q.order_by(DocumentChunk.created_at))).all())
+
+    async def put_files(
+        self, store_id: str, loader_id: str, files: Sequence[tuple[str, bytes]]
+    ) -> None:
+        """A loader's files written (one of the same name replaced)."""
+        if not files:
+            return
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        stmt = dialect.insert(DocumentStoreFile.__table__)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["loader_id", "name"],
+            set_={c: stmt.excluded[c] for c in ("size", "data", "created_at")},
+        )
+        now = utcnow()
+        async with self.engine.begin() as conn:
+            for name, data in files:  # one at a time: a file may be large
+                row = {
+                    "loader_id": loader_id,
+                    "name": name,
+                    "store_id": store_id,
+                    "size": len(data),
+                    "data": data,
+                    "created_at": now,
+                }
+                await conn.execute(stmt, [row])
+
+    async def file_data(self, loader_id: str, name: str) -> bytes | None:
+        async with self.sessions() as s:
+            q = select(DocumentStoreFile.data).where(
+                DocumentStoreFile.loader_id == loader_id, DocumentStoreFile.name == name
+            )
+            found: bytes | None = await s.scalar(q)
+            return found
+
+    async def delete_files(self, store_id: str, loader_id: str | None = None) -> int:
+        """A loader's files (or, with no loader, the whole store's)."""
+        q = delete(DocumentStoreFile).where(DocumentStoreFile.store_id == store_id)
+        if loader_id is not None:
+            q = q.where(DocumentStoreFile.loader_id == loader_id)
+        async with self.engine.begin() as conn:
+            return rowcount(await conn.execute(q))
 
     async def document_store(self, ref: str) -> DocumentStoreRow | None:
         """A document store by id, or by name."""
