@@ -107,6 +107,9 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(
         5 * 1024 * 1024, ge=1, description="Largest file a chat may upload (widget uploads)"
     )
+    docstore_wait: float = Field(
+        600.0, gt=0, description="Seconds a document store request with wait=true waits"
+    )
     max_document_bytes: int = Field(
         50 * 1024 * 1024, ge=1, description="Largest file a document store's loader keeps"
     )

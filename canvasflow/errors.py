@@ -85,6 +85,13 @@ class RequestTimeout(CanvasflowError):
     status, code = 408, "request_timeout"
 
 
+class StillRunning(CanvasflowError):
+    """Work the request waits for (a document store's job) has not ended in time; it
+    goes on."""
+
+    status, code = 504, "still_running"
+
+
 class CanvasInvalid(CanvasflowError):
     """A canvas that cannot run: unknown node, missing input, cycle, bad connection."""
 

@@ -377,3 +377,43 @@ def test_an_evaluation_runs_its_versions_on_the_workers(cluster: Cluster) -> Non
         ("evaluation", "1"),
         ("evaluation", "2"),
     }
+
+
+def test_a_document_store_is_processed_by_the_worker(cluster: Cluster) -> None:
+    """In queue mode a loader's processing is a worker's job: its files are read from the
+    database (saved through one web process), its progress from any web process."""
+    import base64
+
+    base = "/api/v1/document-store"
+    a, b = cluster.web_a.url, cluster.web_b.url
+    sid = httpx.post(f"{a}{base}/store", json={"name": "queued"}).json()["id"]
+    files = [
+        "data:text/plain;base64,"
+        + base64.b64encode(f"Note {i}: the worker read this file.".encode()).decode()
+        + f",filename:note{i}.txt"
+        for i in range(5)
+    ]
+    loader = httpx.post(
+        f"{a}{base}/loader/save",
+        json={"storeId": sid, "loaderId": "fileLoader", "loaderConfig": {"file": files}},
+    ).json()
+    r = httpx.post(f"{b}{base}/loader/process/{loader['id']}", json={"storeId": sid})
+    assert r.status_code == 202, r.text
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        job = httpx.get(f"{a}{base}/job/{sid}/{loader['id']}").json()
+        if job["state"] != "running":
+            break
+        time.sleep(0.1)
+    assert job["state"] == "done" and job["embedded"] == 5, job
+    assert job["process"].endswith(f":{cluster.worker.proc.pid}")  # type: ignore[union-attr]
+    found = httpx.post(
+        f"{b}{base}/vectorstore/query", json={"storeId": sid, "query": "note 3", "topK": 5}
+    ).json()["docs"]
+    assert len(found) == 5
+    # with wait, the answer comes once the worker is done
+    r = httpx.post(
+        f"{a}{base}/loader/process/{loader['id']}", json={"storeId": sid, "wait": True}, timeout=60
+    )
+    assert r.status_code == 200 and r.json()["job"]["skipped"] == 5, r.text
+    assert httpx.delete(f"{a}{base}/store/{sid}").status_code == 204

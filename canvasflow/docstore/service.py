@@ -17,7 +17,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import os
 import re
+import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -34,7 +36,14 @@ from canvasflow.docstore.indexing import (
     chunk_key,
     index,
 )
-from canvasflow.errors import AlreadyExists, BadRequest, CanvasflowError, InputInvalid, NotFound
+from canvasflow.errors import (
+    AlreadyExists,
+    BadRequest,
+    CanvasflowError,
+    InputInvalid,
+    NotFound,
+    StillRunning,
+)
 from canvasflow.runtime.context import RunContext
 from canvasflow.runtime.node import REGISTRY, Node, load_all
 from canvasflow.store.models import DocumentStoreRow, utcnow
@@ -133,6 +142,7 @@ class Progress:
     failed: list[dict[str, str]] = field(default_factory=list)
     startedAt: float = field(default_factory=time.time)
     finishedAt: float | None = None
+    process: str | None = None  # host:pid of the process that runs it
 
     def line(self) -> str:
         return (
@@ -486,7 +496,10 @@ class DocStores:
         row = await self.row(store_ref)
         entry = self.loader(row, loader_id)
         coll = collection(row.id, loader_id)
-        progress = Progress(filesTotal=len(entry.get("files") or []) or 1)
+        progress = Progress(
+            filesTotal=len(entry.get("files") or []) or 1,
+            process=f"{socket.gethostname()}:{os.getpid()}",
+        )
         last = [0.0]
 
         async def report(force: bool = False) -> None:
@@ -584,12 +597,10 @@ class DocStores:
             on_progress(progress)
         return progress
 
-    async def start(self, store_id: str, loader_id: str) -> asyncio.Task[Progress]:
-        """Process a loader in the background (this process); one job a loader. Its
-        job is written (running, nothing done) before this returns, so a reader never
-        sees the one before it."""
-        key = (store_id, loader_id)
-        running = self.jobs.get(key)
+    async def mark_running(self, store_id: str, loader_id: str) -> None:
+        """A loader's job written as started (running, nothing done yet): 409 while this
+        process runs one for it."""
+        running = self.jobs.get((store_id, loader_id))
         if running is not None and not running.done():
             raise AlreadyExists(f"loader {loader_id} is being processed")
         entry = self.loader(await self.row(store_id), loader_id)
@@ -598,6 +609,24 @@ class DocStores:
             await self._set(store_id, loader_id, status="SYNCING", job=asdict(first))
         except Gone:
             raise NotFound(f"no document store {store_id}") from None
+
+    async def finished(self, store_id: str, loader_id: str, within: float) -> None:
+        """Once a loader's job (run by any process: a worker in queue mode) has ended;
+        :class:`StillRunning` after ``within`` seconds."""
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            job = self.loader(await self.row(store_id), loader_id).get("job") or {}
+            if job.get("state") != "running":
+                return
+            await asyncio.sleep(0.25)
+        raise StillRunning(f"loader {loader_id} is still being processed after {within:.0f} s")
+
+    async def start(self, store_id: str, loader_id: str) -> asyncio.Task[Progress]:
+        """Process a loader in the background (this process); one job a loader. Its
+        job is written (running, nothing done) before this returns, so a reader never
+        sees the one before it."""
+        key = (store_id, loader_id)
+        await self.mark_running(store_id, loader_id)
         task = asyncio.create_task(self.process(store_id, loader_id))
         self.jobs[key] = task
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
     from canvasflow.store.repo import Store
 
 log = logging.getLogger("canvasflow.queue")
+
+DOCSTORE = "docstore"  # a job's kind: a document store loader to process
 
 
 @dataclass
@@ -84,6 +87,23 @@ class JobQueue:
             ttl=self.bus.retention + self.queue_timeout,
             cap=max(10_000, self.max_depth * 10),
         )
+
+    async def submit_docstore(self, store_id: str, loader_id: str) -> str:
+        """A document store loader's processing, for a worker (its progress is written to
+        the database, so no process follows it here); its job id."""
+        if await self.depth() >= self.max_depth:
+            raise QueueFull(f"the queue holds {self.max_depth} jobs")
+        pid = f"docstore-{uuid.uuid4()}"
+        payload = orjson.dumps(
+            {"kind": DOCSTORE, "store": store_id, "loader": loader_id, "submitted": time.time()}
+        )
+        await self.jobs.put(
+            pid,
+            payload,
+            ttl=self.bus.retention + self.queue_timeout,
+            cap=max(10_000, self.max_depth * 10),
+        )
+        return pid
 
     async def stats(self) -> dict[str, Any]:
         workers = await self.bus.heartbeat.members("worker")

@@ -11,18 +11,20 @@ import signal
 import socket
 from typing import Any
 
+import orjson
+
 from canvasflow.bus import create_bus
 from canvasflow.bus.base import Bus
 from canvasflow.config import Settings
 from canvasflow.credentials import Credentials
 from canvasflow.engine.graph import allowed_overrides, parse
 from canvasflow.engine.prediction import Prediction
-from canvasflow.errors import CanvasInvalid
+from canvasflow.errors import CanvasflowError, CanvasInvalid
 from canvasflow.keyfiles import check_shared_secret, secret_key
 from canvasflow.mcp.client import close_pool
 from canvasflow.models.openai_compat import close_clients
 from canvasflow.observability.logs import PredictionLog
-from canvasflow.queue.jobs import Job, JobQueue
+from canvasflow.queue.jobs import DOCSTORE, Job, JobQueue
 from canvasflow.runtime.context import RunContext
 from canvasflow.runtime.node import load_all
 from canvasflow.sandbox import slots as sandbox_slots
@@ -145,6 +147,9 @@ class Worker:
         state = await self.bus.jobs.state(pid)
         if state.payload is None or state.final:
             return  # expired, or already given up on
+        if orjson.loads(state.payload).get("kind") == DOCSTORE:
+            await self._process_docstore(orjson.loads(state.payload))
+            return
         asked = Job.loads(state.payload).request
         canvas = await self.store.get_canvas(asked.canvas_id)
         if canvas is None:
@@ -182,3 +187,16 @@ class Worker:
             await self.bus.flushed(prediction.log)
         finally:
             self.running.pop(pid, None)
+
+    async def _process_docstore(self, job: dict[str, Any]) -> None:
+        """A document store loader processed here; its progress and end are written to
+        the loader, which every web process reads."""
+        from canvasflow.docstore.service import DocStores
+
+        service = DocStores(self.store, self.settings, self.credentials)
+        try:
+            done = await service.process(str(job["store"]), str(job["loader"]))
+        except CanvasflowError as exc:  # the store or loader is gone, or cannot be read
+            log.warning("document store job %s: %s", job.get("loader"), exc.message)
+            return
+        log.info("document store job %s: %s", job.get("loader"), done.line())

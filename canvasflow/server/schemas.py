@@ -1443,6 +1443,7 @@ class JobOut(BaseModel):
     failed: list[dict[str, str]] = Field(description="Each source not read: source, error")
     startedAt: float
     finishedAt: float | None = None
+    process: str | None = Field(None, description="host:pid of the process running it")
 
 
 class LoaderOut(BaseModel):

@@ -1322,6 +1322,7 @@ export interface paths {
          * @description A loader processed: its sources read a file at a time, split, and indexed into
          *     the store's vector store (only new or changed chunks embedded). In the background
          *     (its progress at ``GET /job/{store}/{loader}``), or with ``wait`` before answering.
+         *     In queue mode a worker processes it.
          */
         post: operations["process_loader_api_v1_document_store_loader_process__loader_id__post"];
         delete?: never;
@@ -3861,6 +3862,11 @@ export interface components {
             filesTotal: number;
             /** Finishedat */
             finishedAt?: number | null;
+            /**
+             * Process
+             * @description host:pid of the process running it
+             */
+            process?: string | null;
             /**
              * Skipped
              * @description Chunks already there, unchanged
@@ -18810,6 +18816,11 @@ export interface operations {
                         filesTotal: number;
                         /** Finishedat */
                         finishedAt?: number | null;
+                        /**
+                         * Process
+                         * @description host:pid of the process running it
+                         */
+                        process?: string | null;
                         /**
                          * Skipped
                          * @description Chunks already there, unchanged

@@ -30,7 +30,8 @@ from canvasflow.docstore.service import (
     require_inputs,
 )
 from canvasflow.engine.catalog import describe
-from canvasflow.errors import AlreadyExists, CanvasflowError, InputInvalid, NotFound
+from canvasflow.errors import AlreadyExists, CanvasflowError, InputInvalid, NotFound, Unavailable
+from canvasflow.queue.jobs import QueueFull
 from canvasflow.runtime.context import RunContext
 from canvasflow.runtime.node import REGISTRY, load_all
 from canvasflow.server.deps import state
@@ -280,14 +281,26 @@ async def process_loader(
 ) -> LoaderOut:
     """A loader processed: its sources read a file at a time, split, and indexed into
     the store's vector store (only new or changed chunks embedded). In the background
-    (its progress at ``GET /job/{store}/{loader}``), or with ``wait`` before answering."""
+    (its progress at ``GET /job/{store}/{loader}``), or with ``wait`` before answering.
+    In queue mode a worker processes it."""
+    st = state(request)
     service = _service(request)
     row = await service.row(body.storeId)
     service.loader(row, loader_id)
-    task = await service.start(row.id, loader_id)  # its job written: running
-    if body.wait:
-        await asyncio.shield(task)
-        response.status_code = 200
+    if st.settings.mode == "queue" and st.queue is not None:  # a worker processes it
+        await service.mark_running(row.id, loader_id)
+        try:
+            await st.queue.submit_docstore(row.id, loader_id)
+        except QueueFull as exc:
+            raise Unavailable(f"the queue is full: {exc}") from None
+        if body.wait:
+            await service.finished(row.id, loader_id, st.settings.docstore_wait)
+            response.status_code = 200
+    else:
+        task = await service.start(row.id, loader_id)  # its job written: running
+        if body.wait:
+            await asyncio.shield(task)
+            response.status_code = 200
     return LoaderOut.model_validate(service.loader(await service.row(row.id), loader_id))
 
 
