@@ -2,10 +2,11 @@
 
     python -m bench.ingest --files 1000 --kb 10 [--out results.json]
 
-``canvasflow docstore create``, ``add`` (every file), ``process`` (timed, its peak RSS
-read by ``wait4``), then ``process`` again on the unchanged store, which must embed
-nothing. Everything is local: a fresh data directory (SQLite), the embedded WordLlama
-embeddings, canvasflow's own vector store, its record manager.
+``canvasflow docstore create`` (FAISS unless ``--vector-store`` says otherwise),
+``add`` (every file), ``process`` (timed, its peak RSS read by ``wait4``), then
+``process`` again on the unchanged store, which must embed nothing, and one ``query``.
+Everything is local: a fresh data directory (SQLite), the embedded WordLlama embeddings,
+canvasflow's record manager.
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=1000)
     parser.add_argument("--kb", type=int, default=10)
+    parser.add_argument("--vector-store", default="faiss", help="the store's vector store")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
@@ -76,13 +78,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         data, docs = root / "data", root / "docs"
         docs.mkdir()
         paths = write_files(docs, args.files, args.kb)
-        run_measured(["docstore", "create", "bench"], data)
+        run_measured(["docstore", "create", "bench", "--vector-store", args.vector_store], data)
         _, add_s, _ = run_measured(["docstore", "add", "bench", *map(str, paths)], data)
         out, first_s, first_mb = run_measured(["docstore", "process", "bench", "--json"], data)
         first = orjson.loads(out)
         out, again_s, again_mb = run_measured(["docstore", "process", "bench", "--json"], data)
         again = orjson.loads(out)
+        out, query_s, _ = run_measured(
+            ["docstore", "query", "bench", "museum harbour", "--top-k", "4", "--json"], data
+        )
+        found = orjson.loads(out)
     results = {
+        "vector_store": args.vector_store,
+        "query_found": len(found),
+        "query_s": round(query_s, 2),
         "files": args.files,
         "kb_per_file": args.kb,
         "add_s": round(add_s, 2),

@@ -1059,6 +1059,10 @@ def docstore_create(
     embeddings: Annotated[
         str | None, typer.Option(help="Embeddings node (default: the embedded WordLlama)")
     ] = None,
+    vector_store: Annotated[
+        str | None,
+        typer.Option(help="canvasflowDocumentStore (default), memoryVectorStore or faiss"),
+    ] = None,
     data_dir: DataDir = None,
     url: Url = None,
     api_key: ApiKeyOpt = None,
@@ -1072,20 +1076,26 @@ def docstore_create(
                 "/api/v1/document-store/store",
                 json={"name": name, "description": description},
             )
-            if embeddings:
+            if embeddings or vector_store:
                 _call(
                     client,
                     "POST",
                     "/api/v1/document-store/vectorstore/save",
-                    json={"storeId": made["id"], "embeddingName": embeddings},
+                    json={
+                        "storeId": made["id"],
+                        "embeddingName": embeddings,
+                        "vectorStoreName": vector_store,
+                    },
                 )
         typer.echo(made["id"])
         return
 
     async def go(service: Any) -> str:
         row = await service.create(name, description)
-        if embeddings:
-            await service.configure(row.id, embedding_name=embeddings)
+        if embeddings or vector_store:
+            await service.configure(
+                row.id, embedding_name=embeddings, vector_store_name=vector_store
+            )
         return str(row.id)
 
     typer.echo(asyncio.run(_docstores(data_dir, go)))

@@ -102,3 +102,4 @@ def test_ingest_smoke(tmp_path: Path) -> None:
     assert got["embedded"] == got["chunks"] > 12 and got["failed"] == 0
     assert got["again_embedded"] == 0 and got["again_skipped"] == got["chunks"]
     assert got["process_peak_rss_mb"] > 0 and got["files_per_s"] > 0
+    assert got["vector_store"] == "faiss" and got["query_found"] == 4
