@@ -226,3 +226,29 @@ def test_write_stream(server: Proc, slow_canvas: dict, tmp_path: Path) -> None:
             buf,
         )
         assert buf.getvalue() == WORDS30 and Counting.flushes == 30
+
+
+def test_a_heartbeat_between_events_is_no_event() -> None:
+    """The server's heartbeat (``: ping`` and a blank line) after an event with an id:
+    httpx-sse hands that blank line over as an empty event; the SDK skips it (the SSE
+    specification dispatches no event without data). It once failed a stream on a
+    loaded machine, where heartbeats come between tokens."""
+    import httpx
+
+    body = (
+        b'id: 1\ndata: {"event":"start","data":"x"}\n\n'
+        b": ping\n\n"
+        b'id: 2\ndata: {"event":"token","data":"hello"}\n\n'
+        b": ping\n\n"
+        b'id: 3\ndata: {"event":"end","data":"[DONE]"}\n\n'
+    )
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=body, headers={"content-type": "text/event-stream"})
+
+    http = httpx.Client(transport=httpx.MockTransport(answer))
+    with Flowise("http://canvasflow.test", http_client=http) as client:
+        events = list(
+            client.create_prediction(PredictionData(canvasId="c", question="q", streaming=True))
+        )
+    assert [e["event"] for e in events] == ["start", "token", "end"]

@@ -105,8 +105,11 @@ def answer_of(response: httpx.Response, body: bytes) -> Any:
 
 
 def parse_event(data: str, sse_id: str | None) -> StreamEvent | None:
-    """One SSE ``data`` payload as an event; None for the bare ``[DONE]`` line."""
-    if data == "[DONE]":
+    """One SSE ``data`` payload as an event; None for the bare ``[DONE]`` line, and for
+    no data at all: httpx-sse dispatches an empty event at every blank line once an
+    ``id`` was seen (the server's heartbeat comment ends with one), which the SSE
+    specification says not to dispatch."""
+    if data == "[DONE]" or not data:
         return None
     try:
         raw = orjson.loads(data)
