@@ -306,14 +306,19 @@ class DocStores:
                     "(CANVASFLOW_MAX_DOCUMENT_BYTES)",
                     code="file_too_large",
                 )
-        kept: dict[str, int] = {}
+        kept: dict[str, dict[str, Any]] = {}  # each file: its name, size and content hash
         if before is not None and not replace_files:
-            kept = {f["name"]: int(f.get("size") or 0) for f in before.get("files") or []}
+            kept = {f["name"]: dict(f) for f in before.get("files") or []}
         named = [(safe_name(name), data) for name, data in given]
         if replace_files:
             await self.store.delete_files(row.id, lid)
         await self.store.put_files(row.id, lid, named)  # in the database: every process's
-        kept.update((name, len(data)) for name, data in named)
+        for name, data in named:
+            kept[name] = {
+                "name": name,
+                "size": len(data),
+                "sha256": hashlib.sha256(data).hexdigest(),
+            }
         if slot:
             config[slot] = FILES + orjson.dumps(sorted(kept)).decode()
         entry: dict[str, Any] = {
@@ -327,7 +332,7 @@ class DocStores:
             "totalChunks": (before or {}).get("totalChunks", 0),
             "totalChars": (before or {}).get("totalChars", 0),
             "status": "NEW" if before is None else "STALE",
-            "files": [{"name": n, "size": s} for n, s in sorted(kept.items())],
+            "files": [kept[n] for n in sorted(kept)],
             "source": ", ".join(sorted(kept)) if slot else cls.label,
             "job": (before or {}).get("job"),
             "digests": (before or {}).get("digests") or {},  # of the files read last time
@@ -463,14 +468,14 @@ class DocStores:
             default=str,
         )
 
-        def read(name: str, data: bytes) -> list[Document] | None:
-            digest = hashlib.sha256(setup + b"\0" + data).hexdigest()
-            if known and known.get(name) == digest:
-                return None
+        def digest_of(content: str) -> str:  # the file's content hash, with the setup
+            return hashlib.sha256(setup + b"\0" + content.encode()).hexdigest()
+
+        def read(name: str, data: bytes) -> list[Document]:
             if not data:
                 raise InputInvalid("the file is empty", code="file_invalid")
             if digests is not None:
-                digests[name] = digest
+                digests[name] = digest_of(hashlib.sha256(data).hexdigest())
             found = [
                 {**d, "metadata": {"source": name, **d["metadata"]}}
                 for d in node.documents(name, data)  # type: ignore[attr-defined]
@@ -479,6 +484,10 @@ class DocStores:
 
         for item in entry.get("files") or []:
             name = item["name"]
+            content = item.get("sha256")
+            if known and content and known.get(name) == digest_of(content):
+                yield name, None  # as it was: not read again
+                continue
             try:
                 data = await self.store.file_data(entry["id"], name)
                 if data is None:

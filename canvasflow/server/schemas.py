@@ -1428,6 +1428,7 @@ class WhereUsed(BaseModel):
 class LoaderFile(BaseModel):
     name: str
     size: int
+    sha256: str | None = Field(None, description="Its content's hash")
 
 
 class JobOut(BaseModel):
