@@ -653,6 +653,11 @@ async def test_a_store_kept_in_qdrant_or_searched_with_faiss(store: Store, tmp_p
     await service.process(row.id, loader["id"])
     found = await service.query(row.id, "Swiss federal city", 1)
     assert found[0]["metadata"]["source"] == "bern.txt" and 0 < found[0]["score"] <= 1.0001
+    # the in-memory store searches the same chunks, nothing moved (the same scores)
+    await service.configure(row.id, vector_store_name="memoryVectorStore")
+    assert (await service.query(row.id, "Swiss federal city", 1))[0]["score"] == pytest.approx(
+        found[0]["score"], abs=1e-4
+    )
     await service.delete_store(row.id)
 
 

@@ -86,9 +86,16 @@ def test_document_store_pages(page: Page, studio: Proc, tmp_path: Path) -> None:
 
     # the vector store's set-up, and the test box with scores
     vs = page.locator(".vector-store")
-    vs.locator("input[name=topK]").fill("2")
-    vs.locator("button[type=submit]").click()
+    vs.locator("select[aria-label='Vector store']").select_option("qdrant")
+    vs.locator("[data-config=vectorStore]").wait_for()  # an outside engine's settings
+    shoot(page, "studio-docstore-vector-store.png")
+    vs.locator("select[aria-label='Vector store']").select_option("faiss")
+    vs.locator("input[aria-label='Top K']").fill("2")
+    vs.locator("button[type=submit]").first.click()
     vs.locator(".notice").filter(has_text="Saved").wait_for()
+    admin = {"Authorization": f"Bearer {studio.admin}"}  # type: ignore[attr-defined]
+    saved = httpx.get(f"{studio.url}/api/v1/document-store/store/handbook", headers=admin).json()
+    assert saved["vectorStoreConfig"] == {"name": "faiss", "config": {"topK": 2}}
     query = page.locator(".query-box")
     query.locator("input[name=query]").fill("pets welcome on Fridays")
     query.locator("button[type=submit]").click()
@@ -104,7 +111,6 @@ def test_document_store_pages(page: Page, studio: Proc, tmp_path: Path) -> None:
     row = page.locator("tr[data-store=handbook]")
     row.wait_for()
     assert "UPSERTED" in row.inner_text() and "3" in row.locator("td").nth(3).inner_text()
-    admin = {"Authorization": f"Bearer {studio.admin}"}  # type: ignore[attr-defined]
     store = httpx.get(f"{studio.url}/api/v1/document-store/store/handbook", headers=admin).json()
     assert (
         httpx.delete(

@@ -33,6 +33,21 @@ export interface LoaderForm {
   splitterConfig: Record<string, unknown>;
 }
 
+export interface VectorSetup {
+  embeddingName: string;
+  embeddingConfig: Record<string, unknown>;
+  vectorStoreName: string;
+  vectorStoreConfig: Record<string, unknown>;
+}
+
+/** The vector stores that search the store's own chunks (no settings but topK). */
+export const SEARCHED = new Set(['canvasflowDocumentStore', 'memoryVectorStore', 'faiss']);
+
+/** A form's values without the key the config form adds (the chosen node's name). */
+export function without(config: Record<string, unknown>, key: string): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(config).filter(([k, v]) => k !== key && v !== '' && v !== undefined));
+}
+
 export const docstores = {
   list: () => call<DocStore[]>('GET', `${BASE}/store`),
   get: (id: string) => call<DocStore>('GET', at('store', id)),
@@ -53,12 +68,8 @@ export const docstores = {
     call<Chunk>('PUT', at('chunks', storeId, loaderId, chunkId), { pageContent }),
   removeChunk: (storeId: string, loaderId: string, chunkId: string) =>
     call<void>('DELETE', at('chunks', storeId, loaderId, chunkId)),
-  saveVectorStore: (storeId: string, embeddingName: string, topK: number) =>
-    call<DocStore>('POST', `${BASE}/vectorstore/save`, {
-      storeId,
-      embeddingName,
-      vectorStoreConfig: { topK },
-    }),
+  saveVectorStore: (storeId: string, setup: VectorSetup) =>
+    call<DocStore>('POST', `${BASE}/vectorstore/save`, { storeId, ...setup }),
   query: (storeId: string, query: string, topK?: number) =>
     call<Found>('POST', `${BASE}/vectorstore/query`, { storeId, query, topK }),
   refresh: (storeId: string) => call<Upserted>('POST', at('refresh', storeId)),

@@ -6,10 +6,12 @@ import { ConfigForm } from '../components/NodeForm';
 import {
   docstores,
   doneLine,
+  SEARCHED,
   share,
   splitterValues,
   upload,
   upsertedLine,
+  without,
   type Chunk,
   type ChunkPage,
   type DocStore,
@@ -331,45 +333,82 @@ function Chunks({ storeId, loaderId, onChange }: { storeId: string; loaderId: st
 
 function VectorStore({ store, onSaved }: { store: DocStore; onSaved: (s: DocStore) => void }) {
   const [embeddings, setEmbeddings] = useState<NodeDesc[]>([]);
+  const [stores, setStores] = useState<NodeDesc[]>([]);
   const [said, setSaid] = useState('');
+  const chosen = (c: unknown, fallback: string) => {
+    const v = c as { name?: string; config?: Record<string, unknown> } | null;
+    return { name: v?.name ?? fallback, config: v?.config ?? {} };
+  };
+  const [embedding, setEmbedding] = useState(chosen(store.embeddingConfig, 'wordLlamaEmbeddings'));
+  const [kept, setKept] = useState(chosen(store.vectorStoreConfig, 'canvasflowDocumentStore'));
   useEffect(() => {
     docstores.components('embeddings').then(setEmbeddings, () => setEmbeddings([]));
+    docstores.components('vectorstore').then(setStores, () => setStores([]));
   }, []);
-  const current = String((store.embeddingConfig as { name?: string } | null)?.name ?? 'wordLlamaEmbeddings');
-  const topK = Number(((store.vectorStoreConfig as { config?: { topK?: number } } | null)?.config?.topK) ?? 4);
+  const save = async () => {
+    try {
+      const topK = Number(kept.config.topK ?? 4);
+      onSaved(
+        await docstores.saveVectorStore(store.id, {
+          embeddingName: embedding.name,
+          embeddingConfig: without(embedding.config, 'embeddings'),
+          vectorStoreName: kept.name,
+          vectorStoreConfig: SEARCHED.has(kept.name) ? { topK } : without(kept.config, 'vectorStore'),
+        }),
+      );
+      setSaid('Saved.');
+    } catch (err) {
+      setSaid(message(err));
+    }
+  };
   return (
     <section className="card vector-store">
       <h3>Vector store</h3>
       <p className="hint">
-        Chunks are kept in canvasflow's own vector store, with a record manager. Other embeddings than the chunks were made
-        with empty it: process the loaders again.
+        Chunks are kept in canvasflow's database with a record manager; canvasflow's own store, the in-memory one and FAISS
+        search them there, Qdrant, Chroma, Pinecone and Postgres get each chunk as well. Other embeddings, or another
+        engine, empty the old place: process the loaders again.
       </p>
-      <form
-        className="inline-form"
-        onSubmit={async (e) => {
-          e.preventDefault();
-          const data = new FormData(e.currentTarget);
-          try {
-            onSaved(await docstores.saveVectorStore(store.id, String(data.get('embeddings')), Number(data.get('topK'))));
-            setSaid('Saved.');
-          } catch (err) {
-            setSaid(message(err));
-          }
-        }}
-      >
-        <label>
-          Embeddings{' '}
-          <select name="embeddings" aria-label="Embeddings" defaultValue={current} key={`${current}-${embeddings.length}`}>
-            {embeddings.map((n) => (
-              <option key={n.name} value={n.name}>{n.label}</option>
-            ))}
-          </select>
-        </label>
-        <label>
-          Chunks a query finds <input name="topK" type="number" min={1} max={100} defaultValue={topK} aria-label="Top K" />
-        </label>
-        <button type="submit">Save</button>
-        {said && <span className="notice" role="status">{said}</span>}
+      <form className="vector-form" onSubmit={(e) => { e.preventDefault(); save(); }}>
+        <div className="inline-form">
+          <label>
+            Embeddings{' '}
+            <select aria-label="Embeddings" value={embedding.name} onChange={(e) => setEmbedding({ name: e.target.value, config: {} })}>
+              {embeddings.map((n) => (
+                <option key={n.name} value={n.name}>{n.label}</option>
+              ))}
+            </select>
+          </label>
+          <label>
+            Vector store{' '}
+            <select aria-label="Vector store" value={kept.name} onChange={(e) => setKept({ name: e.target.value, config: {} })}>
+              {stores.map((n) => (
+                <option key={n.name} value={n.name}>{n.label}</option>
+              ))}
+            </select>
+          </label>
+          {SEARCHED.has(kept.name) && (
+            <label>
+              Chunks a query finds{' '}
+              <input
+                type="number"
+                min={1}
+                max={100}
+                aria-label="Top K"
+                value={String(kept.config.topK ?? 4)}
+                onChange={(e) => setKept({ ...kept, config: { ...kept.config, topK: Number(e.target.value) } })}
+              />
+            </label>
+          )}
+          <button type="submit">Save</button>
+          {said && <span className="notice" role="status">{said}</span>}
+        </div>
+        {embedding.name !== 'wordLlamaEmbeddings' && (
+          <ConfigForm owner="embeddings" chosen={embedding.name} config={embedding.config} onChange={(c) => setEmbedding({ ...embedding, config: c })} />
+        )}
+        {!SEARCHED.has(kept.name) && (
+          <ConfigForm owner="vectorStore" chosen={kept.name} config={kept.config} onChange={(c) => setKept({ ...kept, config: c })} />
+        )}
       </form>
     </section>
   );

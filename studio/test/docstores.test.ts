@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { doneLine, share, splitterValues, upsertedLine } from './docstores';
+import { doneLine, SEARCHED, share, splitterValues, upsertedLine, without } from '../src/docstores';
 
 describe('document stores', () => {
   it('says what processing did in the CLI\'s words', () => {
@@ -15,5 +15,14 @@ describe('document stores', () => {
   });
   it('reads the splitter sizes as numbers and drops empty fields', () => {
     expect(splitterValues({ chunkSize: '200', chunkOverlap: '', separator: '\n' })).toEqual({ chunkSize: 200, separator: '\n' });
+  });
+});
+
+describe('vector store set-up', () => {
+  it('drops the chosen node\'s own key and empty fields', () => {
+    expect(without({ vectorStore: 'qdrant', qdrantCollection: 'a', topK: '' }, 'vectorStore')).toEqual({ qdrantCollection: 'a' });
+  });
+  it('knows the stores that search their own chunks', () => {
+    expect(SEARCHED.has('faiss') && !SEARCHED.has('qdrant')).toBe(true);
   });
 });
