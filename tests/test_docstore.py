@@ -602,6 +602,14 @@ async def test_bad_files_fail_with_their_reason_and_the_rest_go_on(
     assert reasons["empty.md"] == "the file is empty"
 
 
+async def changed_file(service: Any, store_id: str, loader_id: str, name: str, data: bytes) -> Any:
+    """A file of a file loader uploaded again with other content, then processed."""
+    await service.save_loader(
+        store_id, loader_name="fileLoader", loader_id=loader_id, files=[(name, data)]
+    )
+    return await service.process(store_id, loader_id)
+
+
 async def test_a_store_kept_in_qdrant_or_searched_with_faiss(store: Store, tmp_path: Any) -> None:
     """Qdrant (local mode): each chunk is written to it as well and leaves it with its
     file; queries ask it and show its scores. Moving to FAISS empties Qdrant; FAISS
@@ -635,13 +643,9 @@ async def test_a_store_kept_in_qdrant_or_searched_with_faiss(store: Store, tmp_p
     assert found[0]["pageContent"] == "Paris is the capital of France."
     assert len(found) == 2 and found[0]["score"] >= found[1]["score"] > 0
     # a changed file: its old chunk leaves Qdrant too
-    await service.save_loader(
-        row.id,
-        loader_name="fileLoader",
-        loader_id=loader["id"],
-        files=[("bern.txt", b"Bern is the Swiss federal city.")],
+    again = await changed_file(
+        service, row.id, loader["id"], "bern.txt", b"Bern is the Swiss city."
     )
-    again = await service.process(row.id, loader["id"])
     assert (again.embedded, again.skipped, again.deleted) == (1, 2, 1) and await points() == 3
     # a chunk deleted in the browser goes from Qdrant
     page = await service.chunk_page(row.id, loader["id"], 1)
@@ -651,11 +655,11 @@ async def test_a_store_kept_in_qdrant_or_searched_with_faiss(store: Store, tmp_p
     await service.configure(row.id, vector_store_name="faiss")
     assert await points() == 0
     await service.process(row.id, loader["id"])
-    found = await service.query(row.id, "Swiss federal city", 1)
+    found = await service.query(row.id, "the Swiss city", 1)
     assert found[0]["metadata"]["source"] == "bern.txt" and 0 < found[0]["score"] <= 1.0001
     # the in-memory store searches the same chunks, nothing moved (the same scores)
     await service.configure(row.id, vector_store_name="memoryVectorStore")
-    assert (await service.query(row.id, "Swiss federal city", 1))[0]["score"] == pytest.approx(
+    assert (await service.query(row.id, "the Swiss city", 1))[0]["score"] == pytest.approx(
         found[0]["score"], abs=1e-4
     )
     await service.delete_store(row.id)
@@ -736,13 +740,7 @@ async def test_a_store_kept_in_a_postgres_table(tmp_path: Any) -> None:
         assert (await service.process(row.id, loader["id"])).embedded == 2 and count() == "2"
         found = await service.query(row.id, "yellow bananas", 1)
         assert found[0]["pageContent"] == "Bananas are yellow." and found[0]["score"] > 0
-        await service.save_loader(
-            row.id,
-            loader_name="fileLoader",
-            loader_id=loader["id"],
-            files=[("a.txt", b"Apples are green.")],
-        )
-        again = await service.process(row.id, loader["id"])
+        again = await changed_file(service, row.id, loader["id"], "a.txt", b"Apples are green.")
         assert (again.embedded, again.deleted) == (1, 1) and count() == "2"
         await service.delete_store(row.id)
         assert count() == "0"
