@@ -747,3 +747,59 @@ async def test_a_store_kept_in_a_postgres_table(tmp_path: Any) -> None:
     finally:
         await own.close()
         drop_pg_database(pg)
+
+
+async def test_a_loader_saved_while_its_job_runs(store: Store, tmp_path: Any) -> None:
+    """Saving a loader (a file added) while its job runs keeps the job's progress and
+    the files of both; the job ends STALE, since it did not read the new file."""
+    import asyncio
+
+    from canvasflow.config import Settings
+    from canvasflow.docstore.service import DocStores
+
+    service = DocStores(store, Settings(data_dir=tmp_path / "data"))
+    row = await service.create("busy")
+    files = [(f"f{i:03}.txt", f"File {i} says {'word ' * 60}".encode()) for i in range(40)]
+    loader = await service.save_loader(
+        row.id,
+        loader_name="fileLoader",
+        splitter_name="recursiveCharacterTextSplitter",
+        splitter_config={"chunkSize": 100, "chunkOverlap": 0},
+        files=files,
+    )
+    gate, calls = asyncio.Event(), [0]
+
+    class Held:
+        async def embed(self, texts: list[str]) -> np.ndarray:
+            calls[0] += 1
+            if calls[0] > 1:
+                await gate.wait()
+            return await Counting().embed(texts)
+
+    async def held(_row: Any) -> Held:
+        return Held()
+
+    service.embedder = held  # type: ignore[method-assign]
+    task = await service.start(row.id, loader["id"])
+    for _ in range(600):
+        if calls[0] >= 2:
+            break
+        await asyncio.sleep(0.05)
+    assert calls[0] >= 2
+    saved = await service.save_loader(
+        row.id,
+        loader_name="fileLoader",
+        splitter_name="recursiveCharacterTextSplitter",
+        splitter_config={"chunkSize": 100, "chunkOverlap": 0},
+        loader_id=loader["id"],
+        files=[("new.txt", b"New.")],
+    )
+    assert len(saved["files"]) == 41 and saved["job"]["state"] == "running"
+    gate.set()
+    done = await task
+    assert done.state == "done"
+    now = service.loader(await service.row(row.id), loader["id"])
+    assert now["status"] == "STALE" and len(now["files"]) == 41
+    again = await service.process(row.id, loader["id"])
+    assert again.embedded == 1 and again.skipped == done.embedded  # only the new file read
+    assert service.loader(await service.row(row.id), loader["id"])["status"] == "SYNC"

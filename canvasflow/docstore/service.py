@@ -65,6 +65,7 @@ SEARCHED = frozenset({VECTOR_STORE, "memoryVectorStore", "faiss"})
 OUTSIDE = frozenset({"qdrant", "chroma", "pinecone", "postgres"})
 PAGE = 50  # chunks on a page of the chunk browser (Flowise's)
 FILES = "FILE-STORAGE::"  # a file loader's files, as Flowise keeps them in its config
+SETUP = ("loaderId", "loaderConfig", "splitterId", "splitterConfig", "files")  # a loader's own
 
 
 def collection(store_id: str, loader_id: str) -> str:
@@ -287,7 +288,8 @@ class DocStores:
         row = await self.row(store_ref)
         cls = node_of(LOADERS, loader_name, "document loader")
         splitter = node_of(SPLITTERS, splitter_name, "text splitter") if splitter_name else None
-        before = self.loader(row, loader_id) if loader_id else None
+        if loader_id:
+            self.loader(row, loader_id)  # 404 for a loader the store has not
         lid = loader_id or str(uuid.uuid4())
         config = dict(loader_config or {})
         require_inputs(cls, config)
@@ -306,48 +308,53 @@ class DocStores:
                     "(CANVASFLOW_MAX_DOCUMENT_BYTES)",
                     code="file_too_large",
                 )
-        kept: dict[str, dict[str, Any]] = {}  # each file: its name, size and content hash
-        if before is not None and not replace_files:
-            kept = {f["name"]: dict(f) for f in before.get("files") or []}
         named = [(safe_name(name), data) for name, data in given]
         if replace_files:
             await self.store.delete_files(row.id, lid)
         await self.store.put_files(row.id, lid, named)  # in the database: every process's
-        for name, data in named:
-            kept[name] = {
-                "name": name,
-                "size": len(data),
-                "sha256": hashlib.sha256(data).hexdigest(),
-            }
-        if slot:
-            config[slot] = FILES + orjson.dumps(sorted(kept)).decode()
-        entry: dict[str, Any] = {
-            "id": lid,
-            "loaderId": loader_name,
-            "loaderName": cls.label,
-            "loaderConfig": config,
-            "splitterId": splitter_name,
-            "splitterName": splitter.label if splitter else None,
-            "splitterConfig": dict(splitter_config or {}),
-            "totalChunks": (before or {}).get("totalChunks", 0),
-            "totalChars": (before or {}).get("totalChars", 0),
-            "status": "NEW" if before is None else "STALE",
-            "files": [kept[n] for n in sorted(kept)],
-            "source": ", ".join(sorted(kept)) if slot else cls.label,
-            "job": (before or {}).get("job"),
-            "digests": (before or {}).get("digests") or {},  # of the files read last time
+        added = {  # each file: its name, size and content hash
+            name: {"name": name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+            for name, data in named
         }
+        saved: dict[str, Any] = {}
 
         def change(loaders: list[dict[str, Any]]) -> list[dict[str, Any]]:
-            if before is None:
-                return [*loaders, entry]
-            return [entry if e.get("id") == lid else e for e in loaders]
+            # merged with the loader as it is now: a running job's progress, totals and
+            # digests are its own, and files saved meanwhile stay
+            current = next((e for e in loaders if e.get("id") == lid), None)
+            if loader_id and current is None:
+                raise Gone(lid)
+            files: dict[str, dict[str, Any]] = {}
+            if current is not None and not replace_files:
+                files = {f["name"]: dict(f) for f in current.get("files") or []}
+            files.update(added)
+            if slot:
+                config[slot] = FILES + orjson.dumps(sorted(files)).decode()
+            base = current or {"id": lid, "totalChunks": 0, "totalChars": 0, "job": None}
+            saved.update(
+                {
+                    **base,
+                    "loaderId": loader_name,
+                    "loaderName": cls.label,
+                    "loaderConfig": config,
+                    "splitterId": splitter_name,
+                    "splitterName": splitter.label if splitter else None,
+                    "splitterConfig": dict(splitter_config or {}),
+                    "status": "NEW" if current is None else "STALE",
+                    "files": [files[n] for n in sorted(files)],
+                    "source": ", ".join(sorted(files)) if slot else cls.label,
+                    "digests": (current or {}).get("digests") or {},  # files read last time
+                }
+            )
+            if current is None:
+                return [*loaders, dict(saved)]
+            return [dict(saved) if e.get("id") == lid else e for e in loaders]
 
         try:
             await self._change_loaders(row.id, change)
         except Gone:
-            raise NotFound(f"no document store {store_ref}") from None
-        return entry
+            raise NotFound(f"no document store {store_ref} (or no loader {lid})") from None
+        return saved
 
     async def delete_loader(self, store_ref: str, loader_id: str) -> None:
         """A loader, its files, chunks and record manager keys."""
@@ -576,18 +583,26 @@ class DocStores:
             progress.finishedAt = time.time()
             chunks_n, chars = (await self.store.chunk_totals([coll])).get(coll, (0, 0))
             status = "SYNC" if progress.state == "done" else "STALE"
-            await self._set(
-                row.id,
-                loader_id,
-                status=status,
-                totalChunks=chunks_n,
-                totalChars=chars,
-                job=asdict(progress),
-                digests=digests,
-            )
+
+            def finish(loaders: list[dict[str, Any]]) -> list[dict[str, Any]]:
+                for now in loaders:
+                    if now.get("id") == loader_id:
+                        # saved again while this ran (files, settings): not in sync
+                        same = all(now.get(k) == entry.get(k) for k in SETUP)
+                        now.update(
+                            status=status if same else "STALE",
+                            totalChunks=chunks_n,
+                            totalChars=chars,
+                            job=asdict(progress),
+                            digests=digests,
+                        )
+                        return loaders
+                raise Gone(loader_id)
+
+            await self._change_loaders(row.id, finish)
         except Gone:
             progress.state, progress.finishedAt = "cancelled", time.time()
-            await self.store.drop_namespace(coll)  # what this job wrote of a deleted loader
+            await self._drop(row, loader_id)  # what this job wrote of a deleted loader
             return progress
         except BaseException as exc:
             progress.state, progress.finishedAt = "cancelled", time.time()
