@@ -3934,6 +3934,11 @@ export interface components {
         LoaderFile: {
             /** Name */
             name: string;
+            /**
+             * Sha256
+             * @description Its content's hash
+             */
+            sha256?: string | null;
             /** Size */
             size: number;
         };
