@@ -476,8 +476,34 @@ def test_flowises_document_store_nodes_read_a_store(client: Any) -> None:
 # -- a job stopped by deleting its store (in-process, both databases) ----------------------
 
 
-async def test_a_store_deleted_while_processing_stops_its_job(store: Store, tmp_path: Any) -> None:
+async def held_in_second_batch(service: Any, store_id: str, loader_id: str) -> Any:
+    """A loader's job started with embeddings that wait in its second batch until the
+    gate given back is set (its first batch written): the job and the gate."""
     import asyncio
+
+    gate, calls = asyncio.Event(), [0]
+
+    class Held:
+        async def embed(self, texts: list[str]) -> np.ndarray:
+            calls[0] += 1
+            if calls[0] > 1:
+                await gate.wait()
+            return await Counting().embed(texts)
+
+    async def held(_row: Any) -> Held:
+        return Held()
+
+    service.embedder = held
+    task = await service.start(store_id, loader_id)
+    for _ in range(600):  # polled, with a deadline of 30 s
+        if calls[0] >= 2:
+            break
+        await asyncio.sleep(0.05)
+    assert calls[0] >= 2, "the job never reached its second batch"
+    return task, gate
+
+
+async def test_a_store_deleted_while_processing_stops_its_job(store: Store, tmp_path: Any) -> None:
 
     from canvasflow.config import Settings
     from canvasflow.docstore.service import DocStores, collection
@@ -492,26 +518,8 @@ async def test_a_store_deleted_while_processing_stops_its_job(store: Store, tmp_
         splitter_config={"chunkSize": 200, "chunkOverlap": 0},
         files=files,
     )
-    gate = asyncio.Event()  # never set: the job waits in its second batch
-    calls = [0]
-
-    class Held:
-        async def embed(self, texts: list[str]) -> np.ndarray:
-            calls[0] += 1
-            if calls[0] > 1:
-                await gate.wait()
-            return await Counting().embed(texts)
-
-    async def held(_row: Any) -> Held:
-        return Held()
-
-    service.embedder = held  # type: ignore[method-assign]
-    task = await service.start(row.id, loader["id"])
-    for _ in range(600):  # until its first batch is written and the second is waiting
-        if calls[0] >= 2:
-            break
-        await asyncio.sleep(0.05)
-    assert calls[0] >= 2 and not task.done()
+    task, _gate = await held_in_second_batch(service, row.id, loader["id"])
+    assert not task.done()
     assert await store.chunks_of([collection(row.id, loader["id"])])  # the first batch
     await service.delete_store(row.id)
     assert task.done()
@@ -752,7 +760,6 @@ async def test_a_store_kept_in_a_postgres_table(tmp_path: Any) -> None:
 async def test_a_loader_saved_while_its_job_runs(store: Store, tmp_path: Any) -> None:
     """Saving a loader (a file added) while its job runs keeps the job's progress and
     the files of both; the job ends STALE, since it did not read the new file."""
-    import asyncio
 
     from canvasflow.config import Settings
     from canvasflow.docstore.service import DocStores
@@ -767,25 +774,7 @@ async def test_a_loader_saved_while_its_job_runs(store: Store, tmp_path: Any) ->
         splitter_config={"chunkSize": 100, "chunkOverlap": 0},
         files=files,
     )
-    gate, calls = asyncio.Event(), [0]
-
-    class Held:
-        async def embed(self, texts: list[str]) -> np.ndarray:
-            calls[0] += 1
-            if calls[0] > 1:
-                await gate.wait()
-            return await Counting().embed(texts)
-
-    async def held(_row: Any) -> Held:
-        return Held()
-
-    service.embedder = held  # type: ignore[method-assign]
-    task = await service.start(row.id, loader["id"])
-    for _ in range(600):
-        if calls[0] >= 2:
-            break
-        await asyncio.sleep(0.05)
-    assert calls[0] >= 2
+    task, gate = await held_in_second_batch(service, row.id, loader["id"])
     saved = await service.save_loader(
         row.id,
         loader_name="fileLoader",

@@ -157,6 +157,18 @@ class Progress:
         self.failed += other.failed
 
 
+async def totals(store: Store, rows: Sequence[DocumentStoreRow]) -> dict[str, tuple[int, int]]:
+    """Each store's chunks and characters, over its loaders."""
+    counted = await store.chunk_totals(
+        [collection(r.id, e["id"]) for r in rows for e in r.loaders or []]
+    )
+    out: dict[str, tuple[int, int]] = {}
+    for row in rows:
+        each = [counted.get(collection(row.id, e["id"]), (0, 0)) for e in row.loaders or []]
+        out[row.id] = (sum(c for c, _ in each), sum(n for _, n in each))
+    return out
+
+
 class Gone(Exception):
     """The store or loader being processed was deleted."""
 
@@ -210,15 +222,7 @@ class DocStores:
         return row
 
     async def totals(self, rows: Sequence[DocumentStoreRow]) -> dict[str, tuple[int, int]]:
-        """Each store's chunks and characters, over its loaders."""
-        counted = await self.store.chunk_totals(
-            [collection(r.id, e["id"]) for r in rows for e in r.loaders or []]
-        )
-        out: dict[str, tuple[int, int]] = {}
-        for row in rows:
-            each = [counted.get(collection(row.id, e["id"]), (0, 0)) for e in row.loaders or []]
-            out[row.id] = (sum(c for c, _ in each), sum(n for _, n in each))
-        return out
+        return await totals(self.store, rows)
 
     async def summaries(self) -> list[dict[str, Any]]:
         """Every store as the API lists them (without the canvases that read them)."""
@@ -425,6 +429,22 @@ class DocStores:
         cls = node_of(EMBEDDINGS, str(config.get("name") or DEFAULT_EMBEDDINGS), "embeddings")
         return await cls("embeddings", dict(config.get("config") or {})).build(self.ctx())
 
+    async def loader_node(
+        self,
+        cls: type[Node],
+        config: dict[str, Any],
+        splitter_name: str | None,
+        splitter_config: dict[str, Any],
+    ) -> Node:
+        """A loader node with its settings and, when one is named, its text splitter
+        built into it (as a canvas would connect them)."""
+        values = dict(config)
+        if splitter_name:
+            splitter = node_of(SPLITTERS, splitter_name, "text splitter")
+            built = splitter("splitter", dict(splitter_config))
+            values["textSplitter"] = await built.build(self.ctx())
+        return cls("loader", values)
+
     async def _sources(
         self,
         row: DocumentStoreRow,
@@ -440,12 +460,12 @@ class DocStores:
 
         ctx = self.ctx()
         cls = node_of(LOADERS, entry["loaderId"], "document loader")
-        values = dict(entry.get("loaderConfig") or {})
-        if entry.get("splitterId"):
-            splitter = node_of(SPLITTERS, entry["splitterId"], "text splitter")
-            built = splitter("splitter", dict(entry.get("splitterConfig") or {}))
-            values["textSplitter"] = await built.build(ctx)
-        node = cls("loader", values)
+        node = await self.loader_node(
+            cls,
+            entry.get("loaderConfig") or {},
+            entry.get("splitterId"),
+            entry.get("splitterConfig") or {},
+        )
         if file_input(cls) is None:
             try:
                 docs = await node.build(ctx)

@@ -23,16 +23,15 @@ from canvasflow.docstore.service import (
     OUTSIDE,
     RECORD_MANAGER,
     SEARCHED,
-    SPLITTERS,
     DocStores,
     Progress,
     node_of,
     require_inputs,
+    totals,
 )
 from canvasflow.engine.catalog import describe
 from canvasflow.errors import AlreadyExists, CanvasflowError, InputInvalid, NotFound, Unavailable
 from canvasflow.queue.jobs import QueueFull
-from canvasflow.runtime.context import RunContext
 from canvasflow.runtime.node import REGISTRY, load_all
 from canvasflow.server.deps import state
 from canvasflow.server.guards import require_admin
@@ -88,7 +87,7 @@ def _readers(canvas: Canvas) -> set[str]:
 
 
 async def _out(store: Store, rows: list[DocumentStoreRow]) -> list[DocumentStoreOut]:
-    totals = await DocStores(store, None, None).totals(rows)  # type: ignore[arg-type]
+    counted = await totals(store, rows)
     used: dict[str, list[WhereUsed]] = {}
     for canvas in await store.list_canvases():
         for store_id in _readers(canvas):
@@ -104,8 +103,8 @@ async def _out(store: Store, rows: list[DocumentStoreRow]) -> list[DocumentStore
             vectorStoreConfig=row.vector_store_config,
             embeddingConfig=row.embedding_config,
             recordManagerConfig=row.record_manager_config,
-            totalChunks=totals[row.id][0],
-            totalChars=totals[row.id][1],
+            totalChunks=counted[row.id][0],
+            totalChars=counted[row.id][1],
             createdDate=row.created_at,
             updatedDate=row.updated_at,
         )
@@ -227,17 +226,12 @@ async def preview(body: LoaderPreviewIn, request: Request) -> LoaderPreviewOut:
         raise InputInvalid(str(exc)) from None
     loader = node_of(LOADERS, name, "document loader")
     require_inputs(loader, body.loaderConfig)
-    st = state(request)
-    ctx = RunContext(question="", settings=st.settings, credentials=st.credentials, store=st.store)
-    values = dict(body.loaderConfig)
-    splitter_name = body.splitter_node()
-    splitter = node_of(SPLITTERS, splitter_name, "text splitter") if splitter_name else None
+    service = _service(request)
     try:
-        if splitter is not None:
-            values["textSplitter"] = await splitter("splitter", dict(body.splitterConfig)).build(
-                ctx
-            )
-        docs = await loader("loader", values).build(ctx)
+        node = await service.loader_node(
+            loader, body.loaderConfig, body.splitter_node(), body.splitterConfig
+        )
+        docs = await node.build(service.ctx())
     except CanvasflowError:
         raise
     except Exception as exc:  # a configuration the loader cannot read: the caller's to fix
