@@ -316,10 +316,14 @@ def test_stop_in_the_widget_stops_the_answer(
 
         def stored() -> dict[str, Any] | None:
             rows = httpx.get(f"{server.url}/api/v1/chatmessage/{slow['id']}").json()
-            return next((m for m in rows if m["role"] == "apiMessage"), None)
+            # the answer's row is there, empty and running, from the start: wait for its end
+            return next(
+                (m for m in rows if m["role"] == "apiMessage" and m["status"] != "running"), None
+            )
 
         message = poll(stored, timeout=30)
         shoot(page, "widget-stopped.png")
+        assert message["status"] == "aborted", message
         assert "word3" in message["content"] and "word399" not in message["content"]
     finally:
         page.close()
