@@ -276,7 +276,7 @@ def test_traces(upstream: str) -> None:
         assert spans[name].parent.span_id == root.context.span_id  # type: ignore[union-attr]
     model = spans["model call"]
     assert model.parent.span_id == spans["node llmChain"].context.span_id  # type: ignore[union-attr]
-    assert model.attributes["completion_tokens"] == 2
+    assert model.attributes["llm.token_count.completion"] == 2
 
 
 def run_traced(flow: dict, question: str, upstream: str) -> list:

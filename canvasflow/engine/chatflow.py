@@ -101,7 +101,7 @@ class Graph:
             yield node_event(node.id, "running")
             started = time.perf_counter()
             kind = llm_spans.node_attributes(node.name, node.category)
-            with span(f"node {node.name}", node_id=node.id, node=node.name, **kind):
+            with span(f"node {node.name}", node_id=node.id, **kind):
                 try:
                     instances[node.id] = await node.build(ctx)
                 except Exception:
@@ -116,7 +116,7 @@ class Graph:
         keepers = [i for i in instances.values() if hasattr(i, "remember")]
         pieces: list[str] = []
         kind = llm_spans.node_attributes(ending.name, ending.category)
-        with span(f"node {ending.name}", node_id=ending.id, node=ending.name, **kind):
+        with span(f"node {ending.name}", node_id=ending.id, **kind):
             try:
                 async for event in ending.run(ctx):
                     if event.kind == "token":

@@ -241,7 +241,8 @@ class Prediction(OutcomeView):
                 ROUTES.set(await analytic.routes(ctx))
             except Exception:
                 log.exception("the analytic providers of %s could not be read", ctx.canvas_id)
-        with span("prediction", canvas=ctx.canvas_id, chat_id=ctx.chat_id) as current:
+        # its canvas, chat and session are in its LLM attributes (llm_spans.record)
+        with span("prediction") as current:
             self._tracing = current is not None and recording()
             try:
                 await self._run()
@@ -249,7 +250,6 @@ class Prediction(OutcomeView):
                 set_attributes(
                     current,
                     status=self.status,
-                    tokens=self.outcome.tokens,
                     ttft_ms=self.ttft_ms,
                     latency_ms=self.latency_ms,
                 )

@@ -36,11 +36,9 @@ async def stream_answer(model: ChatModel, messages: list[Message]) -> AsyncItera
     used = Usage()
     started = time.perf_counter()
     first = True
+    # its model, messages and token counts are its LLM attributes (llm_spans)
     with span(
-        "model call",
-        lazy=lambda: llm_spans.model_call(model.model_name, messages),
-        model=model.model_name,
-        messages=len(messages),
+        "model call", lazy=lambda: llm_spans.model_call(model.model_name, messages)
     ) as current:
         limits = getattr(model, "deadlines", None) or Deadlines()
         # the answer, for the span, only when a trace records it
@@ -58,9 +56,6 @@ async def stream_answer(model: ChatModel, messages: list[Message]) -> AsyncItera
         except Exception:
             yield usage_event(used.prompt_tokens, used.completion_tokens)
             raise
-        set_attributes(
-            current, prompt_tokens=used.prompt_tokens, completion_tokens=used.completion_tokens
-        )
         llm_spans.model_answered(
             current,
             "".join(kept) if kept is not None else None,

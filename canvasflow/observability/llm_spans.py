@@ -209,6 +209,5 @@ def _agentflow_nodes(root: Any, prediction: Prediction) -> None:
         attrs = {
             SpanAttributes.OPENINFERENCE_SPAN_KIND: kind_of(name, cls.category if cls else ""),
             "node_id": node_id,
-            "node": name,
         }
         root.add(f"node {labels.get(node_id) or name}", start, end, attrs, status == "error")

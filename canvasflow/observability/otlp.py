@@ -66,44 +66,66 @@ def _value(value: Any) -> bytes:
     return b"\x0a" + _len(len(raw)) + raw
 
 
+# a key's encoded ``KeyValue.key`` field with the tag of its value field after it
 _KEYS: dict[str, bytes] = {}
 # whole ``KeyValue`` fields (tag, length and pair) of values that repeat: short strings
-# (kinds, names, models, statuses), by (field tag, key, value)
-_PAIRS: dict[tuple[int, str, str], bytes] = {}
+# (kinds, names, models, statuses) and small numbers (counts, milliseconds), by (field
+# tag, key, value)
+_PAIRS: dict[tuple[int, str, Any], bytes] = {}
+
+
+def _key(key: str) -> bytes:
+    if len(_KEYS) > 50_000:
+        _KEYS.clear()
+    raw = key.encode()
+    encoded = _KEYS[key] = b"\x0a" + _len(len(raw)) + raw + b"\x12"
+    return encoded
 
 
 def _attributes(tag: int, attributes: Any) -> bytes:
-    """Repeated ``KeyValue`` fields."""
+    """Repeated ``KeyValue`` fields: the hot loop of a trace's encoding, so strings and
+    small numbers are written inline, not through :func:`_value`."""
     if not attributes:
         return b""
     out = []
+    append = out.append
     head = _SMALL[(tag << 3) | 2]
+    small = _SMALL
     pairs = _PAIRS
+    keys = _KEYS
     # the SDK's BoundedAttributes: its plain dict (iterating the mapping itself takes a
     # lock and two Python calls per item, most of an encoding's time)
     plain = getattr(attributes, "_dict", attributes)
     for key, value in plain.items():
         kind = type(value)
-        # (ids, times, counts and texts differ each time: caching them would only fill
-        # the cache and push the rest of the server out of the CPU's)
-        cached = kind is str and len(value) <= 32
-        if cached:
+        # (ids and texts differ each time: caching them would only fill the cache and
+        # push the rest of the server out of the CPU's)
+        if kind is str:
+            cached = len(value) <= 32
+            if cached:
+                whole = pairs.get((tag, key, value))
+                if whole is not None:
+                    append(whole)
+                    continue
+            raw = value.encode()
+            n = len(raw)
+            v = b"\x0a" + (small[n] if n < 16384 else _varint(n)) + raw
+        elif kind is int and 0 <= value < 4096:
             whole = pairs.get((tag, key, value))
             if whole is not None:
-                out.append(whole)
+                append(whole)
                 continue
-        encoded = _KEYS.get(key)
-        if encoded is None:
-            if len(_KEYS) > 50_000:
-                _KEYS.clear()
-            raw = key.encode()
-            encoded = _KEYS[key] = b"\x0a" + _len(len(raw)) + raw
-        v = _value(value)
+            cached = True
+            v = b"\x18" + small[value]
+        else:
+            cached = False
+            v = _value(value)
+        k = keys.get(key) or _key(key)
         size = len(v)
-        body = encoded + b"\x12" + (_SMALL[size] if size < 16384 else _varint(size)) + v
+        body = k + (small[size] if size < 16384 else _varint(size)) + v
         size = len(body)
-        whole = head + (_SMALL[size] if size < 16384 else _varint(size)) + body
-        out.append(whole)
+        whole = head + (small[size] if size < 16384 else _varint(size)) + body
+        append(whole)
         if cached:
             if len(pairs) > 50_000:
                 pairs.clear()
@@ -230,16 +252,25 @@ def _resource_head(resource: Any) -> bytes:
 _FLAGS = b"\x85\x01" + _PACK_I(0x100)  # SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK: not remote
 
 
+_NAMES: dict[str, bytes] = {}
+
+
 def _noted(noted: Any, trace_id: bytes, parent: bytes | None, out: list[bytes]) -> None:
     span_id = (getrandbits(64) or 1).to_bytes(8, "big")
-    parts = [trace_id, b"\x12\x08", span_id]
-    if parent is not None:
-        parts.append(b"\x22\x08" + parent)
-    parts.append(_string(5, noted.name))
-    parts.append(b"\x30\x01")  # SPAN_KIND_INTERNAL
-    parts.append(b"\x39" + _PACK_Q(noted.start))
-    parts.append(b"\x41" + _PACK_Q(noted.end))
-    parts.append(_attributes(9, noted.attributes))
+    name = _NAMES.get(noted.name)
+    if name is None:  # the span's name with SPAN_KIND_INTERNAL after it
+        if len(_NAMES) > 10_000:
+            _NAMES.clear()
+        name = _NAMES[noted.name] = _string(5, noted.name) + b"\x30\x01"
+    parts = [
+        trace_id,
+        b"\x12\x08",
+        span_id,
+        b"\x22\x08" + parent if parent is not None else b"",
+        name,
+        b"\x39" + _PACK_Q(noted.start) + b"\x41" + _PACK_Q(noted.end),
+        _attributes(9, noted.attributes),
+    ]
     error = noted.error
     if error is not None:  # as the SDK records an exception: an event, an ERROR status
         kind, message = type(error).__name__, str(error)
