@@ -87,7 +87,7 @@ def _attributes(tag: int, attributes: Any) -> bytes:
     small numbers are written inline, not through :func:`_value`."""
     if not attributes:
         return b""
-    out = []
+    out: list[bytes] = []
     append = out.append
     head = _SMALL[(tag << 3) | 2]
     small = _SMALL
