@@ -226,6 +226,29 @@ class Settings(BaseSettings):
     otel_service_name: str | None = _env("OTEL_SERVICE_NAME")
     otel_exporter_otlp_headers: str | None = _env("OTEL_EXPORTER_OTLP_HEADERS")
     otel_exporter_otlp_traces_headers: str | None = _env("OTEL_EXPORTER_OTLP_TRACES_HEADERS")
+    otel_traces_sampler: (
+        Literal[
+            "always_on",
+            "always_off",
+            "traceidratio",
+            "parentbased_always_on",
+            "parentbased_always_off",
+            "parentbased_traceidratio",
+        ]
+        | None
+    ) = Field(
+        None,
+        validation_alias=AliasChoices("OTEL_TRACES_SAMPLER"),
+        description="Which predictions' traces the server's OTLP exporter gets (default "
+        "parentbased_always_on: every one); a canvas's analytic providers get all of theirs",
+    )
+    otel_traces_sampler_arg: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        validation_alias=AliasChoices("OTEL_TRACES_SAMPLER_ARG"),
+        description="The traceidratio samplers' share of traces, 0 to 1 (default 1)",
+    )
     otel_bsp_schedule_delay: float = Field(
         1000,
         ge=1,

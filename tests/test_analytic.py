@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
-from tests.support import llm_chain_flow, poll
+from tests.support import canvasflow_server, llm_chain_flow, make_canvas, poll
 
 pytest.importorskip("opentelemetry.sdk")
 
@@ -382,3 +385,120 @@ def _make_with(tracing: Any, provider: Any, root: Any) -> None:
         tracing.make_spans(root)
     finally:
         trace._TRACER_PROVIDER = previous
+
+
+def spans_by_trace(got: list[dict[str, Any]]) -> dict[bytes, list[Any]]:
+    traces: dict[bytes, list[Any]] = {}
+    for g in got:
+        for rs in g["body"].resource_spans:
+            for ss in rs.scope_spans:
+                for s in ss.spans:
+                    traces.setdefault(s.trace_id, []).append(s)
+    return traces
+
+
+def test_the_servers_sampler_keeps_a_share_of_whole_traces(
+    receiver: Receiver, upstream: str, tmp_path: Path
+) -> None:
+    """OTEL_TRACES_SAMPLER and its ARG, as OpenTelemetry's SDK reads them: a ratio keeps
+    that share of the predictions' traces, each whole, chosen by its trace id as the
+    SDK's TraceIdRatioBased chooses; the rest make no span."""
+    proc = canvasflow_server(
+        tmp_path,
+        upstream,
+        extra_env={
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": receiver.url + "/v1/traces",
+            "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+            "OTEL_TRACES_SAMPLER_ARG": "0.5",
+            "OTEL_BSP_SCHEDULE_DELAY": "100",
+        },
+    ).start()
+    try:
+        canvas = make_canvas(proc.url, llm_chain_flow("mock?tokens=2"), name="sampled")
+        asked = {
+            httpx.post(
+                f"{proc.url}/api/v1/prediction/{canvas['id']}", json={"question": "q"}, timeout=30
+            ).json()["chatMessageId"]
+            for _ in range(40)
+        }
+
+        def exported() -> int | None:  # everything queued has been sent and received
+            metrics = httpx.get(f"{proc.url}/metrics").text
+            values = {
+                line.split("{")[0]: float(line.split()[-1])
+                for line in metrics.splitlines()
+                if line.startswith("canvasflow_trace_spans_") and 'to="otlp"' in line
+            }
+            spans = sum(len(s) for s in spans_by_trace(receiver.got).values())
+            sent = values.get("canvasflow_trace_spans_exported_total")
+            return (
+                spans
+                if values.get("canvasflow_trace_spans_queued") == 0 and sent == spans
+                else None
+            )
+
+        poll(exported, timeout=20)
+    finally:
+        proc.stop()
+    traces = spans_by_trace(receiver.got)
+    # 40 draws of a fair coin: fewer than 6 or more than 34 is a one-in-a-million run
+    assert 6 <= len(traces) <= 34, len(traces)
+    bound = round(0.5 * (1 << 64))  # the SDK's TraceIdRatioBased bound
+    for trace_id, spans in traces.items():
+        assert int.from_bytes(trace_id, "big") & ((1 << 64) - 1) < bound
+        names = sorted(s.name for s in spans)
+        assert names == sorted(
+            [
+                "prediction",
+                "node chatOpenAICustom",
+                "node promptTemplate",
+                "node llmChain",
+                "model call",
+            ]
+        ), names
+        root = next(s for s in spans if s.name == "prediction")
+        metadata = next(a.value.string_value for a in root.attributes if a.key == "metadata")
+        assert json.loads(metadata)["chatMessageId"] in asked
+
+
+def test_a_trace_the_sampler_leaves_out_still_goes_to_its_canvas_providers(
+    receiver: Receiver, upstream: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sampler is the server's exporter's: a canvas's own analytic provider gets every
+    trace of that canvas."""
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import sampling
+
+    from canvasflow.config import Settings
+    from canvasflow.observability import export, tracing
+
+    sampler = tracing.sampler_of(Settings(otel_traces_sampler="always_off"))
+    server = export.Destination("server", receiver.url + "/server/v1/traces", delay=0.05)
+    monkeypatch.setattr(trace, "_TRACER_PROVIDER", None)
+    monkeypatch.setattr(tracing, "_SERVER", server)
+    monkeypatch.setattr(tracing, "_SAMPLER", sampler)
+    assert sampler is sampling.ALWAYS_OFF
+    stored = {"px": {"phoenixApiKey": "px-key", "phoenixEndpoint": receiver.url}}
+    analytic = {"phoenix": {"credentialId": "px", "projectName": "p", "status": True}}
+    try:
+        assert run(llm_chain_flow("mock?tokens=2"), analytic, FakeCredentials(stored), upstream)
+        got = poll(lambda: receiver.got or None, timeout=20)
+        assert server.flush(5)
+        assert [g["path"] for g in got] == ["/v1/traces"]
+        assert len(spans_by_trace(got)) == 1
+        # with no provider either, nothing at all is noted
+        assert run(llm_chain_flow("mock?tokens=2"), {}, FakeCredentials({}), upstream)
+        assert server.flush(5) and server.exported == 0 and len(receiver.got) == 1
+    finally:
+        server.close()
+
+
+def test_a_sampler_that_does_not_exist_is_refused() -> None:
+    from pydantic import ValidationError
+
+    from canvasflow.config import Settings
+
+    with pytest.raises(ValidationError, match="OTEL_TRACES_SAMPLER"):
+        Settings.model_validate({"OTEL_TRACES_SAMPLER": "jaeger_remote"})
+    with pytest.raises(ValidationError, match="OTEL_TRACES_SAMPLER_ARG"):
+        Settings.model_validate({"OTEL_TRACES_SAMPLER_ARG": "2"})

@@ -221,11 +221,13 @@ def encode(spans: Sequence[Any]) -> bytes:
 def noted_spans(root: Any) -> bytes:
     """A noted trace's spans as ``ScopeSpans.spans`` fields, whatever resource they go
     under: each span with new random ids (128 and 64 bits, as the SDK draws them), kind
-    INTERNAL, its parent's id, its error as the SDK records an exception. Written as the
+    INTERNAL, its parent's id, its error as the SDK records an exception; the trace's id
+    is the root's own when it has one (a sampler decided on it). Written as the
     trace ends, so that what waits for its export is one string, not the trace's
     objects."""
     spans: list[bytes] = []
-    _noted(root, b"\x0a\x10" + (getrandbits(128) or 1).to_bytes(16, "big"), None, spans)
+    trace_id = root.trace_id or getrandbits(128) or 1  # drawn at its start when sampled
+    _noted(root, b"\x0a\x10" + trace_id.to_bytes(16, "big"), None, spans)
     return b"".join(spans)
 
 

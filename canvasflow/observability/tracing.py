@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from contextvars import ContextVar
+from random import getrandbits
 from typing import TYPE_CHECKING, Any
 
 try:
@@ -106,7 +107,18 @@ class Pending:
     made into OpenTelemetry's once its trace has ended (:func:`span`): nothing of the
     SDK's runs before a prediction's first token, or on its token path."""
 
-    __slots__ = ("attributes", "children", "end", "error", "lazy", "name", "start", "status")
+    __slots__ = (
+        "attributes",
+        "children",
+        "end",
+        "error",
+        "lazy",
+        "name",
+        "start",
+        "status",
+        "to_server",
+        "trace_id",
+    )
 
     def __init__(
         self,
@@ -124,6 +136,8 @@ class Pending:
         self.status: Any = None
         self.error: BaseException | None = None
         self.children: list[Pending] = []
+        self.trace_id = 0  # a root's, when the sampler drew it (0: drawn when written)
+        self.to_server = True  # a root's: whether the server's exporter gets its trace
 
     def set_attribute(self, key: str, value: Any) -> None:
         self.attributes[key] = value
@@ -156,10 +170,37 @@ def span(
     (:class:`Pending`); the outermost one makes them all spans when it ends."""
     if not recording():
         return _NOTHING
-    return _Opened(Pending(name, {k: v for k, v in attributes.items() if v is not None}, lazy))
+    parent = _OPEN.get()
+    if parent is _LEFT_OUT:  # the sampler left this trace out: its spans too
+        return _NOTHING
+    noted = Pending(name, {k: v for k, v in attributes.items() if v is not None}, lazy)
+    if parent is None and _SAMPLER is not None:  # a trace begins: is it sampled?
+        noted.trace_id = getrandbits(128) or 1
+        decision = _SAMPLER.should_sample(None, noted.trace_id, name)
+        if not decision.decision.is_sampled():
+            if not ROUTES.get():  # sent nowhere: nothing of it is noted
+                return _LeftOut()
+            noted.to_server = False  # its canvas's providers still get it
+    return _Opened(noted)
 
 
 _NOTHING = nullcontext()
+# the server's sampler (setup: OTEL_TRACES_SAMPLER) when it is not "every trace"
+_SAMPLER: Any = None
+# what the open span is while a trace the sampler left out runs
+_LEFT_OUT = Pending("left out", {})
+
+
+class _LeftOut:
+    """A trace the sampler left out while it runs: the spans inside it note nothing."""
+
+    __slots__ = ("token",)
+
+    def __enter__(self) -> None:
+        self.token = _OPEN.set(_LEFT_OUT)
+
+    def __exit__(self, *exc: Any) -> None:
+        _OPEN.reset(self.token)
 
 
 class _Opened:
@@ -241,7 +282,8 @@ def _send(root: Pending) -> None:
     from canvasflow.observability import otlp
 
     global _RESOURCE, _SCOPE
-    destinations = ((_SERVER,) if _SERVER is not None else ()) + ROUTES.get()
+    server = (_SERVER,) if _SERVER is not None and root.to_server else ()
+    destinations = server + ROUTES.get()
     if not destinations:
         return
     if _RESOURCE is None or _SCOPE is None:
@@ -302,7 +344,8 @@ def setup(settings: Settings) -> bool:
     from canvasflow.observability import export
 
     service = settings.otel_service_name or "canvasflow"
-    provider = TracerProvider(resource=Resource.create({"service.name": service}))
+    sampler = sampler_of(settings)
+    provider = TracerProvider(resource=Resource.create({"service.name": service}), sampler=sampler)
     headers = parse_env_headers(
         settings.otel_exporter_otlp_traces_headers or settings.otel_exporter_otlp_headers or "",
         liberal=True,
@@ -320,7 +363,26 @@ def setup(settings: Settings) -> bool:
     # (make_spans) and reach the server's and the canvases' destinations directly
     provider.add_span_processor(export.Exporting(export.register(destination)))
     provider._canvasflow_own = True
-    global _SERVER, _RESOURCE
+    global _SERVER, _RESOURCE, _SAMPLER
     _SERVER, _RESOURCE = destination, provider.resource
+    # canvasflow's own traces ask it as they begin, unless it takes every one
+    every = (settings.otel_traces_sampler or "parentbased_always_on").endswith("always_on")
+    _SAMPLER = None if every else sampler
     trace.set_tracer_provider(provider)
     return True
+
+
+def sampler_of(settings: Settings) -> Any:
+    """OpenTelemetry's sampler named by OTEL_TRACES_SAMPLER (and its ARG), as the SDK
+    reads them: a prediction starts its trace, so a parent-based one decides by its
+    root sampler."""
+    from opentelemetry.sdk.trace import sampling
+
+    name = settings.otel_traces_sampler or "parentbased_always_on"
+    ratio = 1.0 if settings.otel_traces_sampler_arg is None else settings.otel_traces_sampler_arg
+    root = {
+        "always_on": sampling.ALWAYS_ON,
+        "always_off": sampling.ALWAYS_OFF,
+        "traceidratio": sampling.TraceIdRatioBased(ratio),
+    }[name.removeprefix("parentbased_")]
+    return sampling.ParentBased(root) if name.startswith("parentbased_") else root
