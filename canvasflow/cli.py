@@ -80,6 +80,9 @@ def _settings(**given: Any) -> Settings:
     except ValidationError as exc:
         for err in exc.errors():
             field = str(err["loc"][0]) if err.get("loc") else "?"
+            if field.isupper():  # a standard variable's own name (OTEL_*, REDIS_URL...)
+                typer.echo(f"error: {field}: {err['msg']}", err=True)
+                continue
             env = f"CANVASFLOW_{field.upper()}"
             typer.echo(
                 f"error: {field} ({env} or --{field.replace('_', '-')}): {err['msg']}", err=True

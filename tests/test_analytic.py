@@ -9,6 +9,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -502,3 +505,14 @@ def test_a_sampler_that_does_not_exist_is_refused() -> None:
         Settings.model_validate({"OTEL_TRACES_SAMPLER": "jaeger_remote"})
     with pytest.raises(ValidationError, match="OTEL_TRACES_SAMPLER_ARG"):
         Settings.model_validate({"OTEL_TRACES_SAMPLER_ARG": "2"})
+    # the server says so in one line, and does not start
+    env = {**os.environ, "OTEL_TRACES_SAMPLER": "jaeger_remote"}
+    done = subprocess.run(
+        [sys.executable, "-m", "canvasflow.cli", "serve", "--port", "1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: OTEL_TRACES_SAMPLER: Input should be 'always_on'")
