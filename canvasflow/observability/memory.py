@@ -167,12 +167,15 @@ def compact_tables(owners: Iterable[object] = ()) -> int:
 class Trimmer:
     """Told when the last running prediction ends; trims while the quiet lasts.
 
-    Each trim collects reference cycles, compacts the tables a burst grew (the loop's,
-    the per-task registries, and those of ``owners()``) and returns free pages to the
-    system. The last trim of a quiet spell (some 20 s without a prediction) first awaits
-    ``release()``: caches that are filled again on demand (the SQLite store's
-    connections and their page caches), which a server with a request every few seconds
-    keeps (opening a connection again costs the next query some milliseconds)."""
+    Each trim compacts the tables a burst grew (the loop's, the per-task registries, and
+    those of ``owners()``) and returns free pages to the system. The first and the last
+    of a spell also collect reference cycles first: a full collection holds the event
+    loop for 20-900 ms (the more a burst left, the longer) and the ones between found
+    nothing a burst had not already left to the first. The last trim of a quiet spell
+    (some 20 s without a prediction) first awaits ``release()``: caches that are filled
+    again on demand (the SQLite store's connections and their page caches), which a
+    server with a request every few seconds keeps (opening a connection again costs the
+    next query some milliseconds)."""
 
     def __init__(
         self,
@@ -199,11 +202,12 @@ class Trimmer:
         self._pending = None
         if self._running() or self._trim is None or self._left <= 0:
             return  # busy again: the next idle starts a new spell
+        first = self._left == QUIET_TRIMS
         self._left -= 1
         if self._left == 0 and self._release is not None:  # quiet for some 20 s
             self._releasing = asyncio.get_running_loop().create_task(self._release_then_trim())
             return
-        self._trim_now()
+        self._trim_now(collect=first)
 
     async def _release_then_trim(self) -> None:
         try:
@@ -215,11 +219,12 @@ class Trimmer:
             self._releasing = None
         if self._running():
             return  # busy again while releasing
-        self._trim_now()
+        self._trim_now(collect=True)
 
-    def _trim_now(self) -> None:
+    def _trim_now(self, collect: bool) -> None:
         assert self._trim is not None
-        gc.collect()  # a burst's reference cycles hold pages until a full collection
+        if collect:  # a burst's reference cycles hold pages until a full collection
+            gc.collect()
         compact_tables(self._owners())
         self._trim(0)
         if self._left > 0 and self._pending is None:
