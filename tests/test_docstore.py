@@ -503,22 +503,34 @@ async def held_in_second_batch(service: Any, store_id: str, loader_id: str) -> A
     return task, gate
 
 
-async def test_a_store_deleted_while_processing_stops_its_job(store: Store, tmp_path: Any) -> None:
-
+async def a_held_job(
+    store: Store, tmp_path: Any, name: str, count: int, words: int, chunk_size: int
+) -> Any:
+    """A store with a file loader of ``count`` files of ``words`` words, split at
+    ``chunk_size``, its job held in its second batch (:func:`held_in_second_batch`): the
+    service, the store's row, the loader, the job and its gate."""
     from canvasflow.config import Settings
-    from canvasflow.docstore.service import DocStores, collection
+    from canvasflow.docstore.service import DocStores
 
     service = DocStores(store, Settings(data_dir=tmp_path / "data"))
-    row = await service.create("big")
-    files = [(f"f{i:03}.txt", f"File {i} says {'word ' * 200}".encode()) for i in range(300)]
+    row = await service.create(name)
+    files = [(f"f{i:03}.txt", f"File {i} says {'word ' * words}".encode()) for i in range(count)]
     loader = await service.save_loader(
         row.id,
         loader_name="fileLoader",
         splitter_name="recursiveCharacterTextSplitter",
-        splitter_config={"chunkSize": 200, "chunkOverlap": 0},
+        splitter_config={"chunkSize": chunk_size, "chunkOverlap": 0},
         files=files,
     )
-    task, _gate = await held_in_second_batch(service, row.id, loader["id"])
+    task, gate = await held_in_second_batch(service, row.id, loader["id"])
+    return service, row, loader, task, gate
+
+
+async def test_a_store_deleted_while_processing_stops_its_job(store: Store, tmp_path: Any) -> None:
+
+    from canvasflow.docstore.service import collection
+
+    service, row, loader, task, _gate = await a_held_job(store, tmp_path, "big", 300, 200, 200)
     assert not task.done()
     assert await store.chunks_of([collection(row.id, loader["id"])])  # the first batch
     await service.delete_store(row.id)
@@ -760,21 +772,7 @@ async def test_a_store_kept_in_a_postgres_table(tmp_path: Any) -> None:
 async def test_a_loader_saved_while_its_job_runs(store: Store, tmp_path: Any) -> None:
     """Saving a loader (a file added) while its job runs keeps the job's progress and
     the files of both; the job ends STALE, since it did not read the new file."""
-
-    from canvasflow.config import Settings
-    from canvasflow.docstore.service import DocStores
-
-    service = DocStores(store, Settings(data_dir=tmp_path / "data"))
-    row = await service.create("busy")
-    files = [(f"f{i:03}.txt", f"File {i} says {'word ' * 60}".encode()) for i in range(40)]
-    loader = await service.save_loader(
-        row.id,
-        loader_name="fileLoader",
-        splitter_name="recursiveCharacterTextSplitter",
-        splitter_config={"chunkSize": 100, "chunkOverlap": 0},
-        files=files,
-    )
-    task, gate = await held_in_second_batch(service, row.id, loader["id"])
+    service, row, loader, task, gate = await a_held_job(store, tmp_path, "busy", 40, 60, 100)
     saved = await service.save_loader(
         row.id,
         loader_name="fileLoader",
