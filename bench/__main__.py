@@ -58,6 +58,18 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK
 
 
+def children_cpu_seconds(pid: int) -> float:
+    """The CPU seconds of the processes ``pid`` started (and still has)."""
+    total = 0.0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            try:
+                total += cpu_seconds(int(child))
+            except OSError:  # it has just ended
+                pass
+    return total
+
+
 WORKERS = max(os.cpu_count() or 1, 1)
 
 
@@ -575,7 +587,7 @@ class Bench:
         one after another) of canvasflow's server and ``other``, in turns for ``rounds``:
         the medians of each."""
         sides: dict[str, dict[str, list[float]]] = {
-            t.name: {"rps": [], "ttft": [], "cpu": []} for t in (self.cf, other)
+            t.name: {"rps": [], "ttft": [], "cpu": [], "runs": []} for t in (self.cf, other)
         }
         for turn in range(rounds):
             for target in (self.cf, other) if turn % 2 == 0 else (other, self.cf):  # in turns
@@ -593,6 +605,7 @@ class Bench:
                 used = cpu_seconds(target.pid) - used
                 sides[target.name]["rps"].append(len(latencies) / seconds)
                 sides[target.name]["cpu"].append(used * 1000 / max(1, len(latencies)))
+                sides[target.name]["runs"].append(len(latencies) + streams)
                 path, body = target.path_for(50, 0.0, True)
                 for _ in range(streams):
                     r = await stream_once(HOST, target.port, path, body)
@@ -605,6 +618,7 @@ class Bench:
                 # the server's CPU (all its threads) per JSON prediction: steadier than
                 # its rate on a machine the load generator shares
                 "cpu_ms_per_prediction": statistics.median(got["cpu"]),
+                "predictions": sum(got["runs"]),
             }
             for name, got in sides.items()
         }
@@ -644,6 +658,11 @@ class Bench:
         )
         async with httpx.AsyncClient() as client:
             metrics = (await client.get(f"http://{HOST}:{port}/metrics")).text
+        # the exporter process's CPU (it writes and sends the protobuf), per traced
+        # prediction: on the machine's other core, not the server's
+        out["exporter_cpu_ms_per_prediction"] = (
+            children_cpu_seconds(traced_pid) * 1000 / max(1, on["predictions"])
+        )
         out["spans"] = {  # exported, dropped (queue full, export failed), queued
             line.rsplit(" ", 1)[0].removeprefix("canvasflow_trace_spans_"): float(line.split()[-1])
             for line in metrics.splitlines()
@@ -1141,6 +1160,14 @@ def run() -> None:
     out.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
     if not args.only or set(args.only) >= {"a", "b", "c", "d"}:
         print(table(results))
+    elif "k" in results:
+        k = results["k"]
+        print(
+            f"tracing every prediction: {k['rps_cost_share']:.1%} of JSON predictions/s, "
+            f"{k['added_ttft_ms_p50']:+.2f} ms TTFT p50, "
+            f"{k['added_cpu_ms_per_prediction']:+.3f} ms of the server's CPU and "
+            f"{k['exporter_cpu_ms_per_prediction']:.3f} ms of its exporter's per prediction"
+        )
     elif "j" in results:
         j = results["j"]
         print(

@@ -305,14 +305,16 @@ def test_a_noted_trace_is_written_as_the_sdk_would_send_it() -> None:
     from opentelemetry.trace import Status, StatusCode
 
     from canvasflow.observability import tracing
-    from canvasflow.observability.otlp import noted_spans, wrap
+    from canvasflow.observability.otlp import flat_spans, heads, wrap
 
     def noted() -> tracing.Pending:
         root = tracing.Pending("prediction", {"canvas": "c1", "tokens": 7}, start=1_000)
         node = tracing.Pending("node llmChain", {"node": "llmChain"}, start=1_100, end=1_900)
+        messages = [{"role": "user", "content": "hi"}]  # worked out as it is written
         call = tracing.Pending(
-            "model call", {"model": "m"}, lazy=lambda: {"messages": 2, "x": 0.5}, start=1_200
+            "model call", {"x": 0.5}, later=("llm input", ("m", messages, True)), start=1_200
         )
+        call.add_later(("llm output", ("hello", 3, 1, True)))
         call.error = ValueError("the model said no")
         call.end = 1_800
         node.children.append(call)
@@ -323,10 +325,10 @@ def test_a_noted_trace_is_written_as_the_sdk_would_send_it() -> None:
 
     resource = Resource.create({"service.name": "canvasflow"})
     scope = InstrumentationScope("canvasflow")
-    ours = noted()
-    assert tracing._settle(ours, 5_000) == 4
+    count, written = tracing.flat(noted(), 5_000)  # as the exporter process gets it
+    assert count == 4
     mine = ExportTraceServiceRequest()
-    mine.ParseFromString(wrap([noted_spans(ours)], resource, scope))
+    mine.ParseFromString(wrap(flat_spans(tracing.read_flat(written)), heads(resource, scope)))
 
     memory = InMemorySpanExporter()
     provider = TracerProvider(resource=resource)
@@ -374,6 +376,10 @@ def test_a_noted_trace_is_written_as_the_sdk_would_send_it() -> None:
     call = mine.resource_spans[0].scope_spans[0].spans[2]
     assert call.status.code == StatusCode.ERROR.value
     assert call.events[0].name == "exception"
+    worked_out = {a.key: a.value for a in call.attributes}
+    assert worked_out["llm.input_messages.0.message.content"].string_value == "hi"
+    assert worked_out["llm.token_count.completion"].int_value == 1
+    assert worked_out["x"].double_value == 0.5
     assert mine.resource_spans[0].resource == theirs.resource_spans[0].resource
     assert Status(StatusCode.UNSET).status_code.value == 0
 
@@ -441,8 +447,14 @@ def test_the_servers_sampler_keeps_a_share_of_whole_traces(
             )
 
         poll(exported, timeout=20)
+        # the protobuf was written and sent by the server's exporter process
+        assert proc.proc is not None
+        exporters = exporter_processes(proc.proc.pid)
+        assert len(exporters) == 1, exporters
     finally:
         proc.stop()
+    # which leaves with its server
+    poll(lambda: not Path(f"/proc/{exporters[0]}").exists() or None, timeout=30)
     traces = spans_by_trace(receiver.got)
     # 40 draws of a fair coin: fewer than 6 or more than 34 is a one-in-a-million run
     assert 6 <= len(traces) <= 34, len(traces)
@@ -494,6 +506,75 @@ def test_a_trace_the_sampler_leaves_out_still_goes_to_its_canvas_providers(
         assert server.flush(5) and server.exported == 0 and len(receiver.got) == 1
     finally:
         server.close()
+
+
+def exporter_processes(pid: int) -> list[int]:
+    """The trace exporter processes (observability/exporter.py) process ``pid`` started."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+            if b"canvasflow.observability.exporter" in cmdline:
+                found.append(int(child))
+    return found
+
+
+def test_the_exporter_process_is_started_again_when_it_has_ended(
+    receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The exporter process ends (killed, out of memory): it is started again with the
+    next batch, told of its destinations again, and their spans arrive; a batch that
+    comes within RESTART_AFTER of its last start (it keeps ending) is counted failed,
+    never raised on."""
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+
+    from canvasflow.observability import export, tracing
+
+    monkeypatch.setattr(export.Exporter, "RESTART_AFTER", 0.5)
+    resource = Resource.create({"service.name": "again"})
+    scope = InstrumentationScope("canvasflow")
+    again = export.Destination("again", receiver.url + "/v1/traces", delay=0.01)
+
+    def one_trace() -> None:
+        root = tracing.Pending("prediction", {"n": len(receiver.got)})
+        count, written = tracing.flat(root, time.time_ns())
+        again.put_trace(written, count, resource, scope)
+
+    try:
+        one_trace()
+        assert again.flush(10) and again.exported == 1
+        first = export.EXPORTER.process
+        assert first is not None and first.pid in exporter_processes(os.getpid())
+        first.kill()
+        first.wait(10)
+        # it was started a moment ago (as when it keeps ending): this one fails, counted
+        monkeypatch.setattr(export.EXPORTER, "started", time.monotonic())
+        one_trace()
+        poll(lambda: again.failed or None, timeout=10)
+        assert again.failed == 1 and export.EXPORTER.process is first
+
+        def arrived() -> int | None:
+            one_trace()
+            return again.exported if again.flush(5) and again.exported >= 2 else None
+
+        poll(arrived, timeout=30)
+        assert export.EXPORTER.process is not first
+        assert export.EXPORTER.process is not None
+        assert export.EXPORTER.process.poll() is None
+        names = {
+            s.name for g in receiver.got for s in g["body"].resource_spans[0].scope_spans[0].spans
+        }
+        assert names == {"prediction"}
+        services = {
+            a.value.string_value
+            for g in receiver.got
+            for a in g["body"].resource_spans[0].resource.attributes
+            if a.key == "service.name"
+        }
+        assert services == {"again"}
+    finally:
+        again.close()
 
 
 def test_a_sampler_that_does_not_exist_is_refused() -> None:

@@ -37,9 +37,7 @@ async def stream_answer(model: ChatModel, messages: list[Message]) -> AsyncItera
     started = time.perf_counter()
     first = True
     # its model, messages and token counts are its LLM attributes (llm_spans)
-    with span(
-        "model call", lazy=lambda: llm_spans.model_call(model.model_name, messages)
-    ) as current:
+    with span("model call", later=llm_spans.model_call(model.model_name, messages)) as current:
         limits = getattr(model, "deadlines", None) or Deadlines()
         # the answer, for the span, only when a trace records it
         kept: list[str] | None = [] if current is not None and llm_spans.CONTENT else None

@@ -1,8 +1,11 @@
 """Where finished spans go: trace destinations, each a bounded queue and a thread that
-sends batches over OTLP/HTTP (protobuf, encoded by observability/otlp.py). A prediction
-only appends to a queue (never waits for a collector); a full queue drops the span and
-counts it, a failed export counts its spans, and ``/metrics`` shows both
-(:class:`ExportCollector`).
+passes batches of it to the exporter process (observability/exporter.py), which writes
+OTLP's protobuf (observability/otlp.py) and sends it over OTLP/HTTP. A prediction only
+appends to a queue (never waits for a collector, nor for that process); a full queue
+drops the span and counts it, a failed export counts its spans, and ``/metrics`` shows
+both (:class:`ExportCollector`). The encoding and the talk with collectors run in that
+process, not under this one's interpreter lock, where they cost a traced server a
+tenth of its throughput.
 
 Two kinds of destination share this: the server's own OTLP exporter (the ``OTEL_*``
 variables, every prediction's spans) and a canvas's analytic providers (its spans only,
@@ -10,16 +13,18 @@ routed by :class:`Router` from the :data:`ROUTES` of the prediction that made th
 
 from __future__ import annotations
 
+import itertools
 import logging
+import subprocess
+import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
-
-from canvasflow.observability.otlp import encode, wrap
+from canvasflow.observability.exporter import frame, read_frame
+from canvasflow.observability.otlp import encode, heads
 from canvasflow.observability.tracing import ROUTES
 
 try:
@@ -53,8 +58,9 @@ class Destination:
     ) -> None:
         self.name = name
         self.url = url
-        self.headers = {**(headers or {}), "Content-Type": "application/x-protobuf"}
-        self.client = httpx.Client(timeout=timeout)
+        self.headers = dict(headers or {})
+        self.timeout = timeout
+        self.ident = next(_IDENTS)
         self.resource = resource
         self.max_queue = max_queue
         self.delay = delay
@@ -63,7 +69,9 @@ class Destination:
         self.wake = threading.Condition()
         self.exported = 0
         self.dropped = 0  # the queue was full
+        self.dropped_there = 0  # the exporter process's queue was full
         self.failed = 0  # spans of exports that failed
+        self.sending = False  # a batch is on its way to the exporter process
         self.closed = False
         self._warned = False
         self.thread = threading.Thread(target=self._run, name=f"trace export {name}", daemon=True)
@@ -107,7 +115,11 @@ class Destination:
                     self.wake.wait(self.delay)
             batch = self._take()
             if batch:
-                self._send(batch)
+                self.sending = True
+                try:
+                    self._send(batch)
+                finally:
+                    self.sending = False
             if self.closed and not self.queue:
                 return
 
@@ -116,14 +128,17 @@ class Destination:
         if spans and self.resource is not None:
             spans = [_with_resource(s, self.resource) for s in spans]
         traces = [item for item in batch if type(item) is Noted]
-        # encoded a few spans at a time, letting the GIL go between: the event loop waits
-        # for it at most that long, never a whole switch interval (5 ms); requests
-        # concatenate into one
+        # the SDK's spans (other code's, rare) are written here, a few at a time, letting
+        # the GIL go between: the event loop waits for it at most that long, never a
+        # whole switch interval (5 ms)
         parts = []
         for i in range(0, len(spans), CHUNK):
             parts.append(encode(spans[i : i + CHUNK]))
             time.sleep(0)
-        start = 0  # traces written as they ended: one ResourceSpans per resource and scope
+        # noted traces go to the exporter process as they were written, grouped by the
+        # resource and scope they are sent under: it writes the protobuf
+        groups: list[tuple[tuple[bytes, ...], list[bytes]]] = []
+        start = 0
         for j, noted in enumerate(traces):
             after = traces[j + 1] if j + 1 < len(traces) else None
             if (
@@ -132,39 +147,139 @@ class Destination:
                 or after.scope is not noted.scope
             ):
                 group = [n.spans for n in traces[start : j + 1]]
-                parts.append(wrap(group, noted.resource, noted.scope))
+                groups.append((heads(noted.resource, noted.scope), group))
                 start = j + 1
         count = len(spans) + sum(n.count for n in traces)
         try:
-            r = self.client.post(self.url, content=b"".join(parts), headers=self.headers)
-            sent = r.is_success
-            why = f"{r.status_code} {r.text[:200]}"
-        except Exception as exc:  # away, refused, timed out: counted, never raised on
-            sent, why = False, f"{type(exc).__name__}: {exc}"
-        if sent:
+            EXPORTER.send(self, ("send", self.ident, count, groups, b"".join(parts)))
+        except OSError as exc:
+            self.answered("failed", count, f"the exporter process is not running ({exc})")
+
+    def answered(self, kind: str, count: int, why: str = "") -> None:
+        """What the exporter process said of ``count`` of this destination's spans:
+        ``sent``, ``failed`` (``why``) or ``dropped`` (its queue there was full)."""
+        if kind == "sent":
             self.exported += count
             self._warned = False
-            return
-        self.failed += count
-        if not self._warned:  # once until it works again, not once a batch
-            self._warned = True
-            log.warning("trace export to %s failed (%s): its spans are dropped", self.name, why)
+        elif kind == "dropped":
+            self.dropped_there += count
+        else:
+            self.failed += count
+            if not self._warned:  # once until it works again, not once a batch
+                self._warned = True
+                log.warning("trace export to %s failed (%s): its spans are dropped", self.name, why)
 
     def flush(self, timeout: float = 30.0) -> bool:
-        """Send what is queued now (tests, shutdown); whether the queue emptied in time."""
+        """Send what is queued now (tests, shutdown); whether it was sent, or failed, in
+        time."""
         deadline = time.monotonic() + timeout
-        while self.queue and time.monotonic() < deadline:
+        while (self.queue or self.sending) and time.monotonic() < deadline:
             with self.wake:
                 self.wake.notify()
             time.sleep(0.01)
-        return not self.queue
+        if self.queue or self.sending:
+            return False
+        return EXPORTER.flush(max(0.0, deadline - time.monotonic()))
 
     def close(self, timeout: float = 5.0) -> None:
         self.closed = True
         with self.wake:
             self.wake.notify()
         self.thread.join(timeout)
-        self.client.close()
+
+
+_IDENTS = itertools.count(1)
+
+
+class Exporter:
+    """The exporter process (observability/exporter.py) this process's destinations pass
+    their batches to: started with the first batch, told of each destination before its
+    first batch, started again (and told again) when it has ended. Its answers (spans
+    sent, failed, dropped; flushes done) are read by a thread of its own."""
+
+    RESTART_AFTER = 5.0  # seconds between starts when it keeps ending
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()  # one writer at a time, and one start
+        self.process: subprocess.Popen[bytes] | None = None
+        self.started = 0.0
+        self.told: set[int] = set()  # destinations the running process knows
+        self.destinations: dict[int, Destination] = {}
+        self.flushes: dict[int, threading.Event] = {}
+        self.seq = itertools.count(1)
+
+    def send(self, destination: Destination, message: tuple[Any, ...]) -> None:
+        """``message`` for ``destination``'s spans; OSError when the process is not
+        running and cannot be started now."""
+        with self.lock:
+            process = self._running()
+            assert process.stdin is not None
+            if destination.ident not in self.told:
+                self.destinations[destination.ident] = destination
+                told = ("to", destination.ident, destination.url, destination.headers)
+                process.stdin.write(frame((*told, destination.timeout)))
+                self.told.add(destination.ident)
+            try:
+                process.stdin.write(frame(message))
+                process.stdin.flush()
+            except OSError:
+                process.kill()
+                raise
+
+    def flush(self, timeout: float) -> bool:
+        """Whether everything passed on so far was sent (or failed) within ``timeout``."""
+        seq = next(self.seq)
+        done = self.flushes[seq] = threading.Event()
+        try:
+            with self.lock:
+                if self.process is None or self.process.poll() is not None:
+                    return True  # nothing is held there
+                assert self.process.stdin is not None
+                self.process.stdin.write(frame(("flush", seq)))
+                self.process.stdin.flush()
+            return done.wait(timeout)
+        except OSError:
+            return False
+        finally:
+            self.flushes.pop(seq, None)
+
+    def _running(self) -> subprocess.Popen[bytes]:
+        process = self.process
+        if process is not None and process.poll() is None:
+            return process
+        if process is not None and time.monotonic() - self.started < self.RESTART_AFTER:
+            raise OSError(f"it ended ({process.returncode}); started again shortly")
+        self.started = time.monotonic()
+        process = self.process = subprocess.Popen(  # the same interpreter: marshal's bytes
+            [sys.executable, "-m", "canvasflow.observability.exporter"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            close_fds=True,
+        )
+        self.told = set()
+        threading.Thread(
+            target=self._answers, args=(process,), name="trace exporter answers", daemon=True
+        ).start()
+        return process
+
+    def _answers(self, process: subprocess.Popen[bytes]) -> None:
+        assert process.stdout is not None
+        while (message := read_frame(process.stdout)) is not None:
+            kind = message[0]
+            if kind == "flushed":
+                done = self.flushes.get(message[1])
+                if done is not None:
+                    done.set()
+                continue
+            destination = self.destinations.get(message[1])
+            if destination is not None:
+                try:
+                    destination.answered(kind, *message[2:])
+                except Exception:  # this thread reads on, whatever one answer was
+                    log.exception("the trace exporter's answer %r was not understood", kind)
+
+
+EXPORTER = Exporter()
 
 
 class Noted:
@@ -271,7 +386,7 @@ class ExportCollector:
         for d in DESTINATIONS:
             t = totals.setdefault(d.name, [0, 0, 0, 0])
             t[0] += d.exported
-            t[1] += d.dropped
+            t[1] += d.dropped + d.dropped_there
             t[2] += d.failed
             t[3] += d.queued
         for name, (sent, full, failed, waiting) in sorted(totals.items()):

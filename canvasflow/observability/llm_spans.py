@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from canvasflow.observability.tracing import recording
+from canvasflow.observability.tracing import BUILDERS, Later, recording
 
 if TYPE_CHECKING:
     from canvasflow.engine.prediction import Prediction
@@ -79,34 +79,45 @@ def node_attributes(name: str, category: str) -> dict[str, Any]:
     return {SpanAttributes.OPENINFERENCE_SPAN_KIND: kind_of(name, category)}
 
 
-def model_call(model: str, messages: list[Any]) -> dict[str, Any]:
-    """A model call's attributes when it starts (the engine's ``model call`` span);
-    nothing, and no work, when no trace records."""
+def model_call(model: str, messages: list[Any]) -> Later | None:
+    """What a model call's attributes are worked out from when its span is written
+    (``llm input``): nothing, and no work, when no trace records."""
     if trace is None or not recording():
-        return {}
+        return None
+    return ("llm input", (model, messages, CONTENT))
+
+
+def _llm_input(model: str, messages: list[Any], content: bool) -> dict[str, Any]:
+    """A model call's kind, model and (``content``) input messages."""
     attrs: dict[str, Any] = {
         SpanAttributes.OPENINFERENCE_SPAN_KIND: OpenInferenceSpanKindValues.LLM.value,
         SpanAttributes.LLM_MODEL_NAME: model,
         gen_ai.GEN_AI_OPERATION_NAME: "chat",
         gen_ai.GEN_AI_REQUEST_MODEL: model,
     }
-    if CONTENT:
+    if content:
         for i, m in enumerate(messages):
             prefix = f"{SpanAttributes.LLM_INPUT_MESSAGES}.{i}."
             attrs[prefix + MessageAttributes.MESSAGE_ROLE] = str(m.get("role"))
-            content = m.get("content")
-            if not isinstance(content, str):  # content parts: their text, no image data
-                content = [p for p in content or [] if p.get("type") == "text"]
-            attrs[prefix + MessageAttributes.MESSAGE_CONTENT] = _text(content)
+            text = m.get("content")
+            if not isinstance(text, str):  # content parts: their text, no image data
+                text = [p for p in text or [] if p.get("type") == "text"]
+            attrs[prefix + MessageAttributes.MESSAGE_CONTENT] = _text(text)
     return attrs
 
 
 def model_answered(
     span: Any, answer: str | None, prompt_tokens: int, completion_tokens: int
 ) -> None:
-    """A model call's answer and tokens, when it ends."""
+    """A model call's answer and tokens, when it ends (``llm output``)."""
     if trace is None or span is None:
         return
+    span.add_later(("llm output", (answer, prompt_tokens, completion_tokens, CONTENT)))
+
+
+def _llm_output(
+    answer: str | None, prompt_tokens: int, completion_tokens: int, content: bool
+) -> dict[str, Any]:
     attrs: dict[str, Any] = {
         SpanAttributes.LLM_TOKEN_COUNT_PROMPT: prompt_tokens,
         SpanAttributes.LLM_TOKEN_COUNT_COMPLETION: completion_tokens,
@@ -114,12 +125,46 @@ def model_answered(
         gen_ai.GEN_AI_USAGE_INPUT_TOKENS: prompt_tokens,
         gen_ai.GEN_AI_USAGE_OUTPUT_TOKENS: completion_tokens,
     }
-    if CONTENT and answer is not None:
+    if content and answer is not None:
         prefix = f"{SpanAttributes.LLM_OUTPUT_MESSAGES}.0."
         attrs[prefix + MessageAttributes.MESSAGE_ROLE] = "assistant"
         attrs[prefix + MessageAttributes.MESSAGE_CONTENT] = _text(answer)
         attrs[SpanAttributes.OUTPUT_VALUE] = _text(answer)
-    span.set_attributes(attrs)
+    return attrs
+
+
+def _prediction(
+    agentflow: bool,
+    session: str,
+    metadata: dict[str, Any],
+    usage: tuple[int, int, int],
+    model: str | None,
+    question: str | None,
+    answer: str | None,
+) -> dict[str, Any]:
+    """A prediction's own attributes (``prediction``); its question and answer are
+    None when content is left out."""
+    attrs: dict[str, Any] = {
+        SpanAttributes.OPENINFERENCE_SPAN_KIND: (
+            OpenInferenceSpanKindValues.AGENT if agentflow else OpenInferenceSpanKindValues.CHAIN
+        ).value,
+        SpanAttributes.SESSION_ID: session,
+        SpanAttributes.METADATA: _text(metadata),
+        SpanAttributes.TAG_TAGS: [
+            f"canvas:{metadata['canvasId']}",
+            f"trigger:{metadata['trigger']}",
+        ],
+        SpanAttributes.LLM_TOKEN_COUNT_PROMPT: usage[0],
+        SpanAttributes.LLM_TOKEN_COUNT_COMPLETION: usage[1],
+        SpanAttributes.LLM_TOKEN_COUNT_TOTAL: usage[2],
+    }
+    if model:
+        attrs[SpanAttributes.LLM_MODEL_NAME] = model
+    if question is not None:
+        attrs[SpanAttributes.INPUT_VALUE] = _text(question)
+    if answer is not None:
+        attrs[SpanAttributes.OUTPUT_VALUE] = _text(answer)
+    return attrs
 
 
 def record(root: Any, prediction: Prediction) -> None:
@@ -130,38 +175,32 @@ def record(root: Any, prediction: Prediction) -> None:
         return
     ctx, outcome, graph = prediction.ctx, prediction.outcome, prediction.graph
     agentflow = getattr(graph, "kind", "") == "agentflow" or outcome.execution_id is not None
-    attrs: dict[str, Any] = {
-        SpanAttributes.OPENINFERENCE_SPAN_KIND: (
-            OpenInferenceSpanKindValues.AGENT if agentflow else OpenInferenceSpanKindValues.CHAIN
-        ).value,
-        SpanAttributes.SESSION_ID: ctx.session_id or ctx.chat_id,
-        SpanAttributes.METADATA: _text(
-            {
-                "canvasId": ctx.canvas_id,
-                "version": ctx.version,
-                "chatId": ctx.chat_id,
-                "chatMessageId": ctx.chat_message_id,
-                "trigger": ctx.trigger,
-                "status": outcome.status,
-            }
-        ),
-        SpanAttributes.TAG_TAGS: [f"canvas:{ctx.canvas_id}", f"trigger:{ctx.trigger}"],
-        SpanAttributes.LLM_TOKEN_COUNT_PROMPT: outcome.usage.prompt_tokens,
-        SpanAttributes.LLM_TOKEN_COUNT_COMPLETION: outcome.usage.completion_tokens,
-        SpanAttributes.LLM_TOKEN_COUNT_TOTAL: outcome.usage.total_tokens,
+    metadata = {
+        "canvasId": ctx.canvas_id,
+        "version": ctx.version,
+        "chatId": ctx.chat_id,
+        "chatMessageId": ctx.chat_message_id,
+        "trigger": ctx.trigger,
+        "status": outcome.status,
     }
-    if outcome.model:
-        attrs[SpanAttributes.LLM_MODEL_NAME] = outcome.model
-    if CONTENT:
-        attrs[SpanAttributes.INPUT_VALUE] = _text(ctx.question)
-        attrs[SpanAttributes.OUTPUT_VALUE] = _text(outcome.text)
-    root.set_attributes(attrs)
+    usage = outcome.usage
+    args = (
+        agentflow,
+        ctx.session_id or ctx.chat_id,
+        metadata,
+        (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens),
+        outcome.model,
+        ctx.question if CONTENT else None,
+        outcome.text if CONTENT else None,
+    )
+    root.add_later(("prediction", args))  # worked out where the span is written
     if outcome.error:
         root.set_status(Status(StatusCode.ERROR, str(outcome.error.get("message"))))
-    times = [e["at"] for e in prediction.node_times] or [prediction.started_ns]
-    start, end = min(times), max(times)
     if agentflow:
         _agentflow_nodes(root, prediction)
+    if outcome.sources or outcome.used_tools:  # they take the run's nodes' time
+        times = [e["at"] for e in prediction.node_times] or [prediction.started_ns]
+        start, end = min(times), max(times)
     if outcome.sources:
         found: dict[str, Any] = {
             SpanAttributes.OPENINFERENCE_SPAN_KIND: OpenInferenceSpanKindValues.RETRIEVER.value,
@@ -211,3 +250,7 @@ def _agentflow_nodes(root: Any, prediction: Prediction) -> None:
             "node_id": node_id,
         }
         root.add(f"node {labels.get(node_id) or name}", start, end, attrs, status == "error")
+
+
+if trace is not None:  # what the spans' attributes are worked out with (tracing.expand)
+    BUILDERS.update({"llm input": _llm_input, "llm output": _llm_output, "prediction": _prediction})

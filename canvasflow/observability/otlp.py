@@ -215,27 +215,73 @@ def encode(spans: Sequence[Any]) -> bytes:
     return b"".join(out)
 
 
-# -- noted traces (tracing.Pending), written straight from what the prediction noted ---
+# -- noted traces (tracing.Pending), written from what the prediction noted ---------
 
 
-def noted_spans(root: Any) -> bytes:
-    """A noted trace's spans as ``ScopeSpans.spans`` fields, whatever resource they go
-    under: each span with new random ids (128 and 64 bits, as the SDK draws them), kind
-    INTERNAL, its parent's id, its error as the SDK records an exception; the trace's id
-    is the root's own when it has one (a sampler decided on it). Written as the
-    trace ends, so that what waits for its export is one string, not the trace's
-    objects."""
-    spans: list[bytes] = []
-    trace_id = root.trace_id or getrandbits(128) or 1  # drawn at its start when sampled
-    _noted(root, b"\x0a\x10" + trace_id.to_bytes(16, "big"), None, spans)
-    return b"".join(spans)
+def flat_spans(trace: tuple[int, Sequence[Sequence[Any]]]) -> bytes:
+    """A noted trace's spans (as :func:`canvasflow.observability.tracing.read_flat` read
+    it: its id, then each span's name, start, end, attributes, parent's index, error and
+    status, parents before children) as ``ScopeSpans.spans`` fields, whatever resource
+    they go under: each span with new random ids (128 and 64 bits, as the SDK draws
+    them), kind INTERNAL, its parent's id, its error as the SDK records an exception;
+    the trace's id is the one noted when there is one (a sampler decided on it)."""
+    trace_id, spans = trace
+    tid = b"\x0a\x10" + (trace_id or getrandbits(128) or 1).to_bytes(16, "big")
+    ids: list[bytes] = []
+    out: list[bytes] = []
+    for name, start, end, attributes, parent, error, status, *_ in spans:
+        span_id = (getrandbits(64) or 1).to_bytes(8, "big")
+        ids.append(span_id)
+        head = _NAMES.get(name)
+        if head is None:  # the span's name with SPAN_KIND_INTERNAL after it
+            if len(_NAMES) > 10_000:
+                _NAMES.clear()
+            head = _NAMES[name] = _string(5, name) + b"\x30\x01"
+        parts = [
+            tid,
+            b"\x12\x08",
+            span_id,
+            b"\x22\x08" + ids[parent] if parent >= 0 else b"",
+            head,
+            b"\x39" + _PACK_Q(start) + b"\x41" + _PACK_Q(end),
+            _attributes(9, attributes),
+        ]
+        if error is not None:  # as the SDK records an exception: an event, an ERROR status
+            kind, message = error
+            event = {"exception.type": kind, "exception.message": message}
+            body = b"\x09" + _PACK_Q(end) + _string(2, "exception") + _attributes(3, event)
+            parts.append(_field(11, body))
+            parts.append(_field(15, _string(2, f"{kind}: {message}") + b"\x18\x02"))
+        elif status is not None:
+            code, description = status
+            body = _string(2, description)
+            if code:
+                body += b"\x18" + _SMALL[code]
+            parts.append(_field(15, body))
+        else:
+            parts.append(b"\x7a\x00")  # an UNSET status, as the SDK writes it
+        parts.append(_FLAGS)
+        out.append(_field(2, b"".join(parts)))
+    return b"".join(out)
 
 
-def wrap(spans: Sequence[bytes], resource: Any, scope: Any) -> bytes:
-    """Spans written by :func:`noted_spans` as one ``ResourceSpans`` of one scope."""
-    body = _scope(scope) + b"".join(spans) + _string(3, scope.schema_url if scope else "")
-    tail = _string(3, resource.schema_url or "")
-    return _field(1, _resource_head(resource) + _field(2, body) + tail)
+def heads(resource: Any, scope: Any) -> tuple[bytes, bytes, bytes, bytes]:
+    """What goes around spans sent under ``resource`` and ``scope``: the resource's
+    attributes, its schema URL, the scope, its schema URL (:func:`wrap`)."""
+    return (
+        _resource_head(resource),
+        _string(3, resource.schema_url or ""),
+        _scope(scope),
+        _string(3, scope.schema_url if scope else ""),
+    )
+
+
+def wrap(spans: bytes, heads: tuple[bytes, bytes, bytes, bytes]) -> bytes:
+    """Spans written by :func:`flat_spans` as one ``ResourceSpans`` of one scope, with
+    what :func:`heads` wrote around them."""
+    resource_head, resource_tail, scope_head, scope_tail = heads
+    body = _field(2, scope_head + spans + scope_tail)
+    return _field(1, resource_head + body + resource_tail)
 
 
 _HEADS: dict[int, tuple[Any, bytes]] = {}
@@ -255,40 +301,3 @@ _FLAGS = b"\x85\x01" + _PACK_I(0x100)  # SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK: 
 
 
 _NAMES: dict[str, bytes] = {}
-
-
-def _noted(noted: Any, trace_id: bytes, parent: bytes | None, out: list[bytes]) -> None:
-    span_id = (getrandbits(64) or 1).to_bytes(8, "big")
-    name = _NAMES.get(noted.name)
-    if name is None:  # the span's name with SPAN_KIND_INTERNAL after it
-        if len(_NAMES) > 10_000:
-            _NAMES.clear()
-        name = _NAMES[noted.name] = _string(5, noted.name) + b"\x30\x01"
-    parts = [
-        trace_id,
-        b"\x12\x08",
-        span_id,
-        b"\x22\x08" + parent if parent is not None else b"",
-        name,
-        b"\x39" + _PACK_Q(noted.start) + b"\x41" + _PACK_Q(noted.end),
-        _attributes(9, noted.attributes),
-    ]
-    error = noted.error
-    if error is not None:  # as the SDK records an exception: an event, an ERROR status
-        kind, message = type(error).__name__, str(error)
-        event = {"exception.type": kind, "exception.message": message}
-        body = b"\x09" + _PACK_Q(noted.end) + _string(2, "exception") + _attributes(3, event)
-        parts.append(_field(11, body))
-        parts.append(_field(15, _string(2, f"{kind}: {message}") + b"\x18\x02"))
-    elif noted.status is not None:
-        status = noted.status
-        body = _string(2, status.description or "")
-        if status.status_code.value:
-            body += b"\x18" + _SMALL[status.status_code.value]
-        parts.append(_field(15, body))
-    else:
-        parts.append(b"\x7a\x00")  # an UNSET status, as the SDK writes it
-    parts.append(_FLAGS)
-    out.append(_field(2, b"".join(parts)))
-    for child in noted.children:
-        _noted(child, trace_id, span_id, out)

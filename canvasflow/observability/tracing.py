@@ -16,6 +16,8 @@ from contextvars import ContextVar
 from random import getrandbits
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 try:
     from opentelemetry import trace
 except ImportError:  # the extra is not installed
@@ -112,11 +114,13 @@ class Pending:
         "children",
         "end",
         "error",
-        "lazy",
+        "later",
         "name",
+        "opened_in",
         "start",
         "status",
         "to_server",
+        "token",
         "trace_id",
     )
 
@@ -124,13 +128,14 @@ class Pending:
         self,
         name: str,
         attributes: dict[str, Any],
-        lazy: Callable[[], dict[str, Any]] | None = None,
+        later: Later | None = None,
         start: int | None = None,
         end: int | None = None,
     ) -> None:
         self.name = name
         self.attributes = attributes
-        self.lazy = lazy  # more attributes, worked out only when the span is made
+        # more attributes, worked out only when the span is written (:data:`BUILDERS`)
+        self.later: list[Later] | None = [later] if later is not None else None
         self.start = start or time.time_ns()
         self.end = end
         self.status: Any = None
@@ -138,12 +143,40 @@ class Pending:
         self.children: list[Pending] = []
         self.trace_id = 0  # a root's, when the sampler drew it (0: drawn when written)
         self.to_server = True  # a root's: whether the server's exporter gets its trace
+        self.opened_in: Pending | None = None  # the span open when this one was (span)
+        self.token: Any = None
 
     def set_attribute(self, key: str, value: Any) -> None:
         self.attributes[key] = value
 
     def set_attributes(self, attributes: dict[str, Any]) -> None:
         self.attributes.update(attributes)
+
+    def add_later(self, later: Later) -> None:
+        """Attributes to be worked out from ``later`` when the span is written."""
+        if self.later is None:
+            self.later = [later]
+        else:
+            self.later.append(later)
+
+    def __enter__(self) -> Pending:
+        """Open (:func:`span`): the current span inside ``with``."""
+        parent = self.opened_in
+        if parent is not None:
+            parent.children.append(self)
+        self.token = _OPEN.set(self)
+        return self
+
+    def __exit__(self, kind: Any, error: BaseException | None, tb: Any) -> None:
+        if isinstance(error, Exception):
+            self.error = error
+        self.end = time.time_ns()
+        _OPEN.reset(self.token)
+        if self.opened_in is None:  # the trace has ended: its spans are made now
+            try:
+                make_spans(self)
+            except Exception:
+                log.exception("the spans of %r could not be made", self.name)
 
     def set_status(self, status: Any) -> None:
         self.status = status
@@ -162,9 +195,7 @@ class Pending:
 _OPEN: ContextVar[Pending | None] = ContextVar("canvasflow_open_span", default=None)
 
 
-def span(
-    name: str, lazy: Callable[[], dict[str, Any]] | None = None, **attributes: Any
-) -> AbstractContextManager[Any]:
+def span(name: str, later: Later | None = None, **attributes: Any) -> AbstractContextManager[Any]:
     """A span named ``name`` under the current one (nothing without OpenTelemetry, or
     when the prediction's spans go nowhere: ``with`` gives None). It is noted
     (:class:`Pending`); the outermost one makes them all spans when it ends."""
@@ -173,7 +204,7 @@ def span(
     parent = _OPEN.get()
     if parent is _LEFT_OUT:  # the sampler left this trace out: its spans too
         return _NOTHING
-    noted = Pending(name, {k: v for k, v in attributes.items() if v is not None}, lazy)
+    noted = Pending(name, {k: v for k, v in attributes.items() if v is not None}, later)
     if parent is None and _SAMPLER is not None:  # a trace begins: is it sampled?
         noted.trace_id = getrandbits(128) or 1
         decision = _SAMPLER.should_sample(None, noted.trace_id, name)
@@ -181,7 +212,8 @@ def span(
             if not ROUTES.get():  # sent nowhere: nothing of it is noted
                 return _LeftOut()
             noted.to_server = False  # its canvas's providers still get it
-    return _Opened(noted)
+    noted.opened_in = parent
+    return noted
 
 
 _NOTHING = nullcontext()
@@ -201,35 +233,6 @@ class _LeftOut:
 
     def __exit__(self, *exc: Any) -> None:
         _OPEN.reset(self.token)
-
-
-class _Opened:
-    """A noted span while it is open: the current one (:data:`_OPEN`) inside ``with``."""
-
-    __slots__ = ("noted", "parent", "token")
-
-    def __init__(self, noted: Pending) -> None:
-        self.noted = noted
-
-    def __enter__(self) -> Pending:
-        noted = self.noted
-        parent = self.parent = _OPEN.get()
-        if parent is not None:
-            parent.children.append(noted)
-        self.token = _OPEN.set(noted)
-        return noted
-
-    def __exit__(self, kind: Any, error: BaseException | None, tb: Any) -> None:
-        noted = self.noted
-        if isinstance(error, Exception):
-            noted.error = error
-        noted.end = time.time_ns()
-        _OPEN.reset(self.token)
-        if self.parent is None:  # the trace has ended: its spans are made now
-            try:
-                make_spans(noted)
-            except Exception:
-                log.exception("the spans of %r could not be made", noted.name)
 
 
 # the server's own OTLP destination and resource (setup), when it exports
@@ -252,9 +255,7 @@ def make_spans(root: Pending) -> None:
     tracer = _tracer()
 
     def make(noted: Pending, context: Any) -> None:
-        attrs = dict(noted.attributes)
-        if noted.lazy is not None:
-            attrs.update(noted.lazy())
+        attrs = expand(noted.attributes, noted.later)
         made = tracer.start_span(
             noted.name, context=context, start_time=noted.start, attributes=attrs
         )
@@ -273,14 +274,12 @@ def make_spans(root: Pending) -> None:
 
 
 def _send(root: Pending) -> None:
-    """The noted trace to the server's destination and the prediction's routes: its lazy
-    attributes and end times settled, its spans written as OTLP's protobuf once for them
-    all (``otlp.noted_spans``, ~30 µs a prediction of five spans): a destination's queue
-    holds a string per trace, and its thread only puts a resource around them and sends.
-    (Queueing the trace's objects for that thread to write cost the server more: they
+    """The noted trace to the server's destination and the prediction's routes, written
+    once for them all as the exporter process reads it (:func:`flat`, a few µs): a
+    destination's queue holds a string per trace, its thread passes batches of them to
+    that process, and the protobuf is written and sent there, away from this
+    interpreter's lock. (Queueing the trace's objects cost the server more: they
     outlived their prediction by up to a second.)"""
-    from canvasflow.observability import otlp
-
     global _RESOURCE, _SCOPE
     server = (_SERVER,) if _SERVER is not None and root.to_server else ()
     destinations = server + ROUTES.get()
@@ -292,24 +291,96 @@ def _send(root: Pending) -> None:
 
         _RESOURCE = _RESOURCE or Resource.create({"service.name": "canvasflow"})
         _SCOPE = InstrumentationScope("canvasflow")
-    count = _settle(root, time.time_ns())
-    spans = otlp.noted_spans(root)
+    count, spans = flat(root, time.time_ns())
     for destination in destinations:
         destination.put_trace(spans, count, _RESOURCE, _SCOPE)
 
 
-def _settle(noted: Pending, now: int) -> int:
-    """A noted span and its children made final (their lazy attributes worked out, an
-    end time where none was noted); how many spans there are."""
-    if noted.lazy is not None:
-        noted.attributes = {**noted.attributes, **noted.lazy()}
-        noted.lazy = None
-    if noted.end is None:
-        noted.end = now
-    count = 1
+def flat(root: Pending, now: int) -> tuple[int, bytes]:
+    """A noted trace made final and written for the exporter process: how many spans,
+    and JSON (orjson: the fastest writer here) of its id in two 64-bit halves (0: none
+    drawn yet) and its spans, parents before children, each ``[name, start, end,
+    attributes, parent's index, error, status, later]``, with an end time where none was
+    noted, its error as ``[type, message]``, its status as ``[code, description]`` and
+    what its attributes are worked out from (:func:`expand`) as it is written there
+    (``otlp.flat_spans`` writes the protobuf)."""
+    spans: list[tuple[Any, ...]] = []
+    _flatten(root, now, -1, spans)
+    trace_id = root.trace_id
+    try:
+        written = orjson.dumps((trace_id >> 64, trace_id & _LOW, spans))
+    except TypeError:  # what JSON does not take: worked out here, then written as text
+        spans = [(*s[:3], _plain(expand(s[3], s[7])), *s[4:7], None) for s in spans]
+        written = orjson.dumps((trace_id >> 64, trace_id & _LOW, spans))
+    return len(spans), written
+
+
+_LOW = (1 << 64) - 1
+
+
+def read_flat(written: bytes) -> tuple[int, list[Any]]:
+    """What :func:`flat` wrote: the trace's id and its spans, their attributes worked
+    out (in the exporter process)."""
+    high, low, spans = orjson.loads(written)
+    for span in spans:
+        if span[7]:
+            span[3] = expand(span[3], span[7])
+    return high << 64 | low, spans
+
+
+def _flatten(noted: Pending, now: int, parent: int, out: list[tuple[Any, ...]]) -> None:
+    error, status = noted.error, noted.status
+    here = len(out)
+    out.append(
+        (
+            noted.name,
+            noted.start,
+            noted.end or now,
+            noted.attributes,
+            parent,
+            None if error is None else (type(error).__name__, str(error)),
+            None if status is None else (status.status_code.value, status.description or ""),
+            noted.later,
+        )
+    )
     for child in noted.children:
-        count += _settle(child, now)
-    return count
+        _flatten(child, now, here, out)
+
+
+# a span's attributes worked out when it is written, from plain values noted as it ran:
+# the name of a builder (:data:`BUILDERS`) and its arguments
+Later = tuple[str, tuple[Any, ...]]
+# the builders by name (observability/llm_spans.py registers the LLM conventions')
+BUILDERS: dict[str, Callable[..., dict[str, Any]]] = {}
+
+
+def expand(attributes: dict[str, Any], later: list[Any] | None) -> dict[str, Any]:
+    """A span's attributes with those its builders work out after them."""
+    if not later:
+        return dict(attributes)
+    if not BUILDERS:
+        from canvasflow.observability import llm_spans  # noqa: F401  (it registers them)
+    out = dict(attributes)
+    for name, args in later:
+        out.update(BUILDERS[name](*args))
+    return out
+
+
+def _plain(attributes: dict[str, Any]) -> dict[str, Any]:
+    """Attributes whose values JSON takes: strings, booleans, 64-bit integers, floats
+    and lists of them; anything else as its text."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, str | bool | float) or (
+            isinstance(value, int) and -(1 << 63) <= value < 1 << 64
+        ):
+            return value
+        return str(value)
+
+    return {
+        key: [plain(v) for v in value] if isinstance(value, list | tuple) else plain(value)
+        for key, value in attributes.items()
+    }
 
 
 def set_attributes(current: Any, **attributes: Any) -> None:
