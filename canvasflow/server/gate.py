@@ -12,6 +12,7 @@ can live in a dependency."""
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 from starlette.requests import Request
@@ -66,18 +67,30 @@ def admin_routes(app: Any) -> list[tuple[frozenset[str], Any]]:
     return found
 
 
+def admin_patterns(app: Any) -> dict[str, re.Pattern[str]]:
+    """One pattern per method matching every path of :func:`admin_routes` it has (the
+    routes' own patterns as alternatives, their named groups unnamed): one match a
+    request, not one per route."""
+    by_method: dict[str, list[str]] = {}
+    for methods, regex in admin_routes(app):
+        pattern = re.sub(r"\(\?P<[^>]+>", "(?:", regex.pattern)
+        for method in methods:
+            by_method.setdefault(method, []).append(f"(?:{pattern})")
+    return {method: re.compile("|".join(found)) for method, found in by_method.items()}
+
+
 class Gate:
     def __init__(self, app: ASGIApp, limit: int, seconds: float) -> None:
         self.app = app
         self.limit = limit
         self.seconds = seconds
-        self._admin: list[tuple[frozenset[str], Any]] | None = None
+        self._admin: dict[str, re.Pattern[str]] | None = None
 
     def _is_admin_route(self, scope: Scope) -> bool:
         if self._admin is None:
-            self._admin = admin_routes(scope["app"])
-        method, path = scope["method"], scope["path"]
-        return any(method in methods and regex.match(path) for methods, regex in self._admin)
+            self._admin = admin_patterns(scope["app"])
+        pattern = self._admin.get(scope["method"])
+        return pattern is not None and pattern.match(scope["path"]) is not None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in _BODY_METHODS:
