@@ -45,25 +45,42 @@ class RefuseNul:
 
 class TrustedHosts:
     """Only the server's own host names in ``Host`` (a DNS-rebinding page cannot reach
-    it); any other is a 400 in the JSON envelope every error has."""
+    it); any other is a 400 in the JSON envelope every error has. The answer for each
+    ``Host`` value is kept (a few hundred at most): a request pays one lookup."""
+
+    KEEP = 256  # Host values whose answer is kept
 
     def __init__(self, app: ASGIApp, allowed_hosts: list[str]) -> None:
         self.app = app
         self.allowed = [h.lower() for h in allowed_hosts]
         self.any = "*" in self.allowed
+        self._known: dict[bytes | None, bool] = {}
+
+    def _allows(self, raw: bytes | None) -> bool:
+        from starlette.middleware.trustedhost import parse_host_header
+
+        parsed = parse_host_header(raw.decode("latin-1") if raw is not None else None)
+        host = parsed.host.lower() if parsed is not None else ""
+        return bool(host) and any(
+            host == p or (p.startswith("*") and host.endswith(p[1:])) for p in self.allowed
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.any or scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        from starlette.datastructures import Headers
-        from starlette.middleware.trustedhost import parse_host_header
-
-        parsed = parse_host_header(Headers(scope=scope).get("host"))
-        host = parsed.host.lower() if parsed is not None else ""
-        if host and any(
-            host == p or (p.startswith("*") and host.endswith(p[1:])) for p in self.allowed
-        ):
+        raw = None
+        for name, value in scope["headers"]:
+            if name == b"host":
+                raw = value
+                break
+        allowed = self._known.get(raw)
+        if allowed is None:
+            allowed = self._allows(raw)
+            if len(self._known) >= self.KEEP:
+                self._known.clear()
+            self._known[raw] = allowed
+        if allowed:
             await self.app(scope, receive, send)
             return
         response = envelope(400, "Invalid host header: this server is not known by that name")
