@@ -927,6 +927,8 @@ def test_a_nodes_hover_tools_duplicate_delete_and_tell_what_it_is(page: Page, st
     assert "Prompt Template" in info and "promptTemplate" in info and "Gives:" in info
     shoot(page, "studio-hover-tools.png")
     page.click(".node-tools button:has-text('Info')")  # closed again
+    # the pointer back on the node, as a user's is: its tools show while it is there
+    page.hover(f"{node_box(page, 'promptTemplate_0')} .cf-node-head")
     page.click(".react-flow__node-toolbar[data-id='promptTemplate_0'] button:has-text('Duplicate')")
     wait_count(page, ".react-flow__node", 4)
     assert count(page, node_box(page, "promptTemplate_1")) == 1
