@@ -83,7 +83,7 @@ class Destination:
         self._put(span, 1)
 
     def put_trace(self, spans: bytes, count: int, resource: Any, scope: Any) -> None:
-        """Queue a noted trace's ``count`` spans, already written (``otlp.noted_spans``),
+        """Queue a noted trace's ``count`` spans, already written (``tracing.flat``),
         to be sent under ``resource`` (this destination's own, if it has one) and
         ``scope``. Dropped (its spans counted) when the queue is full."""
         self._put(Noted(spans, count, self.resource or resource, scope), count)
@@ -113,13 +113,13 @@ class Destination:
             with self.wake:
                 if self.queued < BATCH and not self.closed:
                     self.wake.wait(self.delay)
-            batch = self._take()
-            if batch:
-                self.sending = True
-                try:
+            self.sending = True  # before the queue empties: flush() waits for both
+            try:
+                batch = self._take()
+                if batch:
                     self._send(batch)
-                finally:
-                    self.sending = False
+            finally:
+                self.sending = False
             if self.closed and not self.queue:
                 return
 
