@@ -81,20 +81,32 @@ async def close_clients() -> None:
 
 async def sse_chunks(response: Any) -> AsyncIterator[dict[str, Any]]:
     """The JSON chunks of an OpenAI-style event stream (an aiohttp response, or the
-    official client's): events read by :func:`upstream.sse_data`, parsed by orjson
+    official client's): events read by :class:`upstream.EventData`, parsed by orjson
     (building the client's Pydantic object per chunk was most of a token's CPU). It
     stops at ``[DONE]``; the caller releases the response."""
-    async for data in upstream.sse_data(upstream.body_chunks(response)):
-        if data == b"[DONE]":
-            return
-        if not data:
-            continue
-        chunk = orjson.loads(data)
-        if "error" in chunk and not chunk.get("choices"):
-            err = chunk["error"]
-            message = err.get("message") if isinstance(err, dict) else str(err)
-            raise UpstreamError(f"upstream model failed: {message}")
-        yield chunk
+    read, events = upstream.body_reader(response), upstream.EventData()
+    while chunk := await read():
+        for data in events.feed(chunk):
+            parsed = _chunk(data)
+            if parsed is None:
+                return
+            if parsed:
+                yield parsed
+
+
+def _chunk(data: bytes) -> dict[str, Any] | None:
+    """An event's chunk: None at ``[DONE]``, empty for an event without data; an
+    error the stream reports raised."""
+    if data == b"[DONE]":
+        return None
+    if not data:
+        return {}
+    chunk = orjson.loads(data)
+    if "error" in chunk and not chunk.get("choices"):
+        err = chunk["error"]
+        message = err.get("message") if isinstance(err, dict) else str(err)
+        raise UpstreamError(f"upstream model failed: {message}")
+    return chunk
 
 
 def answer_text(body: dict[str, Any], usage: Usage) -> str | None:
@@ -111,27 +123,36 @@ def answer_text(body: dict[str, Any], usage: Usage) -> str | None:
 
 async def answer_pieces(response: Any, usage: Usage) -> AsyncIterator[str]:
     """A streamed chat completion's text pieces; the usage it reports (else one
-    completion token per piece) added to ``usage``."""
+    completion token per piece) added to ``usage``. The body's chunks are read and
+    parsed here, in one loop: a token passes no generator on its way but this one."""
     pieces = 0
     reported = False
     shaped = False  # some chunk was a chat completion chunk (no work per token for it)
-    async for chunk in sse_chunks(response):
-        chunk_usage = chunk.get("usage")
-        if chunk_usage:
-            usage.add(
-                chunk_usage.get("prompt_tokens") or 0, chunk_usage.get("completion_tokens") or 0
-            )
-            reported = True
-        choices = chunk.get("choices")
-        if choices:
-            delta = (choices[0].get("delta") or {}).get("content")
-            if delta:
-                pieces += 1
-                yield delta
-            else:
+    read, events = upstream.body_reader(response), upstream.EventData()
+    done = False
+    while not done and (body := await read()):
+        for data in events.feed(body):
+            chunk = _chunk(data)
+            if chunk is None:  # [DONE]
+                done = True
+                break
+            chunk_usage = chunk.get("usage")
+            if chunk_usage:
+                usage.add(
+                    chunk_usage.get("prompt_tokens") or 0,
+                    chunk_usage.get("completion_tokens") or 0,
+                )
+                reported = True
+            choices = chunk.get("choices")
+            if choices:
+                delta = (choices[0].get("delta") or {}).get("content")
+                if delta:
+                    pieces += 1
+                    yield delta
+                else:
+                    shaped = True
+            elif choices is not None:
                 shaped = True
-        elif choices is not None:
-            shaped = True
     if not pieces and not shaped:  # 200, but no chat completion chunk in the stream
         raise OutputInvalid("the model's stream held no chat completion chunk (no choices)")
     if not reported:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import ssl
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -197,29 +197,62 @@ def body_chunks(response: Any) -> AsyncIterator[bytes]:
     return getattr(response, "http_response", response).aiter_bytes()
 
 
-async def sse_data(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+def body_reader(response: Any) -> Callable[[], Awaitable[bytes]]:
+    """What reads a response's body as it arrives, a chunk a call (``b""`` at its end):
+    an aiohttp response's own ``readany`` (no iterator between it and a token's
+    reader), or the next of an httpx response's chunks."""
+    if isinstance(response, aiohttp.ClientResponse):
+        return response.content.readany
+    chunks = getattr(response, "http_response", response).aiter_bytes()
+
+    async def read() -> bytes:
+        return await anext(chunks, b"")
+
+    return read
+
+
+class EventData:
     """The data of each event of a server-sent event stream, as the WHATWG rules read it:
     ``data`` lines joined with newlines, one event per blank line, comments and the other
     fields (``event``, ``id``, ``retry``) skipped, an event cut off by the stream's end
     dropped. Lines end with LF or CRLF (a lone CR, which no model server sends, is not
-    taken as a line end)."""
-    tail = b""
-    data: list[bytes] = []
-    async for chunk in chunks:
-        if tail:
-            chunk = tail + chunk
+    taken as a line end). Fed the body's chunks as they arrive (:meth:`feed`): the
+    caller's own loop reads them, one generator fewer on a token's way."""
+
+    __slots__ = ("data", "tail")
+
+    def __init__(self) -> None:
+        self.tail = b""
+        self.data: list[bytes] = []
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        """The data of the events this chunk completes."""
+        if self.tail:
+            chunk = self.tail + chunk
         lines = chunk.split(b"\n")
-        tail = lines.pop()
-        if len(tail) > MAX_LINE_BYTES:
+        self.tail = lines.pop()
+        if len(self.tail) > MAX_LINE_BYTES:
             raise ValueError(f"an event stream line longer than {MAX_LINE_BYTES} bytes")
+        done: list[bytes] = []
+        data = self.data
         for line in lines:
             if line[-1:] == b"\r":
                 line = line[:-1]
             if not line:
                 if data:
-                    yield data[0] if len(data) == 1 else b"\n".join(data)
-                    data = []
+                    done.append(data[0] if len(data) == 1 else b"\n".join(data))
+                    data = self.data = []
             elif line[:5] == b"data:":
                 data.append(line[6:] if line[5:6] == b" " else line[5:])
             elif line == b"data":
                 data.append(b"")
+        return done
+
+
+async def sse_data(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """The data of each event of a server-sent event stream (:class:`EventData`), from
+    its body's chunks."""
+    events = EventData()
+    async for chunk in chunks:
+        for data in events.feed(chunk):
+            yield data
