@@ -8,6 +8,7 @@ called, and, when the provider refused it and no key was given, that no key was.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -37,13 +38,11 @@ class Origin:
         """The origin of a built model (or embedder): its host and whether it sends a key
         read from the client it calls through."""
         client = getattr(model, "client", None)
-        url = getattr(client, "base_url", None) or getattr(model, "url", None)
+        if client is not None:  # a cached client (one per address and key): read once
+            return _origin_through(node_id, label, client, key_env)
+        url = getattr(model, "url", None)
         host = urlsplit(str(url)).netloc or None if url else None
-        key = (
-            getattr(client, "api_key", None)
-            if client is not None
-            else getattr(model, "api_key", "")
-        )
+        key = getattr(model, "api_key", "")
         return cls(node_id, label, host, bool(key) and key != "no-key", key_env)
 
     def explain(self, exc: UpstreamError) -> UpstreamError:
@@ -58,6 +57,17 @@ class Origin:
         made = type(exc)(f"{exc.detail} ({where})", upstream_status=exc.upstream_status)
         made.node_id = self.node_id
         return made
+
+
+@functools.lru_cache(maxsize=4096)
+def _origin_through(node_id: str, label: str, client: Any, key_env: str | None) -> Origin:
+    """The origin of a model calling through ``client`` (the process's clients are
+    cached, one per address and key, so this is worked out once per node and client,
+    not per request)."""
+    url = getattr(client, "base_url", None)
+    host = urlsplit(str(url)).netloc or None if url else None
+    key = getattr(client, "api_key", None)
+    return Origin(node_id, label, host, bool(key) and key != "no-key", key_env)
 
 
 @dataclass(frozen=True, slots=True)

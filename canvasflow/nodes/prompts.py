@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -19,8 +20,11 @@ _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _QUESTION_REF = re.compile(r"\{\{\s*question\s*\}\}")
 
 
-def variables(template: str) -> list[str]:
-    return [m.group(1) for m in _PLACEHOLDER.finditer(template) if m.group(1)]
+@functools.lru_cache(maxsize=4096)
+def variables(template: str) -> tuple[str, ...]:
+    """The ``{name}`` placeholders of a template (a canvas's templates are the same
+    strings request after request: read once)."""
+    return tuple(m.group(1) for m in _PLACEHOLDER.finditer(template) if m.group(1))
 
 
 def fill(template: str, values: dict[str, Any]) -> str:
@@ -56,7 +60,7 @@ class Prompt:
 
     def __post_init__(self) -> None:
         # once per prompt, not per question (new strings per request outlive a burst)
-        self._names = tuple(variables(self.human) + variables(self.system or ""))
+        self._names = variables(self.human) + variables(self.system or "")
 
     def _values(self, question: str, ctx: RunContext) -> dict[str, Any]:
         out: dict[str, Any] = {}
