@@ -123,6 +123,11 @@ async def predict(canvas_id: str, request: Request) -> Response:
     return JSONBody(prediction.answer())
 
 
+async def predict_route(request: Request) -> Response:
+    """:func:`predict` as the app dispatches it (server/app.py): a plain route."""
+    return await predict(request.path_params["canvas_id"], request)
+
+
 # what a client may say it is (X-Canvasflow-Trigger), for the record of the run only
 CLIENT_TRIGGERS = frozenset({"studio", "chat", "widget", "sdk"})
 
