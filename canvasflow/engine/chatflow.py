@@ -5,6 +5,7 @@ node's events. Parsed by :mod:`canvasflow.engine.graph`; run through the
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from collections.abc import AsyncIterator
@@ -50,6 +51,12 @@ class NodeSpec:
     deps: set[str] = field(default_factory=set)
     label: str = ""  # as the canvas shows it
 
+    @functools.cached_property
+    def reference_keys(self) -> tuple[str, ...]:
+        """The inputs that take other nodes' instances (``{{id.data.instance}}``): found
+        once per canvas version, not per run."""
+        return tuple(key for key, value in self.inputs.items() if _references(value))
+
 
 @dataclass
 class Graph:
@@ -94,7 +101,12 @@ class Graph:
         instances: dict[str, Any] = {}
         ending = None
         for node in instantiate(self, ctx.overrides, allowed):
-            node.values = {k: resolve(v, instances) for k, v in node.values.items()}
+            if ctx.overrides:  # an override may be anything: every value looked at
+                node.values = {k: resolve(v, instances) for k, v in node.values.items()}
+            else:  # the node's own values (a copy): only its references
+                values = node.values
+                for key in self.nodes[node.id].reference_keys:
+                    values[key] = resolve(values[key], instances)
             if node.id == self.ending:
                 ending = node
                 continue
