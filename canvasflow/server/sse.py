@@ -58,6 +58,7 @@ class EventStreamResponse(Response):
         self.sent = 0
         self.cut = False
         self.cut_behind = 0  # events the client was behind when it was cut
+        self._lag_check: asyncio.TimerHandle | None = None  # the next lag check
         self.position = after  # id of the last event written
         self.raw_headers = [
             (b"content-type", encoder.content_type),
@@ -119,14 +120,17 @@ class EventStreamResponse(Response):
         task = asyncio.current_task()
         assert task is not None
         # the watchers stop the sending (a client gone: all of it; one too far behind:
-        # its frames, then a last error event): plain asyncio tasks and cancellation,
-        # anyio's task group and cancel scopes cost a burst's stream 8 % of its CPU
+        # its frames, then a last error event): a task, a timer and asyncio's own
+        # cancellation; anyio's task group and cancel scopes cost a burst's stream 8 %
+        # of its CPU
         gone, lagging = _Stop(task), _Stop(task)
         loop = asyncio.get_running_loop()
-        watchers = [loop.create_task(_watch_disconnect(receive, gone), name="stream disconnect")]
-        if self.max_lag is not None:
-            watchers.append(
-                loop.create_task(self._watch_lag(self.max_lag, lagging), name="stream lag")
+        watcher = loop.create_task(_watch_disconnect(receive, gone), name="stream disconnect")
+        # the lag is checked by a timer's callback, not a task of its own
+        limit = self.max_lag
+        if limit is not None:
+            self._lag_check = loop.call_later(
+                LAG_CHECK_SECONDS, self._check_lag, loop, limit, lagging, 0
             )
         try:
             with gone:
@@ -154,26 +158,28 @@ class EventStreamResponse(Response):
         except OSError:
             gone.stopped = True
         finally:
-            for watcher in watchers:
-                watcher.cancel()
+            watcher.cancel()
+            if self._lag_check is not None:
+                self._lag_check.cancel()
         if gone.stopped and self.on_disconnect is not None:
             self.on_disconnect()
 
-    async def _watch_lag(self, limit: int, lagging: _Stop) -> None:
-        """Independent of the sender, which may be stuck on a full socket. Cut when the
-        client has been too far behind at two checks in a row and is not catching up: a
-        burst of events from the model puts a fast client far behind for a moment,
-        until the sender has run."""
-        before = 0
-        while True:
-            await asyncio.sleep(LAG_CHECK_SECONDS)
-            behind = self.log.last_id - self.position
-            if behind > limit and before > limit and behind >= before:
-                self.cut = True
-                self.cut_behind = behind
-                lagging.stop()
-                return
-            before = behind
+    def _check_lag(
+        self, loop: asyncio.AbstractEventLoop, limit: int, lagging: _Stop, before: int
+    ) -> None:
+        """Independent of the sender, which may be stuck on a full socket: every
+        ``LAG_CHECK_SECONDS``, cut the client when it has been too far behind at two
+        checks in a row and is not catching up (a burst of events from the model puts a
+        fast client far behind for a moment, until the sender has run)."""
+        behind = self.log.last_id - self.position
+        if behind > limit and before > limit and behind >= before:
+            self.cut = True
+            self.cut_behind = behind
+            lagging.stop()
+            return
+        self._lag_check = loop.call_later(
+            LAG_CHECK_SECONDS, self._check_lag, loop, limit, lagging, behind
+        )
 
 
 async def _watch_disconnect(receive: Receive, gone: _Stop) -> None:
