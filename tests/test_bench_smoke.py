@@ -67,6 +67,29 @@ def test_memory_probe_smoke() -> None:
             assert "arenas=" in lines[0] and "arenas=" in lines[1]
 
 
+def test_decode_smoke(tmp_path: Path) -> None:
+    """``python -m bench.decode`` (a decoding step of the embedded model by batch size)
+    at tiny sizes: each configuration is measured and written."""
+    out = tmp_path / "decode.json"
+    r = subprocess.run(
+        [
+            *(sys.executable, "-m", "bench.decode", "--batches", "1", "2"),
+            *("--prompt", "8", "--steps", "2", "--layouts", "unified", "split"),
+            *("--out", str(out)),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    rows = orjson.loads(out.read_bytes())
+    assert [(row["kv"], row["batch"]) for row in rows] == [
+        ("unified", 1), ("unified", 2), ("split", 1), ("split", 2)
+    ]  # fmt: skip
+    assert all(row["type"] == "q4_1" and row["ms_per_step"] > 0 for row in rows)
+
+
 def test_relays_smoke() -> None:
     """``python -m bench.relays`` (the two bare relays' clients side by side) at tiny
     sizes: both relays answer streams and JSON."""
