@@ -180,11 +180,14 @@ class OpenAIChatModel:
     async def model_names(self) -> list[str]:
         return await list_models(self.client)
 
-    async def stream(self, messages: list[Message], usage: Usage) -> AsyncIterator[str]:
+    def stream(self, messages: list[Message], usage: Usage) -> AsyncIterator[str]:
+        """The answer's pieces: called over aiohttp (the lean path), or through the
+        official client for Azure. The chosen generator itself, no relay around it."""
         if type(self.client) is openai.AsyncOpenAI:  # not Azure: the lean path
-            async for piece in self._stream_direct(messages, usage):
-                yield piece
-            return
+            return self._stream_direct(messages, usage)
+        return self._stream_client(messages, usage)
+
+    async def _stream_client(self, messages: list[Message], usage: Usage) -> AsyncIterator[str]:
         try:
             if not self.streaming:
                 raw = await self.client.chat.completions.with_raw_response.create(
