@@ -11,15 +11,14 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _run(args: list[str]) -> subprocess.CompletedProcess[str]:
+    """A benchmark's command, from the project's folder, its output kept."""
+    return subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
 def test_bench_smoke(tmp_path: Path) -> None:
     out = tmp_path / "smoke.json"
-    r = subprocess.run(
-        [sys.executable, "-m", "bench", "--smoke", "--out", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    r = _run([sys.executable, "-m", "bench", "--smoke", "--out", str(out)])
     assert r.returncode == 0, r.stderr[-3000:]
     results = orjson.loads(out.read_bytes())
     assert results["smoke"] is True and results["machine"]["cores"]
@@ -32,6 +31,7 @@ def test_bench_smoke(tmp_path: Path) -> None:
     for target in ("mock", "ceiling", "canvasflow"):
         assert results["e"]["burst_10"][target]["completed_share"] == 1.0
         assert results["e"]["burst_10"][target]["ttft_ms_p50"] > 0
+        assert len(results["e"]["burst_10"][target]["turns"]) == 1  # one turn when smoke
     assert results["f"]["nodes_per_run"] == 12 and results["f"]["ms_per_node_p50"] > 0
     for run in results["g"]["canvasflow"]["runs"]:
         assert run["completed_share"] == 1.0 and run["ratio_to_before"] > 0
@@ -40,6 +40,8 @@ def test_bench_smoke(tmp_path: Path) -> None:
     i = results["i"]  # records of every run: on against off, and 100 listed
     assert i["canvasflow"]["rps"] > 0 and i["canvasflow_no_records"]["rps"] > 0
     assert i["stored"] >= 100 and i["list_ms_p50"]["newest"] > 0
+    k = results["k"]  # traces: the turns' paired ratio, and the middle half beside it
+    assert k["paired_rps_ratio"]["turns"] == 1 and len(k["rps_cost_share_q1_q3"]) == 2
     assert "| a. one stream" in r.stdout  # the table
 
 
@@ -47,15 +49,11 @@ def test_memory_probe_smoke() -> None:
     """``python -m bench.memory`` (BENCHMARKS.md's allocator figures) at tiny sizes, with
     and without tracemalloc (which hides CPython's arena counts while it runs)."""
     for trace in ((), ("--trace",)):
-        r = subprocess.run(
+        r = _run(
             [
                 *(sys.executable, "-m", "bench.memory"),
                 *("--streams", "5", "--bursts", "1", "--settle", "0.1", *trace),
-            ],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=300,
+            ]
         )
         assert r.returncode == 0, r.stderr[-3000:]
         lines = r.stdout.splitlines()
@@ -71,16 +69,12 @@ def test_decode_smoke(tmp_path: Path) -> None:
     """``python -m bench.decode`` (a decoding step of the embedded model by batch size)
     at tiny sizes: each configuration is measured and written."""
     out = tmp_path / "decode.json"
-    r = subprocess.run(
+    r = _run(
         [
             *(sys.executable, "-m", "bench.decode", "--batches", "1", "2"),
             *("--prompt", "8", "--steps", "2", "--layouts", "unified", "split"),
             *("--out", str(out)),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
+        ]
     )
     assert r.returncode == 0, r.stderr[-3000:]
     rows = orjson.loads(out.read_bytes())
@@ -93,13 +87,7 @@ def test_decode_smoke(tmp_path: Path) -> None:
 def test_relays_smoke() -> None:
     """``python -m bench.relays`` (the two bare relays' clients side by side) at tiny
     sizes: both relays answer streams and JSON."""
-    r = subprocess.run(
-        [sys.executable, "-m", "bench.relays", "--streams", "5", "--seconds", "0.5"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    r = _run([sys.executable, "-m", "bench.relays", "--streams", "5", "--seconds", "0.5"])
     assert r.returncode == 0, r.stderr[-3000:]
     rows = {line.split("|")[1].strip(): line for line in r.stdout.splitlines()[2:]}
     assert set(rows) == {"httpx", "aiohttp"}
@@ -113,12 +101,8 @@ def test_ingest_smoke(tmp_path: Path) -> None:
     """``python -m bench.ingest`` (a folder into a document store, then again) at tiny
     sizes: the second run embeds nothing."""
     out = tmp_path / "ingest.json"
-    r = subprocess.run(
-        [sys.executable, "-m", "bench.ingest", "--files", "12", "--kb", "2", "--out", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    r = _run(
+        [sys.executable, "-m", "bench.ingest", "--files", "12", "--kb", "2", "--out", str(out)]
     )
     assert r.returncode == 0, r.stderr[-3000:]
     got = orjson.loads(out.read_bytes())
