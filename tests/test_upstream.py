@@ -14,16 +14,12 @@ from aiohttp import web
 from canvasflow.errors import UpstreamError, UpstreamUnreachable
 from canvasflow.models.base import Usage
 from canvasflow.models.openai_compat import OpenAIChatModel, client_for, close_clients
-from canvasflow.models.upstream import MAX_LINE_BYTES, sse_data
-
-
-async def _chunks(*parts: bytes) -> AsyncIterator[bytes]:
-    for part in parts:
-        yield part
+from canvasflow.models.upstream import MAX_LINE_BYTES, EventData
 
 
 async def _events(*parts: bytes) -> list[bytes]:
-    return [data async for data in sse_data(_chunks(*parts))]
+    events = EventData()  # fed the body's chunks as a model call's loop feeds them
+    return [data for part in parts for data in events.feed(part)]
 
 
 async def test_event_stream_data_as_the_whatwg_rules_read_it() -> None:

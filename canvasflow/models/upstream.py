@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -189,14 +189,6 @@ def error_text(raw: bytes) -> str:
     return str(err)[:300]
 
 
-def body_chunks(response: Any) -> AsyncIterator[bytes]:
-    """A response's body as it arrives: an aiohttp response, an httpx one, or the
-    official ``openai`` client's raw response."""
-    if isinstance(response, aiohttp.ClientResponse):
-        return response.content.iter_any()
-    return getattr(response, "http_response", response).aiter_bytes()
-
-
 def body_reader(response: Any) -> Callable[[], Awaitable[bytes]]:
     """What reads a response's body as it arrives, a chunk a call (``b""`` at its end):
     an aiohttp response's own ``readany`` (no iterator between it and a token's
@@ -247,12 +239,3 @@ class EventData:
             elif line == b"data":
                 data.append(b"")
         return done
-
-
-async def sse_data(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    """The data of each event of a server-sent event stream (:class:`EventData`), from
-    its body's chunks."""
-    events = EventData()
-    async for chunk in chunks:
-        for data in events.feed(chunk):
-            yield data
