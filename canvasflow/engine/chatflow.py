@@ -101,11 +101,11 @@ class Graph:
         instances: dict[str, Any] = {}
         ending = None
         for node in instantiate(self, ctx.overrides, allowed):
-            if ctx.overrides:  # an override may be anything: every value looked at
-                node.values = {k: resolve(v, instances) for k, v in node.values.items()}
-            else:  # the node's own values (a copy): only its references
-                values = node.values
-                for key in self.nodes[node.id].reference_keys:
+            # the node's values are its own copy: only those that may hold a reference
+            # are resolved, its inputs' references and what the request overrode
+            values = node.values
+            for key in (*self.nodes[node.id].reference_keys, *ctx.overrides):
+                if key in values:
                     values[key] = resolve(values[key], instances)
             if node.id == self.ending:
                 ending = node
