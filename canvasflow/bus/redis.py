@@ -4,9 +4,9 @@ consumer group; heartbeats as expiring keys; rate limits counted in Redis.
 
 A prediction's events go to the stream ``cf:ev:{id}`` with explicit entry ids ``0-n``
 (n = the event id the clients see), so ``Last-Event-ID: n`` maps to the stream position
-``0-n``. One writer task per log pipelines the XADDs (the producer never waits on
-Redis); the stream is capped (MAXLEN) and expires after the retention time once it
-ends."""
+``0-n``. One writer task for every log of the process pipelines the XADDs of whatever
+waits meanwhile (the producer never waits on Redis); the stream is capped (MAXLEN) and
+expires after the retention time once it ends."""
 
 from __future__ import annotations
 
@@ -70,8 +70,6 @@ class RedisEventLog(EventLog):
         self._last_id = 0
         self._closed = False
         self._pending: list[Event] = []
-        self._wake = asyncio.Event()
-        self._writer: asyncio.Task[None] | None = None
         self.flushed = asyncio.Event()
 
     @property
@@ -90,9 +88,7 @@ class RedisEventLog(EventLog):
             self._local.append(event)  # numbers it the same: 1, 2, 3...
         event.id = self._last_id
         self._pending.append(event)
-        if self._writer is None:
-            self._writer = asyncio.create_task(self._write_loop(), name=f"events {self._pid}")
-        self._wake.set()
+        self._bus._to_write(self)
         return event
 
     async def current_last_id(self) -> int:
@@ -111,53 +107,35 @@ class RedisEventLog(EventLog):
         self._closed = True
         if self._local is not None:
             self._local.close()
-        if self._writer is None:
-            self._writer = asyncio.create_task(self._write_loop(), name=f"events {self._pid}")
-        self._wake.set()
+        self._bus._to_write(self)
 
-    async def _write_loop(self) -> None:
-        bus = self._bus
-        expiring = False  # the retention set on the stream, with its last events
-        while True:
-            if not self._pending:
-                if self._closed:
-                    if not expiring:
-                        await bus.retry(lambda r: r.expire(self._key, int(bus.retention)))
-                    self.flushed.set()
-                    if bus._logs.get(self._pid) is self:
-                        del bus._logs[self._pid]
-                    return
-                self._wake.clear()
-                await self._wake.wait()
-                continue
-            batch, self._pending = self._pending, []
-            last = self._closed  # a closed log takes no more events: this batch ends it
+    def _take(self) -> tuple[list[Event], bool]:
+        """This log's events waiting to be written, and whether the log ends with them."""
+        batch, self._pending = self._pending, []
+        return batch, self._closed
 
-            async def write(
-                r: aioredis.Redis, batch: list[Event] = batch, last: bool = last
-            ) -> bool:
-                pipe = r.pipeline(transaction=False)
-                for ev in batch:
-                    pipe.xadd(
-                        self._key,
-                        {"e": encode(ev)},
-                        id=f"0-{ev.id}",
-                        maxlen=bus.max_events,
-                        approximate=True,
-                    )
-                if last:
-                    pipe.expire(self._key, int(bus.retention))
-                await pipe.execute()
-                return True
+    def _commands(self, pipe: Any, batch: list[Event], last: bool) -> None:
+        """Put a batch's commands (and, at the end, the log's expiry) on a pipeline."""
+        max_events = self._bus.max_events
+        for ev in batch:
+            pipe.xadd(
+                self._key, {"e": encode(ev)}, id=f"0-{ev.id}", maxlen=max_events, approximate=True
+            )
+        if last:
+            pipe.expire(self._key, int(self._bus.retention))
 
-            try:
-                ok = await bus.retry(write)
-            except RedisError as exc:  # e.g. ids behind what another process wrote
-                log.error("dropped %d events of %s: %s", len(batch), self._pid, exc)
-                continue
-            expiring = expiring or (last and bool(ok))
-            if not ok:
-                log.error("dropped %d events of %s: Redis unreachable", len(batch), self._pid)
+    def _written(self, results: list[Any] | None, last: bool) -> None:
+        """What Redis answered to this log's commands (None: it never answered)."""
+        if results is None:
+            log.error("dropped events of %s: Redis unreachable", self._pid)
+        else:
+            failed = [r for r in results if isinstance(r, Exception)]
+            if failed:  # e.g. ids behind what another process wrote
+                log.error("dropped %d events of %s: %s", len(failed), self._pid, failed[0])
+        if last:
+            self.flushed.set()
+            if self._bus._logs.get(self._pid) is self:
+                del self._bus._logs[self._pid]
 
     async def follow(
         self, after: int = 0, ping: float | None = None
@@ -360,6 +338,8 @@ class RedisBus(Bus):
         self._listener: asyncio.Task[None] | None = None
         self._beat: asyncio.Task[None] | None = None
         self._logs: dict[str, RedisEventLog] = {}
+        self._unwritten: dict[RedisEventLog, None] = {}  # logs with events to write, in order
+        self._events_writer: asyncio.Task[None] | None = None
         self._health: tuple[bool, float] = (True, 0.0)  # (healthy, until)
         self._probe: asyncio.Future[bool] | None = None  # the PING under way
 
@@ -402,6 +382,39 @@ class RedisBus(Bus):
             except RedisError as exc:
                 log.error("dropped %d marks: %s", len(ops), exc)
 
+    def _to_write(self, log_: RedisEventLog) -> None:
+        """A log has events (or its end) to write: the events of every log waiting
+        meanwhile go to Redis in one pipeline (a task and a round trip per log cost a
+        burst's streams more than their events did)."""
+        self._unwritten[log_] = None
+        if self._events_writer is None or self._events_writer.done():
+            self._events_writer = asyncio.create_task(self._write_events(), name="redis events")
+
+    async def _write_events(self) -> None:
+        while self._unwritten:
+            logs = list(self._unwritten)
+            self._unwritten.clear()
+            batches = [(log_, *log_._take()) for log_ in logs]
+
+            async def send(
+                r: aioredis.Redis, batches: list[tuple[RedisEventLog, list[Event], bool]] = batches
+            ) -> list[Any]:
+                pipe = r.pipeline(transaction=False)  # anew at each try: a failed one is reset
+                for log_, batch, last in batches:
+                    log_._commands(pipe, batch, last)
+                return await pipe.execute(raise_on_error=False)
+
+            try:
+                results: list[Any] | None = await self.retry(send)
+            except RedisError as exc:
+                log.error("dropped the events of %d predictions: %s", len(logs), exc)
+                results = None
+            at = 0
+            for log_, batch, last in batches:
+                count = len(batch) + last
+                log_._written(None if results is None else results[at : at + count], last)
+                at += count
+
     async def start(self) -> None:
         await self.redis.ping()
         self._answered()
@@ -422,7 +435,7 @@ class RedisBus(Bus):
             self._listener.cancel()
         if self._beat is not None:
             self._beat.cancel()
-        pending = [log._writer for log in self._logs.values() if log._writer is not None]
+        pending = [self._events_writer] if self._events_writer is not None else []
         if self._marker is not None:
             pending.append(self._marker)
         if pending:
