@@ -276,33 +276,26 @@ async def test_the_heartbeat_answers_for_redis_and_a_refused_connection_is_gone(
         await gone.redis.aclose()
 
 
-async def test_every_logs_events_go_to_redis_in_shared_pipelines_and_a_refused_one_alone(
+async def test_every_logs_events_go_to_redis_in_shared_calls_and_a_refused_one_alone(
     redis_server: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """The events of all the predictions a process runs go to Redis in one pipeline per
-    round trip, not a task and a pipeline per prediction (a burst of 500 streams on two
-    processes spent a fifth of its CPU on those); each log's events arrive whole and in
+    """The events of all the predictions a process runs go to Redis in one call per round
+    trip, not a task and a pipeline per prediction (a burst of 500 streams on two processes
+    spent a fifth of its CPU on those); each log's events arrive whole and in
     order, its end sets its expiry, and a log whose writes Redis refuses (ids behind what
     another process wrote) loses only its own."""
     from canvasflow.bus.redis import RedisBus
     from canvasflow.events import Event
 
     bus = RedisBus(redis_server.url)
-    executed: list[int] = []
-    real_pipeline = bus.redis.pipeline
+    calls: list[int] = []  # the events each call to Redis carried
+    real_append = bus._append
 
-    def counting_pipeline(*args: Any, **kwargs: Any) -> Any:
-        pipe = real_pipeline(*args, **kwargs)
-        real_execute = pipe.execute
+    async def counting_append(keys: Any, args: Any, client: Any) -> Any:
+        calls.append((len(args) - 2 - 2 * len(keys)) // 2)
+        return await real_append(keys, args, client)
 
-        async def execute(*a: Any, **k: Any) -> Any:
-            executed.append(len(pipe.command_stack))
-            return await real_execute(*a, **k)
-
-        pipe.execute = execute
-        return pipe
-
-    bus.redis.pipeline = counting_pipeline  # type: ignore[method-assign]
+    bus._append = counting_append  # type: ignore[assignment]
     try:
         behind = f"behind-{uuid.uuid4().hex}"
         await bus.redis.xadd(f"cf:ev:{behind}", {"e": b'["token","x"]'}, id="0-5")
@@ -327,10 +320,16 @@ async def test_every_logs_events_go_to_redis_in_shared_pipelines_and_a_refused_o
             assert [e.data for e in events] == [f"{n}.{i}" for i in range(20)]
             assert [e.id for e in events] == list(range(1, 21))
             assert 0 < await bus.redis.ttl(f"cf:ev:{pid}") <= int(bus.retention)
-        assert sum(executed) >= 100 * 21 and len(executed) < 30  # not one per log, nor per event
+        assert sum(calls) == 100 * 20 + 1 and len(calls) < 30  # not one per log, nor per event
         assert [e.id for e in await bus.replay(behind)] == [5]  # its own write refused...
         assert any(behind in r.getMessage() for r in caplog.records if r.levelname == "ERROR")
         assert not bus._logs  # ...and each ended log let go
+        await bus.redis.script_flush()  # as a restarted Redis: the script is sent again
+        again = bus.open_log(f"p-{uuid.uuid4().hex}")
+        again.append(Event("token", "again"))
+        again.close()
+        await asyncio.wait_for(bus.flushed(again), 10)
+        assert [e.data for e in await bus.replay(again._pid)] == ["again"]
     finally:
         await bus.close()
 

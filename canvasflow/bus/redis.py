@@ -40,6 +40,45 @@ HEARTBEAT_TTL = 2  # seconds after which a silent process (and what it ran) coun
 HEALTH_KEEP = 1.0  # seconds an answer from Redis (a PING's, the heartbeat's) is taken for
 HEALTH_TIMEOUT = 3.0  # a PING unanswered this long counts as Redis gone
 REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
+WRITE_AT_ONCE = 2_000  # events a call of APPEND_EVENTS takes (Redis runs nothing else meanwhile)
+
+# The events of several logs in one call: KEYS are the logs' streams; ARGV the retention
+# (seconds), the cap on a stream's entries, then for each log the number of its events, 1
+# if the log ends with them (its stream then expires after the retention), and each event's
+# number and encoding. A stream is capped only once an event's number passes the cap (the
+# numbers start at 1). Answers, for each log whose writes Redis refused (e.g. numbers behind
+# what another process wrote): its position in KEYS, how many were refused, and why. One
+# call instead of a pipelined XADD per event: a tenth of the client's CPU per event.
+APPEND_EVENTS = """
+local retention, cap = tonumber(ARGV[1]), tonumber(ARGV[2])
+local at, refused = 3, {}
+for k = 1, #KEYS do
+  local count, last = tonumber(ARGV[at]), ARGV[at + 1]
+  at = at + 2
+  local bad, why = 0, ''
+  for _ = 1, count do
+    local n, reply = tonumber(ARGV[at]), nil
+    if n > cap then
+      reply = redis.pcall('XADD', KEYS[k], 'MAXLEN', '~', cap, '0-' .. n, 'e', ARGV[at + 1])
+    else
+      reply = redis.pcall('XADD', KEYS[k], '0-' .. n, 'e', ARGV[at + 1])
+    end
+    if type(reply) == 'table' and reply.err then
+      bad, why = bad + 1, reply.err
+    end
+    at = at + 2
+  end
+  if last == '1' then
+    redis.call('EXPIRE', KEYS[k], retention)
+  end
+  if bad > 0 then
+    refused[#refused + 1] = k
+    refused[#refused + 1] = bad
+    refused[#refused + 1] = why
+  end
+end
+return refused
+"""
 
 
 def encode(event: Event) -> bytes:
@@ -109,29 +148,23 @@ class RedisEventLog(EventLog):
             self._local.close()
         self._bus._to_write(self)
 
-    def _take(self) -> tuple[list[Event], bool]:
-        """This log's events waiting to be written, and whether the log ends with them."""
+    def _take(self, keys_: list[str], args: list[Any]) -> tuple[int, bool]:
+        """This log's waiting events (and, once it is closed, its end) as the arguments of
+        ``APPEND_EVENTS``; how many events, and whether the log ends with them."""
         batch, self._pending = self._pending, []
-        return batch, self._closed
-
-    def _commands(self, pipe: Any, batch: list[Event], last: bool) -> None:
-        """Put a batch's commands (and, at the end, the log's expiry) on a pipeline."""
-        max_events = self._bus.max_events
+        keys_.append(self._key)
+        args += (len(batch), int(self._closed))
         for ev in batch:
-            pipe.xadd(
-                self._key, {"e": encode(ev)}, id=f"0-{ev.id}", maxlen=max_events, approximate=True
-            )
-        if last:
-            pipe.expire(self._key, int(self._bus.retention))
+            args += (ev.id, encode(ev))
+        return len(batch), self._closed
 
-    def _written(self, results: list[Any] | None, last: bool) -> None:
-        """What Redis answered to this log's commands (None: it never answered)."""
-        if results is None:
-            log.error("dropped events of %s: Redis unreachable", self._pid)
-        else:
-            failed = [r for r in results if isinstance(r, Exception)]
-            if failed:  # e.g. ids behind what another process wrote
-                log.error("dropped %d events of %s: %s", len(failed), self._pid, failed[0])
+    def _written(self, refused: int, why: str | None, last: bool) -> None:
+        """What came of this log's events: ``refused`` of them were not written (all,
+        with ``why`` None, when Redis never answered)."""
+        if why is None and refused:
+            log.error("dropped %d events of %s: Redis unreachable", refused, self._pid)
+        elif refused:  # e.g. ids behind what another process wrote
+            log.error("dropped %d events of %s: %s", refused, self._pid, why)
         if last:
             self.flushed.set()
             if self._bus._logs.get(self._pid) is self:
@@ -340,6 +373,7 @@ class RedisBus(Bus):
         self._logs: dict[str, RedisEventLog] = {}
         self._unwritten: dict[RedisEventLog, None] = {}  # logs with events to write, in order
         self._events_writer: asyncio.Task[None] | None = None
+        self._append = self.redis.register_script(APPEND_EVENTS)
         self._health: tuple[bool, float] = (True, 0.0)  # (healthy, until)
         self._probe: asyncio.Future[bool] | None = None  # the PING under way
 
@@ -392,28 +426,38 @@ class RedisBus(Bus):
 
     async def _write_events(self) -> None:
         while self._unwritten:
-            logs = list(self._unwritten)
-            self._unwritten.clear()
-            batches = [(log_, *log_._take()) for log_ in logs]
+            keys_: list[str] = []
+            args: list[Any] = [int(self.retention), self.max_events]
+            taken: list[tuple[RedisEventLog, int, bool]] = []
+            events = 0
+            for log_ in self._unwritten:  # at most WRITE_AT_ONCE events a call, whole logs
+                count, last = log_._take(keys_, args)
+                taken.append((log_, count, last))
+                events += count
+                if events >= WRITE_AT_ONCE:
+                    break
+            for log_, _, _ in taken:
+                del self._unwritten[log_]
 
-            async def send(
-                r: aioredis.Redis, batches: list[tuple[RedisEventLog, list[Event], bool]] = batches
-            ) -> list[Any]:
-                pipe = r.pipeline(transaction=False)  # anew at each try: a failed one is reset
-                for log_, batch, last in batches:
-                    log_._commands(pipe, batch, last)
-                return await pipe.execute(raise_on_error=False)
+            async def append(
+                r: aioredis.Redis, keys_: list[str] = keys_, args: list[Any] = args
+            ) -> Any:
+                return await self._append(keys_, args, r)
 
+            failure: str | None = None
             try:
-                results: list[Any] | None = await self.retry(send)
+                answer: Any = await self.retry(append)
             except RedisError as exc:
-                log.error("dropped the events of %d predictions: %s", len(logs), exc)
-                results = None
-            at = 0
-            for log_, batch, last in batches:
-                count = len(batch) + last
-                log_._written(None if results is None else results[at : at + count], last)
-                at += count
+                answer, failure = None, str(exc)
+            refused: dict[int, tuple[int, str]] = {}
+            if answer is not None:
+                for i in range(0, len(answer), 3):
+                    refused[int(answer[i])] = (int(answer[i + 1]), _text(answer[i + 2]))
+            for i, (log_, count, last) in enumerate(taken, start=1):
+                if answer is None:
+                    log_._written(count, failure, last)
+                else:
+                    log_._written(*refused.get(i, (0, "")), last)
 
     async def start(self) -> None:
         await self.redis.ping()
