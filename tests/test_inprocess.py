@@ -630,6 +630,62 @@ async def test_a_stuck_client_is_cut_and_a_client_catching_up_is_not(
     assert sum(b'"token"' in f for f in frames) == 100 and frames[-1] == b""
 
 
+async def _through_a_layer(
+    direct: bool,
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """A finished stream served through a layer that, as CORS does, wraps ``send`` (and
+    adds a header to the start), with DirectBody around it or not: the messages the
+    server got, and the types of those that went through the layer."""
+    import asyncio
+
+    from canvasflow.bus.memory import MemoryEventLog
+    from canvasflow.server.sse import DirectBody
+
+    log = MemoryEventLog()
+    for i in range(5):
+        log.append(token(f"t{i} "))
+    log.append(Event("end", "[DONE]"))
+    log.close()
+    response = EventStreamResponse(log, encoder_for("canvasflow"))
+    outer: list[dict[str, Any]] = []
+    through_layer: list[str] = []
+
+    async def receive() -> dict[str, Any]:
+        await asyncio.Event().wait()
+        return {}
+
+    async def server_send(message: dict[str, Any]) -> None:
+        outer.append(message)
+
+    async def layer(scope: Any, receive: Any, send: Any) -> None:
+        async def wrapped(message: dict[str, Any]) -> None:
+            through_layer.append(message["type"])
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message["headers"], (b"x-layer", b"1")]
+            await send(message)
+
+        await response(scope, receive, wrapped)
+
+    app: Any = DirectBody(layer) if direct else layer
+    async with asyncio.timeout(10):
+        await app({"type": "http"}, receive, server_send)
+    return outer, through_layer
+
+
+async def test_an_event_streams_frames_go_past_the_layers_that_wrap_only_its_start() -> None:
+    """With DirectBody outermost, a stream's start goes through every layer inside (the
+    CORS headers are added there) and its frames by the send DirectBody was given; without
+    it, everything goes through them, as before."""
+    for direct in (True, False):
+        outer, through_layer = await _through_a_layer(direct)
+        assert outer[0]["type"] == "http.response.start"
+        assert (b"x-layer", b"1") in outer[0]["headers"]
+        bodies = [m["body"] for m in outer[1:]]
+        assert sum(b'"token"' in b for b in bodies) == 5 and bodies[-1] == b""
+        expected = ["http.response.start"] + ([] if direct else ["http.response.body"] * 7)
+        assert through_layer == expected
+
+
 async def test_a_model_error_names_the_node_the_host_and_a_missing_key() -> None:
     """A failed model call says which node on the canvas configured the model, which
     host it called, and, refused without a key, that no key was given and how to give

@@ -70,6 +70,7 @@ from canvasflow.server.routes import (
     widget,
 )
 from canvasflow.server.schemas import ErrorResponse, Ping, QueueStats
+from canvasflow.server.sse import DirectBody
 from canvasflow.server.state import ServerState
 from canvasflow.store.repo import Conflict, Store
 from canvasflow.triggers.schedule import ScheduleBeat
@@ -271,6 +272,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(errors.TrustedHosts, allowed_hosts=settings.server_names)
     app.add_middleware(PublicCORS)
     app.add_middleware(errors.RefuseNul)
+    # outermost: an event stream's frames go by the send it is given (see server/sse.py)
+    app.add_middleware(DirectBody)
     app.include_router(predictions.router)
     # a prediction is dispatched by this route, first, without FastAPI's handler around
     # it (its dependency solving was 7 % of a burst's per-request CPU, for a path
