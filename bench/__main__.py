@@ -70,6 +70,11 @@ def children_cpu_seconds(pid: int) -> float:
     return total
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """The CPU seconds of a process and of the processes it started (a server's workers)."""
+    return cpu_seconds(pid) + children_cpu_seconds(pid)
+
+
 WORKERS = max(os.cpu_count() or 1, 1)
 
 
@@ -459,6 +464,7 @@ class Bench:
         """``n`` streams started at once: their first-token times, token gaps (as the
         clients saw them) and ends."""
         rss0 = tree_rss_mb(pid) if pid else None
+        cpu0 = tree_cpu_seconds(pid) if pid else None
         results = await asyncio.gather(
             *(
                 stream_once(HOST, port, path, body, limit_seconds=180, pattern=pattern)
@@ -478,6 +484,10 @@ class Bench:
             "total_ms_p50": (percentile(total, 0.5) or 0) * 1000,
             "rss_mb_after": tree_rss_mb(pid) if pid else None,
             "rss_mb_before": rss0,
+            # the server's CPU (every process of it) over the burst, per stream
+            "cpu_ms_per_stream": (
+                (tree_cpu_seconds(pid) - cpu0) * 1000 / n if pid and cpu0 is not None else None
+            ),
             "errors": sorted({r.error for r in results if r.error}),
             "not_completed": not_completed(
                 [r for r in results if not (r.ok and r.ttft is not None)]
@@ -1219,6 +1229,8 @@ def run() -> None:
                     f"{name} {row[name]['ttft_ms_p50']:.0f} ms "
                     f"({row[name]['ttft_p50_over_ceiling']:.2f}x, gap p99 "
                     f"{row[name]['gap_p99_over_ceiling']:.2f}x, "
+                    f"CPU {row[name]['cpu_ms_per_stream']:.2f} ms a stream against "
+                    f"{row['ceiling']['cpu_ms_per_stream']:.2f}, "
                     f"completed {row[name]['completed_share']:.3f})"
                     for name in row
                     if name.startswith("canvasflow")

@@ -32,6 +32,8 @@ def test_bench_smoke(tmp_path: Path) -> None:
         assert results["e"]["burst_10"][target]["completed_share"] == 1.0
         assert results["e"]["burst_10"][target]["ttft_ms_p50"] > 0
         assert len(results["e"]["burst_10"][target]["turns"]) == 1  # one turn when smoke
+        if target != "mock":  # the server's CPU a stream, every process of it
+            assert results["e"]["burst_10"][target]["cpu_ms_per_stream"] > 0
     assert results["f"]["nodes_per_run"] == 12 and results["f"]["ms_per_node_p50"] > 0
     for run in results["g"]["canvasflow"]["runs"]:
         assert run["completed_share"] == 1.0 and run["ratio_to_before"] > 0
