@@ -4,9 +4,9 @@ consumer group; heartbeats as expiring keys; rate limits counted in Redis.
 
 A prediction's events go to the stream ``cf:ev:{id}`` with explicit entry ids ``0-n``
 (n = the event id the clients see), so ``Last-Event-ID: n`` maps to the stream position
-``0-n``. One writer task for every log of the process pipelines the XADDs of whatever
-waits meanwhile (the producer never waits on Redis); the stream is capped (MAXLEN) and
-expires after the retention time once it ends."""
+``0-n``. One writer task for every log of the process appends whatever waits meanwhile
+in one call of ``APPEND_EVENTS`` (the producer never waits on Redis); the stream is
+capped (MAXLEN) and expires after the retention time once it ends."""
 
 from __future__ import annotations
 
@@ -418,7 +418,7 @@ class RedisBus(Bus):
 
     def _to_write(self, log_: RedisEventLog) -> None:
         """A log has events (or its end) to write: the events of every log waiting
-        meanwhile go to Redis in one pipeline (a task and a round trip per log cost a
+        meanwhile go to Redis in one call (a task and a round trip per log cost a
         burst's streams more than their events did)."""
         self._unwritten[log_] = None
         if self._events_writer is None or self._events_writer.done():
