@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect
 
-from canvasflow.store.repo import Conflict, HistoryFilter, Store
+from canvasflow.store.repo import Conflict, HistoryFilter, Store, question_id_for
 
 
 async def test_schema(store: Store) -> None:
@@ -240,3 +241,10 @@ async def test_canvases_saved_before_versions_get_their_first(tmp_path: Path) ->
         (1, "Old", '{"nodes": [], "edges": []}')
     ]
     await store.close()
+
+
+def test_a_questions_id_is_the_name_based_uuid_of_its_answers() -> None:
+    """Rows written before the id was made without ``uuid.uuid5`` are still found by it."""
+    for answer_id in [str(uuid.uuid4()) for _ in range(200)] + ["", "é漢字", "x" * 500]:
+        expected = uuid.uuid5(uuid.NAMESPACE_URL, "canvasflow-question:" + answer_id)
+        assert question_id_for(answer_id) == str(expected)
