@@ -101,6 +101,17 @@ class Settings(BaseSettings):
             "its CPU); the older generations every 20 of the one before. 0 keeps Python's"
         ),
     )
+    gc_pause_limit: int = Field(
+        500_000,
+        ge=0,
+        validation_alias=AliasChoices("CANVASFLOW_GC_PAUSE_LIMIT", "gc_pause_limit"),
+        description=(
+            "Python's cycle collector waits while predictions run (a burst's young "
+            "collections walk every running stream's objects) until this many objects "
+            "were made since its last collection, then runs as usual until no prediction "
+            "is running (observability/collector.py). 0: it never waits"
+        ),
+    )
     max_body_bytes: int = Field(10 * 1024 * 1024, ge=1)
     max_question_chars: int = Field(100_000, ge=1)
     max_history: int = Field(1000, ge=0, description="History messages a request may send")

@@ -14,6 +14,7 @@ from canvasflow.credentials import Credentials
 from canvasflow.engine.graph import parse
 from canvasflow.engine.prediction import Observer, Prediction
 from canvasflow.errors import NotFound
+from canvasflow.observability.collector import CollectorPause
 from canvasflow.observability.memory import Trimmer
 from canvasflow.observability.metrics import Metrics
 from canvasflow.remembered import Remembered
@@ -51,11 +52,13 @@ class ServerState:
     _canvases: Remembered[str, Canvas] = field(init=False)
     _variables: Remembered[str, dict[str, str]] = field(init=False)
     trimmer: Trimmer = field(init=False)
+    collector: CollectorPause = field(init=False)
 
     def __post_init__(self) -> None:
         self._canvases = Remembered(self.store.get_canvas, CANVAS_TTL)
         self._variables = Remembered(self._read_variables, CANVAS_TTL)
         self.trimmer = Trimmer(lambda: len(self.predictions), self._burst_tables, self._release)
+        self.collector = CollectorPause(self.settings.gc_pause_limit)
 
     async def _release(self) -> None:
         """What is filled again on demand, dropped after a quiet spell: the store's
@@ -147,10 +150,12 @@ class ServerState:
 
     def track(self, prediction: Prediction) -> None:
         self.predictions.add(prediction)
+        self.collector.started()
         assert prediction.task is not None
         prediction.task.add_done_callback(lambda _t: self._finished(prediction))
 
     def _finished(self, prediction: Prediction) -> None:
         self.predictions.discard(prediction)
         if not self.predictions:  # idle: give back what a burst left (observability/memory)
+            self.collector.idle()
             self.trimmer.idle()
