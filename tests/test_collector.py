@@ -76,3 +76,11 @@ async def test_no_pause_with_a_limit_of_zero_or_when_collection_was_already_off(
     assert not pause.paused
     pause.idle()
     assert not gc.isenabled()
+
+
+async def test_a_server_that_stops_turns_collection_on_again() -> None:
+    pause = CollectorPause(limit=1_000_000)
+    pause.started()
+    assert not gc.isenabled()
+    pause.close()
+    assert gc.isenabled() and pause._check is None

@@ -57,6 +57,12 @@ class CollectorPause:
         else:  # on already (the spell reached the limit): the next spell may pause it
             self.spent = False
 
+    def close(self) -> None:
+        """The server stops: collection is on again (a process that goes on, a test run's,
+        must not keep it off)."""
+        self._resume()
+        self.spent = False
+
     def _look(self) -> None:
         self._check = None
         if not self.paused:

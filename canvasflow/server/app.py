@@ -214,6 +214,7 @@ async def open_state(settings: Settings) -> AsyncIterator[ServerState]:
             prediction.abort("shutdown")
         if running:
             await asyncio.wait([p.task for p in running if p.task], timeout=10)
+        st.collector.close()
         await bus.close()
         await close_pool()
         await close_clients()
