@@ -24,8 +24,12 @@ from __future__ import annotations
 import asyncio
 import gc
 
+from canvasflow.observability.memory import IDLE_SECONDS
+
 CHECK_SECONDS = 0.25  # how often a pause looks at the objects made since the collection
-QUIET_SECONDS = 2.0  # with no prediction running this long, collection is on again
+# with no prediction running this long, collection is on again: the quiet spell's first
+# trim (observability/memory.py) collects at the same time
+QUIET_SECONDS = IDLE_SECONDS
 QUIET_CHECKS = round(QUIET_SECONDS / CHECK_SECONDS)
 
 
@@ -61,7 +65,6 @@ class CollectorPause:
         """The server stops: collection is on again (a process that goes on, a test run's,
         must not keep it off)."""
         self._resume()
-        self.spent = False
 
     def _look(self) -> None:
         self._check = None
@@ -73,9 +76,8 @@ class CollectorPause:
             return
         if self._quiet:
             self._quiet -= 1
-            if not self._quiet:
+            if not self._quiet:  # (a paused spell never reached the limit: not spent)
                 self._resume()
-                self.spent = False
                 return
         self._check = asyncio.get_running_loop().call_later(CHECK_SECONDS, self._look)
 
