@@ -4,7 +4,13 @@ tokens in canvasflow's wire format, with no engine, no database and no other enc
 
 Its upstream client is httpx (``--client httpx``, the reference issue 17's targets are
 stated against) or aiohttp (``--client aiohttp``, what canvasflow's model calls use
-since; ``python -m bench.relays`` measures the two side by side)."""
+since; ``python -m bench.relays`` measures the two side by side).
+
+Its pool keeps an idle connection as long as canvasflow's does (``KEEPALIVE_SECONDS``,
+4 s), not the client's default (aiohttp 15 s): with a burst about every 10 s, the
+ceiling kept its 500 connections from one burst to the next while canvasflow opened
+500 new ones, and that alone was most of the difference (BENCHMARKS.md, "Bursts,
+eighth pass")."""
 
 from __future__ import annotations
 
@@ -21,8 +27,11 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from canvasflow.models.upstream import KEEPALIVE_SECONDS
+
 UPSTREAM = ""
 CLIENT = "httpx"
+KEEPALIVE = KEEPALIVE_SECONDS  # seconds an idle upstream connection is kept
 _http: Any = None
 
 
@@ -31,13 +40,17 @@ def http() -> Any:
     if _http is None:
         if CLIENT == "aiohttp":
             _http = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=0),
+                connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=KEEPALIVE),
                 timeout=aiohttp.ClientTimeout(total=None, connect=10, sock_read=600),
             )
         else:
             _http = httpx.AsyncClient(
                 timeout=httpx.Timeout(600, connect=10),
-                limits=httpx.Limits(max_connections=None, max_keepalive_connections=10_000),
+                limits=httpx.Limits(
+                    max_connections=None,
+                    max_keepalive_connections=10_000,
+                    keepalive_expiry=KEEPALIVE,
+                ),
             )
     return _http
 
@@ -97,9 +110,16 @@ if __name__ == "__main__":
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--upstream", required=True)
     parser.add_argument("--client", choices=["httpx", "aiohttp"], default="httpx")
+    parser.add_argument(
+        "--keepalive",
+        type=float,
+        default=KEEPALIVE_SECONDS,
+        help="seconds an idle upstream connection is kept (default: canvasflow's)",
+    )
     args = parser.parse_args()
     UPSTREAM = args.upstream.rstrip("/") + "/chat/completions"
     CLIENT = args.client
+    KEEPALIVE = args.keepalive
     uvicorn.run(
         app,
         host="127.0.0.1",
