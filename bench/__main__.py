@@ -76,6 +76,11 @@ def tree_cpu_seconds(pid: int) -> float:
 
 
 WORKERS = max(os.cpu_count() or 1, 1)
+# quiet before each burst of scenario e: longer than the upstream pools keep an idle
+# connection (4 s, canvasflow's and the ceiling's) and than canvasflow's quiet spell
+# (2 s, then a collection), so every burst meets a quiet server with no connection left
+# from its last one, and no target's aftermath lands in the next one's burst
+BURST_REST_SECONDS = 5.0
 
 
 def redis_answers(url: str) -> bool:
@@ -413,7 +418,7 @@ class Bench:
         of 50 and 500 run in five turns (each target one burst a turn, the order turning):
         each figure is the median of its turns, each ratio to the ceiling the median of
         the turns' own ratios (one burst a level left runs of the same code 1.2x to 2.1x
-        of the ceiling)."""
+        of the ceiling). Each burst starts after ``BURST_REST_SECONDS`` of quiet."""
         tokens, delay = (10, 0.01) if self.smoke else (50, 0.02)
         levels = [(10, 1)] if self.smoke else [(50, 5), (500, 5), (2000, 1)]
         out: dict[str, Any] = {"tokens": tokens, "delay_ms": delay * 1000}
@@ -428,10 +433,12 @@ class Bench:
         for target in self.servers:
             path, body = target.path_for(tokens, delay, True)
             targets.append((target.name, target.port, path, body, b'"token"', target.pid))
+        rest = 0.1 if self.smoke else BURST_REST_SECONDS
         for n, turns in levels:
             bursts: dict[str, list[dict[str, Any]]] = {t[0]: [] for t in targets}
             for turn in range(turns):
                 for name, port, path, body, pattern, pid in targets[turn:] + targets[:turn]:
+                    await asyncio.sleep(rest)
                     await stream_once(HOST, port, path, body, pattern=pattern)  # warm
                     bursts[name].append(await self._burst(n, port, path, body, pattern, pid))
             row: dict[str, Any] = {}
